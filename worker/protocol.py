@@ -1,0 +1,156 @@
+"""The Redis task protocol shared by every Circles component (see docs/PROTOCOL.md).
+
+Compatible with Circles' ``rhai_client``: a task is a hash ``rhai_task_details:<id>`` plus the id
+pushed on ``rhai_tasks:<circle public key>``; the worker answers on ``rhai_reply:<id>``. This module
+is the only place that knows key names and field layouts; the worker, the WebSocket server and
+circlesctl all import it. It imports nothing heavier than ``redis``'s types and never the engine.
+"""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+TASK_QUEUE_PREFIX = "rhai_tasks:"
+PROCESSING_PREFIX = "rhai_processing:"
+DETAILS_PREFIX = "rhai_task_details:"
+REPLY_PREFIX = "rhai_reply:"
+HEARTBEAT_PREFIX = "circles_worker:"
+
+STATUS_PENDING = "pending"
+STATUS_PROCESSING = "processing"
+STATUS_COMPLETED = "completed"
+STATUS_ERROR = "error"
+STATUS_TIMEOUT = "timeout"
+
+DEFAULT_RESULT_TTL = 86_400
+"""Seconds a finished task's hash and reply queue are kept (one day)."""
+
+HEARTBEAT_TTL = 15
+"""Seconds a worker's heartbeat key lives unless refreshed."""
+
+
+def queue_key(circle_public_key: str) -> str:
+    """The list a circle's worker takes task ids from."""
+    return TASK_QUEUE_PREFIX + circle_public_key
+
+
+def processing_key(circle_public_key: str) -> str:
+    """The list holding the ids a circle's worker is running, so a crash loses nothing."""
+    return PROCESSING_PREFIX + circle_public_key
+
+
+def details_key(task_id: str) -> str:
+    """The hash holding one task's script, caller, status and result."""
+    return DETAILS_PREFIX + task_id
+
+
+def reply_key(task_id: str) -> str:
+    """The list the worker pushes one task's JSON reply onto."""
+    return REPLY_PREFIX + task_id
+
+
+def heartbeat_key(circle_public_key: str) -> str:
+    """The key a live worker refreshes while it listens on the circle's queue."""
+    return HEARTBEAT_PREFIX + circle_public_key + ":heartbeat"
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """What a caller gets back for one task."""
+
+    task_id: str
+    status: str
+    output: str | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == STATUS_COMPLETED
+
+
+def new_task(script: str, caller_id: str, now: float | None = None) -> tuple[str, dict[str, str]]:
+    """A fresh task id and the fields of its details hash, status ``pending``."""
+    task_id = str(uuid.uuid4())
+    stamp = str(int(now if now is not None else time.time()))
+    return task_id, {
+        "script": script,
+        "status": STATUS_PENDING,
+        "caller_id": caller_id,
+        "reply_queue_name": reply_key(task_id),
+        "created_at": stamp,
+        "updated_at": stamp,
+    }
+
+
+def encode_reply(result: TaskResult) -> str:
+    """The JSON object pushed on the reply queue."""
+    return json.dumps(
+        {"task_id": result.task_id, "status": result.status, "output": result.output,
+         "error": result.error}
+    )
+
+
+def decode_reply(raw: str | bytes) -> TaskResult:
+    """Parse a reply-queue entry; raises ValueError when it is not a reply object."""
+    data: Any = json.loads(raw)
+    if not isinstance(data, dict) or "task_id" not in data or "status" not in data:
+        raise ValueError(f"not a task reply: {raw!r}")
+    return TaskResult(str(data["task_id"]), str(data["status"]), data.get("output"),
+                      data.get("error"))
+
+
+def timeout_result(task_id: str, seconds: float) -> TaskResult:
+    """The result a caller reports when no reply came in time."""
+    return TaskResult(task_id, STATUS_TIMEOUT, None, f"no reply within {seconds:g} s")
+
+
+def submit(client: Any, circle_public_key: str, script: str, caller_id: str) -> str:
+    """Queue a script for a circle (one round trip) and return its task id.
+
+    ``client`` is a synchronous ``redis.Redis``.
+    """
+    task_id, fields = new_task(script, caller_id)
+    pipe = client.pipeline(transaction=False)
+    pipe.hset(details_key(task_id), mapping=fields)
+    pipe.lpush(queue_key(circle_public_key), task_id)
+    pipe.execute()
+    return task_id
+
+
+def await_result(client: Any, task_id: str, timeout: float) -> TaskResult:
+    """Block until the worker replies to ``task_id`` or ``timeout`` seconds pass."""
+    popped = client.brpop([reply_key(task_id)], timeout=timeout)
+    if popped is None:
+        return timeout_result(task_id, timeout)
+    return decode_reply(popped[1])
+
+
+async def submit_async(client: Any, circle_public_key: str, script: str, caller_id: str) -> str:
+    """``submit`` for a ``redis.asyncio.Redis`` client."""
+    task_id, fields = new_task(script, caller_id)
+    pipe = client.pipeline(transaction=False)
+    pipe.hset(details_key(task_id), mapping=fields)
+    pipe.lpush(queue_key(circle_public_key), task_id)
+    await pipe.execute()
+    return task_id
+
+
+async def await_result_async(client: Any, task_id: str, timeout: float) -> TaskResult:
+    """``await_result`` for a ``redis.asyncio.Redis`` client."""
+    popped = await client.brpop([reply_key(task_id)], timeout=timeout)
+    if popped is None:
+        return timeout_result(task_id, timeout)
+    return decode_reply(popped[1])
+
+
+def finished_fields(result: TaskResult, now: float | None = None) -> Mapping[str, str]:
+    """The hash fields the worker writes when a task ends."""
+    fields = {"status": result.status, "updated_at": str(int(now if now is not None else time.time()))}
+    if result.status == STATUS_COMPLETED:
+        fields["output"] = result.output or ""
+    else:
+        fields["error"] = result.error or ""
+    return fields
