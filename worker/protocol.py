@@ -11,7 +11,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 TASK_QUEUE_PREFIX = "rhai_tasks:"
 PROCESSING_PREFIX = "rhai_processing:"
@@ -30,6 +30,10 @@ DEFAULT_RESULT_TTL = 86_400
 
 HEARTBEAT_TTL = 15
 """Seconds a worker's heartbeat key lives unless refreshed."""
+
+FINISHED_STATUSES = frozenset({STATUS_COMPLETED, STATUS_ERROR, STATUS_TIMEOUT})
+"""Statuses after which a task is never run (again): ``timeout`` is written by a caller that gave
+up and withdrew the task."""
 
 
 def queue_key(circle_public_key: str) -> str:
@@ -120,12 +124,28 @@ def submit(client: Any, circle_public_key: str, script: str, caller_id: str) -> 
     return task_id
 
 
+WAIT_SLICE = 1.0
+"""Longest single BRPOP while awaiting a reply: stays under redis-py's default socket timeout
+(5 s since redis-py 8), so a long wait never surfaces as a socket TimeoutError."""
+
+
+def _wait_slices(timeout: float) -> Iterator[float]:
+    """The BRPOP timeouts that together wait ``timeout`` seconds (at least one, never 0)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        yield max(0.01, min(left, WAIT_SLICE))
+        if left <= WAIT_SLICE:
+            return
+
+
 def await_result(client: Any, task_id: str, timeout: float) -> TaskResult:
     """Block until the worker replies to ``task_id`` or ``timeout`` seconds pass."""
-    popped = client.brpop([reply_key(task_id)], timeout=timeout)
-    if popped is None:
-        return timeout_result(task_id, timeout)
-    return decode_reply(popped[1])
+    for wait in _wait_slices(timeout):
+        popped = client.brpop([reply_key(task_id)], timeout=wait)
+        if popped is not None:
+            return decode_reply(popped[1])
+    return timeout_result(task_id, timeout)
 
 
 async def submit_async(client: Any, circle_public_key: str, script: str, caller_id: str) -> str:
@@ -140,10 +160,45 @@ async def submit_async(client: Any, circle_public_key: str, script: str, caller_
 
 async def await_result_async(client: Any, task_id: str, timeout: float) -> TaskResult:
     """``await_result`` for a ``redis.asyncio.Redis`` client."""
-    popped = await client.brpop([reply_key(task_id)], timeout=timeout)
-    if popped is None:
-        return timeout_result(task_id, timeout)
-    return decode_reply(popped[1])
+    for wait in _wait_slices(timeout):
+        popped = await client.brpop([reply_key(task_id)], timeout=wait)
+        if popped is not None:
+            return decode_reply(popped[1])
+    return timeout_result(task_id, timeout)
+
+
+def error_result(task_id: str, message: str) -> TaskResult:
+    """A failed task's result."""
+    return TaskResult(task_id, STATUS_ERROR, None, message)
+
+
+def reply_queue_for(task_id: str, reply_queue_name: str | None) -> str:
+    """Where to reply: the task's own ``reply_queue_name`` if it is a reply queue, else the default.
+
+    Only ``rhai_reply:`` names are honoured so a task can never make the worker push into a task
+    queue or any other key.
+    """
+    if reply_queue_name and reply_queue_name.startswith(REPLY_PREFIX):
+        return reply_queue_name
+    return reply_key(task_id)
+
+
+def encode_heartbeat(pid: int, name: str, started_at: float, now: float) -> str:
+    """The JSON value of a worker's heartbeat key."""
+    return json.dumps({"pid": pid, "name": name, "started_at": started_at, "ts": now})
+
+
+def decode_heartbeat(raw: str | bytes | None) -> dict[str, Any] | None:
+    """A heartbeat's fields, or None when the key is missing or not a heartbeat."""
+    if raw is None:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("pid"), int):
+        return None
+    return data
 
 
 def finished_fields(result: TaskResult, now: float | None = None) -> Mapping[str, str]:

@@ -1,0 +1,7 @@
+"""One circle's WebSocket JSON-RPC server (``python -m wsserver``) and its Python client.
+
+Map: ``__main__`` command line and signals; ``app`` Tornado handlers and shutdown; ``session``
+the RPC methods and per-connection login; ``rpc`` JSON-RPC framing; ``auth`` signatures and
+nonces; ``tasks`` Redis round trips via ``worker.protocol``; ``config`` settings;
+``client`` the Python client. See docs/PROTOCOL.md for the wire format.
+"""

@@ -82,6 +82,8 @@ def type_name(value: Any) -> str:
         return "timestamp"
     if t is RhaiRange:
         return "range=" if value.inclusive else "range"
+    if t is StepRange:
+        return "StepRange"
     return t.__name__
 
 
@@ -122,11 +124,11 @@ def to_debug(value: Any) -> str:
         return format_float(value)
     if value is None:
         return "()"
-    if t is list:
+    if t is list or t is tuple:
         return "[" + ", ".join(to_debug(v) for v in value) + "]"
     if t is dict:
-        return "#{" + ", ".join(f"{to_debug(k)}: {to_debug(v)}" for k, v in value.items()) + "}"
-    if t is bytearray:
+        return "#{" + ", ".join(f"{to_debug(k)}: {to_debug(value[k])}" for k in sorted(value)) + "}"
+    if t is bytearray or t is bytes:
         return "[" + value.hex() + "]"
     if t is FnPtr:
         return f"Fn({value.name})"
@@ -135,3 +137,23 @@ def to_debug(value: Any) -> str:
     if t is Instant:
         return "<timestamp>"
     return f"<{type_name(value)}>"
+
+
+@dataclass(frozen=True)
+class StepRange:
+    """``range(from, to, step)`` over INT or FLOAT: counts up (step > 0) or down (step < 0)."""
+
+    start: Any
+    end: Any
+    step: Any
+
+    def iterate(self) -> Any:
+        x, end, step = self.start, self.end, self.step
+        is_int = type(x) is int and type(end) is int and type(step) is int
+        if not is_int:
+            x, end, step = float(x), float(end), float(step)
+        while (x < end) if step > 0 else (x > end):
+            yield x
+            x += step
+            if is_int and not INT_MIN <= x <= INT_MAX:
+                return

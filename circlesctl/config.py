@@ -1,0 +1,233 @@
+"""circles.json: parse and validate into dataclasses (pure, apart from ``load_config``'s reads).
+
+Every problem raises a ``ConfigError`` that names the file, the circle and the field at fault,
+so the CLI can print one clear line and exit 2 before anything is created or started.
+"""
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import coincurve
+
+DEFAULT_HOST = "127.0.0.1"
+RESERVED_SLUGS = frozenset({"redis"})
+"""Slugs taken by programs circlesctl adds itself (the embedded Redis)."""
+
+_FIELDS = {"name", "port", "script_path", "host", "auth", "members"}
+_HOST_RE = re.compile(r"^[A-Za-z0-9.:\-\[\]]+$")
+
+
+class ConfigError(Exception):
+    """A bad circles.json: knows the file, the circle (name or index) and the field."""
+
+    def __init__(self, file: str | Path, message: str, circle: str | None = None,
+                 field_name: str | None = None) -> None:
+        self.file = str(file)
+        self.circle = circle
+        self.field = field_name
+        self.message = message
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.circle is not None:
+            where += f": circle {self.circle}"
+        if self.field is not None:
+            where += f": field '{self.field}'"
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Circle:
+    """One circle as configured; ``script_path`` is absolute (resolved from the config's folder)."""
+
+    name: str
+    port: int
+    slug: str
+    host: str = DEFAULT_HOST
+    auth: bool = True
+    members: tuple[str, ...] = ()
+    script_path: Path | None = None
+
+    @property
+    def worker_program(self) -> str:
+        return f"worker-{self.slug}"
+
+    @property
+    def ws_program(self) -> str:
+        return f"ws-{self.slug}"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole file: where it is and its circles, in file order."""
+
+    path: Path
+    circles: tuple[Circle, ...] = field(default_factory=tuple)
+
+    def find(self, name: str) -> Circle | None:
+        """The circle called ``name``, or owning the program/group called ``name``."""
+        for circle in self.circles:
+            if name in (circle.name, circle.slug, circle.worker_program, circle.ws_program):
+                return circle
+        return None
+
+
+def slugify(name: str) -> str:
+    """Program-name form of a circle name: lowercase ASCII letters and digits only."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]", "", ascii_name.lower())
+
+
+def normalize_public_key(value: str) -> str:
+    """The compressed hex form of a secp256k1 public key; ValueError if ``value`` is not one."""
+    text = value.strip().lower()
+    if text.startswith("0x"):
+        text = text[2:]
+    if len(text) not in (66, 130) or not re.fullmatch(r"[0-9a-f]+", text):
+        raise ValueError("expected a hex secp256k1 public key (66 or 130 hex digits)")
+    try:
+        return coincurve.PublicKey(bytes.fromhex(text)).format(compressed=True).hex()
+    except ValueError as exc:
+        raise ValueError("not a point on secp256k1") from exc
+
+
+def _json_error(file: str, exc: json.JSONDecodeError) -> ConfigError:
+    return ConfigError(file, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "list",
+            dict: "object", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _parse_circle(file: str, index: int, raw: Any, base: Path) -> Circle:
+    label = f"#{index + 1}"
+    if not isinstance(raw, dict):
+        raise ConfigError(file, f"must be an object, got {_type_name(raw)}", label)
+    name = raw.get("name")
+    if isinstance(name, str) and name.strip():
+        label = repr(name)
+    unknown = sorted(set(raw) - _FIELDS)
+    if unknown:
+        raise ConfigError(file, f"unknown field (allowed: {', '.join(sorted(_FIELDS))})", label,
+                          unknown[0])
+    if "name" not in raw:
+        raise ConfigError(file, "is required", label, "name")
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(file, f"must be a non-empty string, got {name!r}", label, "name")
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        raise ConfigError(file, "must not contain control characters", label, "name")
+    slug = slugify(name)
+    if not slug:
+        raise ConfigError(file, "must contain at least one ASCII letter or digit", label, "name")
+    if slug in RESERVED_SLUGS:
+        raise ConfigError(file, f"program name {slug!r} is reserved for circlesctl", label, "name")
+
+    if "port" not in raw:
+        raise ConfigError(file, "is required", label, "port")
+    port = raw["port"]
+    if not isinstance(port, int) or isinstance(port, bool):
+        raise ConfigError(file, f"must be an integer, got {_type_name(port)} {port!r}", label,
+                          "port")
+    if not 1 <= port <= 65535:
+        raise ConfigError(file, f"must be between 1 and 65535, got {port}", label, "port")
+
+    host = raw.get("host", DEFAULT_HOST)
+    if not isinstance(host, str) or not _HOST_RE.fullmatch(host):
+        raise ConfigError(file, f"must be a host name or IP address, got {host!r}", label, "host")
+
+    auth = raw.get("auth", True)
+    if not isinstance(auth, bool):
+        raise ConfigError(file, f"must be true or false, got {auth!r}", label, "auth")
+
+    members_raw = raw.get("members", [])
+    if not isinstance(members_raw, list):
+        raise ConfigError(file, f"must be a list of public keys, got {_type_name(members_raw)}",
+                          label, "members")
+    members = []
+    for position, member in enumerate(members_raw):
+        if not isinstance(member, str):
+            raise ConfigError(file, f"entry {position + 1} must be a string, got "
+                              f"{_type_name(member)}", label, "members")
+        try:
+            members.append(normalize_public_key(member))
+        except ValueError as exc:
+            raise ConfigError(file, f"entry {position + 1} ({member!r}): {exc}", label,
+                              "members") from None
+
+    script_path = None
+    if "script_path" in raw and raw["script_path"] is not None:
+        script = raw["script_path"]
+        if not isinstance(script, str) or not script.strip():
+            raise ConfigError(file, f"must be a non-empty string, got {script!r}", label,
+                              "script_path")
+        script_path = (base / script).resolve()
+
+    return Circle(name=name, port=port, slug=slug, host=host, auth=auth,
+                  members=tuple(dict.fromkeys(members)), script_path=script_path)
+
+
+def parse_config(text: str, path: Path) -> Config:
+    """Parse and validate the text of a circles.json that lives at ``path`` (no I/O)."""
+    file = str(path)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _json_error(file, exc) from None
+    if not isinstance(data, list):
+        raise ConfigError(file, f"must be a JSON list of circles, got {_type_name(data)}")
+    if not data:
+        raise ConfigError(file, "lists no circles")
+    base = path.parent
+    circles = [_parse_circle(file, index, raw, base) for index, raw in enumerate(data)]
+    seen_names: dict[str, Circle] = {}
+    seen_ports: dict[int, Circle] = {}
+    seen_slugs: dict[str, Circle] = {}
+    for circle in circles:
+        label = repr(circle.name)
+        if circle.name in seen_names:
+            raise ConfigError(file, "duplicate name", label, "name")
+        if circle.port in seen_ports:
+            raise ConfigError(file, f"port {circle.port} is already used by circle "
+                              f"{seen_ports[circle.port].name!r}", label, "port")
+        if circle.slug in seen_slugs:
+            raise ConfigError(file, f"program name {circle.slug!r} is the same as circle "
+                              f"{seen_slugs[circle.slug].name!r}'s; choose a more distinct name",
+                              label, "name")
+        seen_names[circle.name] = circle
+        seen_ports[circle.port] = circle
+        seen_slugs[circle.slug] = circle
+    return Config(path=path, circles=tuple(circles))
+
+
+def load_config(path: Path) -> Config:
+    """Read, parse and validate ``path``, and check every init script is a readable file."""
+    path = Path(path).absolute()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(path, "no such file (give the config file as an argument)") from None
+    except IsADirectoryError:
+        raise ConfigError(path, "is a folder, not a config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, f"cannot read: {exc}") from None
+    config = parse_config(text, path)
+    for circle in config.circles:
+        if circle.script_path is None:
+            continue
+        try:
+            circle.script_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            message = f"script file {str(circle.script_path)!r} does not exist"
+        except (OSError, UnicodeDecodeError) as exc:
+            message = f"cannot read script file {str(circle.script_path)!r}: {exc}"
+        else:
+            continue
+        raise ConfigError(path, message, repr(circle.name), "script_path")
+    return config

@@ -1,0 +1,40 @@
+"""Push each circle's init script through its Redis queue, as the circle itself; collect results."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Sequence
+
+import redis
+
+from worker import protocol
+
+from .config import Circle
+from .keys import KeyPair
+
+log = logging.getLogger(__name__)
+
+NO_SCRIPT = "-"
+
+
+def run_init_scripts(client: redis.Redis, circles: Sequence[Circle], keys: dict[str, KeyPair],
+                     timeout: float) -> dict[str, str]:
+    """Per circle name: "ok", "-" (no script) or the error; all scripts run concurrently."""
+    results = {c.name: NO_SCRIPT for c in circles}
+    submitted: dict[str, str] = {}
+    for circle in circles:
+        if circle.script_path is None:
+            continue
+        try:
+            script = circle.script_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            results[circle.name] = f"cannot read {circle.script_path}: {exc}"
+            continue
+        public_key = keys[circle.name].public_key
+        submitted[circle.name] = protocol.submit(client, public_key, script, public_key)
+    deadline = time.monotonic() + timeout
+    for name, task_id in submitted.items():
+        result = protocol.await_result(client, task_id, max(0.1, deadline - time.monotonic()))
+        results[name] = "ok" if result.ok else (result.error or result.status)
+        log.info("init script of %r: %s", name, results[name])
+    return results

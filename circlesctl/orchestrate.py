@@ -1,0 +1,204 @@
+"""The start sequence once the config is valid: state, keys, render, supervisord, readiness,
+init scripts, table, then the foreground wait (or return with --detach).
+
+Whatever goes wrong after supervisord is launched, the whole tree is shut down again before
+returning, so a failed start leaves no process, socket or pid file behind.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Callable, Sequence
+
+import click
+import redis
+
+from .config import Circle, Config
+from .initscripts import run_init_scripts
+from .keys import KeyPair, ensure_keys
+from .logs import last_lines
+from .paths import StatePaths
+from .readiness import StartupFailed, Target, wait_ready
+from .redis_embed import PROGRAM as REDIS_PROGRAM
+from .redis_embed import embedded_url, redis_argv, redis_server_binary
+from .render import build_context, render
+from .status import build_rows, format_table
+from .supervisor import RPC_ERRORS, Supervisor, SupervisorError
+
+LOG_TAIL_LINES = 20
+RUNTIME_ERRORS = (SupervisorError, redis.RedisError) + RPC_ERRORS
+SUPERVISOR_USER = "circles"
+
+
+class StartupAborted(Exception):
+    """Start-up failed; everything started has been stopped again."""
+
+
+class _StopRequested(BaseException):
+    """Raised (once) by the SIGINT/SIGTERM handler to unwind to the shutdown path."""
+
+
+@dataclass(frozen=True)
+class StartOptions:
+    """The start command's options."""
+
+    detach: bool = False
+    new_keys: bool = False
+    redis_url: str | None = None
+    ready_timeout: float = 30.0
+    init_timeout: float = 30.0
+    debug: bool = False
+    tty: bool = False
+
+
+class _SignalStop:
+    """SIGINT/SIGTERM raise _StopRequested the first time, and are ignored after."""
+
+    def __init__(self) -> None:
+        self.armed = True
+        self.previous: dict[int, object] = {}
+
+    def __enter__(self) -> "_SignalStop":
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self.previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.armed:
+            self.armed = False
+            raise _StopRequested(signal.Signals(signum).name)
+
+    def disarm(self) -> None:
+        self.armed = False
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``path`` atomically, mode 0600 from creation."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def targets_for(circles: Sequence[Circle], keys: dict[str, KeyPair],
+                embedded: bool) -> list[Target]:
+    """What to wait for: the embedded Redis (if any), then each circle's worker and server."""
+    targets = [Target(REDIS_PROGRAM, "redis")] if embedded else []
+    for circle in circles:
+        public_key = keys[circle.name].public_key
+        targets.append(Target(circle.worker_program, "worker", public_key))
+        targets.append(Target(circle.ws_program, "ws", public_key, circle.host, circle.port))
+    return targets
+
+
+def _prepare(config: Config, paths: StatePaths,
+             options: StartOptions) -> tuple[Supervisor, str, dict[str, KeyPair]]:
+    """Create the state folder, keys and data folders; render supervisord.conf (0600)."""
+    paths.create()
+    keys = ensure_keys(paths.keys, [c.name for c in config.circles], options.new_keys)
+    for circle in config.circles:
+        paths.circle_data(keys[circle.name].public_key).mkdir(mode=0o700, exist_ok=True)
+    url = options.redis_url or embedded_url(paths)
+    password = secrets.token_urlsafe(24)
+    context = build_context(
+        config.circles, keys, paths, url, sys.executable, SUPERVISOR_USER, password,
+        redis_argv=None if options.redis_url else redis_argv(paths, redis_server_binary()),
+        debug=options.debug)
+    write_private(paths.supervisord_conf, render(context))
+    paths.init_results.unlink(missing_ok=True)
+    return Supervisor(paths, SUPERVISOR_USER, password), url, keys
+
+
+def _progress(tty: bool) -> Callable[[str, int, int], None]:
+    """A readiness reporter: one compact, rewritten line on a terminal, else a line each."""
+    started = time.monotonic()
+
+    def report(program: str, done: int, total: int) -> None:
+        elapsed = time.monotonic() - started
+        if tty:
+            click.echo(f"\rWaiting for programs: {done}/{total} ready ({elapsed:.1f} s)",
+                       nl=done == total)
+        else:
+            click.echo(f"  ready: {program} ({elapsed:.1f} s)")
+    return report
+
+
+def _show_log_tails(paths: StatePaths, programs: Sequence[str]) -> None:
+    for program in programs:
+        path = paths.program_log(program)
+        click.echo(f"--- last lines of {path} ---", err=True)
+        for line in last_lines(path, LOG_TAIL_LINES) or ["(empty)"]:
+            click.echo(line, err=True)
+
+
+def start_tree(config: Config, paths: StatePaths, options: StartOptions) -> int:
+    """Start everything for ``config``; return the exit code (raises StartupAborted)."""
+    supervisor: Supervisor | None = None
+    started_up = False
+    with _SignalStop() as stopper:
+        try:
+            supervisor, url, keys = _prepare(config, paths, options)
+            click.echo(f"Starting {len(config.circles)} circle(s); state in {paths.root}")
+            supervisor.launch(options.ready_timeout)
+            client = redis.Redis.from_url(url, decode_responses=True)
+            wait_ready(supervisor, targets_for(config.circles, keys, not options.redis_url),
+                       client, options.ready_timeout, _progress(options.tty))
+            init = run_init_scripts(client, config.circles, keys, options.init_timeout)
+            write_private(paths.init_results, json.dumps(init, indent=2) + "\n")
+            infos = {i.name: i for i in supervisor.processes()}
+            click.echo(format_table(build_rows(config.circles, keys, infos, init)))
+            started_up = True
+            if options.detach:
+                click.echo(f"Running in the background; stop with: circlesctl stop "
+                           f"{config.path} --state-dir {paths.root}")
+                return 0
+            click.echo("Running; press Ctrl+C to stop.")
+            return _wait_foreground(supervisor, paths, stopper)
+        except _StopRequested as stop:
+            stopper.disarm()
+            click.echo(f"\nReceived {stop}; stopping circles...")
+            if supervisor is not None:
+                supervisor.shutdown()
+            click.echo("Stopped.")
+            return 0 if started_up else 1
+        except StartupFailed as exc:
+            stopper.disarm()
+            click.echo("", err=True)
+            _show_log_tails(paths, exc.programs)
+            assert supervisor is not None
+            supervisor.shutdown()
+            raise StartupAborted(f"{exc}; stopped everything") from None
+        except RUNTIME_ERRORS as exc:
+            stopper.disarm()
+            if supervisor is not None:
+                supervisor.shutdown()
+            raise StartupAborted(f"start-up failed: {exc}; stopped everything") from None
+
+
+def _wait_foreground(supervisor: Supervisor, paths: StatePaths, stopper: _SignalStop) -> int:
+    """Block until a signal (raises _StopRequested) or supervisord ends on its own."""
+    assert supervisor.process is not None
+    code = supervisor.process.wait()
+    stopper.disarm()
+    supervisor.shutdown()
+    if code == 0:
+        click.echo("supervisord was shut down from elsewhere (circlesctl stop?); exiting.")
+        return 0
+    raise StartupAborted(f"supervisord exited unexpectedly (status {code}); see "
+                         f"{paths.supervisord_log}")

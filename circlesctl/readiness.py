@@ -1,0 +1,141 @@
+"""Wait until every program is RUNNING and actually ready, polling cheaply.
+
+Per tick: one getAllProcessInfo call, one Redis MGET for all worker heartbeats and concurrent
+GET /health for the WebSocket servers that have not answered yet.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import redis
+
+from worker import protocol
+
+from .supervisor import ProcessInfo, Supervisor
+
+log = logging.getLogger(__name__)
+
+
+TICK = 0.05
+FAILED_STATES = frozenset({"BACKOFF", "FATAL", "EXITED", "UNKNOWN"})
+"""States that mean a program crashed during start-up (STOPPED only counts once it ran)."""
+HEALTH_TIMEOUT = 1.0
+
+
+class StartupFailed(Exception):
+    """A program failed or did not become ready; names the programs at fault."""
+
+    def __init__(self, message: str, programs: Sequence[str]) -> None:
+        super().__init__(message)
+        self.programs = list(programs)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A program to wait for and how to tell it is ready."""
+
+    program: str
+    kind: str  # "redis", "worker" or "ws"
+    public_key: str = ""
+    host: str = ""
+    port: int = 0
+
+
+def connect_host(host: str) -> str:
+    """The address to reach a server bound to ``host`` (wildcards become loopback)."""
+    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host.strip("[]"))
+
+
+def health_ok(host: str, port: int, public_key: str, timeout: float = HEALTH_TIMEOUT) -> bool:
+    """Whether ``GET /health`` answers ok for the circle ``public_key``."""
+    conn = http.client.HTTPConnection(connect_host(host), port, timeout=timeout)
+    try:
+        conn.request("GET", "/health")
+        response = conn.getresponse()
+        body = json.loads(response.read() or b"{}")
+        return response.status == 200 and body.get("circle") == public_key
+    except (OSError, ValueError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
+
+
+def heartbeat_pids(client: redis.Redis, public_keys: Sequence[str]) -> dict[str, int]:
+    """The pid in each live worker heartbeat (one MGET); missing or unreadable ones are absent."""
+    if not public_keys:
+        return {}
+    try:
+        values = client.mget([protocol.heartbeat_key(pk) for pk in public_keys])
+    except redis.RedisError:
+        return {}
+    beats = {pk: protocol.decode_heartbeat(raw) for pk, raw in zip(public_keys, values)}
+    return {pk: beat["pid"] for pk, beat in beats.items() if beat is not None}
+
+
+def wait_ready(supervisor: Supervisor, targets: Sequence[Target], client: redis.Redis,
+               timeout: float, on_ready: Callable[[str, int, int], None]) -> None:
+    """Block until all ``targets`` are ready; raise StartupFailed on a failure or the timeout.
+
+    ``on_ready(program, done, total)`` is called once per program as it becomes ready.
+    """
+    pending = {t.program: t for t in targets}
+    total = len(pending)
+    deadline = time.monotonic() + timeout
+    spawned: set[str] = set()
+    with ThreadPoolExecutor(max_workers=16, thread_name_prefix="health") as pool:
+        while pending:
+            by_program = {i.name: i for i in supervisor.processes()}
+            spawned.update(n for n, i in by_program.items() if i.state != "STOPPED")
+            failed = [name for name in pending if _failed(name, by_program.get(name), spawned)]
+            if failed:
+                states = ", ".join(f"{n} is {_describe(by_program.get(n))}" for n in failed)
+                raise StartupFailed(f"program failed to start: {states}", failed)
+            ready = _ready_now(list(pending.values()), by_program, client, pool)
+            for name in ready:
+                del pending[name]
+                log.debug("%s is ready (pid %d)", name, by_program[name].pid)
+                on_ready(name, total - len(pending), total)
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                states = ", ".join(f"{n} ({_describe(by_program.get(n))})" for n in pending)
+                raise StartupFailed(f"not ready within {timeout:g} s: {states}", list(pending))
+            time.sleep(TICK)
+
+
+def _failed(name: str, info: ProcessInfo | None, spawned: set[str]) -> bool:
+    if info is None or info.state in FAILED_STATES:
+        return True
+    return info.state == "STOPPED" and name in spawned
+
+
+def _describe(info: ProcessInfo | None) -> str:
+    if info is None:
+        return "unknown to supervisord"
+    detail = info.spawnerr or info.description
+    return f"{info.state}" + (f": {detail}" if detail and info.state != "RUNNING" else "")
+
+
+def _ready_now(targets: list[Target], infos: dict[str, ProcessInfo], client: redis.Redis,
+               pool: ThreadPoolExecutor) -> list[str]:
+    running = [t for t in targets if infos[t.program].state == "RUNNING"]
+    ready: list[str] = []
+    for target in (t for t in running if t.kind == "redis"):
+        try:
+            if client.ping():
+                ready.append(target.program)
+        except redis.RedisError:
+            pass
+    workers = [t for t in running if t.kind == "worker"]
+    pids = heartbeat_pids(client, [t.public_key for t in workers])
+    ready += [t.program for t in workers if pids.get(t.public_key) == infos[t.program].pid]
+    servers = [t for t in running if t.kind == "ws"]
+    answers = pool.map(lambda t: health_ok(t.host, t.port, t.public_key), servers)
+    ready += [t.program for t, ok in zip(servers, answers) if ok]
+    return ready

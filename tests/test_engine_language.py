@@ -1,0 +1,371 @@
+"""The Rhai language as the engine runs it: literals, scoping, control flow, functions,
+closures, function pointers, integer semantics and error reporting."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from worker.engine import Engine, EvalError, ParseError, RhaiError, ThrownError, to_display
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(script: str, **kwargs):
+    return Engine(**kwargs).eval(script)
+
+
+@pytest.mark.parametrize("script, expected", [
+    ("42", 42),
+    ("0x1F", 31),
+    ("0o17", 15),
+    ("0b1010_1010", 170),
+    ("1_000_000", 1_000_000),
+    ("0xffffffffffffffff", -1),
+    ("-9223372036854775808", -(1 << 63)),
+    ("3.5e2", 350.0),
+    ("1.5E-1", 0.15),
+    ("2.", 2.0),
+    ('"tab\\there"', "tab\there"),
+    ('"\\u2764\\x41"', "\u2764A"),
+    ('"line \\\n     continued"', "line continued"),
+    ('#"raw \\n "quoted""#', 'raw \\n "quoted"'),
+    ("'x'", "x"),
+    ("true", True),
+    ("()", None),
+    ("[1, 'a', \"b\", [2]]", [1, "a", "b", [2]]),
+    ("#{b: 1, a: 2}", {"a": 2, "b": 1}),
+    ("let x = 6; `x*7 = ${x * 7}!`", "x*7 = 42!"),
+    ("`a${`b${1 + 1}`}c`", "ab2c"),
+])
+def test_literals(script, expected):
+    assert run(script) == expected
+
+
+def test_result_types_are_plain_python():
+    result = run("[1, 2.0, 'c', \"s\", (), true, #{k: blob(2, 7)}]")
+    assert [type(v) for v in result] == [int, float, str, str, type(None), bool, dict]
+    assert type(result[2]) is str  # a char comes back as a plain str
+    assert result[6] == {"k": b"\x07\x07"} and type(result[6]["k"]) is bytes
+
+
+def test_object_maps_are_ordered_by_key():
+    assert list(run("let m = #{zeta: 1, alpha: 2}; m.mid = 3; m")) == ["alpha", "mid", "zeta"]
+
+
+@pytest.mark.parametrize("script, expected", [
+    ("let x = 1; { let x = 2; } x", 1),
+    ("let x = 1; let x = x + 1; x", 2),
+    ("let x = 1; { x = 5; } x", 5),
+    ("let v = { let a = 2; a * 3 }; v", 6),
+    ("const K = 7; K * 6", 42),
+    ("let x; x", None),
+    ("let s = 0; for i in 0..5 { let i = 10; s += i; } s", 50),
+])
+def test_scoping(script, expected):
+    assert run(script) == expected
+
+
+def test_assigning_to_a_constant_is_a_parse_error():
+    with pytest.raises(ParseError) as info:
+        run("const x = 1; x = 2;")
+    assert info.value.kind == "AssignmentToConstant"
+
+
+@pytest.mark.parametrize("script, expected", [
+    ("if 1 > 2 { 'a' } else if 2 > 1 { 'b' } else { 'c' }", "b"),
+    ("let x = if false { 1 }; x", None),
+    ("let n = 0; while n < 10 { n += 3; } n", 12),
+    ("let n = 0; do { n += 1; } while n < 5; n", 5),
+    ("let n = 0; do { n += 1; } until n >= 7; n", 7),
+    ("let n = 0; do { n += 1; if n < 3 { continue; } } while n < 5; n", 5),
+    ("let i = 0; loop { i += 1; if i == 4 { break; } } i", 4),
+    ("loop { break 99; }", 99),
+    ("let s = 0; for x in [1, 2, 3] { s += x; } s", 6),
+    ("let s = 0; for x in 1..=4 { s += x; } s", 10),
+    ("let s = []; for x in range(10, 0, -3) { s.push(x); } s", [10, 7, 4, 1]),
+    ("let s = 0; for (x, i) in [5, 6] { s += x * i; } s", 6),
+    ("let s = \"\"; for c in \"abc\" { s = c + s; } s", "cba"),
+    ("let r = for x in 0..10 { if x * x > 20 { break x; } }; r", 5),
+    ('switch 3 { 1 | 2 => "low", 3..=5 => "mid", _ => "high" }', "mid"),
+    ('switch 8 { 1 | 2 => "low", 3..=5 => "mid", _ => "high" }', "high"),
+    ('let x = 4; switch x { 4 if x > 9 => "guarded", 4 => "plain", _ => "none" }', "plain"),
+    ("switch \"b\" { \"a\" => 1, \"b\" => 2 }", 2),
+])
+def test_control_flow(script, expected):
+    assert run(script) == expected
+
+
+@pytest.mark.parametrize("script, expected", [
+    ("fn add(a, b) { a + b } add(40, 2)", 42),
+    ("fn f() { 1 } fn f(x) { x } fn f(x, y) { x * y } f() + f(10) + f(3, 4)", 23),
+    ('fn early(x) { if x > 0 { return "pos"; } "non-pos" } early(5) + early(-1)', "posnon-pos"),
+    ("fn fact(n) { if n <= 1 { 1 } else { n * fact(n - 1) } } fact(20)", 2432902008176640000),
+    ("fn inc() { this += 1; } let x = 41; x.inc(); x", 42),
+    ("fn push_twice(v) { this.push(v); this.push(v); } let a = []; a.push_twice(3); a", [3, 3]),
+    ("fn mutate(a) { a.push(1); a.len() } let a = []; mutate(a); a", []),
+    ("let a = [1]; let b = a; b.push(2); a", [1]),
+    ("let a = [1]; push(a, 2); a", [1, 2]),
+    ("let a = [[1]]; a[0].push(2); a", [[1, 2]]),
+    ("let m = #{list: []}; m.list.push(1); m.list += 2; m", {"list": [1, 2]}),
+    ("fn f(x) { x } is_def_fn(\"f\", 1) && !is_def_fn(\"f\", 2)", True),
+    ("let v = 1; is_def_var(\"v\") && !is_def_var(\"w\")", True),
+    ("type_of(1) + type_of(1.0) + type_of('c') + type_of(\"s\") + type_of([]) + type_of(#{})",
+     "i64f64charstringarraymap"),
+    ("let s = \"hello\"; s.len() == len(s) && s.len == 5", True),
+])
+def test_functions(script, expected):
+    assert run(script) == expected
+
+
+@pytest.mark.parametrize("script, expected", [
+    ("let add = |a, b| a + b; add.call(40, 2)", 42),
+    ("let k = 10; let f = |x| x + k; k = 20; f.call(1)", 21),
+    ("let n = 0; let inc = || n += 1; inc.call(); inc.call(); n", 2),
+    ("fn double(x) { x * 2 } let f = Fn(\"double\"); f.call(21)", 42),
+    ("fn mul(a, b) { a * b } let f = Fn(\"mul\").curry(6); call(f, 7)", 42),
+    ("let f = |x| x * 3; f(5)", 15),
+    ("[1, 2, 3].map(|x| x * x)", [1, 4, 9]),
+    ("[1, 2, 3, 4].filter(|x| x % 2 == 0)", [2, 4]),
+    ("fn is_big(x) { x > 2 } [1, 2, 3, 4].filter(Fn(\"is_big\"))", [3, 4]),
+    ("let obj = #{v: 1, get: || this.v * 10}; obj.get()", 10),
+    ("type_of(|x| x)", "Fn"),
+])
+def test_closures_and_function_pointers(script, expected):
+    assert run(script) == expected
+
+
+@pytest.mark.parametrize("script, expected", [
+    ("7 / 2", 3), ("-7 / 2", -3), ("7 % -3", 1), ("-7 % 3", -1),
+    ("2 ** 10", 1024), ("2 ** 3 ** 2", 512), ("1 << 62", 1 << 62), ("-16 >> 2", -4),
+    ("5 & 3 | 8 ^ 1", 8), ("1 + 2 * 3 - 4 / 2", 5), ("-2.0 ** 2", 4.0),
+    ("7 / 2.0", 3.5), ("1 + 0.5", 1.5), ("42 == 42.0", True), ("1 == true", False),
+    ("\"a\" < \"b\"", True), ("'x' == \"x\"", True), ("\"n=\" + 5", "n=5"),
+    ("'a' + 'b'", "ab"), ("[1] + [2]", [1, 2]), ("3 in [1, 2, 3]", True),
+    ("\"ell\" in \"hello\"", True), ("'z' !in \"hello\"", True), ("\"k\" in #{k: 1}", True),
+    ("5 in 1..5", False), ("5 in 1..=5", True), ("() ?? 7", 7), ("3 ?? 7", 3),
+    ("let x = 10; x[1]", True), ("let x = 10; x[1..=3]", 5),
+    ("let x = 0; x[63] = true; x < 0", True), ("let a = [1, 2, 3]; a[-1]", 3),
+    ("\"hello\"[1..3]", "el"), ("let m = #{a: #{b: 1}}; m.a.b = 5; m.a.b", 5),
+    ("let x = (); x?.foo?.bar", None), ("let x = #{a: 1}; x?.a", 1),
+    ("let x = 5; x += 1; x -= 2; x *= 3; x /= 2; x %= 4; x **= 3; x", 8),
+    ("let s = \"a\"; s += 'b'; s += 1; s", "ab1"),
+])
+def test_operators(script, expected):
+    result = run(script)
+    assert result == expected and type(result) is type(expected)
+
+
+@pytest.mark.parametrize("script", [
+    "9223372036854775807 + 1", "-9223372036854775807 - 2", "4611686018427387904 * 2",
+    "1 / 0", "1 % 0", "2 ** -1", "-9223372036854775808 / -1",
+    "let x = 9223372036854775807; x += 1;",
+    "fn f(n) { n * 3037000500 } f(3037000500)",
+])
+def test_integer_overflow_and_division_by_zero_are_arithmetic_errors(script):
+    with pytest.raises(EvalError) as info:
+        run(script)
+    assert info.value.kind == "ErrorArithmetic"
+
+
+@pytest.mark.parametrize("script, expected", [
+    ("try { throw 42; } catch (e) { e + 1 }", 43),
+    ("try { throw #{code: 7}; } catch (e) { e.code }", 7),
+    ("try { 1 / 0; } catch (e) { type_of(e) }", "map"),
+    ("try { 1 / 0; } catch (e) { e.message.contains(\"zero\") }", True),
+    ("fn f() { throw \"inner\"; } try { f(); 1 } catch (e) { e }", "inner"),
+    ("let r = try { 5 } catch { 0 }; r", 5),
+])
+def test_try_catch(script, expected):
+    assert run(script) == expected
+
+
+def test_uncaught_throw_carries_the_value_and_position():
+    with pytest.raises(ThrownError) as info:
+        run("let x = 1;\n  throw \"boom\" + x;")
+    assert info.value.value == "boom1"
+    assert (info.value.line, info.value.position) == (2, 3)
+    assert "(line 2, position 3)" in str(info.value)
+
+
+@pytest.mark.parametrize("script, kind", [
+    ("let x = ;", "BadInput"),
+    ("fn f(a, a) { a }", "FnDuplicatedParam"),
+    ("fn f() {} fn f() {}", "FnDuplicatedDefinition"),
+    ("break;", "LoopBreak"),
+    ("(1 + 2) = 3;", "AssignmentToInvalidLHS"),
+    ("[1, 2][\"x\"]", "MalformedIndexExpr"),
+    ("\"unterminated", "UnterminatedString"),
+    ("let x = 1 +", "UnexpectedEOF"),
+    ("import \"os\" as os;", "BadInput"),
+])
+def test_parse_errors_have_kinds_and_positions(script, kind):
+    with pytest.raises(ParseError) as info:
+        run(script)
+    assert info.value.kind == kind
+    assert info.value.line >= 1 and info.value.position >= 1
+    assert "(line " in str(info.value)
+
+
+@pytest.mark.parametrize("script, kind, line", [
+    ("let a = [1];\nlet b = a[5];", "ErrorArrayBounds", 2),
+    ("let x = 1;\n\n  x.no_such_fn()", "ErrorFunctionNotFound", 3),
+    ("undefined_var + 1", "ErrorVariableNotFound", 1),
+    ("if 1 { 2 }", "ErrorMismatchDataType", 1),
+    ("let s = \"ab\"; s[9]", "ErrorStringBounds", 1),
+    ("const a = [1]; a[0] = 2;", "ErrorAssignmentToConstant", 1),
+    ("true && 1", "ErrorMismatchDataType", 1),
+])
+def test_runtime_errors_have_kinds_and_positions(script, kind, line):
+    with pytest.raises(EvalError) as info:
+        run(script)
+    assert info.value.kind == kind
+    assert info.value.line == line
+    assert f"(line {line}, position" in str(info.value)
+
+
+def test_print_and_debug_are_captured():
+    printed, debugged = [], []
+    engine = Engine(on_print=printed.append, on_debug=debugged.append)
+    engine.eval('print("hi"); print(42); print([1, "a"]); debug("q"); debug(\'c\')')
+    assert printed == ["hi", "42", '[1, "a"]']
+    assert debugged == ['"q"', "'c'"]
+
+
+def test_scope_injects_values():
+    engine = Engine()
+    result = engine.eval("name + \": \" + data.items.len() + \" \" + raw.len()",
+                         scope={"name": "n", "data": {"items": (1, 2, 3)}, "raw": b"xy"})
+    assert result == "n: 3 2"
+
+
+def test_compiled_scripts_are_reusable_and_isolated():
+    engine = Engine()
+    compiled = engine.compile("let total = base; for i in 0..3 { total += i; } total")
+    assert engine.eval(compiled, scope={"base": 10}) == 13
+    assert engine.eval(compiled, scope={"base": 100}) == 103
+    assert engine.run(compiled, scope={"base": 0}) == 3
+
+
+def test_host_functions_get_plain_values_and_errors_become_eval_errors():
+    engine = Engine()
+    store: dict = {}
+    engine.register_fn("db_set", lambda k, v: store.__setitem__(k, v))
+    engine.register_fn("db_get", lambda k: store.get(k))
+    engine.register_fn("explode", lambda: 1 / 0)
+    assert engine.eval('db_set("k", [1, \'c\', blob(1)]); db_get("k")') == [1, "c", b"\x00"]
+    assert store == {"k": [1, "c", b"\x00"]}
+    with pytest.raises(EvalError) as info:
+        engine.eval("let x = 1;\nexplode()")
+    assert "explode" in str(info.value) and info.value.line == 2
+
+
+def test_host_function_returning_a_python_object_is_refused():
+    engine = Engine()
+    engine.register_fn("leak", lambda: object())
+    with pytest.raises(EvalError, match="Unsupported"):
+        engine.eval("leak()")
+
+
+def test_eval_sees_variables_but_its_definitions_stay_inside():
+    assert run("let x = 40; eval(\"x + 2\")") == 42
+    assert run("let x = 1; eval(\"let x = 5;\"); x") == 1
+
+
+def test_to_display_renders_results_like_print():
+    assert to_display([1, "a", 2.0, None, True]) == '[1, "a", 2.0, (), true]'
+    assert to_display("plain") == "plain"
+    assert to_display({"k": b"\x01"}) == '#{"k": [01]}'
+
+
+def test_every_error_is_a_rhai_error():
+    for script in ("1 +", "x", "[1][2]", "throw 1", "1 / 0"):
+        with pytest.raises(RhaiError):
+            run(script)
+
+
+@pytest.mark.parametrize("script, position", [
+    ("let x = 1;\nlet y = x + missing;", (2, 13)),
+    ("let a = 1;\n  print(a.nope(1))", (2, 11)),
+    ("let v = 5;\nv.zzz", (2, 3)),
+    ("1 + 2 / 0", (1, 7)),
+])
+def test_runtime_error_positions_point_at_the_failing_expression(script, position):
+    with pytest.raises(EvalError) as info:
+        run(script)
+    assert (info.value.line, info.value.position) == position
+
+
+def test_a_script_compiled_by_another_engine_runs_under_this_engines_limits():
+    compiled = Engine().compile("fn down(n) { down(n + 1) } down(0)")
+    with pytest.raises(RhaiError, match="max_call_levels") as info:
+        Engine(max_call_levels=5).eval(compiled)
+    assert "more than 5" in str(info.value)
+
+
+@pytest.mark.parametrize("script, expected", [
+    ("fn bump(n) { x += n; x } let x = 40; bump!(1) + x", 82),
+    ("fn peek() { let y = 1; x + y } let x = 41; let y = 0; peek!() + y", 42),
+    ("const LIMIT = 7; fn lim() { global::LIMIT * 6 } lim()", 42),
+    ("let fs = []; for i in 0..3 { fs.push(|| i); } fs.map(|f| f.call())", [2, 2, 2]),
+    ("let s = \"  pad  \"; s.trim(); s", "pad"),
+    ("let s = \"abc\"; s.to_upper()", "ABC"),
+    ("let m = #{n: 1, inc: || this.n += 1}; m.inc(); m.inc(); m.n", 3),
+    ("let x = 5; let r = switch x { 1..=3 => 1, 4..=6 => 2, _ => 3 }; r", 2),
+])
+def test_more_rhai_semantics(script, expected):
+    assert run(script) == expected
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "worker.engine", *args], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_cli_runs_a_script_and_prints_output_and_result(tmp_path):
+    script = tmp_path / "hello.rhai"
+    script.write_text('print("hello"); [1, 2].len() * 21\n')
+    done = run_cli(str(script))
+    assert done.returncode == 0
+    assert done.stdout.splitlines() == ["hello", "42"]
+    done = run_cli("-e", "`sum=${1 + 2}`")
+    assert (done.returncode, done.stdout) == (0, "sum=3\n")
+
+
+def test_cli_reports_errors_without_a_traceback(tmp_path):
+    done = run_cli("-e", "let x = 1;\nx / 0")
+    assert done.returncode == 1
+    assert "Division by zero" in done.stderr and "(line 2, position 3)" in done.stderr
+    assert "Traceback" not in done.stderr
+    done = run_cli(str(tmp_path / "missing.rhai"))
+    assert done.returncode == 1 and "cannot read" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("script", [
+    "let n = 5; if n > 0 { n = -9223372036854775808; n - 1 }",
+    "let n = 5; let f = || { n = -9223372036854775808; }; if n > 0 { f.call(); n - 1 }",
+    "let n = 5; let f = || 0; let i = 0; loop { i += 1; if i > 2 { break; } "
+    "if n > 0 { f.call(); let r = n - 1; } f = || { n = -9223372036854775808; 0 }; }",
+    "fn f(n) { if n > 0 { n * 2 } else { n - 1 } } f(-9223372036854775808)",
+    "fn f(n) { if n < 9223372036854775807 { n + 1 } else { n + 1 } } f(9223372036854775807)",
+])
+def test_overflow_is_caught_even_where_if_conditions_bound_a_variable(script):
+    with pytest.raises(EvalError) as info:
+        run(script)
+    assert info.value.kind == "ErrorArithmetic"
+
+
+@pytest.mark.parametrize("script, expected", [
+    ("fn f(n) { if n >= -9223372036854775807 { n - 1 } else { 0 } } f(-9223372036854775807)",
+     -(1 << 63)),
+    ("fn f(n) { if n < 9223372036854775807 { n + 1 } else { 0 } } f(9223372036854775806)",
+     (1 << 63) - 1),
+    ("fn fib(n) { if 2 > n { n } else { fib(n - 1) + fib(n - 2) } } fib(20)", 6765),
+    ("fn f(n) { if n == 3 { n - 1 } else { 0 } } f(3) + f(4)", 2),
+])
+def test_bounded_arithmetic_still_computes_correctly(script, expected):
+    assert run(script) == expected

@@ -1,0 +1,257 @@
+"""The sandbox: limits stop runaway scripts with a LimitError naming the limit, scripts cannot
+reach Python objects, and no input makes anything but a RhaiError escape."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from worker.engine import Engine, EvalError, LimitError, ParseError, RhaiError
+
+
+def assert_usable(engine: Engine) -> None:
+    """After a failure the same engine runs the next script normally."""
+    assert engine.eval("let a = [1, 2]; a.push(3); a.len() + 39") == 42
+
+
+@pytest.mark.parametrize("script, limits, limit", [
+    ("loop { }", {"max_operations": 10_000}, "max_operations"),
+    ("let i = 0; while true { i += 1; }", {"max_operations": 10_000}, "max_operations"),
+    ("fn f(n) { if n == 0 { 0 } else { f(n - 1) + f(n - 1) } } f(40)",
+     {"max_operations": 10_000}, "max_operations"),
+    ("let f = |x| x; loop { f.call(1); }", {"max_operations": 10_000}, "max_operations"),
+    ("loop { }", {"max_operations": 0, "timeout": 0.2}, "timeout"),
+    ("fn f(n) { f(n + 1) } f(0)", {}, "max_call_levels"),
+    ("fn f(n) { f(n + 1) } f(0)", {"max_call_levels": 10}, "max_call_levels"),
+    ("let o = #{go: || this.go()}; o.go()", {}, "max_call_levels"),
+    ("fn f() { [1].map(|x| f()) } f()", {}, "max_call_levels"),
+    ('let s = "xx"; loop { s += s; }', {"max_string_size": 1000}, "max_string_size"),
+    ('let s = "xx"; loop { s = s + s; }', {"max_string_size": 1000}, "max_string_size"),
+    ('let s = "x"; loop { s = `${s}${s}`; }', {"max_string_size": 1000}, "max_string_size"),
+    ("let a = [1]; loop { a += a; }", {"max_array_size": 1000}, "max_array_size"),
+    ("let a = [1]; loop { a = a + a; }", {"max_array_size": 1000}, "max_array_size"),
+    ("let a = []; loop { a.push(1); }", {"max_array_size": 1000}, "max_array_size"),
+    ("let m = #{}; let i = 0; loop { m[`k${i}`] = i; i += 1; }", {"max_map_size": 100},
+     "max_map_size"),
+])
+def test_limits_stop_runaway_scripts(script, limits, limit):
+    engine = Engine(**limits)
+    with pytest.raises(LimitError) as info:
+        engine.eval(script)
+    assert info.value.limit == limit
+    assert limit in str(info.value)
+    assert "(line " in str(info.value)
+    assert_usable(engine)
+
+
+def test_limit_errors_cannot_be_caught_by_the_script():
+    engine = Engine(max_operations=5_000)
+    with pytest.raises(LimitError):
+        engine.eval("try { loop { } } catch { 42 }")
+    assert_usable(engine)
+
+
+def test_the_default_limits_are_set():
+    engine = Engine()
+    assert engine.limits == {
+        "max_operations": 5_000_000, "max_call_levels": 64, "max_expr_depth": 64,
+        "max_string_size": 10 * 1024 * 1024, "max_array_size": 100_000,
+        "max_map_size": 100_000, "timeout": 10.0,
+    }
+    with pytest.raises(LimitError, match="max_operations"):
+        engine.eval("loop { }")
+
+
+def test_limits_apply_inside_eval():
+    engine = Engine(max_operations=10_000)
+    with pytest.raises(LimitError, match="max_operations"):
+        engine.eval('eval("loop { }")')
+    assert_usable(engine)
+
+
+@pytest.mark.parametrize("script", [
+    "(" * 10_000 + "1" + ")" * 10_000,
+    "[" * 10_000 + "]" * 10_000,
+    "#{a:" * 5_000 + "1" + "}" * 5_000,
+    "{" * 10_000 + "}" * 10_000,
+    "!" * 10_000 + "true",
+    "-" * 10_000 + "1",
+    "1" + " + 1" * 10_000,
+    "2" + " ** 2" * 10_000,
+    "let x = #{}; x" + ".a" * 10_000,
+    "let x = [1]; x" + "[0]" * 10_000,
+    "if true { " * 5_000 + "1" + " }" * 5_000,
+    "|| " * 10_000 + "1",
+    "fn f() { " + "f(" * 10_000 + ")" * 10_000 + " }",
+    "`${" * 3_000 + "1" + "}`" * 3_000,
+])
+def test_deep_nesting_is_a_parse_error_not_a_python_recursion_error(script):
+    engine = Engine()
+    with pytest.raises(ParseError) as info:
+        engine.eval(script)
+    assert info.value.kind == "ExprTooDeep"
+    assert "max_expr_depth" in str(info.value)
+    assert_usable(engine)
+
+
+def test_max_expr_depth_is_configurable():
+    nested = "(" * 30 + "1" + ")" * 30
+    assert Engine(max_expr_depth=64).eval(nested) == 1
+    with pytest.raises(ParseError, match="max_expr_depth"):
+        Engine(max_expr_depth=20).eval(nested)
+
+
+@pytest.mark.parametrize("script", [
+    "let x = 1; x.__class__",
+    '"abc".__class__',
+    "[].__class__.__bases__",
+    'let s = "a"; s.__len__()',
+    '"abc"["__class__"]',
+    "let x = 1; x.__dict__",
+    'Fn("__import__").call("os")',
+    'call("__import__", "os")',
+    '__import__("os")',
+    'eval("__import__(\'os\')")',
+    'import "os" as os; os::system("ls")',
+    "open(\"/etc/passwd\")",
+    "getattr(1, \"real\")",
+    "let f = print; f.call(1)",
+    "type_of(1).__class__",
+    "this.__class__",
+    'let m = #{}; m.__class__.__subclasses__()',
+    "exec(\"1\")",
+    "globals()",
+    "_ops",
+    "_tick()",
+    "_SCOPE",
+    "v_x_1",
+])
+def test_scripts_cannot_reach_python(script):
+    engine = Engine()
+    try:
+        result = engine.eval(script)
+    except RhaiError as exc:
+        assert "(line " in str(exc)
+    else:
+        # the only "success" allowed is plain Rhai data, e.g. () for a missing map property
+        assert result is None or type(result) in (int, float, bool, str, list, dict, bytes)
+    assert_usable(engine)
+
+
+def test_map_properties_named_like_dunders_are_just_data():
+    assert Engine().eval('let m = #{}; m["__class__"] = 1; m.__class__ + 1') == 2
+
+
+def test_host_function_names_must_be_plain_identifiers():
+    engine = Engine()
+    for bad in ("__import__", "_private", "a.b", "1x"):
+        with pytest.raises(ValueError):
+            engine.register_fn(bad, print)
+
+
+VALID_SCRIPTS = [
+    "fn fib(n) { if n < 2 { n } else { fib(n - 1) + fib(n - 2) } } fib(10)",
+    'let m = #{a: [1, 2, #{b: "c"}]}; m.a[2].b += "d"; `v=${m.a[2].b}`',
+    "let s = 0; for (x, i) in [1, 2, 3] { switch x { 1 | 2 => { s += i }, _ => { s -= 1 } } } s",
+    "let f = |x, y| { let z = x * y; z ?? 0 }; try { f.call(2, 3) } catch (e) { e }",
+    'let t = "hé"; t[0..1] + t.len() + 0x1f + 0b11 + 1.5e3 + \'c\'',
+    "do { break; } while false; let a = [1]; a[-1] = 5; a?[0]",
+]
+
+
+def test_truncated_scripts_only_raise_rhai_errors():
+    engine = Engine(max_operations=10_000, timeout=2)
+    for script in VALID_SCRIPTS:
+        engine.eval(script)  # the whole script is valid
+        for end in range(len(script)):
+            try:
+                engine.eval(script[:end])
+            except RhaiError:
+                pass
+
+
+def test_random_garbage_only_raises_rhai_errors():
+    rng = random.Random(20240601)
+    alphabet = list("abcxyz019_ \n\t\"'`#$@!%^&*()[]{}<>=+-/\\|?.,;:~") + [
+        "let ", "fn ", "if ", "else ", "while ", "loop ", "for ", " in ", "return ", "throw ",
+        "try ", "catch ", "switch ", "this", "${", "=>", "..", "..=", "::", "?.", "??", "**",
+        "\u2764", "\x00", "0x", "1e", "Fn(", "call(", "eval(", "import ", "break ",
+    ]
+    engine = Engine(max_operations=10_000, timeout=2)
+    for _ in range(1500):
+        script = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40)))
+        try:
+            engine.eval(script)
+        except RhaiError as exc:
+            assert "(line " in str(exc) or not exc.line, script
+    assert_usable(engine)
+
+
+def test_mutated_valid_scripts_only_raise_rhai_errors():
+    rng = random.Random(7)
+    engine = Engine(max_operations=10_000, timeout=2)
+    tokens = ["(", ")", "{", "}", "[", "]", ";", ",", ".", "=", "+", "-", "!", "|", "let",
+              "x", "1", '"', "'", "`", "fn", "this", "break", "return"]
+    for _ in range(1000):
+        script = list(rng.choice(VALID_SCRIPTS))
+        for _ in range(rng.randint(1, 4)):
+            pos = rng.randrange(len(script))
+            if rng.random() < 0.5:
+                del script[pos]
+            else:
+                script.insert(pos, rng.choice(tokens))
+        try:
+            engine.eval("".join(script))
+        except RhaiError:
+            pass
+
+
+def test_errors_in_hostile_input_carry_positions():
+    cases = {
+        "let x = 1;\nlet y = x.__class__;": (2, None),
+        "\n\n   1 / 0": (3, None),
+        "let a = [];\n  a[7]": (2, None),
+    }
+    engine = Engine()
+    for script, (line, _) in cases.items():
+        with pytest.raises(EvalError) as info:
+            engine.eval(script)
+        assert info.value.line == line
+        assert f"(line {line}, position " in str(info.value)
+
+
+@pytest.mark.parametrize("loop", [
+    "for i in 0..{n} {{ x += 1; }}",
+    "for i in range(0, {n}) {{ x += 1; }}",
+    "for v in a {{ x += 1; }}",
+    "let i = 0; while i < {n} {{ i += 1; x += 1; }}",
+    "let i = 0; do {{ i += 1; x += 1; }} while i < {n};",
+    "let i = 0; loop {{ i += 1; x += 1; if i >= {n} {{ break; }} }}",
+])
+def test_every_loop_iteration_counts_as_an_operation(loop):
+    def script(n: int) -> str:
+        return f"let a = []; a.pad({n}, 0); let x = 0; " + loop.format(n=n) + " x"
+
+    engine = Engine(max_operations=2_000, max_array_size=10_000)
+    assert engine.eval(script(1_500)) == 1_500
+    with pytest.raises(LimitError, match="max_operations"):
+        engine.eval(script(5_000))
+
+
+def test_loops_left_early_are_still_counted():
+    engine = Engine(max_operations=5_000)
+    body = "fn f() { for i in 0..1000 { if i == 900 { break; } } } "
+    assert engine.eval(body + "f(); f(); 1") == 1
+    with pytest.raises(LimitError, match="max_operations"):
+        engine.eval(body + "for j in 0..10 { f(); }")
+
+
+def test_user_text_never_appears_in_the_generated_python():
+    script = ('let note = "__import__(\'os\').system(\'id\')\\"; x"; '
+              'let m = #{"evil key\\n": 1}; m["a\' + b"] = 2; '
+              "fn weird_name_1(p) { p } `${note}`.len() + weird_name_1(1)")
+    compiled = Engine().compile(script)
+    source = compiled.python_source
+    for fragment in ("__import__", "system", "evil key", "a' + b"):
+        assert fragment not in source
+    assert Engine().eval(compiled) == len("__import__('os').system('id')\"; x") + 1

@@ -1,0 +1,263 @@
+"""The Redis task protocol: key names and layouts other Circles tools rely on, and the worker's
+atomic steps over them (worker/taskqueue.py)."""
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+import redis
+
+from worker import protocol
+from worker.taskqueue import Task, TaskQueue, finish_arguments
+
+PK = "02" + "ab" * 32
+
+
+def test_key_names_match_rhai_client() -> None:
+    assert protocol.queue_key(PK) == f"rhai_tasks:{PK}"
+    assert protocol.processing_key(PK) == f"rhai_processing:{PK}"
+    assert protocol.details_key("t1") == "rhai_task_details:t1"
+    assert protocol.reply_key("t1") == "rhai_reply:t1"
+    assert protocol.heartbeat_key(PK) == f"circles_worker:{PK}:heartbeat"
+
+
+def test_new_task_has_every_field_rhai_client_writes() -> None:
+    task_id, fields = protocol.new_task("40 + 2", "03" + "cd" * 32, now=1700000000.7)
+    assert uuid.UUID(task_id).version == 4
+    assert fields == {
+        "script": "40 + 2", "status": "pending", "caller_id": "03" + "cd" * 32,
+        "reply_queue_name": f"rhai_reply:{task_id}",
+        "created_at": "1700000000", "updated_at": "1700000000",
+    }
+
+
+def test_new_tasks_get_distinct_ids() -> None:
+    assert len({protocol.new_task("1", "c")[0] for _ in range(100)}) == 100
+
+
+def test_reply_round_trips_through_json() -> None:
+    result = protocol.TaskResult("t1", protocol.STATUS_COMPLETED, "hi\n42", None)
+    raw = protocol.encode_reply(result)
+    assert json.loads(raw) == {"task_id": "t1", "status": "completed", "output": "hi\n42",
+                               "error": None}
+    assert protocol.decode_reply(raw) == result
+    assert protocol.decode_reply(raw.encode()) == result
+    assert result.ok
+
+
+def test_error_reply_is_not_ok() -> None:
+    result = protocol.error_result("t2", "boom (line 1, position 3)")
+    decoded = protocol.decode_reply(protocol.encode_reply(result))
+    assert decoded.status == "error" and decoded.error == "boom (line 1, position 3)"
+    assert not decoded.ok
+
+
+@pytest.mark.parametrize("raw", ['[1, 2]', '{"status": "completed"}', '{"task_id": "x"}', '42'])
+def test_decode_reply_refuses_non_replies(raw: str) -> None:
+    with pytest.raises(ValueError, match="not a task reply"):
+        protocol.decode_reply(raw)
+
+
+def test_decode_reply_refuses_broken_json() -> None:
+    with pytest.raises(ValueError):
+        protocol.decode_reply("{nope")
+
+
+def test_timeout_result_names_the_wait() -> None:
+    result = protocol.timeout_result("t3", 2.5)
+    assert result.status == "timeout" and result.error == "no reply within 2.5 s"
+
+
+def test_finished_fields_store_output_or_error() -> None:
+    done = protocol.TaskResult("t", protocol.STATUS_COMPLETED, "42")
+    assert protocol.finished_fields(done, now=5.9) == {"status": "completed", "updated_at": "5",
+                                                       "output": "42"}
+    failed = protocol.error_result("t", "bad")
+    assert protocol.finished_fields(failed, now=7) == {"status": "error", "updated_at": "7",
+                                                       "error": "bad"}
+
+
+def test_reply_queue_only_honours_reply_queues() -> None:
+    assert protocol.reply_queue_for("t", "rhai_reply:custom") == "rhai_reply:custom"
+    assert protocol.reply_queue_for("t", None) == "rhai_reply:t"
+    assert protocol.reply_queue_for("t", "") == "rhai_reply:t"
+    assert protocol.reply_queue_for("t", f"rhai_tasks:{PK}") == "rhai_reply:t"
+
+
+def test_heartbeat_round_trip() -> None:
+    raw = protocol.encode_heartbeat(1234, "Dunia", 100.5, 103.25)
+    assert protocol.decode_heartbeat(raw) == {"pid": 1234, "name": "Dunia", "started_at": 100.5,
+                                              "ts": 103.25}
+
+
+@pytest.mark.parametrize("raw", [None, "", "garbage", "[]", '{"pid": "12"}', '{"name": "x"}'])
+def test_decode_heartbeat_rejects_non_heartbeats(raw: str | None) -> None:
+    assert protocol.decode_heartbeat(raw) is None
+
+
+def test_submit_writes_hash_then_queues_id(redis_client: redis.Redis) -> None:
+    task_id = protocol.submit(redis_client, PK, "print(1)", "caller")
+    assert redis_client.lrange(protocol.queue_key(PK), 0, -1) == [task_id]
+    details = redis_client.hgetall(protocol.details_key(task_id))
+    assert details["script"] == "print(1)" and details["status"] == "pending"
+    assert details["caller_id"] == "caller"
+
+
+def test_await_result_returns_the_pushed_reply(redis_client: redis.Redis) -> None:
+    reply = protocol.TaskResult("t9", protocol.STATUS_COMPLETED, "42")
+    redis_client.lpush(protocol.reply_key("t9"), protocol.encode_reply(reply))
+    assert protocol.await_result(redis_client, "t9", timeout=1) == reply
+
+
+def test_await_result_times_out_without_reply(redis_client: redis.Redis) -> None:
+    assert protocol.await_result(redis_client, "never", timeout=0.1).status == "timeout"
+
+
+@pytest.fixture
+def queue(redis_client: redis.Redis) -> TaskQueue:
+    return TaskQueue(redis_client, PK, result_ttl=500)
+
+
+def claim(client: redis.Redis) -> None:
+    """Move the oldest queued id into processing, as a worker does."""
+    client.lmove(protocol.queue_key(PK), protocol.processing_key(PK), "RIGHT", "LEFT")
+
+
+def test_wait_claims_oldest_task_and_marks_it_processing(redis_client: redis.Redis,
+                                                         queue: TaskQueue) -> None:
+    first = protocol.submit(redis_client, PK, "1 + 1", "me")
+    protocol.submit(redis_client, PK, "2", "me")
+    task = queue.wait(0.1)
+    assert task == Task(first, "1 + 1", "me", f"rhai_reply:{first}", "pending")
+    assert redis_client.hget(protocol.details_key(first), "status") == "processing"
+    assert redis_client.lrange(protocol.processing_key(PK), 0, -1) == [first]
+
+
+def test_wait_and_finish_work_after_redis_forgot_the_scripts(redis_client: redis.Redis,
+                                                              queue: TaskQueue) -> None:
+    first = protocol.submit(redis_client, PK, "1", "me")
+    second = protocol.submit(redis_client, PK, "2", "me")
+    redis_client.script_flush()  # as after a Redis restart
+    task = queue.wait(0.1)
+    assert task is not None and task.task_id == first and task.status == "pending"
+    assert redis_client.hget(protocol.details_key(first), "status") == "processing"
+    redis_client.script_flush()
+    following = queue.finish(task, protocol.TaskResult(first, "completed", "1"), claim_next=True)
+    assert following is not None and following.task_id == second
+    assert protocol.await_result(redis_client, first, 1).output == "1"
+
+
+def test_wait_on_empty_queue_returns_none(queue: TaskQueue) -> None:
+    assert queue.wait(0.05) is None
+
+
+def test_missing_and_finished_tasks_are_left_alone(redis_client: redis.Redis,
+                                                   queue: TaskQueue) -> None:
+    redis_client.hset("rhai_task_details:done", mapping={"script": "1", "status": "completed"})
+    redis_client.lpush(protocol.queue_key(PK), "done", "gone")
+    done = queue.wait(0.1)
+    assert done is not None and done.finished and not done.missing
+    assert redis_client.hget("rhai_task_details:done", "status") == "completed"
+    gone = queue.finish(done, None, claim_next=True)
+    assert gone is not None and gone.task_id == "gone" and gone.missing
+    assert not redis_client.exists("rhai_task_details:gone")
+    assert redis_client.llen(protocol.reply_key("done")) == 0
+
+
+def test_task_withdrawn_by_its_caller_is_not_run(redis_client: redis.Redis,
+                                                 queue: TaskQueue) -> None:
+    task_id = protocol.submit(redis_client, PK, "1", "me")
+    redis_client.hset(protocol.details_key(task_id), "status", "timeout")
+    task = queue.wait(0.1)
+    assert task.finished
+    assert redis_client.hget(protocol.details_key(task_id), "status") == "timeout"
+
+
+def test_finish_writes_result_reply_expiry_and_claims_next(redis_client: redis.Redis,
+                                                           queue: TaskQueue) -> None:
+    task_id = protocol.submit(redis_client, PK, "40 + 2", "me")
+    next_id = protocol.submit(redis_client, PK, "next", "you")
+    task = queue.wait(0.1)
+    result = protocol.TaskResult(task_id, protocol.STATUS_COMPLETED, "42")
+    following = queue.finish(task, result, claim_next=True)
+    details = redis_client.hgetall(protocol.details_key(task_id))
+    assert details["status"] == "completed" and details["output"] == "42"
+    assert 0 < redis_client.ttl(protocol.details_key(task_id)) <= 500
+    assert 0 < redis_client.ttl(protocol.reply_key(task_id)) <= 500
+    assert protocol.await_result(redis_client, task_id, 1) == result
+    assert following == Task(next_id, "next", "you", f"rhai_reply:{next_id}", "pending")
+    assert redis_client.lrange(protocol.processing_key(PK), 0, -1) == [next_id]
+    assert queue.finish(following, protocol.error_result(next_id, "bad"), claim_next=True) is None
+    assert redis_client.hget(protocol.details_key(next_id), "error") == "bad"
+    assert redis_client.llen(protocol.processing_key(PK)) == 0
+
+
+def test_finish_without_claim_leaves_the_queue(redis_client: redis.Redis,
+                                               queue: TaskQueue) -> None:
+    task_id = protocol.submit(redis_client, PK, "1", "me")
+    protocol.submit(redis_client, PK, "2", "me")
+    task = queue.wait(0.1)
+    assert queue.finish(task, protocol.TaskResult(task_id, "completed", "1"),
+                        claim_next=False) is None
+    assert redis_client.llen(protocol.queue_key(PK)) == 1
+
+
+def test_error_reply_for_a_missing_hash_creates_no_hash(redis_client: redis.Redis,
+                                                         queue: TaskQueue) -> None:
+    redis_client.lpush(protocol.queue_key(PK), "ghost")
+    task = queue.wait(0.1)
+    queue.finish(task, protocol.error_result("ghost", "task details not found"), claim_next=True)
+    assert not redis_client.exists(protocol.details_key("ghost"))
+    assert 0 < redis_client.ttl(protocol.reply_key("ghost")) <= 500
+    assert protocol.await_result(redis_client, "ghost", 1).error == "task details not found"
+
+
+def test_finish_arguments_layout() -> None:
+    task = Task("t", "s", "c", "rhai_reply:t", "processing")
+    result = protocol.TaskResult("t", protocol.STATUS_COMPLETED, "42")
+    assert finish_arguments(task, result, 60, True, now=10.5) == [
+        "t", 60, 10, protocol.encode_reply(result), "rhai_task_details:",
+        "status", "completed", "updated_at", "10", "output", "42"]
+    gone = Task("t", None, None, "rhai_reply:t", None)
+    assert finish_arguments(gone, result, 60, False, now=10) == [
+        "t", 60, 10, protocol.encode_reply(result), ""]
+    assert finish_arguments(task, None, 60, False, now=10) == ["t", 60, 10, "", ""]
+
+
+def test_recover_requeues_unfinished_oldest_first_and_drops_finished(
+        redis_client: redis.Redis, queue: TaskQueue) -> None:
+    first = protocol.submit(redis_client, PK, "1", "me")
+    second = protocol.submit(redis_client, PK, "2", "me")
+    done = protocol.submit(redis_client, PK, "3", "me")
+    for _ in range(3):  # a worker took all three, finished one, then died
+        claim(redis_client)
+    redis_client.hset(protocol.details_key(done), "status", "completed")
+    requeued, dropped = queue.recover()
+    assert requeued == [first, second] and dropped == [done]
+    assert redis_client.llen(protocol.processing_key(PK)) == 0
+    assert queue.wait(0.1).task_id == first
+    assert queue.wait(0.1).task_id == second
+    assert redis_client.llen(protocol.queue_key(PK)) == 0
+
+
+def test_recover_with_nothing_left_is_a_no_op(queue: TaskQueue) -> None:
+    assert queue.recover() == ([], [])
+
+
+def test_heartbeat_set_and_cleared(redis_client: redis.Redis, queue: TaskQueue) -> None:
+    queue.beat(protocol.encode_heartbeat(7, "n", 1.0, 2.0))
+    key = protocol.heartbeat_key(PK)
+    assert protocol.decode_heartbeat(redis_client.get(key))["pid"] == 7
+    assert 0 < redis_client.ttl(key) <= protocol.HEARTBEAT_TTL
+    queue.clear_heartbeat()
+    assert not redis_client.exists(key)
+
+
+def test_await_result_outlasts_the_client_socket_timeout(redis_url: str) -> None:
+    """A caller may wait longer than its client's socket timeout (redis-py 8 defaults to 5 s)."""
+    impatient = redis.Redis.from_url(redis_url, decode_responses=True, socket_timeout=1.5)
+    try:
+        assert protocol.await_result(impatient, "nobody-answers", timeout=2.5).status == "timeout"
+    finally:
+        impatient.close()

@@ -1,0 +1,120 @@
+"""A circle's persistent store (worker/store.py) and what values scripts may keep in it."""
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from worker.scriptapi import from_json_text, to_json_text
+from worker.store import MAX_NAME_LENGTH, STORE_FILENAME, Store
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_put_get_delete_list(tmp_path: Path) -> None:
+    store = Store(tmp_path / "data")
+    store.put("users", "bob", '{"age":3}')
+    store.put("users", "alice", '"hi"')
+    store.put("other", "x", "1")
+    assert store.get("users", "bob") == '{"age":3}'
+    assert store.get("users", "nobody") is None
+    assert store.ids("users") == ["alice", "bob"]
+    assert store.delete("users", "bob") is True
+    assert store.delete("users", "bob") is False
+    assert store.ids("users") == ["alice"]
+    assert store.ids("empty") == []
+    store.close()
+
+
+def test_put_replaces(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    store.put("c", "k", "1")
+    store.put("c", "k", "2")
+    assert store.get("c", "k") == "2" and store.ids("c") == ["k"]
+    store.close()
+
+
+def test_records_survive_reopening(tmp_path: Path) -> None:
+    store = Store(tmp_path / "d")
+    store.put("c", "k", "[1,2]")
+    store.close()
+    again = Store(tmp_path / "d")
+    assert again.get("c", "k") == "[1,2]"
+    again.close()
+
+
+def test_new_folder_is_0700_and_file_0600(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        store = Store(tmp_path / "a" / "b")
+    finally:
+        os.umask(old)
+    store.put("c", "k", "1")
+    assert mode(tmp_path / "a" / "b") == 0o700
+    for path in (tmp_path / "a" / "b").iterdir():  # the database and its WAL files
+        assert mode(path) == 0o600, path
+    store.close()
+
+
+def test_existing_loose_file_is_tightened(tmp_path: Path) -> None:
+    (tmp_path / STORE_FILENAME).touch(mode=0o644)
+    os.chmod(tmp_path / STORE_FILENAME, 0o644)
+    Store(tmp_path).close()
+    assert mode(tmp_path / STORE_FILENAME) == 0o600
+
+
+def test_names_that_look_like_sql_are_just_data(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    evil = "x'); DROP TABLE records; --"
+    store.put(evil, evil, "1")
+    assert store.ids(evil) == [evil] and store.get(evil, evil) == "1"
+    store.close()
+
+
+@pytest.mark.parametrize("name, reason", [
+    ("", "must not be empty"),
+    ("a" * (MAX_NAME_LENGTH + 1), "longer than"),
+    ("a\nb", "control characters"),
+    (5, "must be a string"),
+])
+def test_bad_names_are_refused(tmp_path: Path, name: object, reason: str) -> None:
+    store = Store(tmp_path)
+    with pytest.raises(ValueError, match=reason):
+        store.put(name, "k", "1")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=reason):
+        store.get("c", name)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=reason):
+        store.ids(name)  # type: ignore[arg-type]
+    store.close()
+
+
+@pytest.mark.parametrize("value", [None, True, -7, 2.5, "ünï", [1, "a", [None]],
+                                   {"a": {"b": [1.5, False]}}])
+def test_json_values_round_trip(value: object) -> None:
+    assert from_json_text(to_json_text(value)) == value
+
+
+@pytest.mark.parametrize("value, reason", [
+    (b"\x01", "cannot store a value of type blob"),
+    ([1, bytearray(b"x")], "cannot store a value of type blob"),
+    (float("nan"), "no JSON form"),
+    ({"k": float("inf")}, "no JSON form"),
+    (object(), "cannot store a value of type"),
+])
+def test_values_without_json_form_are_refused(value: object, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        to_json_text(value)
+
+
+def test_too_deep_and_too_big_values_are_refused() -> None:
+    deep: list = []
+    for _ in range(100):
+        deep = [deep]
+    with pytest.raises(ValueError, match="nested deeper"):
+        to_json_text(deep)
+    with pytest.raises(ValueError, match="larger than"):
+        to_json_text("x" * (2 << 20))

@@ -1,0 +1,45 @@
+"""``python -m worker``: one circle's worker process, as supervisord runs it.
+
+Exit status: 0 after SIGTERM/SIGINT (the task in hand is finished first), 2 for bad arguments,
+1 when the data folder cannot be opened.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sqlite3
+import sys
+from typing import Sequence
+
+from worker.config import parse_args
+
+log = logging.getLogger("worker")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments, serve the circle's queue until a stop signal, return the exit status."""
+    config = parse_args(sys.argv[1:] if argv is None else argv, os.environ)
+    logging.basicConfig(
+        level=logging.DEBUG if config.debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from worker.runner import Worker  # after parsing, so --help and usage errors stay fast
+
+    try:
+        worker = Worker(config)
+    except (OSError, sqlite3.Error) as exc:
+        print(f"worker: cannot open the store in {config.data_dir}: {exc}", file=sys.stderr)
+        return 1
+
+    def request_stop(signum: int, _frame: object) -> None:
+        log.info("received %s; stopping after the current task", signal.Signals(signum).name)
+        worker.stop()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    worker.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

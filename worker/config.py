@@ -1,0 +1,139 @@
+"""The worker's command line: parsed and validated into a ``WorkerConfig`` (pure, no I/O).
+
+A bad argument ends the program through argparse: a message naming the option and value, exit 2.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from worker import protocol
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_URL_ENV = "CIRCLES_REDIS_URL"
+DEFAULT_MAX_OUTPUT_BYTES = 1 << 20
+
+_PUBLIC_KEY = re.compile(r"0[23][0-9a-fA-F]{64}|04[0-9a-fA-F]{128}")
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+_MAX_NAME_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """Everything one worker process needs to know; engine limits left None use engine defaults."""
+
+    name: str
+    public_key: str
+    data_dir: Path
+    redis_url: str = DEFAULT_REDIS_URL
+    debug: bool = False
+    result_ttl: int = protocol.DEFAULT_RESULT_TTL
+    max_operations: int | None = None
+    script_timeout: float | None = None
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
+
+
+def _circle_name(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    if len(text) > _MAX_NAME_LENGTH:
+        raise argparse.ArgumentTypeError(f"longer than {_MAX_NAME_LENGTH} characters")
+    if any(ord(ch) < 32 for ch in text):
+        raise argparse.ArgumentTypeError(f"contains control characters: {text!r}")
+    return text
+
+
+def _public_key(text: str) -> str:
+    if not _PUBLIC_KEY.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a secp256k1 public key in hex (66 hex digits starting 02/03, "
+            "or 130 starting 04)")
+    return text
+
+
+def _data_dir(text: str) -> Path:
+    if not text:
+        raise argparse.ArgumentTypeError("must not be empty")
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} exists and is not a directory")
+    return path
+
+
+def _redis_url(text: str) -> str:
+    if not text.startswith(_REDIS_SCHEMES):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a Redis URL (expected redis://, rediss:// or unix://)")
+    return text
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    return value
+
+
+def _non_negative_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number >= 0")
+    return value
+
+
+def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
+    """The argument parser; the Redis URL default comes from ``environ``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m worker",
+        description="Run one circle's worker: take Rhai scripts from the circle's Redis queue, "
+                    "run them, post the results back.")
+    parser.add_argument("--name", required=True, type=_circle_name, help="the circle's name")
+    parser.add_argument("--public-key", required=True, type=_public_key,
+                        help="the circle's secp256k1 public key (hex); names its queue")
+    parser.add_argument("--data-dir", required=True, type=_data_dir,
+                        help="folder for the circle's persistent store (created mode 0700)")
+    parser.add_argument("--redis-url", type=_redis_url,
+                        default=environ.get(REDIS_URL_ENV) or DEFAULT_REDIS_URL,
+                        help=f"Redis to serve (default: ${REDIS_URL_ENV}, else {DEFAULT_REDIS_URL})")
+    parser.add_argument("--debug", action="store_true", help="log every task")
+    parser.add_argument("--result-ttl", type=_positive_int, default=protocol.DEFAULT_RESULT_TTL,
+                        metavar="SECONDS",
+                        help="how long finished tasks and replies are kept (default: one day)")
+    parser.add_argument("--max-operations", type=_non_negative_int, default=None,
+                        help="operations a script may run (0 = unlimited; default: engine's)")
+    parser.add_argument("--script-timeout", type=_non_negative_seconds, default=None,
+                        metavar="SECONDS",
+                        help="wall-clock limit per script (0 = unlimited; default: engine's)")
+    parser.add_argument("--max-output-bytes", type=_positive_int,
+                        default=DEFAULT_MAX_OUTPUT_BYTES,
+                        help="printed output kept per task; the rest is cut (default: 1 MiB)")
+    return parser
+
+
+def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> WorkerConfig:
+    """Parse the command line; exits 2 with a message on a bad argument."""
+    args = build_parser(environ).parse_args(list(argv))
+    return WorkerConfig(
+        name=args.name, public_key=args.public_key, data_dir=args.data_dir,
+        redis_url=args.redis_url, debug=args.debug, result_ttl=args.result_ttl,
+        max_operations=args.max_operations, script_timeout=args.script_timeout,
+        max_output_bytes=args.max_output_bytes)

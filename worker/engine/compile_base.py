@@ -1,0 +1,93 @@
+"""Shared pieces of the compiler: generated-code conventions, variables and function state."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .nodes import Node
+from .values import INT_MAX, INT_MIN
+
+SIMPLE = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*|-?\d+|\(-\d+\))$")
+INT_LIT = re.compile(r"^(?:-?\d+|\(-\d+\))$")
+BOOL_KINDS = frozenset({"==", "!=", "<", "<=", ">", ">=", "&&", "||", "in", "!in"})
+ARITH = {"+": ("+", "_add"), "-": ("-", "_sub"), "*": ("*", "_mul")}
+COMPARE = {"==": "_eq", "!=": "_ne", "<": "_lt", "<=": "_le", ">": "_gt", ">=": "_ge"}
+INT_OPS = frozenset({"+", "-", "*", "/", "%", "**", "<<", ">>", "&", "|", "^"})
+SLOW = {"/": "_div", "%": "_mod", "**": "_pow", "<<": "_shl", ">>": "_shr", "&": "_band",
+        "|": "_bor", "^": "_bxor"}
+COMPOUND_SLOW = {"+": "_iadd", "-": "_sub", "*": "_mul", "/": "_div", "%": "_mod", "**": "_pow",
+                 "<<": "_shl", ">>": "_shr", "&": "_band", "|": "_bor", "^": "_bxor"}
+CONTROL = frozenset({"if", "switch", "while", "loop", "for", "block", "try", "break",
+                     "continue", "return", "throw"})
+RETURN = "<return>"  # control() target: return the value from the generated function
+HOIST_NEST = 12  # expression nesting at which sub-results go to temporaries
+RUNTIME_CALLS = ("_call(", "_callref(", "_meth(", "_methat(", "_callfp(", "_eval(", "_gv(",
+                 "_prop(", "(None if", "((_b", "_gget(")
+SMALL = (1 << 30) - 1  # the largest int CPython stores in one digit
+FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "=="}  # ``K op x`` as ``x op' K``
+
+
+class Var:
+    """A Rhai variable bound to a Python local."""
+
+    __slots__ = ("name", "py", "const", "func", "key")
+
+    def __init__(self, name: str, py: str, const: bool, func: "Func", key: Any = None) -> None:
+        self.name, self.py, self.const, self.func, self.key = name, py, const, func, key
+
+
+class Func:
+    """Compilation state of one generated Python function."""
+
+    def __init__(self, parent: "Func | None", nonlocal_slot: int) -> None:
+        self.parent = parent
+        self.scopes: list[dict[str, Var]] = [{}]
+        self.nonlocals: set[str] = set()
+        self.nonlocal_slot = nonlocal_slot
+        self.loops: list[str | None] = []
+        self.counters: list[str] = []
+        self.ret_int = True
+        self.catches: list[str] = []
+
+
+
+def in_i64(r: str, expr: str) -> str:
+    """Test that ``expr`` (stored in ``r``) fits an i64; small values are tested first because
+    CPython compares one-digit ints much faster than the 64-bit bounds."""
+    return f"(-{SMALL} <= ({r} := {expr}) <= {SMALL} or {INT_MIN} <= {r} <= {INT_MAX})"
+
+
+def uses_this(node: Any) -> bool:
+    """Whether ``this`` appears anywhere inside ``node``."""
+    if isinstance(node, Node):
+        if node.kind == "this":
+            return True
+        return any(uses_this(v) for k, v in node.__dict__.items() if k not in ("line", "col"))
+    if isinstance(node, (list, tuple)):
+        return any(uses_this(v) for v in node)
+    return False
+
+
+def assigns(node: Any, name: str) -> bool:
+    """Whether ``node`` may change the variable ``name``: an assignment to it (or through it),
+    a method call or by-reference call on it, or a closure or ``f!()`` call that could."""
+    if isinstance(node, Node):
+        k = node.kind
+        if k == "assign":
+            root = node.target
+            while root.kind in ("index", "prop"):
+                root = root.obj
+            if root.kind == "var" and root.name == name:
+                return True
+        elif k == "method" and node.obj.kind == "var" and node.obj.name == name:
+            return True
+        elif k == "call" and (node.bang or (node.args and node.args[0].kind == "var"
+                                             and node.args[0].name == name)):
+            return True
+        elif k == "closure":
+            return True
+        return any(assigns(v, name) for key, v in node.__dict__.items()
+                   if key not in ("line", "col"))
+    if isinstance(node, (list, tuple)):
+        return any(assigns(v, name) for v in node)
+    return False

@@ -1,0 +1,467 @@
+"""Expression code generation (a mixin of ``Compiler``): operators with inline INT fast
+paths, indexing, properties, calls, methods and closures. Each method returns the Python
+expression for a node, emitting any statements it needs first."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .compile_base import (ARITH, COMPARE, CONTROL, HOIST_NEST, INT_LIT, RUNTIME_CALLS, SIMPLE,
+                           SLOW, SMALL, in_i64)
+from .errors import ParseError
+from .natives import LIBRARY
+from .nodes import Node
+from .runtime import BUILTINS
+from .values import INT_MAX, INT_MIN
+
+
+class ExpressionCompiler:
+    """Code generation for expressions; state and output helpers come from ``Compiler``."""
+
+    def ex_seq(self, nodes: list[Node]) -> list[str]:
+        """Compile operands in order; earlier ones are saved if later ones emit statements."""
+        codes: list[str] = []
+        for node in nodes:
+            mark = len(self.lines)
+            code = self.ex(node)
+            if len(self.lines) > mark:
+                for i, prev in enumerate(codes):
+                    if not (INT_LIT.match(prev) or prev in ("None", "True", "False") or
+                            prev.startswith("K_")):
+                        t = self.tmp()
+                        self.lines.insert(mark, [self.indent, f"{t} = {prev}", self.pos])
+                        mark += 1
+                        codes[i] = t
+            codes.append(code)
+        return codes
+
+    def ex(self, e: Node) -> str:
+        self.nest += 1
+        try:
+            code = self.ex_inner(e)
+        finally:
+            self.nest -= 1
+        if code.startswith(RUNTIME_CALLS) or (e.kind == "binary" and e.op in SLOW):
+            # a runtime call that may fail gets a line of its own, so that the line table
+            # gives its error the exact position of this node
+            saved, self.pos = self.pos, (e.line, e.col)
+            t = self.tmp()
+            self.emit(f"{t} = {code}")
+            self.pos = saved
+            return t
+        if self.nest >= HOIST_NEST and not SIMPLE.match(code) and \
+                code not in ("None", "True", "False"):
+            t = self.tmp()
+            self.emit(f"{t} = {code}")
+            return t
+        return code
+
+    def lit(self, v: Any) -> str:
+        t = type(v)
+        if t is bool or v is None:
+            return repr(v)
+        if t is int:
+            return str(v) if v >= 0 else f"({v})"
+        if t is float:
+            if math.isfinite(v):
+                return repr(v) if v >= 0 else f"({v!r})"
+            return self.const(v)
+        return self.const(v)  # str / Char
+
+    def ex_inner(self, e: Node) -> str:
+        k = e.kind
+        if k == "lit":
+            return self.lit(e.value)
+        if k == "pycode":
+            return e.code
+        if k == "gvar":
+            return f"_gget({self.const(e.name)})"
+        if k in ("prop", "index", "method") and self.has_safe(e):
+            return self.safe_chain(e)
+        if k == "var":
+            var = self.lookup(e.name)
+            if var is not None:
+                return var.py
+            if e.name in self.fn_names:
+                return f"_FnPtr({self.const(e.name)})"
+            return f"_gv({self.const(e.name)})"
+        if k == "this":
+            return "_this(_tb)"
+        if k == "binary":
+            return self.binary(e)
+        if k == "unary":
+            code = self.ex(e.e)
+            if e.op == "-":
+                return f"_neg({code})"
+            if e.op == "+":
+                return f"_plus({code})"
+            if self.is_bool(e.e, code):
+                return f"(not {code})"
+            if e.e.kind == "lit":
+                return f"_not({code})"
+            first, later = self.operand(code)
+            return f"(False if {first} is True else True if {later} is False else _not({later}))"
+        if k == "index":
+            return self.index(e)
+        if k == "prop":
+            obj = self.ex(e.obj)
+            if e.safe:
+                t = self.tmp()
+                return f"(None if ({t} := {obj}) is None else _prop({t}, {self.const(e.name)}))"
+            return f"_prop({obj}, {self.const(e.name)})"
+        if k == "call":
+            return self.call(e)
+        if k == "method":
+            return self.method(e)
+        if k == "array":
+            items = self.ex_seq(e.items)
+            items = [f"_cp({c})" if n.kind in ("var", "index", "prop", "this") else c
+                     for c, n in zip(items, e.items)]
+            return "[" + ", ".join(items) + "]"
+        if k == "map":
+            items = sorted(e.items, key=lambda kv: kv[0])
+            codes = self.ex_seq([v for _, v in items])
+            codes = [f"_cp({c})" if n.kind in ("var", "index", "prop", "this") else c
+                     for c, (_, n) in zip(codes, items)]
+            return "{" + ", ".join(f"{self.const(key)}: {c}"
+                                   for (key, _), c in zip(items, codes)) + "}"
+        if k == "interp":
+            parts = []
+            for p in e.parts:
+                if isinstance(p, str):
+                    parts.append(self.const(p))
+                elif p.stmts:
+                    t = self.tmp()
+                    self.push()
+                    value = self.block_value(p.stmts)
+                    self.pop()
+                    self.emit(f"{t} = {value}")
+                    parts.append(t)
+            return f"_interp({', '.join(parts)})"
+        if k == "closure":
+            return self.closure(e)
+        if k in CONTROL:
+            if k in ("break", "continue", "return", "throw"):
+                self.control(e, None)
+                return "None"
+            t = self.tmp()
+            self.control(e, t)
+            return t
+        raise ParseError(f"Unsupported expression {k}", e.line, e.col)
+
+    @staticmethod
+    def has_safe(e: Node) -> bool:
+        """Whether a ``?.``/``?[`` link below the top of this chain must short-circuit it."""
+        node = e.obj
+        while node.kind in ("prop", "index", "method"):
+            if node.safe:
+                return True
+            node = node.obj
+        return False
+
+    def safe_chain(self, e: Node) -> str:
+        """``a?.b.c``: when ``a`` is () the whole rest of the chain is ()."""
+        deepest = None
+        node = e.obj
+        while node.kind in ("prop", "index", "method"):
+            if node.safe:
+                deepest = node
+            node = node.obj
+        obj = self.value_of(deepest.obj)
+        result = self.tmp()
+        self.emit(f"if {obj} is None: {result} = None")
+        self.emit("else:")
+        self.indent += 1
+        saved = deepest.obj, deepest.safe
+        deepest.obj = Node("pycode", deepest.line, deepest.col, code=obj)
+        deepest.safe = False
+        try:
+            code = self.ex(e)
+        finally:
+            deepest.obj, deepest.safe = saved
+        self.emit(f"{result} = {code}")
+        self.indent -= 1
+        return result
+
+    def operand(self, code: str) -> tuple[str, str]:
+        """(first use, later uses) of an operand: complex code is evaluated once via walrus."""
+        if SIMPLE.match(code):
+            return code, code
+        t = self.tmp()
+        return f"({t} := {code})", t
+
+    def arith(self, pyop: str, a: str, b: str, slow: str, a_int: bool = False,
+              b_int: bool = False) -> str:
+        """Inline i64 fast path for ``a pyop b`` falling back to the runtime ``slow``.
+
+        Operands statically known to be INT skip the type test; the range test stays.
+        """
+        a_int = a_int or bool(INT_LIT.match(a))
+        b_int = b_int or bool(INT_LIT.match(b))
+        r = self.tmp("_r")
+        if a_int and b_int:  # both INT: only overflow can go wrong
+            if pyop == "+" and INT_LIT.match(b) and int(b.strip("()")) >= 0:
+                check = f"(({r} := {a} + {b}) <= {SMALL} or {r} <= {INT_MAX})"
+            elif pyop == "-" and INT_LIT.match(b) and int(b.strip("()")) >= 0:
+                check = f"(({r} := {a} - {b}) >= -{SMALL} or {r} >= {INT_MIN})"
+            else:
+                check = in_i64(r, f"{a} {pyop} {b}")
+            return f"({r} if {check} else _overflow({self.const(pyop)}))"
+        a_simple, b_simple = SIMPLE.match(a), SIMPLE.match(b)
+        checks = []
+        if a_simple and b_simple:
+            ra, rb = a, b
+            if not a_int:
+                checks.append(f"type({a}) is int")
+            if not b_int:
+                checks.append(f"type({b}) is int")
+            cond = " and ".join(checks)
+        elif b_simple:
+            ra, rb = self.tmp(), b
+            checks.append(f"type({ra} := {a}) is int")
+            if not b_int:
+                checks.append(f"type({b}) is int")
+            cond = " and ".join(checks)
+        elif a_simple:
+            ra, rb = a, self.tmp()
+            checks.append(f"type({rb} := {b}) is int")
+            if not a_int:
+                checks.append(f"type({a}) is int")
+            cond = " and ".join(checks)
+        else:
+            ra, rb = self.tmp(), self.tmp()
+            cond = f"(type({ra} := {a}) is int) & (type({rb} := {b}) is int)"
+        return f"({r} if {cond} and {in_i64(r, f'{ra} {pyop} {rb}')} else {slow}({ra}, {rb}))"
+
+    def compare(self, op: str, a: str, b: str, a_int: bool = False, b_int: bool = False) -> str:
+        a_int = a_int or bool(INT_LIT.match(a))
+        b_int = b_int or bool(INT_LIT.match(b))
+        slow = COMPARE[op]
+        if a_int and b_int:
+            return f"({a} {op} {b})"
+        a_simple, b_simple = SIMPLE.match(a), SIMPLE.match(b)
+        if a_simple and b_simple:
+            checks = [f"type({x}) is int" for x, known in ((a, a_int), (b, b_int)) if not known]
+            return f"({a} {op} {b} if {' and '.join(checks)} else {slow}({a}, {b}))"
+        if b_simple:
+            t = self.tmp()
+            checks = [f"type({t} := {a}) is int"] + ([] if b_int else [f"type({b}) is int"])
+            return f"({t} {op} {b} if {' and '.join(checks)} else {slow}({t}, {b}))"
+        if a_simple:
+            t = self.tmp()
+            checks = [f"type({t} := {b}) is int"] + ([] if a_int else [f"type({a}) is int"])
+            return f"({a} {op} {t} if {' and '.join(checks)} else {slow}({a}, {t}))"
+        t1, t2 = self.tmp(), self.tmp()
+        return (f"({t1} {op} {t2} if (type({t1} := {a}) is int) & (type({t2} := {b}) is int) "
+                f"else {slow}({t1}, {t2}))")
+
+    def binary(self, e: Node) -> str:
+        op = e.op
+        if op in ("&&", "||", "??"):
+            return self.logical(e)
+        if e.r is None:
+            a = self.ex(e.l)
+            return f"_mkrange({a}, _MAX, False)"
+        a, b = self.ex_seq([e.l, e.r])
+        a_int, b_int = self.is_int(e.l), self.is_int(e.r)
+        if op in ("+", "-") and self.cannot_overflow(e):
+            return f"({a} {op} {b})"
+        if op in ARITH:
+            return self.arith(ARITH[op][0], a, b, ARITH[op][1], a_int, b_int)
+        if op in COMPARE:
+            return self.compare(op, a, b, a_int, b_int)
+        if op in SLOW:
+            return f"{SLOW[op]}({a}, {b})"
+        if op == "in":
+            return f"_in({b}, {a})"
+        if op == "!in":
+            return f"(not _in({b}, {a}))"
+        if op in ("..", "..="):
+            return f"_mkrange({a}, {b}, {op == '..='})"
+        raise ParseError(f"Unknown operator {op}", e.line, e.col)
+
+    def cannot_overflow(self, e: Node) -> bool:
+        """``n - 1`` / ``n + 1`` where an enclosing ``if`` bounds the INT variable ``n`` so
+        that the result fits an i64: no range check is needed."""
+        if e.l.kind != "var" or e.r.kind != "lit" or type(e.r.value) is not int:
+            return False
+        var = self.lookup(e.l.name)
+        if var is None or var.key not in self.facts or not self.var_is_int(var):
+            return False
+        low, high = self.facts[var.key]
+        k = e.r.value if e.op == "+" else -e.r.value
+        if k >= 0:
+            return high is not None and high + k <= INT_MAX
+        return low is not None and low + k >= INT_MIN
+
+    def logical(self, e: Node) -> str:
+        a = self.ex(e.l)
+        if e.op != "??" and not self.is_bool(e.l, a):
+            a = f"_bool({a})"
+        mark = len(self.lines)
+        b = self.ex(e.r)
+        if e.op != "??" and not self.is_bool(e.r, b):
+            b = f"_bool({b})"
+        if len(self.lines) == mark:
+            if e.op == "&&":
+                return f"({a} and {b})"
+            if e.op == "||":
+                return f"({a} or {b})"
+            t = self.tmp()
+            return f"({t} if ({t} := {a}) is not None else {b})"
+        hoisted = self.lines[mark:]
+        del self.lines[mark:]
+        t = self.tmp()
+        self.emit(f"{t} = {a}")
+        test = {"&&": t, "||": f"not {t}", "??": f"{t} is None"}[e.op]
+        self.emit(f"if {test}:")
+        self.indent += 1
+        for line in hoisted:
+            line[0] += 1
+            self.lines.append(line)
+        self.emit(f"{t} = {b}")
+        self.indent -= 1
+        return t
+
+    def index(self, e: Node) -> str:
+        if not e.safe and self.is_list(e.obj) and self.is_int(e.idx):
+            obj, idx = self.ex_seq([e.obj, e.idx])
+            t = self.tmp()
+            self.emit(f"try: {t} = {obj}[{idx}]")
+            self.emit(f"except IndexError: {t} = _idx({obj}, {idx})")
+            return t
+        obj, idx = self.ex_seq([e.obj, e.idx])
+        if e.safe:
+            t = self.tmp()
+            return f"(None if ({t} := {obj}) is None else _idx({t}, {idx}))"
+        if not SIMPLE.match(obj):
+            t = self.tmp()
+            first = f"({t} := {obj})"
+            obj = t
+        else:
+            first = obj
+        if not SIMPLE.match(idx):
+            t = self.tmp()
+            return (f"({obj}[{t}] if type({first}) is list and type({t} := {idx}) is int and "
+                    f"-len({obj}) <= {t} < len({obj}) else _idx({obj}, {t}))"
+                    if first != obj else
+                    f"({obj}[{t}] if type({t} := {idx}) is int and type({obj}) is list and "
+                    f"-len({obj}) <= {t} < len({obj}) else _idx({obj}, {t}))")
+        if first != obj:
+            return (f"({obj}[{idx}] if type({first}) is list and type({idx}) is int and "
+                    f"-len({obj}) <= {idx} < len({obj}) else _idx({obj}, {idx}))")
+        return (f"({obj}[{idx}] if type({obj}) is list and type({idx}) is int and "
+                f"-len({obj}) <= {idx} < len({obj}) else _idx({obj}, {idx}))")
+
+    def args(self, nodes: list[Node]) -> list[str]:
+        codes = self.ex_seq(nodes)
+        return [f"_cp({c})" if n.kind in ("var", "index", "prop", "this") and not self.is_int(n)
+                else c for c, n in zip(codes, nodes)]
+
+    def call(self, e: Node) -> str:
+        name, n = e.name, len(e.args)
+        key = (name, n)
+        if e.bang and key in self.script.fns and key not in self.inlining:
+            return self.bang_call(e, key)
+        if key in self.fn_py:
+            args = self.args(e.args)
+            if self.use_spec(key, e.args):
+                tb = ", None" if self.fn_uses_this(key) else ""
+                return f"{self.spec_py[key]}(_d + 1{tb}{''.join(', ' + a for a in args)})"
+            return f"{self.fn_py[key]}(_d + 1, None{''.join(', ' + a for a in args)})"
+        if name == "is_def_var" and n == 1:
+            arg = self.ex(e.args[0])
+            names = self.const(frozenset(self.visible()))
+            return f"_isdefvar({arg}, {names})"
+        if name == "eval" and n == 1:
+            arg = self.ex(e.args[0])
+            vis = self.visible()
+            scope = "{" + ", ".join(f"{self.const(k)}: {v}" for k, v in vis.items()) + "}"
+            top = self.in_main and self.func.parent is None and len(self.func.scopes) == 1
+            return f"_eval(_d, {arg}, {scope}, {top})"
+        var = self.lookup(name)
+        if var is not None and name not in LIBRARY and name not in BUILTINS and \
+                name not in self.fn_names:
+            args = self.args(e.args)
+            return f"_callfp(_d, {var.py}, [{', '.join(args)}])"
+        by_ref = n > 0 and e.args[0].kind in ("var", "this") and any(
+            f.mutates or f.writes_back for f in LIBRARY.get(name, ()))
+        if by_ref:
+            first = e.args[0]
+            rest = self.args(e.args[1:])
+            return self.ref_call(first, "_callref", name, rest)
+        args = self.args(e.args)
+        return f"_call(_d, {self.const(name)}{''.join(', ' + a for a in args)})"
+
+    def bang_call(self, e: Node, key: tuple[str, int]) -> str:
+        """``f!(args)``: run the script function in the caller's scope, as a nested Python
+        function that shares the caller's variables (its own ``let``s stay local)."""
+        fn = self.script.fns[key]
+        args = self.args(e.args)
+        self.inlining.add(key)
+        self.n += 1
+        pyname = f"C_{self.n}"
+        saved_pos = self.pos
+        try:
+            self.function(pyname, fn.params, fn.body, fn, is_fn=False)
+        finally:
+            self.inlining.discard(key)
+            self.pos = saved_pos
+        return f"{pyname}(_d + 1, None{''.join(', ' + a for a in args)})"
+
+    def ref_call(self, target: Node, helper: str, name: str, rest: list[str]) -> str:
+        """Call with ``target`` (a variable or ``this``) passed by reference and written back."""
+        extra = "".join(", " + a for a in rest)
+        if helper == "_callref":
+            extra = ", (" + "".join(a + ", " for a in rest) + ")"
+        if target.kind == "this":
+            return f"{helper}(_d, {self.const(name)}, _tb{extra})"
+        var = self.lookup(target.name)
+        if var is None:
+            return f"{helper}(_d, {self.const(name)}, [_gv({self.const(target.name)})]{extra})"
+        box = self.tmp("_b")
+        if var.const:
+            return f"{helper}(_d, {self.const(name)}, [{var.py}]{extra})"
+        self.demote(var)
+        if name in ("call", "set") or name in self.fn_names or name.startswith("set"):
+            self.demote_list(var)
+        py = self.assign_var(var)
+        return (f"(({box} := [{py}]), {helper}(_d, {self.const(name)}, {box}{extra}), "
+                f"({py} := {box}[0]))[1]")
+
+    def method(self, e: Node) -> str:
+        obj = e.obj
+        name = e.name
+        if e.safe:
+            target = self.ex(obj)
+            t = self.tmp()
+            args = self.args(e.args)
+            return (f"(None if ({t} := {target}) is None else "
+                    f"_meth(_d, {self.const(name)}, [{t}]{''.join(', ' + a for a in args)}))")
+        if obj.kind in ("var", "this"):
+            args = self.args(e.args)
+            if obj.kind == "var" and self.lookup(obj.name) is None and obj.name in self.fn_names:
+                return (f"_meth(_d, {self.const(name)}, [_FnPtr({self.const(obj.name)})]"
+                        f"{''.join(', ' + a for a in args)})")
+            return self.ref_call(obj, "_meth", name, args)
+        if obj.kind in ("index", "prop"):
+            if obj.kind == "index":
+                parent, key = self.ex_seq([obj.obj, obj.idx])
+            else:
+                parent, key = self.ex(obj.obj), self.const(obj.name)
+            args = self.args(e.args)
+            return (f"_methat(_d, {self.const(name)}, {parent}, {key}, {obj.kind == 'prop'}"
+                    f"{''.join(', ' + a for a in args)})")
+        target = self.ex(obj)
+        args = self.args(e.args)
+        return f"_meth(_d, {self.const(name)}, [{target}]{''.join(', ' + a for a in args)})"
+
+    def closure(self, e: Node) -> str:
+        self.n += 1
+        pyname = f"C_{self.n}"
+        saved_pos = self.pos
+        self.function(pyname, e.params, e.body, None, is_fn=False)
+        self.pos = saved_pos
+        return f"_FnPtr({self.const('anon$' + str(self.n))}, [], ({pyname}, {len(e.params)}))"
+
+

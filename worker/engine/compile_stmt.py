@@ -1,0 +1,532 @@
+"""Statement code generation (a mixin of ``Compiler``): blocks, control flow, loops with
+operation counting, try/catch, switch and assignments through index/property chains."""
+from __future__ import annotations
+
+from .compile_base import (ARITH, BOOL_KINDS, COMPOUND_SLOW, CONTROL, FLIP, INT_LIT, INT_OPS,
+                           RETURN, SIMPLE, Var, assigns)
+from .errors import ParseError
+from .nodes import Node
+
+
+class StatementCompiler:
+    """Code generation for statements; state and output helpers come from ``Compiler``."""
+
+    def block_value(self, stmts: list[Node]) -> str:
+        """Compile statements; return the code of the last one's value."""
+        self.last_int = False
+        if not stmts:
+            return "None"
+        for s in stmts[:-1]:
+            self.stmt(s)
+        last = stmts[-1]
+        if last.kind == "expr":
+            self.at(last)
+            code = self.value_of(last.e)
+            if last.e.kind in CONTROL:
+                self.last_int = self.tmp_int.get(code, False)
+            else:
+                self.last_int = self.is_int(last.e)
+            return code
+        self.stmt(last)
+        self.last_int = False
+        return "None"
+
+    def value_of(self, e: Node) -> str:
+        """An expression's value as a name or literal, safe to read after later statements."""
+        code = self.ex(e)
+        if SIMPLE.match(code) or code in ("None", "True", "False"):
+            return code
+        t = self.tmp()
+        self.emit(f"{t} = {code}")
+        return t
+
+    def body(self, block: Node) -> None:
+        """A block whose value is not needed."""
+        self.push()
+        for s in block.stmts:
+            self.stmt(s)
+        self.pop()
+
+    def stmt(self, s: Node) -> None:
+        self.at(s)
+        self.nest = 0
+        k = s.kind
+        if k == "expr":
+            e = s.e
+            if e.kind in CONTROL:
+                self.control(e, None)
+                return
+            code = self.ex(e)
+            if not (SIMPLE.match(code) or code in ("None", "True", "False")):
+                self.emit(code)
+        elif k == "let":
+            code = self.copied(s.e) if s.e is not None else "None"
+            is_int = s.e is not None and self.is_int(s.e)
+            is_list = s.e is not None and self.is_list(s.e)
+            py = self.declare(s.name, s.const, ("let", id(s)), is_int, is_list)
+            self.emit(f"{py} = {code}")
+            if s.const and self.func.parent is None and len(self.func.scopes) == 1 and \
+                    self.in_main:
+                self.emit(f"_GLOBALS[{self.const(s.name)}] = {py}")
+        elif k == "assign":
+            self.assign(s)
+        else:
+            raise ParseError(f"Unexpected statement {k}", s.line, s.col)
+
+    def copied(self, e: Node) -> str:
+        """An expression whose array/map/blob value must be copied (value semantics)."""
+        code = self.ex(e)
+        if e.kind in ("var", "index", "prop", "this") and not self.is_int(e):
+            return f"_cp({code})"
+        return code
+
+    def control(self, e: Node, target: str | None) -> None:
+        """Compile a control-flow expression; its value (if wanted) goes to ``target``."""
+        k = e.kind
+        self.at(e)
+        if target and (k not in ("if", "block") or (k == "if" and e.els is None)):
+            self.tmp_int[target] = False
+        if k == "if":
+            cond = self.cond(e.cond)
+            then_facts, else_facts = self.guard_facts(e.cond)
+            self.emit(f"if {cond}:")
+            self.indent += 1
+            saved = self.assume(then_facts, e.then)
+            self.branch(e.then, target)
+            self.facts = saved
+            self.indent -= 1
+            if e.els is not None or target:
+                self.emit("else:")
+                self.indent += 1
+                saved = self.assume(else_facts, e.els)
+                if e.els is None and target == RETURN:
+                    self.func.ret_int = False
+                    self.emit("return None")
+                elif e.els is None:
+                    self.emit(f"{target} = None")
+                elif e.els.kind == "if":
+                    self.control(e.els, target)
+                else:
+                    self.branch(e.els, target)
+                self.facts = saved
+                self.indent -= 1
+        elif k == "block":
+            self.branch(e, target)
+        elif k == "switch":
+            self.switch(e, target)
+        elif k in ("while", "loop", "for"):
+            if target:
+                self.emit(f"{target} = None")
+            self.func.loops.append(target)
+            if k == "while":
+                self.while_loop(e)
+            elif k == "loop":
+                chunk = self.chunk_open()
+                self.body(e.body)
+                self.emit("pass")
+                self.chunk_close(chunk)
+            elif self.is_range_loop(e):
+                self.range_loop(e)
+            else:
+                counter = self.tmp("_c")
+                self.emit(f"{counter} = {self.chunk}")
+                self.func.counters.append(counter)
+                self.for_loop(e)
+                self.func.counters.pop()
+                self.emit(f"_ops -= {self.chunk} - {counter}")
+            self.func.loops.pop()
+        elif k == "try":
+            self.try_catch(e, target)
+        elif k == "break":
+            loop_target = self.func.loops[-1] if self.func.loops else None
+            if e.e is not None:
+                code = self.copied(e.e)
+                if loop_target:
+                    self.emit(f"{loop_target} = {code}")
+                elif not SIMPLE.match(code):
+                    self.emit(code)
+            self.emit("break")
+        elif k == "continue":
+            self.emit("continue")
+        elif k == "return":
+            code = self.copied(e.e) if e.e is not None else "None"
+            self.func.ret_int = self.func.ret_int and e.e is not None and self.is_int(e.e)
+            self.emit(f"return {code}")
+        elif k == "throw":
+            if e.e is None and self.func.catches:
+                self.emit(f"raise {self.func.catches[-1]}")
+            else:
+                code = self.ex(e.e) if e.e is not None else "None"
+                self.emit(f"_throw({code})")
+        if target and k in ("break", "continue", "return", "throw"):
+            self.tmp_int.pop(target, None)
+            self.emit(f"{target} = None")
+
+    def guard_facts(self, cond: Node) -> tuple[dict, dict]:
+        """Bounds that an ``if`` condition like ``n < 2`` puts on an INT variable in the then
+        and else branches: {declaration key: (name, (low, high))}, None for unbounded."""
+        if cond.kind != "binary" or cond.op not in FLIP:
+            return {}, {}
+        left, right, op = cond.l, cond.r, cond.op
+        if left.kind == "lit" and right.kind == "var":
+            left, right, op = right, left, FLIP[op]
+        if left.kind != "var" or right.kind != "lit" or type(right.value) is not int:
+            return {}, {}
+        var = self.lookup(left.name)
+        if not self.var_is_int(var) or var.key in self.shared:
+            return {}, {}
+        k = right.value
+        then_b, else_b = {"<": ((None, k - 1), (k, None)), "<=": ((None, k), (k + 1, None)),
+                          ">": ((k + 1, None), (None, k)), ">=": ((k, None), (None, k - 1)),
+                          "==": ((k, k), (None, None))}[op]
+        return {var.key: (var.name, then_b)}, {var.key: (var.name, else_b)}
+
+    def assume(self, facts: dict, branch: Node | None) -> dict:
+        """Add the bounds that hold throughout ``branch`` (its variable is not assigned there)
+        to ``self.facts``; returns the previous facts for restoring."""
+        saved = self.facts
+        usable = {key: bounds for key, (name, bounds) in facts.items()
+                  if branch is not None and not assigns(branch, name)}
+        if usable:
+            merged = dict(saved)
+            for key, (low, high) in usable.items():
+                old_low, old_high = merged.get(key, (None, None))
+                if old_low is not None:
+                    low = old_low if low is None else max(low, old_low)
+                if old_high is not None:
+                    high = old_high if high is None else min(high, old_high)
+                merged[key] = (low, high)
+            self.facts = merged
+        return saved
+
+    def branch(self, block: Node, target: str | None) -> None:
+        self.push()
+        last = block.stmts[-1] if block.stmts else None
+        if target == RETURN and last is not None and last.kind == "expr" and \
+                last.e.kind not in CONTROL:
+            for st in block.stmts[:-1]:
+                self.stmt(st)
+            self.at(last)
+            self.emit(f"return {self.ex(last.e)}")
+            self.func.ret_int = self.func.ret_int and self.is_int(last.e)
+        elif target == RETURN:
+            value = self.block_value(block.stmts)
+            self.func.ret_int = self.func.ret_int and self.last_int
+            self.emit(f"return {value}")
+        elif target:
+            value = self.block_value(block.stmts)
+            self.tmp_int[target] = self.tmp_int.get(target, True) and self.last_int
+            self.emit(f"{target} = {value}")
+        else:
+            for s in block.stmts:
+                self.stmt(s)
+            if not block.stmts:
+                self.emit("pass")
+        self.pop()
+
+    def tick(self) -> None:
+        """Count one operation per loop iteration in a local counter, flushed every chunk."""
+        c = self.func.counters[-1]
+        self.emit(f"{c} -= 1")
+        self.emit(f"if not {c}: {c} = _chunk()")
+
+    def cond(self, e: Node) -> str:
+        code = self.ex(e)
+        if self.is_bool(e, code):
+            return code
+        if INT_LIT.match(code) or e.kind == "lit":
+            return f"_bool({code})"
+        first, later = self.operand(code)
+        return f"({first} is True or ({later} is not False and _bool({later})))"
+
+    def is_bool(self, e: Node, code: str) -> bool:
+        return (e.kind == "binary" and e.op in BOOL_KINDS) or \
+            (e.kind == "unary" and e.op == "!") or code in ("True", "False")
+
+    def chunk_open(self) -> str:
+        """Open a ``while``/``loop``: an inner ``for`` over ``range(chunk)`` counts the
+        iterations far more cheaply than a counter; each full chunk is accounted by ``_chunk``.
+        A Rhai ``break`` leaves the inner loop and then the outer one; ``continue`` just
+        moves on to the next counted iteration."""
+        k = self.tmp("_w")
+        self.emit(f"{k} = 0")
+        self.emit("while True:")
+        self.indent += 1
+        self.emit(f"for {k} in _R:")
+        self.indent += 1
+        return k
+
+    def chunk_close(self, k: str) -> None:
+        self.indent -= 1
+        self.emit("else:")
+        self.indent += 1
+        self.emit("_chunk()")
+        self.emit("continue")
+        self.indent -= 1
+        self.emit("break")
+        self.indent -= 1
+        self.emit(f"_ops -= {k}")
+
+    def while_loop(self, e: Node) -> None:
+        first = None
+        if e.post:
+            first = self.tmp("_first")
+            self.emit(f"{first} = True")
+        k = self.chunk_open()
+        if first:
+            self.emit(f"if not {first}:")
+            self.indent += 1
+        cond = self.cond(e.cond)
+        self.emit(f"if {'' if e.until else 'not '}{cond}: break")
+        if first:
+            self.indent -= 1
+            self.emit(f"{first} = False")
+        self.body(e.body)
+        if not e.body.stmts:
+            self.emit("pass")
+        self.chunk_close(k)
+
+    @staticmethod
+    def is_range_loop(e: Node) -> bool:
+        it = e.iterable
+        return it.kind == "binary" and it.op in ("..", "..=") and it.r is not None and not e.idx
+
+    def range_loop(self, e: Node) -> None:
+        """``for x in a..b``: the range comes in chunks, counted as each chunk completes (or,
+        after a ``break``, by how far the chunk got), so iterations themselves cost nothing."""
+        it = e.iterable
+        a, b = self.ex_seq([it.l, it.r])
+        chunk = self.tmp("_g")
+        self.push()
+        var = self.declare(e.var, key=("for", id(e)), is_int=True)
+        self.emit(f"for {chunk} in _ranges({a}, {b}, {it.op == '..='}):")
+        self.indent += 1
+        self.emit(f"for {var} in {chunk}:")
+        self.indent += 1
+        self.body(e.body)
+        self.emit("pass")
+        self.indent -= 1
+        self.emit("else:")
+        self.emit(f"    _chunk_done(len({chunk}))")
+        self.emit("    continue")
+        self.emit(f"_ops -= _partial({chunk}, {var})")
+        self.emit("break")
+        self.indent -= 1
+        self.pop()
+
+    def for_loop(self, e: Node) -> None:
+        it = e.iterable
+        is_range = it.kind == "binary" and it.op in ("..", "..=") and it.r is not None
+        if is_range:
+            a, b = self.ex_seq([it.l, it.r])
+            src = f"_irange({a}, {b}, {it.op == '..='})"
+        else:
+            src = f"_iter({self.ex(it)})"
+        self.push()
+        var = self.declare(e.var, key=("for", id(e)), is_int=is_range)
+        if e.idx:
+            idx = self.declare(e.idx, key=("fori", id(e)), is_int=True)
+            self.emit(f"for {idx}, {var} in enumerate({src}):")
+        else:
+            self.emit(f"for {var} in {src}:")
+        self.indent += 1
+        self.tick()
+        self.body(e.body)
+        self.indent -= 1
+        self.pop()
+
+    def try_catch(self, e: Node, target: str | None) -> None:
+        exc = self.tmp("_e")
+        self.emit("try:")
+        self.indent += 1
+        self.branch(e.body, target)
+        self.indent -= 1
+        self.emit(f"except _RhaiError as {exc}:")
+        self.indent += 1
+        self.push()
+        value = f"_catch({exc})"
+        if e.var:
+            py = self.declare(e.var)
+            self.emit(f"{py} = {value}")
+        else:
+            self.emit(value)
+        self.func.catches.append(exc)
+        self.branch(e.handler, target)
+        self.func.catches.pop()
+        self.pop()
+        self.indent -= 1
+
+    def switch(self, e: Node, target: str | None) -> None:
+        subject = self.value_of(e.subject)
+        done = self.tmp("_m")
+        self.emit(f"{done} = False")
+        for patterns, guard, body in e.cases:
+            tests = []
+            for p in patterns:
+                if p.kind == "range":
+                    tests.append(f"_swr({subject}, {p.start}, {p.end}, {p.inclusive})")
+                else:
+                    tests.append(f"_eq({subject}, {self.lit(p.value)})")
+            self.emit(f"if not {done} and ({' or '.join(tests)}):")
+            self.indent += 1
+            if guard is not None:
+                g = self.cond(guard)
+                self.emit(f"if {g}:")
+                self.indent += 1
+            self.emit(f"{done} = True")
+            self.case_body(body, target)
+            if guard is not None:
+                self.indent -= 1
+            self.indent -= 1
+        self.emit(f"if not {done}:")
+        self.indent += 1
+        if e.default is not None:
+            self.case_body(e.default, target)
+        elif target:
+            self.emit(f"{target} = None")
+        else:
+            self.emit("pass")
+        self.indent -= 1
+
+    def case_body(self, body: Node, target: str | None) -> None:
+        if body.kind in CONTROL:
+            self.control(body, target)
+        else:
+            code = self.copied(body)
+            self.emit(f"{target} = {code}" if target else code)
+
+    # ---- assignment ---------------------------------------------------------------------------
+    def assign(self, s: Node) -> None:
+        target, op = s.target, s.op[:-1]
+        if target.kind == "var":
+            var = self.lookup(target.name)
+            if var is None:
+                value = self.copied(s.e)
+                self.emit(f"_novar({self.const(target.name)})")
+                return
+            if var.const:
+                raise ParseError(f"Cannot assign to constant '{target.name}'", s.line, s.col,
+                                 kind="AssignmentToConstant")
+            py = self.assign_var(var)
+            if not self.is_int(s.e) or (op and op not in INT_OPS):
+                self.demote(var)
+            if (op and op != "+") or (not op and not self.is_list(s.e)):
+                self.demote_list(var)
+            if op == "+" and not self.var_is_int(var) and not self.is_int(s.e):
+                self.append_in_place(py, self.value_of(s.e))
+                return
+            if op:
+                value = self.ex(s.e)
+                value = self.compound(op, py, value, self.var_is_int(var), self.is_int(s.e))
+            else:
+                value = self.copied(s.e)
+            self.emit(f"{py} = {value}")
+            return
+        if target.kind == "this":
+            value = self.copied(s.e)
+            if op:
+                value = self.compound(op, "_this(_tb)", value, False, False)
+            else:
+                self.emit("_this(_tb)")
+            self.emit(f"_tb[0] = {value}")
+            return
+        # an index/property chain: read down to the last container, store, write back up
+        chain = []
+        node = target
+        while node.kind in ("index", "prop"):
+            chain.append(node)
+            node = node.obj
+        chain.reverse()
+        value = self.value_of(s.e)
+        if s.e.kind in ("var", "index", "prop", "this"):
+            t = self.tmp()
+            self.emit(f"{t} = _cp({value})")
+            value = t
+        keys = []
+        for link in chain:
+            if link.kind == "index":
+                keys.append(self.value_of(link.idx))
+            else:
+                keys.append(self.const(link.name))
+        root_var = None
+        if node.kind == "var":
+            root_var = self.lookup(node.name)
+            if root_var is None:
+                root = f"_gv({self.const(node.name)})"
+            else:
+                root = root_var.py
+                if root_var.const:
+                    self.emit(f"_constfail({self.const(node.name)})")
+                    return
+        elif node.kind == "this":
+            root = "_this(_tb)"
+        else:
+            root = self.value_of(node)
+        self.at(s)
+        guarded = chain[0].safe
+        if guarded:
+            self.emit(f"if {root} is not None:")
+            self.indent += 1
+        self.store_chain(s, op, chain, keys, root, root_var, node, value)
+        if guarded:
+            self.indent -= 1
+
+    def store_chain(self, s: Node, op: str, chain: list, keys: list, root: str,
+                    root_var: Var | None, node: Node, value: str) -> None:
+        """Emit the reads down an index/property chain, the store, and the write-backs."""
+        objs = [root]
+        for link, key in zip(chain[:-1], keys[:-1]):
+            t = self.tmp("_o")
+            getter = "_prop" if link.kind == "prop" else "_idx"
+            self.emit(f"{t} = {getter}({objs[-1]}, {key})")
+            objs.append(t)
+        last, key = chain[-1], keys[-1]
+        if op:
+            cur = self.tmp()
+            getter = "_prop" if last.kind == "prop" else "_idx"
+            self.emit(f"{cur} = {getter}({objs[-1]}, {key})")
+            value = self.compound(op, cur, value, False, False)
+        simple_list = (len(chain) == 1 and last.kind == "index" and root_var is not None)
+        if root_var is not None:
+            self.demote(root_var)
+        if simple_list:
+            py = self.assign_var(root_var)
+            v = value
+            if not (SIMPLE.match(value) or value in ("None", "True", "False")):
+                v = self.tmp()
+                self.emit(f"{v} = {value}")
+            if self.var_is_list(root_var) and self.is_int(last.idx):
+                self.emit(f"try: {py}[{key}] = {v}")
+                self.emit(f"except IndexError: {py} = _setidx({py}, {key}, {v})")
+                return
+            int_check = "" if self.is_int(last.idx) else f" and type({key}) is int"
+            self.emit(f"if type({py}) is list{int_check} and "
+                      f"0 <= {key} < len({py}): {py}[{key}] = {v}")
+            self.emit(f"else: {py} = _setidx({py}, {key}, {v})")
+            return
+        new = value
+        for link, key, obj in reversed(list(zip(chain, keys, objs))):
+            setter = "_setprop" if link.kind == "prop" else "_setidx"
+            t = self.tmp("_n")
+            self.emit(f"{t} = {setter}({obj}, {key}, {new})")
+            new = t
+        if root_var is not None:
+            self.emit(f"{self.assign_var(root_var)} = {new}")
+        elif node.kind == "this":
+            self.emit(f"_tb[0] = {new}")
+
+    def append_in_place(self, py: str, value: str) -> None:
+        """``s += "text"`` on a string variable appends in place (CPython then reuses the
+        buffer, so building a string in a loop is linear, not quadratic)."""
+        self.emit(f"if type({py}) is str and type({value}) is str:")
+        self.emit(f"    {py} += {value}")
+        self.emit(f"    if len({py}) > {self.max_string // 4}: _strcheck({py})")
+        self.emit(f"else: {py} = _iadd({py}, {value})")
+
+    def compound(self, op: str, cur: str, value: str, cur_int: bool, value_int: bool) -> str:
+        if op in ARITH:
+            pyop, _ = ARITH[op]
+            slow = "_iadd" if op == "+" else ARITH[op][1]
+            return self.arith(pyop, cur, value, slow, cur_int, value_int)
+        return f"{COMPOUND_SLOW[op]}({cur}, {value})"
+

@@ -1,0 +1,300 @@
+"""Compiles a parsed Rhai script to Python source, as Jinja2 compiles templates.
+
+All generated functions live inside ``_factory(_ops)`` (so the operation countdown ``_ops`` is a
+fast closure cell): each Rhai function becomes ``F_n(_d, _tb, *params)`` (``_d`` = call depth,
+``_tb`` = a one-item list holding ``this``, or None) plus, when it has parameters, a version
+``S_n`` specialised for INT arguments; the script body becomes ``_main``; closures become nested
+functions (Python cells give Rhai's capture-by-sharing). Variables become locals named
+``v_<name>_<n>`` and strings live in a constants table (``K_<n>``): no user text is ever pasted
+into the generated code except validated identifiers. A small static type inference (which
+variables always hold an INT or an array) lets integer arithmetic, comparisons and indexing run
+as plain Python with only an i64 range check; everything else calls the runtime. Loop
+iterations and function entries count operations; the runtime's ``_tick`` enforces the limits.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .compile_base import INT_OPS, RETURN, Func, Var, uses_this
+from .compile_expr import ExpressionCompiler
+from .compile_stmt import StatementCompiler
+from .nodes import FnDef, Node, Script
+
+
+class Compiler(StatementCompiler, ExpressionCompiler):
+    """Turns a ``Script`` into Python source plus a line table back to Rhai positions."""
+
+    def __init__(self, script: Script, outer_fns: frozenset = frozenset(),
+                 max_call_levels: int = 64, chunk: int = 1024,
+                 max_string_size: int = 0) -> None:
+        self.script = script
+        self.max_string = max_string_size or (1 << 62)
+        self.max_depth = max_call_levels or 1_000_000
+        self.chunk = chunk
+        self.not_int: set = set()  # declarations whose variable may hold a non-INT
+        self.not_list: set = set()  # declarations whose variable may hold a non-array
+        self.spec_py: dict[tuple[str, int], str] = {}
+        self.ret_int: dict[tuple[str, int], bool] = {}
+        self.ret_changed = False
+        self.tmp_int: dict[str, bool] = {}
+        self.inlining: set[tuple[str, int]] = set()
+        self.this_users: dict[tuple[str, int], bool] = {}
+        self.facts: dict = {}  # declaration key -> (low, high) bounds from enclosing ifs
+        self.shared: set = set()  # declarations assigned from a nested function
+        self.last_int = False
+        self.changed = False
+        self.outer_fns = outer_fns
+        self.n = 0
+        self.lines: list[list] = []  # [indent, text, (line, col)]
+        self.indent = 0
+        self.pos = (1, 1)
+        self.consts: dict[Any, str] = {}
+        self.const_values: dict[str, Any] = {}
+        self.fn_py: dict[tuple[str, int], str] = {}
+        self.fn_names = {name for name, _ in script.fns} | {n for n, _ in outer_fns}
+        self.func: Func = Func(None, 0)
+        self.nest = 0
+        self.in_main = False
+
+    # ---- output helpers ----------------------------------------------------------------
+    def emit(self, text: str) -> None:
+        self.lines.append([self.indent, text, self.pos])
+
+    def tmp(self, prefix: str = "_t") -> str:
+        self.n += 1
+        return f"{prefix}{self.n}"
+
+    def const(self, value: Any) -> str:
+        key = (type(value), value)
+        name = self.consts.get(key)
+        if name is None:
+            name = f"K_{len(self.consts)}"
+            self.consts[key] = name
+            self.const_values[name] = value
+        return name
+
+    def at(self, node: Node) -> None:
+        self.pos = (node.line, node.col)
+
+    def source(self) -> tuple[str, list[tuple[int, int]]]:
+        out, table = [], [(0, 0)]
+        for indent, text, pos in self.lines:
+            out.append("    " * indent + text)
+            table.append(pos)
+        return "\n".join(out) + "\n", table
+
+    # ---- whole script ------------------------------------------------------------------
+    def compile(self) -> tuple[str, list, dict[tuple[str, int], str], dict[str, Any]]:
+        """Each script function gets a generic version ``F_`` (used by dynamic calls) and, if
+        it has parameters, a version ``S_`` specialised for INT arguments, which direct calls
+        with INT arguments use; its result is INT when every returned value is."""
+        for i, key in enumerate(self.script.fns):
+            self.fn_py[key] = f"F_{i}_{key[0]}"
+            if key[1]:
+                self.spec_py[key] = f"S_{i}_{key[0]}"
+                self.ret_int[key] = True
+        self.emit("def _factory(_ops):")
+        self.indent += 1
+        self.emit("def _get_ops():")
+        self.emit("    return _ops")
+        self.emit("def _set_ops(value):")
+        self.emit("    nonlocal _ops")
+        self.emit("    _ops = value")
+        mark, n = len(self.lines), self.n
+        while True:
+            self.ret_changed = False
+            for key, fn in self.script.fns.items():
+                self.in_main = False
+                self.function(self.fn_py[key], fn.params, fn.body, fn, is_fn=True)
+                if key in self.spec_py:
+                    self.function(self.spec_py[key], fn.params, fn.body, fn, is_fn=True,
+                                  spec=key)
+            main = Node("block", 1, 1, stmts=self.script.stmts)
+            self.in_main = True
+            self.function("_main", [], main, None, is_fn=False)
+            if not self.ret_changed:
+                break
+            del self.lines[mark:]
+            self.n = n
+        names = ["_main", "_get_ops", "_set_ops", *self.fn_py.values(), *self.spec_py.values()]
+        self.emit("return {" + ", ".join(f"{name!r}: {name}" for name in names) + "}")
+        self.indent -= 1
+        src, table = self.source()
+        return src, table, self.fn_py, self.const_values
+
+    def fn_uses_this(self, key: tuple[str, int]) -> bool:
+        """Whether a script function refers to ``this`` (its INT version then takes it)."""
+        if key not in self.this_users:
+            self.this_users[key] = uses_this(self.script.fns[key].body)
+        return self.this_users[key]
+
+    def int_params(self, key: tuple[str, int]) -> list[int]:
+        """Parameters of a script function that its specialised version takes as INT."""
+        return [i for i in range(key[1]) if ("param", key, i) not in self.not_int]
+
+    def use_spec(self, key: tuple[str, int], args: list[Node]) -> bool:
+        if key not in self.spec_py:
+            return False
+        wanted = self.int_params(key)
+        return bool(wanted) and all(self.is_int(args[i]) for i in wanted)
+
+    def prologue(self) -> None:
+        """Every generated function checks the call depth and counts one operation."""
+        self.func.nonlocals.add("_ops")
+        self.emit(f"if _d > {self.max_depth}: _deep(_d)")
+        self.emit("if (_ops := _ops - 1) < 0: _tick()")
+
+    def function(self, pyname: str, params: list[str], body: Node, fn: FnDef | None,
+                 is_fn: bool, spec: Any = None) -> None:
+        """Compile a function; top-level ones are recompiled until the INT typing is stable."""
+        if pyname.startswith("C_"):
+            self.function_once(pyname, params, body, fn, is_fn)
+            return
+        mark, n = len(self.lines), self.n
+        while True:
+            self.changed = False
+            self.function_once(pyname, params, body, fn, is_fn, spec)
+            if not self.changed:
+                return
+            del self.lines[mark:]
+            self.n = n
+
+    def function_once(self, pyname: str, params: list[str], body: Node, fn: FnDef | None,
+                      is_fn: bool, spec: Any = None) -> None:
+        saved_func, saved_nest, saved_facts = self.func, self.nest, self.facts
+        self.facts = {}
+        if fn is not None:
+            self.pos = (fn.line, fn.col)
+        parent = None if is_fn else (self.func if pyname.startswith("C_") else None)
+        pys = []
+        func = Func(parent, 0)
+        for i, p in enumerate(params):
+            py = self.tmp(f"v_{p}_")
+            pys.append(py)
+            func.scopes[0][p] = Var(p, py, False, func, ("param", spec, i) if spec else None)
+        tb = "" if spec and not self.fn_uses_this(spec) else "_tb, "
+        self.emit(f"def {pyname}(_d, {tb}{', '.join(pys)}):")
+        self.indent += 1
+        func.nonlocal_slot = len(self.lines)
+        self.emit("pass")
+        self.func = func
+        self.nest = 0
+        self.prologue()
+        stmts = body.stmts if body.kind == "block" else []
+        last = stmts[-1].e if stmts and stmts[-1].kind == "expr" else None
+        if last is not None and (last.kind == "block" or (last.kind == "if" and last.els)):
+            for st in stmts[:-1]:
+                self.stmt(st)
+            self.at(stmts[-1])
+            self.control(last, RETURN)  # each branch returns its value directly
+        elif body.kind == "block":
+            value = self.block_value(body.stmts)
+            func.ret_int = func.ret_int and self.last_int
+            self.emit(f"return {value}")
+        else:
+            self.emit(f"return {self.ex(body)}")
+        if spec and not func.ret_int and self.ret_int[spec]:
+            self.ret_int[spec] = False
+            self.ret_changed = True
+        if func.nonlocals:
+            self.lines[func.nonlocal_slot][1] = "nonlocal " + ", ".join(sorted(func.nonlocals))
+        self.indent -= 1
+        self.func, self.nest, self.facts = saved_func, saved_nest, saved_facts
+
+    # ---- scopes ---------------------------------------------------------------------------
+    def declare(self, name: str, const: bool = False, key: Any = None,
+                is_int: bool = False, is_list: bool = False) -> str:
+        """A new variable; ``key`` identifies its declaration for INT/array typing."""
+        py = self.tmp(f"v_{name}_")
+        if key is not None and not is_int:
+            self.not_int.add(key)
+        if key is not None and not is_list:
+            self.not_list.add(key)
+        self.func.scopes[-1][name] = Var(name, py, const, self.func, key)
+        return py
+
+    def var_is_int(self, var: Var | None) -> bool:
+        return var is not None and var.key is not None and var.key not in self.not_int
+
+    def demote(self, var: Var) -> None:
+        """``var`` may hold a non-INT after all: recompile without that assumption."""
+        if var.key is not None and var.key not in self.not_int:
+            self.not_int.add(var.key)
+            self.changed = True
+
+    def demote_list(self, var: Var) -> None:
+        """``var`` may hold a non-array after all: recompile without that assumption."""
+        if var.key is not None and var.key not in self.not_list:
+            self.not_list.add(var.key)
+            self.changed = True
+
+    def var_is_list(self, var: Var | None) -> bool:
+        return var is not None and var.key is not None and var.key not in self.not_list
+
+    def is_list(self, e: Node) -> bool:
+        """Whether ``e`` is statically an array."""
+        if e.kind == "array":
+            return True
+        if e.kind == "var":
+            return self.var_is_list(self.lookup(e.name))
+        return False
+
+    def is_int(self, e: Node) -> bool:
+        """Whether ``e`` is statically an INT (or raises): drives the unchecked fast paths."""
+        k = e.kind
+        if k == "lit":
+            return type(e.value) is int
+        if k == "var":
+            return self.var_is_int(self.lookup(e.name))
+        if k == "binary":
+            return e.op in INT_OPS and e.r is not None and self.is_int(e.l) and self.is_int(e.r)
+        if k == "unary":
+            return e.op in ("-", "+") and self.is_int(e.e)
+        if k == "call":
+            key = (e.name, len(e.args))
+            return self.use_spec(key, e.args) and self.ret_int[key]
+        return False
+
+    def lookup(self, name: str) -> Var | None:
+        f: Func | None = self.func
+        while f is not None:
+            for scope in reversed(f.scopes):
+                if name in scope:
+                    return scope[name]
+            f = f.parent
+        return None
+
+    def visible(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        chain = []
+        f: Func | None = self.func
+        while f is not None:
+            chain.append(f)
+            f = f.parent
+        for f in reversed(chain):
+            for scope in f.scopes:
+                for name, var in scope.items():
+                    out[name] = var.py
+        return out
+
+    def assign_var(self, var: Var) -> str:
+        if var.func is not self.func:
+            self.func.nonlocals.add(var.py)
+            if var.key is not None and var.key not in self.shared:
+                self.shared.add(var.key)  # a closure may change it at any call: no bounds
+                self.changed = True
+        return var.py
+
+    def push(self) -> None:
+        self.func.scopes.append({})
+
+    def pop(self) -> None:
+        self.func.scopes.pop()
+
+
+
+def compile_script(script: Script, outer_fns: frozenset = frozenset(),
+                   max_call_levels: int = 64, chunk: int = 1024,
+                   max_string_size: int = 0) -> tuple[str, list, dict, dict]:
+    """Python source, line table, {(name, arity): python name} and constants for a script."""
+    return Compiler(script, outer_fns, max_call_levels, chunk, max_string_size).compile()

@@ -1,0 +1,249 @@
+"""The public ``Engine``: compile Rhai source to Python code objects and run them under limits.
+
+A ``CompiledScript`` holds the Python code object (compiled once, reusable); every run execs it
+into a fresh namespace, so runs never share state, and maps errors back to Rhai positions.
+"""
+from __future__ import annotations
+
+import itertools
+import sys
+import warnings
+import weakref
+from typing import Any, Callable
+
+from . import ops
+from .compiler import compile_script
+from .errors import EvalError, LimitError, ParseError, RhaiError
+from .parser import parse
+from .runtime import Runtime, chunk_size, from_python, to_python
+from .values import INT_MAX, FnPtr, RhaiRange
+
+DEFAULT_LIMITS = {
+    "max_operations": 5_000_000,
+    "max_call_levels": 64,
+    "max_expr_depth": 64,
+    "max_string_size": 10 * 1024 * 1024,
+    "max_array_size": 100_000,
+    "max_map_size": 100_000,
+    "timeout": 10.0,
+}
+_ids = itertools.count(1)
+_scripts: "weakref.WeakValueDictionary[str, CompiledScript]" = weakref.WeakValueDictionary()
+SAFE_BUILTINS = {"type": type, "len": len, "enumerate": enumerate, "int": int, "list": list,
+                 "bool": bool, "str": str, "IndexError": IndexError}
+
+
+class CompiledScript:
+    """A compiled Rhai script: run it any number of times with ``Engine.eval``/``Engine.run``."""
+
+    def __init__(self, code: Any, table: list, fn_py: dict, consts: dict, filename: str,
+                 python_source: str, source: str, settings: tuple) -> None:
+        self.code = code
+        self.source = source
+        self.settings = settings  # the compile-time limits baked into the code
+        self.table = table
+        self.fn_py = fn_py
+        self.consts = consts
+        self.filename = filename
+        self.python_source = python_source
+
+
+def _irange(a: Any, b: Any, inclusive: bool) -> range:
+    if type(a) is int and type(b) is int:
+        return range(a, b + 1 if inclusive else b)
+    return ops.make_range(a, b, inclusive).as_range()
+
+
+def _switch_range(value: Any, start: int, end: int, inclusive: bool) -> bool:
+    if type(value) is int:
+        return start <= value <= end if inclusive else start <= value < end
+    return type(value) is RhaiRange and value == RhaiRange(start, end, inclusive)
+
+
+def _overflow(op: str) -> None:
+    raise EvalError(f"Arithmetic overflow in '{op}'", kind="ErrorArithmetic")
+
+
+def _partial(chunk: range, last: Any) -> int:
+    """Iterations a ``break`` left of a range chunk: up to and including ``last``."""
+    if type(last) is int and chunk.start <= last < chunk.stop:
+        return last - chunk.start + 1
+    return len(chunk)
+
+
+def _no_var(name: str) -> None:
+    raise EvalError(f"Variable not found: {name}", kind="ErrorVariableNotFound")
+
+
+def _const_fail(name: str) -> None:
+    raise EvalError(f"Cannot modify constant '{name}'", kind="ErrorAssignmentToConstant")
+
+
+def locate(exc: BaseException) -> tuple[int, int]:
+    """The Rhai position of the innermost compiled-script frame in ``exc``'s traceback."""
+    pos = (0, 0)
+    tb = exc.__traceback__
+    while tb is not None:
+        script = _scripts.get(tb.tb_frame.f_code.co_filename)
+        if script is not None and 0 < tb.tb_lineno < len(script.table):
+            pos = script.table[tb.tb_lineno]
+        tb = tb.tb_next
+    return pos
+
+
+def as_rhai_error(exc: Exception) -> RhaiError:
+    """What a failed run reports: a RhaiError with the script position where it happened."""
+    line, col = locate(exc)
+    line, col = line or 1, col or 1
+    if isinstance(exc, RhaiError):
+        return exc.at(line, col).with_traceback(None)
+    if isinstance(exc, RecursionError):
+        return LimitError("max_call_levels", "Stack overflow: calls or values nested too "
+                          "deeply (max_call_levels)", line, col, kind="ErrorStackOverflow")
+    if isinstance(exc, MemoryError):
+        return LimitError("max_string_size", "Out of memory while running the script", line,
+                          col, kind="ErrorDataTooLarge")
+    # anything else is an engine bug; it is still reported as a Rhai error
+    return EvalError(f"Internal error: {type(exc).__name__}: {exc}", line, col)
+
+
+class Engine:
+    """A sandboxed Rhai interpreter; limits are keyword arguments (0 means unlimited)."""
+
+    def __init__(self, *, max_operations: int = DEFAULT_LIMITS["max_operations"],
+                 max_call_levels: int = DEFAULT_LIMITS["max_call_levels"],
+                 max_expr_depth: int = DEFAULT_LIMITS["max_expr_depth"],
+                 max_string_size: int = DEFAULT_LIMITS["max_string_size"],
+                 max_array_size: int = DEFAULT_LIMITS["max_array_size"],
+                 max_map_size: int = DEFAULT_LIMITS["max_map_size"],
+                 timeout: float = DEFAULT_LIMITS["timeout"],
+                 on_print: Callable[[str], Any] | None = None,
+                 on_debug: Callable[[str], Any] | None = None) -> None:
+        self.limits = {
+            "max_operations": max_operations, "max_call_levels": max_call_levels,
+            "max_expr_depth": max_expr_depth, "max_string_size": max_string_size,
+            "max_array_size": max_array_size, "max_map_size": max_map_size, "timeout": timeout,
+        }
+        for name, value in self.limits.items():
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be a non-negative number, not {value!r}")
+        self.on_print = on_print or (lambda s: print(s, file=sys.stdout))
+        self.on_debug = on_debug or (lambda s: print(s, file=sys.stderr))
+        self.host_fns: dict[str, Callable[..., Any]] = {}
+
+    def register_fn(self, name: str, fn: Callable[..., Any]) -> None:
+        """Make the Python callable ``fn`` available to scripts as ``name(...)``."""
+        if not name.isidentifier() or not name.isascii() or name.startswith("_"):
+            raise ValueError(f"Invalid function name: {name!r}")
+        self.host_fns[name] = fn
+
+    # ---- compiling ----------------------------------------------------------------------------
+    def compile(self, source: str, outer_fns: frozenset = frozenset()) -> CompiledScript:
+        """Parse and compile ``source``; raises ParseError with the position of the problem."""
+        if not isinstance(source, str):
+            raise ParseError(f"Script must be a string, not {type(source).__name__}", 1, 1)
+        try:
+            script = parse(source, self.limits["max_expr_depth"])
+            py_source, table, fn_py, consts = compile_script(
+                script, outer_fns, self.limits["max_call_levels"],
+                chunk_size(self.limits["max_operations"]), self.limits["max_string_size"])
+        except RhaiError:
+            raise
+        except RecursionError:
+            raise ParseError("Expression exceeds maximum complexity (max_expr_depth)", 1, 1,
+                             kind="ExprTooDeep") from None
+        filename = f"<rhai-{next(_ids)}>"
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                code = compile(py_source, filename, "exec")
+        except (SyntaxError, RecursionError, MemoryError, ValueError):
+            raise ParseError("Script too complex to compile (max_expr_depth)", 1, 1,
+                             kind="ExprTooDeep") from None
+        compiled = CompiledScript(code, table, fn_py, consts, filename, py_source, source,
+                                  self._settings())
+        _scripts[filename] = compiled
+        return compiled
+
+    def _settings(self) -> tuple:
+        return (self.limits["max_call_levels"], self.limits["max_expr_depth"],
+                chunk_size(self.limits["max_operations"]), self.limits["max_string_size"])
+
+    # ---- running ------------------------------------------------------------------------------
+    def eval(self, script: str | CompiledScript, scope: dict | None = None) -> Any:
+        """Run a script (source or compiled) and return its last value as a Python value."""
+        compiled = script if isinstance(script, CompiledScript) else self.compile(script)
+        if compiled.settings != self._settings():  # compiled by an engine with other limits
+            compiled = self.compile(compiled.source)
+        values = {}
+        for name, value in (scope or {}).items():
+            if not isinstance(name, str) or not name.isidentifier():
+                raise EvalError(f"Invalid scope variable name: {name!r}", 1, 1)
+            try:
+                values[name] = from_python(value, f"scope variable '{name}'")
+            except EvalError as exc:
+                raise exc.at(1, 1) from None
+        try:
+            ns, rt = self._namespace(compiled, values, None)
+            result = ns["_main"](0, None)
+            return to_python(result)
+        except Exception as exc:
+            raise as_rhai_error(exc) from None
+
+    run = eval
+
+    def _namespace(self, compiled: CompiledScript, scope: dict, parent: Runtime | None
+                   ) -> tuple[dict, Runtime]:
+        ns: dict[str, Any] = {"__builtins__": SAFE_BUILTINS}
+        rt = Runtime(self.limits, self.on_print, self.on_debug, self.host_fns, ns, {},
+                     self._eval_hook)
+        if parent is not None:
+            rt.deadline = parent.deadline
+            rt.fns.update(parent.fns)
+        ns.update(compiled.consts)
+        ns.update({
+            "_tick": rt.tick,
+            "_chunk": rt.chunk, "_chunk_done": rt.chunk_done, "_ranges": rt.ranges,
+            "_partial": _partial, "_overflow": _overflow, "_strcheck": rt.check,
+            "_R": range(rt.chunk_size), "_deep": rt.too_deep, "_MAX": INT_MAX,
+            "_SCOPE": scope, "_RhaiError": RhaiError,
+            "_add": rt.add, "_sub": ops.sub, "_mul": ops.mul, "_div": ops.div, "_mod": ops.mod,
+            "_pow": ops.power, "_shl": ops.shl, "_shr": ops.shr, "_band": ops.bit_and,
+            "_bor": ops.bit_or, "_bxor": ops.bit_xor, "_eq": ops.equals, "_ne": ops.not_equals,
+            "_lt": ops.less, "_le": ops.less_eq, "_gt": ops.greater, "_ge": ops.greater_eq,
+            "_neg": ops.neg, "_plus": ops.plus, "_not": ops.not_, "_bool": ops.as_bool,
+            "_in": ops.contains, "_mkrange": ops.make_range, "_irange": _irange,
+            "_iter": rt.iterate, "_idx": rt.index, "_setidx": rt.set_index, "_prop": rt.prop,
+            "_setprop": rt.set_prop, "_call": rt.call_name, "_callref": rt.call_ref,
+            "_meth": rt.method, "_methat": rt.method_at, "_callfp": rt.call_fn_ptr,
+            "_FnPtr": FnPtr, "_cp": ops.copy_value, "_interp": rt.interp, "_iadd": rt.iadd,
+            "_throw": rt.throw, "_catch": rt.catch_value, "_this": rt.this,
+            "_gv": rt.var_lookup, "_novar": _no_var, "_constfail": _const_fail,
+            "_isdefvar": rt.is_def_var, "_eval": rt.eval, "_swr": _switch_range,
+            "_gget": rt.global_const, "_GLOBALS": {},
+        })
+        countdown = rt.granted
+        if parent is not None:
+            countdown = parent.get_ops()
+            rt.total, rt.granted = parent.total, parent.granted
+        exec(compiled.code, ns)
+        functions = ns["_factory"](countdown)
+        ns.update(functions)
+        rt.get_ops, rt.set_ops = functions["_get_ops"], functions["_set_ops"]
+        for key, pyname in compiled.fn_py.items():
+            rt.fns[key] = functions[pyname]
+        return ns, rt
+
+    def _eval_hook(self, rt: Runtime, d: int, source: str, visible: dict,
+                   top_level: bool) -> Any:
+        """``eval(source)`` inside a script: same limits, sees the caller's variables; at the
+        script's top level its constants become ``global::`` constants too."""
+        compiled = self.compile(source, frozenset(rt.fns))
+        scope = {**rt.ns["_SCOPE"], **visible}
+        ns, child = self._namespace(compiled, scope, rt)
+        ns["_GLOBALS"] = rt.ns["_GLOBALS"] if top_level else dict(rt.ns["_GLOBALS"])
+        try:
+            return ns["_main"](d + 1, None)
+        finally:
+            rt.set_ops(child.get_ops())
+            rt.total, rt.granted = child.total, child.granted

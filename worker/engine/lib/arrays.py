@@ -1,0 +1,427 @@
+"""Rhai array functions (``BasicArrayPackage``).
+
+Functions that change the array take it by reference (``mutates=True``) and edit it in place.
+Callbacks may be function pointers or function names; they are called the way Rhai does, with
+the element as parameter or bound to ``this``, plus the index when they take one more parameter.
+"""
+from __future__ import annotations
+
+from functools import cmp_to_key
+from typing import Any, Callable
+
+from ..errors import EvalError
+from ..natives import ANY, native
+from ..values import Char, FnPtr, RhaiRange
+from .common import (call_with_extras, copy_value, fn_ptr, grow_checked, index_in, is_not_found,
+                     offset_len, range_start_len, rhai_equals, truthy)
+
+CALLBACK = (FnPtr, str)
+"""A callback parameter: a function pointer or the name of a function."""
+
+
+def _each_callback(name: str, *params: Any, **flags: Any) -> Callable[[Callable], Callable]:
+    """Register one overload per callback kind (FnPtr and function-name string) at ``CALLBACK``."""
+
+    def register(fn: Callable) -> Callable:
+        for kind in CALLBACK:
+            native(name, *(kind if p is CALLBACK else p for p in params), **flags)(fn)
+        return fn
+
+    return register
+
+
+def _apply(ctx: Any, fp: FnPtr | str, item: Any, index: int) -> Any:
+    """Call a predicate/mapper with the element (or ``this``) and optionally its index."""
+    return call_with_extras(ctx, fn_ptr(fp), item, [], [index], 0)[0]
+
+
+@native("len", list)
+@native("get$len", list)
+def length(a: list) -> int:
+    return len(a)
+
+
+@native("is_empty", list)
+@native("get$is_empty", list)
+def is_empty(a: list) -> bool:
+    return not a
+
+
+@native("get", list, int)
+def get(a: list, index: int) -> Any:
+    """The element at ``index`` (negative counts from the end), or ``()`` if out of range."""
+    pos = index_in(len(a), index)
+    return None if pos is None else copy_value(a[pos])
+
+
+@native("set", list, int, ANY, mutates=True)
+def set_item(a: list, index: int, value: Any) -> None:
+    """Replace the element at ``index``; out of range leaves the array unchanged."""
+    pos = index_in(len(a), index)
+    if pos is not None:
+        a[pos] = copy_value(value)
+
+
+@native("push", list, ANY, ctx=True, mutates=True)
+def push(ctx: Any, a: list, item: Any) -> None:
+    a.append(copy_value(item))
+    ctx.check_array(a)
+
+
+@native("append", list, list, ctx=True, mutates=True)
+def append(ctx: Any, a: list, other: list) -> None:
+    a.extend(copy_value(other))
+    ctx.check_array(a)
+
+
+@native("insert", list, int, ANY, ctx=True, mutates=True)
+def insert(ctx: Any, a: list, index: int, item: Any) -> None:
+    """Insert before ``index`` (negative counts from the end; clamped to the ends)."""
+    if index < 0:
+        index = max(len(a) + index, 0)
+    a.insert(min(index, len(a)), copy_value(item))
+    ctx.check_array(a)
+
+
+@native("pad", list, int, ANY, ctx=True, mutates=True)
+def pad(ctx: Any, a: list, target: int, item: Any) -> None:
+    """Append copies of ``item`` until the array has ``target`` elements."""
+    if target > len(a):
+        base = list(a)
+        a[:] = grow_checked(ctx.check_array,
+                            lambda n: base + [copy_value(item) for _ in range(n - len(base))],
+                            target)
+
+
+@native("pop", list, mutates=True)
+def pop(a: list) -> Any:
+    """Remove and return the last element, or ``()`` if empty."""
+    return a.pop() if a else None
+
+
+@native("shift", list, mutates=True)
+def shift(a: list) -> Any:
+    """Remove and return the first element, or ``()`` if empty."""
+    return a.pop(0) if a else None
+
+
+@native("remove", list, int, mutates=True)
+def remove(a: list, index: int) -> Any:
+    """Remove and return the element at ``index``, or ``()`` if out of range."""
+    pos = index_in(len(a), index)
+    return None if pos is None else a.pop(pos)
+
+
+@native("clear", list, mutates=True)
+def clear(a: list) -> None:
+    a.clear()
+
+
+@native("truncate", list, int, mutates=True)
+def truncate(a: list, n: int) -> None:
+    """Keep the first ``n`` elements (none if ``n`` <= 0)."""
+    del a[max(n, 0):]
+
+
+@native("chop", list, int, mutates=True)
+def chop(a: list, n: int) -> None:
+    """Keep the last ``n`` elements (none if ``n`` <= 0)."""
+    del a[:len(a) - min(max(n, 0), len(a))]
+
+
+@native("reverse", list, mutates=True)
+def reverse(a: list) -> None:
+    a.reverse()
+
+
+@native("splice", list, int, int, list, ctx=True, mutates=True)
+def splice(ctx: Any, a: list, start: int, count: int, replace: list) -> None:
+    """Replace ``count`` elements from ``start`` with the elements of another array."""
+    start, count = offset_len(len(a), start, count)
+    a[start:start + count] = copy_value(replace)
+    ctx.check_array(a)
+
+
+@native("splice", list, RhaiRange, list, ctx=True, mutates=True)
+def splice_range(ctx: Any, a: list, rng: RhaiRange, replace: list) -> None:
+    splice(ctx, a, *range_start_len(rng), replace)
+
+
+@native("extract", list, int, int)
+def extract(a: list, start: int, count: int) -> list:
+    """A copy of ``count`` elements from ``start``."""
+    start, count = offset_len(len(a), start, count)
+    return copy_value(a[start:start + count])
+
+
+@native("extract", list, int)
+def extract_tail(a: list, start: int) -> list:
+    return extract(a, start, len(a))
+
+
+@native("extract", list, RhaiRange)
+def extract_range(a: list, rng: RhaiRange) -> list:
+    return extract(a, *range_start_len(rng))
+
+
+@native("split", list, int, mutates=True)
+def split(a: list, index: int) -> list:
+    """Cut the array at ``index``; return the tail and keep the head."""
+    start, _ = offset_len(len(a), index, len(a))
+    tail = a[start:]
+    del a[start:]
+    return tail
+
+
+@native("drain", list, int, int, mutates=True)
+def drain(a: list, start: int, count: int) -> list:
+    """Remove ``count`` elements from ``start`` and return them."""
+    start, count = offset_len(len(a), start, count)
+    removed = a[start:start + count]
+    del a[start:start + count]
+    return removed
+
+
+@native("drain", list, RhaiRange, mutates=True)
+def drain_range(a: list, rng: RhaiRange) -> list:
+    return drain(a, *range_start_len(rng))
+
+
+@native("retain", list, int, int, mutates=True)
+def retain(a: list, start: int, count: int) -> list:
+    """Keep only ``count`` elements from ``start``; remove and return all the others."""
+    if not a or count <= 0:
+        return []
+    start, count = offset_len(len(a), start, count)
+    if count == 0:
+        return []
+    removed = a[:start] + a[start + count:]
+    a[:] = a[start:start + count]
+    return removed
+
+
+@native("retain", list, RhaiRange, mutates=True)
+def retain_range(a: list, rng: RhaiRange) -> list:
+    return retain(a, *range_start_len(rng))
+
+
+@_each_callback("drain", list, CALLBACK, ctx=True, mutates=True)
+def drain_filter(ctx: Any, a: list, fp: Any) -> list:
+    """Remove the elements the predicate accepts and return them."""
+    return _partition(ctx, a, fp, keep_when=False)
+
+
+@_each_callback("retain", list, CALLBACK, ctx=True, mutates=True)
+def retain_filter(ctx: Any, a: list, fp: Any) -> list:
+    """Keep the elements the predicate accepts; remove and return the others."""
+    return _partition(ctx, a, fp, keep_when=True)
+
+
+def _partition(ctx: Any, a: list, fp: Any, keep_when: bool) -> list:
+    kept, removed = [], []
+    for i, item in enumerate(list(a)):
+        (kept if truthy(_apply(ctx, fp, item, i)) == keep_when else removed).append(item)
+    a[:] = kept
+    return removed
+
+
+@_each_callback("for_each", list, CALLBACK, ctx=True, mutates=True)
+def for_each(ctx: Any, a: list, fp: Any) -> None:
+    """Call the function on every element bound to ``this`` (changes are kept)."""
+    fp = fn_ptr(fp)
+    for i in range(len(a)):
+        if i >= len(a):
+            break
+        _, a[i] = call_with_extras(ctx, fp, a[i], [], [i], None)
+
+
+@_each_callback("map", list, CALLBACK, ctx=True)
+def map_items(ctx: Any, a: list, fp: Any) -> list:
+    return [_apply(ctx, fp, item, i) for i, item in enumerate(list(a))]
+
+
+@_each_callback("filter", list, CALLBACK, ctx=True)
+def filter_items(ctx: Any, a: list, fp: Any) -> list:
+    return [copy_value(item) for i, item in enumerate(list(a)) if truthy(_apply(ctx, fp, item, i))]
+
+
+@native("contains", list, ANY)
+def contains(a: list, value: Any) -> bool:
+    """Whether an element equals ``value`` (Rhai ``==``); drives the ``in`` operator."""
+    return any(rhai_equals(item, value) for item in a)
+
+
+def _start(length: int, start: int) -> int:
+    return offset_len(length, start, 0)[0]
+
+
+def _find_index(ctx: Any, a: list, fp: Any, start: int) -> int:
+    items = list(a)
+    for i in range(_start(len(items), start), len(items)):
+        if truthy(_apply(ctx, fp, items[i], i)):
+            return i
+    return -1
+
+
+def _equal_index(a: list, value: Any, start: int) -> int:
+    for i in range(_start(len(a), start), len(a)):
+        if rhai_equals(a[i], value):
+            return i
+    return -1
+
+
+@native("index_of", list, ANY, ctx=True)
+def index_of(ctx: Any, a: list, target: Any) -> int:
+    return index_of_from(ctx, a, target, 0)
+
+
+@native("index_of", list, ANY, int, ctx=True)
+def index_of_from(ctx: Any, a: list, target: Any, start: int) -> int:
+    """Index of the first element equal to ``target`` or, for a function pointer, accepted by it.
+
+    A string names a predicate function when such a function exists (as Rhai allows);
+    otherwise it is a value to look for.
+    """
+    if type(target) is FnPtr:
+        return _find_index(ctx, a, target, start)
+    if type(target) is str and a:
+        try:
+            return _find_index(ctx, a, target, start)
+        except EvalError as err:
+            if not is_not_found(err, target):
+                raise
+    return _equal_index(a, target, start)
+
+
+@_each_callback("find", list, CALLBACK, ctx=True)
+def find(ctx: Any, a: list, fp: Any) -> Any:
+    return find_from(ctx, a, fp, 0)
+
+
+@_each_callback("find", list, CALLBACK, int, ctx=True)
+def find_from(ctx: Any, a: list, fp: Any, start: int) -> Any:
+    """The first element (from ``start``) the predicate accepts, or ``()``."""
+    items = list(a)
+    index = _find_index(ctx, items, fp, start)
+    return None if index < 0 else copy_value(items[index])
+
+
+@_each_callback("find_map", list, CALLBACK, ctx=True)
+def find_map(ctx: Any, a: list, fp: Any) -> Any:
+    return find_map_from(ctx, a, fp, 0)
+
+
+@_each_callback("find_map", list, CALLBACK, int, ctx=True)
+def find_map_from(ctx: Any, a: list, fp: Any, start: int) -> Any:
+    """The first result of the mapper (from ``start``) that is not ``()``."""
+    items = list(a)
+    for i in range(_start(len(items), start), len(items)):
+        result = _apply(ctx, fp, items[i], i)
+        if result is not None:
+            return result
+    return None
+
+
+@_each_callback("some", list, CALLBACK, ctx=True)
+def some(ctx: Any, a: list, fp: Any) -> bool:
+    return any(truthy(_apply(ctx, fp, item, i)) for i, item in enumerate(list(a)))
+
+
+@_each_callback("none", list, CALLBACK, ctx=True)
+def none_of(ctx: Any, a: list, fp: Any) -> bool:
+    return not some(ctx, a, fp)
+
+
+@_each_callback("all", list, CALLBACK, ctx=True)
+def all_items(ctx: Any, a: list, fp: Any) -> bool:
+    return all(truthy(_apply(ctx, fp, item, i)) for i, item in enumerate(list(a)))
+
+
+@native("dedup", list, mutates=True)
+def dedup(a: list) -> None:
+    """Remove consecutive duplicates (Rhai ``==``)."""
+    _dedup(a, rhai_equals)
+
+
+@_each_callback("dedup", list, CALLBACK, ctx=True, mutates=True)
+def dedup_with(ctx: Any, a: list, fp: Any) -> None:
+    """Remove each element the comparer says equals the element kept before it."""
+    fp = fn_ptr(fp)
+    _dedup(a, lambda kept, item: truthy(ctx.call(fp, [kept, item])))
+
+
+def _dedup(a: list, same: Any) -> None:
+    kept: list = []
+    for item in list(a):
+        if not kept or not same(kept[-1], item):
+            kept.append(item)
+    a[:] = kept
+
+
+@_each_callback("reduce", list, CALLBACK, ctx=True)
+def reduce(ctx: Any, a: list, fp: Any) -> Any:
+    return reduce_from(ctx, a, fp, None)
+
+
+@_each_callback("reduce", list, CALLBACK, ANY, ctx=True)
+def reduce_from(ctx: Any, a: list, fp: Any, initial: Any) -> Any:
+    """Fold the array: the reducer gets (accumulated, element[, index]); starts from ``initial``."""
+    fp = fn_ptr(fp)
+    result = initial
+    for i, item in enumerate(list(a)):
+        result = call_with_extras(ctx, fp, item, [result], [i], 1)[0]
+    return result
+
+
+@_each_callback("reduce_rev", list, CALLBACK, ctx=True)
+def reduce_rev(ctx: Any, a: list, fp: Any) -> Any:
+    return reduce_rev_from(ctx, a, fp, None)
+
+
+@_each_callback("reduce_rev", list, CALLBACK, ANY, ctx=True)
+def reduce_rev_from(ctx: Any, a: list, fp: Any, initial: Any) -> Any:
+    """Like ``reduce`` but from the last element to the first."""
+    fp = fn_ptr(fp)
+    result = initial
+    items = list(a)
+    for i in range(len(items) - 1, -1, -1):
+        result = call_with_extras(ctx, fp, items[i], [result], [i], 1)[0]
+    return result
+
+
+_SORTABLE = (int, float, str, Char, bool)
+
+
+@native("sort", list, mutates=True)
+def sort(a: list) -> None:
+    """Sort elements of one type (numbers, strings, chars, booleans) in natural order."""
+    if len(a) < 2:
+        return
+    kind = type(a[0])
+    if any(type(item) is not kind for item in a):
+        raise EvalError("sort() cannot be called with elements of different types",
+                        kind="ErrorFunctionNotFound")
+    if kind in _SORTABLE:
+        if kind is float:
+            a.sort(key=cmp_to_key(_float_order))
+        else:
+            a.sort()
+
+
+def _float_order(x: float, y: float) -> int:
+    """Rust's ``partial_cmp`` with NaN treated as equal to everything."""
+    return (x > y) - (x < y)
+
+
+@_each_callback("sort", list, CALLBACK, ctx=True, mutates=True)
+def sort_with(ctx: Any, a: list, fp: Any) -> None:
+    """Sort with a comparer returning a negative, zero or positive INT."""
+    fp = fn_ptr(fp)
+
+    def order(x: Any, y: Any) -> int:
+        verdict = ctx.call(fp, [x, y])
+        if type(verdict) is int:
+            return (verdict > 0) - (verdict < 0)
+        return (type(x).__name__ > type(y).__name__) - (type(x).__name__ < type(y).__name__)
+
+    a[:] = sorted(list(a), key=cmp_to_key(order))

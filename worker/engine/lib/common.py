@@ -1,0 +1,147 @@
+"""Helpers shared by the standard library: Rhai's index arithmetic, equality and callbacks.
+
+Index rules follow Rhai: a negative position counts from the end, and most functions clamp an
+out-of-range position or length instead of failing.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Sequence
+
+from ..errors import EvalError
+from ..values import INT_MAX, INT_MIN, Char, FnPtr, RhaiRange
+
+
+def check_int(value: int, what: str) -> int:
+    """Return ``value`` if it fits in an i64, else raise Rhai's arithmetic overflow error."""
+    if INT_MIN <= value <= INT_MAX:
+        return value
+    raise EvalError(f"Arithmetic overflow: {what}", kind="ErrorArithmetic")
+
+
+def offset_len(length: int, start: int, count: int) -> tuple[int, int]:
+    """Rhai's ``calc_offset_len``: clamp (start, count) to a sequence of ``length`` items.
+
+    A negative start counts from the end (before the beginning clamps to 0); a start past the end
+    gives ``(length, 0)``; a count <= 0 gives 0 items.
+    """
+    if start < 0:
+        start = length - min(-start, length)
+    elif start >= length:
+        return length, 0
+    if count <= 0:
+        return start, 0
+    return start, min(count, length - start)
+
+
+def index_in(length: int, index: int) -> int | None:
+    """Rhai's ``calc_index``: the position of ``index`` (negative counts from the end), or None."""
+    if index < 0:
+        index += length
+        return index if index >= 0 else None
+    return index if index < length else None
+
+
+def range_start_len(rng: RhaiRange) -> tuple[int, int]:
+    """Turn ``a..b`` / ``a..=b`` into Rhai's (start, len) pair, clamping a negative start to 0."""
+    start = max(rng.start, 0)
+    end = max(rng.end, start)
+    return start, end - start + (1 if rng.inclusive else 0)
+
+
+def copy_value(value: Any) -> Any:
+    """A deep copy of arrays, maps and blobs (Rhai values are copied, never shared); other values
+    are immutable in Python and returned as they are."""
+    t = type(value)
+    if t is list:
+        return [copy_value(v) for v in value]
+    if t is dict:
+        return {k: copy_value(v) for k, v in value.items()}
+    if t is bytearray:
+        return bytearray(value)
+    return value
+
+
+def grow_checked(check: Callable[[Any], Any], make: Callable[[int], Any], size: int) -> Any:
+    """Build ``make(size)`` through the size-limit ``check``, trying doubling sizes first so an
+    oversized request fails before it can use much more memory than the limit allows."""
+    probe = 1024
+    while probe < size:
+        check(make(probe))
+        probe *= 2
+    return check(make(size))
+
+
+def rhai_equals(a: Any, b: Any) -> bool:
+    """Rhai's ``==`` for stored values: INT and FLOAT compare numerically, a char equals the
+    one-character string, containers compare element by element, other mixed types are unequal."""
+    ta, tb = type(a), type(b)
+    if ta is tb or (ta in (str, Char) and tb in (str, Char)):
+        if ta is list:
+            return len(a) == len(b) and all(rhai_equals(x, y) for x, y in zip(a, b))
+        if ta is dict:
+            return a.keys() == b.keys() and all(rhai_equals(a[k], b[k]) for k in a)
+        return bool(a == b)
+    if {ta, tb} == {int, float}:
+        return not math.isnan(a if ta is float else b) and a == b
+    return False
+
+
+def fn_ptr(target: FnPtr | str) -> FnPtr:
+    """A callback given as a function pointer or (as Rhai allows) as a function name string."""
+    return target if type(target) is FnPtr else FnPtr(str(target))
+
+
+def truthy(value: Any) -> bool:
+    """A predicate's verdict: only the boolean ``true`` counts as true (Rhai's ``as_bool``)."""
+    return value is True
+
+
+def is_not_found(err: EvalError, name: str) -> bool:
+    """Whether ``err`` says the callback ``name`` itself has no matching overload."""
+    return err.kind == "ErrorFunctionNotFound" and name in err.message
+
+
+def call_with_extras(ctx: Any, fp: FnPtr, this: Any, args: Sequence[Any], extras: Sequence[Any],
+                     move_this_to: int | None) -> tuple[Any, Any]:
+    """Call a callback on an element the way Rhai's ``call_raw_with_extra_args`` does.
+
+    The callback's arity decides: ``args`` alone (element bound to ``this``), the element moved
+    into ``args`` at ``move_this_to``, or either form followed by ``extras`` (the index).
+    Returns ``(result, this_after)`` so a callback that changes ``this`` can be written back.
+    """
+    args = list(args)
+    moved = None
+    if move_this_to is not None:
+        moved = args[:move_this_to] + [this] + args[move_this_to:]
+    arity = ctx.arity(fp)
+    if arity is not None:
+        if arity == len(args):
+            return ctx.call_method(fp, this, args)
+        if moved is not None and arity == len(moved):
+            return ctx.call(fp, moved), this
+        if moved is not None and arity == len(moved) + len(extras):
+            return ctx.call(fp, moved + list(extras)), this
+        if arity == len(args) + len(extras):
+            return ctx.call_method(fp, this, args + list(extras))
+        return ctx.call(fp, moved if moved is not None else args), this
+    attempts = [(True, args)]
+    if moved is not None:
+        attempts += [(False, moved), (False, moved + list(extras))]
+    else:
+        attempts.append((True, args + list(extras)))
+    for bind, call_args in attempts[:-1]:
+        try:
+            return _call(ctx, fp, this, bind, call_args)
+        except EvalError as err:
+            if not is_not_found(err, fp.name):
+                raise
+    bind, call_args = attempts[-1]
+    return _call(ctx, fp, this, bind, call_args)
+
+
+def _call(ctx: Any, fp: FnPtr, this: Any, bind: bool, args: list) -> tuple[Any, Any]:
+    """Call ``fp`` with ``args``, binding ``this`` when ``bind``; returns (result, this_after)."""
+    if bind:
+        return ctx.call_method(fp, this, args)
+    return ctx.call(fp, args), this

@@ -1,0 +1,148 @@
+"""Rhai object-map functions (``BasicMapPackage``) and ``to_json``.
+
+Rhai maps are ordered by key (a BTreeMap): functions that add keys keep the dict sorted, and
+``keys``/``values`` list them in key order. Maps have no property getters (``m.len`` is a
+property lookup), only methods.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from ..errors import EvalError
+from ..natives import ANY, native
+from ..values import Char, FnPtr, Instant, RhaiRange, format_float, to_display
+from .common import copy_value, fn_ptr, truthy
+
+
+def _sort_keys(m: dict) -> None:
+    """Restore key order after inserting keys."""
+    if any(a > b for a, b in zip(m, list(m)[1:])):
+        items = sorted(m.items())
+        m.clear()
+        m.update(items)
+
+
+@native("len", dict)
+def length(m: dict) -> int:
+    return len(m)
+
+
+@native("is_empty", dict)
+def is_empty(m: dict) -> bool:
+    return not m
+
+
+@native("contains", dict, str)
+def contains(m: dict, key: str) -> bool:
+    """Whether the property exists; drives ``"key" in map``."""
+    return key in m
+
+
+@native("get", dict, str)
+def get(m: dict, key: str) -> Any:
+    """The property's value, or ``()`` if it does not exist."""
+    return copy_value(m.get(key))
+
+
+@native("set", dict, str, ANY, ctx=True, mutates=True)
+def set_value(ctx: Any, m: dict, key: str, value: Any) -> None:
+    m[key] = copy_value(value)
+    _sort_keys(m)
+    ctx.check_map(m)
+
+
+@native("remove", dict, str, mutates=True)
+def remove(m: dict, key: str) -> Any:
+    """Remove the property and return its value, or ``()`` if it did not exist."""
+    return m.pop(key, None)
+
+
+@native("clear", dict, mutates=True)
+def clear(m: dict) -> None:
+    m.clear()
+
+
+@native("mixin", dict, dict, ctx=True, mutates=True)
+def mixin(ctx: Any, m: dict, other: dict) -> None:
+    """Copy every property of ``other`` into the map, replacing existing ones."""
+    m.update(copy_value(other))
+    _sort_keys(m)
+    ctx.check_map(m)
+
+
+@native("fill_with", dict, dict, ctx=True, mutates=True)
+def fill_with(ctx: Any, m: dict, other: dict) -> None:
+    """Copy the properties of ``other`` that the map does not have yet."""
+    for key, value in other.items():
+        if key not in m:
+            m[key] = copy_value(value)
+    _sort_keys(m)
+    ctx.check_map(m)
+
+
+@native("keys", dict)
+def keys(m: dict) -> list:
+    return sorted(m)
+
+
+@native("values", dict)
+def values(m: dict) -> list:
+    return [copy_value(m[k]) for k in sorted(m)]
+
+
+@native("filter", dict, FnPtr, ctx=True)
+@native("filter", dict, str, ctx=True)
+def filter_map(ctx: Any, m: dict, fp: Any) -> dict:
+    """A new map with the properties for which ``fp(key, value)`` is true."""
+    fp = fn_ptr(fp)
+    return {k: copy_value(v) for k, v in list(m.items()) if truthy(ctx.call(fp, [k, v]))}
+
+
+@native("drain", dict, FnPtr, ctx=True, mutates=True)
+@native("drain", dict, str, ctx=True, mutates=True)
+def drain(ctx: Any, m: dict, fp: Any) -> dict:
+    """Remove the properties for which ``fp(key, value)`` is true and return them."""
+    return _split(ctx, m, fn_ptr(fp), remove_when=True)
+
+
+@native("retain", dict, FnPtr, ctx=True, mutates=True)
+@native("retain", dict, str, ctx=True, mutates=True)
+def retain(ctx: Any, m: dict, fp: Any) -> dict:
+    """Keep the properties for which ``fp(key, value)`` is true; remove and return the others."""
+    return _split(ctx, m, fn_ptr(fp), remove_when=False)
+
+
+def _split(ctx: Any, m: dict, fp: FnPtr, remove_when: bool) -> dict:
+    removed = {}
+    for key, value in list(m.items()):
+        if truthy(ctx.call(fp, [key, value])) == remove_when:
+            removed[key] = m.pop(key)
+    return removed
+
+
+@native("to_json", dict)
+def to_json(m: dict) -> str:
+    """The map as compact JSON text (function pointers by name, ``()`` as null)."""
+    return json.dumps(_jsonable(m), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _jsonable(value: Any) -> Any:
+    """Map a Rhai value onto what ``json`` can write; non-finite floats cannot be JSON."""
+    t = type(value)
+    if t is dict:
+        return {k: _jsonable(v) for k, v in sorted(value.items())}
+    if t is list:
+        return [_jsonable(v) for v in value]
+    if t is bytearray:
+        return list(value)
+    if t is FnPtr:
+        return value.name
+    if t is Char:
+        return str(value)
+    if t is float and not math.isfinite(value):
+        raise EvalError(f"Cannot convert {format_float(value)} to JSON", kind="ErrorMismatchOutputType")
+    if t in (Instant, RhaiRange):
+        return to_display(value)
+    return value

@@ -1,0 +1,338 @@
+"""Rhai's operators on engine values: the slow paths behind the compiler's inline int fast paths.
+
+Integers are i64: every result is range-checked and overflow is ``ErrorArithmetic``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .errors import EvalError
+from .values import INT_MAX, INT_MIN, Char, FnPtr, Instant, RhaiRange, to_display, type_name
+
+NUM = (int, float)
+
+
+def arith_error(msg: str) -> EvalError:
+    return EvalError(msg, kind="ErrorArithmetic")
+
+
+def no_op(op: str, a: Any, b: Any) -> EvalError:
+    return EvalError(f"Function not found: {op} ({type_name(a)}, {type_name(b)})",
+                     kind="ErrorFunctionNotFound")
+
+
+def checked(r: int, what: str = "Arithmetic overflow") -> int:
+    if INT_MIN <= r <= INT_MAX:
+        return r
+    raise arith_error(what)
+
+
+def is_int(v: Any) -> bool:
+    return type(v) is int
+
+
+def numeric(a: Any, b: Any) -> bool:
+    ta, tb = type(a), type(b)
+    return (ta is int or ta is float) and (tb is int or tb is float)
+
+
+def add(a: Any, b: Any) -> Any:
+    ta, tb = type(a), type(b)
+    if ta is int and tb is int:
+        return checked(a + b)
+    if numeric(a, b):
+        return float(a) + float(b)
+    if ta is str or tb is str or (ta is Char and tb is Char):
+        if ta is str and tb is str:
+            return a + b
+        if (ta is str or ta is Char) and (tb is str or tb is Char):
+            return str(a) + str(b)
+        if ta is str:
+            return a if b is None else a + to_display(b)
+        if tb is str:
+            return b if a is None else to_display(a) + b
+    if ta is list and tb is list:
+        return copy_value(a) + copy_value(b)
+    if ta is dict and tb is dict:
+        out = copy_value(a)
+        out.update(copy_value(b))
+        return dict(sorted(out.items()))
+    if ta is bytearray and tb is bytearray:
+        return a + b
+    if ta is Instant and (tb is int or tb is float):
+        return Instant(a.seconds + b)
+    raise no_op("+", a, b)
+
+
+def sub(a: Any, b: Any) -> Any:
+    ta, tb = type(a), type(b)
+    if ta is int and tb is int:
+        return checked(a - b)
+    if numeric(a, b):
+        return float(a) - float(b)
+    if ta is str and (tb is str or tb is Char):
+        return a.replace(b, "")
+    if ta is Instant and tb is Instant:
+        return a.seconds - b.seconds
+    if ta is Instant and (tb is int or tb is float):
+        return Instant(a.seconds - b)
+    raise no_op("-", a, b)
+
+
+def mul(a: Any, b: Any) -> Any:
+    ta, tb = type(a), type(b)
+    if ta is int and tb is int:
+        return checked(a * b)
+    if numeric(a, b):
+        return float(a) * float(b)
+    raise no_op("*", a, b)
+
+
+def div(a: Any, b: Any) -> Any:
+    ta, tb = type(a), type(b)
+    if ta is int and tb is int:
+        if b == 0:
+            raise arith_error(f"Division by zero: {a} / {b}")
+        q = abs(a) // abs(b)
+        return checked(q if (a >= 0) == (b >= 0) else -q, f"Division overflow: {a} / {b}")
+    if numeric(a, b):
+        a, b = float(a), float(b)
+        if b == 0.0:
+            if a == 0.0 or math.isnan(a):
+                return math.nan
+            return math.copysign(math.inf, a) * math.copysign(1.0, b)
+        return a / b
+    raise no_op("/", a, b)
+
+
+def mod(a: Any, b: Any) -> Any:
+    ta, tb = type(a), type(b)
+    if ta is int and tb is int:
+        if b == 0:
+            raise arith_error(f"Modulo division by zero: {a} % {b}")
+        r = abs(a) % abs(b)
+        return r if a >= 0 else -r
+    if numeric(a, b):
+        if float(b) == 0.0:
+            return math.nan
+        return math.fmod(float(a), float(b))
+    raise no_op("%", a, b)
+
+
+def power(a: Any, b: Any) -> Any:
+    ta, tb = type(a), type(b)
+    if ta is int and tb is int:
+        if b < 0:
+            raise arith_error(f"Integer raised to a negative power: {a} ** {b}")
+        if b > 64 and a not in (0, 1, -1):
+            raise arith_error(f"Exponential overflow: {a} ** {b}")
+        return checked(a ** b, f"Exponential overflow: {a} ** {b}")
+    if numeric(a, b):
+        try:
+            r = math.pow(float(a), float(b))
+        except OverflowError:
+            return math.inf
+        except ValueError:
+            return math.nan
+        return r
+    raise no_op("**", a, b)
+
+
+def shl(a: Any, b: Any) -> Any:
+    if type(a) is int and type(b) is int:
+        if b < 0:
+            return shr(a, -b)
+        if b >= 64:
+            raise arith_error(f"Left-shift by too many bits: {a} << {b}")
+        r = (a << b) & 0xFFFF_FFFF_FFFF_FFFF
+        return r - (1 << 64) if r > INT_MAX else r
+    raise no_op("<<", a, b)
+
+
+def shr(a: Any, b: Any) -> Any:
+    if type(a) is int and type(b) is int:
+        if b < 0:
+            return shl(a, -b)
+        if b >= 64:
+            raise arith_error(f"Right-shift by too many bits: {a} >> {b}")
+        return a >> b
+    raise no_op(">>", a, b)
+
+
+def bit_and(a: Any, b: Any) -> Any:
+    ta, tb = type(a), type(b)
+    if (ta is int and tb is int) or (ta is bool and tb is bool):
+        return a & b
+    raise no_op("&", a, b)
+
+
+def bit_or(a: Any, b: Any) -> Any:
+    ta, tb = type(a), type(b)
+    if (ta is int and tb is int) or (ta is bool and tb is bool):
+        return a | b
+    raise no_op("|", a, b)
+
+
+def bit_xor(a: Any, b: Any) -> Any:
+    ta, tb = type(a), type(b)
+    if (ta is int and tb is int) or (ta is bool and tb is bool):
+        return a ^ b
+    raise no_op("^", a, b)
+
+
+def neg(a: Any) -> Any:
+    if type(a) is int:
+        return checked(-a)
+    if type(a) is float:
+        return -a
+    raise EvalError(f"Function not found: - ({type_name(a)})", kind="ErrorFunctionNotFound")
+
+
+def plus(a: Any) -> Any:
+    if type(a) is int or type(a) is float:
+        return a
+    raise EvalError(f"Function not found: + ({type_name(a)})", kind="ErrorFunctionNotFound")
+
+
+def not_(a: Any) -> bool:
+    if type(a) is bool:
+        return not a
+    raise EvalError(f"Function not found: ! ({type_name(a)})", kind="ErrorFunctionNotFound")
+
+
+def as_bool(v: Any) -> bool:
+    """A condition value, which must be a bool in Rhai."""
+    if type(v) is bool:
+        return v
+    raise EvalError(f"Boolean value expected, but got {type_name(v)}",
+                    kind="ErrorMismatchDataType")
+
+
+def _textual(a: Any, b: Any) -> bool:
+    ta, tb = type(a), type(b)
+    return (ta is str or ta is Char) and (tb is str or tb is Char)
+
+
+def equals(a: Any, b: Any) -> bool:
+    """Rhai ``==``: values of different types are unequal, except INT/FLOAT and char/string."""
+    ta, tb = type(a), type(b)
+    if ta is tb:
+        if ta is list:
+            return len(a) == len(b) and all(equals(x, y) for x, y in zip(a, b))
+        if ta is dict:
+            return a.keys() == b.keys() and all(equals(a[k], b[k]) for k in a)
+        if ta is FnPtr:
+            return a.name == b.name and a.func is b.func and equals(a.curry, b.curry)
+        return a == b
+    if _mixed(a, b):
+        return abs(a - b) <= EPSILON
+    if numeric(a, b) or _textual(a, b):
+        return a == b
+    return False
+
+
+def not_equals(a: Any, b: Any) -> bool:
+    return not equals(a, b)
+
+
+EPSILON = 2.220446049250313e-16
+
+
+def _mixed(a: Any, b: Any) -> bool:
+    """INT compared with FLOAT: Rhai treats values within f64::EPSILON as equal."""
+    ta, tb = type(a), type(b)
+    return (ta is int and tb is float) or (ta is float and tb is int)
+
+
+def _ordered(a: Any, b: Any) -> bool:
+    ta, tb = type(a), type(b)
+    return numeric(a, b) or _textual(a, b) or (ta is tb and ta in (bool, Instant)) or \
+        (ta is tb and ta is type(None))
+
+
+def less(a: Any, b: Any) -> bool:
+    if _mixed(a, b):
+        return not equals(a, b) and a < b
+    if _ordered(a, b):
+        if type(a) is Instant:
+            return a.seconds < b.seconds
+        return a < b if a is not None else False
+    return False
+
+
+def less_eq(a: Any, b: Any) -> bool:
+    if _mixed(a, b):
+        return equals(a, b) or a <= b
+    if _ordered(a, b):
+        if type(a) is Instant:
+            return a.seconds <= b.seconds
+        return a <= b if a is not None else True
+    return False
+
+
+def greater(a: Any, b: Any) -> bool:
+    if _mixed(a, b):
+        return not equals(a, b) and a > b
+    if _ordered(a, b):
+        if type(a) is Instant:
+            return a.seconds > b.seconds
+        return a > b if a is not None else False
+    return False
+
+
+def greater_eq(a: Any, b: Any) -> bool:
+    if _mixed(a, b):
+        return equals(a, b) or a >= b
+    if _ordered(a, b):
+        if type(a) is Instant:
+            return a.seconds >= b.seconds
+        return a >= b if a is not None else True
+    return False
+
+
+def contains(container: Any, item: Any) -> bool:
+    """Rhai's ``item in container``."""
+    t = type(container)
+    if t is str:
+        if type(item) is str or type(item) is Char:
+            return item in container
+    elif t is list:
+        return any(equals(item, x) for x in container)
+    elif t is dict:
+        if type(item) is str or type(item) is Char:
+            return str(item) in container
+    elif t is RhaiRange:
+        if type(item) is int:
+            return item in container.as_range()
+    elif t is bytearray:
+        if type(item) is int:
+            return item in container
+    raise no_op("in", item, container)
+
+
+def make_range(a: Any, b: Any, inclusive: bool) -> RhaiRange:
+    if type(a) is int and type(b) is int:
+        return RhaiRange(a, b, inclusive)
+    raise no_op("..=" if inclusive else "..", a, b)
+
+
+def copy_value(v: Any) -> Any:
+    """Rhai's value semantics: arrays, maps and blobs are copied (deeply) when assigned."""
+    t = type(v)
+    if t is list:
+        return [copy_value(x) if type(x) in _CONTAINERS else x for x in v]
+    if t is dict:
+        return {k: copy_value(x) if type(x) in _CONTAINERS else x for k, x in v.items()}
+    if t is bytearray:
+        return bytearray(v)
+    return v
+
+
+_CONTAINERS = frozenset({list, dict, bytearray})
+
+BINARY = {
+    "+": add, "-": sub, "*": mul, "/": div, "%": mod, "**": power, "<<": shl, ">>": shr,
+    "&": bit_and, "|": bit_or, "^": bit_xor, "==": equals, "!=": not_equals, "<": less,
+    "<=": less_eq, ">": greater, ">=": greater_eq,
+}

@@ -1,0 +1,643 @@
+"""Recursive-descent / precedence-climbing parser from tokens to ``nodes``.
+
+Nesting depth is counted and capped by ``max_expr_depth`` so that hostile input (thousands of
+nested brackets) is a ParseError long before Python's own recursion limit is near.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import ParseError
+from .lexer import RESERVED, Token, tokenize
+from .nodes import FnDef, Node, Script
+from .values import INT_MAX, INT_MIN
+
+# Rhai's binary operator precedences (higher binds tighter); ** is right-associative.
+PRECEDENCE = {
+    "??": 25, "||": 30, "|": 30, "^": 30, "&&": 60, "&": 60, "==": 90, "!=": 90,
+    "in": 110, "!in": 110, "<": 130, "<=": 130, ">": 130, ">=": 130, "..": 140, "..=": 140,
+    "+": 150, "-": 150, "*": 180, "/": 180, "%": 180, "**": 190, "<<": 210, ">>": 210,
+}
+ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "%=", "**=", "<<=", ">>=", "&=", "|=", "^="})
+BLOCK_ENDED = frozenset({"if", "switch", "while", "loop", "for", "do", "try", "block"})
+
+
+class Parser:
+    """Parses one script (or an interpolated fragment) from a token list."""
+
+    def __init__(self, tokens: list[Token], max_depth: int = 64) -> None:
+        self.toks = tokens
+        self.pos = 0
+        self.max_depth = max_depth or 10_000
+        self.depth = 0
+        self.loops = 0
+        self.in_fn = False
+        self.fns: dict[tuple[str, int], FnDef] = {}
+
+    # ---- token helpers -------------------------------------------------------------------
+    @property
+    def tok(self) -> Token:
+        return self.toks[self.pos]
+
+    def peek(self, k: int = 1) -> Token:
+        return self.toks[min(self.pos + k, len(self.toks) - 1)]
+
+    def next(self) -> Token:
+        t = self.toks[self.pos]
+        if t.kind != "eof":
+            self.pos += 1
+        return t
+
+    def is_op(self, value: str) -> bool:
+        t = self.tok
+        return t.kind == "op" and t.value == value
+
+    def is_kw(self, value: str) -> bool:
+        t = self.tok
+        return t.kind == "kw" and t.value == value
+
+    def error(self, msg: str, tok: Token | None = None, kind: str = "BadInput") -> ParseError:
+        t = tok or self.tok
+        return ParseError(msg, t.line, t.col, kind=kind)
+
+    def expect_op(self, value: str, kind: str = "MissingToken") -> Token:
+        if not self.is_op(value):
+            raise self.error(f"Expecting '{value}', found {describe(self.tok)}", kind=kind)
+        return self.next()
+
+    def ident(self, what: str = "a variable name") -> Token:
+        t = self.tok
+        if t.kind != "ident":
+            raise self.error(f"Expecting {what}, found {describe(t)}", kind="VariableExpected")
+        if t.value in RESERVED:
+            raise self.error(f"'{t.value}' is a reserved keyword", kind="Reserved")
+        return self.next()
+
+    def enter(self) -> None:
+        self.depth += 1
+        if self.depth > self.max_depth:
+            raise self.error("Expression exceeds maximum complexity (max_expr_depth)",
+                             kind="ExprTooDeep")
+
+    # ---- script & statements ---------------------------------------------------------------
+    def parse_script(self) -> Script:
+        stmts = self.statements(top=True)
+        if self.tok.kind != "eof":
+            raise self.error(f"Unexpected {describe(self.tok)}")
+        return Script(stmts, self.fns)
+
+    def statements(self, top: bool = False) -> list[Node]:
+        """Statements up to a closing ``}`` or end of input (not consumed)."""
+        out: list[Node] = []
+        while True:
+            t = self.tok
+            if t.kind == "eof" or (t.kind == "op" and t.value == "}"):
+                return out
+            if t.kind == "op" and t.value == ";":
+                self.next()
+                continue
+            if t.kind == "kw" and t.value in ("fn", "private"):
+                if not top:
+                    raise self.error("Functions can only be defined at global level",
+                                     kind="WrongFnDefinition")
+                self.fn_def()
+                continue
+            stmt = self.statement()
+            out.append(stmt)
+            t = self.tok
+            if t.kind == "op" and t.value == ";":
+                self.next()
+            elif t.kind == "eof" or (t.kind == "op" and t.value == "}"):
+                return out
+            elif not ends_with_block(stmt):
+                raise self.error(f"Expecting ';' to terminate this statement, found {describe(t)}",
+                                 kind="MissingToken")
+
+    def statement(self) -> Node:
+        t = self.tok
+        if t.kind == "kw":
+            v = t.value
+            if v in ("let", "const"):
+                self.next()
+                name = self.ident()
+                expr = None
+                if self.is_op("="):
+                    self.next()
+                    expr = self.expr()
+                return Node("let", t.line, t.col, name=name.value, e=expr, const=v == "const")
+            if v == "import":
+                raise self.error("Modules are not supported: 'import' is not allowed",
+                                 kind="BadInput")
+            if v == "export":
+                raise self.error("'export' is not allowed here", kind="WrongExport")
+        expr = self.expr()
+        if self.tok.kind == "op" and self.tok.value in ASSIGN_OPS:
+            op_tok = self.next()
+            check_lhs(expr, op_tok)
+            value = self.expr()
+            return Node("assign", op_tok.line, op_tok.col, target=expr, op=op_tok.value, e=value)
+        return Node("expr", expr.line, expr.col, e=expr)
+
+    def fn_def(self) -> None:
+        start = self.tok
+        private = False
+        if self.is_kw("private"):
+            private = True
+            self.next()
+            if not self.is_kw("fn"):
+                raise self.error("Expecting 'fn'", kind="MissingToken")
+        self.next()
+        name = self.tok
+        if name.kind != "ident" or name.value in RESERVED:
+            raise self.error(f"Expecting a function name, found {describe(name)}",
+                             kind="FnMissingName")
+        self.next()
+        self.expect_op("(", kind="FnMissingParams")
+        params: list[str] = []
+        while not self.is_op(")"):
+            p = self.ident("a parameter name")
+            if p.value in params:
+                raise self.error(f"Duplicated parameter '{p.value}' in function '{name.value}'",
+                                 p, kind="FnDuplicatedParam")
+            params.append(p.value)
+            if self.is_op(","):
+                self.next()
+            elif not self.is_op(")"):
+                raise self.error(f"Expecting ',' or ')', found {describe(self.tok)}",
+                                 kind="MissingToken")
+        self.next()
+        key = (name.value, len(params))
+        if key in self.fns:
+            raise self.error(f"Function '{name.value}' with {len(params)} parameters "
+                             "is already defined", name, kind="FnDuplicatedDefinition")
+        saved = self.loops, self.in_fn
+        self.loops, self.in_fn = 0, True
+        body = self.block()
+        self.loops, self.in_fn = saved
+        self.fns[key] = FnDef(name.value, params, body, private, start.line, start.col)
+
+    def block(self) -> Node:
+        t = self.tok
+        if not self.is_op("{"):
+            raise self.error(f"Expecting '{{', found {describe(t)}", kind="MissingLeftBrace")
+        self.enter()
+        self.next()
+        stmts = self.statements()
+        if not self.is_op("}"):
+            raise self.error(f"Expecting '}}', found {describe(self.tok)}",
+                             kind="MissingRightBrace")
+        self.next()
+        self.depth -= 1
+        return Node("block", t.line, t.col, stmts=stmts)
+
+    # ---- expressions -----------------------------------------------------------------------
+    def expr(self, min_prec: int = 0) -> Node:
+        self.enter()
+        left = self.unary()
+        while True:
+            t = self.tok
+            if t.kind == "op" and t.value in PRECEDENCE:
+                op = t.value
+            elif t.kind == "kw" and t.value == "in":
+                op = "in"
+            else:
+                break
+            prec = PRECEDENCE[op]
+            if prec < min_prec:
+                break
+            self.next()
+            if op in ("..", "..=") and self.tok.kind == "op" and \
+                    self.tok.value in ("]", ")", "}", ",", ";"):
+                right = None
+            else:
+                right = self.expr(prec if op == "**" else prec + 1)
+            left = Node("binary", t.line, t.col, op=op, l=left, r=right)
+        self.depth -= 1
+        return left
+
+    def unary(self) -> Node:
+        t = self.tok
+        if t.kind == "op" and t.value in ("-", "+", "!"):
+            self.next()
+            nxt = self.tok
+            if t.value == "-" and nxt.kind == "int" and nxt.value == INT_MAX + 1:
+                self.next()
+                return self.postfix(Node("lit", t.line, t.col, value=INT_MIN))
+            self.enter()
+            operand = self.unary()
+            self.depth -= 1
+            if t.value == "-" and operand.kind == "lit" and type(operand.value) in (int, float):
+                return Node("lit", t.line, t.col, value=-operand.value)
+            if t.value == "+" and operand.kind == "lit" and type(operand.value) in (int, float):
+                return operand
+            return Node("unary", t.line, t.col, op=t.value, e=operand)
+        node = self.postfix(self.primary())
+        if node.kind == "lit" and type(node.value) is int and node.value > INT_MAX:
+            raise self.error("Integer overflow", t, kind="MalformedNumber")
+        return node
+
+    def args(self) -> list[Node]:
+        self.expect_op("(")
+        args: list[Node] = []
+        while not self.is_op(")"):
+            args.append(self.expr())
+            if self.is_op(","):
+                self.next()
+            elif not self.is_op(")"):
+                raise self.error(f"Expecting ',' or ')', found {describe(self.tok)}",
+                                 kind="MissingToken")
+        self.next()
+        return args
+
+    def postfix(self, node: Node) -> Node:
+        while True:
+            t = self.tok
+            if t.kind != "op":
+                return node
+            v = t.value
+            if v in (".", "?."):
+                self.next()
+                name = self.tok
+                if name.kind not in ("ident", "kw") or (name.kind == "kw" and name.value in (
+                        "true", "false", "this")):
+                    raise self.error(f"Expecting a property name, found {describe(name)}",
+                                     kind="PropertyExpected")
+                self.next()
+                if self.is_op("::"):
+                    raise self.error("Invalid use of '::' after a property", kind="BadInput")
+                bang = False
+                if self.is_op("!") and self.peek().kind == "op" and self.peek().value == "(":
+                    raise self.error("'!' cannot be used in a method call", kind="MalformedCapture")
+                if self.is_op("("):
+                    self.enter()
+                    args = self.args()
+                    self.depth -= 1
+                    node = Node("method", name.line, name.col, obj=node, name=name.value,
+                                args=args, safe=v == "?.", bang=bang)
+                else:
+                    node = Node("prop", name.line, name.col, obj=node, name=name.value,
+                                safe=v == "?.")
+            elif v in ("[", "?["):
+                self.next()
+                self.enter()
+                if self.is_op("]"):
+                    raise self.error("Expecting an index expression", kind="MalformedIndexExpr")
+                idx = self.index_expr()
+                self.depth -= 1
+                self.expect_op("]", kind="MissingRightBracket")
+                check_index(node, idx, t)
+                node = Node("index", t.line, t.col, obj=node, idx=idx, safe=v == "?[")
+            else:
+                return node
+
+    def index_expr(self) -> Node:
+        """An index, which may be an open range such as ``..``, ``..=2`` or ``1..``."""
+        t = self.tok
+        if t.kind == "op" and t.value in ("..", "..="):
+            self.next()
+            start = Node("lit", t.line, t.col, value=0)
+            if self.is_op("]"):
+                if t.value == "..=":
+                    return Node("binary", t.line, t.col, op="..", l=start, r=None)
+                return Node("binary", t.line, t.col, op="..", l=start, r=None)
+            return Node("binary", t.line, t.col, op=t.value, l=start, r=self.expr(141))
+        return self.expr()
+
+    def primary(self) -> Node:
+        t = self.next()
+        k, v = t.kind, t.value
+        L, C = t.line, t.col
+        if k in ("int", "float", "str", "char"):
+            return Node("lit", L, C, value=v)
+        if k == "interp":
+            parts: list[Any] = []
+            for part in v:
+                if isinstance(part, str):
+                    parts.append(part)
+                else:
+                    sub = Parser(part, self.max_depth)
+                    sub.depth = self.depth
+                    sub.loops, sub.in_fn = self.loops, self.in_fn
+                    stmts = sub.statements()
+                    if sub.tok.kind != "eof":
+                        raise sub.error(f"Unexpected {describe(sub.tok)}")
+                    parts.append(Node("block", L, C, stmts=stmts))
+            return Node("interp", L, C, parts=parts)
+        if k == "kw" and v == "global" and self.is_op("::"):
+            self.next()
+            name = self.ident()
+            return Node("gvar", L, C, name=name.value)
+        if k == "ident":
+            if v in RESERVED:
+                raise ParseError(f"'{v}' is a reserved keyword", L, C, kind="Reserved")
+            if self.is_op("::"):
+                raise self.error("Modules are not supported", kind="BadInput")
+            if self.is_op("!") and self.peek().kind == "op" and self.peek().value == "(":
+                self.next()
+                self.enter()
+                args = self.args()
+                self.depth -= 1
+                return Node("call", L, C, name=v, args=args, bang=True)
+            if self.is_op("("):
+                self.enter()
+                args = self.args()
+                self.depth -= 1
+                return Node("call", L, C, name=v, args=args, bang=False)
+            return Node("var", L, C, name=v)
+        if k == "op":
+            if v == "(":
+                if self.is_op(")"):
+                    self.next()
+                    return Node("lit", L, C, value=None)
+                e = self.expr()
+                self.expect_op(")", kind="MissingRightParen")
+                return e
+            if v == "[":
+                items: list[Node] = []
+                while not self.is_op("]"):
+                    items.append(self.expr())
+                    if self.is_op(","):
+                        self.next()
+                    elif not self.is_op("]"):
+                        raise self.error(f"Expecting ',' or ']', found {describe(self.tok)}",
+                                         kind="MissingToken")
+                self.next()
+                return Node("array", L, C, items=items)
+            if v == "#{":
+                return self.map_literal(t)
+            if v == "{":
+                self.pos -= 1
+                return self.block()
+            if v in ("|", "||"):
+                return self.closure(t)
+        if k == "kw":
+            if v == "true" or v == "false":
+                return Node("lit", L, C, value=v == "true")
+            if v == "this":
+                return Node("this", L, C)
+            if v == "if":
+                return self.if_expr(t)
+            if v == "switch":
+                return self.switch(t)
+            if v == "while":
+                return self.while_loop(t, until=False)
+            if v == "loop":
+                self.loops += 1
+                body = self.block()
+                self.loops -= 1
+                return Node("loop", L, C, body=body)
+            if v == "do":
+                self.loops += 1
+                body = self.block()
+                self.loops -= 1
+                if not (self.is_kw("while") or self.is_kw("until")):
+                    raise self.error("Expecting 'while' or 'until'", kind="MissingToken")
+                until = self.next().value == "until"
+                cond = self.expr()
+                return Node("while", L, C, cond=cond, body=body, until=until, post=True)
+            if v == "for":
+                return self.for_loop(t)
+            if v == "try":
+                body = self.block()
+                if not self.is_kw("catch"):
+                    raise self.error("Expecting 'catch'", kind="MissingToken")
+                self.next()
+                var = None
+                if self.is_op("("):
+                    self.next()
+                    var = self.ident().value
+                    self.expect_op(")", kind="MissingRightParen")
+                handler = self.block()
+                return Node("try", L, C, body=body, var=var, handler=handler)
+            if v in ("break", "continue"):
+                if not self.loops:
+                    raise ParseError(f"'{v}' not inside a loop", L, C, kind="LoopBreak")
+                e = None
+                if v == "break" and self.starts_expr():
+                    e = self.expr()
+                return Node(v, L, C, e=e)
+            if v in ("return", "throw"):
+                e = self.expr() if self.starts_expr() else None
+                return Node(v, L, C, e=e)
+            if v == "fn":
+                raise ParseError("Functions can only be defined at global level", L, C,
+                                 kind="WrongFnDefinition")
+            if v in ("import", "export"):
+                raise ParseError(f"'{v}' is not allowed here", L, C,
+                                 kind="WrongExport" if v == "export" else "BadInput")
+        if k == "eof":
+            raise ParseError("Script is incomplete", L, C, kind="UnexpectedEOF")
+        raise ParseError(f"Unexpected {describe(t)}", L, C, kind="BadInput")
+
+    def starts_expr(self) -> bool:
+        t = self.tok
+        if t.kind == "eof":
+            return False
+        if t.kind == "op":
+            return t.value not in (";", "}", ")", "]", ",")
+        return not (t.kind == "kw" and t.value in ("else", "catch"))
+
+    def map_literal(self, t: Token) -> Node:
+        items: list[tuple[str, Node]] = []
+        seen: set[str] = set()
+        while not self.is_op("}"):
+            key = self.next()
+            if key.kind == "ident" or key.kind == "str" or key.kind == "kw":
+                name = key.value
+            else:
+                raise self.error(f"Expecting a property name, found {describe(key)}", key,
+                                 kind="PropertyExpected")
+            if name in seen:
+                raise self.error(f"Duplicated property '{name}'", key, kind="DuplicatedProperty")
+            seen.add(name)
+            self.expect_op(":", kind="MissingToken")
+            items.append((name, self.expr()))
+            if self.is_op(","):
+                self.next()
+            elif not self.is_op("}"):
+                raise self.error(f"Expecting ',' or '}}', found {describe(self.tok)}",
+                                 kind="MissingToken")
+        self.next()
+        return Node("map", t.line, t.col, items=items)
+
+    def closure(self, t: Token) -> Node:
+        params: list[str] = []
+        if t.value == "|":
+            while not self.is_op("|"):
+                p = self.ident("a parameter name")
+                if p.value in params:
+                    raise self.error(f"Duplicated parameter '{p.value}'", p,
+                                     kind="FnDuplicatedParam")
+                params.append(p.value)
+                if self.is_op(","):
+                    self.next()
+                elif not self.is_op("|"):
+                    raise self.error(f"Expecting ',' or '|', found {describe(self.tok)}",
+                                     kind="MissingToken")
+            self.next()
+        saved = self.loops
+        self.loops = 0
+        if self.is_op("{"):
+            body = self.expr()
+        else:
+            stmt = self.statement()
+            body = Node("block", stmt.line, stmt.col, stmts=[stmt])
+        self.loops = saved
+        return Node("closure", t.line, t.col, params=params, body=body)
+
+    def if_expr(self, t: Token) -> Node:
+        cond = self.expr()
+        then = self.block()
+        els = None
+        if self.is_kw("else"):
+            self.next()
+            if self.is_kw("if"):
+                els = self.if_expr(self.next())
+            else:
+                els = self.block()
+        return Node("if", t.line, t.col, cond=cond, then=then, els=els)
+
+    def while_loop(self, t: Token, until: bool) -> Node:
+        cond = self.expr()
+        self.loops += 1
+        body = self.block()
+        self.loops -= 1
+        return Node("while", t.line, t.col, cond=cond, body=body, until=until, post=False)
+
+    def for_loop(self, t: Token) -> Node:
+        idx = None
+        if self.is_op("("):
+            self.next()
+            var = self.ident().value
+            self.expect_op(",", kind="MissingToken")
+            idx = self.ident().value
+            self.expect_op(")", kind="MissingRightParen")
+        else:
+            var = self.ident().value
+        if not self.is_kw("in"):
+            raise self.error("Expecting 'in' in the 'for' statement", kind="MissingToken")
+        self.next()
+        iterable = self.expr()
+        self.loops += 1
+        body = self.block()
+        self.loops -= 1
+        return Node("for", t.line, t.col, var=var, idx=idx, iterable=iterable, body=body)
+
+    def switch(self, t: Token) -> Node:
+        subject = self.expr()
+        self.expect_op("{", kind="MissingLeftBrace")
+        cases: list[tuple[list[Node], Node | None, Node]] = []
+        default = None
+        has_range = has_float = False
+        while not self.is_op("}"):
+            if default is not None:
+                raise self.error("Default case must be the last case",
+                                 kind="WrongSwitchDefaultCase")
+            start = self.tok
+            if start.kind == "ident" and start.value == "_":
+                self.next()
+                if self.is_kw("if"):
+                    raise self.error("The default case cannot have a condition",
+                                     kind="WrongSwitchCaseCondition")
+                self.expect_op("=>", kind="MissingToken")
+                default = self.expr()
+            else:
+                patterns = [self.switch_pattern()]
+                while self.is_op("|"):
+                    self.next()
+                    patterns.append(self.switch_pattern())
+                for p in patterns:
+                    if p.kind == "range":
+                        has_range = True
+                    elif type(p.value) is float:
+                        has_float = True
+                guard = None
+                if self.is_kw("if"):
+                    self.next()
+                    guard = self.expr()
+                self.expect_op("=>", kind="MissingToken")
+                cases.append((patterns, guard, self.expr()))
+            if self.is_op(","):
+                self.next()
+            elif not self.is_op("}"):
+                if self.toks[self.pos - 1].value != "}":
+                    raise self.error(f"Expecting ',' or '}}', found {describe(self.tok)}",
+                                     kind="MissingToken")
+        self.next()
+        if has_range and has_float:
+            raise ParseError("Numeric switch cases must all be integers when ranges are used",
+                             t.line, t.col, kind="WrongSwitchIntegerCase")
+        return Node("switch", t.line, t.col, subject=subject, cases=cases, default=default)
+
+    def switch_pattern(self) -> Node:
+        t = self.tok
+        e = self.expr(131)  # above comparison: literals and ranges only
+        if e.kind == "binary" and e.op in ("..", "..=") and e.l.kind == "lit" and \
+                e.r is not None and e.r.kind == "lit" and type(e.l.value) is int and \
+                type(e.r.value) is int:
+            return Node("range", t.line, t.col, start=e.l.value, end=e.r.value,
+                        inclusive=e.op == "..=")
+        if e.kind != "lit":
+            raise ParseError("Switch case values must be constants", t.line, t.col,
+                             kind="ExprExpected")
+        return e
+
+
+def describe(t: Token) -> str:
+    """A token as an error message mentions it."""
+    if t.kind == "eof":
+        return "end of script"
+    if t.kind in ("op", "kw"):
+        return f"'{t.value}'"
+    if t.kind == "ident":
+        return f"'{t.value}'"
+    return f"{t.kind} literal"
+
+
+def ends_with_block(stmt: Node) -> bool:
+    """Statements ending in a block need no ``;`` after them."""
+    if stmt.kind == "expr":
+        e = stmt.e
+        if e.kind == "while" and e.post:
+            return False
+        return e.kind in BLOCK_ENDED
+    return False
+
+
+def check_lhs(expr: Node, op: Token) -> None:
+    """Only variables, properties and indexing may be assigned to."""
+    if expr.kind == "lit" or (expr.kind == "var" and False):
+        raise ParseError("Cannot assign to a constant value", op.line, op.col,
+                         kind="AssignmentToConstant")
+    node = expr
+    if node.kind not in ("var", "index", "prop", "this"):
+        raise ParseError("Invalid left-hand side of an assignment", op.line, op.col,
+                         kind="AssignmentToInvalidLHS")
+    while node.kind in ("index", "prop"):
+        node = node.obj
+    if node.kind not in ("var", "this", "index", "prop"):
+        raise ParseError("Invalid left-hand side of an assignment", op.line, op.col,
+                         kind="AssignmentToInvalidLHS")
+
+
+def check_index(obj: Node, idx: Node, t: Token) -> None:
+    """Rhai rejects obviously wrong index types on literal arrays and maps at parse time."""
+    bad = False
+    if obj.kind == "array" or (obj.kind == "lit" and type(obj.value) is str):
+        if idx.kind == "lit" and type(idx.value) is not int:
+            bad = True
+        if idx.kind == "binary" and idx.op in ("&&", "||", "==", "!=", "<", ">", "<=", ">=",
+                                               "in", "!in"):
+            bad = True
+        if idx.kind == "map" or idx.kind == "interp" or idx.kind == "unary" and idx.op == "!":
+            bad = True
+    elif obj.kind == "map":
+        if idx.kind == "lit" and type(idx.value) is not str or idx.kind == "array":
+            bad = True
+    if bad:
+        raise ParseError("Invalid index type", t.line, t.col, kind="MalformedIndexExpr")
+
+
+def parse(src: str, max_expr_depth: int = 64) -> Script:
+    """Parse a whole script."""
+    return Parser(tokenize(src, max_expr_depth), max_expr_depth).parse_script()

@@ -1,0 +1,647 @@
+"""What compiled scripts call at run time: function dispatch, indexing, properties, iteration,
+limits and the built-in functions that need the engine (print, Fn, call, eval, ...).
+
+One ``Runtime`` per script run; the generated code reaches its methods through names bound in
+the run's namespace (``_call``, ``_idx``, ...), so nothing in a script can name Python objects.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from . import ops
+from .errors import EvalError, LimitError, ThrownError
+from .natives import ANY, LIBRARY, NativeFn
+from .values import (INT_MAX, Char, FnPtr, Instant, RhaiRange, StepRange, to_debug,
+                     to_display, type_name)
+
+CONTAINERS = frozenset({list, dict, bytearray})
+TICK = 1024  # operations between wall-clock checks
+
+
+def chunk_size(max_ops: int) -> int:
+    """Loop iterations counted locally before they are added to the operation count."""
+    return min(TICK, max_ops) if max_ops else TICK
+
+
+def not_found(name: str, args: tuple | list) -> EvalError:
+    sig = ", ".join(type_name(a) for a in args)
+    return EvalError(f"Function not found: {name} ({sig})", kind="ErrorFunctionNotFound")
+
+
+SORTED_MAP_LIMIT = 512
+"""Maps up to this size are kept in key order on every insert; bigger ones (where re-sorting
+on each insert would be quadratic) are put in key order when they are shown or returned."""
+
+
+def insert_sorted(d: dict, key: str, value: Any) -> None:
+    """Set ``d[key]`` keeping Rhai's key order (maps are BTreeMaps) for maps of ordinary size."""
+    if key in d or not d or key > next(reversed(d)) or len(d) >= SORTED_MAP_LIMIT:
+        d[key] = value
+        return
+    d[key] = value
+    items = sorted(d.items())
+    d.clear()
+    d.update(items)
+
+
+def to_python(v: Any) -> Any:
+    """A Rhai value as the host sees it: plain str, bytes, lists and dicts."""
+    t = type(v)
+    if t is Char:
+        return str(v)
+    if t is list:
+        return [to_python(x) for x in v]
+    if t is dict:
+        return {k: to_python(v[k]) for k in sorted(v)}
+    if t is bytearray:
+        return bytes(v)
+    return v
+
+
+def from_python(v: Any, what: str = "value") -> Any:
+    """A host value as a Rhai value; anything that is not plain data is refused."""
+    t = type(v)
+    if v is None or t in (int, bool, str, Char, FnPtr, Instant, RhaiRange, StepRange):
+        if t is int and not (-(1 << 63) <= v <= INT_MAX):
+            raise EvalError(f"Integer too large for a Rhai INT: {v}", kind="ErrorArithmetic")
+        return v
+    if t is float:
+        return v
+    if t in (list, tuple):
+        return [from_python(x, what) for x in v]
+    if t is dict:
+        out = {}
+        for k, x in sorted(v.items(), key=lambda kv: str(kv[0])):
+            if type(k) is not str:
+                raise EvalError(f"Map keys must be strings in {what}", kind="ErrorMismatchDataType")
+            out[k] = from_python(x, what)
+        return out
+    if t in (bytes, bytearray):
+        return bytearray(v)
+    raise EvalError(f"Unsupported {what} type: {t.__name__}", kind="ErrorMismatchDataType")
+
+
+class Runtime:
+    """State of one script run: limits, output callbacks, function tables, operation count."""
+
+    def __init__(self, limits: dict, on_print: Callable[[str], Any],
+                 on_debug: Callable[[str], Any], host_fns: dict, ns: dict,
+                 script_fns: dict, eval_hook: Callable[..., Any]) -> None:
+        self.limits = limits
+        self.on_print = on_print
+        self.on_debug = on_debug
+        self.host_fns = host_fns
+        self.ns = ns
+        self.fns = script_fns  # (name, arity) -> python function (d, tb, *args)
+        self.eval_hook = eval_hook
+        self.depth = 0
+        self.max_ops = limits["max_operations"] or 0
+        self.chunk_size = chunk_size(self.max_ops)
+        self.total = 0  # operations accounted so far
+        self.granted = self.chunk_size  # the countdown value last handed to the script
+        self.get_ops: Callable[[], int] = lambda: self.granted  # replaced by the script's
+        self.set_ops: Callable[[int], None] = lambda value: None
+        timeout = limits["timeout"]
+        self.deadline = time.monotonic() + timeout if timeout else 0.0
+        self.max_string = limits["max_string_size"] or 0
+        self.max_array = limits["max_array_size"] or 0
+        self.max_map = limits["max_map_size"] or 0
+        self.cache: dict = {}
+
+    # ---- limits ---------------------------------------------------------------------------
+    def tick(self) -> None:
+        """The countdown ``_ops`` ran out: account the operations, enforce max_operations and
+        the timeout, and grant the next batch (at most ``TICK``, at most what is left)."""
+        self.total += self.granted - self.get_ops()
+        if self.max_ops and self.total > self.max_ops:
+            raise LimitError("max_operations",
+                             f"Too many operations: more than {self.max_ops} (max_operations)")
+        if self.deadline and time.monotonic() > self.deadline:
+            raise LimitError("timeout",
+                             f"Script timed out after {self.limits['timeout']} seconds (timeout)",
+                             kind="ErrorTerminated")
+        grant = TICK
+        if self.max_ops:
+            grant = min(grant, self.max_ops - self.total)
+        self.granted = grant
+        self.set_ops(grant)
+
+    def chunk(self) -> int:
+        """A loop used up its local budget of ``chunk_size`` operations: account and check."""
+        left = self.get_ops() - self.chunk_size
+        self.set_ops(left)
+        if left < 0:
+            self.tick()
+        return self.chunk_size
+
+    def chunk_done(self, n: int) -> None:
+        """A ``for`` loop over a range finished a chunk of ``n`` iterations."""
+        left = self.get_ops() - n
+        self.set_ops(left)
+        if left < 0:
+            self.tick()
+
+    def ranges(self, a: Any, b: Any, inclusive: bool) -> Any:
+        """``a..b`` as consecutive ranges of at most ``chunk_size`` numbers."""
+        if type(a) is not int or type(b) is not int:
+            raise ops.no_op("..=" if inclusive else "..", a, b)
+        end = b + 1 if inclusive else b
+        step = self.chunk_size
+        for lo in range(a, end, step):
+            yield range(lo, min(lo + step, end))
+
+    def too_deep(self, d: int) -> None:
+        raise LimitError("max_call_levels",
+                         f"Stack overflow: more than {self.limits['max_call_levels']} nested "
+                         "function calls (max_call_levels)", kind="ErrorStackOverflow")
+
+    def check(self, v: Any) -> Any:
+        """Enforce the size limits on a value that may have grown."""
+        t = type(v)
+        if t is str:
+            if self.max_string and len(v) > self.max_string // 4 and \
+                    len(v.encode()) > self.max_string:
+                raise LimitError("max_string_size", "Length of string exceeds the maximum "
+                                 f"of {self.max_string} bytes (max_string_size)",
+                                 kind="ErrorDataTooLarge")
+        elif t is list:
+            if self.max_array and len(v) > self.max_array:
+                raise LimitError("max_array_size", "Size of array exceeds the maximum of "
+                                 f"{self.max_array} (max_array_size)", kind="ErrorDataTooLarge")
+        elif t is dict:
+            if self.max_map and len(v) > self.max_map:
+                raise LimitError("max_map_size", "Size of object map exceeds the maximum of "
+                                 f"{self.max_map} (max_map_size)", kind="ErrorDataTooLarge")
+        elif t is bytearray:
+            if self.max_array and len(v) > self.max_array:
+                raise LimitError("max_array_size", "Size of BLOB exceeds the maximum of "
+                                 f"{self.max_array} (max_array_size)", kind="ErrorDataTooLarge")
+        return v
+
+    check_string = check_array = check_map = check_blob = check
+
+    # ---- operators that may grow values ----------------------------------------------------
+    def add(self, a: Any, b: Any) -> Any:
+        r = ops.add(a, b)
+        return self.check(r) if type(r) is not int and type(r) is not float else r
+
+    def iadd(self, a: Any, b: Any) -> Any:
+        """``a += b``: arrays append (or extend with an array), maps merge, others ``+``."""
+        ta = type(a)
+        if ta is list:
+            if type(b) is list:
+                a.extend(ops.copy_value(b))
+            else:
+                a.append(ops.copy_value(b))
+            return self.check(a)
+        if ta is dict and type(b) is dict:
+            for k, v in b.items():
+                insert_sorted(a, k, ops.copy_value(v))
+            return self.check(a)
+        if ta is bytearray:
+            if type(b) is bytearray:
+                a.extend(b)
+            elif type(b) is int:
+                a.append(b & 0xFF)
+            elif type(b) is str:
+                a.extend(b.encode())
+            else:
+                raise ops.no_op("+=", a, b)
+            return self.check(a)
+        return self.add(a, b)
+
+    def interp(self, *parts: Any) -> str:
+        return self.check("".join(p if type(p) is str else to_display(p) for p in parts))
+
+    # ---- indexing and properties ------------------------------------------------------------
+    def index(self, obj: Any, idx: Any) -> Any:
+        t, ti = type(obj), type(idx)
+        if t is list:
+            if ti is int:
+                n = len(obj)
+                if -n <= idx < n:
+                    return obj[idx]
+                raise EvalError(f"Array index {idx} out of bounds: 0 to {n - 1}",
+                                kind="ErrorArrayBounds")
+            if ti is RhaiRange:
+                s, e = self.slice_bounds(len(obj), idx)
+                return ops.copy_value(obj[s:e])
+        elif t is dict:
+            if ti is str or ti is Char:
+                return obj.get(idx)
+            raise EvalError(f"Object map index must be a string, not {type_name(idx)}",
+                            kind="ErrorIndexingType")
+        elif t is str:
+            if ti is int:
+                n = len(obj)
+                if -n <= idx < n:
+                    return Char(obj[idx])
+                raise EvalError(f"String index {idx} out of bounds: 0 to {n - 1}",
+                                kind="ErrorStringBounds")
+            if ti is RhaiRange:
+                s, e = self.slice_bounds(len(obj), idx)
+                return obj[s:e]
+        elif t is int:
+            if ti is int:
+                bit = self.bit_pos(idx)
+                return bool((obj >> bit) & 1)
+            if ti is RhaiRange:
+                s, e = self.bit_range(idx)
+                return (obj >> s) & ((1 << (e - s)) - 1) if e > s else 0
+        elif t is bytearray:
+            if ti is int:
+                n = len(obj)
+                if -n <= idx < n:
+                    return obj[idx]
+                raise EvalError(f"Blob index {idx} out of bounds: 0 to {n - 1}",
+                                kind="ErrorArrayBounds")
+            if ti is RhaiRange:
+                s, e = self.slice_bounds(len(obj), idx)
+                return bytearray(obj[s:e])
+        elif obj is None:
+            raise EvalError("Cannot index into ()", kind="ErrorIndexingType")
+        raise EvalError(f"Indexing {type_name(obj)} with {type_name(idx)} is not supported",
+                        kind="ErrorIndexingType")
+
+    @staticmethod
+    def slice_bounds(n: int, r: RhaiRange) -> tuple[int, int]:
+        """Rhai's (clamping) start/end for ``x[a..b]`` with negative ends counting back."""
+        s, e = r.start, r.end
+        if s < 0:
+            s = max(n + s, 0)
+        if e < 0:
+            e = max(n + e, 0)
+            if e <= s:
+                return s, s
+        if r.inclusive:
+            e += 1
+        s, e = min(s, n), min(e, n)
+        return (s, e) if e > s else (s, s)
+
+    @staticmethod
+    def bit_pos(idx: int) -> int:
+        if 0 <= idx < 64:
+            return idx
+        if -64 <= idx < 0:
+            return 64 + idx
+        raise EvalError(f"Bit-field index {idx} out of bounds: 0 to 63", kind="ErrorBitFieldBounds")
+
+    def bit_range(self, r: RhaiRange) -> tuple[int, int]:
+        s = self.bit_pos(r.start)
+        e = r.end + 1 if r.inclusive else r.end
+        if e < 0:
+            e += 64
+        if not 0 <= e <= 64:
+            raise EvalError(f"Bit-field index {r.end} out of bounds: 0 to 63",
+                            kind="ErrorBitFieldBounds")
+        return s, e
+
+    def set_index(self, obj: Any, idx: Any, value: Any) -> Any:
+        """Store ``value`` at ``obj[idx]``; returns the container (new for strings and ints)."""
+        t, ti, tv = type(obj), type(idx), type(value)
+        if t is list:
+            if ti is int:
+                n = len(obj)
+                if -n <= idx < n:
+                    obj[idx] = value
+                    return obj
+                raise EvalError(f"Array index {idx} out of bounds: 0 to {n - 1}",
+                                kind="ErrorArrayBounds")
+        elif t is dict:
+            if ti is str or ti is Char:
+                insert_sorted(obj, str(idx), value)
+                return self.check(obj)
+            raise EvalError(f"Object map index must be a string, not {type_name(idx)}",
+                            kind="ErrorIndexingType")
+        elif t is str:
+            if ti is int:
+                n = len(obj)
+                if not -n <= idx < n:
+                    raise EvalError(f"String index {idx} out of bounds: 0 to {n - 1}",
+                                    kind="ErrorStringBounds")
+                if tv is not Char:
+                    raise EvalError(f"Cannot set a string character to {type_name(value)}",
+                                    kind="ErrorMismatchDataType")
+                i = idx % n
+                return obj[:i] + value + obj[i + 1:]
+            if ti is RhaiRange:
+                if tv is not str and tv is not Char:
+                    raise EvalError("Only a string can replace a substring",
+                                    kind="ErrorMismatchDataType")
+                s, e = self.slice_bounds(len(obj), idx)
+                return self.check(obj[:s] + value + obj[e:])
+        elif t is int:
+            if ti is int:
+                if tv is not bool:
+                    raise EvalError("A bit can only be set to true or false",
+                                    kind="ErrorMismatchDataType")
+                bit = self.bit_pos(idx)
+                r = (obj | (1 << bit)) if value else (obj & ~(1 << bit))
+                return r - (1 << 64) if r > INT_MAX else r
+            if ti is RhaiRange:
+                if tv is not int:
+                    raise EvalError("Bits can only be set to an integer",
+                                    kind="ErrorMismatchDataType")
+                s, e = self.bit_range(idx)
+                if e <= s:
+                    return obj
+                mask = ((1 << (e - s)) - 1) << s
+                r = ((obj & ~mask) | ((value << s) & mask)) & 0xFFFF_FFFF_FFFF_FFFF
+                return r - (1 << 64) if r > INT_MAX else r
+        elif t is bytearray:
+            if ti is int and tv is int:
+                n = len(obj)
+                if -n <= idx < n:
+                    obj[idx] = value & 0xFF
+                    return obj
+                raise EvalError(f"Blob index {idx} out of bounds: 0 to {n - 1}",
+                                kind="ErrorArrayBounds")
+        raise EvalError(f"Indexing {type_name(obj)} with {type_name(idx)} is not supported",
+                        kind="ErrorIndexingType")
+
+    def prop(self, obj: Any, name: str) -> Any:
+        if type(obj) is dict:
+            return obj.get(name)
+        for fname in ("get$" + name, name):
+            fn = self.find_native(fname, (obj,))
+            if fn is not None:
+                return self.invoke_native(fn, [obj])
+        raise EvalError(f"Unknown property '{name}' for {type_name(obj)}", kind="ErrorDotExpr")
+
+    def set_prop(self, obj: Any, name: str, value: Any) -> Any:
+        if type(obj) is dict:
+            insert_sorted(obj, name, value)
+            return self.check(obj)
+        fn = self.find_native("set$" + name, (obj, value))
+        if fn is not None:
+            box = [obj]
+            self.invoke_native(fn, [obj, value], box)
+            return box[0]
+        raise EvalError(f"Cannot set property '{name}' of {type_name(obj)}", kind="ErrorDotExpr")
+
+    # ---- iteration ---------------------------------------------------------------------------
+    def iterate(self, v: Any) -> Any:
+        t = type(v)
+        if t is RhaiRange:
+            return v.as_range()
+        if t is list:
+            return [ops.copy_value(x) if type(x) in CONTAINERS else x for x in v]
+        if t is str:
+            return [Char(c) for c in v]
+        if t is StepRange:
+            return v.iterate()
+        if t is bytearray:
+            return list(v)
+        if t is dict:
+            return sorted(v)
+        raise EvalError(f"Cannot iterate over {type_name(v)}", kind="ErrorFor")
+
+    # ---- function dispatch -------------------------------------------------------------------
+    def find_native(self, name: str, args: tuple | list) -> NativeFn | None:
+        """The library overload of ``name`` whose parameter types match ``args`` exactly."""
+        key = (name, *map(type, args))
+        try:
+            return self.cache[key]
+        except KeyError:
+            pass
+        found = None
+        for fn in LIBRARY.get(name, ()):
+            if len(fn.params) == len(args) and all(
+                    p is ANY or type(a) is p for p, a in zip(fn.params, args)):
+                found = fn
+                break
+        self.cache[key] = found
+        return found
+
+    def invoke_native(self, fn: NativeFn, args: list | tuple, box: list | None = None) -> Any:
+        """Run a native; a by-reference first argument lives in ``box`` (written back)."""
+        if fn.mutates and box is None and type(args[0]) in CONTAINERS:
+            args = (ops.copy_value(args[0]), *args[1:])
+        try:
+            result = fn.fn(self, *args) if fn.ctx else fn.fn(*args)
+        except (EvalError, LimitError, RecursionError):
+            raise
+        except Exception as exc:  # a stdlib bug must not escape as a Python error
+            raise EvalError(f"Error in function {fn.name}: {exc}", kind="ErrorRuntime") from None
+        if fn.writes_back:
+            new, result = result
+            if box is not None:
+                box[0] = new
+        return result
+
+    def call_name(self, d: int, name: str, *args: Any) -> Any:
+        """Call a function by name with arguments passed by value."""
+        return self.call_ref(d, name, None, args)
+
+    def call_ref(self, d: int, name: str, box: list | None, args: Any) -> Any:
+        """Call ``name``; when ``box`` is given it holds the first argument by reference.
+
+        Lookup order: script function, engine built-in, library overload, host function.
+        """
+        if box is not None:
+            args = (box[0], *args)
+        fn = self.find_native(name, args)
+        if fn is not None and (name, len(args)) not in self.fns and name not in BUILTINS:
+            self.depth = d
+            return self.invoke_native(fn, args, box)
+        f = self.fns.get((name, len(args)))
+        if f is not None:
+            return f(d + 1, None, *[ops.copy_value(a) for a in args])
+        builtin = BUILTINS.get(name)
+        if builtin is not None:
+            return builtin(self, d, box, *args)
+        host = self.host_fns.get(name)
+        if host is not None:
+            return self.call_host(name, host, args)
+        raise not_found(name, args)
+
+    def call_host(self, name: str, host: Callable[..., Any], args: Any) -> Any:
+        try:
+            result = host(*[to_python(a) for a in args])
+        except (EvalError, LimitError):
+            raise
+        except Exception as exc:
+            raise EvalError(f"Error in function {name}: {exc}", kind="ErrorRuntime") from None
+        return from_python(result, f"result of {name}")
+
+    def method(self, d: int, name: str, box: list, *args: Any) -> Any:
+        """``obj.name(args)`` with ``obj`` by reference in ``box``: script fns bind ``this``."""
+        f = self.fns.get((name, len(args)))
+        if f is not None:
+            return f(d + 1, box, *[ops.copy_value(a) for a in args])
+        obj = box[0]
+        if type(obj) is dict and type(obj.get(name)) is FnPtr and \
+                self.find_native(name, (obj, *args)) is None:
+            return self.call_fn_ptr(d, obj[name], list(args), box)
+        return self.call_ref(d, name, box, args)
+
+    def method_at(self, d: int, name: str, parent: Any, key: Any, is_prop: bool,
+                  *args: Any) -> Any:
+        """A method call on ``parent[key]`` / ``parent.key``: the result is written back."""
+        child = self.prop(parent, key) if is_prop else self.index(parent, key)
+        box = [child]
+        result = self.method(d, name, box, *args)
+        if box[0] is not child:
+            if is_prop:
+                self.set_prop(parent, key, box[0])
+            else:
+                self.set_index(parent, key, box[0])
+        return result
+
+    def arity(self, fp: FnPtr) -> int | None:
+        """How many arguments a function pointer still takes, if that is known."""
+        if fp.func is not None:
+            return fp.func[1] - len(fp.curry)
+        arities = [n for (name, n) in self.fns if name == fp.name]
+        if len(arities) == 1:
+            return arities[0] - len(fp.curry)
+        return None
+
+    def call_fn_ptr(self, d: int, fp: Any, args: list, box: list | None = None) -> Any:
+        """Call a function pointer; ``box`` (if any) is bound to ``this``."""
+        if type(fp) is str:
+            fp = FnPtr(fp)
+        if type(fp) is not FnPtr:
+            raise EvalError(f"Function pointer expected, not {type_name(fp)}",
+                            kind="ErrorMismatchDataType")
+        full = [*fp.curry, *args]
+        if fp.func is not None:
+            fn, arity = fp.func
+            if len(full) == arity:
+                return fn(d + 1, box, *full)
+            if box is None and len(full) == arity + 1 and fp.curry == [] and args:
+                this_box = [full[0]]
+                return fn(d + 1, this_box, *full[1:])
+            raise EvalError(f"Function not found: {fp.name} with {len(full)} parameters",
+                            kind="ErrorFunctionNotFound")
+        f = self.fns.get((fp.name, len(full)))
+        if f is not None:
+            return f(d + 1, box, *full)
+        if box is None and full and (fp.name, len(full) - 1) in self.fns and not fp.curry:
+            return self.fns[(fp.name, len(full) - 1)](d + 1, [full[0]], *full[1:])
+        if box is not None:
+            return self.call_ref(d, fp.name, box, full)
+        return self.call_ref(d, fp.name, None, full)
+
+    # ---- the ctx API used by the standard library ---------------------------------------------
+    def call(self, fp: Any, args: list) -> Any:
+        """Call a function pointer (or function name) with ``args``: the stdlib's callback API."""
+        return self.call_fn_ptr(self.depth, fp, list(args))
+
+    def call_method(self, fp: Any, this: Any, args: list) -> tuple[Any, Any]:
+        box = [this]
+        result = self.call_fn_ptr(self.depth, fp, list(args), box)
+        return result, box[0]
+
+    def var_lookup(self, name: str) -> Any:
+        scope = self.ns["_SCOPE"]
+        if name in scope:
+            return scope[name]
+        if any(n == name for (n, _) in self.fns):
+            return FnPtr(name)
+        raise EvalError(f"Variable not found: {name}", kind="ErrorVariableNotFound")
+
+    def this(self, tb: list | None) -> Any:
+        if tb is None:
+            raise EvalError("'this' is not bound here", kind="ErrorUnboundThis")
+        return tb[0]
+
+    def throw(self, value: Any) -> None:
+        raise ThrownError(value, to_display(value) if value is not None else "()")
+
+    def catch_value(self, exc: Exception) -> Any:
+        if isinstance(exc, LimitError):
+            raise exc
+        if isinstance(exc, ThrownError):
+            return exc.value
+        message = exc.message if isinstance(exc, EvalError) else str(exc)
+        out = {"line": exc.line, "message": message, "position": exc.position} \
+            if isinstance(exc, EvalError) else {"message": str(exc)}
+        return out
+
+    def is_def_var(self, name: Any, visible: frozenset) -> bool:
+        return name in visible or name in self.ns["_SCOPE"]
+
+    def eval(self, d: int, source: Any, visible: dict, top_level: bool) -> Any:
+        if type(source) is not str:
+            raise not_found("eval", (source,))
+        return self.eval_hook(self, d, source, visible, top_level)
+
+    def global_const(self, name: str) -> Any:
+        """``global::NAME``: a constant defined at the top level of the script."""
+        consts = self.ns["_GLOBALS"]
+        if name in consts:
+            return consts[name]
+        raise EvalError(f"Variable not found: global::{name}", kind="ErrorVariableNotFound")
+
+
+def _bi_print(rt: Runtime, d: int, box: Any, *args: Any) -> None:
+    if len(args) != 1:
+        raise not_found("print", args)
+    rt.on_print(to_display(args[0]))
+
+
+def _bi_debug(rt: Runtime, d: int, box: Any, *args: Any) -> None:
+    if len(args) != 1:
+        raise not_found("debug", args)
+    rt.on_debug(to_debug(args[0]))
+
+
+def _bi_type_of(rt: Runtime, d: int, box: Any, *args: Any) -> str:
+    if len(args) != 1:
+        raise not_found("type_of", args)
+    return type_name(args[0])
+
+
+def _bi_fn(rt: Runtime, d: int, box: Any, *args: Any) -> FnPtr:
+    if len(args) != 1 or type(args[0]) is not str:
+        raise not_found("Fn", args)
+    name = args[0]
+    if not name.isidentifier() or not name.isascii() or name.startswith("__"):
+        raise EvalError(f"Invalid function name: '{name}'", kind="ErrorFunctionNotFound")
+    return FnPtr(name)
+
+
+def _bi_call(rt: Runtime, d: int, box: Any, *args: Any) -> Any:
+    if box is not None and len(args) >= 2 and type(args[1]) is FnPtr and type(args[0]) is not FnPtr:
+        return rt.call_fn_ptr(d, args[1], list(args[2:]), box)
+    if not args or type(args[0]) not in (FnPtr, str):
+        raise not_found("call", args)
+    return rt.call_fn_ptr(d, args[0], list(args[1:]))
+
+
+def _bi_curry(rt: Runtime, d: int, box: Any, *args: Any) -> FnPtr:
+    if not args or type(args[0]) is not FnPtr:
+        raise not_found("curry", args)
+    fp = args[0]
+    return FnPtr(fp.name, [*fp.curry, *args[1:]], fp.func)
+
+
+def _bi_is_def_fn(rt: Runtime, d: int, box: Any, *args: Any) -> bool:
+    if len(args) != 2 or type(args[0]) is not str or type(args[1]) is not int:
+        raise not_found("is_def_fn", args)
+    return (args[0], args[1]) in rt.fns
+
+
+def _bi_range(rt: Runtime, d: int, box: Any, *args: Any) -> Any:
+    if len(args) == 2 and type(args[0]) is int and type(args[1]) is int:
+        return RhaiRange(args[0], args[1])
+    if len(args) == 3 and all(type(a) in (int, float) for a in args):
+        if args[2] == 0:
+            raise EvalError("Step value cannot be zero", kind="ErrorArithmetic")
+        return StepRange(*args)
+    raise not_found("range", args)
+
+
+def _bi_name(rt: Runtime, d: int, box: Any, *args: Any) -> str:
+    if len(args) == 1 and type(args[0]) is FnPtr:
+        return args[0].name
+    raise not_found("name", args)
+
+
+BUILTINS: dict[str, Callable[..., Any]] = {
+    "print": _bi_print, "debug": _bi_debug, "type_of": _bi_type_of, "Fn": _bi_fn,
+    "call": _bi_call, "curry": _bi_curry, "is_def_fn": _bi_is_def_fn, "range": _bi_range,
+    "name": _bi_name,
+}

@@ -1,0 +1,101 @@
+"""A circle's persistent key-value store: one SQLite file of JSON texts keyed by (collection, id).
+
+Pure data access: callers hand in and get back JSON text; what may be stored is decided by
+``worker.scriptapi``. The file is private to the worker (mode 0600, in a folder created 0700).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+STORE_FILENAME = "store.sqlite3"
+MAX_NAME_LENGTH = 256
+"""Longest collection name or record id, in characters."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    collection TEXT NOT NULL,
+    id TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (collection, id)
+) WITHOUT ROWID
+"""
+
+
+def check_name(what: str, name: object) -> str:
+    """``name`` if it is a usable collection name or id; ValueError saying why not otherwise."""
+    if not isinstance(name, str):
+        raise ValueError(f"{what} must be a string")
+    if not name:
+        raise ValueError(f"{what} must not be empty")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValueError(f"{what} is longer than {MAX_NAME_LENGTH} characters")
+    if any(ord(ch) < 32 for ch in name):
+        raise ValueError(f"{what} contains control characters")
+    return name
+
+
+def _private_file(path: Path) -> None:
+    """Create ``path`` mode 0600 if missing, and tighten it if it is readable by others."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if stat.S_IMODE(os.fstat(fd).st_mode) != 0o600:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
+class Store:
+    """The records of one circle. Not thread-safe: one Store per thread (the worker has one)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        if not data_dir.exists():
+            data_dir.mkdir(mode=0o700, parents=True)
+            os.chmod(data_dir, 0o700)
+        elif stat.S_IMODE(data_dir.stat().st_mode) & 0o077:
+            log.warning("data folder %s is accessible to other users; it should be mode 0700",
+                        data_dir)
+        self.path = data_dir / STORE_FILENAME
+        _private_file(self.path)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.execute(_SCHEMA)
+
+    def put(self, collection: str, record_id: str, value_json: str) -> None:
+        """Insert or replace one record."""
+        self._db.execute(
+            "INSERT INTO records (collection, id, value) VALUES (?, ?, ?) "
+            "ON CONFLICT (collection, id) DO UPDATE SET value = excluded.value",
+            (check_name("collection", collection), check_name("id", record_id), value_json))
+
+    def get(self, collection: str, record_id: str) -> str | None:
+        """One record's JSON text, or None when there is none."""
+        row = self._db.execute(
+            "SELECT value FROM records WHERE collection = ? AND id = ?",
+            (check_name("collection", collection), check_name("id", record_id))).fetchone()
+        return row[0] if row else None
+
+    def delete(self, collection: str, record_id: str) -> bool:
+        """Remove one record; True if it existed."""
+        cursor = self._db.execute(
+            "DELETE FROM records WHERE collection = ? AND id = ?",
+            (check_name("collection", collection), check_name("id", record_id)))
+        return cursor.rowcount > 0
+
+    def ids(self, collection: str) -> list[str]:
+        """The ids in a collection, sorted."""
+        rows = self._db.execute(
+            "SELECT id FROM records WHERE collection = ? ORDER BY id",
+            (check_name("collection", collection),)).fetchall()
+        return [row[0] for row in rows]
+
+    def close(self) -> None:
+        """Close the database (a WAL checkpoint happens on close)."""
+        self._db.close()

@@ -1,0 +1,137 @@
+"""``python -m wsserver``: run one circle's WebSocket JSON-RPC server until SIGTERM/SIGINT.
+
+Exit codes: 0 after a signal, 1 when the address cannot be bound, 2 for bad arguments.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+import logging
+import math
+import os
+import signal
+import sys
+from typing import Sequence
+
+from wsserver.app import CircleServer
+from wsserver.auth import DEFAULT_NONCE_TTL, normalize_public_key
+from wsserver.config import DEFAULT_PLAY_TIMEOUT, ServerConfig
+
+log = logging.getLogger("wsserver")
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def _public_key(text: str) -> str:
+    try:
+        normalize_public_key(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0-65535, got {port}")
+    return port
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def _name(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Read the command line; argparse prints the problem and exits 2 on bad input."""
+    parser = argparse.ArgumentParser(prog="python -m wsserver",
+                                     description="One circle's WebSocket JSON-RPC server.")
+    parser.add_argument("--name", required=True, type=_name, help="the circle's name (for logs)")
+    parser.add_argument("--public-key", required=True, type=_public_key,
+                        help="the circle's secp256k1 public key (hex); also its queue name")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=_port, default=8080, help="port to listen on")
+    parser.add_argument("--member", action="append", default=[], type=_public_key,
+                        metavar="PUBHEX", help="a key that may play besides the circle's own")
+    parser.add_argument("--no-auth", action="store_true",
+                        help="let anyone play without logging in (caller id is then empty)")
+    parser.add_argument("--play-timeout", type=_seconds, default=DEFAULT_PLAY_TIMEOUT,
+                        metavar="SECONDS", help="how long a play waits for the worker")
+    parser.add_argument("--nonce-ttl", type=_seconds, default=DEFAULT_NONCE_TTL,
+                        metavar="SECONDS", help="how long a login nonce stays valid")
+    parser.add_argument("--redis-url", default=None,
+                        help=f"default: $CIRCLES_REDIS_URL, else {DEFAULT_REDIS_URL}")
+    parser.add_argument("--debug", action="store_true", help="log at DEBUG level")
+    return parser.parse_args(argv)
+
+
+def config_from(args: argparse.Namespace) -> ServerConfig:
+    """The server settings a parsed command line asks for."""
+    return ServerConfig(
+        name=args.name,
+        public_key=args.public_key,
+        redis_url=args.redis_url or os.environ.get("CIRCLES_REDIS_URL") or DEFAULT_REDIS_URL,
+        host=args.host,
+        port=args.port,
+        members=frozenset(normalize_public_key(member) for member in args.member),
+        auth=not args.no_auth,
+        play_timeout=args.play_timeout,
+        nonce_ttl=args.nonce_ttl,
+    )
+
+
+def configure_logging(debug: bool) -> None:
+    """INFO to stderr (DEBUG with --debug); successful HTTP requests only show with --debug."""
+    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("tornado.access").setLevel(logging.DEBUG if debug else logging.WARNING)
+
+
+async def serve(config: ServerConfig) -> int:
+    """Listen, serve until SIGTERM/SIGINT, shut down; return the exit code."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    server = CircleServer(config)
+    try:
+        port = server.listen()
+    except OSError as exc:
+        reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or exc
+        log.error("cannot listen on %s:%s: %s", config.host, config.port, reason)
+        await server.stop()
+        return 1
+    log.info("circle %s (%s) listening on ws://%s:%s/ws", config.name, config.public_key,
+             config.host, port)
+    if not config.auth:
+        log.warning("auth is off: anyone who reaches %s:%s may play on circle %s",
+                    config.host, port, config.name)
+    await stop.wait()
+    log.info("shutting down")
+    await server.stop()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    configure_logging(args.debug)
+    return asyncio.run(serve(config_from(args)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""The Tornado application: ``/ws`` (JSON-RPC over WebSocket) and ``/health``.
+
+``CircleServer`` owns the listening socket, the shared Redis client and the open connections,
+so it can shut all of them down in order on SIGTERM.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+import tornado.httpserver
+import tornado.netutil
+import tornado.web
+import tornado.websocket
+from redis.exceptions import RedisError
+
+from wsserver import rpc, tasks
+from wsserver.config import MAX_MESSAGE_SIZE, ServerConfig
+from wsserver.session import Session
+
+log = logging.getLogger(__name__)
+
+HEALTH_REDIS_TIMEOUT = 2.0
+"""Seconds /health waits for Redis to answer PING."""
+PING_INTERVAL = 30
+"""Seconds between WebSocket pings, so dead clients are noticed and dropped."""
+CLOSE_GRACE = 5.0
+"""Seconds shutdown waits for clients to answer the close frame."""
+
+
+class CircleSocket(tornado.websocket.WebSocketHandler):
+    """One client connection: each message is handled in its own task, so a slow play never
+    holds up a whoami sent after it."""
+
+    def initialize(self, server: CircleServer) -> None:
+        self.server = server
+        self.session = Session(server.config, server.redis)
+        self.running: set[asyncio.Task[None]] = set()
+        self.in_flight = 0
+
+    def check_origin(self, origin: str) -> bool:
+        # Logins are signatures, not cookies, so any web page may talk to a circle that checks
+        # them; a --no-auth circle only accepts pages served from its own host.
+        return self.server.config.auth or super().check_origin(origin)
+
+    def open(self, *args: str, **kwargs: str) -> None:
+        self.server.connections.add(self)
+        log.debug("connection opened from %s", self.request.remote_ip)
+
+    def on_message(self, message: str | bytes) -> None:
+        is_batch, items = rpc.parse_message(message)
+        limit = self.server.config.max_in_flight
+        if self.in_flight + len(items) > limit:
+            busy = rpc.RpcError(rpc.TOO_MANY_REQUESTS, f"at most {limit} requests may run at once")
+            answers = [rpc.error_response(getattr(item, "id", None), busy) for item in items
+                       if not (isinstance(item, rpc.Request) and item.is_notification)]
+            self._send(answers if is_batch else (answers[0] if answers else None))
+            return
+        self.in_flight += len(items)
+        task = asyncio.ensure_future(self._handle(is_batch, items))
+        self.running.add(task)
+        task.add_done_callback(self.running.discard)
+
+    async def _handle(self, is_batch: bool, items: list[rpc.Request | rpc.Invalid]) -> None:
+        try:
+            if is_batch:
+                answers = await asyncio.gather(*map(self._answer, items))
+                self._send([answer for answer in answers if answer is not None])
+            else:
+                self._send(await self._answer(items[0]))
+        finally:
+            self.in_flight -= len(items)
+
+    async def _answer(self, item: rpc.Request | rpc.Invalid) -> dict[str, Any] | None:
+        if isinstance(item, rpc.Invalid):
+            return rpc.error_response(item.id, item.error)
+        try:
+            response = rpc.result_response(item.id, await self.session.call(item))
+        except rpc.RpcError as exc:
+            response = rpc.error_response(item.id, exc)
+        except Exception:
+            log.exception("unexpected error in %s", item.method)
+            response = rpc.error_response(item.id, rpc.RpcError(rpc.INTERNAL_ERROR))
+        return None if item.is_notification else response
+
+    def _send(self, payload: Any) -> None:
+        if payload is None or payload == []:
+            return
+        try:
+            self.write_message(json.dumps(payload))
+        except tornado.websocket.WebSocketClosedError:
+            log.debug("client left before its answer was sent")
+
+    def on_close(self) -> None:
+        for task in list(self.running):
+            task.cancel()
+        self.server.connections.discard(self)
+        log.debug("connection closed from %s (code %s)", self.request.remote_ip, self.close_code)
+
+
+class HealthHandler(tornado.web.RequestHandler):
+    """``GET /health``: 200 when this server and its Redis answer, 503 with a reason otherwise."""
+
+    def initialize(self, server: CircleServer) -> None:
+        self.server = server
+
+    async def get(self) -> None:
+        body: dict[str, Any] = {"status": "ok", "circle": self.server.config.public_key}
+        try:
+            await asyncio.wait_for(self.server.redis.ping(), HEALTH_REDIS_TIMEOUT)
+        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+            body.update(status="unavailable", reason=f"redis unreachable: {exc or 'timeout'}")
+            self.set_status(503)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(body))
+
+
+class CircleServer:
+    """One circle's server: listen, serve, and stop cleanly."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.redis = tasks.connect(config.redis_url, config.redis_connections, config.play_timeout)
+        self.connections: set[CircleSocket] = set()
+        self.http: tornado.httpserver.HTTPServer | None = None
+
+    def application(self) -> tornado.web.Application:
+        """The routes, with the 1 MiB message cap and keep-alive pings."""
+        return tornado.web.Application(
+            [(r"/ws", CircleSocket, {"server": self}), (r"/health", HealthHandler, {"server": self})],
+            websocket_max_message_size=MAX_MESSAGE_SIZE,
+            websocket_ping_interval=PING_INTERVAL,
+        )
+
+    def listen(self) -> int:
+        """Bind ``host:port`` (raises OSError, e.g. when in use); return the port bound."""
+        self.http = tornado.httpserver.HTTPServer(self.application(), xheaders=False)
+        sockets = tornado.netutil.bind_sockets(self.config.port, self.config.host)
+        self.http.add_sockets(sockets)
+        return sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Stop accepting, close every connection (code 1001), release Redis."""
+        if self.http is not None:
+            self.http.stop()
+        for connection in list(self.connections):
+            connection.close(1001, "server shutting down")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CLOSE_GRACE
+        while self.connections and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        if self.http is not None:
+            await self.http.close_all_connections()
+        await self.redis.aclose(close_connection_pool=True)

@@ -1,0 +1,163 @@
+"""Signature-based login: Ethereum ``personal_sign`` (EIP-191) over a server-issued nonce.
+
+Pure functions for hashing, signing, key recovery and key normalisation, plus ``NonceStore``,
+which hands out single-use nonces bound to one public key. Nothing here does I/O.
+"""
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from coincurve import PrivateKey, PublicKey
+from Crypto.Hash import keccak
+
+EIP191_PREFIX = b"\x19Ethereum Signed Message:\n"
+DEFAULT_NONCE_TTL = 300.0
+"""Seconds a nonce stays valid (five minutes)."""
+DEFAULT_MAX_PENDING = 64
+"""Nonces one store keeps at most; the oldest is dropped first."""
+
+
+def _strip_hex(value: str) -> str:
+    return value[2:] if value[:2] in ("0x", "0X") else value
+
+
+def eip191_hash(message: str) -> bytes:
+    """keccak256 of the EIP-191 ``personal_sign`` envelope around ``message`` (UTF-8)."""
+    body = message.encode("utf-8")
+    digest = keccak.new(digest_bits=256)
+    digest.update(EIP191_PREFIX + str(len(body)).encode("ascii") + body)
+    return digest.digest()
+
+
+def normalize_public_key(public_key_hex: str) -> str:
+    """The compressed (33-byte) lowercase hex form of a secp256k1 public key.
+
+    Accepts compressed or uncompressed hex, with or without ``0x``; raises ValueError otherwise.
+    """
+    if not isinstance(public_key_hex, str):
+        raise ValueError("public key must be a hex string")
+    text = _strip_hex(public_key_hex.strip())
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raise ValueError(f"public key is not hex: {public_key_hex!r}") from None
+    if len(raw) not in (33, 65):
+        raise ValueError(
+            f"public key must be 33 or 65 bytes, got {len(raw)}: {public_key_hex!r}")
+    try:
+        return PublicKey(raw).format(compressed=True).hex()
+    except ValueError:
+        raise ValueError(f"not a point on secp256k1: {public_key_hex!r}") from None
+
+
+def private_key(private_key_hex: str) -> PrivateKey:
+    """Parse a 32-byte hex private key (``0x`` optional); ValueError without echoing the key."""
+    try:
+        raw = bytes.fromhex(_strip_hex(private_key_hex.strip()))
+    except (ValueError, AttributeError):
+        raise ValueError("private key is not hex") from None
+    if len(raw) != 32:
+        raise ValueError(f"private key must be 32 bytes, got {len(raw)}")
+    try:
+        return PrivateKey(raw)
+    except ValueError:
+        raise ValueError("private key is out of range for secp256k1") from None
+
+
+def public_key_of(private_key_hex: str) -> str:
+    """The compressed hex public key belonging to a private key."""
+    return private_key(private_key_hex).public_key.format(compressed=True).hex()
+
+
+def sign_message(private_key_hex: str, message: str) -> str:
+    """``personal_sign`` a message: 65-byte r||s||v hex with v = 27/28, as wallets produce."""
+    key = private_key(private_key_hex)
+    signature = key.sign_recoverable(eip191_hash(message), hasher=None)
+    return (signature[:64] + bytes([signature[64] + 27])).hex()
+
+
+def recover_public_key(message: str, signature_hex: str) -> str:
+    """The compressed hex public key that produced ``signature_hex`` over ``message``.
+
+    Raises ValueError for a signature that is not 65 bytes of hex, has a bad recovery id, or
+    recovers no key.
+    """
+    if not isinstance(signature_hex, str):
+        raise ValueError("signature must be a hex string")
+    try:
+        raw = bytes.fromhex(_strip_hex(signature_hex.strip()))
+    except ValueError:
+        raise ValueError("signature is not hex") from None
+    if len(raw) != 65:
+        raise ValueError(f"signature must be 65 bytes, got {len(raw)}")
+    recovery_id = raw[64] - 27 if raw[64] >= 27 else raw[64]
+    if recovery_id not in (0, 1):
+        raise ValueError(f"signature recovery id must be 0, 1, 27 or 28, got {raw[64]}")
+    try:
+        key = PublicKey.from_signature_and_message(
+            raw[:64] + bytes([recovery_id]), eip191_hash(message), hasher=None)
+    except Exception as exc:  # coincurve raises plain Exception for unrecoverable input
+        raise ValueError(f"signature recovers no key: {exc}") from None
+    return key.format(compressed=True).hex()
+
+
+def verify(public_key_hex: str, message: str, signature_hex: str) -> bool:
+    """Whether ``signature_hex`` is ``public_key_hex``'s personal_sign of ``message``."""
+    try:
+        return recover_public_key(message, signature_hex) == normalize_public_key(public_key_hex)
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class Nonce:
+    """A challenge issued to one public key."""
+
+    value: str
+    public_key: str
+    expires_at: float
+
+
+class NonceStore:
+    """Single-use nonces, each bound to one (normalised) public key and valid for ``ttl`` s.
+
+    Holds at most one nonce per key (a new fetch replaces the old one) and at most
+    ``max_pending`` in all, so a client cannot grow it without bound.
+    """
+
+    def __init__(self, ttl: float = DEFAULT_NONCE_TTL, max_pending: int = DEFAULT_MAX_PENDING,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.ttl = ttl
+        self.max_pending = max_pending
+        self._clock = clock
+        self._pending: dict[str, Nonce] = {}
+
+    def issue(self, public_key_hex: str) -> Nonce:
+        """A fresh nonce for ``public_key_hex``; raises ValueError for an invalid key."""
+        key = normalize_public_key(public_key_hex)
+        self._pending.pop(key, None)
+        while len(self._pending) >= self.max_pending:
+            self._pending.pop(next(iter(self._pending)))
+        nonce = Nonce(secrets.token_hex(32), key, self._clock() + self.ttl)
+        self._pending[key] = nonce
+        return nonce
+
+    def take(self, public_key_hex: str) -> str | None:
+        """Remove and return the live nonce issued to this key, or None (none, or expired).
+
+        Taking is what makes a nonce single use: every login attempt spends it.
+        """
+        try:
+            key = normalize_public_key(public_key_hex)
+        except ValueError:
+            return None
+        nonce = self._pending.pop(key, None)
+        if nonce is None or self._clock() >= nonce.expires_at:
+            return None
+        return nonce.value
+
+    def __len__(self) -> int:
+        return len(self._pending)
