@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import multiprocessing.process
 import os
 import platform
 import shutil
@@ -227,6 +228,18 @@ class Measured:
         return percentile(self.latencies_ms, pct)
 
 
+def stop_load_processes(procs: Sequence[multiprocessing.process.BaseProcess]) -> None:
+    """Reap load-generator processes: those finishing within a second are joined, any still
+    running after that (the run was interrupted or failed) are killed."""
+    deadline = time.monotonic() + 1.0
+    for proc in procs:
+        proc.join(timeout=max(0.0, deadline - time.monotonic()))
+    for proc in procs:
+        if proc.is_alive():
+            proc.kill()
+        proc.join()
+
+
 def split_evenly(total: int, parts: int) -> list[int]:
     """``total`` units of work as ``parts`` shares differing by at most one."""
     return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
@@ -398,13 +411,13 @@ def fmt(value: float | None, unit: str = "") -> str:
         text = f"{value:.1f}"
     else:
         text = f"{value:.2f}"
-    return f"{text} {unit}".strip()
+    return f"{text}{unit}" if unit == "x" else f"{text} {unit}".strip()
 
 
 def render_table(title: str, rows: Sequence[Row], baseline_name: str,
                  notes: Sequence[str] = ()) -> str:
     """A Markdown table (pasteable into docs/BENCHMARKS.md) with the machine line and notes."""
-    out = [f"## {title}", "", machine_line(), f"baseline: {baseline_name}", "",
+    out = [f"### {title}", "", machine_line(), f"baseline: {baseline_name}", "",
            "| figure | value | baseline | ratio | goal | met? |",
            "|---|---|---|---|---|---|"]
     for row in rows:

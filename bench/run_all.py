@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 if not __package__:  # run as a file (python bench/run_all.py): make the project importable
@@ -28,10 +29,17 @@ def run_one(name: str, quick: bool) -> tuple[int, float]:
     argv = [sys.executable, "-m", f"bench.{name}"] + (["--quick"] if quick else [])
     title = PLAIN_TEXT.get(name)
     if title:
-        print(f"## {title}\n\n```", flush=True)
+        print(f"### {title}\n\n```", flush=True)
     t0 = time.monotonic()
     proc = subprocess.Popen(argv, cwd=str(PROJECT_ROOT), env=python_env())
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: proc.terminate())
+    terminated: list[int] = []
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        """Pass SIGTERM on; the benchmark stops its processes, then the whole run ends."""
+        terminated.append(signum)
+        proc.terminate()
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
         code = proc.wait()
     except KeyboardInterrupt:  # the child got the Ctrl+C too and stops its own processes
@@ -41,6 +49,9 @@ def run_one(name: str, quick: bool) -> tuple[int, float]:
         signal.signal(signal.SIGTERM, previous)
         if title:
             print("```\n", flush=True)
+    if terminated:
+        print("terminated", file=sys.stderr)
+        raise SystemExit(128 + signal.SIGTERM)
     return code, time.monotonic() - t0
 
 
@@ -56,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)} "
                      f"(choose from {', '.join(BENCHMARKS)})")
 
-    print(f"# circlesctl benchmarks{' (--quick)' if args.quick else ''}\n\n{machine_line()}\n",
+    started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    print(f"`python -m bench{' --quick' if args.quick else ''}`, {started}\n\n{machine_line()}\n",
           flush=True)
     failed, timings = [], []
     try:

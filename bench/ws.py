@@ -15,7 +15,7 @@ from typing import Any, Awaitable, Callable
 
 from bench.common import (CpuMeter, Measured, Row, first_failure, new_keypair, print_table,
                           run_main, split_evenly, start_echo_server, start_redis, start_worker,
-                          start_wsserver, workspace)
+                          start_wsserver, stop_load_processes, workspace)
 
 SCRIPT = "40 + 2"
 WARMUP_PLAYS = 3
@@ -115,10 +115,7 @@ def run_load(system: str, url: str, private_key: str, clients: int, duration: fl
     try:
         results = [out.get(timeout=SETUP_TIMEOUT + duration) for _ in procs]
     finally:
-        for proc in procs:
-            proc.join(timeout=10)
-            if proc.is_alive():
-                proc.kill()
+        stop_load_processes(procs)
     failure = first_failure(results)
     if failure is not None:
         raise RuntimeError(f"{system} client failed: {failure}")

@@ -25,7 +25,8 @@ TEMPLATE_NAME = "supervisord.conf.j2"
 
 LOG_MAX_BYTES = "10MB"
 LOG_BACKUPS = 5
-STOP_WAIT_SECS = 10
+STOP_WAIT_SECS = 15
+"""Longer than a script may run (the engine's 10 s timeout): on SIGTERM a worker finishes its task."""
 START_SECS = 1
 REDIS_PRIORITY = 10
 WORKER_PRIORITY = 100

@@ -369,3 +369,20 @@ def test_overflow_is_caught_even_where_if_conditions_bound_a_variable(script):
 ])
 def test_bounded_arithmetic_still_computes_correctly(script, expected):
     assert run(script) == expected
+
+
+@pytest.mark.parametrize("source_of_b", [
+    "a", "{ a }", "if true { a } else { [] }", "switch 1 { 1 => a }", "a ?? []",
+    "try { a } catch { [] }", "loop { break a; }", "(|| a).call()", "ident(a)", "[a][0]",
+])
+def test_arrays_are_values_wherever_they_come_from(source_of_b):
+    script = f"fn ident(x) {{ x }} let a = [1]; let b = {source_of_b}; b.push(2); [a, b]"
+    assert run(script) == [[1], [1, 2]]
+
+
+def test_long_chains_of_assignments_keep_their_types_right():
+    n = 30  # longer than the compiler's typing passes: it falls back to untyped code
+    chain = " ".join(f"a{i} = a{i + 1};" for i in range(n)) + f' a{n} = "x";'
+    script = (" ".join(f"let a{i} = {i};" for i in range(n + 1)) +
+              f" let k = 0; while k < {n + 2} {{ k += 1; {chain} }} a0 + a1")
+    assert run(script) == "xx"

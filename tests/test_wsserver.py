@@ -504,6 +504,13 @@ def test_script_error_is_an_execution_error_with_its_message(server: Server,
     assert "boom at the circle" in caught.value.data
 
 
+def test_play_of_a_script_running_longer_than_five_seconds_returns_its_output(
+        server: Server, worker: None) -> None:
+    script = ("let big = []; big.pad(50000, 1); let t = timestamp();"
+              "while t.elapsed < 6.0 { let copy = big; copy.reverse(); } \"done\"")
+    assert run(play_as(server.url, OWNER, script)) == "done"
+
+
 def test_play_script_convenience_logs_in_and_returns_output(server: Server,
                                                             worker: None) -> None:
     assert play_script(server.url, "6 * 7", OWNER.to_hex(), timeout=30) == "42"

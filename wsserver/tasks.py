@@ -11,15 +11,20 @@ from worker import protocol
 
 log = logging.getLogger(__name__)
 
+SOCKET_TIMEOUT_MARGIN = 5.0
+"""Seconds a Redis reply may lag behind a BRPOP's own timeout before the connection is dropped."""
+
 
 def connect(redis_url: str, max_connections: int, wait: float) -> aioredis.Redis:
     """One shared async client for the server; a play waits up to ``wait`` s for a free connection.
 
-    Retries are off on purpose: a resent play pipeline would queue the task twice.
+    Retries are off on purpose: a resent play pipeline would queue the task twice. The socket
+    timeout must outlast a play's BRPOP (``wait`` s): redis-py's 5 s default would cut off any
+    script that runs longer than that.
     """
     pool = aioredis.BlockingConnectionPool.from_url(
         redis_url, max_connections=max_connections, timeout=wait, decode_responses=True,
-        retry=Retry(NoBackoff(), 0))
+        retry=Retry(NoBackoff(), 0), socket_timeout=wait + SOCKET_TIMEOUT_MARGIN)
     return aioredis.Redis(connection_pool=pool)
 
 

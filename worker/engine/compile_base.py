@@ -23,6 +23,7 @@ RETURN = "<return>"  # control() target: return the value from the generated fun
 HOIST_NEST = 12  # expression nesting at which sub-results go to temporaries
 RUNTIME_CALLS = ("_call(", "_callref(", "_meth(", "_methat(", "_callfp(", "_eval(", "_gv(",
                  "_prop(", "(None if", "((_b", "_gget(")
+MAX_PASSES = 8  # recompilations allowed for the static types to settle, then none are used
 SMALL = (1 << 30) - 1  # the largest int CPython stores in one digit
 FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "=="}  # ``K op x`` as ``x op' K``
 

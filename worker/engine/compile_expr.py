@@ -11,7 +11,7 @@ from .compile_base import (ARITH, COMPARE, CONTROL, HOIST_NEST, INT_LIT, RUNTIME
 from .errors import ParseError
 from .natives import LIBRARY
 from .nodes import Node
-from .runtime import BUILTINS
+from .corefns import BUILTINS
 from .values import INT_MAX, INT_MIN
 
 

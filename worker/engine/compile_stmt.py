@@ -22,6 +22,10 @@ class StatementCompiler:
         if last.kind == "expr":
             self.at(last)
             code = self.value_of(last.e)
+            if self.needs_copy(last.e):  # the block's value must not alias a variable
+                t = self.tmp()
+                self.emit(f"{t} = _cp({code})")
+                code = t
             if last.e.kind in CONTROL:
                 self.last_int = self.tmp_int.get(code, False)
             else:
@@ -73,10 +77,16 @@ class StatementCompiler:
         else:
             raise ParseError(f"Unexpected statement {k}", s.line, s.col)
 
+    def needs_copy(self, e: Node) -> bool:
+        """Whether ``e`` may yield an array/map/blob that a variable still holds."""
+        if e.kind in ("var", "index", "prop", "this"):
+            return not self.is_int(e)
+        return e.kind == "binary" and e.op == "??"
+
     def copied(self, e: Node) -> str:
         """An expression whose array/map/blob value must be copied (value semantics)."""
         code = self.ex(e)
-        if e.kind in ("var", "index", "prop", "this") and not self.is_int(e):
+        if self.needs_copy(e):
             return f"_cp({code})"
         return code
 
@@ -207,7 +217,7 @@ class StatementCompiler:
             for st in block.stmts[:-1]:
                 self.stmt(st)
             self.at(last)
-            self.emit(f"return {self.ex(last.e)}")
+            self.emit(f"return {self.copied(last.e)}")
             self.func.ret_int = self.func.ret_int and self.is_int(last.e)
         elif target == RETURN:
             value = self.block_value(block.stmts)

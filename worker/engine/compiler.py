@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .compile_base import INT_OPS, RETURN, Func, Var, uses_this
+from .compile_base import INT_OPS, MAX_PASSES, RETURN, Func, Var, uses_this
 from .compile_expr import ExpressionCompiler
 from .compile_stmt import StatementCompiler
 from .nodes import FnDef, Node, Script
@@ -36,6 +36,7 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         self.spec_py: dict[tuple[str, int], str] = {}
         self.ret_int: dict[tuple[str, int], bool] = {}
         self.ret_changed = False
+        self.typing = True  # False once compiling without static types (see MAX_PASSES)
         self.tmp_int: dict[str, bool] = {}
         self.inlining: set[tuple[str, int]] = set()
         self.this_users: dict[tuple[str, int], bool] = {}
@@ -101,8 +102,10 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         self.emit("    nonlocal _ops")
         self.emit("    _ops = value")
         mark, n = len(self.lines), self.n
-        while True:
+        for attempt in range(MAX_PASSES + 1):
             self.ret_changed = False
+            if attempt == MAX_PASSES:  # results will not settle: assume no INT results
+                self.ret_int = dict.fromkeys(self.ret_int, False)
             for key, fn in self.script.fns.items():
                 self.in_main = False
                 self.function(self.fn_py[key], fn.params, fn.body, fn, is_fn=True)
@@ -151,10 +154,12 @@ class Compiler(StatementCompiler, ExpressionCompiler):
             self.function_once(pyname, params, body, fn, is_fn)
             return
         mark, n = len(self.lines), self.n
-        while True:
+        for attempt in range(MAX_PASSES + 1):
             self.changed = False
+            self.typing = attempt < MAX_PASSES  # a script that will not settle: no typing
             self.function_once(pyname, params, body, fn, is_fn, spec)
-            if not self.changed:
+            self.typing = True
+            if not self.changed or attempt == MAX_PASSES:
                 return
             del self.lines[mark:]
             self.n = n
@@ -192,7 +197,7 @@ class Compiler(StatementCompiler, ExpressionCompiler):
             func.ret_int = func.ret_int and self.last_int
             self.emit(f"return {value}")
         else:
-            self.emit(f"return {self.ex(body)}")
+            self.emit(f"return {self.copied(body)}")
         if spec and not func.ret_int and self.ret_int[spec]:
             self.ret_int[spec] = False
             self.ret_changed = True
@@ -214,7 +219,8 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         return py
 
     def var_is_int(self, var: Var | None) -> bool:
-        return var is not None and var.key is not None and var.key not in self.not_int
+        return self.typing and var is not None and var.key is not None and \
+            var.key not in self.not_int
 
     def demote(self, var: Var) -> None:
         """``var`` may hold a non-INT after all: recompile without that assumption."""
@@ -229,7 +235,8 @@ class Compiler(StatementCompiler, ExpressionCompiler):
             self.changed = True
 
     def var_is_list(self, var: Var | None) -> bool:
-        return var is not None and var.key is not None and var.key not in self.not_list
+        return self.typing and var is not None and var.key is not None and \
+            var.key not in self.not_list
 
     def is_list(self, e: Node) -> bool:
         """Whether ``e`` is statically an array."""

@@ -15,8 +15,9 @@ from . import ops
 from .compiler import compile_script
 from .errors import EvalError, LimitError, ParseError, RhaiError
 from .parser import parse
-from .runtime import Runtime, chunk_size, from_python, to_python
-from .values import INT_MAX, FnPtr, RhaiRange
+from .runtime import (Runtime, chunk_size, const_fail, from_python, irange, no_var, overflow,
+                      partial_chunk, switch_range, to_python)
+from .values import INT_MAX, FnPtr
 
 DEFAULT_LIMITS = {
     "max_operations": 5_000_000,
@@ -46,37 +47,6 @@ class CompiledScript:
         self.consts = consts
         self.filename = filename
         self.python_source = python_source
-
-
-def _irange(a: Any, b: Any, inclusive: bool) -> range:
-    if type(a) is int and type(b) is int:
-        return range(a, b + 1 if inclusive else b)
-    return ops.make_range(a, b, inclusive).as_range()
-
-
-def _switch_range(value: Any, start: int, end: int, inclusive: bool) -> bool:
-    if type(value) is int:
-        return start <= value <= end if inclusive else start <= value < end
-    return type(value) is RhaiRange and value == RhaiRange(start, end, inclusive)
-
-
-def _overflow(op: str) -> None:
-    raise EvalError(f"Arithmetic overflow in '{op}'", kind="ErrorArithmetic")
-
-
-def _partial(chunk: range, last: Any) -> int:
-    """Iterations a ``break`` left of a range chunk: up to and including ``last``."""
-    if type(last) is int and chunk.start <= last < chunk.stop:
-        return last - chunk.start + 1
-    return len(chunk)
-
-
-def _no_var(name: str) -> None:
-    raise EvalError(f"Variable not found: {name}", kind="ErrorVariableNotFound")
-
-
-def _const_fail(name: str) -> None:
-    raise EvalError(f"Cannot modify constant '{name}'", kind="ErrorAssignmentToConstant")
 
 
 def locate(exc: BaseException) -> tuple[int, int]:
@@ -204,7 +174,7 @@ class Engine:
         ns.update({
             "_tick": rt.tick,
             "_chunk": rt.chunk, "_chunk_done": rt.chunk_done, "_ranges": rt.ranges,
-            "_partial": _partial, "_overflow": _overflow, "_strcheck": rt.check,
+            "_partial": partial_chunk, "_overflow": overflow, "_strcheck": rt.check,
             "_R": range(rt.chunk_size), "_deep": rt.too_deep, "_MAX": INT_MAX,
             "_SCOPE": scope, "_RhaiError": RhaiError,
             "_add": rt.add, "_sub": ops.sub, "_mul": ops.mul, "_div": ops.div, "_mod": ops.mod,
@@ -212,14 +182,14 @@ class Engine:
             "_bor": ops.bit_or, "_bxor": ops.bit_xor, "_eq": ops.equals, "_ne": ops.not_equals,
             "_lt": ops.less, "_le": ops.less_eq, "_gt": ops.greater, "_ge": ops.greater_eq,
             "_neg": ops.neg, "_plus": ops.plus, "_not": ops.not_, "_bool": ops.as_bool,
-            "_in": ops.contains, "_mkrange": ops.make_range, "_irange": _irange,
+            "_in": ops.contains, "_mkrange": ops.make_range, "_irange": irange,
             "_iter": rt.iterate, "_idx": rt.index, "_setidx": rt.set_index, "_prop": rt.prop,
             "_setprop": rt.set_prop, "_call": rt.call_name, "_callref": rt.call_ref,
             "_meth": rt.method, "_methat": rt.method_at, "_callfp": rt.call_fn_ptr,
             "_FnPtr": FnPtr, "_cp": ops.copy_value, "_interp": rt.interp, "_iadd": rt.iadd,
             "_throw": rt.throw, "_catch": rt.catch_value, "_this": rt.this,
-            "_gv": rt.var_lookup, "_novar": _no_var, "_constfail": _const_fail,
-            "_isdefvar": rt.is_def_var, "_eval": rt.eval, "_swr": _switch_range,
+            "_gv": rt.var_lookup, "_novar": no_var, "_constfail": const_fail,
+            "_isdefvar": rt.is_def_var, "_eval": rt.eval, "_swr": switch_range,
             "_gget": rt.global_const, "_GLOBALS": {},
         })
         countdown = rt.granted

@@ -31,7 +31,7 @@ class RhaiError(Exception):
 
 
 class ParseError(RhaiError):
-    """The script does not compile. ``kind`` is Rhai's ParseErrorType, e.g. ``MalformedIndexExpr``."""
+    """The script does not compile; ``kind`` is Rhai's ParseErrorType (``MalformedIndexExpr``)."""
 
     def __init__(self, message: str, line: int = 0, position: int = 0,
                  kind: str = "BadInput") -> None:

@@ -1,5 +1,5 @@
 """What compiled scripts call at run time: function dispatch, indexing, properties, iteration,
-limits and the built-in functions that need the engine (print, Fn, call, eval, ...).
+limits, ``eval`` and the ctx API the standard library uses (``call``, ``check_*``).
 
 One ``Runtime`` per script run; the generated code reaches its methods through names bound in
 the run's namespace (``_call``, ``_idx``, ...), so nothing in a script can name Python objects.
@@ -10,10 +10,10 @@ import time
 from typing import Any, Callable
 
 from . import ops
+from .corefns import BUILTINS, not_found
 from .errors import EvalError, LimitError, ThrownError
 from .natives import ANY, LIBRARY, NativeFn
-from .values import (INT_MAX, Char, FnPtr, Instant, RhaiRange, StepRange, to_debug,
-                     to_display, type_name)
+from .values import INT_MAX, Char, FnPtr, Instant, RhaiRange, StepRange, to_display, type_name
 
 CONTAINERS = frozenset({list, dict, bytearray})
 TICK = 1024  # operations between wall-clock checks
@@ -22,11 +22,6 @@ TICK = 1024  # operations between wall-clock checks
 def chunk_size(max_ops: int) -> int:
     """Loop iterations counted locally before they are added to the operation count."""
     return min(TICK, max_ops) if max_ops else TICK
-
-
-def not_found(name: str, args: tuple | list) -> EvalError:
-    sig = ", ".join(type_name(a) for a in args)
-    return EvalError(f"Function not found: {name} ({sig})", kind="ErrorFunctionNotFound")
 
 
 SORTED_MAP_LIMIT = 512
@@ -80,6 +75,42 @@ def from_python(v: Any, what: str = "value") -> Any:
     if t in (bytes, bytearray):
         return bytearray(v)
     raise EvalError(f"Unsupported {what} type: {t.__name__}", kind="ErrorMismatchDataType")
+
+
+def irange(a: Any, b: Any, inclusive: bool) -> range:
+    """``a..b`` / ``a..=b`` as a Python range for a ``for`` loop."""
+    if type(a) is int and type(b) is int:
+        return range(a, b + 1 if inclusive else b)
+    return ops.make_range(a, b, inclusive).as_range()
+
+
+def switch_range(value: Any, start: int, end: int, inclusive: bool) -> bool:
+    """Whether a ``switch`` value matches a range case (an INT inside it, or that range)."""
+    if type(value) is int:
+        return start <= value <= end if inclusive else start <= value < end
+    return type(value) is RhaiRange and value == RhaiRange(start, end, inclusive)
+
+
+def overflow(op: str) -> None:
+    """The inline INT fast path of ``op`` left the i64 range."""
+    raise EvalError(f"Arithmetic overflow in '{op}'", kind="ErrorArithmetic")
+
+
+def partial_chunk(chunk: range, last: Any) -> int:
+    """Iterations a ``break`` left of a range chunk: up to and including ``last``."""
+    if type(last) is int and chunk.start <= last < chunk.stop:
+        return last - chunk.start + 1
+    return len(chunk)
+
+
+def no_var(name: str) -> None:
+    """Assignment to a variable that was never declared."""
+    raise EvalError(f"Variable not found: {name}", kind="ErrorVariableNotFound")
+
+
+def const_fail(name: str) -> None:
+    """Changing part of a constant (``const a = [1]; a[0] = 2;``)."""
+    raise EvalError(f"Cannot modify constant '{name}'", kind="ErrorAssignmentToConstant")
 
 
 class Runtime:
@@ -574,74 +605,3 @@ class Runtime:
         if name in consts:
             return consts[name]
         raise EvalError(f"Variable not found: global::{name}", kind="ErrorVariableNotFound")
-
-
-def _bi_print(rt: Runtime, d: int, box: Any, *args: Any) -> None:
-    if len(args) != 1:
-        raise not_found("print", args)
-    rt.on_print(to_display(args[0]))
-
-
-def _bi_debug(rt: Runtime, d: int, box: Any, *args: Any) -> None:
-    if len(args) != 1:
-        raise not_found("debug", args)
-    rt.on_debug(to_debug(args[0]))
-
-
-def _bi_type_of(rt: Runtime, d: int, box: Any, *args: Any) -> str:
-    if len(args) != 1:
-        raise not_found("type_of", args)
-    return type_name(args[0])
-
-
-def _bi_fn(rt: Runtime, d: int, box: Any, *args: Any) -> FnPtr:
-    if len(args) != 1 or type(args[0]) is not str:
-        raise not_found("Fn", args)
-    name = args[0]
-    if not name.isidentifier() or not name.isascii() or name.startswith("__"):
-        raise EvalError(f"Invalid function name: '{name}'", kind="ErrorFunctionNotFound")
-    return FnPtr(name)
-
-
-def _bi_call(rt: Runtime, d: int, box: Any, *args: Any) -> Any:
-    if box is not None and len(args) >= 2 and type(args[1]) is FnPtr and type(args[0]) is not FnPtr:
-        return rt.call_fn_ptr(d, args[1], list(args[2:]), box)
-    if not args or type(args[0]) not in (FnPtr, str):
-        raise not_found("call", args)
-    return rt.call_fn_ptr(d, args[0], list(args[1:]))
-
-
-def _bi_curry(rt: Runtime, d: int, box: Any, *args: Any) -> FnPtr:
-    if not args or type(args[0]) is not FnPtr:
-        raise not_found("curry", args)
-    fp = args[0]
-    return FnPtr(fp.name, [*fp.curry, *args[1:]], fp.func)
-
-
-def _bi_is_def_fn(rt: Runtime, d: int, box: Any, *args: Any) -> bool:
-    if len(args) != 2 or type(args[0]) is not str or type(args[1]) is not int:
-        raise not_found("is_def_fn", args)
-    return (args[0], args[1]) in rt.fns
-
-
-def _bi_range(rt: Runtime, d: int, box: Any, *args: Any) -> Any:
-    if len(args) == 2 and type(args[0]) is int and type(args[1]) is int:
-        return RhaiRange(args[0], args[1])
-    if len(args) == 3 and all(type(a) in (int, float) for a in args):
-        if args[2] == 0:
-            raise EvalError("Step value cannot be zero", kind="ErrorArithmetic")
-        return StepRange(*args)
-    raise not_found("range", args)
-
-
-def _bi_name(rt: Runtime, d: int, box: Any, *args: Any) -> str:
-    if len(args) == 1 and type(args[0]) is FnPtr:
-        return args[0].name
-    raise not_found("name", args)
-
-
-BUILTINS: dict[str, Callable[..., Any]] = {
-    "print": _bi_print, "debug": _bi_debug, "type_of": _bi_type_of, "Fn": _bi_fn,
-    "call": _bi_call, "curry": _bi_curry, "is_def_fn": _bi_is_def_fn, "range": _bi_range,
-    "name": _bi_name,
-}

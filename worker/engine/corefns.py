@@ -1,0 +1,88 @@
+"""The functions the engine itself provides (not the library): print, debug, type_of, Fn,
+call, curry, is_def_fn, range and name. Each gets the runtime, the call depth and the
+by-reference box of a method call's object (or None), then the arguments."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from .errors import EvalError
+from .values import FnPtr, RhaiRange, StepRange, to_debug, to_display, type_name
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
+
+
+def not_found(name: str, args: tuple | list) -> EvalError:
+    sig = ", ".join(type_name(a) for a in args)
+    return EvalError(f"Function not found: {name} ({sig})", kind="ErrorFunctionNotFound")
+
+
+def fn_print(rt: Runtime, d: int, box: Any, *args: Any) -> None:
+    if len(args) != 1:
+        raise not_found("print", args)
+    rt.on_print(to_display(args[0]))
+
+
+def fn_debug(rt: Runtime, d: int, box: Any, *args: Any) -> None:
+    if len(args) != 1:
+        raise not_found("debug", args)
+    rt.on_debug(to_debug(args[0]))
+
+
+def fn_type_of(rt: Runtime, d: int, box: Any, *args: Any) -> str:
+    if len(args) != 1:
+        raise not_found("type_of", args)
+    return type_name(args[0])
+
+
+def fn_fn(rt: Runtime, d: int, box: Any, *args: Any) -> FnPtr:
+    if len(args) != 1 or type(args[0]) is not str:
+        raise not_found("Fn", args)
+    name = args[0]
+    if not name.isidentifier() or not name.isascii() or name.startswith("__"):
+        raise EvalError(f"Invalid function name: '{name}'", kind="ErrorFunctionNotFound")
+    return FnPtr(name)
+
+
+def fn_call(rt: Runtime, d: int, box: Any, *args: Any) -> Any:
+    if box is not None and len(args) >= 2 and type(args[1]) is FnPtr and type(args[0]) is not FnPtr:
+        return rt.call_fn_ptr(d, args[1], list(args[2:]), box)
+    if not args or type(args[0]) not in (FnPtr, str):
+        raise not_found("call", args)
+    return rt.call_fn_ptr(d, args[0], list(args[1:]))
+
+
+def fn_curry(rt: Runtime, d: int, box: Any, *args: Any) -> FnPtr:
+    if not args or type(args[0]) is not FnPtr:
+        raise not_found("curry", args)
+    fp = args[0]
+    return FnPtr(fp.name, [*fp.curry, *args[1:]], fp.func)
+
+
+def fn_is_def_fn(rt: Runtime, d: int, box: Any, *args: Any) -> bool:
+    if len(args) != 2 or type(args[0]) is not str or type(args[1]) is not int:
+        raise not_found("is_def_fn", args)
+    return (args[0], args[1]) in rt.fns
+
+
+def fn_range(rt: Runtime, d: int, box: Any, *args: Any) -> Any:
+    if len(args) == 2 and type(args[0]) is int and type(args[1]) is int:
+        return RhaiRange(args[0], args[1])
+    if len(args) == 3 and all(type(a) in (int, float) for a in args):
+        if args[2] == 0:
+            raise EvalError("Step value cannot be zero", kind="ErrorArithmetic")
+        return StepRange(*args)
+    raise not_found("range", args)
+
+
+def fn_name(rt: Runtime, d: int, box: Any, *args: Any) -> str:
+    if len(args) == 1 and type(args[0]) is FnPtr:
+        return args[0].name
+    raise not_found("name", args)
+
+
+BUILTINS: dict[str, Callable[..., Any]] = {
+    "print": fn_print, "debug": fn_debug, "type_of": fn_type_of, "Fn": fn_fn,
+    "call": fn_call, "curry": fn_curry, "is_def_fn": fn_is_def_fn, "range": fn_range,
+    "name": fn_name,
+}
