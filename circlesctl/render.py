@@ -14,6 +14,7 @@ from typing import Sequence
 import jinja2
 
 import circlesctl
+from worker import protocol
 
 from .config import Circle
 from .keys import KeyPair
@@ -112,7 +113,7 @@ def check_renderable(paths: StatePaths, redis_url: str | None) -> None:
     """Raise ValueError if the state folder or Redis URL cannot be written into the config."""
     _check_plain(str(paths.root), "state folder")
     if redis_url:
-        ini_environment({"CIRCLES_REDIS_URL": redis_url})
+        ini_environment({protocol.REDIS_URL_ENV: redis_url})
 
 
 def worker_argv(python: str, circle: Circle, pair: KeyPair, paths: StatePaths,
@@ -139,7 +140,7 @@ def build_context(circles: Sequence[Circle], keys: dict[str, KeyPair], paths: St
                   redis_argv: Sequence[str] | None = None, debug: bool = False) -> RenderContext:
     """The template context for ``circles``; ``redis_argv`` adds the embedded Redis program."""
     root = _check_plain(str(paths.root), "state folder")
-    env = ini_environment({"CIRCLES_REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1",
+    env = ini_environment({protocol.REDIS_URL_ENV: redis_url, "PYTHONUNBUFFERED": "1",
                            TREE_MARK: root})
     programs: list[Program] = []
     groups: list[Group] = []

@@ -12,8 +12,6 @@ from typing import Mapping, Sequence
 
 from worker import protocol
 
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-REDIS_URL_ENV = "CIRCLES_REDIS_URL"
 DEFAULT_MAX_OUTPUT_BYTES = 1 << 20
 
 _PUBLIC_KEY = re.compile(r"0[23][0-9a-fA-F]{64}|04[0-9a-fA-F]{128}")
@@ -28,7 +26,7 @@ class WorkerConfig:
     name: str
     public_key: str
     data_dir: Path
-    redis_url: str = DEFAULT_REDIS_URL
+    redis_url: str = protocol.DEFAULT_REDIS_URL
     debug: bool = False
     result_ttl: int = protocol.DEFAULT_RESULT_TTL
     max_operations: int | None = None
@@ -112,8 +110,9 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", required=True, type=_data_dir,
                         help="folder for the circle's persistent store (created mode 0700)")
     parser.add_argument("--redis-url", type=_redis_url,
-                        default=environ.get(REDIS_URL_ENV) or DEFAULT_REDIS_URL,
-                        help=f"Redis to serve (default: ${REDIS_URL_ENV}, else {DEFAULT_REDIS_URL})")
+                        default=environ.get(protocol.REDIS_URL_ENV) or protocol.DEFAULT_REDIS_URL,
+                        help=f"Redis to serve (default: ${protocol.REDIS_URL_ENV}, "
+                             f"else {protocol.DEFAULT_REDIS_URL})")
     parser.add_argument("--debug", action="store_true", help="log every task")
     parser.add_argument("--result-ttl", type=_positive_int, default=protocol.DEFAULT_RESULT_TTL,
                         metavar="SECONDS",

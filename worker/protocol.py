@@ -13,6 +13,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
+REDIS_URL_ENV = "CIRCLES_REDIS_URL"
+"""The environment variable through which circlesctl hands every program its Redis URL."""
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+"""The Redis a worker or server uses when given neither ``--redis-url`` nor the variable."""
+
 TASK_QUEUE_PREFIX = "rhai_tasks:"
 PROCESSING_PREFIX = "rhai_processing:"
 DETAILS_PREFIX = "rhai_task_details:"

@@ -14,13 +14,12 @@ import signal
 import sys
 from typing import Sequence
 
+from worker import protocol
 from wsserver.app import CircleServer
 from wsserver.auth import DEFAULT_NONCE_TTL, normalize_public_key
 from wsserver.config import DEFAULT_PLAY_TIMEOUT, ServerConfig
 
 log = logging.getLogger("wsserver")
-
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def _public_key(text: str) -> str:
@@ -75,7 +74,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--nonce-ttl", type=_seconds, default=DEFAULT_NONCE_TTL,
                         metavar="SECONDS", help="how long a login nonce stays valid")
     parser.add_argument("--redis-url", default=None,
-                        help=f"default: $CIRCLES_REDIS_URL, else {DEFAULT_REDIS_URL}")
+                        help=f"default: ${protocol.REDIS_URL_ENV}, else {protocol.DEFAULT_REDIS_URL}")
     parser.add_argument("--debug", action="store_true", help="log at DEBUG level")
     return parser.parse_args(argv)
 
@@ -85,7 +84,8 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
     return ServerConfig(
         name=args.name,
         public_key=args.public_key,
-        redis_url=args.redis_url or os.environ.get("CIRCLES_REDIS_URL") or DEFAULT_REDIS_URL,
+        redis_url=(args.redis_url or os.environ.get(protocol.REDIS_URL_ENV)
+                   or protocol.DEFAULT_REDIS_URL),
         host=args.host,
         port=args.port,
         members=frozenset(normalize_public_key(member) for member in args.member),
