@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from worker.engine import Engine, EvalError, ParseError, RhaiError, ThrownError, to_display
+from worker.engine.engine import compile_failure
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -386,3 +387,35 @@ def test_long_chains_of_assignments_keep_their_types_right():
     script = (" ".join(f"let a{i} = {i};" for i in range(n + 1)) +
               f" let k = 0; while k < {n + 2} {{ k += 1; {chain} }} a0 + a1")
     assert run(script) == "xx"
+
+
+@pytest.mark.parametrize("script, expected", [
+    ('if true { 1 } "x"', "x"),
+    ('if 1 == 1 { 1 } "x"', "x"),
+    ('if false { 1 } else { 2 } "x"', "x"),
+    ("if true { 1 } [3, 4].len()", 2),  # the array starts a new statement: not an index
+    ("let x = 5; if x > 1 { x } -x", -5),
+    ('switch 1 { 1 => 10, _ => 20 } "y"', "y"),
+    ("let i = 0; while i < 3 { i += 1; 7 } i", 3),
+    ("loop { 1; break; } for j in 0..2 { j } try { 1 } catch { 2 } 9", 9),
+    ("{ 1 } { 2 } 3", 3),
+    ("let v = if true { 1 } else { 2 } + 5; v", 6),  # after `=` it is an expression
+])
+def test_statements_that_end_in_a_block_are_followed_by_more_statements(script, expected):
+    assert run(script) == expected
+
+
+def test_deeply_nested_loops_compile_and_run():
+    """Python allows 20 nested loop blocks per function; 15 nested Rhai loops must still run."""
+    depth = 15
+    script = "let n = 0; " + "loop { " * depth + "n += 1; if n < 3 { continue; } break; " + \
+        "} break; " * (depth - 1) + "} n"
+    assert run(script) == 3
+
+
+def test_invalid_generated_python_is_an_internal_error_not_blamed_on_the_script():
+    bug = compile_failure(SyntaxError("expected ':'", ("<rhai-1>", 3, 1, "if x", 3, 2)))
+    assert isinstance(bug, EvalError) and not isinstance(bug, ParseError)
+    assert "Internal compiler error" in str(bug) and "max_expr_depth" not in str(bug)
+    deep = compile_failure(SyntaxError("too many statically nested blocks"))
+    assert isinstance(deep, ParseError) and "max_expr_depth" in str(deep)

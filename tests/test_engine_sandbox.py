@@ -238,6 +238,47 @@ def test_every_loop_iteration_counts_as_an_operation(loop):
         engine.eval(script(5_000))
 
 
+# recursion on an INT runs the INT-specialised code (checked by the caller), on a string or
+# FLOAT the generic code (checked on entry): the limits must be the same for both
+RECURSIVE = {
+    "int": ("fn f(n) { if n == 0 { 0 } else { 1 + f(n - 1) } } f(ARG)", lambda d: str(d)),
+    "string": ('fn f(s) { if s == "" { 0 } else { 1 + f(s.sub_string(1)) } } f("ARG")',
+               lambda d: "x" * d),
+}
+FIB = {
+    "int": "fn fib(n) { if n < 2 { n } else { fib(n - 1) + fib(n - 2) } } fib(20)",
+    "float": "fn fib(n) { if n < 2.0 { n } else { fib(n - 1.0) + fib(n - 2.0) } } fib(20.0)",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(RECURSIVE))
+def test_exactly_max_call_levels_nested_calls_are_allowed(kind):
+    template, arg = RECURSIVE[kind]
+
+    def script(depth: int) -> str:
+        return template.replace("ARG", arg(depth))
+
+    engine = Engine(max_call_levels=10)
+    assert engine.eval(script(9)) == 9  # f(9) .. f(0): 10 nested calls
+    with pytest.raises(LimitError, match="max_call_levels"):
+        engine.eval(script(10))
+
+
+@pytest.mark.parametrize("kind", sorted(FIB))
+def test_every_function_call_counts_one_operation(kind):
+    """fib(20) makes 21,891 calls; the script's body counts one more."""
+    assert Engine(max_operations=21_892).eval(FIB[kind]) == 6765
+    with pytest.raises(LimitError, match="max_operations"):
+        Engine(max_operations=21_891).eval(FIB[kind])
+
+
+def test_exponential_recursion_is_stopped_by_the_timeout():
+    engine = Engine(max_operations=0, timeout=0.3)
+    with pytest.raises(LimitError, match="timeout"):
+        engine.eval(FIB["int"].replace("fib(20)", "fib(60)"))
+    assert_usable(engine)
+
+
 def test_loops_left_early_are_still_counted():
     engine = Engine(max_operations=5_000)
     body = "fn f() { for i in 0..1000 { if i == 900 { break; } } } "

@@ -345,6 +345,50 @@ def test_map_get_and_set_keep_keys_in_order():
     assert run(script) == [["a", "b", "c"], [1], 1, None]
 
 
+BIG_MAP = """
+    let m = #{};
+    for i in 0..600 { m[`k${599 - i}`] = i; }   // inserted in reverse key order
+"""
+BIG_KEYS = sorted(f"k{i}" for i in range(600))  # Rhai's BTreeMap order: by string
+
+
+def test_big_maps_show_their_keys_in_key_order_everywhere():
+    script = BIG_MAP + """
+        let seen = #{filter: [], drain: [], retain: [], for: []};
+        m.filter(|k, v| { seen.filter.push(k); true });
+        let a = m; a.drain(|k, v| { seen.drain.push(k); false });
+        let b = m; b.retain(|k, v| { seen.retain.push(k); true });
+        for k in m { seen.for.push(k); }
+        [m.keys(), m.values(), seen, m.to_json(), m.filter(|k, v| v < 3).keys(), `${m}`]
+    """
+    keys, values, seen, text, small, shown = run(script)
+    assert keys == BIG_KEYS
+    assert values == [599 - int(k[1:]) for k in BIG_KEYS]
+    assert seen == {"filter": BIG_KEYS, "drain": BIG_KEYS, "retain": BIG_KEYS, "for": BIG_KEYS}
+    assert text == "{" + ",".join(f'"{k}":{599 - int(k[1:])}' for k in BIG_KEYS) + "}"
+    assert small == ["k597", "k598", "k599"]
+    assert shown.startswith('#{"k0": 599, "k1": 598, "k10": 589, "k100": 499,')
+
+
+def test_big_map_drain_and_retain_split_in_key_order():
+    script = BIG_MAP + """
+        let a = m; let out = a.drain(|k, v| v >= 597);
+        let b = m; let dropped = b.retain(|k, v| v < 2);
+        [out.keys(), a.len(), b.keys(), dropped.len(), (m + #{a: 0}).keys()[0..2]]
+    """
+    assert run(script) == [["k0", "k1", "k2"], 597, ["k598", "k599"], 598, ["a", "k0"]]
+
+
+def test_callbacks_calling_library_functions_do_not_use_up_call_levels():
+    """Each callback runs at the caller's depth + 1, however many callbacks a function makes."""
+    script = BIG_MAP + """
+        let seen = [];
+        m.retain(|k, v| { seen.push(k); seen.len() > 0 });
+        [1, 2, 3].map(|x| { seen.push(x); x }).len() + seen.len()
+    """
+    assert run(script) == 606
+
+
 def test_to_json_refuses_non_finite_floats():
     fails("#{x: 1.0 / 0.0}.to_json()", "ErrorMismatchOutputType")
 

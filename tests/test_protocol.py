@@ -143,8 +143,8 @@ def test_wait_and_finish_work_after_redis_forgot_the_scripts(redis_client: redis
     assert task is not None and task.task_id == first and task.status == "pending"
     assert redis_client.hget(protocol.details_key(first), "status") == "processing"
     redis_client.script_flush()
-    following = queue.finish(task, protocol.TaskResult(first, "completed", "1"), claim_next=True)
-    assert following is not None and following.task_id == second
+    following, = queue.finish_many([(task, protocol.TaskResult(first, "completed", "1"))], 1)
+    assert following.task_id == second
     assert protocol.await_result(redis_client, first, 1).output == "1"
 
 
@@ -159,8 +159,8 @@ def test_missing_and_finished_tasks_are_left_alone(redis_client: redis.Redis,
     done = queue.wait(0.1)
     assert done is not None and done.finished and not done.missing
     assert redis_client.hget("rhai_task_details:done", "status") == "completed"
-    gone = queue.finish(done, None, claim_next=True)
-    assert gone is not None and gone.task_id == "gone" and gone.missing
+    gone, = queue.finish_many([(done, None)], 1)
+    assert gone.task_id == "gone" and gone.missing
     assert not redis_client.exists("rhai_task_details:gone")
     assert redis_client.llen(protocol.reply_key("done")) == 0
 
@@ -180,7 +180,7 @@ def test_finish_writes_result_reply_expiry_and_claims_next(redis_client: redis.R
     next_id = protocol.submit(redis_client, PK, "next", "you")
     task = queue.wait(0.1)
     result = protocol.TaskResult(task_id, protocol.STATUS_COMPLETED, "42")
-    following = queue.finish(task, result, claim_next=True)
+    following, = queue.finish_many([(task, result)], 1)
     details = redis_client.hgetall(protocol.details_key(task_id))
     assert details["status"] == "completed" and details["output"] == "42"
     assert 0 < redis_client.ttl(protocol.details_key(task_id)) <= 500
@@ -188,7 +188,7 @@ def test_finish_writes_result_reply_expiry_and_claims_next(redis_client: redis.R
     assert protocol.await_result(redis_client, task_id, 1) == result
     assert following == Task(next_id, "next", "you", f"rhai_reply:{next_id}", "pending")
     assert redis_client.lrange(protocol.processing_key(PK), 0, -1) == [next_id]
-    assert queue.finish(following, protocol.error_result(next_id, "bad"), claim_next=True) is None
+    assert queue.finish_many([(following, protocol.error_result(next_id, "bad"))], 1) == []
     assert redis_client.hget(protocol.details_key(next_id), "error") == "bad"
     assert redis_client.llen(protocol.processing_key(PK)) == 0
 
@@ -198,8 +198,7 @@ def test_finish_without_claim_leaves_the_queue(redis_client: redis.Redis,
     task_id = protocol.submit(redis_client, PK, "1", "me")
     protocol.submit(redis_client, PK, "2", "me")
     task = queue.wait(0.1)
-    assert queue.finish(task, protocol.TaskResult(task_id, "completed", "1"),
-                        claim_next=False) is None
+    assert queue.finish_many([(task, protocol.TaskResult(task_id, "completed", "1"))], 0) == []
     assert redis_client.llen(protocol.queue_key(PK)) == 1
 
 
@@ -207,7 +206,7 @@ def test_error_reply_for_a_missing_hash_creates_no_hash(redis_client: redis.Redi
                                                          queue: TaskQueue) -> None:
     redis_client.lpush(protocol.queue_key(PK), "ghost")
     task = queue.wait(0.1)
-    queue.finish(task, protocol.error_result("ghost", "task details not found"), claim_next=True)
+    queue.finish_many([(task, protocol.error_result("ghost", "task details not found"))], 1)
     assert not redis_client.exists(protocol.details_key("ghost"))
     assert 0 < redis_client.ttl(protocol.reply_key("ghost")) <= 500
     assert protocol.await_result(redis_client, "ghost", 1).error == "task details not found"
@@ -216,13 +215,31 @@ def test_error_reply_for_a_missing_hash_creates_no_hash(redis_client: redis.Redi
 def test_finish_arguments_layout() -> None:
     task = Task("t", "s", "c", "rhai_reply:t", "processing")
     result = protocol.TaskResult("t", protocol.STATUS_COMPLETED, "42")
-    assert finish_arguments(task, result, 60, True, now=10.5) == [
-        "t", 60, 10, protocol.encode_reply(result), "rhai_task_details:",
-        "status", "completed", "updated_at", "10", "output", "42"]
+    assert finish_arguments(task, result, now=10.5) == [
+        "t", protocol.encode_reply(result), 6, "status", "completed", "updated_at", "10",
+        "output", "42"]
     gone = Task("t", None, None, "rhai_reply:t", None)
-    assert finish_arguments(gone, result, 60, False, now=10) == [
-        "t", 60, 10, protocol.encode_reply(result), ""]
-    assert finish_arguments(task, None, 60, False, now=10) == ["t", 60, 10, "", ""]
+    assert finish_arguments(gone, result, now=10) == ["t", protocol.encode_reply(result), 0]
+    assert finish_arguments(task, None, now=10) == ["t", "", 0]
+
+
+def test_finish_many_answers_every_task_and_claims_a_batch_oldest_first(
+        redis_client: redis.Redis, queue: TaskQueue) -> None:
+    ids = [protocol.submit(redis_client, PK, str(n), "me") for n in range(5)]
+    first = queue.wait(0.1)
+    batch = queue.finish_many([(first, protocol.TaskResult(ids[0], "completed", "0"))], claim=3)
+    assert [task.task_id for task in batch] == ids[1:4]
+    assert all(redis_client.hget(protocol.details_key(i), "status") == "processing"
+               for i in ids[1:4])
+    assert redis_client.lrange(protocol.queue_key(PK), 0, -1) == [ids[4]]
+    results = [(task, protocol.TaskResult(task.task_id, "completed", task.script))
+               for task in batch]
+    assert queue.finish_many(results, claim=0) == []
+    for n in range(4):
+        assert protocol.await_result(redis_client, ids[n], 1).output == str(n)
+        assert redis_client.hget(protocol.details_key(ids[n]), "status") == "completed"
+    assert redis_client.llen(protocol.processing_key(PK)) == 0
+    assert redis_client.lrange(protocol.queue_key(PK), 0, -1) == [ids[4]]
 
 
 def test_recover_requeues_unfinished_oldest_first_and_drops_finished(

@@ -222,6 +222,52 @@ def test_tasks_run_oldest_first(worker: ThreadedWorker, redis_client: redis.Redi
     assert redis_client.llen(protocol.processing_key(PK)) == 0
 
 
+BUSY = 'let t = timestamp(); while t.elapsed < {seconds} {{ }} "{name}"'
+
+
+def status_of(client: redis.Redis, task_id: str) -> str | None:
+    return client.hget(protocol.details_key(task_id), "status")
+
+
+def test_quick_reply_is_not_held_back_by_a_slow_task_claimed_with_it(
+        config: WorkerConfig, start_worker: Callable[[WorkerConfig], ThreadedWorker],
+        redis_client: redis.Redis) -> None:
+    start_worker(replace(config, max_operations=0))
+    assert play(redis_client, "1 + 1").output == "2"  # the worker now knows this script is quick
+    busy = protocol.submit(redis_client, PK, BUSY.format(seconds=0.5, name="busy"), CALLER)
+    wait_until(lambda: status_of(redis_client, busy) == "processing", "the busy task to start")
+    quick = protocol.submit(redis_client, PK, "1 + 1", CALLER)
+    slow = protocol.submit(redis_client, PK, BUSY.format(seconds=3.0, name="slow"), CALLER)
+    assert protocol.await_result(redis_client, quick, REPLY_WAIT).output == "2"
+    assert status_of(redis_client, slow) == "processing"  # answered while the slow one still runs
+    assert protocol.await_result(redis_client, slow, REPLY_WAIT).output == "slow"
+
+
+def test_tasks_claimed_with_quick_ones_wait_in_the_queue_while_a_slow_one_runs(
+        config: WorkerConfig, start_worker: Callable[[WorkerConfig], ThreadedWorker],
+        redis_client: redis.Redis) -> None:
+    worker = start_worker(replace(config, max_operations=0))
+    assert play(redis_client, "1 + 1").output == "2"  # known to be quick: claims come in batches
+    busy = protocol.submit(redis_client, PK, BUSY.format(seconds=0.5, name="busy"), CALLER)
+    wait_until(lambda: status_of(redis_client, busy) == "processing", "the busy task to start")
+    quick = protocol.submit(redis_client, PK, "1 + 1", CALLER)
+    slow = protocol.submit(redis_client, PK, BUSY.format(seconds=1.5, name="slow"), CALLER)
+    waiting = [protocol.submit(redis_client, PK, f"{n} + 1", CALLER) for n in range(2)]
+    assert protocol.await_result(redis_client, quick, REPLY_WAIT).output == "2"
+    wait_until(lambda: redis_client.lrange(protocol.processing_key(PK), 0, -1) == [slow],
+               "the slow task to be the only one in hand")
+    # While it runs, the tasks behind it are back in the queue, where a caller can withdraw them.
+    assert redis_client.lrange(protocol.queue_key(PK), 0, -1) == waiting[::-1]  # oldest next
+    assert status_of(redis_client, slow) == "processing"
+    worker.stop()  # arrives while the slow task runs: it finishes, the others stay queued
+    assert protocol.await_result(redis_client, slow, 1).output == "slow"
+    assert redis_client.llen(protocol.queue_key(PK)) == 2
+    assert redis_client.llen(protocol.processing_key(PK)) == 0
+    start_worker(config)
+    assert [protocol.await_result(redis_client, task_id, REPLY_WAIT).output
+            for task_id in waiting] == ["1", "2"]
+
+
 def test_heartbeat_names_the_worker(worker: ThreadedWorker, redis_client: redis.Redis) -> None:
     key = protocol.heartbeat_key(PK)
     wait_until(lambda: redis_client.exists(key), "the heartbeat")

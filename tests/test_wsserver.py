@@ -24,6 +24,7 @@ import redis
 import tornado.websocket
 from coincurve import PrivateKey
 
+from conftest import redis_server_binary
 from worker import protocol
 from wsserver.auth import sign_message
 from wsserver.client import CircleClient, CircleClientError, CircleRpcError, play_script
@@ -207,6 +208,35 @@ def test_health_is_503_and_play_fails_cleanly_when_redis_is_down(tmp_path: Path)
         assert error.code == -32603 and "task queue unavailable" in error.data
     finally:
         down.stop()
+
+
+def test_server_carries_on_after_a_redis_restart(tmp_path: Path) -> None:
+    sock = tmp_path / "own.sock"
+
+    def start_redis() -> subprocess.Popen:
+        proc = subprocess.Popen(
+            [redis_server_binary(), "--port", "0", "--unixsocket", str(sock), "--unixsocketperm",
+             "700", "--dir", str(tmp_path), "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not sock.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.02)
+        return proc
+
+    redis_proc = start_redis()
+    running = Server(f"unix://{sock}", OWNER)
+    try:
+        assert health(running.health_url)[0] == 200  # leaves an idle connection behind
+        redis_proc.terminate()
+        redis_proc.wait(10)
+        redis_proc = start_redis()
+        # The first request after the restart already works: the stale connection is replaced.
+        assert health(running.health_url) == (200, {"status": "ok", "circle": pub(OWNER)})
+    finally:
+        running.stop()
+        redis_proc.terminate()
+        redis_proc.wait(10)
 
 
 # --- authentication ---------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 REDIS_URL_ENV = "CIRCLES_REDIS_URL"
 """The environment variable through which circlesctl hands every program its Redis URL."""
@@ -116,16 +116,58 @@ def timeout_result(task_id: str, seconds: float) -> TaskResult:
     return TaskResult(task_id, STATUS_TIMEOUT, None, f"no reply within {seconds:g} s")
 
 
+def round_trip(client: Any, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+    """Send ``commands`` in one write on one pooled connection of the synchronous ``client`` and
+    return their raw replies, an error reply as its ``ResponseError`` (not raised).
+
+    This skips redis-py's per-command client layers (retry wrapper, observability hooks, response
+    callbacks), which cost as much CPU as the round trip itself in redis-py 8. A connection that
+    fails mid-reply is closed, never reused out of step.
+    """
+    from redis.exceptions import ResponseError  # here: importing protocol must not load redis
+
+    pool = client.connection_pool
+    conn = pool.get_connection()
+    try:
+        conn.send_packed_command(conn.pack_commands(commands))
+        replies: list[Any] = []
+        for _ in commands:
+            try:
+                replies.append(conn.read_response())
+            except ResponseError as exc:
+                replies.append(exc)
+        return replies
+    except BaseException:
+        conn.disconnect()
+        raise
+    finally:
+        pool.release(conn)
+
+
+def raise_errors(replies: list[Any]) -> list[Any]:
+    """``replies`` unchanged, unless one is an error reply: then raise the first."""
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    return replies
+
+
+def submit_commands(circle_public_key: str, task_id: str,
+                    fields: Mapping[str, str]) -> list[tuple[Any, ...]]:
+    """The HSET and LPUSH that queue a task."""
+    flat: list[str] = []
+    for field, value in fields.items():
+        flat += [field, value]
+    return [("HSET", details_key(task_id), *flat), ("LPUSH", queue_key(circle_public_key), task_id)]
+
+
 def submit(client: Any, circle_public_key: str, script: str, caller_id: str) -> str:
     """Queue a script for a circle (one round trip) and return its task id.
 
     ``client`` is a synchronous ``redis.Redis``.
     """
     task_id, fields = new_task(script, caller_id)
-    pipe = client.pipeline(transaction=False)
-    pipe.hset(details_key(task_id), mapping=fields)
-    pipe.lpush(queue_key(circle_public_key), task_id)
-    pipe.execute()
+    raise_errors(round_trip(client, submit_commands(circle_public_key, task_id, fields)))
     return task_id
 
 
@@ -146,8 +188,9 @@ def _wait_slices(timeout: float) -> Iterator[float]:
 
 def await_result(client: Any, task_id: str, timeout: float) -> TaskResult:
     """Block until the worker replies to ``task_id`` or ``timeout`` seconds pass."""
+    key = reply_key(task_id)
     for wait in _wait_slices(timeout):
-        popped = client.brpop([reply_key(task_id)], timeout=wait)
+        popped = raise_errors(round_trip(client, [("BRPOP", key, wait)]))[0]
         if popped is not None:
             return decode_reply(popped[1])
     return timeout_result(task_id, timeout)

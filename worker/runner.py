@@ -1,9 +1,10 @@
 """The worker loop: take task ids from the circle's queue, run their scripts, post the results.
 
-At-least-once: an id moves atomically into the processing list while it runs, so a crashed
-worker's tasks are re-queued by the next one (``TaskQueue.recover``). Redis work per task is
-one round trip when busy (finishing a task claims the next) and two when idle (wait-and-start,
-finish); see ``worker.taskqueue``.
+At-least-once: an id moves atomically into the processing list when claimed, so a crashed
+worker's tasks are re-queued by the next one (``TaskQueue.recover``). Idle, a task costs two
+round trips (wait-and-claim, finish); busy, finishing claims up to CLAIM_BATCH queued tasks and
+their results share the next round trip, so a long queue costs far less than one round trip a
+task; see ``worker.taskqueue``.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import functools
 import logging
 import os
 import time
+from collections import deque
 from typing import Any
 
 import redis
@@ -38,6 +40,10 @@ COMPILE_CACHE_SIZE = 256
 MAX_CACHED_SCRIPT = 64 * 1024
 """Scripts longer than this (characters) are compiled every time rather than cached."""
 TRUNCATED_MARK = "[output truncated]"
+CLAIM_BATCH = 8
+"""Most queued tasks claimed in one round trip while scripts repeat quickly (Worker._serve)."""
+FAST_SCRIPT = 0.001
+"""Seconds under which a script counts as quick, so a result may wait for its run."""
 
 SOCKET_TIMEOUT = 10.0
 """Seconds without an answer after which Redis counts as gone (must exceed WAIT_SECONDS)."""
@@ -114,6 +120,8 @@ class Worker:
         for name, fn in store_functions(self.store).items():
             self.engine.register_fn(name, fn)
         self._compile_cached = functools.lru_cache(maxsize=COMPILE_CACHE_SIZE)(self.engine.compile)
+        # hash() of the scripts that last ran in under FAST_SCRIPT (a collision costs only latency)
+        self._fast_scripts: set[int] = set()
 
     def stop(self) -> None:
         """Ask the loop to end after the task in hand; only sets a flag."""
@@ -124,25 +132,67 @@ class Worker:
         self._until_redis_is_back(None)
         if not self._stopping:
             log.info("worker %s listening on %s", self.config.name, self.tasks.queue)
-        task: Task | None = None
+        claimed: deque[Task] = deque()
         while not self._stopping:
             try:
                 self._beat_if_due()
-                if task is None:
+                if not claimed:
                     task = self.tasks.wait(WAIT_SECONDS)
-                if task is not None:
-                    task = self.tasks.finish(task, self._result_for(task),
-                                             claim_next=not self._stopping)
+                    if task is not None:
+                        claimed.append(task)
+                if claimed:
+                    self._serve(claimed)
             except _REDIS_DOWN as exc:
-                task = None
+                claimed.clear()
                 self._until_redis_is_back(exc)
             except redis.RedisError as exc:  # e.g. WRONGTYPE: someone wrote over a queue key
-                task = None
+                claimed.clear()
                 log.error("Redis refused the worker's command: %s; retrying in %g s", exc,
                           REFUSED_PAUSE)
                 self._sleep(REFUSED_PAUSE)
                 self._until_redis_is_back(None)
-        self._shut_down()
+        self._shut_down(list(claimed))
+
+    def _serve(self, claimed: deque[Task]) -> None:
+        """Run the claimed tasks, oldest first; answer them together and claim more.
+
+        Answers share one round trip only across tasks known to be quick (a script that last ran
+        in under FAST_SCRIPT seconds). Before an unknown or slow script runs, the answers so far
+        are sent and the tasks claimed behind it go back to the queue: a slow script delays no
+        other task's reply, and a waiting task stays withdrawable by a caller who gives up.
+        Batches of CLAIM_BATCH are claimed only while scripts repeat quickly.
+        """
+        ended: list[tuple[Task, protocol.TaskResult | None]] = []
+        all_quick = True
+        while claimed and not self._stopping:
+            if not self._is_quick(claimed[0]):
+                all_quick = False
+                if ended:
+                    self.tasks.finish_many(ended, 0)
+                    ended = []
+                if len(claimed) > 1:
+                    behind = [claimed.pop() for _ in range(len(claimed) - 1)]
+                    self.tasks.release(behind[::-1])
+            ended.append(self._run_one(claimed.popleft()))
+        if ended:
+            claim = 0 if self._stopping else CLAIM_BATCH if all_quick else 1
+            claimed.extend(self.tasks.finish_many(ended, claim))
+
+    def _is_quick(self, task: Task) -> bool:
+        """Whether ``task`` is known to take under FAST_SCRIPT (or will not run at all)."""
+        return task.script is None or task.finished or hash(task.script) in self._fast_scripts
+
+    def _run_one(self, task: Task) -> tuple[Task, protocol.TaskResult | None]:
+        started = time.perf_counter()
+        result = self._result_for(task)
+        if task.script is not None:
+            if time.perf_counter() - started < FAST_SCRIPT:
+                if len(self._fast_scripts) >= COMPILE_CACHE_SIZE:
+                    self._fast_scripts.clear()
+                self._fast_scripts.add(hash(task.script))
+            else:
+                self._fast_scripts.discard(hash(task.script))
+        return task, result
 
     def execute(self, task_id: str, script: str, caller_id: str) -> protocol.TaskResult:
         """Run one script; any failure becomes an error result, never an exception."""
@@ -224,8 +274,11 @@ class Worker:
             return f"unix://{kwargs['path']}"
         return f"{kwargs.get('host')}:{kwargs.get('port')}"
 
-    def _shut_down(self) -> None:
+    def _shut_down(self, unrun: list[Task]) -> None:
+        """Hand claimed tasks that did not run back to the queue, remove the heartbeat."""
         try:
+            if unrun:
+                self.tasks.release(unrun)
             self.tasks.clear_heartbeat()
         except _REDIS_DOWN:
             log.warning("could not remove heartbeat %s: Redis unreachable", self.tasks.heartbeat)

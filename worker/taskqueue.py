@@ -1,9 +1,9 @@
 """The worker's side of the Redis task protocol: claim, finish and recover tasks atomically.
 
 Each step is one round trip: a BLMOVE pipelined with a Lua call claims a task and marks it
-``processing``; another Lua call records the result, replies, sets expiries, releases the task
-and claims the next queued one. The scripts
-name the next task's hash from its id, so they need a single (non-cluster) Redis, as Circles does.
+``processing``; another Lua call records the results of one or more tasks, replies, sets
+expiries, releases them and claims the next queued ones. The scripts name a claimed task's hash
+from its id, so they need a single (non-cluster) Redis, as Circles does.
 Key names and fields are those of ``worker.protocol`` (see docs/PROTOCOL.md).
 """
 from __future__ import annotations
@@ -44,27 +44,37 @@ caller_id, reply_queue_name, status]; the caller uses it only if the id is the o
 """
 
 FINISH_LUA = _START_FN + """
-if #ARGV > 5 then
-  redis.call('HSET', KEYS[1], unpack(ARGV, 6))
-  redis.call('EXPIRE', KEYS[1], ARGV[2])
+local ttl, now, prefix = ARGV[1], ARGV[2], ARGV[3]
+local a = 5
+for k = 3, #KEYS, 2 do
+  local id, reply, n = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
+  if n > 0 then
+    redis.call('HSET', KEYS[k], unpack(ARGV, a + 3, a + 2 + n))
+    redis.call('EXPIRE', KEYS[k], ttl)
+  end
+  if reply ~= '' then
+    redis.call('LPUSH', KEYS[k + 1], reply)
+    redis.call('EXPIRE', KEYS[k + 1], ttl)
+  end
+  redis.call('LREM', KEYS[1], 1, id)
+  a = a + 3 + n
 end
-if ARGV[4] ~= '' then
-  redis.call('LPUSH', KEYS[2], ARGV[4])
-  redis.call('EXPIRE', KEYS[2], ARGV[2])
+local claimed = {}
+if prefix == '' then return claimed end
+for i = 1, tonumber(ARGV[4]) do
+  local id = redis.call('LMOVE', KEYS[2], KEYS[1], 'RIGHT', 'LEFT')
+  if not id then break end
+  local f = start(prefix .. id, now)
+  claimed[i] = {id, f[1], f[2], f[3], f[4]}
 end
-redis.call('LREM', KEYS[3], 1, ARGV[1])
-if ARGV[5] == '' then return false end
-local id = redis.call('LMOVE', KEYS[4], KEYS[3], 'RIGHT', 'LEFT')
-if not id then return false end
-local f = start(ARGV[5] .. id, ARGV[3])
-return {id, f[1], f[2], f[3], f[4]}
+return claimed
 """
-"""End one task, then claim the next.
+"""End some tasks, then claim up to N queued ones, oldest first.
 
-KEYS: details hash, reply queue, processing list, task queue. ARGV: task id, ttl, now, reply JSON
-('' = no reply), details key prefix ('' = claim nothing), then the hash's field/value pairs to
-write (none = leave the hash alone). Returns false or [id, script, caller_id, reply_queue_name,
-status] of the claimed task.
+KEYS: processing list, task queue, then per ended task its details hash and reply queue.
+ARGV: ttl, now, details key prefix ('' = claim nothing), N, then per ended task: its id, its
+reply JSON ('' = no reply), the count of hash field/value items that follow, those items (none =
+leave the hash alone). Returns [id, script, caller_id, reply_queue_name, status] per claimed task.
 """
 
 
@@ -93,16 +103,18 @@ class Task:
         return self.status in protocol.FINISHED_STATUSES
 
 
-def finish_arguments(task: Task, result: protocol.TaskResult | None, ttl: int, claim_next: bool,
+def finish_arguments(task: Task, result: protocol.TaskResult | None,
                      now: float) -> list[str | int]:
-    """FINISH_LUA's ARGV: record ``result`` (None = just release the task), maybe claim next."""
-    args: list[str | int] = [task.task_id, ttl, int(now),
-                             "" if result is None else protocol.encode_reply(result),
-                             protocol.DETAILS_PREFIX if claim_next else ""]
+    """One ended task's share of FINISH_LUA's ARGV: id, reply, field count, fields.
+
+    ``result`` None only releases the task; a task whose hash is gone gets a reply but no hash.
+    """
+    fields: list[str] = []
     if result is not None and not task.missing:
         for field, value in protocol.finished_fields(result, now).items():
-            args += [field, value]
-    return args
+            fields += [field, value]
+    reply = "" if result is None else protocol.encode_reply(result)
+    return [task.task_id, reply, len(fields), *fields]
 
 
 class TaskQueue:
@@ -121,14 +133,12 @@ class TaskQueue:
     def wait(self, timeout: float) -> Task | None:
         """Block up to ``timeout`` s for the oldest task; claim it and mark it processing.
 
-        One round trip: Redis runs START_HEAD_LUA right after the BLMOVE unblocks. (A plain
-        EVALSHA, not a redis-py Script, which would add a SCRIPT EXISTS per pipeline.)
+        One round trip: Redis runs START_HEAD_LUA right after the BLMOVE unblocks.
         """
-        pipe = self.client.pipeline(transaction=False)
-        pipe.blmove(self.queue, self.processing, timeout, "RIGHT", "LEFT")
-        pipe.evalsha(self._start_head.sha, 1, self.processing, int(time.time()),
-                     protocol.DETAILS_PREFIX)
-        task_id, head = pipe.execute(raise_on_error=False)
+        task_id, head = protocol.round_trip(self.client, [
+            ("BLMOVE", self.queue, self.processing, "RIGHT", "LEFT", timeout),
+            ("EVALSHA", self._start_head.sha, 1, self.processing, int(time.time()),
+             protocol.DETAILS_PREFIX)])
         if isinstance(task_id, Exception):
             raise task_id
         if isinstance(head, NoScriptError):  # a restarted Redis forgot the script
@@ -140,13 +150,33 @@ class TaskQueue:
         fields = self._start(keys=[protocol.details_key(task_id)], args=[int(time.time())])
         return Task.from_fields(task_id, fields)
 
-    def finish(self, task: Task, result: protocol.TaskResult | None,
-               claim_next: bool) -> Task | None:
-        """Record ``result`` and reply (None: only release the task); return the next task."""
-        keys = [protocol.details_key(task.task_id), task.reply_queue, self.processing, self.queue]
-        found = self._finish(keys=keys, args=finish_arguments(
-            task, result, self.result_ttl, claim_next, time.time()))
-        return Task.from_fields(found[0], found[1:]) if found else None
+    def finish_many(self, ended: list[tuple[Task, protocol.TaskResult | None]],
+                    claim: int) -> list[Task]:
+        """Record each result and reply, all in one round trip, then claim up to ``claim`` more."""
+        now = time.time()
+        keys: list[str] = [self.processing, self.queue]
+        args: list[str | int] = [self.result_ttl, int(now),
+                                 protocol.DETAILS_PREFIX if claim else "", claim]
+        for task, result in ended:
+            keys += [protocol.details_key(task.task_id), task.reply_queue]
+            args += finish_arguments(task, result, now)
+        command = ("EVALSHA", self._finish.sha, len(keys), *keys, *args)
+        found = protocol.round_trip(self.client, [command])[0]
+        if isinstance(found, NoScriptError):  # nothing ran: load the script and send it again
+            self.client.script_load(FINISH_LUA)
+            found = protocol.round_trip(self.client, [command])[0]
+        if isinstance(found, Exception):
+            raise found
+        return [Task.from_fields(row[0], row[1:]) for row in found]
+
+    def release(self, tasks: list[Task]) -> None:
+        """Hand claimed tasks that have not run back to the consuming end of the queue, oldest
+        next, so they can be withdrawn by a caller who gives up while they wait."""
+        pipe = self.client.pipeline(transaction=True)
+        for task in reversed(tasks):  # newest first: RPUSH leaves the oldest rightmost
+            pipe.lrem(self.processing, 1, task.task_id)
+            pipe.rpush(self.queue, task.task_id)
+        pipe.execute()
 
     def recover(self) -> tuple[list[str], list[str]]:
         """Undo a crashed worker's half-done work; returns (requeued ids, dropped ids).

@@ -153,4 +153,4 @@ class CircleServer:
             await asyncio.sleep(0.05)
         if self.http is not None:
             await self.http.close_all_connections()
-        await self.redis.aclose(close_connection_pool=True)
+        await self.redis.aclose()

@@ -82,7 +82,8 @@ class CircleClient:
         message = {"jsonrpc": "2.0", "method": method, "params": params or {}, "id": request_id}
         try:
             await self._connection.write_message(json.dumps(message))
-            return await asyncio.wait_for(answer, self.timeout)
+            async with asyncio.timeout(self.timeout):  # wait_for could swallow a cancel
+                return await answer
         except tornado.websocket.WebSocketClosedError:
             raise CircleClientError(f"connection to {self.url} closed") from None
         except asyncio.TimeoutError:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from worker import protocol
@@ -33,7 +32,7 @@ METHODS: dict[str, tuple[str, ...]] = {
 class Session:
     """Per-connection login state; ``call`` runs one request and returns its result."""
 
-    def __init__(self, config: ServerConfig, redis: aioredis.Redis) -> None:
+    def __init__(self, config: ServerConfig, redis: tasks.RedisConnections) -> None:
         self.config = config
         self.redis = redis
         self.nonces = NonceStore(ttl=config.nonce_ttl)

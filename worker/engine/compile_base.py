@@ -24,8 +24,16 @@ HOIST_NEST = 12  # expression nesting at which sub-results go to temporaries
 RUNTIME_CALLS = ("_call(", "_callref(", "_meth(", "_methat(", "_callfp(", "_eval(", "_gv(",
                  "_prop(", "(None if", "((_b", "_gget(")
 MAX_PASSES = 8  # recompilations allowed for the static types to settle, then none are used
+DEEP_BLOCKS = 10  # Python loop/try nesting from which loops use one block, not two (max 20)
 SMALL = (1 << 30) - 1  # the largest int CPython stores in one digit
+# before direct S_ calls: ``_e`` is the callee's ``_d`` (call levels left, at least 1)
+ENTER_CHECK = "if not (_e := _d - 1) or (_ops := _ops - {}) <= 0: _enter(_d)"
+ENTER_PREFIX = ENTER_CHECK.split("{")[0]
 FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "=="}  # ``K op x`` as ``x op' K``
+
+
+class CompilerBug(Exception):
+    """The compiler reached a state it should never be in (reported as an internal error)."""
 
 
 class Var:
@@ -49,6 +57,7 @@ class Func:
         self.counters: list[str] = []
         self.ret_int = True
         self.catches: list[str] = []
+        self.blocks = 0  # Python loop/try blocks open around the current line
 
 
 

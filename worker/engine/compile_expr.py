@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .compile_base import (ARITH, COMPARE, CONTROL, HOIST_NEST, INT_LIT, RUNTIME_CALLS, SIMPLE,
-                           SLOW, SMALL, in_i64)
+from .compile_base import (ARITH, COMPARE, CONTROL, ENTER_PREFIX, HOIST_NEST, INT_LIT,
+                           RUNTIME_CALLS, SIMPLE, SLOW, SMALL, in_i64)
 from .errors import ParseError
 from .natives import LIBRARY
 from .nodes import Node
@@ -29,6 +29,9 @@ class ExpressionCompiler:
                     if not (INT_LIT.match(prev) or prev in ("None", "True", "False") or
                             prev.startswith("K_")):
                         t = self.tmp()
+                        if mark < len(self.lines) and \
+                                self.lines[mark][1].startswith(ENTER_PREFIX):
+                            mark += 1  # the check for the calls in ``prev`` goes first
                         self.lines.insert(mark, [self.indent, f"{t} = {prev}", self.pos])
                         mark += 1
                         codes[i] = t
@@ -199,14 +202,17 @@ class ExpressionCompiler:
         a_int = a_int or bool(INT_LIT.match(a))
         b_int = b_int or bool(INT_LIT.match(b))
         r = self.tmp("_r")
-        if a_int and b_int:  # both INT: only overflow can go wrong
+        if a_int and b_int:  # both INT: only overflow can go wrong; statements are cheaper
+            # than a conditional expression, and one-digit comparisons are the fastest
+            self.emit(f"{r} = {a} {pyop} {b}")
             if pyop == "+" and INT_LIT.match(b) and int(b.strip("()")) >= 0:
-                check = f"(({r} := {a} + {b}) <= {SMALL} or {r} <= {INT_MAX})"
+                outside = f"{r} > {SMALL}"
             elif pyop == "-" and INT_LIT.match(b) and int(b.strip("()")) >= 0:
-                check = f"(({r} := {a} - {b}) >= -{SMALL} or {r} >= {INT_MIN})"
+                outside = f"{r} < -{SMALL}"
             else:
-                check = in_i64(r, f"{a} {pyop} {b}")
-            return f"({r} if {check} else _overflow({self.const(pyop)}))"
+                outside = f"{r} > {SMALL} or {r} < -{SMALL}"
+            self.emit(f"if {outside}: {r} = _i64({r}, {self.const(pyop)})")
+            return r
         a_simple, b_simple = SIMPLE.match(a), SIMPLE.match(b)
         checks = []
         if a_simple and b_simple:
@@ -298,6 +304,7 @@ class ExpressionCompiler:
         a = self.ex(e.l)
         if e.op != "??" and not self.is_bool(e.l, a):
             a = f"_bool({a})"
+        self.flush()  # calls in ``a`` are made whether or not ``b``'s lines run
         mark = len(self.lines)
         b = self.ex(e.r)
         if e.op != "??" and not self.is_bool(e.r, b):
@@ -366,9 +373,10 @@ class ExpressionCompiler:
         if key in self.fn_py:
             args = self.args(e.args)
             if self.use_spec(key, e.args):
+                self.pending += 1
                 tb = ", None" if self.fn_uses_this(key) else ""
-                return f"{self.spec_py[key]}(_d + 1{tb}{''.join(', ' + a for a in args)})"
-            return f"{self.fn_py[key]}(_d + 1, None{''.join(', ' + a for a in args)})"
+                return f"{self.spec_py[key]}(_e{tb}{''.join(', ' + a for a in args)})"
+            return f"{self.fn_py[key]}(_d - 1, None{''.join(', ' + a for a in args)})"
         if name == "is_def_var" and n == 1:
             arg = self.ex(e.args[0])
             names = self.const(frozenset(self.visible()))
@@ -407,7 +415,7 @@ class ExpressionCompiler:
         finally:
             self.inlining.discard(key)
             self.pos = saved_pos
-        return f"{pyname}(_d + 1, None{''.join(', ' + a for a in args)})"
+        return f"{pyname}(_d - 1, None{''.join(', ' + a for a in args)})"
 
     def ref_call(self, target: Node, helper: str, name: str, rest: list[str]) -> str:
         """Call with ``target`` (a variable or ``this``) passed by reference and written back."""

@@ -2,8 +2,8 @@
 operation counting, try/catch, switch and assignments through index/property chains."""
 from __future__ import annotations
 
-from .compile_base import (ARITH, BOOL_KINDS, COMPOUND_SLOW, CONTROL, FLIP, INT_LIT, INT_OPS,
-                           RETURN, SIMPLE, Var, assigns)
+from .compile_base import (ARITH, BOOL_KINDS, COMPOUND_SLOW, CONTROL, DEEP_BLOCKS, FLIP,
+                           INT_LIT, INT_OPS, RETURN, SIMPLE, Var, assigns)
 from .errors import ParseError
 from .nodes import Node
 
@@ -45,10 +45,14 @@ class StatementCompiler:
         return t
 
     def body(self, block: Node) -> None:
-        """A block whose value is not needed."""
+        """A block whose value is not needed (always at least one Python statement, since
+        statements with no effect, like ``1;``, generate no code)."""
         self.push()
+        mark = len(self.lines)
         for s in block.stmts:
             self.stmt(s)
+        if len(self.lines) == mark:
+            self.emit("pass")
         self.pop()
 
     def stmt(self, s: Node) -> None:
@@ -133,17 +137,18 @@ class StatementCompiler:
             elif k == "loop":
                 chunk = self.chunk_open()
                 self.body(e.body)
-                self.emit("pass")
                 self.chunk_close(chunk)
-            elif self.is_range_loop(e):
+            elif self.is_range_loop(e) and self.func.blocks < DEEP_BLOCKS:
                 self.range_loop(e)
             else:
                 counter = self.tmp("_c")
                 self.emit(f"{counter} = {self.chunk}")
                 self.func.counters.append(counter)
+                self.func.blocks += 1
                 self.for_loop(e)
+                self.func.blocks -= 1
                 self.func.counters.pop()
-                self.emit(f"_ops -= {self.chunk} - {counter}")
+                self.emit(f"if (_ops := _ops - ({self.chunk} - {counter})) <= 0: _tick()")
             self.func.loops.pop()
         elif k == "try":
             self.try_catch(e, target)
@@ -228,9 +233,10 @@ class StatementCompiler:
             self.tmp_int[target] = self.tmp_int.get(target, True) and self.last_int
             self.emit(f"{target} = {value}")
         else:
+            mark = len(self.lines)
             for s in block.stmts:
                 self.stmt(s)
-            if not block.stmts:
+            if len(self.lines) == mark:  # e.g. ``if c { 1 }`` as a statement
                 self.emit("pass")
         self.pop()
 
@@ -257,16 +263,34 @@ class StatementCompiler:
         """Open a ``while``/``loop``: an inner ``for`` over ``range(chunk)`` counts the
         iterations far more cheaply than a counter; each full chunk is accounted by ``_chunk``.
         A Rhai ``break`` leaves the inner loop and then the outer one; ``continue`` just
-        moves on to the next counted iteration."""
+        moves on to the next counted iteration. Python allows only 20 nested loop/try blocks
+        per function, so loops nested deeply use one block and a counter instead."""
+        if self.func.blocks >= DEEP_BLOCKS:
+            c = self.tmp("_c")
+            self.emit(f"{c} = {self.chunk}")
+            self.emit("while True:")
+            self.indent += 1
+            self.func.blocks += 1
+            self.func.counters.append(c)
+            self.tick()
+            return c
         k = self.tmp("_w")
         self.emit(f"{k} = 0")
         self.emit("while True:")
         self.indent += 1
         self.emit(f"for {k} in _R:")
         self.indent += 1
+        self.func.blocks += 2
         return k
 
     def chunk_close(self, k: str) -> None:
+        if k.startswith("_c"):
+            self.func.counters.pop()
+            self.func.blocks -= 1
+            self.indent -= 1
+            self.emit(f"if (_ops := _ops - ({self.chunk} - {k})) <= 0: _tick()")
+            return
+        self.func.blocks -= 2
         self.indent -= 1
         self.emit("else:")
         self.indent += 1
@@ -275,7 +299,7 @@ class StatementCompiler:
         self.indent -= 1
         self.emit("break")
         self.indent -= 1
-        self.emit(f"_ops -= {k}")
+        self.emit(f"if (_ops := _ops - {k}) <= 0: _tick()")
 
     def while_loop(self, e: Node) -> None:
         first = None
@@ -292,8 +316,6 @@ class StatementCompiler:
             self.indent -= 1
             self.emit(f"{first} = False")
         self.body(e.body)
-        if not e.body.stmts:
-            self.emit("pass")
         self.chunk_close(k)
 
     @staticmethod
@@ -313,13 +335,14 @@ class StatementCompiler:
         self.indent += 1
         self.emit(f"for {var} in {chunk}:")
         self.indent += 1
+        self.func.blocks += 2
         self.body(e.body)
-        self.emit("pass")
+        self.func.blocks -= 2
         self.indent -= 1
         self.emit("else:")
         self.emit(f"    _chunk_done(len({chunk}))")
         self.emit("    continue")
-        self.emit(f"_ops -= _partial({chunk}, {var})")
+        self.emit(f"if (_ops := _ops - _partial({chunk}, {var})) <= 0: _tick()")
         self.emit("break")
         self.indent -= 1
         self.pop()
@@ -347,6 +370,7 @@ class StatementCompiler:
 
     def try_catch(self, e: Node, target: str | None) -> None:
         exc = self.tmp("_e")
+        self.func.blocks += 2
         self.emit("try:")
         self.indent += 1
         self.branch(e.body, target)
@@ -365,6 +389,7 @@ class StatementCompiler:
         self.func.catches.pop()
         self.pop()
         self.indent -= 1
+        self.func.blocks -= 2
 
     def switch(self, e: Node, target: str | None) -> None:
         subject = self.value_of(e.subject)

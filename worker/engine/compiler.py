@@ -1,8 +1,8 @@
 """Compiles a parsed Rhai script to Python source, as Jinja2 compiles templates.
 
 All generated functions live inside ``_factory(_ops)`` (so the operation countdown ``_ops`` is a
-fast closure cell): each Rhai function becomes ``F_n(_d, _tb, *params)`` (``_d`` = call depth,
-``_tb`` = a one-item list holding ``this``, or None) plus, when it has parameters, a version
+fast closure cell): each Rhai function becomes ``F_n(_d, _tb, *params)`` (``_d`` = call levels
+left, ``_tb`` = a one-item list holding ``this``, or None) plus, when it has parameters, a version
 ``S_n`` specialised for INT arguments; the script body becomes ``_main``; closures become nested
 functions (Python cells give Rhai's capture-by-sharing). Variables become locals named
 ``v_<name>_<n>`` and strings live in a constants table (``K_<n>``): no user text is ever pasted
@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .compile_base import INT_OPS, MAX_PASSES, RETURN, Func, Var, uses_this
+from .compile_base import (ENTER_CHECK, INT_OPS, MAX_PASSES, RETURN, CompilerBug, Func, Var,
+                           uses_this)
 from .compile_expr import ExpressionCompiler
 from .compile_stmt import StatementCompiler
 from .nodes import FnDef, Node, Script
@@ -25,11 +26,9 @@ class Compiler(StatementCompiler, ExpressionCompiler):
     """Turns a ``Script`` into Python source plus a line table back to Rhai positions."""
 
     def __init__(self, script: Script, outer_fns: frozenset = frozenset(),
-                 max_call_levels: int = 64, chunk: int = 1024,
-                 max_string_size: int = 0) -> None:
+                 chunk: int = 1024, max_string_size: int = 0) -> None:
         self.script = script
         self.max_string = max_string_size or (1 << 62)
-        self.max_depth = max_call_levels or 1_000_000
         self.chunk = chunk
         self.not_int: set = set()  # declarations whose variable may hold a non-INT
         self.not_list: set = set()  # declarations whose variable may hold a non-array
@@ -56,10 +55,25 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         self.func: Func = Func(None, 0)
         self.nest = 0
         self.in_main = False
+        self.pending = 0  # S_ calls generated but not yet accounted (see ``flush``)
 
     # ---- output helpers ----------------------------------------------------------------
     def emit(self, text: str) -> None:
+        if self.pending:
+            self.flush(text)
         self.lines.append([self.indent, text, self.pos])
+
+    def flush(self, before: str = "") -> None:
+        """Account the direct calls of INT-specialised functions (``S_``) generated since the
+        last line, before the line that makes them: they count one operation each and need a
+        call level left, checked here once rather than on entry to every call."""
+        if not self.pending:
+            return
+        if before.startswith(("else", "elif", "except", "finally")):
+            raise CompilerBug(f"calls left to account before '{before}'")
+        self.func.nonlocals.add("_ops")
+        self.lines.append([self.indent, f"{ENTER_CHECK.format(self.pending)}", self.pos])
+        self.pending = 0
 
     def tmp(self, prefix: str = "_t") -> str:
         self.n += 1
@@ -119,6 +133,7 @@ class Compiler(StatementCompiler, ExpressionCompiler):
                 break
             del self.lines[mark:]
             self.n = n
+            self.pending = 0
         names = ["_main", "_get_ops", "_set_ops", *self.fn_py.values(), *self.spec_py.values()]
         self.emit("return {" + ", ".join(f"{name!r}: {name}" for name in names) + "}")
         self.indent -= 1
@@ -143,9 +158,8 @@ class Compiler(StatementCompiler, ExpressionCompiler):
 
     def prologue(self) -> None:
         """Every generated function checks the call depth and counts one operation."""
-        self.func.nonlocals.add("_ops")
-        self.emit(f"if _d > {self.max_depth}: _deep(_d)")
-        self.emit("if (_ops := _ops - 1) < 0: _tick()")
+        self.emit("if not _d: _deep(_d)")
+        self.emit("if not (_ops := _ops - 1): _tick()")
 
     def function(self, pyname: str, params: list[str], body: Node, fn: FnDef | None,
                  is_fn: bool, spec: Any = None) -> None:
@@ -163,6 +177,7 @@ class Compiler(StatementCompiler, ExpressionCompiler):
                 return
             del self.lines[mark:]
             self.n = n
+            self.pending = 0
 
     def function_once(self, pyname: str, params: list[str], body: Node, fn: FnDef | None,
                       is_fn: bool, spec: Any = None) -> None:
@@ -184,7 +199,9 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         self.emit("pass")
         self.func = func
         self.nest = 0
-        self.prologue()
+        func.nonlocals.add("_ops")  # loops and calls count operations
+        if not spec:  # an S_ function's callers check and count for it (see ``flush``)
+            self.prologue()
         stmts = body.stmts if body.kind == "block" else []
         last = stmts[-1].e if stmts and stmts[-1].kind == "expr" else None
         if last is not None and (last.kind == "block" or (last.kind == "if" and last.els)):
@@ -205,6 +222,7 @@ class Compiler(StatementCompiler, ExpressionCompiler):
             self.lines[func.nonlocal_slot][1] = "nonlocal " + ", ".join(sorted(func.nonlocals))
         self.indent -= 1
         self.func, self.nest, self.facts = saved_func, saved_nest, saved_facts
+        self.pending = 0
 
     # ---- scopes ---------------------------------------------------------------------------
     def declare(self, name: str, const: bool = False, key: Any = None,
@@ -301,7 +319,7 @@ class Compiler(StatementCompiler, ExpressionCompiler):
 
 
 def compile_script(script: Script, outer_fns: frozenset = frozenset(),
-                   max_call_levels: int = 64, chunk: int = 1024,
-                   max_string_size: int = 0) -> tuple[str, list, dict, dict]:
+                   chunk: int = 1024, max_string_size: int = 0
+                   ) -> tuple[str, list, dict, dict]:
     """Python source, line table, {(name, arity): python name} and constants for a script."""
-    return Compiler(script, outer_fns, max_call_levels, chunk, max_string_size).compile()
+    return Compiler(script, outer_fns, chunk, max_string_size).compile()

@@ -15,8 +15,8 @@ from . import ops
 from .compiler import compile_script
 from .errors import EvalError, LimitError, ParseError, RhaiError
 from .parser import parse
-from .runtime import (Runtime, chunk_size, const_fail, from_python, irange, no_var, overflow,
-                      partial_chunk, switch_range, to_python)
+from .runtime import (Runtime, call_levels, chunk_size, const_fail, from_python, i64, irange,
+                      no_var, overflow, partial_chunk, switch_range, to_python)
 from .values import INT_MAX, FnPtr
 
 DEFAULT_LIMITS = {
@@ -77,6 +77,21 @@ def as_rhai_error(exc: Exception) -> RhaiError:
     return EvalError(f"Internal error: {type(exc).__name__}: {exc}", line, col)
 
 
+PYTHON_DEPTH_LIMITS = ("too many statically nested blocks", "too many nested parentheses",
+                       "too many levels of indentation", "too complex")
+
+
+def compile_failure(exc: SyntaxError) -> RhaiError:
+    """Python refused the generated code. Only its nesting limits are the script's fault (too
+    deep for Python although within ``max_expr_depth``); anything else is an engine bug, and
+    is reported as such rather than blamed on the script."""
+    if any(text in str(exc.msg) for text in PYTHON_DEPTH_LIMITS):
+        return ParseError("Script too deeply nested to compile (max_expr_depth)", 1, 1,
+                          kind="ExprTooDeep")
+    return EvalError(f"Internal compiler error: generated code is invalid ({exc.msg}, "
+                     f"generated line {exc.lineno})", 1, 1)
+
+
 class Engine:
     """A sandboxed Rhai interpreter; limits are keyword arguments (0 means unlimited)."""
 
@@ -115,19 +130,24 @@ class Engine:
         try:
             script = parse(source, self.limits["max_expr_depth"])
             py_source, table, fn_py, consts = compile_script(
-                script, outer_fns, self.limits["max_call_levels"],
+                script, outer_fns,
                 chunk_size(self.limits["max_operations"]), self.limits["max_string_size"])
         except RhaiError:
             raise
         except RecursionError:
             raise ParseError("Expression exceeds maximum complexity (max_expr_depth)", 1, 1,
                              kind="ExprTooDeep") from None
+        except Exception as exc:  # CompilerBug or worse: an engine bug, still a Rhai error
+            raise EvalError(f"Internal compiler error: {type(exc).__name__}: {exc}", 1,
+                            1) from None
         filename = f"<rhai-{next(_ids)}>"
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 code = compile(py_source, filename, "exec")
-        except (SyntaxError, RecursionError, MemoryError, ValueError):
+        except SyntaxError as exc:
+            raise compile_failure(exc) from None
+        except (RecursionError, MemoryError):
             raise ParseError("Script too complex to compile (max_expr_depth)", 1, 1,
                              kind="ExprTooDeep") from None
         compiled = CompiledScript(code, table, fn_py, consts, filename, py_source, source,
@@ -136,7 +156,7 @@ class Engine:
         return compiled
 
     def _settings(self) -> tuple:
-        return (self.limits["max_call_levels"], self.limits["max_expr_depth"],
+        return (self.limits["max_expr_depth"],
                 chunk_size(self.limits["max_operations"]), self.limits["max_string_size"])
 
     # ---- running ------------------------------------------------------------------------------
@@ -155,7 +175,7 @@ class Engine:
                 raise exc.at(1, 1) from None
         try:
             ns, rt = self._namespace(compiled, values, None)
-            result = ns["_main"](0, None)
+            result = ns["_main"](call_levels(self.limits["max_call_levels"]), None)
             return to_python(result)
         except Exception as exc:
             raise as_rhai_error(exc) from None
@@ -174,8 +194,8 @@ class Engine:
         ns.update({
             "_tick": rt.tick,
             "_chunk": rt.chunk, "_chunk_done": rt.chunk_done, "_ranges": rt.ranges,
-            "_partial": partial_chunk, "_overflow": overflow, "_strcheck": rt.check,
-            "_R": range(rt.chunk_size), "_deep": rt.too_deep, "_MAX": INT_MAX,
+            "_partial": partial_chunk, "_overflow": overflow, "_i64": i64, "_strcheck": rt.check,
+            "_R": range(rt.chunk_size), "_deep": rt.too_deep, "_enter": rt.enter, "_MAX": INT_MAX,
             "_SCOPE": scope, "_RhaiError": RhaiError,
             "_add": rt.add, "_sub": ops.sub, "_mul": ops.mul, "_div": ops.div, "_mod": ops.mod,
             "_pow": ops.power, "_shl": ops.shl, "_shr": ops.shr, "_band": ops.bit_and,
@@ -213,7 +233,7 @@ class Engine:
         ns, child = self._namespace(compiled, scope, rt)
         ns["_GLOBALS"] = rt.ns["_GLOBALS"] if top_level else dict(rt.ns["_GLOBALS"])
         try:
-            return ns["_main"](d + 1, None)
+            return ns["_main"](d - 1, None)
         finally:
             rt.set_ops(child.get_ops())
             rt.total, rt.granted = child.total, child.granted

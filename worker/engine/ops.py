@@ -57,7 +57,7 @@ def add(a: Any, b: Any) -> Any:
     if ta is dict and tb is dict:
         out = copy_value(a)
         out.update(copy_value(b))
-        return dict(sorted(out.items()))
+        return out
     if ta is bytearray and tb is bytearray:
         return a + b
     if ta is Instant and (tb is int or tb is float):

@@ -130,6 +130,13 @@ class Parser:
                                  kind="BadInput")
             if v == "export":
                 raise self.error("'export' is not allowed here", kind="WrongExport")
+        if (t.kind == "kw" and t.value in STATEMENT_KWS) or (t.kind == "op" and t.value == "{"):
+            # as in Rhai, control flow at the start of a statement is a whole statement: in
+            # ``if c { 1 } [2].len()`` the array begins the next statement, it is not an index
+            self.enter()
+            expr = self.primary()
+            self.depth -= 1
+            return Node("expr", expr.line, expr.col, e=expr)
         expr = self.expr()
         if self.tok.kind == "op" and self.tok.value in ASSIGN_OPS:
             op_tok = self.next()
@@ -592,6 +599,9 @@ def describe(t: Token) -> str:
     if t.kind == "ident":
         return f"'{t.value}'"
     return f"{t.kind} literal"
+
+
+STATEMENT_KWS = frozenset({"if", "switch", "while", "loop", "do", "for", "try"})
 
 
 def ends_with_block(stmt: Node) -> bool:

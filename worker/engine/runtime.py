@@ -13,31 +13,24 @@ from . import ops
 from .corefns import BUILTINS, not_found
 from .errors import EvalError, LimitError, ThrownError
 from .natives import ANY, LIBRARY, NativeFn
-from .values import INT_MAX, Char, FnPtr, Instant, RhaiRange, StepRange, to_display, type_name
+from .values import (INT_MAX, INT_MIN, Char, FnPtr, Instant, RhaiRange, StepRange, to_display,
+                     type_name)
 
 CONTAINERS = frozenset({list, dict, bytearray})
-TICK = 1024  # operations between wall-clock checks
+TICK = 1024  # loop iterations counted locally before they are accounted
+GRANT = 250  # operations the ``_ops`` countdown gets at a time: small ints, which CPython
+# caches, so counting allocates nothing
+
+
+def call_levels(max_call_levels: int) -> int:
+    """The ``_d`` a script's main body starts with: generated functions get the call levels
+    still allowed and fail on entry when none are left (``if not _d``)."""
+    return (max_call_levels or 1_000_000) + 1
 
 
 def chunk_size(max_ops: int) -> int:
     """Loop iterations counted locally before they are added to the operation count."""
     return min(TICK, max_ops) if max_ops else TICK
-
-
-SORTED_MAP_LIMIT = 512
-"""Maps up to this size are kept in key order on every insert; bigger ones (where re-sorting
-on each insert would be quadratic) are put in key order when they are shown or returned."""
-
-
-def insert_sorted(d: dict, key: str, value: Any) -> None:
-    """Set ``d[key]`` keeping Rhai's key order (maps are BTreeMaps) for maps of ordinary size."""
-    if key in d or not d or key > next(reversed(d)) or len(d) >= SORTED_MAP_LIMIT:
-        d[key] = value
-        return
-    d[key] = value
-    items = sorted(d.items())
-    d.clear()
-    d.update(items)
 
 
 def to_python(v: Any) -> Any:
@@ -96,6 +89,13 @@ def overflow(op: str) -> None:
     raise EvalError(f"Arithmetic overflow in '{op}'", kind="ErrorArithmetic")
 
 
+def i64(r: int, op: str) -> int:
+    """``r``, the result of an INT ``op`` that left the one-digit range, if it fits an i64."""
+    if INT_MIN <= r <= INT_MAX:
+        return r
+    return overflow(op)
+
+
 def partial_chunk(chunk: range, last: Any) -> int:
     """Iterations a ``break`` left of a range chunk: up to and including ``last``."""
     if type(last) is int and chunk.start <= last < chunk.stop:
@@ -130,7 +130,7 @@ class Runtime:
         self.max_ops = limits["max_operations"] or 0
         self.chunk_size = chunk_size(self.max_ops)
         self.total = 0  # operations accounted so far
-        self.granted = self.chunk_size  # the countdown value last handed to the script
+        self.granted = min(GRANT, self.max_ops) if self.max_ops else GRANT  # last countdown
         self.get_ops: Callable[[], int] = lambda: self.granted  # replaced by the script's
         self.set_ops: Callable[[int], None] = lambda value: None
         timeout = limits["timeout"]
@@ -143,7 +143,7 @@ class Runtime:
     # ---- limits ---------------------------------------------------------------------------
     def tick(self) -> None:
         """The countdown ``_ops`` ran out: account the operations, enforce max_operations and
-        the timeout, and grant the next batch (at most ``TICK``, at most what is left)."""
+        the timeout, and grant the next batch (at most ``GRANT``, at least 1)."""
         self.total += self.granted - self.get_ops()
         if self.max_ops and self.total > self.max_ops:
             raise LimitError("max_operations",
@@ -152,9 +152,11 @@ class Runtime:
             raise LimitError("timeout",
                              f"Script timed out after {self.limits['timeout']} seconds (timeout)",
                              kind="ErrorTerminated")
-        grant = TICK
-        if self.max_ops:
-            grant = min(grant, self.max_ops - self.total)
+        grant = GRANT
+        if self.max_ops:  # at least 1: the countdown reaching 0 is what calls ``tick``
+            left = self.max_ops - self.total
+            if left < grant:
+                grant = left if left > 0 else 1
         self.granted = grant
         self.set_ops(grant)
 
@@ -162,7 +164,7 @@ class Runtime:
         """A loop used up its local budget of ``chunk_size`` operations: account and check."""
         left = self.get_ops() - self.chunk_size
         self.set_ops(left)
-        if left < 0:
+        if left <= 0:
             self.tick()
         return self.chunk_size
 
@@ -170,7 +172,7 @@ class Runtime:
         """A ``for`` loop over a range finished a chunk of ``n`` iterations."""
         left = self.get_ops() - n
         self.set_ops(left)
-        if left < 0:
+        if left <= 0:
             self.tick()
 
     def ranges(self, a: Any, b: Any, inclusive: bool) -> Any:
@@ -181,6 +183,13 @@ class Runtime:
         step = self.chunk_size
         for lo in range(a, end, step):
             yield range(lo, min(lo + step, end))
+
+    def enter(self, d: int) -> None:
+        """Before direct calls of INT-specialised functions: a call level must be left for
+        them, and the countdown (already lowered by the number of calls) may have run out."""
+        if d < 2:
+            self.too_deep(d)
+        self.tick()
 
     def too_deep(self, d: int) -> None:
         raise LimitError("max_call_levels",
@@ -197,9 +206,7 @@ class Runtime:
                                  f"of {self.max_string} bytes (max_string_size)",
                                  kind="ErrorDataTooLarge")
         elif t is list:
-            if self.max_array and len(v) > self.max_array:
-                raise LimitError("max_array_size", "Size of array exceeds the maximum of "
-                                 f"{self.max_array} (max_array_size)", kind="ErrorDataTooLarge")
+            self.check_array_len(len(v))
         elif t is dict:
             if self.max_map and len(v) > self.max_map:
                 raise LimitError("max_map_size", "Size of object map exceeds the maximum of "
@@ -211,6 +218,13 @@ class Runtime:
         return v
 
     check_string = check_array = check_map = check_blob = check
+
+    def check_array_len(self, n: int) -> None:
+        """Enforce max_array_size on an array about to have ``n`` elements (check before
+        building a big array, not after)."""
+        if self.max_array and n > self.max_array:
+            raise LimitError("max_array_size", "Size of array exceeds the maximum of "
+                             f"{self.max_array} (max_array_size)", kind="ErrorDataTooLarge")
 
     # ---- operators that may grow values ----------------------------------------------------
     def add(self, a: Any, b: Any) -> Any:
@@ -228,7 +242,7 @@ class Runtime:
             return self.check(a)
         if ta is dict and type(b) is dict:
             for k, v in b.items():
-                insert_sorted(a, k, ops.copy_value(v))
+                a[k] = ops.copy_value(v)
             return self.check(a)
         if ta is bytearray:
             if type(b) is bytearray:
@@ -341,7 +355,7 @@ class Runtime:
                                 kind="ErrorArrayBounds")
         elif t is dict:
             if ti is str or ti is Char:
-                insert_sorted(obj, str(idx), value)
+                obj[str(idx)] = value
                 return self.check(obj)
             raise EvalError(f"Object map index must be a string, not {type_name(idx)}",
                             kind="ErrorIndexingType")
@@ -402,7 +416,7 @@ class Runtime:
 
     def set_prop(self, obj: Any, name: str, value: Any) -> Any:
         if type(obj) is dict:
-            insert_sorted(obj, name, value)
+            obj[name] = value
             return self.check(obj)
         fn = self.find_native("set$" + name, (obj, value))
         if fn is not None:
@@ -474,11 +488,14 @@ class Runtime:
             args = (box[0], *args)
         fn = self.find_native(name, args)
         if fn is not None and (name, len(args)) not in self.fns and name not in BUILTINS:
-            self.depth = d
-            return self.invoke_native(fn, args, box)
+            saved, self.depth = self.depth, d  # the depth of callbacks the native makes
+            try:
+                return self.invoke_native(fn, args, box)
+            finally:
+                self.depth = saved
         f = self.fns.get((name, len(args)))
         if f is not None:
-            return f(d + 1, None, *[ops.copy_value(a) for a in args])
+            return f(d - 1, None, *[ops.copy_value(a) for a in args])
         builtin = BUILTINS.get(name)
         if builtin is not None:
             return builtin(self, d, box, *args)
@@ -500,7 +517,7 @@ class Runtime:
         """``obj.name(args)`` with ``obj`` by reference in ``box``: script fns bind ``this``."""
         f = self.fns.get((name, len(args)))
         if f is not None:
-            return f(d + 1, box, *[ops.copy_value(a) for a in args])
+            return f(d - 1, box, *[ops.copy_value(a) for a in args])
         obj = box[0]
         if type(obj) is dict and type(obj.get(name)) is FnPtr and \
                 self.find_native(name, (obj, *args)) is None:
@@ -540,17 +557,17 @@ class Runtime:
         if fp.func is not None:
             fn, arity = fp.func
             if len(full) == arity:
-                return fn(d + 1, box, *full)
+                return fn(d - 1, box, *full)
             if box is None and len(full) == arity + 1 and fp.curry == [] and args:
                 this_box = [full[0]]
-                return fn(d + 1, this_box, *full[1:])
+                return fn(d - 1, this_box, *full[1:])
             raise EvalError(f"Function not found: {fp.name} with {len(full)} parameters",
                             kind="ErrorFunctionNotFound")
         f = self.fns.get((fp.name, len(full)))
         if f is not None:
-            return f(d + 1, box, *full)
+            return f(d - 1, box, *full)
         if box is None and full and (fp.name, len(full) - 1) in self.fns and not fp.curry:
-            return self.fns[(fp.name, len(full) - 1)](d + 1, [full[0]], *full[1:])
+            return self.fns[(fp.name, len(full) - 1)](d - 1, [full[0]], *full[1:])
         if box is not None:
             return self.call_ref(d, fp.name, box, full)
         return self.call_ref(d, fp.name, None, full)

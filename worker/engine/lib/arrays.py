@@ -12,8 +12,8 @@ from typing import Any, Callable
 from ..errors import EvalError
 from ..natives import ANY, native
 from ..values import Char, FnPtr, RhaiRange
-from .common import (call_with_extras, copy_value, fn_ptr, grow_checked, index_in, is_not_found,
-                     offset_len, range_start_len, rhai_equals, truthy)
+from .common import (call_with_extras, copy_value, fn_ptr, index_in, is_not_found, offset_len,
+                     range_start_len, rhai_equals, truthy)
 
 CALLBACK = (FnPtr, str)
 """A callback parameter: a function pointer or the name of a function."""
@@ -85,12 +85,15 @@ def insert(ctx: Any, a: list, index: int, item: Any) -> None:
 
 @native("pad", list, int, ANY, ctx=True, mutates=True)
 def pad(ctx: Any, a: list, target: int, item: Any) -> None:
-    """Append copies of ``item`` until the array has ``target`` elements."""
-    if target > len(a):
-        base = list(a)
-        a[:] = grow_checked(ctx.check_array,
-                            lambda n: base + [copy_value(item) for _ in range(n - len(base))],
-                            target)
+    """Append copies of ``item`` until the array has ``target`` elements (the size limit is
+    checked first; only arrays, maps and blobs need a copy each, other values are immutable)."""
+    n = target - len(a)
+    if n > 0:
+        ctx.check_array_len(target)
+        if type(item) in (list, dict, bytearray):
+            a.extend([copy_value(item) for _ in range(n)])
+        else:
+            a.extend([item] * n)
 
 
 @native("pop", list, mutates=True)

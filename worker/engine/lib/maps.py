@@ -1,7 +1,8 @@
 """Rhai object-map functions (``BasicMapPackage``) and ``to_json``.
 
-Rhai maps are ordered by key (a BTreeMap): functions that add keys keep the dict sorted, and
-``keys``/``values`` list them in key order. Maps have no property getters (``m.len`` is a
+Rhai maps are ordered by key (a BTreeMap). The engine's dicts keep insertion order (sorting on
+every insert would be quadratic) and everything that shows an order sorts: ``keys``/``values``,
+``to_json``, the callbacks of ``filter``/``drain``/``retain``, display, ``for`` and results. Maps have no property getters (``m.len`` is a
 property lookup), only methods.
 """
 from __future__ import annotations
@@ -14,14 +15,6 @@ from ..errors import EvalError
 from ..natives import ANY, native
 from ..values import Char, FnPtr, Instant, RhaiRange, format_float, to_display
 from .common import copy_value, fn_ptr, truthy
-
-
-def _sort_keys(m: dict) -> None:
-    """Restore key order after inserting keys."""
-    if any(a > b for a, b in zip(m, list(m)[1:])):
-        items = sorted(m.items())
-        m.clear()
-        m.update(items)
 
 
 @native("len", dict)
@@ -49,7 +42,6 @@ def get(m: dict, key: str) -> Any:
 @native("set", dict, str, ANY, ctx=True, mutates=True)
 def set_value(ctx: Any, m: dict, key: str, value: Any) -> None:
     m[key] = copy_value(value)
-    _sort_keys(m)
     ctx.check_map(m)
 
 
@@ -68,7 +60,6 @@ def clear(m: dict) -> None:
 def mixin(ctx: Any, m: dict, other: dict) -> None:
     """Copy every property of ``other`` into the map, replacing existing ones."""
     m.update(copy_value(other))
-    _sort_keys(m)
     ctx.check_map(m)
 
 
@@ -78,7 +69,6 @@ def fill_with(ctx: Any, m: dict, other: dict) -> None:
     for key, value in other.items():
         if key not in m:
             m[key] = copy_value(value)
-    _sort_keys(m)
     ctx.check_map(m)
 
 
@@ -97,7 +87,7 @@ def values(m: dict) -> list:
 def filter_map(ctx: Any, m: dict, fp: Any) -> dict:
     """A new map with the properties for which ``fp(key, value)`` is true."""
     fp = fn_ptr(fp)
-    return {k: copy_value(v) for k, v in list(m.items()) if truthy(ctx.call(fp, [k, v]))}
+    return {k: copy_value(m[k]) for k in sorted(m) if truthy(ctx.call(fp, [k, m[k]]))}
 
 
 @native("drain", dict, FnPtr, ctx=True, mutates=True)
@@ -116,8 +106,8 @@ def retain(ctx: Any, m: dict, fp: Any) -> dict:
 
 def _split(ctx: Any, m: dict, fp: FnPtr, remove_when: bool) -> dict:
     removed = {}
-    for key, value in list(m.items()):
-        if truthy(ctx.call(fp, [key, value])) == remove_when:
+    for key in sorted(m):
+        if truthy(ctx.call(fp, [key, m[key]])) == remove_when:
             removed[key] = m.pop(key)
     return removed
 
