@@ -245,16 +245,20 @@ class Parser:
 
     def args(self) -> list[Node]:
         self.expect_op("(")
-        args: list[Node] = []
-        while not self.is_op(")"):
-            args.append(self.expr())
+        return self.comma_list(")")
+
+    def comma_list(self, close: str) -> list[Node]:
+        """Expressions separated by commas up to ``close`` (consumed); a trailing comma is fine."""
+        items: list[Node] = []
+        while not self.is_op(close):
+            items.append(self.expr())
             if self.is_op(","):
                 self.next()
-            elif not self.is_op(")"):
-                raise self.error(f"Expecting ',' or ')', found {describe(self.tok)}",
+            elif not self.is_op(close):
+                raise self.error(f"Expecting ',' or '{close}', found {describe(self.tok)}",
                                  kind="MissingToken")
         self.next()
-        return args
+        return items
 
     def postfix(self, node: Node) -> Node:
         while True:
@@ -360,16 +364,7 @@ class Parser:
                 self.expect_op(")", kind="MissingRightParen")
                 return e
             if v == "[":
-                items: list[Node] = []
-                while not self.is_op("]"):
-                    items.append(self.expr())
-                    if self.is_op(","):
-                        self.next()
-                    elif not self.is_op("]"):
-                        raise self.error(f"Expecting ',' or ']', found {describe(self.tok)}",
-                                         kind="MissingToken")
-                self.next()
-                return Node("array", L, C, items=items)
+                return Node("array", L, C, items=self.comma_list("]"))
             if v == "#{":
                 return self.map_literal(t)
             if v == "{":
