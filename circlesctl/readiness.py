@@ -8,6 +8,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -66,16 +67,18 @@ def health_ok(host: str, port: int, public_key: str, timeout: float = HEALTH_TIM
         conn.close()
 
 
-def heartbeat_pids(client: redis.Redis, public_keys: Sequence[str]) -> dict[str, int]:
-    """The pid in each live worker heartbeat (one MGET); missing or unreadable ones are absent."""
-    if not public_keys:
-        return {}
+def beating_pids(client: redis.Redis, workers: Sequence[tuple[str, int]]) -> set[int]:
+    """Of the (circle public key, pid) pairs, the pids whose own worker heartbeat on this host
+    carries that pid (one MGET); a missing or unreadable heartbeat means not ready."""
+    if not workers:
+        return set()
+    host = socket.gethostname()
     try:
-        values = client.mget([protocol.heartbeat_key(pk) for pk in public_keys])
+        values = client.mget([protocol.worker_heartbeat_key(pk, host, pid) for pk, pid in workers])
     except redis.RedisError:
-        return {}
-    beats = {pk: protocol.decode_heartbeat(raw) for pk, raw in zip(public_keys, values)}
-    return {pk: beat["pid"] for pk, beat in beats.items() if beat is not None}
+        return set()
+    beats = (protocol.decode_heartbeat(raw) for raw in values)
+    return {pid for (_, pid), beat in zip(workers, beats) if beat is not None and beat["pid"] == pid}
 
 
 def wait_ready(supervisor: Supervisor, targets: Sequence[Target], client: redis.Redis,
@@ -133,8 +136,8 @@ def _ready_now(targets: list[Target], infos: dict[str, ProcessInfo], client: red
         except redis.RedisError:
             pass
     workers = [t for t in running if t.kind == "worker"]
-    pids = heartbeat_pids(client, [t.public_key for t in workers])
-    ready += [t.program for t in workers if pids.get(t.public_key) == infos[t.program].pid]
+    beating = beating_pids(client, [(t.public_key, infos[t.program].pid) for t in workers])
+    ready += [t.program for t in workers if infos[t.program].pid in beating]
     servers = [t for t in running if t.kind == "ws"]
     answers = pool.map(lambda t: health_ok(t.host, t.port, t.public_key), servers)
     ready += [t.program for t, ok in zip(servers, answers) if ok]

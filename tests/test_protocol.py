@@ -3,6 +3,8 @@ atomic steps over them (worker/taskqueue.py)."""
 from __future__ import annotations
 
 import json
+import os
+import socket
 import uuid
 
 import pytest
@@ -20,6 +22,7 @@ def test_key_names_match_rhai_client() -> None:
     assert protocol.details_key("t1") == "rhai_task_details:t1"
     assert protocol.reply_key("t1") == "rhai_reply:t1"
     assert protocol.heartbeat_key(PK) == f"circles_worker:{PK}:heartbeat"
+    assert protocol.worker_heartbeat_key(PK, "vm1", 42) == f"circles_worker:{PK}:heartbeat:vm1:42"
 
 
 def test_new_task_has_every_field_rhai_client_writes() -> None:
@@ -86,9 +89,9 @@ def test_reply_queue_only_honours_reply_queues() -> None:
 
 
 def test_heartbeat_round_trip() -> None:
-    raw = protocol.encode_heartbeat(1234, "Dunia", 100.5, 103.25)
-    assert protocol.decode_heartbeat(raw) == {"pid": 1234, "name": "Dunia", "started_at": 100.5,
-                                              "ts": 103.25}
+    raw = protocol.encode_heartbeat(1234, "Dunia", 100.5, 103.25, "vm1")
+    assert protocol.decode_heartbeat(raw) == {"pid": 1234, "name": "Dunia", "host": "vm1",
+                                              "started_at": 100.5, "ts": 103.25}
 
 
 @pytest.mark.parametrize("raw", [None, "", "garbage", "[]", '{"pid": "12"}', '{"name": "x"}'])
@@ -263,12 +266,25 @@ def test_recover_with_nothing_left_is_a_no_op(queue: TaskQueue) -> None:
 
 
 def test_heartbeat_set_and_cleared(redis_client: redis.Redis, queue: TaskQueue) -> None:
-    queue.beat(protocol.encode_heartbeat(7, "n", 1.0, 2.0))
-    key = protocol.heartbeat_key(PK)
-    assert protocol.decode_heartbeat(redis_client.get(key))["pid"] == 7
-    assert 0 < redis_client.ttl(key) <= protocol.HEARTBEAT_TTL
+    host, pid = socket.gethostname(), os.getpid()
+    queue.beat(protocol.encode_heartbeat(pid, "n", 1.0, 2.0, host))
+    own = protocol.worker_heartbeat_key(PK, host, pid)
+    for key in (own, protocol.heartbeat_key(PK)):
+        assert protocol.decode_heartbeat(redis_client.get(key))["pid"] == pid
+        assert 0 < redis_client.ttl(key) <= protocol.HEARTBEAT_TTL
     queue.clear_heartbeat()
-    assert not redis_client.exists(key)
+    assert not redis_client.exists(own)
+    assert not redis_client.exists(protocol.heartbeat_key(PK))
+
+
+def test_clearing_keeps_another_workers_circle_wide_heartbeat(
+        redis_client: redis.Redis, queue: TaskQueue) -> None:
+    """In a pool, a worker that stops must not hide the circle-wide beat of one still running."""
+    queue.beat(protocol.encode_heartbeat(os.getpid(), "n", 1.0, 2.0, socket.gethostname()))
+    other = protocol.encode_heartbeat(os.getpid() + 1, "n", 1.0, 3.0, socket.gethostname())
+    redis_client.set(protocol.heartbeat_key(PK), other)
+    queue.clear_heartbeat()
+    assert redis_client.get(protocol.heartbeat_key(PK)) == other
 
 
 def test_await_result_outlasts_the_client_socket_timeout(redis_url: str) -> None:

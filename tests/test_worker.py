@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -269,13 +270,15 @@ def test_tasks_claimed_with_quick_ones_wait_in_the_queue_while_a_slow_one_runs(
 
 
 def test_heartbeat_names_the_worker(worker: ThreadedWorker, redis_client: redis.Redis) -> None:
-    key = protocol.heartbeat_key(PK)
+    key = protocol.worker_heartbeat_key(PK, socket.gethostname(), os.getpid())
     wait_until(lambda: redis_client.exists(key), "the heartbeat")
     beat = protocol.decode_heartbeat(redis_client.get(key))
     assert beat is not None and beat["pid"] == os.getpid() and beat["name"] == "Test Circle"
+    assert beat["host"] == socket.gethostname()
     assert 0 < redis_client.ttl(key) <= protocol.HEARTBEAT_TTL
     worker.stop()
     assert not redis_client.exists(key)
+    assert not redis_client.exists(protocol.heartbeat_key(PK))
 
 
 # --- the worker process ----------------------------------------------------------------------
@@ -312,8 +315,8 @@ def wait_ready(client: redis.Redis, proc: subprocess.Popen) -> None:
     """Wait for the process's own heartbeat, as circlesctl does."""
     def ready() -> bool:
         assert proc.poll() is None, "worker exited"
-        beat = protocol.decode_heartbeat(client.get(protocol.heartbeat_key(PK)))
-        return beat is not None and beat["pid"] == proc.pid
+        own = protocol.worker_heartbeat_key(PK, socket.gethostname(), proc.pid)
+        return protocol.decode_heartbeat(client.get(own)) is not None
 
     wait_until(ready, "the worker's heartbeat")
 

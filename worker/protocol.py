@@ -62,8 +62,22 @@ def reply_key(task_id: str) -> str:
 
 
 def heartbeat_key(circle_public_key: str) -> str:
-    """The key a live worker refreshes while it listens on the circle's queue."""
+    """The circle-wide key every live worker of the circle refreshes (the last writer wins).
+
+    Kept for tools written against one worker per circle; readiness uses ``worker_heartbeat_key``.
+    """
     return HEARTBEAT_PREFIX + circle_public_key + ":heartbeat"
+
+
+def worker_heartbeat_key(circle_public_key: str, host: str, pid: int) -> str:
+    """The key one worker process refreshes while it listens: several workers (a pool, or other
+    hosts) can serve one circle, and each is seen on its own."""
+    return f"{heartbeat_key(circle_public_key)}:{host}:{pid}"
+
+
+def worker_heartbeat_pattern(circle_public_key: str) -> str:
+    """A SCAN pattern matching every worker's own heartbeat key for the circle."""
+    return heartbeat_key(circle_public_key) + ":*"
 
 
 @dataclass(frozen=True)
@@ -231,9 +245,9 @@ def reply_queue_for(task_id: str, reply_queue_name: str | None) -> str:
     return reply_key(task_id)
 
 
-def encode_heartbeat(pid: int, name: str, started_at: float, now: float) -> str:
-    """The JSON value of a worker's heartbeat key."""
-    return json.dumps({"pid": pid, "name": name, "started_at": started_at, "ts": now})
+def encode_heartbeat(pid: int, name: str, started_at: float, now: float, host: str = "") -> str:
+    """The JSON value of a worker's heartbeat keys."""
+    return json.dumps({"pid": pid, "name": name, "host": host, "started_at": started_at, "ts": now})
 
 
 def decode_heartbeat(raw: str | bytes | None) -> dict[str, Any] | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import socket
 import time
 from collections import deque
 from typing import Any
@@ -229,7 +230,8 @@ class Worker:
         now = time.monotonic()
         if now >= self._next_beat:
             self.tasks.beat(protocol.encode_heartbeat(
-                os.getpid(), self.config.name, self._started_at, time.time()))
+                os.getpid(), self.config.name, self._started_at, time.time(),
+                socket.gethostname()))
             self._next_beat = now + HEARTBEAT_EVERY
 
     def _until_redis_is_back(self, error: Exception | None) -> None:

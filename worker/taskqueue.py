@@ -8,6 +8,8 @@ Key names and fields are those of ``worker.protocol`` (see docs/PROTOCOL.md).
 """
 from __future__ import annotations
 
+import os
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +33,17 @@ START_LUA = _START_FN + "return start(KEYS[1], ARGV[1])\n"
 
 A missing hash is not created and a finished task keeps its status, so neither runs again.
 """
+
+CLEAR_SHARED_HEARTBEAT_LUA = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local ok, beat = pcall(cjson.decode, raw)
+if ok and type(beat) == 'table' and beat.pid == tonumber(ARGV[1]) and beat.host == ARGV[2] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+"""KEYS: the circle-wide heartbeat. ARGV: pid, host. Deletes it only if that worker wrote it."""
 
 START_HEAD_LUA = _START_FN + """
 local id = redis.call('LINDEX', KEYS[1], 0)
@@ -126,9 +139,12 @@ class TaskQueue:
         self.queue = protocol.queue_key(circle_public_key)
         self.processing = protocol.processing_key(circle_public_key)
         self.heartbeat = protocol.heartbeat_key(circle_public_key)
+        self.own_heartbeat = protocol.worker_heartbeat_key(
+            circle_public_key, socket.gethostname(), os.getpid())
         self._start = client.register_script(START_LUA)
         self._start_head = client.register_script(START_HEAD_LUA)
         self._finish = client.register_script(FINISH_LUA)
+        self._clear_shared = client.register_script(CLEAR_SHARED_HEARTBEAT_LUA)
 
     def wait(self, timeout: float) -> Task | None:
         """Block up to ``timeout`` s for the oldest task; claim it and mark it processing.
@@ -206,8 +222,13 @@ class TaskQueue:
         return requeued, dropped
 
     def beat(self, payload: str) -> None:
-        """Set the heartbeat key for another protocol.HEARTBEAT_TTL seconds."""
-        self.client.set(self.heartbeat, payload, ex=protocol.HEARTBEAT_TTL)
+        """Set this worker's and the circle-wide heartbeat keys for another HEARTBEAT_TTL seconds."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.set(self.own_heartbeat, payload, ex=protocol.HEARTBEAT_TTL)
+        pipe.set(self.heartbeat, payload, ex=protocol.HEARTBEAT_TTL)
+        pipe.execute()
 
     def clear_heartbeat(self) -> None:
-        self.client.delete(self.heartbeat)
+        """Remove this worker's heartbeat, and the circle-wide one if this worker wrote it last."""
+        self.client.delete(self.own_heartbeat)
+        self._clear_shared(keys=[self.heartbeat], args=[os.getpid(), socket.gethostname()])
