@@ -1,10 +1,11 @@
-"""Render templates/supervisord.conf.j2 (pure: a context in, the config text out).
+"""Render circlesctl/templates/supervisord.conf.j2 (pure: a context in, the config text out).
 
 Values land in an ini file that supervisord reads with inline comments (`` ;`` / `` #``),
 %-expansion and shell-like splitting of commands, so everything is escaped here, once.
 """
 from __future__ import annotations
 
+import importlib.resources
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -13,7 +14,6 @@ from typing import Sequence
 
 import jinja2
 
-import circlesctl
 from worker import protocol
 
 from .config import Circle
@@ -21,7 +21,8 @@ from .keys import KeyPair
 from .paths import TREE_MARK, StatePaths
 from .redis_embed import PROGRAM as REDIS_PROGRAM
 
-TEMPLATE_DIR = Path(circlesctl.__file__).resolve().parent.parent / "templates"
+TEMPLATE_PACKAGE = "circlesctl.templates"
+"""The template ships inside the package (and so inside the wheel), read with importlib.resources."""
 TEMPLATE_NAME = "supervisord.conf.j2"
 
 LOG_MAX_BYTES = "10MB"
@@ -168,7 +169,7 @@ def build_context(circles: Sequence[Circle], keys: dict[str, KeyPair], paths: St
 
 def render(context: RenderContext) -> str:
     """The supervisord.conf text for ``context``."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+    source = importlib.resources.files(TEMPLATE_PACKAGE).joinpath(TEMPLATE_NAME).read_text("utf-8")
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              trim_blocks=True, lstrip_blocks=True, autoescape=False)
-    return env.get_template(TEMPLATE_NAME).render(ctx=context)
+    return env.from_string(source).render(ctx=context)
