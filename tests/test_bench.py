@@ -35,14 +35,14 @@ def assert_table(out: str, title: str, baseline: str, figures: list[str]) -> Non
     assert RATIO.search(out), f"no ratio in:\n{out}"
 
 
-def test_tasks_quick_prints_throughput_latency_and_rq_ratio() -> None:
-    done = run_bench("-m", "bench.tasks", "--quick")
+def test_tasks_quick_prints_each_workload_against_the_relay_and_rq() -> None:
+    done = run_bench("-m", "bench.tasks", "--quick", "--submitters", "1,4")
     assert done.returncode == 0, done.stderr
-    assert_table(done.stdout, "Task round trip (bench.tasks)", "RQ 1 SimpleWorker",
-                 ["tasks/s, 1 submitter(s)", "speed-up over RQ, 1 submitter(s)",
-                  "p50 latency, 1 submitter(s)",
-                  "p99 latency, 1 submitter(s)", "tasks/s, 16 submitter(s)",
-                  "p99 latency, 16 submitter(s)"])
+    figures = [f"{what}, {workload}, {n} submitter(s)"
+               for what in ("tasks/s", "speed-up over RQ", "p50 latency", "p99 latency")
+               for workload in ("repeated", "distinct", "mix") for n in (1, 4)]
+    assert_table(done.stdout, "Task round trip (bench.tasks)", "bare relay (bench.relay)", figures)
+    assert re.search(r"relay, 4 submitter\(s\): [\d,]+ tasks/s; RQ: [\d,]+ jobs/s", done.stdout)
 
 
 def test_ws_quick_prints_plays_and_echo_ratio() -> None:
