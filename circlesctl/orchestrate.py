@@ -98,11 +98,11 @@ def write_private(path: Path, text: str) -> None:
 
 def targets_for(circles: Sequence[Circle], keys: dict[str, KeyPair],
                 embedded: bool) -> list[Target]:
-    """What to wait for: the embedded Redis (if any), then each circle's worker and server."""
+    """What to wait for: the embedded Redis (if any), then each circle's workers and server."""
     targets = [Target(REDIS_PROGRAM, "redis")] if embedded else []
     for circle in circles:
         public_key = keys[circle.name].public_key
-        targets.append(Target(circle.worker_program, "worker", public_key))
+        targets += [Target(process, "worker", public_key) for process in circle.worker_processes]
         targets.append(Target(circle.ws_program, "ws", public_key, circle.host, circle.port))
     return targets
 
