@@ -193,7 +193,7 @@ def format_table(view: TreeView, wide: bool = False, width: int = TABLE_WIDTH) -
             index = HEADERS.index(column)
             over = sum(widths) + len(SEPARATOR) * (len(widths) - 1) - width
             if over > 0:
-                widths[index] = max(MIN_WIDTHS[column], widths[index] - over)
+                widths[index] = min(widths[index], max(MIN_WIDTHS[column], widths[index] - over))
     lines = []
     for number, row in enumerate(cells):
         lines.append(SEPARATOR.join(_cut(_first_line(v), w).ljust(w)
