@@ -115,19 +115,14 @@ def _read_init(paths: StatePaths) -> dict[str, str]:
 
 
 def _attach_or_fail(paths: StatePaths) -> Supervisor:
-    """A handle on the running supervisord, else a Fail saying so; changes nothing."""
     supervisor = Supervisor.attach(paths) if paths.root.is_dir() else None
     if supervisor is None:
-        raise Fail(_not_running(paths))
+        if paths.root.is_dir() and clean_stale(paths):
+            raise Fail(f"circles are not running (state folder {paths.root}); cleaned up after a "
+                       "supervisord that was killed (stale socket/pid file, orphaned programs)")
+        raise Fail(f"circles are not running (state folder {paths.root}); "
+                   "start them with 'circlesctl start'")
     return supervisor
-
-
-def _not_running(paths: StatePaths) -> str:
-    message = f"circles are not running (state folder {paths.root}); "
-    if paths.supervisor_pidfile.exists() or paths.supervisor_socket.exists():
-        return message + ("its supervisord was killed and left its pid file/socket (and maybe "
-                          "programs) behind: 'circlesctl stop' cleans up")
-    return message + "start them with 'circlesctl start'"
 
 
 def _tree_view(config: Config, paths: StatePaths,
@@ -265,7 +260,8 @@ def status(config: Config, paths: StatePaths, as_json: bool, wide: bool) -> None
     if as_json:
         if supervisor is None:
             click.echo(json.dumps({"running": False, "ok": False, "state_dir": str(paths.root),
-                                   "config": str(config.path), "error": _not_running(paths)},
+                                   "config": str(config.path),
+                                   "error": "circles are not running"},
                                   indent=2))
             sys.exit(EXIT_RUNTIME)
         view = _tree_view(config, paths, supervisor)
