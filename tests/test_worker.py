@@ -127,9 +127,13 @@ def test_script_errors_become_task_errors(worker: ThreadedWorker,
                                           redis_client: redis.Redis) -> None:
     syntax = play(redis_client, "let x = ;")
     assert syntax.status == "error" and "(line 1, position" in syntax.error
-    thrown = play(redis_client, 'print("before"); throw "boom";')
+    assert syntax.output is None
+    assert not redis_client.hexists(protocol.details_key(syntax.task_id), "output")
+    thrown = play(redis_client, 'print("before"); print("and this"); throw "boom";')
     assert thrown.status == "error" and "boom" in thrown.error
-    assert redis_client.hget(protocol.details_key(thrown.task_id), "error") == thrown.error
+    assert thrown.output == "before\nand this"  # what it printed before failing
+    details = redis_client.hgetall(protocol.details_key(thrown.task_id))
+    assert details["error"] == thrown.error and details["output"] == thrown.output
     assert play(redis_client, "1 + 1").output == "2"  # still serving
 
 
