@@ -24,7 +24,7 @@ from . import logs as logfiles
 from . import preflight, render
 from . import reload as reloading
 from . import status as tree_status
-from .config import Config, ConfigError, load_config
+from .config import Config, ConfigError, load_config, memory_limit_problem
 from .orchestrate import StartOptions, StartupAborted, show_log_tails, start_tree
 from .paths import StatePaths, resolve_state_dir
 from .readiness import StartupFailed, wait_ready
@@ -157,6 +157,13 @@ def cli() -> None:
     """Run Circles: per-circle Rhai workers and WebSocket servers under supervisord."""
 
 
+def _check_memory_limit(ctx: click.Context, param: click.Parameter,
+                        value: int | None) -> int | None:
+    if value is not None and memory_limit_problem(value):
+        raise click.BadParameter(memory_limit_problem(value))
+    return value
+
+
 @cli.command()
 @common_options()
 @click.option("--detach", is_flag=True, help="Return after start-up; leave the circles running.")
@@ -168,7 +175,7 @@ def cli() -> None:
 @click.option("--init-timeout", type=click.FloatRange(min=0, min_open=True), default=30.0,
               show_default=True, help="Seconds to wait for the init scripts' results.")
 @click.option("-d", "--debug", is_flag=True, help="Debug logging in workers and servers too.")
-@click.option("--max-memory-mb", type=click.IntRange(min=0),
+@click.option("--max-memory-mb", type=click.IntRange(min=0), callback=_check_memory_limit,
               help="Default memory limit per worker for circles that set no max_memory_mb "
                    "(default: the worker's, 512; 0 = off).")
 @click.option("--max-attempts", type=click.IntRange(min=1),
@@ -383,10 +390,12 @@ def stop(config: Config, paths: StatePaths) -> None:
 def logs(config: Config, paths: StatePaths, name: str, follow: bool, lines: int) -> None:
     """Show the logs of NAME: a circle (both its programs), a program, or 'redis'/'supervisord'."""
     circle = config.find(name)
-    if circle is not None and name in (circle.worker_program, circle.ws_program):
+    if circle is not None and name in (*circle.worker_processes, circle.ws_program):
         files = [paths.program_log(name)]
+    elif circle is not None and name == circle.worker_program:  # a whole pool
+        files = [paths.program_log(p) for p in circle.worker_processes]
     elif circle is not None:
-        files = [paths.program_log(circle.worker_program), paths.program_log(circle.ws_program)]
+        files = [paths.program_log(p) for p in (*circle.worker_processes, circle.ws_program)]
     elif name == REDIS_PROGRAM:
         files = [paths.program_log(REDIS_PROGRAM)]
     elif name == "supervisord":

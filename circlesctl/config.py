@@ -14,6 +14,8 @@ from typing import Any
 
 import coincurve
 
+from worker.memory import MIN_MAX_MEMORY_MB
+
 DEFAULT_HOST = "127.0.0.1"
 RESERVED_SLUGS = frozenset({"redis"})
 """Slugs taken by programs circlesctl adds itself (the embedded Redis)."""
@@ -191,6 +193,8 @@ def _parse_circle(file: str, index: int, raw: Any, base: Path) -> Circle:
 
     workers = _whole_number(file, raw, label, "workers", 1, 1, MAX_WORKERS)
     max_memory_mb = _whole_number(file, raw, label, "max_memory_mb", None, 0)
+    if max_memory_mb is not None and memory_limit_problem(max_memory_mb):
+        raise ConfigError(file, memory_limit_problem(max_memory_mb), label, "max_memory_mb")
     max_attempts = _whole_number(file, raw, label, "max_attempts", None, 1)
 
     script_path = None
@@ -204,6 +208,13 @@ def _parse_circle(file: str, index: int, raw: Any, base: Path) -> Circle:
     return Circle(name=name, port=port, slug=slug, host=host, auth=auth,
                   members=tuple(dict.fromkeys(members)), script_path=script_path,
                   workers=workers, max_memory_mb=max_memory_mb, max_attempts=max_attempts)
+
+
+def memory_limit_problem(megabytes: int) -> str:
+    """Why ``megabytes`` is not a worker memory limit the worker accepts ("" when it is)."""
+    if megabytes < 0 or 0 < megabytes < MIN_MAX_MEMORY_MB:
+        return f"must be 0 (no limit) or at least {MIN_MAX_MEMORY_MB}, got {megabytes}"
+    return ""
 
 
 def _whole_number(file: str, raw: dict[str, Any], label: str, name: str, default: int | None,

@@ -141,6 +141,7 @@ def test_circle_not_an_object(tmp_path: Path) -> None:
     ({"name": "A", "port": 8090, "workers": 2.0}, "workers", "whole number, got number"),
     ({"name": "A", "port": 8090, "workers": True}, "workers", "whole number, got boolean"),
     ({"name": "A", "port": 8090, "max_memory_mb": -1}, "max_memory_mb", "at least 0"),
+    ({"name": "A", "port": 8090, "max_memory_mb": 64}, "max_memory_mb", "0 (no limit) or at"),
     ({"name": "A", "port": 8090, "max_memory_mb": "512"}, "max_memory_mb", "whole number"),
     ({"name": "A", "port": 8090, "max_attempts": 0}, "max_attempts", "at least 1"),
     ({"name": "A", "port": 8090, "max_attempts": None}, "max_attempts", "whole number, got null"),
@@ -165,11 +166,11 @@ def test_pool_and_limit_fields(tmp_path: Path) -> None:
 
 def test_tree_defaults_fill_only_unset_limits(tmp_path: Path) -> None:
     config = parse_config(json.dumps([
-        {"name": "Own", "port": 8090, "max_memory_mb": 100, "max_attempts": 3},
+        {"name": "Own", "port": 8090, "max_memory_mb": 200, "max_attempts": 3},
         {"name": "Default", "port": 8091},
     ]), tmp_path / "circles.json")
     own, default = with_worker_defaults(config, 256, 1).circles
-    assert (own.max_memory_mb, own.max_attempts) == (100, 3)
+    assert (own.max_memory_mb, own.max_attempts) == (200, 3)
     assert (default.max_memory_mb, default.max_attempts) == (256, 1)
     unchanged = with_worker_defaults(config, None, None).circles[1]
     assert (unchanged.max_memory_mb, unchanged.max_attempts) == (None, None)

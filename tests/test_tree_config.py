@@ -44,7 +44,7 @@ def test_added_changed_removed(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("change", [{"port": 9}, {"host": "0.0.0.0"}, {"auth": False},
-                                    {"max_memory_mb": 64}, {"max_attempts": 1}])
+                                    {"max_memory_mb": 256}, {"max_attempts": 1}])
 def test_every_setting_of_a_circle_counts_as_a_change(tmp_path: Path, change: dict) -> None:
     old = conf(tmp_path, [{"name": "A", "port": 1}])
     new = conf(tmp_path, [{"name": "A", "port": 1, **change}])
@@ -52,7 +52,7 @@ def test_every_setting_of_a_circle_counts_as_a_change(tmp_path: Path, change: di
 
 
 def test_tree_defaults_change_only_circles_without_their_own(tmp_path: Path) -> None:
-    circles = [{"name": "A", "port": 1, "max_memory_mb": 100}, {"name": "B", "port": 2}]
+    circles = [{"name": "A", "port": 1, "max_memory_mb": 200}, {"name": "B", "port": 2}]
     base = TreeSettings(python=sys.executable, redis_binary="/bin/redis-server")
     raised = TreeSettings(python=sys.executable, redis_binary="/bin/redis-server",
                           max_memory_mb=300)
