@@ -13,6 +13,7 @@ import json
 import logging
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -25,14 +26,15 @@ from . import preflight, render
 from . import reload as reloading
 from . import status as tree_status
 from .config import Config, ConfigError, load_config, memory_limit_problem
-from .orchestrate import StartOptions, StartupAborted, show_log_tails, start_tree
+from .orchestrate import (StartOptions, StartupAborted, show_log_tails, start_tree,
+                          write_private)
 from .paths import StatePaths, resolve_state_dir
 from .readiness import StartupFailed, wait_ready
 from .redis_embed import PROGRAM as REDIS_PROGRAM
 from .status import format_table, notes, tree_view, websocket_url
 from .supervisor import RPC_ERRORS, Supervisor, clean_stale, read_pid
 from .systemd import UnitOptions, render_unit
-from .tree import SettingsError, TreeSettings, describe, load_settings
+from .tree import SettingsError, TreeSettings, describe, dump_settings, load_settings
 
 
 EXIT_RUNTIME = 1
@@ -288,11 +290,22 @@ def status(config: Config, paths: StatePaths, as_json: bool, wide: bool) -> None
               show_default=True, help="Seconds to wait for started programs to be ready.")
 @click.option("--init-timeout", type=click.FloatRange(min=0, min_open=True), default=30.0,
               show_default=True, help="Seconds to wait for the new circles' init scripts.")
-def reload(config: Config, paths: StatePaths, ready_timeout: float, init_timeout: float) -> None:
+@click.option("--max-memory-mb", type=click.IntRange(min=0), callback=_check_memory_limit,
+              help="New default memory limit for circles that set no max_memory_mb (kept for "
+                   "later reloads).")
+@click.option("--max-attempts", type=click.IntRange(min=1),
+              help="New default max_attempts for circles that set none (kept for later "
+                   "reloads).")
+def reload(config: Config, paths: StatePaths, ready_timeout: float, init_timeout: float,
+           max_memory_mb: int | None, max_attempts: int | None) -> None:
     """Apply CONFIG to the running tree: start added circles, restart changed ones, stop removed
     ones (their keys and data are kept); unchanged circles are not touched."""
     supervisor = _attach_or_fail(paths)
     settings = _load_settings(paths)
+    if max_memory_mb is not None:
+        settings = replace(settings, max_memory_mb=max_memory_mb)
+    if max_attempts is not None:
+        settings = replace(settings, max_attempts=max_attempts)
     try:
         running = {i.group for i in supervisor.processes()}
         reloading.check_ports_to_take(config, _read_keys(paths), running)
@@ -300,6 +313,7 @@ def reload(config: Config, paths: StatePaths, ready_timeout: float, init_timeout
         raise Fail(f"{exc}; nothing was changed", EXIT_USAGE) from None
     except RPC_ERRORS as exc:
         raise Fail(f"supervisord of {paths.root} stopped answering: {exc}") from None
+    write_private(paths.tree_settings, dump_settings(settings))
     try:
         result = reloading.apply_config(config, paths, supervisor, settings, ready_timeout,
                                         init_timeout, _ready_line)

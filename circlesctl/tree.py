@@ -120,13 +120,16 @@ def diff_confs(old_text: str, new_text: str) -> Changes:
 
 
 def describe(changes: Changes, config: Config, keys: dict[str, KeyPair]) -> list[str]:
-    """Human lines for ``changes``: circle names where known, e.g. "added: 'New' (new)"."""
+    """Human lines for ``changes``, circles in file order, e.g. "added: 'New'"."""
     names = {c.slug: c.name for c in config.circles}
     names.update({slugify(n): n for n in keys if slugify(n) not in names})
 
+    order = {c.slug: n for n, c in enumerate(config.circles)}
+
     def label(groups: tuple[str, ...]) -> str:
+        ordered = sorted(groups, key=lambda g: (order.get(g, len(order)), g))
         return ", ".join(repr(names.get(g, g)) if g != REDIS_PROGRAM else "the embedded Redis"
-                         for g in groups)
+                         for g in ordered)
     lines = []
     for verb, groups in (("added", changes.added), ("changed", changes.changed),
                          ("removed", changes.removed)):

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 from pathlib import Path
+
+import psutil
 
 from circlesctl.keys import KeyPair
 from test_e2e import Tree, free_port, make_tree, tree_folder  # noqa: F401  (fixture)
@@ -150,6 +153,51 @@ def test_status_json_matches_supervisorctl_and_restart(tree_folder: Path,
     ourworld = next(c for c in data["circles"] if c["name"] == "OurWorld")
     assert ourworld["state"] == "ws STOPPED"
     assert supervisorctl_status(tree)["ourworld:ws-ourworld"][0] == "STOPPED"
+
+    running = set(tree.tree_pids())
+    assert tree.cli("stop").returncode == 0
+    tree.assert_nothing_left(running)
+
+
+def test_reload_refuses_bad_changes_and_applies_tree_defaults(tree_folder: Path,
+                                                              redis_url: str) -> None:
+    tree = make_tree(tree_folder, redis_url)
+    not_running = tree.cli("reload")
+    assert not_running.returncode == 1 and "not running" in not_running.stderr
+    started = tree.cli("start", "--detach")
+    assert started.returncode == 0, started.stdout + started.stderr
+    before = pids(tree)
+    good = tree.config.read_text()
+
+    circles = json.loads(good)
+    circles[0]["workers"] = 0
+    tree.config.write_text(json.dumps(circles))
+    bad = tree.cli("reload")
+    assert bad.returncode == 2 and "'OurWorld'" in bad.stderr and "'workers'" in bad.stderr
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        circles = json.loads(good) + [{"name": "Blocked", "port": taken.getsockname()[1]}]
+        tree.config.write_text(json.dumps(circles))
+        blocked = tree.cli("reload")
+    assert blocked.returncode == 2, blocked.stdout + blocked.stderr
+    assert "'Blocked'" in blocked.stderr and "nothing was changed" in blocked.stderr
+    assert pids(tree) == before
+    assert "Blocked" not in tree.keys()
+
+    tree.config.write_text(good)
+    defaults = tree.cli("reload", "--max-attempts", "3")
+    assert defaults.returncode == 0, defaults.stdout + defaults.stderr
+    changed = next(l for l in defaults.stdout.splitlines() if l.startswith("Reloaded: changed"))
+    assert "'OurWorld'" in changed and "'Dunia Cybercity'" in changed
+    commands = {p.name: p for p in tree.supervisor().processes()}
+    worker_pid = commands["worker-ourworld"].pid
+    argv = psutil.Process(worker_pid).cmdline()
+    assert argv[argv.index("--max-attempts") + 1] == "3"
+    # The new default is kept: a later reload without the option changes nothing.
+    again = tree.cli("reload")
+    assert again.returncode == 0 and "No changes" in again.stdout
 
     running = set(tree.tree_pids())
     assert tree.cli("stop").returncode == 0
