@@ -321,11 +321,9 @@ def reload(config: Config, paths: StatePaths, ready_timeout: float, init_timeout
         raise Fail(str(exc), EXIT_USAGE) from None
     except StartupFailed as exc:
         show_log_tails(paths, exc.programs)
-        failed = {i.group for i in supervisor.processes() if i.name in exc.programs}
-        reloading.stop_processes(supervisor, [i for i in supervisor.processes()
-                                              if i.group in failed])
-        raise Fail(f"reload: {exc}; stopped {', '.join(sorted(failed))} (the other circles are "
-                   "unaffected): fix it and reload again") from None
+        failed = reloading.withdraw(supervisor, exc.programs)
+        raise Fail(f"reload: {exc}; took {', '.join(failed)} out of the running tree again (the "
+                   "other circles are unaffected): fix it and reload again") from None
     except (reloading.ReloadError, *RPC_ERRORS) as exc:
         raise Fail(f"reload failed: {exc}") from None
     reloading.merge_init_results(paths, result.init)

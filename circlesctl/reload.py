@@ -136,6 +136,16 @@ def apply_config(config: Config, paths: StatePaths, supervisor: Supervisor,
     return ReloadResult(Changes(tuple(added), tuple(changed), tuple(removed)), init)
 
 
+def withdraw(supervisor: Supervisor, programs: Sequence[str]) -> list[str]:
+    """Stop and remove the groups of ``programs`` (which failed to start), so that the next
+    reload adds them afresh; their slugs."""
+    groups = sorted({i.group for i in supervisor.processes() if i.name in programs})
+    _stop_groups(supervisor, groups)
+    for group in groups:
+        supervisor.rpc.supervisor.removeProcessGroup(group)
+    return groups
+
+
 def merge_init_results(paths: StatePaths, results: dict[str, str]) -> None:
     """Add ``results`` to init.json (earlier circles' results are kept)."""
     try:

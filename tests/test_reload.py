@@ -186,6 +186,21 @@ def test_reload_refuses_bad_changes_and_applies_tree_defaults(tree_folder: Path,
     assert pids(tree) == before
     assert "Blocked" not in tree.keys()
 
+    # A circle that does not become ready is taken out again; the next reload adds it afresh.
+    circles = json.loads(good) + [{"name": "Slow", "port": free_port()}]
+    tree.config.write_text(json.dumps(circles))
+    slow = tree.cli("reload", "--ready-timeout", "0.5")  # startsecs is 1 s: never ready in time
+    assert slow.returncode == 1, slow.stdout + slow.stderr
+    assert "within 0.5 s" in slow.stderr and "slow" in slow.stderr
+    assert "Traceback" not in slow.stderr
+    assert pids(tree) == before
+    code, data = status_json(tree)
+    assert code == 1
+    assert next(c for c in data["circles"] if c["name"] == "Slow")["state"] == "ABSENT"
+    retried = tree.cli("reload")
+    assert retried.returncode == 0 and "added: 'Slow'" in retried.stdout, retried.stderr
+    assert {k: v for k, v in pids(tree).items() if not k.startswith("slow:")} == before
+
     tree.config.write_text(good)
     defaults = tree.cli("reload", "--max-attempts", "3")
     assert defaults.returncode == 0, defaults.stdout + defaults.stderr
