@@ -9,7 +9,6 @@ import importlib.resources
 import re
 import shlex
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Sequence
 
 import jinja2
