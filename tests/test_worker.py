@@ -315,6 +315,23 @@ def test_heartbeat_names_the_worker(worker: ThreadedWorker, redis_client: redis.
                                       protocol.worker_member(socket.gethostname(), os.getpid()))
 
 
+def test_heartbeat_is_refreshed_while_a_long_script_runs(
+        config: WorkerConfig, start_worker: Callable[[WorkerConfig], ThreadedWorker],
+        redis_client: redis.Redis) -> None:
+    """A pool must never take a busy worker for a dead one (its heartbeat expires in 15 s)."""
+    start_worker(replace(config, max_operations=0, script_timeout=0))
+    store = Store(config.data_dir)
+    task_id = protocol.submit(redis_client, PK, GATED.format(name="long"), CALLER)
+    wait_until(lambda: has_started(store, "long"), "the long script to start")
+    key = protocol.worker_heartbeat_key(PK, socket.gethostname(), os.getpid())
+    redis_client.delete(key)
+    wait_until(lambda: redis_client.exists(key), "the heartbeat to be written during the script")
+    assert not redis_client.exists(protocol.reply_key(task_id))  # its gate is still shut
+    open_gate(store, "long")
+    assert protocol.await_result(redis_client, task_id, REPLY_WAIT).output == "long"
+    store.close()
+
+
 # --- the worker process ----------------------------------------------------------------------
 
 def worker_command(data_dir: Path, *extra: str) -> list[str]:
