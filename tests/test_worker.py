@@ -281,6 +281,7 @@ def test_tasks_claimed_with_quick_ones_wait_in_the_queue_while_a_slow_one_runs(
     waiting = [protocol.submit(redis_client, PK, f"{n} + 1", CALLER) for n in range(2)]
     open_gate(store, "busy")
     assert protocol.await_result(redis_client, quick, REPLY_WAIT).output == "2"
+    assert protocol.await_result(redis_client, busy, REPLY_WAIT).output == "busy"
     wait_until(lambda: has_started(store, "slow"), "the slow task to start")
     # While it runs, it is the only task in hand; the ones behind it are back in the queue,
     # where a caller can withdraw them, and their claim was not counted as a start.

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import threading
 import time
 from collections import deque
-from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
