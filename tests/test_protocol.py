@@ -322,6 +322,16 @@ def test_sweep_recovers_a_dead_workers_list_and_never_a_live_ones(
     assert redis_client.smembers(protocol.workers_key(PK)) == {f"{host}:1", f"{host}:2"}
 
 
+def test_tasks_in_hand_lists_what_each_worker_holds(redis_client: redis.Redis) -> None:
+    first = pool_member(redis_client, "vm", 1, {1, 2})
+    pool_member(redis_client, "vm", 2, {1, 2})  # holds nothing
+    ids = [protocol.submit(redis_client, PK, str(n), "me") for n in range(3)]
+    first.wait(0.1)
+    first.finish_many([], 1)  # claims one more, as after a batch
+    claim(redis_client, protocol.processing_key(PK))  # left by an older worker
+    assert protocol.tasks_in_hand(redis_client, PK) == {"vm:1": ids[:2], "": [ids[2]]}
+
+
 def test_attempts_are_counted_and_a_task_is_not_started_past_the_limit(
         redis_client: redis.Redis) -> None:
     task_id = protocol.submit(redis_client, PK, "1", "me")

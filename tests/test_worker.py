@@ -281,6 +281,7 @@ def test_tasks_claimed_with_quick_ones_wait_in_the_queue_while_a_slow_one_runs(
     waiting = [protocol.submit(redis_client, PK, f"{n} + 1", CALLER) for n in range(2)]
     open_gate(store, "busy")
     assert protocol.await_result(redis_client, quick, REPLY_WAIT).output == "2"
+    assert protocol.await_result(redis_client, busy, REPLY_WAIT).output == "busy"
     wait_until(lambda: has_started(store, "slow"), "the slow task to start")
     # While it runs, it is the only task in hand; the ones behind it are back in the queue,
     # where a caller can withdraw them, and their claim was not counted as a start.
@@ -313,6 +314,23 @@ def test_heartbeat_names_the_worker(worker: ThreadedWorker, redis_client: redis.
     assert not redis_client.exists(protocol.heartbeat_key(PK))
     assert not redis_client.sismember(protocol.workers_key(PK),
                                       protocol.worker_member(socket.gethostname(), os.getpid()))
+
+
+def test_heartbeat_is_refreshed_while_a_long_script_runs(
+        config: WorkerConfig, start_worker: Callable[[WorkerConfig], ThreadedWorker],
+        redis_client: redis.Redis) -> None:
+    """A pool must never take a busy worker for a dead one (its heartbeat expires in 15 s)."""
+    start_worker(replace(config, max_operations=0, script_timeout=0))
+    store = Store(config.data_dir)
+    task_id = protocol.submit(redis_client, PK, GATED.format(name="long"), CALLER)
+    wait_until(lambda: has_started(store, "long"), "the long script to start")
+    key = protocol.worker_heartbeat_key(PK, socket.gethostname(), os.getpid())
+    redis_client.delete(key)
+    wait_until(lambda: redis_client.exists(key), "the heartbeat to be written during the script")
+    assert not redis_client.exists(protocol.reply_key(task_id))  # its gate is still shut
+    open_gate(store, "long")
+    assert protocol.await_result(redis_client, task_id, REPLY_WAIT).output == "long"
+    store.close()
 
 
 # --- the worker process ----------------------------------------------------------------------

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import redis
 
-from test_worker import (CALLER, GATED, PK, REPLY_WAIT, Spawn, has_started, open_gate, play,
-                         spawn, stop, wait_ready, wait_until)  # noqa: F401 (spawn: a fixture)
+import test_worker
+from test_worker import (CALLER, GATED, PK, REPLY_WAIT, Spawn, has_started, open_gate, play, stop,
+                         wait_ready, wait_until)
 from worker import protocol
 from worker.runner import EXIT_RECYCLE
 from worker.store import Store
@@ -26,6 +27,8 @@ for i in 0..20 { s += s; }
 grow(s, 40)
 """
 """Holds 41 distinct strings of 8 MiB at once (each within the engine's string limit)."""
+
+spawn = test_worker.spawn  # the fixture that starts `python -m worker` processes
 
 
 def runs(store: Store, name: str) -> int:

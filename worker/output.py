@@ -23,11 +23,15 @@ def json_size(text: str) -> int:
 def cap_text(text: str, max_bytes: int) -> str:
     """``text`` if its JSON size is at most ``max_bytes``; else its longest prefix (whole
     characters) that, followed by a newline and the truncation mark, fits ``max_bytes``."""
-    if len(text) * WIDEST_CHARACTER <= max_bytes or json_size(text) <= max_bytes:
+    if len(text) * WIDEST_CHARACTER <= max_bytes:
+        return text
+    if len(text) <= max_bytes and json_size(text) <= max_bytes:  # a character takes >= 1 byte
         return text
     mark = "\n" + TRUNCATED_MARK.format(limit=max_bytes)
     budget = max_bytes - json_size(mark)
-    low, high = 0, max(0, min(len(text), budget))  # every character takes at least one byte
+    low, high = max(0, budget // WIDEST_CHARACTER), max(0, min(len(text), budget))
+    if json_size(text[:high]) <= budget:  # plain text: one byte a character
+        low = high
     while low < high:  # the longest prefix within budget
         middle = (low + high + 1) // 2
         if json_size(text[:middle]) <= budget:

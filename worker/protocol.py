@@ -283,6 +283,19 @@ def reply_queue_for(task_id: str, reply_queue_name: str | None) -> str:
     return reply_key(task_id)
 
 
+def tasks_in_hand(client: Any, circle_public_key: str) -> dict[str, list[str]]:
+    """The ids each of the circle's workers has claimed and not yet answered, by workers-set
+    entry (``<host>:<pid>``; the old circle-wide list under ``""``), oldest first; workers
+    holding none are left out. ``client`` is a synchronous ``redis.Redis`` decoding to str."""
+    owners = {member: PROCESSING_PREFIX + circle_public_key + ":" + member
+              for member in sorted(client.smembers(workers_key(circle_public_key)))}
+    owners[""] = processing_key(circle_public_key)
+    pipe = client.pipeline(transaction=False)
+    for key in owners.values():
+        pipe.lrange(key, 0, -1)
+    return {member: ids[::-1] for member, ids in zip(owners, pipe.execute()) if ids}
+
+
 def encode_heartbeat(pid: int, name: str, started_at: float, now: float, host: str = "") -> str:
     """The JSON value of a worker's heartbeat keys."""
     return json.dumps({"pid": pid, "name": name, "host": host, "started_at": started_at, "ts": now})

@@ -4,20 +4,18 @@ At-least-once, at most ``max_attempts`` starts: an id moves atomically into this
 processing list when claimed, so a dead worker's tasks are re-queued by the next worker to start
 or by a live worker of its pool (``TaskQueue.recover`` / ``sweep``); a task whose workers died
 ``max_attempts`` times is answered with an error instead. A script that exhausts the memory
-backstop fails alone; the worker then answers and exits so its supervisor starts a fresh one. Idle, a task costs two
-round trips (wait-and-claim, finish); busy, finishing claims up to CLAIM_BATCH queued tasks and
-their results share the next round trip, so a long queue costs far less than one round trip a
-task; see ``worker.taskqueue``.
+backstop fails alone; the worker then answers and exits so its supervisor starts a fresh one.
+Idle, a task costs two round trips (wait-and-claim, finish); busy, finishing claims up to
+CLAIM_BATCH queued tasks and their results share the next round trip, so a long queue costs far
+less than one round trip a task; see ``worker.taskqueue``.
 """
 from __future__ import annotations
 
 import functools
 import logging
-import os
 import threading
 import time
 from collections import deque
-from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
