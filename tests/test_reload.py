@@ -1,4 +1,4 @@
-"""reload, restart and status --json on a real tree (supervisord, redis-server, workers, servers)."""
+"""reload, restart and status --json on a real tree (supervisord, redis-server, workers)."""
 from __future__ import annotations
 
 import json
