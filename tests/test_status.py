@@ -115,3 +115,16 @@ def test_namespec_and_short_key() -> None:
     assert namespec("ourworld", "ws-ourworld") == "ourworld:ws-ourworld"
     assert short_key("rhai_tasks:02" + "ab" * 32) == "rhai_tasks:02abab…"
     assert short_key("-") == "-"
+
+
+def test_status_json_when_not_running(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from circlesctl.cli import cli
+    path = tmp_path / "circles.json"
+    path.write_text(json.dumps([{"name": "OurWorld", "port": 8090}]))
+    result = CliRunner().invoke(cli, ["status", str(path), "--json"])
+    assert result.exit_code == 1
+    data = json.loads(result.output)
+    assert data["running"] is False and data["state_dir"] == str(tmp_path / ".circles")
+    assert not (tmp_path / ".circles").exists()
