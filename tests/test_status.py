@@ -4,6 +4,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from click.testing import CliRunner
+
+from circlesctl.cli import cli
 from circlesctl.config import parse_config
 from circlesctl.keys import KeyPair
 from circlesctl.status import (TABLE_WIDTH, format_table, namespec, notes, short_key, to_json,
@@ -118,9 +121,6 @@ def test_namespec_and_short_key() -> None:
 
 
 def test_status_json_when_not_running(tmp_path: Path) -> None:
-    from click.testing import CliRunner
-
-    from circlesctl.cli import cli
     path = tmp_path / "circles.json"
     path.write_text(json.dumps([{"name": "OurWorld", "port": 8090}]))
     result = CliRunner().invoke(cli, ["status", str(path), "--json"])
