@@ -1,33 +1,45 @@
-"""The ``circlesctl`` command line: start, status, stop, logs, play.
+"""The ``circlesctl`` command line: start, status, stop, reload, restart, logs, play,
+systemd-unit.
 
 Exit codes: 0 success, 1 runtime failure (a program did not start, a script failed, not
-running), 2 usage or configuration error (nothing is started or created).
+running), 2 usage or configuration error (nothing is started or created), 3 ``start`` found the
+tree already running with a different config (nothing applied; ``reload`` applies it).
 """
 from __future__ import annotations
 
 import functools
+import getpass
 import json
 import logging
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
 import click
+import redis
 
 from . import keys as keyfile
 from . import logs as logfiles
 from . import preflight, render
-from .config import Config, ConfigError, load_config
-from .orchestrate import StartOptions, StartupAborted, start_tree
+from . import reload as reloading
+from . import status as tree_status
+from .config import Config, ConfigError, load_config, memory_limit_problem
+from .orchestrate import (StartOptions, StartupAborted, show_log_tails, start_tree,
+                          write_private)
 from .paths import StatePaths, resolve_state_dir
+from .readiness import StartupFailed, wait_ready
 from .redis_embed import PROGRAM as REDIS_PROGRAM
-from .status import build_rows, format_table, websocket_url
-from .supervisor import RPC_ERRORS, Supervisor, clean_stale
+from .status import format_table, notes, tree_view, websocket_url
+from .supervisor import RPC_ERRORS, Supervisor, clean_stale, read_pid
+from .systemd import UnitOptions, render_unit
+from .tree import SettingsError, TreeSettings, describe, dump_settings, load_settings
 
 
 EXIT_RUNTIME = 1
 EXIT_USAGE = 2
+EXIT_CONFIG_DIFFERS = 3
 PROJECT_LOGGERS = ("circlesctl", "worker", "wsserver")
 DEFAULT_CONFIG = "circles.json"
 
@@ -115,21 +127,43 @@ def _attach_or_fail(paths: StatePaths) -> Supervisor:
     return supervisor
 
 
-def show_status(config: Config, paths: StatePaths, supervisor: Supervisor) -> bool:
-    """Print the live table; True when every program is RUNNING."""
+def _tree_view(config: Config, paths: StatePaths,
+               supervisor: Supervisor) -> tree_status.TreeView:
     try:
-        infos = {i.name: i for i in supervisor.processes()}
+        infos = supervisor.processes()
     except RPC_ERRORS as exc:
         raise Fail(f"supervisord of {paths.root} stopped answering: {exc}") from None
-    rows = build_rows(config.circles, _read_keys(paths), infos, _read_init(paths))
-    click.echo(format_table(rows))
-    return all(i.state == "RUNNING" for i in infos.values())
+    return tree_view(config, _read_keys(paths), infos, _read_init(paths))
+
+
+def show_status(config: Config, paths: StatePaths, supervisor: Supervisor,
+                wide: bool = False) -> bool:
+    """Print the running tree's table (and notes); True when every configured program runs."""
+    view = _tree_view(config, paths, supervisor)
+    click.echo(format_table(view, wide=wide))
+    for line in notes(view, str(config.path)):
+        click.echo(line)
+    return view.ok
+
+
+def _load_settings(paths: StatePaths) -> TreeSettings:
+    try:
+        return load_settings(paths.tree_settings)
+    except SettingsError as exc:
+        raise Fail(str(exc)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="circlesctl")
 def cli() -> None:
     """Run Circles: per-circle Rhai workers and WebSocket servers under supervisord."""
+
+
+def _check_memory_limit(ctx: click.Context, param: click.Parameter,
+                        value: int | None) -> int | None:
+    if value is not None and memory_limit_problem(value):
+        raise click.BadParameter(memory_limit_problem(value))
+    return value
 
 
 @cli.command()
@@ -143,18 +177,26 @@ def cli() -> None:
 @click.option("--init-timeout", type=click.FloatRange(min=0, min_open=True), default=30.0,
               show_default=True, help="Seconds to wait for the init scripts' results.")
 @click.option("-d", "--debug", is_flag=True, help="Debug logging in workers and servers too.")
+@click.option("--max-memory-mb", type=click.IntRange(min=0), callback=_check_memory_limit,
+              help="Default memory limit per worker for circles that set no max_memory_mb "
+                   "(default: the worker's, 512; 0 = off).")
+@click.option("--max-attempts", type=click.IntRange(min=1),
+              help="Default max_attempts for circles that set none (default: the worker's, 2).")
 def start(config: Config, paths: StatePaths, detach: bool, new_keys: bool, redis_url: str | None,
-          ready_timeout: float, init_timeout: float, debug: bool) -> None:
+          ready_timeout: float, init_timeout: float, debug: bool, max_memory_mb: int | None,
+          max_attempts: int | None) -> None:
     """Start every circle in CONFIG (default ./circles.json) and show their status.
 
     Stays in the foreground until Ctrl+C or SIGTERM, which stop everything, unless --detach.
-    If the circles already run from this state folder, shows their status and exits 0.
+    If the circles already run from this state folder, shows their status and exits 0, or 3
+    when CONFIG differs from what runs (then 'circlesctl reload' applies it).
     """
     if paths.root.is_dir():
         running = Supervisor.attach(paths)
         if running is not None:
             click.echo(f"Circles are already running from {paths.root}; not starting twice.")
             show_status(config, paths, running)
+            _exit_if_config_differs(config, paths)
             return
         if clean_stale(paths):
             click.echo("Cleaned up after a supervisord that was killed (stale socket/pid file, "
@@ -162,7 +204,8 @@ def start(config: Config, paths: StatePaths, detach: bool, new_keys: bool, redis
     _preflight(config, paths, redis_url)
     options = StartOptions(detach=detach, new_keys=new_keys, redis_url=redis_url,
                            ready_timeout=ready_timeout, init_timeout=init_timeout, debug=debug,
-                           tty=sys.stdout.isatty())
+                           tty=sys.stdout.isatty(), max_memory_mb=max_memory_mb,
+                           max_attempts=max_attempts)
     try:
         code = start_tree(config, paths, options)
     except keyfile.KeyFileError as exc:
@@ -195,12 +238,143 @@ def _preflight(config: Config, paths: StatePaths, redis_url: str | None) -> None
             raise Fail(f"--redis-url / CIRCLES_REDIS_URL: {problem}", EXIT_USAGE)
 
 
+def _exit_if_config_differs(config: Config, paths: StatePaths) -> None:
+    """On a running tree: exit 3 naming what differs from CONFIG (reload applies it)."""
+    try:
+        changes = reloading.pending_changes(config, paths, load_settings(paths.tree_settings))
+    except (SettingsError, keyfile.KeyFileError, OSError) as exc:
+        click.echo(f"Cannot compare {config.path} with the running tree: {exc}")
+        return
+    if changes.any:
+        lines = "; ".join(describe(changes, config, _read_keys(paths)))
+        click.echo(f"{config.path} differs from what runs ({lines}); nothing was applied. "
+                   f"Apply it with: circlesctl reload {config.path} --state-dir {paths.root}",
+                   err=True)
+        sys.exit(EXIT_CONFIG_DIFFERS)
+
+
 @cli.command()
 @common_options()
-def status(config: Config, paths: StatePaths) -> None:
-    """Show the circles' live status (exit 1 if not running or a program is not RUNNING)."""
-    if not show_status(config, paths, _attach_or_fail(paths)):
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the tree as JSON (every full value; each process as supervisorctl "
+                   "names it).")
+@click.option("--wide", is_flag=True, help="Full public keys and queue names in the table.")
+def status(config: Config, paths: StatePaths, as_json: bool, wide: bool) -> None:
+    """Show the running tree (exit 1 if not running or a configured program is not RUNNING).
+
+    Lists circles that run but are no longer in CONFIG, and configured ones that do not run
+    (ABSENT). Changes nothing.
+    """
+    supervisor = Supervisor.attach(paths) if paths.root.is_dir() else None
+    if as_json:
+        if supervisor is None:
+            click.echo(json.dumps({"running": False, "ok": False, "state_dir": str(paths.root),
+                                   "config": str(config.path),
+                                   "error": "circles are not running"},
+                                  indent=2))
+            sys.exit(EXIT_RUNTIME)
+        view = _tree_view(config, paths, supervisor)
+        data = tree_status.to_json(view, str(paths.root), str(config.path))
+        data["supervisord_pid"] = read_pid(paths.supervisor_pidfile)
+        click.echo(json.dumps(data, indent=2))
+        ok = view.ok
+    else:
+        ok = show_status(config, paths, supervisor or _attach_or_fail(paths), wide)
+    if not ok:
         sys.exit(EXIT_RUNTIME)
+
+
+@cli.command()
+@common_options()
+@click.option("--ready-timeout", type=click.FloatRange(min=0, min_open=True), default=30.0,
+              show_default=True, help="Seconds to wait for started programs to be ready.")
+@click.option("--init-timeout", type=click.FloatRange(min=0, min_open=True), default=30.0,
+              show_default=True, help="Seconds to wait for the new circles' init scripts.")
+@click.option("--max-memory-mb", type=click.IntRange(min=0), callback=_check_memory_limit,
+              help="New default memory limit for circles that set no max_memory_mb (kept for "
+                   "later reloads).")
+@click.option("--max-attempts", type=click.IntRange(min=1),
+              help="New default max_attempts for circles that set none (kept for later "
+                   "reloads).")
+def reload(config: Config, paths: StatePaths, ready_timeout: float, init_timeout: float,
+           max_memory_mb: int | None, max_attempts: int | None) -> None:
+    """Apply CONFIG to the running tree: start added circles, restart changed ones, stop removed
+    ones (their keys and data are kept); unchanged circles are not touched."""
+    supervisor = _attach_or_fail(paths)
+    settings = _load_settings(paths)
+    if max_memory_mb is not None:
+        settings = replace(settings, max_memory_mb=max_memory_mb)
+    if max_attempts is not None:
+        settings = replace(settings, max_attempts=max_attempts)
+    try:
+        running = {i.group for i in supervisor.processes()}
+        reloading.check_ports_to_take(config, _read_keys(paths), running)
+    except ConfigError as exc:
+        raise Fail(f"{exc}; nothing was changed", EXIT_USAGE) from None
+    except RPC_ERRORS as exc:
+        raise Fail(f"supervisord of {paths.root} stopped answering: {exc}") from None
+    write_private(paths.tree_settings, dump_settings(settings))
+    try:
+        result = reloading.apply_config(config, paths, supervisor, settings, ready_timeout,
+                                        init_timeout, _ready_line)
+    except keyfile.KeyFileError as exc:
+        raise Fail(str(exc), EXIT_USAGE) from None
+    except StartupFailed as exc:
+        show_log_tails(paths, exc.programs)
+        failed = reloading.withdraw(supervisor, exc.programs)
+        raise Fail(f"reload: {exc}; took {', '.join(failed)} out of the running tree again (the "
+                   "other circles are unaffected): fix it and reload again") from None
+    except (reloading.ReloadError, *RPC_ERRORS) as exc:
+        raise Fail(f"reload failed: {exc}") from None
+    reloading.merge_init_results(paths, result.init)
+    keys = _read_keys(paths)
+    if result.changes.any:
+        for line in describe(result.changes, config, keys):
+            click.echo(f"Reloaded: {line}")
+    else:
+        click.echo(f"No changes: the running tree already matches {config.path}.")
+    show_status(config, paths, supervisor)
+
+
+def _ready_line(program: str, done: int, total: int) -> None:
+    click.echo(f"  ready: {program} ({done}/{total})")
+
+
+@cli.command()
+@common_options("NAME")
+@click.option("--ready-timeout", type=click.FloatRange(min=0, min_open=True), default=30.0,
+              show_default=True, help="Seconds to wait for the restarted programs to be ready.")
+def restart(config: Config, paths: StatePaths, name: str, ready_timeout: float) -> None:
+    """Restart NAME: a circle (both its programs, every worker of a pool), its worker pool
+    (worker-<slug>), or one program (ws-<slug>, worker-<slug>-2, <slug>:ws-<slug>)."""
+    supervisor = _attach_or_fail(paths)
+    settings = _load_settings(paths)
+    try:
+        circle, chosen = reloading.resolve_restart(name, config, supervisor.processes())
+    except reloading.ReloadError as exc:
+        raise Fail(str(exc), EXIT_USAGE) from None
+    pair = _read_keys(paths).get(circle.name)
+    if pair is None:
+        raise Fail(f"no key for circle {circle.name!r} in {paths.keys}")
+    specs = [tree_status.namespec(i.group, i.name) for i in chosen]
+    old_pids = {i.name: i.pid for i in chosen}
+    client = redis.Redis.from_url(settings.redis_url_for(paths), decode_responses=True)
+    try:
+        reloading.stop_processes(supervisor, chosen)
+        reloading.start_processes(supervisor, specs)
+        wait_ready(supervisor, reloading.targets(circle, pair.public_key, list(old_pids)),
+                   client, ready_timeout, lambda *_: None)
+    except StartupFailed as exc:
+        show_log_tails(paths, exc.programs)
+        raise Fail(f"restart: {exc}") from None
+    except (reloading.ReloadError, *RPC_ERRORS) as exc:
+        raise Fail(f"restart failed: {exc}") from None
+    finally:
+        client.close()
+    new_pids = {i.name: i.pid for i in supervisor.processes() if i.group == circle.slug}
+    for info in chosen:
+        click.echo(f"Restarted {tree_status.namespec(info.group, info.name)} "
+                   f"(pid {old_pids[info.name]} -> {new_pids.get(info.name, 0)}); ready.")
 
 
 @cli.command()
@@ -228,10 +402,12 @@ def stop(config: Config, paths: StatePaths) -> None:
 def logs(config: Config, paths: StatePaths, name: str, follow: bool, lines: int) -> None:
     """Show the logs of NAME: a circle (both its programs), a program, or 'redis'/'supervisord'."""
     circle = config.find(name)
-    if circle is not None and name in (circle.worker_program, circle.ws_program):
+    if circle is not None and name in (*circle.worker_processes, circle.ws_program):
         files = [paths.program_log(name)]
+    elif circle is not None and name == circle.worker_program:  # a whole pool
+        files = [paths.program_log(p) for p in circle.worker_processes]
     elif circle is not None:
-        files = [paths.program_log(circle.worker_program), paths.program_log(circle.ws_program)]
+        files = [paths.program_log(p) for p in (*circle.worker_processes, circle.ws_program)]
     elif name == REDIS_PROGRAM:
         files = [paths.program_log(REDIS_PROGRAM)]
     elif name == "supervisord":
@@ -310,6 +486,24 @@ def _play_key(paths: StatePaths, name: str, key_hex: str | None, key_file: Any) 
     if pair is None:
         raise Fail(f"no key for circle {name!r} in {paths.keys}; start the circles first")
     return pair.private_key
+
+
+@cli.command("systemd-unit")
+@common_options()
+@click.option("--user", default=getpass.getuser, show_default="the current user",
+              help="The user the circles run as (User=); owns the state folder.")
+def systemd_unit(config: Config, paths: StatePaths, user: str) -> None:
+    """Print a systemd service unit that runs CONFIG's circles in the foreground.
+
+    Save it as /etc/systemd/system/circles.service; `systemctl reload circles` runs
+    'circlesctl reload'. See "Running on a VM" in the README.
+    """
+    try:
+        unit = render_unit(UnitOptions(python=sys.executable, config=config.path,
+                                       state_dir=paths.root, user=user))
+    except ValueError as exc:
+        raise Fail(str(exc), EXIT_USAGE) from None
+    click.echo(unit, nl=False)
 
 
 def main() -> None:

@@ -8,17 +8,22 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import coincurve
 
+from worker.memory import MIN_MAX_MEMORY_MB
+
 DEFAULT_HOST = "127.0.0.1"
 RESERVED_SLUGS = frozenset({"redis"})
 """Slugs taken by programs circlesctl adds itself (the embedded Redis)."""
 
-_FIELDS = {"name", "port", "script_path", "host", "auth", "members"}
+_FIELDS = {"name", "port", "script_path", "host", "auth", "members", "workers", "max_memory_mb",
+           "max_attempts"}
+MAX_WORKERS = 64
+"""Upper bound on a circle's worker pool: catches a typo (2000) before it forks a process storm."""
 _HOST_RE = re.compile(r"^[A-Za-z0-9.:\-\[\]]+$")
 
 
@@ -53,10 +58,24 @@ class Circle:
     auth: bool = True
     members: tuple[str, ...] = ()
     script_path: Path | None = None
+    workers: int = 1
+    max_memory_mb: int | None = None
+    """None: not set in the file; the tree's default (``start --max-memory-mb``), else the
+    worker's own default (512) applies."""
+    max_attempts: int | None = None
+    """None: not set in the file; the tree's default, else the worker's own default (2)."""
 
     @property
     def worker_program(self) -> str:
+        """The supervisord program (section) of the circle's worker pool."""
         return f"worker-{self.slug}"
+
+    @property
+    def worker_processes(self) -> tuple[str, ...]:
+        """The pool's process names: ``worker-<slug>`` alone, or ``worker-<slug>-1`` .. ``-N``."""
+        if self.workers == 1:
+            return (self.worker_program,)
+        return tuple(f"{self.worker_program}-{n}" for n in range(1, self.workers + 1))
 
     @property
     def ws_program(self) -> str:
@@ -73,9 +92,20 @@ class Config:
     def find(self, name: str) -> Circle | None:
         """The circle called ``name``, or owning the program/group called ``name``."""
         for circle in self.circles:
-            if name in (circle.name, circle.slug, circle.worker_program, circle.ws_program):
+            if name in (circle.name, circle.slug, circle.worker_program, circle.ws_program,
+                        *circle.worker_processes):
                 return circle
         return None
+
+
+def with_worker_defaults(config: Config, max_memory_mb: int | None,
+                         max_attempts: int | None) -> Config:
+    """``config`` with the tree-wide defaults filled in where a circle does not set its own."""
+    circles = tuple(replace(
+        c, max_memory_mb=c.max_memory_mb if c.max_memory_mb is not None else max_memory_mb,
+        max_attempts=c.max_attempts if c.max_attempts is not None else max_attempts)
+        for c in config.circles)
+    return replace(config, circles=circles)
 
 
 def slugify(name: str) -> str:
@@ -161,6 +191,12 @@ def _parse_circle(file: str, index: int, raw: Any, base: Path) -> Circle:
             raise ConfigError(file, f"entry {position + 1} ({member!r}): {exc}", label,
                               "members") from None
 
+    workers = _whole_number(file, raw, label, "workers", 1, 1, MAX_WORKERS)
+    max_memory_mb = _whole_number(file, raw, label, "max_memory_mb", None, 0)
+    if max_memory_mb is not None and memory_limit_problem(max_memory_mb):
+        raise ConfigError(file, memory_limit_problem(max_memory_mb), label, "max_memory_mb")
+    max_attempts = _whole_number(file, raw, label, "max_attempts", None, 1)
+
     script_path = None
     if "script_path" in raw and raw["script_path"] is not None:
         script = raw["script_path"]
@@ -170,7 +206,30 @@ def _parse_circle(file: str, index: int, raw: Any, base: Path) -> Circle:
         script_path = (base / script).resolve()
 
     return Circle(name=name, port=port, slug=slug, host=host, auth=auth,
-                  members=tuple(dict.fromkeys(members)), script_path=script_path)
+                  members=tuple(dict.fromkeys(members)), script_path=script_path,
+                  workers=workers, max_memory_mb=max_memory_mb, max_attempts=max_attempts)
+
+
+def memory_limit_problem(megabytes: int) -> str:
+    """Why ``megabytes`` is not a worker memory limit the worker accepts ("" when it is)."""
+    if megabytes < 0 or 0 < megabytes < MIN_MAX_MEMORY_MB:
+        return f"must be 0 (no limit) or at least {MIN_MAX_MEMORY_MB}, got {megabytes}"
+    return ""
+
+
+def _whole_number(file: str, raw: dict[str, Any], label: str, name: str, default: int | None,
+                  minimum: int, maximum: int | None = None) -> int | None:
+    """The integer field ``name`` of a circle (``default`` when absent), checked in range."""
+    if name not in raw:
+        return default
+    value = raw[name]
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ConfigError(file, f"must be a whole number, got {_type_name(value)} {value!r}",
+                          label, name)
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+        raise ConfigError(file, f"must be {bound}, got {value}", label, name)
+    return value
 
 
 def parse_config(text: str, path: Path) -> Config:

@@ -28,14 +28,13 @@ from .logs import last_lines
 from .paths import StatePaths
 from .readiness import StartupFailed, Target, wait_ready
 from .redis_embed import PROGRAM as REDIS_PROGRAM
-from .redis_embed import embedded_url, redis_argv, redis_server_binary
-from .render import build_context, render
-from .status import build_rows, format_table
+from .redis_embed import redis_server_binary
+from .status import format_table, tree_view
 from .supervisor import RPC_ERRORS, Supervisor, SupervisorError
+from .tree import SUPERVISOR_USER, TreeSettings, dump_settings, render_conf
 
 LOG_TAIL_LINES = 20
 RUNTIME_ERRORS = (SupervisorError, redis.RedisError) + RPC_ERRORS
-SUPERVISOR_USER = "circles"
 
 
 class StartupAborted(Exception):
@@ -57,6 +56,8 @@ class StartOptions:
     init_timeout: float = 30.0
     debug: bool = False
     tty: bool = False
+    max_memory_mb: int | None = None
+    max_attempts: int | None = None
 
 
 class _SignalStop:
@@ -98,11 +99,11 @@ def write_private(path: Path, text: str) -> None:
 
 def targets_for(circles: Sequence[Circle], keys: dict[str, KeyPair],
                 embedded: bool) -> list[Target]:
-    """What to wait for: the embedded Redis (if any), then each circle's worker and server."""
+    """What to wait for: the embedded Redis (if any), then each circle's workers and server."""
     targets = [Target(REDIS_PROGRAM, "redis")] if embedded else []
     for circle in circles:
         public_key = keys[circle.name].public_key
-        targets.append(Target(circle.worker_program, "worker", public_key))
+        targets += [Target(process, "worker", public_key) for process in circle.worker_processes]
         targets.append(Target(circle.ws_program, "ws", public_key, circle.host, circle.port))
     return targets
 
@@ -114,13 +115,14 @@ def _prepare(config: Config, paths: StatePaths,
     keys = ensure_keys(paths.keys, [c.name for c in config.circles], options.new_keys)
     for circle in config.circles:
         paths.circle_data(keys[circle.name].public_key).mkdir(mode=0o700, exist_ok=True)
-    url = options.redis_url or embedded_url(paths)
+    settings = TreeSettings(
+        python=sys.executable, redis_url=options.redis_url,
+        redis_binary=None if options.redis_url else redis_server_binary(), debug=options.debug,
+        max_memory_mb=options.max_memory_mb, max_attempts=options.max_attempts)
+    url = settings.redis_url_for(paths)
     password = secrets.token_urlsafe(24)
-    context = build_context(
-        config.circles, keys, paths, url, sys.executable, SUPERVISOR_USER, password,
-        redis_argv=None if options.redis_url else redis_argv(paths, redis_server_binary()),
-        debug=options.debug)
-    write_private(paths.supervisord_conf, render(context))
+    write_private(paths.tree_settings, dump_settings(settings))
+    write_private(paths.supervisord_conf, render_conf(config, keys, paths, settings, password))
     paths.init_results.unlink(missing_ok=True)
     return Supervisor(paths, SUPERVISOR_USER, password), url, keys
 
@@ -139,7 +141,8 @@ def _progress(tty: bool) -> Callable[[str, int, int], None]:
     return report
 
 
-def _show_log_tails(paths: StatePaths, programs: Sequence[str]) -> None:
+def show_log_tails(paths: StatePaths, programs: Sequence[str]) -> None:
+    """The last lines of each of ``programs``' logs, on stderr (why they failed)."""
     for program in programs:
         path = paths.program_log(program)
         click.echo(f"--- last lines of {path} ---", err=True)
@@ -161,8 +164,7 @@ def start_tree(config: Config, paths: StatePaths, options: StartOptions) -> int:
                        client, options.ready_timeout, _progress(options.tty))
             init = run_init_scripts(client, config.circles, keys, options.init_timeout)
             write_private(paths.init_results, json.dumps(init, indent=2) + "\n")
-            infos = {i.name: i for i in supervisor.processes()}
-            click.echo(format_table(build_rows(config.circles, keys, infos, init)))
+            click.echo(format_table(tree_view(config, keys, supervisor.processes(), init)))
             started_up = True
             if options.detach:
                 click.echo(f"Running in the background; stop with: circlesctl stop "
@@ -180,7 +182,7 @@ def start_tree(config: Config, paths: StatePaths, options: StartOptions) -> int:
         except StartupFailed as exc:
             stopper.disarm()
             click.echo("", err=True)
-            _show_log_tails(paths, exc.programs)
+            show_log_tails(paths, exc.programs)
             assert supervisor is not None
             supervisor.shutdown()
             raise StartupAborted(f"{exc}; stopped everything") from None

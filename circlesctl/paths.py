@@ -29,6 +29,11 @@ class StatePaths:
         return self.root / "keys.json"
 
     @property
+    def tree_settings(self) -> Path:
+        """The tree-wide settings start used (Redis URL, interpreter, defaults) for reload."""
+        return self.root / "tree.json"
+
+    @property
     def init_results(self) -> Path:
         return self.root / "init.json"
 

@@ -9,7 +9,6 @@ import importlib.resources
 import re
 import shlex
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Sequence
 
 import jinja2
@@ -33,6 +32,8 @@ START_SECS = 1
 REDIS_PRIORITY = 10
 WORKER_PRIORITY = 100
 WS_PRIORITY = 200
+POOL_SUFFIX = "-%(process_num)d"
+"""supervisord expands this per process of a pool: worker-<slug>-1, -2, ... (see Circle)."""
 
 
 def _check_plain(value: str, what: str) -> str:
@@ -81,6 +82,8 @@ class Program:
     logfile: str
     environment: str = ""
     directory: str = ""
+    numprocs: int = 1
+    """More than one: a pool of processes named ``<name>-1`` .. ``<name>-N`` (and log files)."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,10 @@ def worker_argv(python: str, circle: Circle, pair: KeyPair, paths: StatePaths,
     """``python -m worker`` for one circle (the Redis URL travels in the environment)."""
     argv = [python, "-m", "worker", "--name", circle.name, "--public-key", pair.public_key,
             "--data-dir", str(paths.circle_data(pair.public_key))]
+    if circle.max_memory_mb is not None:
+        argv += ["--max-memory-mb", str(circle.max_memory_mb)]
+    if circle.max_attempts is not None:
+        argv += ["--max-attempts", str(circle.max_attempts)]
     return argv + (["--debug"] if debug else [])
 
 
@@ -151,10 +158,11 @@ def build_context(circles: Sequence[Circle], keys: dict[str, KeyPair], paths: St
                                 ini_environment({TREE_MARK: root}), root))
     for circle in circles:
         pair = keys[circle.name]
+        worker_log = circle.worker_program + (POOL_SUFFIX if circle.workers > 1 else "")
         programs.append(Program(circle.worker_program,
                                 ini_command(worker_argv(python, circle, pair, paths, debug)),
-                                WORKER_PRIORITY, str(paths.program_log(circle.worker_program)),
-                                env, root))
+                                WORKER_PRIORITY, str(paths.program_log(worker_log)), env, root,
+                                numprocs=circle.workers))
         programs.append(Program(circle.ws_program,
                                 ini_command(ws_argv(python, circle, pair, debug)),
                                 WS_PRIORITY, str(paths.program_log(circle.ws_program)), env, root))
@@ -172,4 +180,4 @@ def render(context: RenderContext) -> str:
     source = importlib.resources.files(TEMPLATE_PACKAGE).joinpath(TEMPLATE_NAME).read_text("utf-8")
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              trim_blocks=True, lstrip_blocks=True, autoescape=False)
-    return env.from_string(source).render(ctx=context)
+    return env.from_string(source).render(ctx=context, pool_suffix=POOL_SUFFIX)

@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from circlesctl.cli import cli
-from circlesctl.config import ConfigError, load_config, parse_config, slugify
+from circlesctl.config import (ConfigError, load_config, parse_config, slugify,
+                               with_worker_defaults)
 
 MEMBER = "02" + "79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"
 UNCOMPRESSED = ("04" "79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"
@@ -134,10 +135,45 @@ def test_circle_not_an_object(tmp_path: Path) -> None:
     ({"name": "A", "port": 8090, "members": ["02" + "ff" * 32]}, "members", "not a point"),
     ({"name": "A", "port": 8090, "script_path": 3}, "script_path", "non-empty string"),
     ({"name": "A", "port": 8090, "colour": "red"}, "colour", "unknown field"),
+    ({"name": "A", "port": 8090, "workers": 0}, "workers", "between 1 and 64"),
+    ({"name": "A", "port": 8090, "workers": 65}, "workers", "between 1 and 64"),
+    ({"name": "A", "port": 8090, "workers": "2"}, "workers", "whole number, got string"),
+    ({"name": "A", "port": 8090, "workers": 2.0}, "workers", "whole number, got number"),
+    ({"name": "A", "port": 8090, "workers": True}, "workers", "whole number, got boolean"),
+    ({"name": "A", "port": 8090, "max_memory_mb": -1}, "max_memory_mb", "at least 0"),
+    ({"name": "A", "port": 8090, "max_memory_mb": 64}, "max_memory_mb", "0 (no limit) or at"),
+    ({"name": "A", "port": 8090, "max_memory_mb": "512"}, "max_memory_mb", "whole number"),
+    ({"name": "A", "port": 8090, "max_attempts": 0}, "max_attempts", "at least 1"),
+    ({"name": "A", "port": 8090, "max_attempts": None}, "max_attempts", "whole number, got null"),
 ])
 def test_bad_field(tmp_path: Path, circle: dict, field: str, text: str) -> None:
     output = assert_rejected(tmp_path, [circle], f"field '{field}'", text)
     assert "circle " in output
+
+
+def test_pool_and_limit_fields(tmp_path: Path) -> None:
+    config = parse_config(json.dumps([
+        {"name": "Solo", "port": 8090},
+        {"name": "Pool", "port": 8091, "workers": 3, "max_memory_mb": 0, "max_attempts": 1},
+    ]), tmp_path / "circles.json")
+    solo, pool = config.circles
+    assert (solo.workers, solo.max_memory_mb, solo.max_attempts) == (1, None, None)
+    assert solo.worker_processes == ("worker-solo",)
+    assert (pool.workers, pool.max_memory_mb, pool.max_attempts) == (3, 0, 1)
+    assert pool.worker_processes == ("worker-pool-1", "worker-pool-2", "worker-pool-3")
+    assert config.find("worker-pool-2") is pool and config.find("worker-pool") is pool
+
+
+def test_tree_defaults_fill_only_unset_limits(tmp_path: Path) -> None:
+    config = parse_config(json.dumps([
+        {"name": "Own", "port": 8090, "max_memory_mb": 200, "max_attempts": 3},
+        {"name": "Default", "port": 8091},
+    ]), tmp_path / "circles.json")
+    own, default = with_worker_defaults(config, 256, 1).circles
+    assert (own.max_memory_mb, own.max_attempts) == (200, 3)
+    assert (default.max_memory_mb, default.max_attempts) == (256, 1)
+    unchanged = with_worker_defaults(config, None, None).circles[1]
+    assert (unchanged.max_memory_mb, unchanged.max_attempts) == (None, None)
 
 
 def test_wrong_circle_is_named(tmp_path: Path) -> None:

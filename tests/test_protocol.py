@@ -23,6 +23,11 @@ def test_key_names_match_rhai_client() -> None:
     assert protocol.reply_key("t1") == "rhai_reply:t1"
     assert protocol.heartbeat_key(PK) == f"circles_worker:{PK}:heartbeat"
     assert protocol.worker_heartbeat_key(PK, "vm1", 42) == f"circles_worker:{PK}:heartbeat:vm1:42"
+    assert protocol.worker_processing_key(PK, "vm1", 42) == f"rhai_processing:{PK}:vm1:42"
+    assert protocol.workers_key(PK) == f"circles_worker:{PK}:workers"
+    assert protocol.worker_member("vm1", 42) == "vm1:42"
+    assert protocol.parse_worker_member("vm-1.example:42") == ("vm-1.example", 42)
+    assert protocol.parse_worker_member("nonsense") is None
 
 
 def test_new_task_has_every_field_rhai_client_writes() -> None:
@@ -122,9 +127,9 @@ def queue(redis_client: redis.Redis) -> TaskQueue:
     return TaskQueue(redis_client, PK, result_ttl=500)
 
 
-def claim(client: redis.Redis) -> None:
-    """Move the oldest queued id into processing, as a worker does."""
-    client.lmove(protocol.queue_key(PK), protocol.processing_key(PK), "RIGHT", "LEFT")
+def claim(client: redis.Redis, processing: str) -> None:
+    """Move the oldest queued id into a processing list, as a worker does."""
+    client.lmove(protocol.queue_key(PK), processing, "RIGHT", "LEFT")
 
 
 def test_wait_claims_oldest_task_and_marks_it_processing(redis_client: redis.Redis,
@@ -132,9 +137,12 @@ def test_wait_claims_oldest_task_and_marks_it_processing(redis_client: redis.Red
     first = protocol.submit(redis_client, PK, "1 + 1", "me")
     protocol.submit(redis_client, PK, "2", "me")
     task = queue.wait(0.1)
-    assert task == Task(first, "1 + 1", "me", f"rhai_reply:{first}", "pending")
+    assert task == Task(first, "1 + 1", "me", f"rhai_reply:{first}", "pending", 1)
     assert redis_client.hget(protocol.details_key(first), "status") == "processing"
-    assert redis_client.lrange(protocol.processing_key(PK), 0, -1) == [first]
+    assert redis_client.hget(protocol.details_key(first), "attempts") == "1"
+    assert redis_client.lrange(queue.processing, 0, -1) == [first]
+    assert queue.processing == protocol.worker_processing_key(PK, socket.gethostname(),
+                                                               os.getpid())
 
 
 def test_wait_and_finish_work_after_redis_forgot_the_scripts(redis_client: redis.Redis,
@@ -189,11 +197,11 @@ def test_finish_writes_result_reply_expiry_and_claims_next(redis_client: redis.R
     assert 0 < redis_client.ttl(protocol.details_key(task_id)) <= 500
     assert 0 < redis_client.ttl(protocol.reply_key(task_id)) <= 500
     assert protocol.await_result(redis_client, task_id, 1) == result
-    assert following == Task(next_id, "next", "you", f"rhai_reply:{next_id}", "pending")
-    assert redis_client.lrange(protocol.processing_key(PK), 0, -1) == [next_id]
+    assert following == Task(next_id, "next", "you", f"rhai_reply:{next_id}", "pending", 1)
+    assert redis_client.lrange(queue.processing, 0, -1) == [next_id]
     assert queue.finish_many([(following, protocol.error_result(next_id, "bad"))], 1) == []
     assert redis_client.hget(protocol.details_key(next_id), "error") == "bad"
-    assert redis_client.llen(protocol.processing_key(PK)) == 0
+    assert redis_client.llen(queue.processing) == 0
 
 
 def test_finish_without_claim_leaves_the_queue(redis_client: redis.Redis,
@@ -216,7 +224,7 @@ def test_error_reply_for_a_missing_hash_creates_no_hash(redis_client: redis.Redi
 
 
 def test_finish_arguments_layout() -> None:
-    task = Task("t", "s", "c", "rhai_reply:t", "processing")
+    task = Task("t", "s", "c", "rhai_reply:t", "processing", 1)
     result = protocol.TaskResult("t", protocol.STATUS_COMPLETED, "42")
     assert finish_arguments(task, result, now=10.5) == [
         "t", protocol.encode_reply(result), 6, "status", "completed", "updated_at", "10",
@@ -241,7 +249,7 @@ def test_finish_many_answers_every_task_and_claims_a_batch_oldest_first(
     for n in range(4):
         assert protocol.await_result(redis_client, ids[n], 1).output == str(n)
         assert redis_client.hget(protocol.details_key(ids[n]), "status") == "completed"
-    assert redis_client.llen(protocol.processing_key(PK)) == 0
+    assert redis_client.llen(queue.processing) == 0
     assert redis_client.lrange(protocol.queue_key(PK), 0, -1) == [ids[4]]
 
 
@@ -250,19 +258,117 @@ def test_recover_requeues_unfinished_oldest_first_and_drops_finished(
     first = protocol.submit(redis_client, PK, "1", "me")
     second = protocol.submit(redis_client, PK, "2", "me")
     done = protocol.submit(redis_client, PK, "3", "me")
-    for _ in range(3):  # a worker took all three, finished one, then died
-        claim(redis_client)
+    for _ in range(3):  # this worker's pid took all three, finished one, then died
+        claim(redis_client, queue.processing)
     redis_client.hset(protocol.details_key(done), "status", "completed")
     requeued, dropped = queue.recover()
     assert requeued == [first, second] and dropped == [done]
-    assert redis_client.llen(protocol.processing_key(PK)) == 0
+    assert redis_client.llen(queue.processing) == 0
     assert queue.wait(0.1).task_id == first
     assert queue.wait(0.1).task_id == second
     assert redis_client.llen(protocol.queue_key(PK)) == 0
 
 
+def test_recover_takes_back_the_one_list_per_circle_of_older_workers(
+        redis_client: redis.Redis, queue: TaskQueue) -> None:
+    task_id = protocol.submit(redis_client, PK, "1", "me")
+    claim(redis_client, protocol.processing_key(PK))
+    assert queue.recover() == ([task_id], [])
+    assert redis_client.llen(protocol.processing_key(PK)) == 0
+    assert queue.wait(0.1).task_id == task_id
+
+
+def test_recover_leaves_the_old_list_alone_while_another_worker_beats(
+        redis_client: redis.Redis, queue: TaskQueue) -> None:
+    task_id = protocol.submit(redis_client, PK, "1", "me")
+    claim(redis_client, protocol.processing_key(PK))
+    other = TaskQueue(redis_client, PK, 500, host="other-vm", pid=7)
+    other.beat(protocol.encode_heartbeat(7, "n", 1.0, 2.0, "other-vm"))
+    assert queue.recover() == ([], [])
+    assert redis_client.lrange(protocol.processing_key(PK), 0, -1) == [task_id]
+
+
 def test_recover_with_nothing_left_is_a_no_op(queue: TaskQueue) -> None:
     assert queue.recover() == ([], [])
+
+
+def pool_member(client: redis.Redis, host: str, pid: int, alive: set[int]) -> TaskQueue:
+    """Another worker of the pool, as seen by the queue under test (``alive``: live pids)."""
+    member = TaskQueue(client, PK, 500, host=host, pid=pid, is_running=alive.__contains__)
+    member.beat(protocol.encode_heartbeat(pid, "n", 1.0, 2.0, host))
+    return member
+
+
+def test_sweep_recovers_a_dead_workers_list_and_never_a_live_ones(
+        redis_client: redis.Redis) -> None:
+    host = socket.gethostname()
+    alive = {1, 2}
+    me = pool_member(redis_client, host, 1, alive)
+    live = pool_member(redis_client, host, 2, alive)
+    dead = pool_member(redis_client, host, 3, alive)  # its process is gone, its beat not yet
+    remote = pool_member(redis_client, "other-vm", 4, alive)  # beating on another machine
+    ids = [protocol.submit(redis_client, PK, str(n), "me") for n in range(3)]
+    for holder in (live, dead, remote):
+        assert holder.wait(0.1) is not None
+    assert me.sweep() == {f"{host}:3": ([ids[1]], [])}
+    assert redis_client.lrange(protocol.queue_key(PK), 0, -1) == [ids[1]]
+    assert redis_client.lrange(live.processing, 0, -1) == [ids[0]]
+    assert redis_client.lrange(remote.processing, 0, -1) == [ids[2]]
+    assert not redis_client.exists(dead.own_heartbeat)
+    assert not redis_client.sismember(protocol.workers_key(PK), f"{host}:3")
+    redis_client.delete(remote.own_heartbeat)  # the remote worker's heartbeat expired
+    assert me.sweep() == {"other-vm:4": ([ids[2]], [])}
+    assert me.sweep() == {}
+    assert redis_client.smembers(protocol.workers_key(PK)) == {f"{host}:1", f"{host}:2"}
+
+
+def test_tasks_in_hand_lists_what_each_worker_holds(redis_client: redis.Redis) -> None:
+    first = pool_member(redis_client, "vm", 1, {1, 2})
+    pool_member(redis_client, "vm", 2, {1, 2})  # holds nothing
+    ids = [protocol.submit(redis_client, PK, str(n), "me") for n in range(3)]
+    first.wait(0.1)
+    first.finish_many([], 1)  # claims one more, as after a batch
+    claim(redis_client, protocol.processing_key(PK))  # left by an older worker
+    assert protocol.tasks_in_hand(redis_client, PK) == {"vm:1": ids[:2], "": [ids[2]]}
+
+
+def test_attempts_are_counted_and_a_task_is_not_started_past_the_limit(
+        redis_client: redis.Redis) -> None:
+    task_id = protocol.submit(redis_client, PK, "1", "me")
+    dying = [TaskQueue(redis_client, PK, 500, max_attempts=2, host="vm", pid=pid)
+             for pid in (1, 2, 3)]
+    for attempt, worker in zip((1, 2, 3), dying):
+        task = worker.wait(0.1)
+        assert task.task_id == task_id and task.attempt == attempt
+        assert worker.counted(task) == (attempt <= 2)
+        if attempt <= 2:  # its worker died: the next one to start puts it back in the queue
+            worker.recover()
+    assert redis_client.hget(protocol.details_key(task_id), "attempts") == "2"
+    done = protocol.submit(redis_client, PK, "2", "me")
+    redis_client.hset(protocol.details_key(done), "status", "completed")
+    assert dying[0].wait(0.1).attempt is None
+    assert not redis_client.hexists(protocol.details_key(done), "attempts")
+
+
+def test_hash_without_attempts_field_from_rhai_client_is_a_first_start(
+        redis_client: redis.Redis, queue: TaskQueue) -> None:
+    task_id = "from-rhai-client"
+    redis_client.hset(protocol.details_key(task_id), mapping={
+        "script": "1", "status": "pending", "caller_id": "c",
+        "reply_queue_name": f"rhai_reply:{task_id}", "created_at": "1", "updated_at": "1"})
+    redis_client.lpush(protocol.queue_key(PK), task_id)
+    assert queue.wait(0.1).attempt == 1
+
+
+def test_release_hands_back_the_claim_without_counting_it(redis_client: redis.Redis,
+                                                          queue: TaskQueue) -> None:
+    ids = [protocol.submit(redis_client, PK, str(n), "me") for n in range(3)]
+    first = queue.wait(0.1)
+    batch = queue.finish_many([(first, protocol.TaskResult(ids[0], "completed", "0"))], 2)
+    queue.release(batch)
+    assert redis_client.lrange(protocol.queue_key(PK), 0, -1) == ids[:0:-1]  # oldest next
+    assert [redis_client.hget(protocol.details_key(i), "attempts") for i in ids[1:]] == ["0"] * 2
+    assert redis_client.llen(queue.processing) == 0
 
 
 def test_heartbeat_set_and_cleared(redis_client: redis.Redis, queue: TaskQueue) -> None:

@@ -160,3 +160,31 @@ def test_written_config_is_private(tmp_path: Path) -> None:
     write_private(target, text)
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert target.read_text() == text
+
+
+def test_worker_pool_renders_numprocs_and_a_name_per_process(tmp_path: Path) -> None:
+    import json
+    text, paths, keys = rendered(tmp_path, json.dumps([
+        {"name": "Pool", "port": 8090, "workers": 3}, {"name": "Solo", "port": 8091}]))
+    options = supervisor_view(text, paths, tmp_path)
+    groups = {g.name: g for g in options.process_group_configs}
+    pool = [p for p in groups["pool"].process_configs]
+    assert [p.name for p in pool] == ["worker-pool-1", "worker-pool-2", "worker-pool-3", "ws-pool"]
+    assert [p.stdout_logfile for p in pool[:3]] == [
+        str(paths.program_log(f"worker-pool-{n}")) for n in (1, 2, 3)]
+    assert len({p.command for p in pool[:3]}) == 1  # identical workers compete for one queue
+    assert [p.name for p in groups["solo"].process_configs] == ["worker-solo", "ws-solo"]
+
+
+def test_worker_limits_render_as_worker_flags_only_when_set(tmp_path: Path) -> None:
+    import json
+    text, paths, keys = rendered(tmp_path, json.dumps([
+        {"name": "Set", "port": 8090, "max_memory_mb": 0, "max_attempts": 1},
+        {"name": "Unset", "port": 8091}]))
+    options = supervisor_view(text, paths, tmp_path)
+    programs = {p.name: p for g in options.process_group_configs for p in g.process_configs}
+    argv = shlex.split(programs["worker-set"].command)
+    assert argv[argv.index("--max-memory-mb") + 1] == "0"
+    assert argv[argv.index("--max-attempts") + 1] == "1"
+    unset = shlex.split(programs["worker-unset"].command)
+    assert "--max-memory-mb" not in unset and "--max-attempts" not in unset

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -118,3 +121,31 @@ def test_too_deep_and_too_big_values_are_refused() -> None:
         to_json_text(deep)
     with pytest.raises(ValueError, match="larger than"):
         to_json_text("x" * (2 << 20))
+
+
+WRITER = """
+import sys
+from pathlib import Path
+from worker.store import Store
+store = Store(Path(sys.argv[1]))
+for n in range(int(sys.argv[3])):
+    store.put("shared", f"{sys.argv[2]}-{n:04}", str(n))
+    store.put("counter", sys.argv[2], str(n))
+store.close()
+"""
+
+
+def test_several_processes_write_one_store_at_once(tmp_path: Path) -> None:
+    """A worker pool: every process opens the same new store and writes to it at once."""
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path / "data"), name,
+                                 "300"], stderr=subprocess.PIPE, text=True)
+               for name in ("a", "b", "c")]
+    for writer in writers:
+        _, errors = writer.communicate(timeout=120)
+        assert writer.returncode == 0, errors
+    store = Store(tmp_path / "data")
+    assert len(store.ids("shared")) == 900
+    assert [store.get("counter", name) for name in "abc"] == ["299"] * 3
+    store.close()
+    with sqlite3.connect(tmp_path / "data" / STORE_FILENAME) as db:  # WAL mode stays in the file
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

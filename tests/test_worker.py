@@ -1,6 +1,7 @@
 """The circle worker, end to end over a real redis-server: in a thread, and as `python -m worker`."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -25,6 +26,20 @@ PK = "02" + "1f" * 32
 CALLER = "03" + "c4" * 32
 REPLY_WAIT = 20.0
 """Upper bound for a reply to arrive (a liveness guard, not a speed assertion)."""
+OWN_PROCESSING = protocol.worker_processing_key(PK, socket.gethostname(), os.getpid())
+"""The processing list of a worker thread in this test process."""
+GATED = ('db_set("started", "{name}", true); while db_get("gate", "{name}") == () {{ }} '
+         '"{name}"')
+"""A script that records that it started, then runs until the test opens its gate: tests wait
+for these events instead of guessing how long anything takes."""
+
+
+def has_started(store: Store, name: str) -> bool:
+    return store.get("started", name) is not None
+
+
+def open_gate(store: Store, name: str) -> None:
+    store.put("gate", name, "true")
 
 
 def wait_until(condition: Callable[[], object], what: str, limit: float = 20.0) -> None:
@@ -89,7 +104,8 @@ def test_round_trip(worker: ThreadedWorker, redis_client: redis.Redis) -> None:
     details = redis_client.hgetall(protocol.details_key(result.task_id))
     assert details["status"] == "completed" and details["output"] == "42"
     assert int(details["updated_at"]) >= int(details["created_at"])
-    assert redis_client.llen(protocol.processing_key(PK)) == 0
+    assert details["attempts"] == "1"
+    assert redis_client.llen(OWN_PROCESSING) == 0
 
 
 @pytest.mark.parametrize("script, output", [
@@ -111,9 +127,13 @@ def test_script_errors_become_task_errors(worker: ThreadedWorker,
                                           redis_client: redis.Redis) -> None:
     syntax = play(redis_client, "let x = ;")
     assert syntax.status == "error" and "(line 1, position" in syntax.error
-    thrown = play(redis_client, 'print("before"); throw "boom";')
+    assert syntax.output is None
+    assert not redis_client.hexists(protocol.details_key(syntax.task_id), "output")
+    thrown = play(redis_client, 'print("before"); print("and this"); throw "boom";')
     assert thrown.status == "error" and "boom" in thrown.error
-    assert redis_client.hget(protocol.details_key(thrown.task_id), "error") == thrown.error
+    assert thrown.output == "before\nand this"  # what it printed before failing
+    details = redis_client.hgetall(protocol.details_key(thrown.task_id))
+    assert details["error"] == thrown.error and details["output"] == thrown.output
     assert play(redis_client, "1 + 1").output == "2"  # still serving
 
 
@@ -140,9 +160,10 @@ def test_printed_output_is_capped(config: WorkerConfig,
                                   redis_client: redis.Redis) -> None:
     start_worker(replace(config, max_output_bytes=100))
     result = play(redis_client, 'for i in 0..1000 { print("0123456789") } "done"')
-    lines = result.output.split("\n")
-    assert lines[-2:] == ["[output truncated]", "done"]
-    assert len(lines) < 20
+    kept, mark = result.output.rsplit("\n", 1)
+    assert mark == "[output truncated: over 100 bytes]"
+    assert "\n".join(["0123456789"] * 1000).startswith(kept) and len(kept) > 30
+    assert len(json.dumps(result.output)) - 2 <= 100
 
 
 def test_db_functions_persist_across_restarts(config: WorkerConfig, redis_client: redis.Redis,
@@ -191,7 +212,7 @@ def test_task_without_details_is_answered_with_an_error(worker: ThreadedWorker,
     result = protocol.await_result(redis_client, "ghost", REPLY_WAIT)
     assert result.status == "error" and result.error == "task details not found"
     assert not redis_client.exists(protocol.details_key("ghost"))
-    assert redis_client.llen(protocol.processing_key(PK)) == 0
+    assert redis_client.llen(OWN_PROCESSING) == 0
 
 
 def test_invalid_utf8_in_a_task_is_replaced_not_fatal(worker: ThreadedWorker,
@@ -220,10 +241,7 @@ def test_tasks_run_oldest_first(worker: ThreadedWorker, redis_client: redis.Redi
            for n in range(30)]
     results = [protocol.await_result(redis_client, task_id, REPLY_WAIT) for task_id in ids]
     assert [r.output for r in results] == [str(n) for n in range(30)]
-    assert redis_client.llen(protocol.processing_key(PK)) == 0
-
-
-BUSY = 'let t = timestamp(); while t.elapsed < {seconds} {{ }} "{name}"'
+    assert redis_client.llen(OWN_PROCESSING) == 0
 
 
 def status_of(client: redis.Redis, task_id: str) -> str | None:
@@ -233,37 +251,52 @@ def status_of(client: redis.Redis, task_id: str) -> str | None:
 def test_quick_reply_is_not_held_back_by_a_slow_task_claimed_with_it(
         config: WorkerConfig, start_worker: Callable[[WorkerConfig], ThreadedWorker],
         redis_client: redis.Redis) -> None:
-    start_worker(replace(config, max_operations=0))
-    assert play(redis_client, "1 + 1").output == "2"  # the worker now knows this script is quick
-    busy = protocol.submit(redis_client, PK, BUSY.format(seconds=0.5, name="busy"), CALLER)
-    wait_until(lambda: status_of(redis_client, busy) == "processing", "the busy task to start")
+    start_worker(replace(config, max_operations=0, script_timeout=0))
+    store = Store(config.data_dir)
+    assert play(redis_client, "1 + 1").output == "2"  # the worker may now know it is quick
+    busy = protocol.submit(redis_client, PK, GATED.format(name="busy"), CALLER)
+    wait_until(lambda: has_started(store, "busy"), "the busy task to start")
     quick = protocol.submit(redis_client, PK, "1 + 1", CALLER)
-    slow = protocol.submit(redis_client, PK, BUSY.format(seconds=3.0, name="slow"), CALLER)
+    slow = protocol.submit(redis_client, PK, GATED.format(name="slow"), CALLER)
+    open_gate(store, "busy")
+    # The slow task cannot end before its gate opens: the quick reply must not wait for it.
     assert protocol.await_result(redis_client, quick, REPLY_WAIT).output == "2"
-    assert status_of(redis_client, slow) == "processing"  # answered while the slow one still runs
+    assert protocol.await_result(redis_client, busy, REPLY_WAIT).output == "busy"
+    wait_until(lambda: has_started(store, "slow"), "the slow task to start")
+    open_gate(store, "slow")
     assert protocol.await_result(redis_client, slow, REPLY_WAIT).output == "slow"
+    store.close()
 
 
 def test_tasks_claimed_with_quick_ones_wait_in_the_queue_while_a_slow_one_runs(
         config: WorkerConfig, start_worker: Callable[[WorkerConfig], ThreadedWorker],
         redis_client: redis.Redis) -> None:
-    worker = start_worker(replace(config, max_operations=0))
-    assert play(redis_client, "1 + 1").output == "2"  # known to be quick: claims come in batches
-    busy = protocol.submit(redis_client, PK, BUSY.format(seconds=0.5, name="busy"), CALLER)
-    wait_until(lambda: status_of(redis_client, busy) == "processing", "the busy task to start")
+    worker = start_worker(replace(config, max_operations=0, script_timeout=0))
+    store = Store(config.data_dir)
+    assert play(redis_client, "1 + 1").output == "2"  # may be known quick: claims in batches
+    busy = protocol.submit(redis_client, PK, GATED.format(name="busy"), CALLER)
+    wait_until(lambda: has_started(store, "busy"), "the busy task to start")
     quick = protocol.submit(redis_client, PK, "1 + 1", CALLER)
-    slow = protocol.submit(redis_client, PK, BUSY.format(seconds=1.5, name="slow"), CALLER)
+    slow = protocol.submit(redis_client, PK, GATED.format(name="slow"), CALLER)
     waiting = [protocol.submit(redis_client, PK, f"{n} + 1", CALLER) for n in range(2)]
+    open_gate(store, "busy")
     assert protocol.await_result(redis_client, quick, REPLY_WAIT).output == "2"
-    wait_until(lambda: redis_client.lrange(protocol.processing_key(PK), 0, -1) == [slow],
-               "the slow task to be the only one in hand")
-    # While it runs, the tasks behind it are back in the queue, where a caller can withdraw them.
+    assert protocol.await_result(redis_client, busy, REPLY_WAIT).output == "busy"
+    wait_until(lambda: has_started(store, "slow"), "the slow task to start")
+    # While it runs, it is the only task in hand; the ones behind it are back in the queue,
+    # where a caller can withdraw them, and their claim was not counted as a start.
+    assert redis_client.lrange(OWN_PROCESSING, 0, -1) == [slow]
     assert redis_client.lrange(protocol.queue_key(PK), 0, -1) == waiting[::-1]  # oldest next
+    assert all(redis_client.hget(protocol.details_key(t), "attempts") in (None, "0")
+               for t in waiting)
     assert status_of(redis_client, slow) == "processing"
-    worker.stop()  # arrives while the slow task runs: it finishes, the others stay queued
-    assert protocol.await_result(redis_client, slow, 1).output == "slow"
+    worker.worker.stop()  # arrives while the slow task runs: it finishes, the others stay queued
+    open_gate(store, "slow")
+    worker.stop()
+    assert protocol.await_result(redis_client, slow, REPLY_WAIT).output == "slow"
     assert redis_client.llen(protocol.queue_key(PK)) == 2
-    assert redis_client.llen(protocol.processing_key(PK)) == 0
+    assert redis_client.llen(OWN_PROCESSING) == 0
+    store.close()
     start_worker(config)
     assert [protocol.await_result(redis_client, task_id, REPLY_WAIT).output
             for task_id in waiting] == ["1", "2"]
@@ -279,6 +312,25 @@ def test_heartbeat_names_the_worker(worker: ThreadedWorker, redis_client: redis.
     worker.stop()
     assert not redis_client.exists(key)
     assert not redis_client.exists(protocol.heartbeat_key(PK))
+    assert not redis_client.sismember(protocol.workers_key(PK),
+                                      protocol.worker_member(socket.gethostname(), os.getpid()))
+
+
+def test_heartbeat_is_refreshed_while_a_long_script_runs(
+        config: WorkerConfig, start_worker: Callable[[WorkerConfig], ThreadedWorker],
+        redis_client: redis.Redis) -> None:
+    """A pool must never take a busy worker for a dead one (its heartbeat expires in 15 s)."""
+    start_worker(replace(config, max_operations=0, script_timeout=0))
+    store = Store(config.data_dir)
+    task_id = protocol.submit(redis_client, PK, GATED.format(name="long"), CALLER)
+    wait_until(lambda: has_started(store, "long"), "the long script to start")
+    key = protocol.worker_heartbeat_key(PK, socket.gethostname(), os.getpid())
+    redis_client.delete(key)
+    wait_until(lambda: redis_client.exists(key), "the heartbeat to be written during the script")
+    assert not redis_client.exists(protocol.reply_key(task_id))  # its gate is still shut
+    open_gate(store, "long")
+    assert protocol.await_result(redis_client, task_id, REPLY_WAIT).output == "long"
+    store.close()
 
 
 # --- the worker process ----------------------------------------------------------------------
@@ -378,14 +430,18 @@ def test_stop_signal_when_idle_exits_0_and_removes_heartbeat(
 
 def test_sigterm_mid_task_finishes_the_task(redis_url: str, redis_client: redis.Redis,
                                             tmp_path: Path, spawn: Spawn) -> None:
-    proc = spawn(redis_url, tmp_path / "d", "--max-operations", "0")
+    log = tmp_path / "worker.log"
+    proc = spawn(redis_url, tmp_path / "d", "--max-operations", "0", "--script-timeout", "0",
+                 log=log)
     wait_ready(redis_client, proc)
-    task_id = protocol.submit(  # busy for 2 s: SIGTERM arrives while it runs
-        redis_client, PK, 'let t = timestamp(); while t.elapsed < 2.0 { } "finished"', CALLER)
-    wait_until(lambda: redis_client.hget(protocol.details_key(task_id), "status")
-               == "processing", "the task to start")
-    code = stop(proc)
-    assert code == 0
+    task_id = protocol.submit(redis_client, PK, GATED.format(name="finished"), CALLER)
+    store = Store(tmp_path / "d")
+    wait_until(lambda: has_started(store, "finished"), "the task to start")
+    proc.send_signal(signal.SIGTERM)  # arrives while the script runs: its gate is still shut
+    wait_until(lambda: "received SIGTERM" in log.read_text(), "the worker to take the signal")
+    open_gate(store, "finished")
+    store.close()
+    assert stop(proc) == 0
     result = protocol.await_result(redis_client, task_id, 1)
     assert result.status == "completed" and result.output == "finished"
 
@@ -424,7 +480,8 @@ def test_sigkill_then_restart_recovers_the_running_task(redis_url: str,
     store.close()
     proc.kill()
     proc.wait(REPLY_WAIT)
-    assert redis_client.lrange(protocol.processing_key(PK), 0, -1) == [task_id]
+    dead_list = protocol.worker_processing_key(PK, socket.gethostname(), proc.pid)
+    assert redis_client.lrange(dead_list, 0, -1) == [task_id]
     again = spawn(redis_url, tmp_path / "d")
     result = protocol.await_result(redis_client, task_id, REPLY_WAIT)
     assert result.status == "completed" and result.output == "second run", result

@@ -1,7 +1,8 @@
 """``python -m worker``: one circle's worker process, as supervisord runs it.
 
 Exit status: 0 after SIGTERM/SIGINT (the task in hand is finished first), 2 for bad arguments,
-1 when the data folder cannot be opened.
+1 when the data folder cannot be opened, 75 when the worker left to be replaced by a fresh
+process (its memory backstop, ``--max-memory-mb``): supervisord's autorestart starts it again.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import sys
 from typing import Sequence
 
 from worker.config import parse_args
+from worker.memory import cap_data_memory
 
 log = logging.getLogger("worker")
 
@@ -23,7 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if config.debug else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from worker.runner import Worker  # after parsing, so --help and usage errors stay fast
+    from worker.runner import EXIT_RECYCLE, Worker  # after parsing: --help stays fast
 
     try:
         worker = Worker(config)
@@ -37,8 +39,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    worker.run()
-    return 0
+    cap_data_memory(config.max_memory_mb)
+    try:
+        worker.run()
+    except MemoryError:
+        log.error("worker %s ran out of memory outside a script (limit %d MiB); exiting to be "
+                  "restarted", config.name, config.max_memory_mb)
+        return EXIT_RECYCLE
+    return EXIT_RECYCLE if worker.recycle_reason is not None else 0
 
 
 if __name__ == "__main__":

@@ -11,8 +11,12 @@ from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from worker import protocol
+from worker.memory import MIN_MAX_MEMORY_MB
 
-DEFAULT_MAX_OUTPUT_BYTES = 1 << 20
+DEFAULT_MAX_OUTPUT_BYTES = (1 << 20) - (64 << 10)
+"""A reply's output and error together, as JSON strings: 1 MiB minus 64 KiB, so a capped reply
+still fits one 1 MiB WebSocket message with room for the JSON-RPC framing around it."""
+DEFAULT_MAX_MEMORY_MB = 512
 
 _PUBLIC_KEY = re.compile(r"0[23][0-9a-fA-F]{64}|04[0-9a-fA-F]{128}")
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
@@ -32,6 +36,8 @@ class WorkerConfig:
     max_operations: int | None = None
     script_timeout: float | None = None
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
+    max_memory_mb: int = DEFAULT_MAX_MEMORY_MB
+    max_attempts: int = protocol.DEFAULT_MAX_ATTEMPTS
 
 
 def _circle_name(text: str) -> str:
@@ -87,6 +93,14 @@ _positive_int = _whole_number(1, "must be at least 1")
 _non_negative_int = _whole_number(0, "must not be negative")
 
 
+def _memory_limit(text: str) -> int:
+    value = _non_negative_int(text)
+    if 0 < value < MIN_MAX_MEMORY_MB:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is too small: 0 (no limit) or at least {MIN_MAX_MEMORY_MB}")
+    return value
+
+
 def _non_negative_seconds(text: str) -> float:
     try:
         value = float(text)
@@ -123,7 +137,19 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
                         help="wall-clock limit per script (0 = unlimited; default: engine's)")
     parser.add_argument("--max-output-bytes", type=_positive_int,
                         default=DEFAULT_MAX_OUTPUT_BYTES,
-                        help="printed output kept per task; the rest is cut (default: 1 MiB)")
+                        help="most bytes of a reply's output and error together, counted as JSON "
+                             "strings; more is cut with a marker line "
+                             f"(default: {DEFAULT_MAX_OUTPUT_BYTES}, 1 MiB - 64 KiB)")
+    parser.add_argument("--max-memory-mb", type=_memory_limit, default=DEFAULT_MAX_MEMORY_MB,
+                        metavar="MIB",
+                        help="the worker's data memory limit: a script needing more fails, and a "
+                             "worker still holding over half of it after a task exits to be "
+                             f"restarted (0 = off; default: {DEFAULT_MAX_MEMORY_MB})")
+    parser.add_argument("--max-attempts", type=_positive_int,
+                        default=protocol.DEFAULT_MAX_ATTEMPTS,
+                        help="times a task may be started; a task whose worker died that often "
+                             "is answered with an error instead "
+                             f"(default: {protocol.DEFAULT_MAX_ATTEMPTS})")
     return parser
 
 
@@ -134,4 +160,5 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> WorkerConfig:
         name=args.name, public_key=args.public_key, data_dir=args.data_dir,
         redis_url=args.redis_url, debug=args.debug, result_ttl=args.result_ttl,
         max_operations=args.max_operations, script_timeout=args.script_timeout,
-        max_output_bytes=args.max_output_bytes)
+        max_output_bytes=args.max_output_bytes, max_memory_mb=args.max_memory_mb,
+        max_attempts=args.max_attempts)

@@ -36,6 +36,12 @@ DEFAULT_RESULT_TTL = 86_400
 HEARTBEAT_TTL = 15
 """Seconds a worker's heartbeat key lives unless refreshed."""
 
+DEFAULT_MAX_ATTEMPTS = 2
+"""How many times a task may be started: the first run and one retry after its worker died."""
+
+WORKER_DIED = "the worker died while running this task"
+"""The start of the error a task gets when its workers died ``max attempts`` times running it."""
+
 FINISHED_STATUSES = frozenset({STATUS_COMPLETED, STATUS_ERROR, STATUS_TIMEOUT})
 """Statuses after which a task is never run (again): ``timeout`` is written by a caller that gave
 up and withdrew the task."""
@@ -47,8 +53,34 @@ def queue_key(circle_public_key: str) -> str:
 
 
 def processing_key(circle_public_key: str) -> str:
-    """The list holding the ids a circle's worker is running, so a crash loses nothing."""
+    """The circle-wide processing list of workers written for one worker per circle.
+
+    Today's workers each keep their own list (``worker_processing_key``); this one is only read,
+    to recover what an older worker left behind.
+    """
     return PROCESSING_PREFIX + circle_public_key
+
+
+def worker_processing_key(circle_public_key: str, host: str, pid: int) -> str:
+    """The list holding the ids one worker process has claimed, so its crash loses nothing and
+    the other workers of a pool can tell its tasks from theirs."""
+    return f"{PROCESSING_PREFIX}{circle_public_key}:{host}:{pid}"
+
+
+def workers_key(circle_public_key: str) -> str:
+    """The set of ``<host>:<pid>`` of the circle's workers that may hold a processing list."""
+    return HEARTBEAT_PREFIX + circle_public_key + ":workers"
+
+
+def worker_member(host: str, pid: int) -> str:
+    """A worker's entry in ``workers_key``."""
+    return f"{host}:{pid}"
+
+
+def parse_worker_member(member: str) -> tuple[str, int] | None:
+    """``(host, pid)`` of a ``workers_key`` entry, or None when it is not one."""
+    host, _, pid = member.rpartition(":")
+    return (host, int(pid)) if host and pid.isdigit() else None
 
 
 def details_key(task_id: str) -> str:
@@ -229,9 +261,15 @@ async def await_result_async(client: Any, task_id: str, timeout: float) -> TaskR
     return timeout_result(task_id, timeout)
 
 
-def error_result(task_id: str, message: str) -> TaskResult:
-    """A failed task's result."""
-    return TaskResult(task_id, STATUS_ERROR, None, message)
+def error_result(task_id: str, message: str, output: str | None = None) -> TaskResult:
+    """A failed task's result; ``output`` is what the script printed before it failed."""
+    return TaskResult(task_id, STATUS_ERROR, output, message)
+
+
+def worker_died_result(task_id: str, attempts: int) -> TaskResult:
+    """The answer for a task whose worker died every one of its ``attempts`` starts."""
+    runs = "once" if attempts == 1 else f"{attempts} times"
+    return error_result(task_id, f"{WORKER_DIED} ({runs}); it is not run again")
 
 
 def reply_queue_for(task_id: str, reply_queue_name: str | None) -> str:
@@ -243,6 +281,19 @@ def reply_queue_for(task_id: str, reply_queue_name: str | None) -> str:
     if reply_queue_name and reply_queue_name.startswith(REPLY_PREFIX):
         return reply_queue_name
     return reply_key(task_id)
+
+
+def tasks_in_hand(client: Any, circle_public_key: str) -> dict[str, list[str]]:
+    """The ids each of the circle's workers has claimed and not yet answered, by workers-set
+    entry (``<host>:<pid>``; the old circle-wide list under ``""``), oldest first; workers
+    holding none are left out. ``client`` is a synchronous ``redis.Redis`` decoding to str."""
+    owners = {member: PROCESSING_PREFIX + circle_public_key + ":" + member
+              for member in sorted(client.smembers(workers_key(circle_public_key)))}
+    owners[""] = processing_key(circle_public_key)
+    pipe = client.pipeline(transaction=False)
+    for key in owners.values():
+        pipe.lrange(key, 0, -1)
+    return {member: ids[::-1] for member, ids in zip(owners, pipe.execute()) if ids}
 
 
 def encode_heartbeat(pid: int, name: str, started_at: float, now: float, host: str = "") -> str:
@@ -270,4 +321,6 @@ def finished_fields(result: TaskResult, now: float | None = None) -> Mapping[str
         fields["output"] = result.output or ""
     else:
         fields["error"] = result.error or ""
+        if result.output is not None:
+            fields["output"] = result.output
     return fields

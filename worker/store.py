@@ -1,7 +1,9 @@
 """A circle's persistent key-value store: one SQLite file of JSON texts keyed by (collection, id).
 
 Pure data access: callers hand in and get back JSON text; what may be stored is decided by
-``worker.scriptapi``. The file is private to the worker (mode 0600, in a folder created 0700).
+``worker.scriptapi``. The file is private to the circle's workers (mode 0600, in a folder created
+0700); the workers of a pool open it together: WAL mode lets readers run beside the one writer,
+and the busy timeout (set when connecting, so it covers switching to WAL too) makes writers queue.
 """
 from __future__ import annotations
 
@@ -16,6 +18,9 @@ log = logging.getLogger(__name__)
 STORE_FILENAME = "store.sqlite3"
 MAX_NAME_LENGTH = 256
 """Longest collection name or record id, in characters."""
+BUSY_TIMEOUT = 5.0
+"""Seconds a statement waits for another writer (the other workers of a pool share the file,
+in WAL mode; every statement is its own short transaction) before failing as a storage error."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -51,7 +56,8 @@ def _private_file(path: Path) -> None:
 
 
 class Store:
-    """The records of one circle. Not thread-safe: one Store per thread (the worker has one)."""
+    """The records of one circle. One Store per thread (a worker has one); several processes
+    may each open the circle's store."""
 
     def __init__(self, data_dir: Path) -> None:
         if not data_dir.exists():
@@ -62,10 +68,10 @@ class Store:
                         data_dir)
         self.path = data_dir / STORE_FILENAME
         _private_file(self.path)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                   timeout=BUSY_TIMEOUT)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
         self._db.execute(_SCHEMA)
 
     def put(self, collection: str, record_id: str, value_json: str) -> None:

@@ -1,0 +1,51 @@
+"""The worker's memory backstop: a cap on the process's data memory (so a script's allocation
+fails with MemoryError instead of the machine running out), its resident size, and the rule for
+when a worker should be replaced by a fresh process (Linux, /proc; pure except for the reads)."""
+from __future__ import annotations
+
+import os
+import resource
+
+MIB = 1 << 20
+RECYCLE_FRACTION = 0.5
+"""A worker whose resident memory stays above this share of its limit after a task is replaced:
+the next script would otherwise get less than the rest of its budget."""
+MIN_MAX_MEMORY_MB = 128
+"""Smallest limit accepted (besides 0 = off): a worker needs about 40 MiB at rest, and the
+replacement threshold must stay well above that, or the worker would restart after every task."""
+
+
+def cap_data_memory(max_memory_mb: int) -> None:
+    """Limit the process's data segments (heap and private mappings: everything a script can
+    allocate) to ``max_memory_mb`` MiB; 0 leaves them unlimited."""
+    if max_memory_mb:
+        limit = max_memory_mb * MIB
+        _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+
+
+def resident_bytes() -> int:
+    """This process's resident set size (RSS), in bytes."""
+    with open("/proc/self/statm", "rb") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def over_recycle_threshold(rss_bytes: int, max_memory_mb: int) -> bool:
+    """Whether a worker with ``rss_bytes`` resident should be replaced (never when the limit is
+    off)."""
+    return bool(max_memory_mb) and rss_bytes > max_memory_mb * MIB * RECYCLE_FRACTION
+
+
+def caused_by_memory_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is a MemoryError or was raised while handling one (the engine turns a
+    MemoryError into a limit error; the original stays its ``__context__``)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, MemoryError):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
