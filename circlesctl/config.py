@@ -18,7 +18,9 @@ DEFAULT_HOST = "127.0.0.1"
 RESERVED_SLUGS = frozenset({"redis"})
 """Slugs taken by programs circlesctl adds itself (the embedded Redis)."""
 
-_FIELDS = {"name", "port", "script_path", "host", "auth", "members"}
+_FIELDS = {"name", "port", "script_path", "host", "auth", "members", "store"}
+STORES = ("sqlite", "redis")
+"""Where a circle's db_* records live: a SQLite file per host (default) or Redis (shared)."""
 _HOST_RE = re.compile(r"^[A-Za-z0-9.:\-\[\]]+$")
 
 
@@ -53,6 +55,7 @@ class Circle:
     auth: bool = True
     members: tuple[str, ...] = ()
     script_path: Path | None = None
+    store: str = "sqlite"
 
     @property
     def worker_program(self) -> str:
@@ -169,8 +172,12 @@ def _parse_circle(file: str, index: int, raw: Any, base: Path) -> Circle:
                               "script_path")
         script_path = (base / script).resolve()
 
+    store = raw.get("store", "sqlite")
+    if store not in STORES:
+        raise ConfigError(file, f"must be \"sqlite\" or \"redis\", got {store!r}", label, "store")
+
     return Circle(name=name, port=port, slug=slug, host=host, auth=auth,
-                  members=tuple(dict.fromkeys(members)), script_path=script_path)
+                  members=tuple(dict.fromkeys(members)), script_path=script_path, store=store)
 
 
 def parse_config(text: str, path: Path) -> Config:

@@ -122,6 +122,8 @@ def worker_argv(python: str, circle: Circle, pair: KeyPair, paths: StatePaths,
     """``python -m worker`` for one circle (the Redis URL travels in the environment)."""
     argv = [python, "-m", "worker", "--name", circle.name, "--public-key", pair.public_key,
             "--data-dir", str(paths.circle_data(pair.public_key))]
+    if circle.store != "sqlite":
+        argv += ["--store", circle.store]
     return argv + (["--debug"] if debug else [])
 
 

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from worker import protocol
+from worker import protocol, redis_connect
 
 DEFAULT_MAX_OUTPUT_BYTES = 1 << 20
+STORES = ("sqlite", "redis")
+"""Where db_* keeps a circle's records: a SQLite file per host, or Redis (shared by all hosts)."""
 
 _PUBLIC_KEY = re.compile(r"0[23][0-9a-fA-F]{64}|04[0-9a-fA-F]{128}")
-_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 _MAX_NAME_LENGTH = 200
 
 
@@ -32,6 +33,7 @@ class WorkerConfig:
     max_operations: int | None = None
     script_timeout: float | None = None
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
+    store: str = "sqlite"
 
 
 def _circle_name(text: str) -> str:
@@ -62,10 +64,10 @@ def _data_dir(text: str) -> Path:
 
 
 def _redis_url(text: str) -> str:
-    if not text.startswith(_REDIS_SCHEMES):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a Redis URL (expected redis://, rediss:// or unix://)")
-    return text
+    try:
+        return redis_connect.check_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _whole_number(minimum: int, complaint: str) -> Callable[[str], int]:
@@ -124,6 +126,10 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     parser.add_argument("--max-output-bytes", type=_positive_int,
                         default=DEFAULT_MAX_OUTPUT_BYTES,
                         help="printed output kept per task; the rest is cut (default: 1 MiB)")
+    parser.add_argument("--store", choices=STORES, default="sqlite",
+                        help="where db_* keeps records: sqlite (a file in --data-dir, this host "
+                             "only; default) or redis (shared by the circle's workers on every "
+                             "host)")
     return parser
 
 
@@ -134,4 +140,4 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> WorkerConfig:
         name=args.name, public_key=args.public_key, data_dir=args.data_dir,
         redis_url=args.redis_url, debug=args.debug, result_ttl=args.result_ttl,
         max_operations=args.max_operations, script_timeout=args.script_timeout,
-        max_output_bytes=args.max_output_bytes)
+        max_output_bytes=args.max_output_bytes, store=args.store)
