@@ -260,26 +260,52 @@ def is_sentinel_url(url: str) -> bool:
     return url.partition("://")[0] in SENTINEL_SCHEMES
 
 
+def no_master_message(service_name: str) -> str:
+    """What a client says when the sentinels name no master (redis-py's own message lists every
+    sentinel client's whole repr: unreadable in a JSON-RPC error or a log line)."""
+    return (f"no master for service {service_name!r}: the sentinels know no healthy master "
+            "(failover in progress?) or none of them answers")
+
+
+_UNRESOLVED = {"host": "127.0.0.1", "port": 0}
+"""Where a Sentinel-managed connection points before the sentinels named the master: a code path
+that connects without asking them fails (port 0) instead of reaching redis-py's localhost:6379."""
+
+
 def _sync_sentinel_pool(target: SentinelTarget, options: dict[str, Any]) -> Any:
     from redis.backoff import NoBackoff
     from redis.retry import Retry
-    from redis.sentinel import Sentinel, SentinelConnectionPool
+    from redis.sentinel import MasterNotFoundError, Sentinel, SentinelConnectionPool
 
-    manager = Sentinel(list(target.sentinels),
+    class BriefSentinel(Sentinel):
+        def discover_master(self, service_name: str) -> Any:
+            try:
+                return super().discover_master(service_name)
+            except MasterNotFoundError:
+                raise MasterNotFoundError(no_master_message(service_name)) from None
+
+    manager = BriefSentinel(list(target.sentinels),
                        sentinel_kwargs={**target.sentinel_kwargs(), "retry": Retry(NoBackoff(), 0)})
     return SentinelConnectionPool(target.service_name, manager, is_master=True,
-                                  **{**target.master_kwargs(), **options})
+                                  **{**target.master_kwargs(), **options, **_UNRESOLVED})
 
 
 def _async_sentinel_pool(target: SentinelTarget, options: dict[str, Any]) -> Any:
     from redis.asyncio.retry import Retry
-    from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+    from redis.asyncio.sentinel import MasterNotFoundError, Sentinel, SentinelConnectionPool
     from redis.backoff import NoBackoff
 
-    manager = Sentinel(list(target.sentinels),
+    class BriefSentinel(Sentinel):
+        async def discover_master(self, service_name: str) -> Any:
+            try:
+                return await super().discover_master(service_name)
+            except MasterNotFoundError:
+                raise MasterNotFoundError(no_master_message(service_name)) from None
+
+    manager = BriefSentinel(list(target.sentinels),
                        sentinel_kwargs={**target.sentinel_kwargs(), "retry": Retry(NoBackoff(), 0)})
     return SentinelConnectionPool(target.service_name, manager, is_master=True,
-                                  **{**target.master_kwargs(), **options})
+                                  **{**target.master_kwargs(), **options, **_UNRESOLVED})
 
 
 def sync_client(url: str, **options: Any) -> "redis.Redis":

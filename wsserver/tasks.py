@@ -54,6 +54,8 @@ class RedisConnections:
         """
         conn = await self._checkout()
         try:
+            if not conn.is_connected:  # connect() (not the send's own) resolves a Sentinel master
+                await conn.connect()
             await conn.send_packed_command(b"".join(map(hiredis.pack_command, commands)))
             replies: list[Any] = []
             for _ in commands:
