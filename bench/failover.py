@@ -150,7 +150,7 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def start_circle(folder: Path, children: Children, redis_url: str,
-                 extra_worker_args: Sequence[str] = ()) -> tuple[str, str, str]:
+                 extra_worker_args: Sequence[str] = (), debug: bool = False) -> tuple[str, str, str]:
     """A real worker and wsserver for a new circle, the URL in their environment (never on the
     command line); returns (ws URL, the circle's private key, its public key)."""
     private_key, public_key = new_keypair()
@@ -158,13 +158,15 @@ def start_circle(folder: Path, children: Children, redis_url: str,
     env["CIRCLES_REDIS_URL"] = redis_url
     data_dir = folder / "data"
     data_dir.mkdir(mode=0o700, exist_ok=True)
+    debug_flag = ["--debug"] if debug else []
     children.start("worker", [sys.executable, "-m", "worker", "--name", "failover",
                               "--public-key", public_key, "--data-dir", str(data_dir),
-                              *extra_worker_args], env=env)
+                              *extra_worker_args, *debug_flag], env=env)
     port = free_port()
     server = children.start("wsserver", [
         sys.executable, "-m", "wsserver", "--name", "failover", "--public-key", public_key,
-        "--host", "127.0.0.1", "--port", str(port), "--play-timeout", str(PLAY_TIMEOUT)], env=env)
+        "--host", "127.0.0.1", "--port", str(port), "--play-timeout", str(PLAY_TIMEOUT),
+        *debug_flag], env=env)
     wait_until(lambda: port_open(port), SETUP_TIMEOUT, "the WebSocket server's port",
                lambda: children.check_alive(server))
     return f"ws://127.0.0.1:{port}/ws", private_key, public_key

@@ -242,7 +242,7 @@ def check_url(url: str) -> str:
     part (never the password) otherwise. No I/O."""
     if not isinstance(url, str) or not url.strip():
         raise ValueError("Redis URL is empty")
-    if url != url.strip() or any(ord(ch) < 32 for ch in url):
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
         raise _bad(url, "contains spaces or control characters")
     scheme, sep, _ = url.partition("://")
     if not sep or scheme not in DIRECT_SCHEMES + SENTINEL_SCHEMES:
