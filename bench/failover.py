@@ -76,9 +76,11 @@ class SentinelCluster:
         return next(name for name in ("master", "replica") if self.ports[name] == port)
 
     def kill_master(self) -> str:
-        """SIGKILL the current master; return its name."""
+        """SIGKILL the current master and wait until it is gone; return its name."""
         name = self.master_name()
-        self.children.by_name(name).send_signal(signal.SIGKILL)
+        proc = self.children.by_name(name)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
         return name
 
     def _start_data_node(self, name: str, extra: list[str]) -> None:
@@ -189,15 +191,24 @@ class FailoverRun:
     """A stream of plays around one kill of the master."""
 
     plays: tuple[Play, ...]
+    kill_started: float
     killed_at: float
+    """When the kill began, and when the master was gone (its process reaped)."""
+
+    @property
+    def before_kill(self) -> list[Play]:
+        """Plays that ended before the kill began."""
+        return [p for p in self.plays if p.ended < self.kill_started]
 
     @property
     def after_kill(self) -> list[Play]:
-        return [p for p in self.plays if p.sent >= self.killed_at]
+        """Plays that were in flight at the kill or sent after it."""
+        return [p for p in self.plays if p.ended >= self.kill_started]
 
     @property
     def first_answer_after_kill(self) -> Play:
-        return next(p for p in self.after_kill if p.outcome == "answered")
+        """The first play sent after the master was gone that was answered."""
+        return next(p for p in self.plays if p.sent >= self.killed_at and p.outcome == "answered")
 
     @property
     def outage(self) -> float:
@@ -216,12 +227,20 @@ class FailoverRun:
 
 async def play_through_failover(ws_url: str, private_key: str, kill: Callable[[], object],
                                 warmup: int, after: int, timeout: float) -> FailoverRun:
-    """Play in a loop; kill the master after ``warmup`` answers; stop after ``after`` answers
-    past the kill. Raises TimeoutError (with what happened) after ``timeout`` s in all."""
+    """Play in a loop; after ``warmup`` answers, kill the master (in a thread, so a play is in
+    flight meanwhile); stop after ``after`` answers to plays sent after the kill. Raises
+    TimeoutError (with what happened) after ``timeout`` s in all."""
     from wsserver.client import CircleClient, CircleRpcError
 
     plays: list[Play] = []
-    killed_at = float("inf")
+    killed = [float("inf"), float("inf")]  # kill began, master gone: set by the killing thread
+
+    def kill_and_note() -> None:
+        killed[0] = time.monotonic()
+        kill()
+        killed[1] = time.monotonic()
+
+    killing: asyncio.Future[None] | None = None
     answered_since_kill = 0
     deadline = time.monotonic() + timeout
     async with CircleClient(ws_url, timeout=PLAY_TIMEOUT + 30) as client:
@@ -232,9 +251,8 @@ async def play_through_failover(ws_url: str, private_key: str, kill: Callable[[]
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no recovery within {timeout:g} s: "
                                    f"{[(p.outcome, p.detail) for p in plays[-5:]]}")
-            if killed_at == float("inf") and len(plays) >= warmup:
-                kill()
-                killed_at = time.monotonic()
+            if killing is None and len(plays) >= warmup:
+                killing = asyncio.get_running_loop().run_in_executor(None, kill_and_note)
             sent = time.monotonic()
             try:
                 output = await client.play(f"let n = {index}; n")
@@ -245,12 +263,14 @@ async def play_through_failover(ws_url: str, private_key: str, kill: Callable[[]
                     "task queue unavailable")
                 outcome, detail = ("refused" if refused else "lost"), str(exc)
             plays.append(Play(index, sent, time.monotonic(), outcome, detail))
-            if sent >= killed_at:
+            if sent >= killed[1]:
                 answered_since_kill += outcome == "answered"
             if outcome == "refused":
                 await asyncio.sleep(REFUSED_PAUSE)
             index += 1
-    return FailoverRun(tuple(plays), killed_at)
+    assert killing is not None
+    await killing
+    return FailoverRun(tuple(plays), killed[0], killed[1])
 
 
 def main(argv: list[str] | None = None) -> int:
