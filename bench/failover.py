@@ -17,8 +17,8 @@ import argparse
 import asyncio
 import os
 import signal
-import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +82,19 @@ class SentinelCluster:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         return name
+
+    def wait_new_master(self, old: str, timeout: float = SETUP_TIMEOUT) -> str:
+        """Wait until the sentinels name another data node than ``old`` as master; return it."""
+        import redis
+
+        def promoted() -> bool:
+            try:
+                return self.master_name() != old
+            except (redis.RedisError, StopIteration):
+                return False
+
+        wait_until(promoted, timeout, "the sentinels to promote the replica", interval=0.02)
+        return self.master_name()
 
     def _start_data_node(self, name: str, extra: list[str]) -> None:
         port = free_port()
@@ -289,13 +302,28 @@ def main(argv: list[str] | None = None) -> int:
                                   down_after_ms=args.down_after_ms)
         cluster.start()
         ws_url, private_key, _ = start_circle(folder, children, cluster.url)
-        run = asyncio.run(play_through_failover(ws_url, private_key, cluster.kill_master,
-                                                args.warmup, args.after, timeout=120))
+        promoted_at: list[float] = []
+
+        def kill() -> None:
+            """Kill the master; note (in another thread) when the sentinels name the new one."""
+            old = cluster.kill_master()
+            watcher = threading.Thread(target=lambda: (cluster.wait_new_master(old),
+                                                       promoted_at.append(time.monotonic())))
+            watcher.start()
+            watchers.append(watcher)
+
+        watchers: list[threading.Thread] = []
+        run = asyncio.run(play_through_failover(ws_url, private_key, kill, args.warmup,
+                                                args.after, timeout=120))
+        for watcher in watchers:
+            watcher.join()
         after = run.after_kill
         for detail in sorted({p.detail for p in run.plays if p.outcome == "lost"}):
             print(f"lost: {detail}", file=sys.stderr)
         rows = [
             Row("outage: kill to first answered play", run.outage, "s"),
+            Row("of which: kill to the sentinels naming the new master",
+                promoted_at[0] - run.killed_at, "s"),
             Row("plays refused (-32603) during the outage", run.count("refused", after), "plays"),
             Row("plays lost (sent, never answered or refused)", run.count("lost"), "plays",
                 goal="0", met=run.count("lost") == 0),
