@@ -308,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
             """Kill the master; note (in another thread) when the sentinels name the new one."""
             old = cluster.kill_master()
             watcher = threading.Thread(target=lambda: (cluster.wait_new_master(old),
-                                                       promoted_at.append(time.monotonic())))
+                                                       promoted_at.append(time.monotonic())),
+                                       daemon=True)
             watcher.start()
             watchers.append(watcher)
 
