@@ -104,3 +104,11 @@ def test_circlesctl_refuses_a_sentinel_url_naming_no_known_master(
     assert "no master for service 'nosuchservice'" in result.stderr
     assert cluster.password not in result.stderr
     assert not (tmp_path / "st").exists()  # nothing half-started
+
+
+def test_failover_benchmark_quick_prints_its_figures() -> None:
+    done = subprocess.run([sys.executable, "-m", "bench.failover", "--quick"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "| outage: kill to first answered play |" in done.stdout
+    assert "| plays lost (sent, never answered or refused) | 0.00 plays |" in done.stdout
