@@ -46,6 +46,8 @@ class SentinelCluster:
     folder: Path
     children: Children
     password: str
+    sentinel_password: str | None = None
+    """The sentinels' own password (requirepass + sentinel-pass), if any."""
     down_after_ms: int = 1000
     failover_timeout_ms: int = 3000
     ports: dict[str, int] = field(default_factory=dict)
@@ -54,7 +56,8 @@ class SentinelCluster:
     def url(self) -> str:
         """The redis+sentinel:// URL naming every sentinel (with the data nodes' password)."""
         hosts = ",".join(f"127.0.0.1:{self.ports[f'sentinel{n}']}" for n in range(SENTINELS))
-        return f"redis+sentinel://:{self.password}@{hosts}/{SERVICE_NAME}"
+        query = f"?sentinel_password={self.sentinel_password}" if self.sentinel_password else ""
+        return f"redis+sentinel://:{self.password}@{hosts}/{SERVICE_NAME}{query}"
 
     def start(self) -> None:
         """Start everything; return once the replica is in sync and every sentinel knows the
@@ -119,7 +122,10 @@ class SentinelCluster:
             f"sentinel auth-pass {SERVICE_NAME} {self.password}",
             f"sentinel down-after-milliseconds {SERVICE_NAME} {self.down_after_ms}",
             f"sentinel failover-timeout {SERVICE_NAME} {self.failover_timeout_ms}",
-            f"sentinel parallel-syncs {SERVICE_NAME} 1", ""]))
+            f"sentinel parallel-syncs {SERVICE_NAME} 1",
+            *([f"requirepass {self.sentinel_password}",
+               f"sentinel sentinel-pass {self.sentinel_password}"] if self.sentinel_password
+              else []), ""]))
         proc = self.children.start(name, [redis_server_binary(), str(config), "--sentinel"])
         wait_until(lambda: port_open(port), SETUP_TIMEOUT, f"redis {name}",
                    lambda: self.children.check_alive(proc))
@@ -137,7 +143,8 @@ class SentinelCluster:
     def _sentinel_client(self, name: str):  # type: ignore[no-untyped-def]
         import redis
 
-        return redis.Redis(port=self.ports[name], socket_timeout=2, decode_responses=True)
+        return redis.Redis(port=self.ports[name], password=self.sentinel_password,
+                           socket_timeout=2, decode_responses=True)
 
     def _sentinels_ready(self) -> bool:
         import redis

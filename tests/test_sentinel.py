@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+import redis
 
 from bench.common import Children, free_port
 from bench.failover import SentinelCluster, play_through_failover, start_circle
@@ -112,3 +113,33 @@ def test_failover_benchmark_quick_prints_its_figures() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "| outage: kill to first answered play |" in done.stdout
     assert "| plays lost (sent, never answered or refused) | 0.00 plays |" in done.stdout
+
+
+def test_sentinels_with_a_password_of_their_own(tmp_path: Path) -> None:
+    """``sentinel_password`` reaches the sentinels (sync and asyncio clients); without it the
+    error says so, and neither password shows."""
+    children = Children(tmp_path)
+    try:
+        cluster = SentinelCluster(tmp_path, children, password="pw-" + secrets.token_hex(8),
+                                  sentinel_password="spw-" + secrets.token_hex(8))
+        cluster.start()
+        sync = redis_connect.sync_client(cluster.url, decode_responses=True)
+        assert sync.set("k", "v") and sync.get("k") == "v"
+        sync.close()
+
+        async def read_back() -> str | None:
+            client = redis_connect.async_client(cluster.url, decode_responses=True)
+            try:
+                return await client.get("k")
+            finally:
+                await client.aclose()
+
+        assert asyncio.run(read_back()) == "v"
+        without = redis_connect.sync_client(cluster.url.split("?")[0])
+        with pytest.raises(redis.ConnectionError) as caught:
+            without.ping()
+        message = str(caught.value)
+        assert message.startswith("no master for service 'circles'")
+        assert cluster.password not in message and str(cluster.sentinel_password) not in message
+    finally:
+        children.stop_all()
