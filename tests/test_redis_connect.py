@@ -3,12 +3,16 @@ used for real by every component (worker, wsserver, circlesctl and its init scri
 ever reaching a command line or a log."""
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
+import shutil
+import ssl
 import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -242,3 +246,69 @@ def test_every_component_uses_the_one_factory() -> None:
             if "from_url(" in text or "Redis(" in text:
                 offenders.append(str(path.relative_to(root)))
     assert offenders == [], offenders
+
+
+# --- TLS (rediss://) with a real handshake ----------------------------------------------------
+
+class TlsProxy:
+    """A TLS front for a plain redis-server (this machine's redis-server has no TLS built in):
+    accepts TLS on a free port of 127.0.0.1 and relays the decrypted bytes to ``port``."""
+
+    def __init__(self, cert: Path, key: Path, port: int) -> None:
+        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.context.load_cert_chain(cert, key)
+        self.target = port
+        self.port = free_port()
+        self.handshakes = 0
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.handshakes += 1
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
+            await asyncio.gather(self._relay(reader, up_writer), self._relay(up_reader, writer))
+        except (OSError, ConnectionError):
+            writer.close()
+
+    def __enter__(self) -> "TlsProxy":
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(asyncio.start_server(
+            self._serve, "127.0.0.1", self.port, ssl=self.context), self.loop).result(WAIT)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(WAIT)
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=WAIT)
+    return cert, key
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_rediss_with_a_password_for_worker_and_server(
+        tmp_path: Path, password_redis: tuple[str, Children]) -> None:
+    url, children = password_redis
+    cert, key = self_signed_certificate(tmp_path)
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    with TlsProxy(cert, key, port) as proxy:
+        tls_url = (f"rediss://:{password_of(url)}@127.0.0.1:{proxy.port}/0"
+                   f"?ssl_ca_certs={cert}")
+        ws_url, private_key, _ = start_circle(tmp_path, children, tls_url)
+        assert play_script(ws_url, '"over " + "TLS"', private_key, timeout=WAIT) == "over TLS"
+        assert proxy.handshakes >= 2  # the worker's and the server's connections
+        with pytest.raises(redis.ConnectionError):  # the certificate really is checked
+            sync_client(tls_url.split("?")[0], socket_timeout=5).ping()
+    assert password_of(url) not in logs_of(tmp_path)
