@@ -33,7 +33,7 @@ SENTINELS = 3
 SETUP_TIMEOUT = 60.0
 """Seconds the cluster and the circle get to come up (a safety net; waits are for events)."""
 PLAY_TIMEOUT = 30.0
-"""The wsserver's --play-timeout: a play that hangs ends as -32004 after this, and counts as lost."""
+"""The wsserver's --play-timeout: a play that hangs ends as -32004 after it (counted as lost)."""
 REFUSED_PAUSE = 0.05
 """Seconds the client waits after a refused play before the next (a polite retry loop)."""
 UNAVAILABLE = -32603
@@ -172,7 +172,8 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def start_circle(folder: Path, children: Children, redis_url: str,
-                 extra_worker_args: Sequence[str] = (), debug: bool = False) -> tuple[str, str, str]:
+                 extra_worker_args: Sequence[str] = (),
+                 debug: bool = False) -> tuple[str, str, str]:
     """A real worker and wsserver for a new circle, the URL in their environment (never on the
     command line); returns (ws URL, the circle's private key, its public key)."""
     private_key, public_key = new_keypair()

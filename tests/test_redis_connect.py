@@ -144,7 +144,8 @@ def password_redis(tmp_path: Path) -> Iterator[tuple[str, Children]]:
         proc = children.start("redis", [redis_server_binary(), str(config), "--port", str(port),
                                         "--bind", "127.0.0.1", "--save", "", "--dir",
                                         str(tmp_path)])
-        wait_until(lambda: port_open(port), WAIT, "redis-server", lambda: children.check_alive(proc))
+        wait_until(lambda: port_open(port), WAIT, "redis-server",
+                   lambda: children.check_alive(proc))
         yield f"redis://:{password}@127.0.0.1:{port}/0", children
     finally:
         children.stop_all()

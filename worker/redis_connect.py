@@ -219,7 +219,7 @@ def _check_direct_url(url: str) -> None:
 
     scheme, _, rest = url.partition("://")
     before_query = rest.partition("?")[0]
-    netloc, slash, path = before_query.partition("/")
+    netloc, _, path = before_query.partition("/")
     hosts = _split_userinfo(netloc)[2]
     if scheme == "unix":
         if not path:
@@ -284,8 +284,8 @@ def _sync_sentinel_pool(target: SentinelTarget, options: dict[str, Any]) -> Any:
             except MasterNotFoundError:
                 raise MasterNotFoundError(no_master_message(service_name)) from None
 
-    manager = BriefSentinel(list(target.sentinels),
-                       sentinel_kwargs={**target.sentinel_kwargs(), "retry": Retry(NoBackoff(), 0)})
+    manager = BriefSentinel(list(target.sentinels), sentinel_kwargs={
+        **target.sentinel_kwargs(), "retry": Retry(NoBackoff(), 0)})
     return SentinelConnectionPool(target.service_name, manager, is_master=True,
                                   **{**target.master_kwargs(), **options, **_UNRESOLVED})
 
@@ -302,8 +302,8 @@ def _async_sentinel_pool(target: SentinelTarget, options: dict[str, Any]) -> Any
             except MasterNotFoundError:
                 raise MasterNotFoundError(no_master_message(service_name)) from None
 
-    manager = BriefSentinel(list(target.sentinels),
-                       sentinel_kwargs={**target.sentinel_kwargs(), "retry": Retry(NoBackoff(), 0)})
+    manager = BriefSentinel(list(target.sentinels), sentinel_kwargs={
+        **target.sentinel_kwargs(), "retry": Retry(NoBackoff(), 0)})
     return SentinelConnectionPool(target.service_name, manager, is_master=True,
                                   **{**target.master_kwargs(), **options, **_UNRESOLVED})
 

@@ -81,7 +81,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--nonce-ttl", type=_seconds, default=DEFAULT_NONCE_TTL,
                         metavar="SECONDS", help="how long a login nonce stays valid")
     parser.add_argument("--redis-url", type=_redis_url,
-                        default=os.environ.get(protocol.REDIS_URL_ENV) or protocol.DEFAULT_REDIS_URL,
+                        default=(os.environ.get(protocol.REDIS_URL_ENV)
+                                 or protocol.DEFAULT_REDIS_URL),
                         help=f"default: ${protocol.REDIS_URL_ENV}, else {protocol.DEFAULT_REDIS_URL}")
     parser.add_argument("--debug", action="store_true", help="log at DEBUG level")
     return parser.parse_args(argv)
