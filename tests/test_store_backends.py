@@ -2,6 +2,8 @@
 (worker/redis_store.py, shared by a circle's workers on every host), against a real redis-server."""
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Iterator
@@ -160,3 +162,37 @@ def test_what_another_worker_host_sees(tmp_path: Path, redis_url: str, redis_cli
     finally:
         children.stop_all()
     assert seen == ("7" if shared else "")
+
+
+# --- choosing the backend -------------------------------------------------------------------
+
+def test_circles_json_store_field_reaches_the_worker_command(tmp_path: Path) -> None:
+    from circlesctl.config import ConfigError, parse_config
+    from circlesctl.keys import KeyPair
+    from circlesctl.paths import StatePaths
+    from circlesctl.render import worker_argv
+
+    config = parse_config(json.dumps([{"name": "A", "port": 1, "store": "redis"},
+                                      {"name": "B", "port": 2}]), tmp_path / "circles.json")
+    shared, local = config.circles
+    assert (shared.store, local.store) == ("redis", "sqlite")
+    pair, paths = KeyPair.generate(), StatePaths(tmp_path / "state")
+    argv = worker_argv(sys.executable, shared, pair, paths, False)
+    assert argv[argv.index("--store") + 1] == "redis"
+    assert "--store" not in worker_argv(sys.executable, local, pair, paths, False)
+    with pytest.raises(ConfigError, match="circle 'C': field 'store': must be \"sqlite\" or "
+                                          "\"redis\", got 'mysql'"):
+        parse_config(json.dumps([{"name": "C", "port": 1, "store": "mysql"}]),
+                     tmp_path / "circles.json")
+
+
+def test_worker_store_option(tmp_path: Path) -> None:
+    from worker.config import parse_args
+
+    common = ["--name", "n", "--public-key", CIRCLE, "--data-dir", str(tmp_path)]
+    assert parse_args(common, {}).store == "sqlite"
+    assert parse_args([*common, "--store", "redis"], {}).store == "redis"
+    done = subprocess.run([sys.executable, "-m", "worker", *common, "--store", "files"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "argument --store: invalid choice: 'files' (choose from 'sqlite', 'redis')" in done.stderr
