@@ -22,6 +22,7 @@ import redis
 
 from bench.common import Children, free_port, port_open, redis_server_binary, wait_until
 from bench.failover import start_circle
+from worker import redis_connect
 from worker.redis_connect import (check_url, is_sentinel_url, masked_url, parse_sentinel_url,
                                   sync_client)
 from wsserver.client import CircleRpcError, play_script
@@ -125,6 +126,24 @@ def test_unreachable_sentinels_give_a_short_clear_error() -> None:
         client.ping()
     assert str(caught.value).startswith("no master for service 'mymaster'")
     assert "pw" not in str(caught.value)
+
+
+def test_sentinel_connections_never_fall_back_to_localhost_6379() -> None:
+    """redis-py's send path can connect a Sentinel-managed connection without asking the
+    sentinels; ours then fail on port 0 instead of reaching a Redis on localhost:6379."""
+    url = f"redis+sentinel://127.0.0.1:{free_port()}/mymaster"
+    sync_pool = sync_client(url).connection_pool
+    sync_connection = sync_pool.connection_class(**sync_pool.connection_kwargs)
+    with pytest.raises(redis.ConnectionError, match="127.0.0.1:0"):
+        sync_connection.send_packed_command(b"PING\r\n")
+
+    async def unresolved_send() -> None:
+        pool = redis_connect.async_pool(url)
+        connection = pool.connection_class(**pool.connection_kwargs)
+        await connection.send_packed_command(b"PING\r\n")
+
+    with pytest.raises(redis.ConnectionError, match="127.0.0.1:0"):
+        asyncio.run(unresolved_send())
 
 
 # --- passwords with real processes -----------------------------------------------------------
