@@ -21,9 +21,11 @@ RESERVED_SLUGS = frozenset({"redis"})
 """Slugs taken by programs circlesctl adds itself (the embedded Redis)."""
 
 _FIELDS = {"name", "port", "script_path", "host", "auth", "members", "workers", "max_memory_mb",
-           "max_attempts"}
+           "max_attempts", "store"}
 MAX_WORKERS = 64
 """Upper bound on a circle's worker pool: catches a typo (2000) before it forks a process storm."""
+STORES = ("sqlite", "redis")
+"""Where a circle's db_* records live: a SQLite file per host (default) or Redis (shared)."""
 _HOST_RE = re.compile(r"^[A-Za-z0-9.:\-\[\]]+$")
 
 
@@ -64,6 +66,7 @@ class Circle:
     worker's own default (512) applies."""
     max_attempts: int | None = None
     """None: not set in the file; the tree's default, else the worker's own default (2)."""
+    store: str = "sqlite"
 
     @property
     def worker_program(self) -> str:
@@ -205,9 +208,14 @@ def _parse_circle(file: str, index: int, raw: Any, base: Path) -> Circle:
                               "script_path")
         script_path = (base / script).resolve()
 
+    store = raw.get("store", "sqlite")
+    if store not in STORES:
+        raise ConfigError(file, f"must be \"sqlite\" or \"redis\", got {store!r}", label, "store")
+
     return Circle(name=name, port=port, slug=slug, host=host, auth=auth,
                   members=tuple(dict.fromkeys(members)), script_path=script_path,
-                  workers=workers, max_memory_mb=max_memory_mb, max_attempts=max_attempts)
+                  workers=workers, max_memory_mb=max_memory_mb, max_attempts=max_attempts,
+                  store=store)
 
 
 def memory_limit_problem(megabytes: int) -> str:

@@ -21,6 +21,8 @@ from typing import Callable, Sequence
 import click
 import redis
 
+from worker import redis_connect
+
 from .config import Circle, Config
 from .initscripts import run_init_scripts
 from .keys import KeyPair, ensure_keys
@@ -159,7 +161,7 @@ def start_tree(config: Config, paths: StatePaths, options: StartOptions) -> int:
             supervisor, url, keys = _prepare(config, paths, options)
             click.echo(f"Starting {len(config.circles)} circle(s); state in {paths.root}")
             supervisor.launch(options.ready_timeout)
-            client = redis.Redis.from_url(url, decode_responses=True)
+            client = redis_connect.sync_client(url, decode_responses=True)
             wait_ready(supervisor, targets_for(config.circles, keys, not options.redis_url),
                        client, options.ready_timeout, _progress(options.tty))
             init = run_init_scripts(client, config.circles, keys, options.init_timeout)

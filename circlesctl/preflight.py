@@ -5,6 +5,8 @@ import socket
 
 import redis
 
+from worker import redis_connect
+
 from .config import Config, ConfigError
 
 
@@ -39,9 +41,10 @@ def check_ports(config: Config) -> None:
 def check_redis(url: str, timeout: float = 3.0) -> str | None:
     """None when the Redis at ``url`` answers PING, else why not (credentials not echoed)."""
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+        client = redis_connect.sync_client(url, socket_connect_timeout=timeout,
+                                           socket_timeout=timeout)
     except ValueError as exc:
-        return f"invalid Redis URL: {exc}"
+        return str(exc)
     try:
         client.ping()
     except redis.RedisError as exc:

@@ -129,6 +129,8 @@ def worker_argv(python: str, circle: Circle, pair: KeyPair, paths: StatePaths,
         argv += ["--max-memory-mb", str(circle.max_memory_mb)]
     if circle.max_attempts is not None:
         argv += ["--max-attempts", str(circle.max_attempts)]
+    if circle.store != "sqlite":
+        argv += ["--store", circle.store]
     return argv + (["--debug"] if debug else [])
 
 

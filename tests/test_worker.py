@@ -391,7 +391,7 @@ def test_redis_url_comes_from_flag_then_environment_then_default(tmp_path: Path)
 
 @pytest.mark.parametrize("args, message", [
     (["--public-key", "xyz"], "argument --public-key: 'xyz' is not a secp256k1 public key"),
-    (["--redis-url", "http://x"], "argument --redis-url: 'http://x' is not a Redis URL"),
+    (["--redis-url", "http://x"], "argument --redis-url: Redis URL 'http://x': unknown scheme"),
     (["--result-ttl", "0"], "argument --result-ttl: '0' must be at least 1"),
     (["--name", ""], "argument --name: must not be empty"),
     (["--max-operations", "lots"], "argument --max-operations: 'lots' is not a whole number"),

@@ -10,16 +10,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from worker import protocol
+from worker import protocol, redis_connect
 from worker.memory import MIN_MAX_MEMORY_MB
 
 DEFAULT_MAX_OUTPUT_BYTES = (1 << 20) - (64 << 10)
 """A reply's output and error together, as JSON strings: 1 MiB minus 64 KiB, so a capped reply
 still fits one 1 MiB WebSocket message with room for the JSON-RPC framing around it."""
 DEFAULT_MAX_MEMORY_MB = 512
+STORES = ("sqlite", "redis")
+"""Where db_* keeps a circle's records: a SQLite file per host, or Redis (shared by all hosts)."""
 
 _PUBLIC_KEY = re.compile(r"0[23][0-9a-fA-F]{64}|04[0-9a-fA-F]{128}")
-_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 _MAX_NAME_LENGTH = 200
 
 
@@ -38,6 +39,7 @@ class WorkerConfig:
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
     max_memory_mb: int = DEFAULT_MAX_MEMORY_MB
     max_attempts: int = protocol.DEFAULT_MAX_ATTEMPTS
+    store: str = "sqlite"
 
 
 def _circle_name(text: str) -> str:
@@ -68,10 +70,10 @@ def _data_dir(text: str) -> Path:
 
 
 def _redis_url(text: str) -> str:
-    if not text.startswith(_REDIS_SCHEMES):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a Redis URL (expected redis://, rediss:// or unix://)")
-    return text
+    try:
+        return redis_connect.check_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _whole_number(minimum: int, complaint: str) -> Callable[[str], int]:
@@ -150,6 +152,10 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
                         help="times a task may be started; a task whose worker died that often "
                              "is answered with an error instead "
                              f"(default: {protocol.DEFAULT_MAX_ATTEMPTS})")
+    parser.add_argument("--store", choices=STORES, default="sqlite",
+                        help="where db_* keeps records: sqlite (a file in --data-dir, this host "
+                             "only; default) or redis (shared by the circle's workers on every "
+                             "host)")
     return parser
 
 
@@ -161,4 +167,4 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> WorkerConfig:
         redis_url=args.redis_url, debug=args.debug, result_ttl=args.result_ttl,
         max_operations=args.max_operations, script_timeout=args.script_timeout,
         max_output_bytes=args.max_output_bytes, max_memory_mb=args.max_memory_mb,
-        max_attempts=args.max_attempts)
+        max_attempts=args.max_attempts, store=args.store)

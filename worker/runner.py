@@ -21,10 +21,11 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from worker import memory, protocol
+from worker import memory, protocol, redis_connect
 from worker.config import WorkerConfig
 from worker.engine import Engine, RhaiError, to_display
 from worker.output import OutputCollector, cap_reply_texts
+from worker.redis_store import RedisStore
 from worker.scriptapi import script_constants, store_functions
 from worker.store import Store
 from worker.taskqueue import Task, TaskQueue
@@ -71,9 +72,9 @@ def connect(url: str) -> redis.Redis:
     Invalid UTF-8 in a task (or a lone surrogate in a result) becomes U+FFFD / "?" instead of
     an exception, so no task content can crash the worker.
     """
-    return redis.Redis.from_url(url, decode_responses=True, encoding_errors="replace",
-                                retry=Retry(NoBackoff(), 0), socket_timeout=SOCKET_TIMEOUT,
-                                socket_connect_timeout=SOCKET_TIMEOUT)
+    return redis_connect.sync_client(url, decode_responses=True, encoding_errors="replace",
+                                     retry=Retry(NoBackoff(), 0), socket_timeout=SOCKET_TIMEOUT,
+                                     socket_connect_timeout=SOCKET_TIMEOUT)
 
 
 def log_text(text: str, limit: int = LOG_LINE_CHARS) -> str:
@@ -118,7 +119,8 @@ class Worker:
         if config.script_timeout is not None:
             limits["timeout"] = config.script_timeout
         self.engine = Engine(on_print=self._output.print, on_debug=self._log_debug, **limits)
-        self.store = Store(config.data_dir)
+        self.store: Store | RedisStore = (RedisStore(self.client, config.public_key)
+                                          if config.store == "redis" else Store(config.data_dir))
         for name, fn in store_functions(self.store).items():
             self.engine.register_fn(name, fn)
         self._compile_cached = functools.lru_cache(maxsize=COMPILE_CACHE_SIZE)(self.engine.compile)
@@ -363,10 +365,7 @@ class Worker:
 
     def _safe_url(self) -> str:
         """Where Redis is, without credentials, for logs."""
-        kwargs = self.client.connection_pool.connection_kwargs
-        if "path" in kwargs:
-            return f"unix://{kwargs['path']}"
-        return f"{kwargs.get('host')}:{kwargs.get('port')}"
+        return redis_connect.masked_url(self.config.redis_url)
 
     def _shut_down(self, unrun: list[Task]) -> None:
         """Hand claimed tasks that did not run back to the queue, remove the heartbeat."""

@@ -14,7 +14,7 @@ import signal
 import sys
 from typing import Sequence
 
-from worker import protocol
+from worker import protocol, redis_connect
 from wsserver.app import CircleServer
 from wsserver.auth import DEFAULT_NONCE_TTL, normalize_public_key
 from wsserver.config import DEFAULT_PLAY_TIMEOUT, ServerConfig
@@ -50,6 +50,13 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _redis_url(text: str) -> str:
+    try:
+        return redis_connect.check_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _name(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
@@ -73,7 +80,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         metavar="SECONDS", help="how long a play waits for the worker")
     parser.add_argument("--nonce-ttl", type=_seconds, default=DEFAULT_NONCE_TTL,
                         metavar="SECONDS", help="how long a login nonce stays valid")
-    parser.add_argument("--redis-url", default=None,
+    parser.add_argument("--redis-url", type=_redis_url,
+                        default=(os.environ.get(protocol.REDIS_URL_ENV)
+                                 or protocol.DEFAULT_REDIS_URL),
                         help=f"default: ${protocol.REDIS_URL_ENV}, else {protocol.DEFAULT_REDIS_URL}")
     parser.add_argument("--debug", action="store_true", help="log at DEBUG level")
     return parser.parse_args(argv)
@@ -84,8 +93,7 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
     return ServerConfig(
         name=args.name,
         public_key=args.public_key,
-        redis_url=(args.redis_url or os.environ.get(protocol.REDIS_URL_ENV)
-                   or protocol.DEFAULT_REDIS_URL),
+        redis_url=args.redis_url,
         host=args.host,
         port=args.port,
         members=frozenset(normalize_public_key(member) for member in args.member),

@@ -6,14 +6,13 @@ import logging
 from typing import Any, Sequence
 
 import hiredis
-import redis.asyncio as aioredis
 from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from worker import protocol
+from worker import protocol, redis_connect
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +34,10 @@ class RedisConnections:
         # Retries are off on purpose: a resent play would queue the task twice. The socket timeout
         # must outlast a play's BRPOP (``wait`` s): redis-py's 5 s default would cut off any
         # script that runs longer than that.
-        pool = aioredis.ConnectionPool.from_url(
+        pool = redis_connect.async_pool(
             redis_url, decode_responses=True, retry=Retry(NoBackoff(), 0),
             socket_timeout=wait + SOCKET_TIMEOUT_MARGIN)
+        self._pool = pool  # a Sentinel pool's connections reference it weakly: keep it alive
         self._connection_class = pool.connection_class
         self._connection_kwargs = pool.connection_kwargs
         self._wait = wait
@@ -54,6 +54,8 @@ class RedisConnections:
         """
         conn = await self._checkout()
         try:
+            if not conn.is_connected:  # connect() (not the send's own) resolves a Sentinel master
+                await conn.connect()
             await conn.send_packed_command(b"".join(map(hiredis.pack_command, commands)))
             replies: list[Any] = []
             for _ in commands:
