@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import click
-import redis
+
+from worker import redis_connect
 
 from . import keys as keyfile
 from . import logs as logfiles
@@ -358,7 +359,7 @@ def restart(config: Config, paths: StatePaths, name: str, ready_timeout: float) 
         raise Fail(f"no key for circle {circle.name!r} in {paths.keys}")
     specs = [tree_status.namespec(i.group, i.name) for i in chosen]
     old_pids = {i.name: i.pid for i in chosen}
-    client = redis.Redis.from_url(settings.redis_url_for(paths), decode_responses=True)
+    client = redis_connect.sync_client(settings.redis_url_for(paths), decode_responses=True)
     try:
         reloading.stop_processes(supervisor, chosen)
         reloading.start_processes(supervisor, specs)

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
-import redis
+from worker import redis_connect
 
 from .config import Circle, Config
 from .initscripts import run_init_scripts
@@ -126,7 +126,7 @@ def apply_config(config: Config, paths: StatePaths, supervisor: Supervisor,
     waiting = [Target(REDIS_PROGRAM, "redis")] if REDIS_PROGRAM in started else []
     for group in sorted(started - {REDIS_PROGRAM}):
         waiting += targets(by_slug[group], keys[by_slug[group].name].public_key)
-    client = redis.Redis.from_url(settings.redis_url_for(paths), decode_responses=True)
+    client = redis_connect.sync_client(settings.redis_url_for(paths), decode_responses=True)
     try:
         wait_ready(supervisor, waiting, client, ready_timeout, on_ready)
         new_circles = [by_slug[g] for g in added if g in by_slug]
