@@ -13,7 +13,7 @@ import time
 import xmlrpc.client
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from supervisor.xmlrpc import SupervisorTransport
 
@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 RPC_ERRORS = (OSError, xmlrpc.client.Error, http.client.HTTPException)
 ACTIVE_STATES = frozenset({"STARTING", "RUNNING", "BACKOFF", "STOPPING"})
+SLOW_STOP_NOTICE = 1.0
+"""Seconds after which a program still stopping is reported (programs stop in milliseconds
+unless a worker is finishing a running script)."""
 
 
 class SupervisorError(Exception):
@@ -88,11 +91,36 @@ def socket_answers(path: Path) -> bool:
     return True
 
 
+def process_cmdline(pid: int) -> list[str]:
+    """The command line of ``pid`` (empty when it is gone or unreadable)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            raw = handle.read()
+    except OSError:
+        return []
+    return [os.fsdecode(arg) for arg in raw.split(b"\0") if arg]
+
+
+def is_tree_supervisord(pid: int, paths: StatePaths) -> bool:
+    """Whether ``pid`` is alive AND is the supervisord of ``paths`` (its command line names
+    this state folder's supervisord.conf), so a pid file whose pid was reused is not trusted."""
+    if not pid_alive(pid):
+        return False
+    argv = process_cmdline(pid)
+    return (any("supervisord" in arg for arg in argv)
+            and str(paths.supervisord_conf) in argv)
+
+
+def live_supervisord(paths: StatePaths) -> int:
+    """The pid of this state folder's supervisord when it is alive, else 0."""
+    pid = read_pid(paths.supervisor_pidfile)
+    return pid if is_tree_supervisord(pid, paths) else 0
+
+
 def clean_stale(paths: StatePaths) -> bool:
     """Clean up after a killed supervisord: stop its orphaned programs, remove its socket and
-    pid file. True if there was anything to clean."""
-    pid = read_pid(paths.supervisor_pidfile)
-    if pid_alive(pid) or socket_answers(paths.supervisor_socket):
+    pid file. True if there was anything to clean. Does nothing while supervisord lives."""
+    if live_supervisord(paths) or socket_answers(paths.supervisor_socket):
         return False
     removed = stop_orphans(paths) > 0
     for leftover in (paths.supervisor_socket, paths.supervisor_pidfile):
@@ -103,19 +131,58 @@ def clean_stale(paths: StatePaths) -> bool:
     return removed
 
 
+def _socket_inodes(path: Path) -> set[str]:
+    """Inodes of the unix sockets bound to ``path`` (from /proc/net/unix)."""
+    wanted = str(path)
+    inodes = set()
+    try:
+        with open("/proc/net/unix", encoding="utf-8", errors="replace") as handle:
+            next(handle, None)
+            for line in handle:
+                fields = line.split(None, 7)
+                if len(fields) == 8 and fields[7].rstrip("\n") == wanted:
+                    inodes.add(fields[6])
+    except OSError:
+        return set()
+    return inodes
+
+
+def _holds_socket(pid: str, inodes: set[str]) -> bool:
+    """Whether process ``pid`` has one of the socket ``inodes`` open."""
+    wanted = {f"socket:[{inode}]" for inode in inodes}
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") in wanted:
+                    return True
+            except OSError:
+                continue
+    except OSError:
+        return False
+    return False
+
+
 def orphans(paths: StatePaths) -> list[int]:
-    """Live processes started by this state folder's supervisord (marked in their environment)."""
+    """Live processes started by this state folder's supervisord.
+
+    Programs carry ``CIRCLES_TREE=<state folder>`` in their environment. redis-server rewrites
+    its process title over its environment, so the embedded Redis is recognised by the socket
+    it listens on instead: the private run/redis.sock of this state folder.
+    """
     mark = os.fsencode(f"{TREE_MARK}={paths.root}")
+    redis_inodes = _socket_inodes(paths.redis_socket)
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
             continue
         try:
             with open(f"/proc/{entry}/environ", "rb") as handle:
-                if mark in handle.read().split(b"\0") and pid_alive(int(entry)):
-                    found.append(int(entry))
+                marked = mark in handle.read().split(b"\0")
         except OSError:
             continue
+        if (marked or (redis_inodes and _holds_socket(entry, redis_inodes))) \
+                and pid_alive(int(entry)):
+            found.append(int(entry))
     return found
 
 
@@ -199,9 +266,10 @@ class Supervisor:
 
     @property
     def pid(self) -> int:
+        """supervisord's pid (0 when the pid file names a process that is not it)."""
         if self.process is not None:
             return self.process.pid
-        return read_pid(self.paths.supervisor_pidfile)
+        return live_supervisord(self.paths)
 
     def launch(self, timeout: float = 30.0) -> None:
         """Start ``supervisord -n`` in its own session and wait until it answers XML-RPC."""
@@ -230,31 +298,34 @@ class Supervisor:
         """All programs' states, in one XML-RPC call."""
         return [ProcessInfo.from_rpc(raw) for raw in self.rpc.supervisor.getAllProcessInfo()]
 
-    def shutdown(self, timeout: float = 60.0) -> None:
+    def shutdown(self, timeout: float = 60.0,
+                 on_slow: Callable[[list[str]], None] | None = None) -> None:
         """Stop every program and supervisord itself; wait until it is gone and cleaned up.
 
         supervisord's own shutdown handles one group per loop turn (up to a second each), so
         the programs are stopped here first, all circles at once and then Redis; supervisord
-        then finds nothing left to stop and exits at once.
+        then finds nothing left to stop and exits at once. ``on_slow`` is told, once, which
+        programs are still stopping after SLOW_STOP_NOTICE seconds (a worker finishing a script).
         """
         pid = self.pid
         deadline = time.monotonic() + timeout
         try:
             groups = {i.group for i in self.processes()}
-            self._stop_groups(groups - {REDIS_PROGRAM}, deadline)
-            self._stop_groups(groups & {REDIS_PROGRAM}, deadline)
+            self._stop_groups(groups - {REDIS_PROGRAM}, deadline, on_slow)
+            self._stop_groups(groups & {REDIS_PROGRAM}, deadline, on_slow)
             self.rpc.supervisor.shutdown()
         except RPC_ERRORS as exc:
             self.transport.close()
             log.info("shutdown request failed (%s); signalling supervisord", exc)
-            if pid_alive(pid):
+            if self._alive(pid):
                 os.kill(pid, signal.SIGTERM)
         if not self._wait_gone(pid, max(1.0, deadline - time.monotonic())):
             log.warning("supervisord (pid %d) did not stop within %g s; killing it", pid, timeout)
             self.kill()
         clean_stale(self.paths)
 
-    def _stop_groups(self, groups: set[str], deadline: float) -> None:
+    def _stop_groups(self, groups: set[str], deadline: float,
+                     on_slow: Callable[[list[str]], None] | None = None) -> None:
         """Stop every process of ``groups`` at once and wait until they have stopped.
 
         One multicall of stopProcess(wait=False): each call only sends the signal, whereas
@@ -266,10 +337,22 @@ class Supervisor:
             self.rpc.system.multicall([{"methodName": "supervisor.stopProcess",
                                         "params": [f"{i.group}:{i.name}", False]}
                                        for i in running])
+        notice_at = time.monotonic() + SLOW_STOP_NOTICE
         while time.monotonic() < deadline:
-            if not any(i.state in ACTIVE_STATES for i in self.processes() if i.group in groups):
+            active = [i.name for i in self.processes()
+                      if i.group in groups and i.state in ACTIVE_STATES]
+            if not active:
                 return
+            if on_slow is not None and time.monotonic() >= notice_at:
+                on_slow(sorted(active))
+                on_slow = None
             time.sleep(0.05)
+
+    def _alive(self, pid: int) -> bool:
+        """Whether our supervisord still runs (a pid alone may have been reused)."""
+        if self.process is not None:
+            return self.process.poll() is None
+        return is_tree_supervisord(pid, self.paths)
 
     def _wait_gone(self, pid: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -280,7 +363,7 @@ class Supervisor:
                     return True
                 except subprocess.TimeoutExpired:
                     pass
-            elif not pid_alive(pid):
+            elif not self._alive(pid):
                 return True
             else:
                 time.sleep(0.05)
@@ -290,7 +373,7 @@ class Supervisor:
     def kill(self) -> None:
         """Last resort: SIGKILL supervisord and everything below it."""
         pid = self.pid
-        if not pid_alive(pid):
+        if not self._alive(pid):
             return
         for victim in [pid] + descendants(pid):
             _signal(victim, signal.SIGKILL)

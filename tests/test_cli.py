@@ -48,7 +48,7 @@ def test_state_dir_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert code == 1 and str(tmp_path / "elsewhere") in output
 
 
-def test_stale_socket_and_pidfile_are_cleaned(tmp_path: Path) -> None:
+def test_stale_socket_and_pidfile_are_reported_by_status_and_cleaned_by_stop(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     run_dir = tmp_path / ".circles" / "run"
     run_dir.mkdir(parents=True)
@@ -59,6 +59,10 @@ def test_stale_socket_and_pidfile_are_cleaned(tmp_path: Path) -> None:
         sock.bind(str(run_dir / "supervisor.sock"))
     code, output = run("status", str(config))
     assert code == 1 and "stale" in output
+    assert (run_dir / "supervisord.pid").exists(), "status must not change anything"
+    assert (run_dir / "supervisor.sock").exists(), "status must not change anything"
+    code, output = run("stop", str(config))
+    assert code == 0 and "had been killed" in output
     assert not (run_dir / "supervisord.pid").exists()
     assert not (run_dir / "supervisor.sock").exists()
 
