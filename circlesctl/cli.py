@@ -20,7 +20,8 @@ from . import keys as keyfile
 from . import logs as logfiles
 from . import preflight, render
 from .config import Config, ConfigError, load_config
-from .orchestrate import StartOptions, StartupAborted, report_slow_stop, start_tree
+from .inflight import stop_notices
+from .orchestrate import StartOptions, StartupAborted, start_tree
 from .paths import StatePaths, resolve_state_dir
 from .redis_embed import PROGRAM as REDIS_PROGRAM
 from .status import build_rows, format_table, websocket_url
@@ -256,7 +257,9 @@ def stop(config: Config, paths: StatePaths) -> None:
             click.echo(f"Circles are not running (state folder {paths.root}); nothing to stop.")
         return
     click.echo("Stopping circles...")
-    supervisor.shutdown(on_slow=report_slow_stop)
+    for line in stop_notices(paths, config):
+        click.echo(line)
+    supervisor.shutdown()
     click.echo("Stopped.")
 
 

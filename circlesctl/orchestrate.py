@@ -22,6 +22,7 @@ import click
 import redis
 
 from .config import Circle, Config
+from .inflight import stop_notices
 from .initscripts import run_init_scripts
 from .keys import KeyPair, backup_keys, ensure_keys
 from .logs import lines_since, log_offsets
@@ -29,7 +30,7 @@ from .paths import StatePaths
 from .readiness import StartupFailed, Target, wait_ready
 from .redis_embed import PROGRAM as REDIS_PROGRAM
 from .redis_embed import embedded_url, redis_argv
-from .render import STOP_WAIT_SECS, build_context, render
+from .render import build_context, render
 from .status import build_rows, format_table
 from .supervisor import RPC_ERRORS, Supervisor, SupervisorError
 
@@ -156,17 +157,6 @@ def say(text: str, err: bool = False, nl: bool = True) -> None:
         pass
 
 
-def report_slow_stop(programs: list[str]) -> None:
-    """Say what a stop is waiting for (a worker finishes its running script before it exits)."""
-    workers = [p for p in programs if p.startswith("worker-")]
-    others = [p for p in programs if not p.startswith("worker-")]
-    if workers:
-        say(f"Waiting for {', '.join(workers)} to finish the script it is running "
-            f"(at most {STOP_WAIT_SECS} s, then it is killed)...")
-    if others:
-        say(f"Waiting for {', '.join(others)} to stop...")
-
-
 def _log_tails(paths: StatePaths, programs: Sequence[str],
                offsets: Mapping[str, int]) -> list[str]:
     """The last lines each of ``programs`` logged since this start (``offsets``)."""
@@ -200,7 +190,7 @@ def start_tree(config: Config, paths: StatePaths, options: StartOptions) -> int:
         nonlocal supervisor
         if supervisor is not None:
             handle, supervisor = supervisor, None
-            handle.shutdown(on_slow=report_slow_stop)
+            handle.shutdown()
 
     with _SignalStop() as stopper:
         try:
@@ -232,6 +222,9 @@ def start_tree(config: Config, paths: StatePaths, options: StartOptions) -> int:
         except _StopRequested as stop:
             stopper.disarm()
             say(f"\nReceived {stop}; stopping circles...")
+            if supervisor is not None:
+                for line in stop_notices(paths, config):
+                    say(line)
             stop_tree()
             say("Stopped.")
             return 0 if started_up else 1

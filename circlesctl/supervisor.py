@@ -13,7 +13,7 @@ import time
 import xmlrpc.client
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from supervisor.xmlrpc import SupervisorTransport
 
@@ -24,9 +24,6 @@ log = logging.getLogger(__name__)
 
 RPC_ERRORS = (OSError, xmlrpc.client.Error, http.client.HTTPException)
 ACTIVE_STATES = frozenset({"STARTING", "RUNNING", "BACKOFF", "STOPPING"})
-SLOW_STOP_NOTICE = 1.0
-"""Seconds after which a program still stopping is reported (programs stop in milliseconds
-unless a worker is finishing a running script)."""
 
 
 class SupervisorError(Exception):
@@ -298,21 +295,19 @@ class Supervisor:
         """All programs' states, in one XML-RPC call."""
         return [ProcessInfo.from_rpc(raw) for raw in self.rpc.supervisor.getAllProcessInfo()]
 
-    def shutdown(self, timeout: float = 60.0,
-                 on_slow: Callable[[list[str]], None] | None = None) -> None:
+    def shutdown(self, timeout: float = 60.0) -> None:
         """Stop every program and supervisord itself; wait until it is gone and cleaned up.
 
         supervisord's own shutdown handles one group per loop turn (up to a second each), so
         the programs are stopped here first, all circles at once and then Redis; supervisord
-        then finds nothing left to stop and exits at once. ``on_slow`` is told, once, which
-        programs are still stopping after SLOW_STOP_NOTICE seconds (a worker finishing a script).
+        then finds nothing left to stop and exits at once.
         """
         pid = self.pid
         deadline = time.monotonic() + timeout
         try:
             groups = {i.group for i in self.processes()}
-            self._stop_groups(groups - {REDIS_PROGRAM}, deadline, on_slow)
-            self._stop_groups(groups & {REDIS_PROGRAM}, deadline, on_slow)
+            self._stop_groups(groups - {REDIS_PROGRAM}, deadline)
+            self._stop_groups(groups & {REDIS_PROGRAM}, deadline)
             self.rpc.supervisor.shutdown()
         except RPC_ERRORS as exc:
             self.transport.close()
@@ -324,8 +319,7 @@ class Supervisor:
             self.kill()
         clean_stale(self.paths)
 
-    def _stop_groups(self, groups: set[str], deadline: float,
-                     on_slow: Callable[[list[str]], None] | None = None) -> None:
+    def _stop_groups(self, groups: set[str], deadline: float) -> None:
         """Stop every process of ``groups`` at once and wait until they have stopped.
 
         One multicall of stopProcess(wait=False): each call only sends the signal, whereas
@@ -337,15 +331,9 @@ class Supervisor:
             self.rpc.system.multicall([{"methodName": "supervisor.stopProcess",
                                         "params": [f"{i.group}:{i.name}", False]}
                                        for i in running])
-        notice_at = time.monotonic() + SLOW_STOP_NOTICE
         while time.monotonic() < deadline:
-            active = [i.name for i in self.processes()
-                      if i.group in groups and i.state in ACTIVE_STATES]
-            if not active:
+            if not any(i.state in ACTIVE_STATES for i in self.processes() if i.group in groups):
                 return
-            if on_slow is not None and time.monotonic() >= notice_at:
-                on_slow(sorted(active))
-                on_slow = None
             time.sleep(0.05)
 
     def _alive(self, pid: int) -> bool:
