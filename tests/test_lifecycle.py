@@ -3,12 +3,16 @@ terminal (SIGHUP), a broken pipe, a kill -9 of supervisord, a pid file whose pid
 and what an operator reads while starting and stopping."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 from pathlib import Path
+from typing import Iterator
 
 import psutil
+import pytest
 import redis
 
 from circlesctl.supervisor import pid_alive
@@ -79,16 +83,38 @@ def test_sighup_from_a_closed_terminal_stops_the_tree(tree_folder: Path) -> None
             proc.wait()
 
 
-def test_broken_stdout_during_start_leaves_no_process(tree_folder: Path) -> None:
-    tree = make_tree(tree_folder, None)
+@contextlib.contextmanager
+def failing_start(tree: Tree, *extra: str) -> Iterator[subprocess.Popen[str]]:
+    """`start --detach` whose last WebSocket server cannot start: its port is taken once the
+    validation is over (the config is rendered after it), before the server gets there."""
+    port = tree.circles()[-1]["port"]
     proc = subprocess.Popen(CLI + ["start", "--detach", str(tree.config), "--state-dir",
-                                   str(tree.state)], stdout=subprocess.PIPE,
+                                   str(tree.state), *extra], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    first = proc.stdout.readline()  # type: ignore[union-attr]
-    assert first.startswith("Starting"), first
-    proc.stdout.close()  # type: ignore[union-attr]  # e.g. `circlesctl start | head -1`
-    proc.stderr.close()  # type: ignore[union-attr]
-    assert proc.wait(timeout=WAIT * 2) != 0
+    conf = tree.state / "supervisord.conf"
+    try:
+        with socket.socket() as thief:
+            wait_until(lambda: conf.exists() or proc.poll() is not None, "the rendered config")
+            thief.bind(("127.0.0.1", port))
+            thief.listen()
+            yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.parametrize("closed", ["stdout", "stderr"])
+def test_closed_output_during_a_failed_start_leaves_no_process(tree_folder: Path,
+                                                                closed: str) -> None:
+    tree = make_tree(tree_folder, None)
+    with failing_start(tree) as proc:
+        first = proc.stdout.readline()  # type: ignore[union-attr]
+        assert first.startswith("Starting"), first
+        getattr(proc, closed).close()  # e.g. `circlesctl start | head -1`
+        if closed == "stderr":
+            proc.stdout.read()  # type: ignore[union-attr]
+        assert proc.wait(timeout=WAIT * 2) != 0
     assert tree.leftovers(set()) == []
     assert redis_servers(tree) == []
     assert not (tree.state / "run" / "supervisor.sock").exists()
@@ -151,13 +177,14 @@ def test_failed_start_shows_only_this_starts_log_lines(tree_folder: Path,
     tree = make_tree(tree_folder, redis_url)
     logs = tree.state / "logs"
     logs.mkdir(parents=True)
-    for program in ("worker-ourworld", "ws-ourworld", "worker-duniacybercity",
-                    "ws-duniacybercity"):
-        (logs / f"{program}.log").write_text(f"line from an earlier run of {program}\n")
-    started = tree.cli("start", "--detach", "--ready-timeout", "0.5")
-    assert started.returncode == 1
-    assert "last lines of" in started.stderr and "(this start)" in started.stderr
-    assert "earlier run" not in started.stderr
+    failing = logs / "ws-duniacybercity.log"
+    failing.write_text("line from an earlier run\n")
+    with failing_start(tree, "--redis-url", redis_url) as proc:
+        out, err = proc.communicate(timeout=WAIT * 2)
+    assert proc.returncode == 1, out + err
+    assert f"last lines of {failing} (this start)" in err
+    assert "earlier run" not in err
+    assert "address already in use" in err  # what this start's server said
     assert tree.leftovers(set()) == []
 
 
