@@ -37,14 +37,21 @@ def tree_redis_url(paths: StatePaths) -> str | None:
 
 def running_scripts(client: redis.Redis, config: Config,
                     public_keys: dict[str, str]) -> dict[str, list[str]]:
-    """Per circle name, the ids of the tasks its workers have taken and not finished."""
+    """Per circle name, the ids of the tasks its workers have taken and not finished: the
+    entries of every processing list of the circle (``rhai_processing:<pk>`` and, with worker
+    pools, one ``rhai_processing:<pk>:<host>:<pid>`` per worker)."""
     running = {}
     for circle in config.circles:
         public_key = public_keys.get(circle.name)
-        if public_key:
-            ids = client.lrange(protocol.processing_key(public_key), 0, -1)
-            if ids:
-                running[circle.name] = [str(i) for i in ids]
+        if not public_key:
+            continue
+        prefix = protocol.processing_key(public_key)
+        ids = []
+        for key in sorted(client.scan_iter(match=prefix + "*", count=1000)):
+            if key == prefix or key.startswith(prefix + ":"):
+                ids += [str(i) for i in client.lrange(key, 0, -1)]
+        if ids:
+            running[circle.name] = ids
     return running
 
 
@@ -65,6 +72,6 @@ def stop_notices(paths: StatePaths, config: Config) -> list[str]:
     except (KeyFileError, redis.RedisError, ValueError) as exc:
         log.info("cannot tell which scripts are running: %s", exc)
         return []
-    return [f"Waiting for circle {name!r} to finish its running script "
-            f"({', '.join(ids)}); at most {STOP_WAIT_SECS} s, then the worker is killed."
+    return [f"Waiting for circle {name!r} to finish the script(s) its workers are running "
+            f"({', '.join(ids)}); at most {STOP_WAIT_SECS} s, then a worker is killed."
             for name, ids in running.items()]

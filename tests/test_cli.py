@@ -150,3 +150,23 @@ def test_follow_prints_only_new_lines(tmp_path: Path) -> None:
 
     follow([log], lambda path, line: seen.append(f"{path.name}: {line}"), keep_going, 0.01)
     assert seen == ["ws-x.log: new line"]
+
+
+def test_verbose_before_or_after_the_command(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    for args in (["-v", "status", str(config)], ["status", str(config), "-v"],
+                 ["-v", "status", "-v", str(config)]):
+        code, output = run(*args)
+        assert code == 1 and "not running" in output, (args, output)
+
+
+def test_init_result_shows_what_was_printed_before_an_error() -> None:
+    from circlesctl.initscripts import init_summary
+    from worker.protocol import TaskResult
+
+    assert init_summary(TaskResult("t", "completed", "hello", None)) == "ok"
+    assert init_summary(TaskResult("t", "error", None, "boom (line 3)")) == "boom (line 3)"
+    shown = init_summary(TaskResult("t", "error", "step 1\nstep 2\n", "boom (line 3)\nmore"))
+    first, _, rest = shown.partition("\n")
+    assert first == "boom (line 3) (printed before: step 1 / step 2)"
+    assert rest == "more"

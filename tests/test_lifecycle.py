@@ -210,7 +210,8 @@ def test_stop_says_it_waits_for_a_running_script(tree_folder: Path, redis_url: s
         out, err = stop.communicate(timeout=WAIT)
         assert stop.returncode == 0, err
         assert seen[0] == "Stopping circles...\n"
-        assert seen[1].startswith("Waiting for circle 'OurWorld' to finish its running script")
+        assert seen[1].startswith("Waiting for circle 'OurWorld' to finish the script(s) its "
+                                  "workers are running")
         assert task_id in seen[1] and "Dunia" not in "".join(seen) + out
         tree.assert_nothing_left(pids)
     finally:
