@@ -51,4 +51,4 @@ def init_summary(result: protocol.TaskResult) -> str:
         return error
     first, _, rest = error.partition("\n")
     printed_line = " / ".join(line.strip() for line in printed.splitlines() if line.strip())
-    return f"{first} (printed before: {printed_line})" + (f"\n{rest}" if rest else "")
+    return f"{first}; printed: {printed_line}" + (f"\n{rest}" if rest else "")

@@ -168,5 +168,5 @@ def test_init_result_shows_what_was_printed_before_an_error() -> None:
     assert init_summary(TaskResult("t", "error", None, "boom (line 3)")) == "boom (line 3)"
     shown = init_summary(TaskResult("t", "error", "step 1\nstep 2\n", "boom (line 3)\nmore"))
     first, _, rest = shown.partition("\n")
-    assert first == "boom (line 3) (printed before: step 1 / step 2)"
+    assert first == "boom (line 3); printed: step 1 / step 2"
     assert rest == "more"

@@ -4,6 +4,8 @@ and what an operator reads while starting and stopping."""
 from __future__ import annotations
 
 import contextlib
+import inspect
+import json
 import os
 import signal
 import socket
@@ -261,5 +263,25 @@ def test_logs_and_verbosity_accept_supervisorctl_forms(tree_folder: Path,
         assert "ws-ourworld.log" in shown.stdout and "worker-ourworld.log" not in shown.stdout
     wrong_group = tree.cli("logs", "duniacybercity:ws-ourworld")
     assert wrong_group.returncode == 2
+    assert tree.cli("stop").returncode == 0
+    tree.assert_nothing_left(pids)
+
+
+@pytest.mark.skipif("output" not in inspect.signature(protocol.error_result).parameters,
+                    reason="needs contract C4 (the worker keeps printed output on error), "
+                           "from branch worker-ops")
+def test_init_column_shows_what_a_failing_init_script_printed(tree_folder: Path,
+                                                              redis_url: str) -> None:
+    (tree_folder / "noisy.rhai").write_text('print("checking settings");\nthrow "no owner";\n')
+    tree = make_tree(tree_folder, redis_url, [{"name": "Noisy", "port": free_port(),
+                                               "script_path": "noisy.rhai"}])
+    started = start_detached(tree)
+    pids = tree.tree_pids()
+    row = next(l for l in started.stdout.splitlines() if l.startswith("Noisy "))
+    assert "no owner" in row and "printed: checking settings" in row, row
+    saved = json.loads((tree.state / "init.json").read_text())
+    assert "printed: checking settings" in saved["Noisy"]
+    status = tree.cli("status")
+    assert "printed: checking settings" in status.stdout
     assert tree.cli("stop").returncode == 0
     tree.assert_nothing_left(pids)
