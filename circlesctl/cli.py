@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 import signal
 import sys
 from pathlib import Path
@@ -386,11 +385,5 @@ def _play_key(paths: StatePaths, name: str, key_hex: str | None, key_file: Any) 
 
 
 def main() -> None:
-    """Console-script entry point. A reader that went away (closed pipe or terminal) ends the
-    command quietly with exit 1 instead of a traceback."""
-    try:
-        cli(prog_name="circlesctl")
-    except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(EXIT_RUNTIME)
+    """Console-script entry point."""
+    cli(prog_name="circlesctl")
