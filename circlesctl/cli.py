@@ -11,7 +11,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
@@ -26,6 +26,8 @@ from .redis_embed import PROGRAM as REDIS_PROGRAM
 from .status import build_rows, format_table, websocket_url
 from .supervisor import RPC_ERRORS, Supervisor, clean_stale, live_supervisord, orphans
 
+if TYPE_CHECKING:
+    from wsserver.client import CircleRpcError
 
 EXIT_RUNTIME = 1
 EXIT_USAGE = 2
@@ -341,7 +343,7 @@ def play(config: Config, paths: StatePaths, name: str, script: str, key_hex: str
     click.echo(output, nl=not output.endswith("\n"))
 
 
-def _describe_failure(error: Any, source: str) -> str:
+def _describe_failure(error: CircleRpcError, source: str) -> str:
     """A failed play as a person reads it: the worker's message, called a syntax error when the
     script does not even parse (JSON-RPC labels every script failure "Execution Error")."""
     from worker.engine import Engine, ParseError, RhaiError

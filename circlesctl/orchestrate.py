@@ -148,11 +148,11 @@ def _progress(tty: bool) -> Callable[[str, int, int], None]:
     return report
 
 
-def say(text: str, err: bool = False, nl: bool = True) -> None:
+def say(text: str, err: bool = False) -> None:
     """Print, but never fail: on the shutdown path a closed terminal (EIO) or a broken pipe
     must not stop the clean-up."""
     try:
-        click.echo(text, err=err, nl=nl)
+        click.echo(text, err=err)
     except OSError:
         pass
 

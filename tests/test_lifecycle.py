@@ -19,7 +19,7 @@ import redis
 
 from circlesctl.supervisor import pid_alive
 from worker import protocol
-from test_e2e import CLI, WAIT, Tree, free_port, make_tree, tree_folder, wait_until  # noqa: F401
+from test_e2e import CLI, WAIT, Tree, free_port, make_tree, tree_folder, wait_until  # noqa: F401  (fixture)
 
 
 def redis_servers(tree: Tree) -> list[int]:

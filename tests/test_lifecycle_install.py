@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from test_e2e import ROOT, free_port, wait_until  # noqa: F401
-from test_lifecycle import redis_servers  # noqa: F401
+from test_e2e import ROOT, free_port
 
 SOURCE_IGNORE = shutil.ignore_patterns(".git", ".circles", "build", "dist", "*.egg-info",
                                        "__pycache__", ".pytest_cache")

@@ -7,7 +7,7 @@ import stat
 import subprocess
 from pathlib import Path
 
-from test_e2e import CLI, WAIT, make_tree, tree_folder, wait_until  # noqa: F401
+from test_e2e import CLI, WAIT, make_tree, tree_folder  # noqa: F401  (tree_folder is a fixture)
 
 
 def backups(state: Path) -> list[Path]:
