@@ -25,7 +25,7 @@ from .config import Circle, Config
 from .inflight import stop_notices
 from .initscripts import run_init_scripts
 from .keys import KeyPair, backup_keys, ensure_keys
-from .logs import lines_since, log_offsets
+from .logs import last_lines, lines_since, log_offsets
 from .paths import StatePaths
 from .readiness import StartupFailed, Target, wait_ready
 from .redis_embed import PROGRAM as REDIS_PROGRAM
@@ -157,15 +157,27 @@ def say(text: str, err: bool = False) -> None:
         pass
 
 
-def _log_tails(paths: StatePaths, programs: Sequence[str],
-               offsets: Mapping[str, int]) -> list[str]:
-    """The last lines each of ``programs`` logged since this start (``offsets``)."""
+def log_tails(paths: StatePaths, programs: Sequence[str],
+              offsets: Mapping[str, int] | None = None) -> list[str]:
+    """The last lines of each of ``programs``' logs; only those written after ``offsets``
+    (from log_offsets, taken when this start or reload began) when given."""
     lines = []
     for program in programs:
         path = paths.program_log(program)
-        lines.append(f"--- last lines of {path} (this start) ---")
-        lines += lines_since(path, offsets.get(program, 0), LOG_TAIL_LINES) or ["(empty)"]
+        if offsets is None:
+            lines.append(f"--- last lines of {path} ---")
+            lines += last_lines(path, LOG_TAIL_LINES) or ["(empty)"]
+        else:
+            lines.append(f"--- last lines of {path} (this start) ---")
+            lines += lines_since(path, offsets.get(program, 0), LOG_TAIL_LINES) or ["(empty)"]
     return lines
+
+
+def show_log_tails(paths: StatePaths, programs: Sequence[str],
+                   offsets: Mapping[str, int] | None = None) -> None:
+    """Print log_tails on stderr (why programs failed); never fails on a closed stderr."""
+    for line in log_tails(paths, programs, offsets):
+        say(line, err=True)
 
 
 def _programs(config: Config, embedded: bool) -> list[str]:
@@ -230,11 +242,9 @@ def start_tree(config: Config, paths: StatePaths, options: StartOptions) -> int:
             return 0 if started_up else 1
         except StartupFailed as exc:
             stopper.disarm()
-            tails = _log_tails(paths, exc.programs, offsets)
-            stop_tree()
             say("", err=True)
-            for line in tails:
-                say(line, err=True)
+            show_log_tails(paths, exc.programs, offsets)
+            stop_tree()
             raise StartupAborted(f"{exc}; stopped everything") from None
         except RUNTIME_ERRORS as exc:
             stopper.disarm()
