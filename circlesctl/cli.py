@@ -15,7 +15,7 @@ import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
@@ -27,16 +27,20 @@ from . import preflight, render
 from . import reload as reloading
 from . import status as tree_status
 from .config import Config, ConfigError, load_config, memory_limit_problem
+from .inflight import stop_notices
 from .orchestrate import (StartOptions, StartupAborted, show_log_tails, start_tree,
                           write_private)
 from .paths import StatePaths, resolve_state_dir
 from .readiness import StartupFailed, wait_ready
 from .redis_embed import PROGRAM as REDIS_PROGRAM
 from .status import format_table, notes, tree_view, websocket_url
-from .supervisor import RPC_ERRORS, Supervisor, clean_stale, read_pid
+from .supervisor import (RPC_ERRORS, Supervisor, clean_stale, live_supervisord, orphans,
+                         read_pid)
 from .systemd import UnitOptions, render_unit
 from .tree import SettingsError, TreeSettings, describe, dump_settings, load_settings
 
+if TYPE_CHECKING:
+    from wsserver.client import CircleRpcError
 
 EXIT_RUNTIME = 1
 EXIT_USAGE = 2
@@ -87,7 +91,7 @@ def common_options(*positionals: str) -> Callable[[Callable[..., Any]], Callable
             config = args[0] if len(args) > len(positionals) else None
             if config is not None and config_option is not None:
                 raise click.UsageError("give the config file as CONFIG or --config, not both")
-            setup_logging(verbose)
+            setup_logging(verbose + click.get_current_context().find_root().params["verbose"])
             loaded = _load(Path(config or config_option or DEFAULT_CONFIG))
             own = args[len(args) - len(positionals):]
             return func(loaded, resolve_state_dir(loaded.path, state_dir), *own, **kwargs)
@@ -118,14 +122,24 @@ def _read_init(paths: StatePaths) -> dict[str, str]:
 
 
 def _attach_or_fail(paths: StatePaths) -> Supervisor:
+    """The running supervisord, or a Fail saying what is there instead. Changes nothing:
+    only start and stop clean up after a killed supervisord."""
     supervisor = Supervisor.attach(paths) if paths.root.is_dir() else None
-    if supervisor is None:
-        if paths.root.is_dir() and clean_stale(paths):
-            raise Fail(f"circles are not running (state folder {paths.root}); cleaned up after a "
-                       "supervisord that was killed (stale socket/pid file, orphaned programs)")
-        raise Fail(f"circles are not running (state folder {paths.root}); "
-                   "start them with 'circlesctl start'")
-    return supervisor
+    if supervisor is not None:
+        return supervisor
+    left = orphans(paths) if paths.root.is_dir() else []
+    if left:
+        raise Fail(f"circles are not running properly (state folder {paths.root}): supervisord "
+                   f"is gone but {len(left)} program(s) it started still run (pids "
+                   f"{', '.join(map(str, sorted(left)))}); 'circlesctl stop' stops them, "
+                   "'circlesctl start' cleans up and starts again")
+    stale = [p for p in (paths.supervisor_socket, paths.supervisor_pidfile) if p.exists()]
+    if stale and not live_supervisord(paths):
+        raise Fail(f"circles are not running (state folder {paths.root}); a killed supervisord "
+                   f"left {' and '.join(p.name for p in stale)} behind (stale; 'circlesctl "
+                   "stop' or 'circlesctl start' removes them)")
+    raise Fail(f"circles are not running (state folder {paths.root}); "
+               "start them with 'circlesctl start'")
 
 
 def _tree_view(config: Config, paths: StatePaths,
@@ -156,7 +170,10 @@ def _load_settings(paths: StatePaths) -> TreeSettings:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="circlesctl")
-def cli() -> None:
+@click.option("-v", "--verbose", count=True,
+              help="-v info, -vv debug, -vvv debug for every library too (also accepted after "
+                   "the command).")
+def cli(verbose: int) -> None:
     """Run Circles: per-circle Rhai workers and WebSocket servers under supervisord."""
 
 
@@ -170,7 +187,10 @@ def _check_memory_limit(ctx: click.Context, param: click.Parameter,
 @cli.command()
 @common_options()
 @click.option("--detach", is_flag=True, help="Return after start-up; leave the circles running.")
-@click.option("--new-keys", is_flag=True, help="Replace every circle's keypair with a fresh one.")
+@click.option("--new-keys", is_flag=True,
+              help="Replace every circle's keypair with a fresh one (new identities; the old "
+                   "keys.json is saved beside it). Asks first on a terminal.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (--new-keys).")
 @click.option("--redis-url", envvar="CIRCLES_REDIS_URL",
               help="Use this Redis (default: $CIRCLES_REDIS_URL, else an embedded one).")
 @click.option("--ready-timeout", type=click.FloatRange(min=0, min_open=True), default=30.0,
@@ -183,9 +203,9 @@ def _check_memory_limit(ctx: click.Context, param: click.Parameter,
                    "(default: the worker's, 512; 0 = off).")
 @click.option("--max-attempts", type=click.IntRange(min=1),
               help="Default max_attempts for circles that set none (default: the worker's, 2).")
-def start(config: Config, paths: StatePaths, detach: bool, new_keys: bool, redis_url: str | None,
-          ready_timeout: float, init_timeout: float, debug: bool, max_memory_mb: int | None,
-          max_attempts: int | None) -> None:
+def start(config: Config, paths: StatePaths, detach: bool, new_keys: bool, yes: bool,
+          redis_url: str | None, ready_timeout: float, init_timeout: float, debug: bool,
+          max_memory_mb: int | None, max_attempts: int | None) -> None:
     """Start every circle in CONFIG (default ./circles.json) and show their status.
 
     Stays in the foreground until Ctrl+C or SIGTERM, which stop everything, unless --detach.
@@ -202,11 +222,13 @@ def start(config: Config, paths: StatePaths, detach: bool, new_keys: bool, redis
         if clean_stale(paths):
             click.echo("Cleaned up after a supervisord that was killed (stale socket/pid file, "
                        "orphaned programs).")
-    _preflight(config, paths, redis_url)
+    redis_server = _preflight(config, paths, redis_url)
+    if new_keys and not yes:
+        _confirm_new_keys(paths)
     options = StartOptions(detach=detach, new_keys=new_keys, redis_url=redis_url,
                            ready_timeout=ready_timeout, init_timeout=init_timeout, debug=debug,
                            tty=sys.stdout.isatty(), max_memory_mb=max_memory_mb,
-                           max_attempts=max_attempts)
+                           max_attempts=max_attempts, redis_server=redis_server or "")
     try:
         code = start_tree(config, paths, options)
     except keyfile.KeyFileError as exc:
@@ -216,8 +238,28 @@ def start(config: Config, paths: StatePaths, detach: bool, new_keys: bool, redis
     sys.exit(code)
 
 
-def _preflight(config: Config, paths: StatePaths, redis_url: str | None) -> None:
-    """Everything that can be wrong before anything is created (exit 2 on a problem)."""
+def _confirm_new_keys(paths: StatePaths) -> None:
+    """--new-keys discards identities: ask on a terminal, refuse (exit 2) without one."""
+    existing = sorted(_read_keys(paths))
+    if not existing:
+        return
+    what = (f"--new-keys replaces the keys of {len(existing)} circle(s) in {paths.keys} "
+            "(their identities, and so their data, are left behind; the old file is saved "
+            "beside it)")
+    if not sys.stdin.isatty():
+        raise Fail(f"{what}. Not on a terminal, so not asking: add --yes to confirm.",
+                   EXIT_USAGE)
+    if not click.confirm(f"{what}. Continue?", default=False):
+        raise Fail("Keys not replaced; nothing started.", EXIT_USAGE)
+
+
+def _preflight(config: Config, paths: StatePaths, redis_url: str | None) -> str | None:
+    """Everything that can be wrong before anything is created (exit 2 on a problem); the
+    embedded Redis's binary (None with redis_url)."""
+    try:
+        redis_server = preflight.find_requirements(embedded_redis=not redis_url)
+    except preflight.MissingRequirement as exc:
+        raise Fail(f"cannot start: {exc}", EXIT_USAGE) from None
     too_long = paths.too_long_sockets()
     if too_long:
         raise Fail(f"state folder {paths.root}: socket path {too_long[0]} is too long for the "
@@ -237,6 +279,7 @@ def _preflight(config: Config, paths: StatePaths, redis_url: str | None) -> None
         problem = preflight.check_redis(redis_url)
         if problem:
             raise Fail(f"--redis-url / CIRCLES_REDIS_URL: {problem}", EXIT_USAGE)
+    return redis_server
 
 
 def _exit_if_config_differs(config: Config, paths: StatePaths) -> None:
@@ -391,6 +434,8 @@ def stop(config: Config, paths: StatePaths) -> None:
             click.echo(f"Circles are not running (state folder {paths.root}); nothing to stop.")
         return
     click.echo("Stopping circles...")
+    for line in stop_notices(paths, config):
+        click.echo(line)
     supervisor.shutdown()
     click.echo("Stopped.")
 
@@ -401,7 +446,9 @@ def stop(config: Config, paths: StatePaths) -> None:
 @click.option("-n", "--lines", type=click.IntRange(min=0), default=50, show_default=True,
               help="How many of the last lines to show per program.")
 def logs(config: Config, paths: StatePaths, name: str, follow: bool, lines: int) -> None:
-    """Show the logs of NAME: a circle (both its programs), a program, or 'redis'/'supervisord'."""
+    """Show the logs of NAME: a circle (both its programs), a program (as 'ws-ourworld' or as
+    supervisorctl names it, 'ourworld:ws-ourworld'), or 'redis'/'supervisord'."""
+    name = _program_name(config, name)
     circle = config.find(name)
     if circle is not None and name in (*circle.worker_processes, circle.ws_program):
         files = [paths.program_log(name)]
@@ -431,6 +478,17 @@ def logs(config: Config, paths: StatePaths, name: str, follow: bool, lines: int)
             return
 
 
+def _program_name(config: Config, name: str) -> str:
+    """'group:program' (supervisorctl's name) as the bare program name when the group is the
+    circle's; anything else unchanged."""
+    group, colon, program = name.partition(":")
+    circle = config.find(program) if colon else None
+    if circle is not None and circle.slug == group and program in (
+            circle.worker_program, *circle.worker_processes, circle.ws_program):
+        return program
+    return name
+
+
 @cli.command()
 @common_options("NAME", "FILE|-")
 @click.option("--key", "key_hex",
@@ -457,10 +515,27 @@ def play(config: Config, paths: StatePaths, name: str, script: str, key_hex: str
         output = play_script(websocket_url(circle), source, private_key_hex=private_key,
                              timeout=timeout)
     except CircleRpcError as exc:
-        raise Fail(f"script failed on {circle.name!r}: {exc}") from None
+        raise Fail(f"script failed on {circle.name!r}: {_describe_failure(exc, source)}") from None
     except CircleClientError as exc:
         raise Fail(f"{exc} (is circle {circle.name!r} running? see 'circlesctl status')") from None
     click.echo(output, nl=not output.endswith("\n"))
+
+
+def _describe_failure(error: CircleRpcError, source: str) -> str:
+    """A failed play as a person reads it: the worker's message, called a syntax error when the
+    script does not even parse (JSON-RPC labels every script failure "Execution Error")."""
+    from worker.engine import Engine, ParseError, RhaiError
+    from wsserver.rpc import EXECUTION_ERROR
+
+    if error.code != EXECUTION_ERROR or error.data is None:
+        return str(error)
+    try:
+        Engine().compile(source)
+    except ParseError:
+        return f"syntax error: {error.data}"
+    except RhaiError:
+        pass
+    return str(error.data)
 
 
 def _read_script(name: str) -> str:

@@ -35,6 +35,20 @@ def run_init_scripts(client: redis.Redis, circles: Sequence[Circle], keys: dict[
     deadline = time.monotonic() + timeout
     for name, task_id in submitted.items():
         result = protocol.await_result(client, task_id, max(0.1, deadline - time.monotonic()))
-        results[name] = "ok" if result.ok else (result.error or result.status)
+        results[name] = init_summary(result)
         log.info("init script of %r: %s", name, results[name])
     return results
+
+
+def init_summary(result: protocol.TaskResult) -> str:
+    """"ok", or the error; when the script printed something before failing (the worker keeps
+    it in ``output``), the error's first line says so, since that output often tells why."""
+    if result.ok:
+        return "ok"
+    error = (result.error or result.status).strip()
+    printed = (result.output or "").strip()
+    if not printed:
+        return error
+    first, _, rest = error.partition("\n")
+    printed_line = " / ".join(line.strip() for line in printed.splitlines() if line.strip())
+    return f"{first}; printed: {printed_line}" + (f"\n{rest}" if rest else "")

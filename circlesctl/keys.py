@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -101,6 +102,28 @@ def write_keys(path: Path, pairs: dict[str, KeyPair]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def backup_keys(path: Path, now: float | None = None) -> Path | None:
+    """Copy ``path`` to ``keys.json.<UTC timestamp>.bak`` beside it (0600); None when there is
+    no key file. Done before --new-keys replaces identities, which cannot be recreated."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+    backup = path.with_name(f"{path.name}.{stamp}.bak")
+    counter = 1
+    while backup.exists():
+        backup = path.with_name(f"{path.name}.{stamp}-{counter}.bak")
+        counter += 1
+    fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    log.info("saved the previous keys in %s", backup)
+    return backup
 
 
 def ensure_keys(path: Path, names: Iterable[str], new_keys: bool = False) -> dict[str, KeyPair]:

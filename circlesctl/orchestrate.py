@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import click
 import redis
@@ -24,13 +24,13 @@ import redis
 from worker import redis_connect
 
 from .config import Circle, Config
+from .inflight import stop_notices
 from .initscripts import run_init_scripts
-from .keys import KeyPair, ensure_keys
-from .logs import last_lines
+from .keys import KeyPair, backup_keys, ensure_keys
+from .logs import last_lines, lines_since, log_offsets
 from .paths import StatePaths
 from .readiness import StartupFailed, Target, wait_ready
 from .redis_embed import PROGRAM as REDIS_PROGRAM
-from .redis_embed import redis_server_binary
 from .status import format_table, tree_view
 from .supervisor import RPC_ERRORS, Supervisor, SupervisorError
 from .tree import SUPERVISOR_USER, TreeSettings, dump_settings, render_conf
@@ -44,7 +44,7 @@ class StartupAborted(Exception):
 
 
 class _StopRequested(BaseException):
-    """Raised (once) by the SIGINT/SIGTERM handler to unwind to the shutdown path."""
+    """Raised (once) by the SIGINT/SIGTERM/SIGHUP handler to unwind to the shutdown path."""
 
 
 @dataclass(frozen=True)
@@ -58,19 +58,23 @@ class StartOptions:
     init_timeout: float = 30.0
     debug: bool = False
     tty: bool = False
+    redis_server: str = "redis-server"
+    """The embedded Redis's binary, found by the preflight (unused with redis_url)."""
     max_memory_mb: int | None = None
     max_attempts: int | None = None
 
 
 class _SignalStop:
-    """SIGINT/SIGTERM raise _StopRequested the first time, and are ignored after."""
+    """SIGINT/SIGTERM/SIGHUP raise _StopRequested the first time, and are ignored after.
+
+    SIGHUP is what a closed terminal sends: it stops the tree like Ctrl+C."""
 
     def __init__(self) -> None:
         self.armed = True
         self.previous: dict[int, object] = {}
 
     def __enter__(self) -> "_SignalStop":
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             self.previous[signum] = signal.signal(signum, self._handle)
         return self
 
@@ -114,12 +118,16 @@ def _prepare(config: Config, paths: StatePaths,
              options: StartOptions) -> tuple[Supervisor, str, dict[str, KeyPair]]:
     """Create the state folder, keys and data folders; render supervisord.conf (0600)."""
     paths.create()
+    if options.new_keys:
+        backup = backup_keys(paths.keys)
+        if backup is not None:
+            click.echo(f"Saved the previous keys in {backup}")
     keys = ensure_keys(paths.keys, [c.name for c in config.circles], options.new_keys)
     for circle in config.circles:
         paths.circle_data(keys[circle.name].public_key).mkdir(mode=0o700, exist_ok=True)
     settings = TreeSettings(
         python=sys.executable, redis_url=options.redis_url,
-        redis_binary=None if options.redis_url else redis_server_binary(), debug=options.debug,
+        redis_binary=None if options.redis_url else options.redis_server, debug=options.debug,
         max_memory_mb=options.max_memory_mb, max_attempts=options.max_attempts)
     url = settings.redis_url_for(paths)
     password = secrets.token_urlsafe(24)
@@ -143,22 +151,66 @@ def _progress(tty: bool) -> Callable[[str, int, int], None]:
     return report
 
 
-def show_log_tails(paths: StatePaths, programs: Sequence[str]) -> None:
-    """The last lines of each of ``programs``' logs, on stderr (why they failed)."""
+def say(text: str, err: bool = False) -> None:
+    """Print, but never fail: on the shutdown path a closed terminal (EIO) or a broken pipe
+    must not stop the clean-up."""
+    try:
+        click.echo(text, err=err)
+    except OSError:
+        pass
+
+
+def log_tails(paths: StatePaths, programs: Sequence[str],
+              offsets: Mapping[str, int] | None = None) -> list[str]:
+    """The last lines of each of ``programs``' logs; only those written after ``offsets``
+    (from log_offsets, taken when this start or reload began) when given."""
+    lines = []
     for program in programs:
         path = paths.program_log(program)
-        click.echo(f"--- last lines of {path} ---", err=True)
-        for line in last_lines(path, LOG_TAIL_LINES) or ["(empty)"]:
-            click.echo(line, err=True)
+        if offsets is None:
+            lines.append(f"--- last lines of {path} ---")
+            lines += last_lines(path, LOG_TAIL_LINES) or ["(empty)"]
+        else:
+            lines.append(f"--- last lines of {path} (this start) ---")
+            lines += lines_since(path, offsets.get(program, 0), LOG_TAIL_LINES) or ["(empty)"]
+    return lines
+
+
+def show_log_tails(paths: StatePaths, programs: Sequence[str],
+                   offsets: Mapping[str, int] | None = None) -> None:
+    """Print log_tails on stderr (why programs failed); never fails on a closed stderr."""
+    for line in log_tails(paths, programs, offsets):
+        say(line, err=True)
+
+
+def _programs(config: Config, embedded: bool) -> list[str]:
+    names = [REDIS_PROGRAM] if embedded else []
+    for circle in config.circles:
+        names += [*circle.worker_processes, circle.ws_program]
+    return names
 
 
 def start_tree(config: Config, paths: StatePaths, options: StartOptions) -> int:
-    """Start everything for ``config``; return the exit code (raises StartupAborted)."""
+    """Start everything for ``config``; return the exit code (raises StartupAborted).
+
+    Whatever ends the start (a failure, a signal, a broken pipe, any exception), everything
+    started is stopped again unless the tree was left running on purpose (--detach).
+    """
     supervisor: Supervisor | None = None
     started_up = False
+    keep_running = False
+    offsets: dict[str, int] = {}
+
+    def stop_tree() -> None:
+        nonlocal supervisor
+        if supervisor is not None:
+            handle, supervisor = supervisor, None
+            handle.shutdown()
+
     with _SignalStop() as stopper:
         try:
             supervisor, url, keys = _prepare(config, paths, options)
+            offsets = log_offsets(paths, _programs(config, not options.redis_url))
             click.echo(f"Starting {len(config.circles)} circle(s); state in {paths.root}")
             supervisor.launch(options.ready_timeout)
             client = redis_connect.sync_client(url, decode_responses=True)
@@ -171,38 +223,44 @@ def start_tree(config: Config, paths: StatePaths, options: StartOptions) -> int:
             if options.detach:
                 click.echo(f"Running in the background; stop with: circlesctl stop "
                            f"{config.path} --state-dir {paths.root}")
+                keep_running = True
                 return 0
             click.echo("Running; press Ctrl+C to stop.")
-            return _wait_foreground(supervisor, paths, stopper)
+            code = _wait_foreground(supervisor, stopper)
+            stop_tree()
+            if code == 0:
+                say("supervisord was shut down from elsewhere (circlesctl stop?); exiting.")
+                return 0
+            raise StartupAborted(f"supervisord exited unexpectedly (status {code}); see "
+                                 f"{paths.supervisord_log}")
         except _StopRequested as stop:
             stopper.disarm()
-            click.echo(f"\nReceived {stop}; stopping circles...")
+            say(f"\nReceived {stop}; stopping circles...")
             if supervisor is not None:
-                supervisor.shutdown()
-            click.echo("Stopped.")
+                for line in stop_notices(paths, config):
+                    say(line)
+            stop_tree()
+            say("Stopped.")
             return 0 if started_up else 1
         except StartupFailed as exc:
             stopper.disarm()
-            click.echo("", err=True)
-            show_log_tails(paths, exc.programs)
-            assert supervisor is not None
-            supervisor.shutdown()
+            say("", err=True)
+            show_log_tails(paths, exc.programs, offsets)
+            stop_tree()
             raise StartupAborted(f"{exc}; stopped everything") from None
         except RUNTIME_ERRORS as exc:
             stopper.disarm()
-            if supervisor is not None:
-                supervisor.shutdown()
+            stop_tree()
             raise StartupAborted(f"start-up failed: {exc}; stopped everything") from None
+        finally:
+            stopper.disarm()
+            if not keep_running:
+                stop_tree()
 
 
-def _wait_foreground(supervisor: Supervisor, paths: StatePaths, stopper: _SignalStop) -> int:
-    """Block until a signal (raises _StopRequested) or supervisord ends on its own."""
+def _wait_foreground(supervisor: Supervisor, stopper: _SignalStop) -> int:
+    """Block until a signal (raises _StopRequested) or supervisord ends on its own; its status."""
     assert supervisor.process is not None
     code = supervisor.process.wait()
     stopper.disarm()
-    supervisor.shutdown()
-    if code == 0:
-        click.echo("supervisord was shut down from elsewhere (circlesctl stop?); exiting.")
-        return 0
-    raise StartupAborted(f"supervisord exited unexpectedly (status {code}); see "
-                         f"{paths.supervisord_log}")
+    return code

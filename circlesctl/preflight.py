@@ -1,6 +1,9 @@
-"""Checks against the machine before anything starts: ports free, external Redis reachable."""
+"""Checks against the machine before anything starts: the programs and files a start needs,
+ports free, external Redis reachable. Nothing is written before these pass."""
 from __future__ import annotations
 
+import importlib.resources
+import importlib.util
 import socket
 
 import redis
@@ -8,6 +11,31 @@ import redis
 from worker import redis_connect
 
 from .config import Config, ConfigError
+from .redis_embed import RedisServerMissing, redis_server_binary
+from .render import TEMPLATE_NAME, TEMPLATE_PACKAGE
+
+
+class MissingRequirement(Exception):
+    """Something a start needs is not installed or not readable; the message says what."""
+
+
+def find_requirements(embedded_redis: bool) -> str | None:
+    """Check supervisord is importable and the template readable; with an embedded Redis,
+    return the redis-server binary to run (None otherwise). Raises MissingRequirement."""
+    if importlib.util.find_spec("supervisor.supervisord") is None:
+        raise MissingRequirement("supervisord is not installed for this Python "
+                                 "(the 'supervisor' package); reinstall circlesctl")
+    try:
+        importlib.resources.files(TEMPLATE_PACKAGE).joinpath(TEMPLATE_NAME).read_text("utf-8")
+    except (OSError, ModuleNotFoundError) as exc:
+        raise MissingRequirement(f"the supervisord template {TEMPLATE_PACKAGE}/{TEMPLATE_NAME} "
+                                 f"cannot be read ({exc}); reinstall circlesctl") from None
+    if not embedded_redis:
+        return None
+    try:
+        return redis_server_binary()
+    except RedisServerMissing as exc:
+        raise MissingRequirement(str(exc)) from None
 
 
 def port_free(host: str, port: int) -> str | None:

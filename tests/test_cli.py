@@ -48,7 +48,7 @@ def test_state_dir_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert code == 1 and str(tmp_path / "elsewhere") in output
 
 
-def test_stale_socket_and_pidfile_are_cleaned(tmp_path: Path) -> None:
+def test_stale_socket_and_pidfile_are_reported_by_status_and_cleaned_by_stop(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     run_dir = tmp_path / ".circles" / "run"
     run_dir.mkdir(parents=True)
@@ -59,6 +59,10 @@ def test_stale_socket_and_pidfile_are_cleaned(tmp_path: Path) -> None:
         sock.bind(str(run_dir / "supervisor.sock"))
     code, output = run("status", str(config))
     assert code == 1 and "stale" in output
+    assert (run_dir / "supervisord.pid").exists(), "status must not change anything"
+    assert (run_dir / "supervisor.sock").exists(), "status must not change anything"
+    code, output = run("stop", str(config))
+    assert code == 0 and "had been killed" in output
     assert not (run_dir / "supervisord.pid").exists()
     assert not (run_dir / "supervisor.sock").exists()
 
@@ -146,3 +150,23 @@ def test_follow_prints_only_new_lines(tmp_path: Path) -> None:
 
     follow([log], lambda path, line: seen.append(f"{path.name}: {line}"), keep_going, 0.01)
     assert seen == ["ws-x.log: new line"]
+
+
+def test_verbose_before_or_after_the_command(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    for args in (["-v", "status", str(config)], ["status", str(config), "-v"],
+                 ["-v", "status", "-v", str(config)]):
+        code, output = run(*args)
+        assert code == 1 and "not running" in output, (args, output)
+
+
+def test_init_result_shows_what_was_printed_before_an_error() -> None:
+    from circlesctl.initscripts import init_summary
+    from worker.protocol import TaskResult
+
+    assert init_summary(TaskResult("t", "completed", "hello", None)) == "ok"
+    assert init_summary(TaskResult("t", "error", None, "boom (line 3)")) == "boom (line 3)"
+    shown = init_summary(TaskResult("t", "error", "step 1\nstep 2\n", "boom (line 3)\nmore"))
+    first, _, rest = shown.partition("\n")
+    assert first == "boom (line 3); printed: step 1 / step 2"
+    assert rest == "more"

@@ -81,3 +81,18 @@ def test_from_private_hex_rejects_garbage() -> None:
         KeyPair.from_private_hex("abcd")
     with pytest.raises(ValueError, match="not a valid"):
         KeyPair.from_private_hex("00" * 32)
+
+
+def test_backup_is_a_private_copy_and_never_overwritten(tmp_path: Path) -> None:
+    from circlesctl.keys import backup_keys
+
+    path = tmp_path / "keys.json"
+    assert backup_keys(path) is None
+    ensure_keys(path, ["A"])
+    first = backup_keys(path, now=0)
+    second = backup_keys(path, now=0)  # same second: a second copy, not an overwrite
+    assert first is not None and second is not None and first != second
+    for backup in (first, second):
+        assert backup.parent == tmp_path and backup.name.startswith("keys.json.19700101T000000Z")
+        assert backup.read_bytes() == path.read_bytes()
+        assert mode(backup) == 0o600
