@@ -24,7 +24,7 @@ from worker.store import Store
 
 PK = "02" + "1f" * 32
 CALLER = "03" + "c4" * 32
-REPLY_WAIT = 20.0
+REPLY_WAIT = 60.0
 """Upper bound for a reply to arrive (a liveness guard, not a speed assertion)."""
 OWN_PROCESSING = protocol.worker_processing_key(PK, socket.gethostname(), os.getpid())
 """The processing list of a worker thread in this test process."""
@@ -42,7 +42,7 @@ def open_gate(store: Store, name: str) -> None:
     store.put("gate", name, "true")
 
 
-def wait_until(condition: Callable[[], object], what: str, limit: float = 20.0) -> None:
+def wait_until(condition: Callable[[], object], what: str, limit: float = 60.0) -> None:
     """Poll ``condition`` until it is true; fail naming ``what`` if it never becomes true."""
     deadline = time.monotonic() + limit
     while not condition():

@@ -3,17 +3,21 @@ workers on one queue, and the worker log. Real worker processes and a real redis
 wait is for an event (a script records that it started, a reply, an exit), never a duration."""
 from __future__ import annotations
 
+import logging
 import socket
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
 import redis
 
 import test_worker
 from test_worker import (CALLER, GATED, PK, REPLY_WAIT, Spawn, has_started, open_gate, play, stop,
                          wait_ready, wait_until)
-from worker import protocol
-from worker.runner import EXIT_RECYCLE
+from worker import memory, protocol
+from worker.config import WorkerConfig
+from worker.runner import EXIT_RECYCLE, Worker
 from worker.store import Store
 
 UNLIMITED = ("--max-operations", "0", "--script-timeout", "0")
@@ -29,6 +33,7 @@ grow(s, 40)
 """Holds 41 distinct strings of 8 MiB at once (each within the engine's string limit)."""
 
 spawn = test_worker.spawn  # the fixture that starts `python -m worker` processes
+config = test_worker.config  # the fixture with a threaded worker's settings
 
 
 def runs(store: Store, name: str) -> int:
@@ -145,3 +150,22 @@ def test_worker_log_has_a_line_per_task_and_the_scripts_debug_output(
     assert " INFO " in line_with(f'task {ok.task_id} debug: "hello"')
     assert "lines" in line_with(f'task {ok.task_id} debug: "two')
     assert not any(line.startswith("lines") for line in lines)  # a debug line stays one line
+
+
+def test_worker_still_holding_over_half_its_limit_after_a_task_answers_and_leaves(
+        config: WorkerConfig, redis_client: redis.Redis, caplog: pytest.LogCaptureFixture) -> None:
+    """The worker runs in this test's process: a ballast makes that process's resident memory
+    really exceed half of a 128 MiB limit, as a worker's would after a fragmenting script."""
+    ballast = b"x" * (80 * memory.MIB)
+    assert memory.over_recycle_threshold(memory.resident_bytes(), 128)
+    worker = Worker(replace(config, max_memory_mb=128))
+    first = protocol.submit(redis_client, PK, '"answered"', CALLER)
+    second = protocol.submit(redis_client, PK, '"for the next worker"', CALLER)
+    with caplog.at_level(logging.WARNING, logger="worker.runner"):
+        worker.run()  # returns by itself after the first task
+    assert protocol.await_result(redis_client, first, 1).output == "answered"
+    assert "resident memory" in worker.recycle_reason and "128 MiB" in worker.recycle_reason
+    assert "exits to be restarted fresh" in caplog.text
+    assert redis_client.lrange(protocol.queue_key(PK), 0, -1) == [second]  # left for a fresh one
+    assert redis_client.hget(protocol.details_key(second), "attempts") in (None, "0")
+    del ballast

@@ -128,7 +128,8 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
                         default=environ.get(protocol.REDIS_URL_ENV) or protocol.DEFAULT_REDIS_URL,
                         help=f"Redis to serve (default: ${protocol.REDIS_URL_ENV}, "
                              f"else {protocol.DEFAULT_REDIS_URL})")
-    parser.add_argument("--debug", action="store_true", help="log every task")
+    parser.add_argument("--debug", action="store_true",
+                        help="debug-level logging (every task is logged at INFO anyway)")
     parser.add_argument("--result-ttl", type=_positive_int, default=protocol.DEFAULT_RESULT_TTL,
                         metavar="SECONDS",
                         help="how long finished tasks and replies are kept (default: one day)")
