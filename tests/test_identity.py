@@ -7,8 +7,8 @@ import sys
 
 import pytest
 from coincurve import PrivateKey
-from eth_account import Account
 
+from ethsign import Account
 from worker import identity
 
 KEY = PrivateKey()

@@ -4,8 +4,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from eth_account import Account
 
+from ethsign import Account
 from wsserver import siwe
 
 ADDRESS = "0xABaBaBaBABabABabAbAbABAbABabababaBaBABaB"  # EIP-55 spelling of 0xabab…ab

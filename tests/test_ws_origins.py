@@ -13,9 +13,9 @@ import pytest
 import tornado.httpclient
 import tornado.websocket
 from coincurve import PrivateKey
-from eth_account import Account
 
 from circlesctl.config import ConfigError, parse_config
+from ethsign import Account
 from wsserver import origins
 from wshelpers import ROOT, Server, child_env, free_port, pub, request, run
 

@@ -8,10 +8,8 @@ from typing import Any, Iterator
 
 import pytest
 from coincurve import PrivateKey
-from eth_account import Account
-from eth_account.messages import encode_defunct
-from eth_account.signers.local import LocalAccount
 
+from ethsign import Account, LocalAccount, encode_defunct
 from worker.identity import parse_public_key
 from wsserver.client import CircleClient, CircleRpcError
 from wshelpers import Server, pub, rpc_error, run, running_worker
