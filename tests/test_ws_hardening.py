@@ -12,6 +12,7 @@ import pytest
 import tornado.websocket
 from coincurve import PrivateKey
 
+from worker.identity import CURVE_ORDER
 from wsserver.auth import sign_message
 from wsserver.client import CircleClient
 from wshelpers import Server, pub, request, run, running_worker
@@ -135,3 +136,33 @@ def test_output_near_and_over_the_cap_arrives_and_keeps_the_connection(
     assert near == "\n".join(['"' * 1000] * 1000)
     assert len(over.encode()) <= 1024 * 1024 + 100 and "output truncated" in over.splitlines()[-1]
     assert me["authenticated"] is True
+
+
+def high_s_twin(signature_hex: str) -> str:
+    """The other valid signature of the same message by the same key: s -> n - s, v flipped."""
+    raw = bytes.fromhex(signature_hex)
+    s = int.from_bytes(raw[32:64], "big")
+    return (raw[:32] + (CURVE_ORDER - s).to_bytes(32, "big") + bytes([55 - raw[64]])).hex()
+
+
+def test_high_s_signature_and_hybrid_key_are_refused(server: Server) -> None:
+    uncompressed = pub(OWNER, compressed=False)
+    hybrid = f"0{6 + int(uncompressed[-2:], 16) % 2}" + uncompressed[2:]  # 06/07 + x + y
+
+    async def scenario() -> list[Any]:
+        connection = await tornado.websocket.websocket_connect(server.url)
+        await connection.write_message(request("fetch_nonce", [pub(OWNER)], request_id="n"))
+        nonce = json.loads(await connection.read_message())["result"]["nonce"]
+        twin = high_s_twin(sign_message(OWNER.to_hex(), nonce))
+        replies = []
+        for message in (request("authenticate", [pub(OWNER), twin]),
+                        request("fetch_nonce", [hybrid]), request("whoami")):
+            await connection.write_message(message)
+            replies.append(json.loads(await connection.read_message()))
+        connection.close()
+        return replies
+
+    high_s, hybrid_nonce, me = run(scenario())
+    assert high_s["error"]["code"] == -32002 and "high s" in high_s["error"]["data"]
+    assert hybrid_nonce["error"]["code"] == -32602 and "02/03" in hybrid_nonce["error"]["data"]
+    assert me["result"]["authenticated"] is False
