@@ -24,6 +24,7 @@ _START_FN = """
 local function start(key, now, max)
   local f = redis.call('HMGET', key, 'script', 'caller_id', 'reply_queue_name', 'status',
                        'attempts')
+  if not f[4] and redis.call('EXISTS', key) == 1 then f[4] = 'pending' end
   if f[4] and f[4] ~= 'completed' and f[4] ~= 'error' and f[4] ~= 'timeout' then
     local attempt = (tonumber(f[5]) or 0) + 1
     if attempt <= max then
@@ -42,7 +43,8 @@ task)]; a number over ``max`` means the task must not run and nothing was writte
 START_LUA = _START_FN + "return start(KEYS[1], ARGV[1], tonumber(ARGV[2]))\n"
 """KEYS: details hash. ARGV: now, max attempts. Returns what ``start`` does.
 
-A missing hash is not created and a finished task keeps its status, so neither runs again.
+A missing hash is not created and a finished task keeps its status, so neither runs again. A hash
+without ``status`` (as some original Circles rhai_clients write it) counts as ``pending``.
 """
 
 CLEAR_SHARED_HEARTBEAT_LUA = """
