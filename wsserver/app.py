@@ -16,7 +16,7 @@ import tornado.web
 import tornado.websocket
 from redis.exceptions import RedisError
 
-from wsserver import rpc, tasks
+from wsserver import console, rpc, tasks
 from wsserver.config import MAX_MESSAGE_SIZE, ServerConfig
 from wsserver.session import Session
 
@@ -129,7 +129,8 @@ class CircleServer:
     def application(self) -> tornado.web.Application:
         """The routes, with the 1 MiB message cap and keep-alive pings."""
         return tornado.web.Application(
-            [(r"/ws", CircleSocket, {"server": self}), (r"/health", HealthHandler, {"server": self})],
+            [(r"/ws", CircleSocket, {"server": self}), (r"/health", HealthHandler, {"server": self}),
+             *console.routes()],
             websocket_max_message_size=MAX_MESSAGE_SIZE,
             websocket_ping_interval=PING_INTERVAL,
         )
