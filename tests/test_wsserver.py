@@ -26,6 +26,7 @@ from coincurve import PrivateKey
 
 from conftest import redis_server_binary
 from worker import protocol
+from worker.identity import address_of
 from wsserver.auth import sign_message
 from wsserver.client import CircleClient, CircleClientError, CircleRpcError, play_script
 
@@ -167,7 +168,7 @@ async def raw_login(connection: Any, key: PrivateKey) -> None:
     nonce = json.loads(await connection.read_message())["result"]["nonce"]
     await connection.write_message(request(
         "authenticate", [pub(key), sign_message(key.to_hex(), nonce)], request_id="login"))
-    assert json.loads(await connection.read_message())["result"] == {"authenticated": True}
+    assert json.loads(await connection.read_message())["result"]["authenticated"] is True
 
 
 async def rpc_error(client: CircleClient, method: str, params: Any = None) -> CircleRpcError:
@@ -249,9 +250,11 @@ def test_owner_logs_in_and_whoami_reports_it(server: Server) -> None:
             return before, ok, await client.whoami()
 
     before, ok, after = run(scenario())
-    assert before == {"pubkey": None, "circle": pub(OWNER), "authenticated": False}
+    assert before == {"pubkey": None, "address": None, "circle": pub(OWNER), "circle_name": "test",
+                      "authenticated": False, "may_play": False}
     assert ok is True
-    assert after == {"pubkey": pub(OWNER), "circle": pub(OWNER), "authenticated": True}
+    assert after == {"pubkey": pub(OWNER), "address": address_of(pub(OWNER)), "circle": pub(OWNER),
+                     "circle_name": "test", "authenticated": True, "may_play": True}
 
 
 def test_nonce_has_an_expiry_five_minutes_ahead(server: Server) -> None:
@@ -309,7 +312,7 @@ def test_nonce_can_be_spent_only_once(server: Server) -> None:
         async with CircleClient(server.url) as client:
             nonce = (await client.fetch_nonce(pub(OWNER)))["nonce"]
             params = {"pubkey": pub(OWNER), "signature": sign_message(OWNER.to_hex(), nonce)}
-            assert await client.call("authenticate", params) == {"authenticated": True}
+            assert (await client.call("authenticate", params))["authenticated"] is True
             return await rpc_error(client, "authenticate", params)
 
     assert run(scenario()).code == -32002

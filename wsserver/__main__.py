@@ -15,19 +15,45 @@ import sys
 from typing import Sequence
 
 from worker import protocol
+from worker.identity import parse_member, parse_public_key
 from wsserver.app import CircleServer
-from wsserver.auth import DEFAULT_NONCE_TTL, normalize_public_key
-from wsserver.config import DEFAULT_PLAY_TIMEOUT, ServerConfig
+from wsserver.auth import DEFAULT_NONCE_TTL
+from wsserver.config import DEFAULT_MAX_FAILED_LOGINS, DEFAULT_PLAY_TIMEOUT, ServerConfig
+from wsserver.origins import is_loopback, normalize_origin
 
 log = logging.getLogger("wsserver")
 
 
 def _public_key(text: str) -> str:
     try:
-        normalize_public_key(text)
+        parse_public_key(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
+
+
+def _member(text: str) -> str:
+    try:
+        return parse_member(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _origin(text: str) -> str:
+    try:
+        return normalize_origin(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _port(text: str) -> int:
@@ -65,10 +91,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="the circle's secp256k1 public key (hex); also its queue name")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=_port, default=8080, help="port to listen on")
-    parser.add_argument("--member", action="append", default=[], type=_public_key,
-                        metavar="PUBHEX", help="a key that may play besides the circle's own")
+    parser.add_argument("--member", action="append", default=[], type=_member,
+                        metavar="KEY_OR_ADDRESS",
+                        help="a public key or Ethereum address that may play besides the circle")
+    parser.add_argument("--origin", action="append", default=[], type=_origin,
+                        help="a browser origin allowed to connect, e.g. https://app.example.org "
+                             "(default: the circle's own http://HOST:PORT, and the localhost "
+                             "forms on a loopback host)")
     parser.add_argument("--no-auth", action="store_true",
-                        help="let anyone play without logging in (caller id is then empty)")
+                        help="let anyone play without logging in (caller id is then empty); "
+                             "only on a loopback --host")
+    parser.add_argument("--max-failed-logins", type=_positive_int,
+                        default=DEFAULT_MAX_FAILED_LOGINS, metavar="N",
+                        help="failed logins after which a connection is closed")
     parser.add_argument("--play-timeout", type=_seconds, default=DEFAULT_PLAY_TIMEOUT,
                         metavar="SECONDS", help="how long a play waits for the worker")
     parser.add_argument("--nonce-ttl", type=_seconds, default=DEFAULT_NONCE_TTL,
@@ -76,7 +111,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--redis-url", default=None,
                         help=f"default: ${protocol.REDIS_URL_ENV}, else {protocol.DEFAULT_REDIS_URL}")
     parser.add_argument("--debug", action="store_true", help="log at DEBUG level")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.no_auth and not is_loopback(args.host):
+        parser.error(f"--no-auth is only allowed on a loopback --host, not {args.host!r}")
+    return args
 
 
 def config_from(args: argparse.Namespace) -> ServerConfig:
@@ -88,8 +126,10 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
                    or protocol.DEFAULT_REDIS_URL),
         host=args.host,
         port=args.port,
-        members=frozenset(normalize_public_key(member) for member in args.member),
+        members=frozenset(args.member),
         auth=not args.no_auth,
+        origins=tuple(dict.fromkeys(args.origin)),
+        max_failed_logins=args.max_failed_logins,
         play_timeout=args.play_timeout,
         nonce_ttl=args.nonce_ttl,
     )
@@ -108,6 +148,10 @@ async def serve(config: ServerConfig) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    # supervisorctl signal HUP (or a log rotator) must not kill the server: it logs to stderr,
+    # which supervisord owns and rotates, so there is no file of its own to reopen.
+    loop.add_signal_handler(signal.SIGHUP, log.info,
+                            "SIGHUP: logging to stderr, nothing to reopen; still serving")
     server = CircleServer(config)
     try:
         port = server.listen()

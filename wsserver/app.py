@@ -1,4 +1,6 @@
-"""The Tornado application: ``/ws`` (JSON-RPC over WebSocket) and ``/health``.
+"""The Tornado application: the JSON-RPC WebSocket (``/ws``, ``/ws/``, ``/<circle key>``) and
+``/health``, every route behind the Host check and the WebSocket behind the origin policy
+(``wsserver.origins``).
 
 ``CircleServer`` owns the listening socket, the shared Redis client and the open connections,
 so it can shut all of them down in order on SIGTERM.
@@ -11,14 +13,17 @@ import logging
 from typing import Any
 
 import tornado.httpserver
+import tornado.httputil
 import tornado.netutil
 import tornado.web
 import tornado.websocket
 from redis.exceptions import RedisError
 
+from worker.identity import parse_public_key
 from wsserver import console, rpc, tasks
 from wsserver.config import MAX_MESSAGE_SIZE, ServerConfig
-from wsserver.session import Session
+from wsserver.origins import host_allowed, origin_allowed
+from wsserver.session import Connection, FailedLoginLog, Session
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +33,10 @@ PING_INTERVAL = 30
 """Seconds between WebSocket pings, so dead clients are noticed and dropped."""
 CLOSE_GRACE = 5.0
 """Seconds shutdown waits for clients to answer the close frame."""
+POLICY_VIOLATION = 1008
+"""WebSocket close code for a connection closed after too many failed logins."""
+CIRCLE_KEY_PATH = r"/((?:0[xX])?[0-9a-fA-F]{64,130})"
+"""The path original Circles clients connect to: the circle's public key (checked in ``get``)."""
 
 
 class CircleSocket(tornado.websocket.WebSocketHandler):
@@ -36,14 +45,29 @@ class CircleSocket(tornado.websocket.WebSocketHandler):
 
     def initialize(self, server: CircleServer) -> None:
         self.server = server
-        self.session = Session(server.config, server.redis)
+        connection = Connection(self.request.host, self.request.protocol == "https")
+        self.session = Session(server.config, server.redis, connection, server.failed_logins)
         self.running: set[asyncio.Task[None]] = set()
         self.in_flight = 0
 
+    async def get(self, circle_key: str | None = None, *args: str, **kwargs: str) -> None:
+        if circle_key is not None and not self._is_this_circle(circle_key):
+            raise tornado.web.HTTPError(404)
+        await super().get(*args, **kwargs)
+
+    def _is_this_circle(self, key: str) -> bool:
+        try:
+            return parse_public_key(key) == self.server.config.owner
+        except ValueError:
+            return False
+
     def check_origin(self, origin: str) -> bool:
-        # Logins are signatures, not cookies, so any web page may talk to a circle that checks
-        # them; a --no-auth circle only accepts pages served from its own host.
-        return self.server.config.auth or super().check_origin(origin)
+        # Only called when the client sent an Origin (browsers always do); others pass.
+        allowed = origin_allowed(origin, self.request.host, self.server.config.allowed_origins)
+        if not allowed:
+            log.info("refused a WebSocket from origin %.100r (host %.100r)", origin,
+                     self.request.host)
+        return allowed
 
     def open(self, *args: str, **kwargs: str) -> None:
         self.server.connections.add(self)
@@ -72,6 +96,8 @@ class CircleSocket(tornado.websocket.WebSocketHandler):
                 self._send(await self._answer(items[0]))
         finally:
             self.in_flight -= len(items)
+        if self.session.too_many_failures and self.ws_connection is not None:
+            self.close(POLICY_VIOLATION, "too many failed logins")
 
     async def _answer(self, item: rpc.Request | rpc.Invalid) -> dict[str, Any] | None:
         if isinstance(item, rpc.Invalid):
@@ -89,7 +115,8 @@ class CircleSocket(tornado.websocket.WebSocketHandler):
         if payload is None or payload == []:
             return
         try:
-            self.write_message(json.dumps(payload))
+            # Raw UTF-8 keeps a large output's reply near its own size; NaN/Infinity never leave.
+            self.write_message(json.dumps(payload, ensure_ascii=False, allow_nan=False))
         except tornado.websocket.WebSocketClosedError:
             log.debug("client left before its answer was sent")
 
@@ -98,6 +125,23 @@ class CircleSocket(tornado.websocket.WebSocketHandler):
             task.cancel()
         self.server.connections.discard(self)
         log.debug("connection closed from %s (code %s)", self.request.remote_ip, self.close_code)
+
+
+class CircleApplication(tornado.web.Application):
+    """A Tornado application that answers 403 to any request whose Host does not name this
+    server (DNS rebinding), before any handler runs."""
+
+    def __init__(self, server: CircleServer, *args: Any, **kwargs: Any) -> None:
+        self.circle_server = server
+        super().__init__(*args, **kwargs)
+
+    def find_handler(self, request: tornado.httputil.HTTPServerRequest,
+                     **kwargs: Any) -> tornado.web._HandlerDelegate:
+        if not host_allowed(request.headers.get("Host"), self.circle_server.config.host_names):
+            log.info("refused a request for host %.100r", request.headers.get("Host"))
+            return self.get_handler_delegate(request, tornado.web.ErrorHandler,
+                                             {"status_code": 403})
+        return super().find_handler(request, **kwargs)
 
 
 class HealthHandler(tornado.web.RequestHandler):
@@ -124,12 +168,16 @@ class CircleServer:
         self.config = config
         self.redis = tasks.connect(config.redis_url, config.redis_connections, config.play_timeout)
         self.connections: set[CircleSocket] = set()
+        self.failed_logins = FailedLoginLog()
         self.http: tornado.httpserver.HTTPServer | None = None
 
     def application(self) -> tornado.web.Application:
         """The routes, with the 1 MiB message cap and keep-alive pings."""
-        return tornado.web.Application(
-            [(r"/ws", CircleSocket, {"server": self}), (r"/health", HealthHandler, {"server": self}),
+        return CircleApplication(
+            self,
+            [(r"/ws/?", CircleSocket, {"server": self}),
+             (r"/health", HealthHandler, {"server": self}),
+             (CIRCLE_KEY_PATH, CircleSocket, {"server": self}),
              *console.routes()],
             websocket_max_message_size=MAX_MESSAGE_SIZE,
             websocket_ping_interval=PING_INTERVAL,
@@ -154,4 +202,5 @@ class CircleServer:
             await asyncio.sleep(0.05)
         if self.http is not None:
             await self.http.close_all_connections()
+        self.failed_logins.flush()
         await self.redis.aclose()

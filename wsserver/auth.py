@@ -1,7 +1,8 @@
 """Signature-based login: Ethereum ``personal_sign`` (EIP-191) over a server-issued nonce.
 
-Pure functions for hashing, signing, key recovery and key normalisation, plus ``NonceStore``,
-which hands out single-use nonces bound to one public key. Nothing here does I/O.
+Pure functions for hashing, signing and key recovery (low-s signatures only, EIP-2), plus
+``NonceStore``, which hands out single-use nonces bound to one identity (a public key or an
+address). Which keys and addresses are well formed is ``worker.identity``'s rule. No I/O here.
 """
 from __future__ import annotations
 
@@ -13,11 +14,15 @@ from typing import Callable
 from coincurve import PrivateKey, PublicKey
 from Crypto.Hash import keccak
 
+from worker.identity import CURVE_ORDER
+
 EIP191_PREFIX = b"\x19Ethereum Signed Message:\n"
 DEFAULT_NONCE_TTL = 300.0
 """Seconds a nonce stays valid (five minutes)."""
 DEFAULT_MAX_PENDING = 64
 """Nonces one store keeps at most; the oldest is dropped first."""
+HALF_CURVE_ORDER = CURVE_ORDER // 2
+"""The largest ``s`` a low-s signature may have (EIP-2); wallets never produce more."""
 
 
 def _strip_hex(value: str) -> str:
@@ -30,27 +35,6 @@ def eip191_hash(message: str) -> bytes:
     digest = keccak.new(digest_bits=256)
     digest.update(EIP191_PREFIX + str(len(body)).encode("ascii") + body)
     return digest.digest()
-
-
-def normalize_public_key(public_key_hex: str) -> str:
-    """The compressed (33-byte) lowercase hex form of a secp256k1 public key.
-
-    Accepts compressed or uncompressed hex, with or without ``0x``; raises ValueError otherwise.
-    """
-    if not isinstance(public_key_hex, str):
-        raise ValueError("public key must be a hex string")
-    text = _strip_hex(public_key_hex.strip())
-    try:
-        raw = bytes.fromhex(text)
-    except ValueError:
-        raise ValueError(f"public key is not hex: {public_key_hex!r}") from None
-    if len(raw) not in (33, 65):
-        raise ValueError(
-            f"public key must be 33 or 65 bytes, got {len(raw)}: {public_key_hex!r}")
-    try:
-        return PublicKey(raw).format(compressed=True).hex()
-    except ValueError:
-        raise ValueError(f"not a point on secp256k1: {public_key_hex!r}") from None
 
 
 def private_key(private_key_hex: str) -> PrivateKey:
@@ -82,7 +66,8 @@ def sign_message(private_key_hex: str, message: str) -> str:
 def recover_public_key(message: str, signature_hex: str) -> str:
     """The compressed hex public key that produced ``signature_hex`` over ``message``.
 
-    Raises ValueError for a signature that is not 65 bytes of hex, has a bad recovery id, or
+    Raises ValueError for a signature that is not 65 bytes of hex, has a bad recovery id, a
+    high ``s`` (the malleable twin of a valid signature, refused as wallets do, EIP-2), or
     recovers no key.
     """
     if not isinstance(signature_hex, str):
@@ -96,6 +81,8 @@ def recover_public_key(message: str, signature_hex: str) -> str:
     recovery_id = raw[64] - 27 if raw[64] >= 27 else raw[64]
     if recovery_id not in (0, 1):
         raise ValueError(f"signature recovery id must be 0, 1, 27 or 28, got {raw[64]}")
+    if int.from_bytes(raw[32:64], "big") > HALF_CURVE_ORDER:
+        raise ValueError("signature has a high s value (only low-s signatures are valid, EIP-2)")
     try:
         key = PublicKey.from_signature_and_message(
             raw[:64] + bytes([recovery_id]), eip191_hash(message), hasher=None)
@@ -104,28 +91,21 @@ def recover_public_key(message: str, signature_hex: str) -> str:
     return key.format(compressed=True).hex()
 
 
-def verify(public_key_hex: str, message: str, signature_hex: str) -> bool:
-    """Whether ``signature_hex`` is ``public_key_hex``'s personal_sign of ``message``."""
-    try:
-        return recover_public_key(message, signature_hex) == normalize_public_key(public_key_hex)
-    except ValueError:
-        return False
-
-
 @dataclass(frozen=True)
 class Nonce:
-    """A challenge issued to one public key."""
+    """A challenge issued to one identity (a compressed public key or a lowercase address)."""
 
     value: str
-    public_key: str
+    identity: str
     expires_at: float
 
 
 class NonceStore:
-    """Single-use nonces, each bound to one (normalised) public key and valid for ``ttl`` s.
+    """Single-use nonces, each bound to one identity and valid for ``ttl`` s.
 
-    Holds at most one nonce per key (a new fetch replaces the old one) and at most
-    ``max_pending`` in all, so a client cannot grow it without bound.
+    Holds at most one nonce per identity (a new fetch replaces the old one) and at most
+    ``max_pending`` in all, so a client cannot grow it without bound. Identities must already be
+    in their canonical form (``worker.identity``).
     """
 
     def __init__(self, ttl: float = DEFAULT_NONCE_TTL, max_pending: int = DEFAULT_MAX_PENDING,
@@ -135,29 +115,34 @@ class NonceStore:
         self._clock = clock
         self._pending: dict[str, Nonce] = {}
 
-    def issue(self, public_key_hex: str) -> Nonce:
-        """A fresh nonce for ``public_key_hex``; raises ValueError for an invalid key."""
-        key = normalize_public_key(public_key_hex)
-        self._pending.pop(key, None)
+    def issue(self, identity: str) -> Nonce:
+        """A fresh nonce for ``identity`` (64 hex digits, also valid as an EIP-4361 nonce)."""
+        self._pending.pop(identity, None)
         while len(self._pending) >= self.max_pending:
             self._pending.pop(next(iter(self._pending)))
-        nonce = Nonce(secrets.token_hex(32), key, self._clock() + self.ttl)
-        self._pending[key] = nonce
+        nonce = Nonce(secrets.token_hex(32), identity, self._clock() + self.ttl)
+        self._pending[identity] = nonce
         return nonce
 
-    def take(self, public_key_hex: str) -> str | None:
-        """Remove and return the live nonce issued to this key, or None (none, or expired).
+    def take(self, identity: str) -> str | None:
+        """Remove and return the live nonce issued to ``identity``, or None (none, or expired).
 
         Taking is what makes a nonce single use: every login attempt spends it.
         """
-        try:
-            key = normalize_public_key(public_key_hex)
-        except ValueError:
-            return None
-        nonce = self._pending.pop(key, None)
+        nonce = self._pending.pop(identity, None)
         if nonce is None or self._clock() >= nonce.expires_at:
             return None
         return nonce.value
+
+    def take_value(self, value: str) -> Nonce | None:
+        """Remove and return the live nonce whose text is ``value`` (whoever it was issued to)."""
+        if not value.isascii():
+            return None
+        for identity, nonce in self._pending.items():
+            if secrets.compare_digest(nonce.value, value):
+                del self._pending[identity]
+                return nonce if self._clock() < nonce.expires_at else None
+        return None
 
     def __len__(self) -> int:
         return len(self._pending)

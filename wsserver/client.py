@@ -13,8 +13,9 @@ from typing import Any
 import tornado.httpclient
 import tornado.websocket
 
+from worker.identity import address_of
 from wsserver.auth import public_key_of, sign_message
-from wsserver.config import MAX_MESSAGE_SIZE
+from wsserver.config import MAX_REPLY_SIZE
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds a call waits for its answer before ``CircleClientError`` is raised."""
@@ -57,7 +58,7 @@ class CircleClient:
         """Open the WebSocket; raises ``CircleClientError`` naming the URL when it cannot."""
         try:
             self._connection = await asyncio.wait_for(
-                tornado.websocket.websocket_connect(self.url, max_message_size=MAX_MESSAGE_SIZE),
+                tornado.websocket.websocket_connect(self.url, max_message_size=MAX_REPLY_SIZE),
                 self.timeout)
         except (OSError, asyncio.TimeoutError, tornado.httpclient.HTTPClientError) as exc:
             raise CircleClientError(f"cannot connect to {self.url}: {exc or 'timed out'}") from None
@@ -104,12 +105,19 @@ class CircleClient:
         result = await self.call("authenticate", {"pubkey": public_key, "signature": signature})
         return bool(result.get("authenticated"))
 
+    async def sign_in_with_ethereum(self, private_key_hex: str) -> dict[str, Any]:
+        """Log in with EIP-4361: fetch the server's message for our address, personal_sign it."""
+        address = address_of(public_key_of(private_key_hex))
+        message = (await self.call("fetch_nonce", {"address": address}))["message"]
+        signature = sign_message(private_key_hex, message)
+        return await self.call("authenticate", {"message": message, "signature": signature})
+
     async def play(self, script: str) -> str:
         """Run a Rhai script on the circle and return its output."""
         return (await self.call("play", {"script": script}))["output"]
 
     async def whoami(self) -> dict[str, Any]:
-        """``{"pubkey": ..., "circle": ..., "authenticated": ...}`` for this connection."""
+        """``{"pubkey", "address", "circle", "circle_name", "authenticated", "may_play"}``."""
         return await self.call("whoami")
 
     async def _read(self) -> None:

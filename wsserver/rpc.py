@@ -6,8 +6,11 @@ Pure functions and constants only; which methods exist and what they do lives in
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
+
+from worker.identity import excerpt
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -79,8 +82,11 @@ class Invalid:
 
 
 def _valid_id(value: Any) -> bool:
+    """str, null or a finite number: NaN and 1e400 (infinity) have no JSON spelling to echo."""
+    if isinstance(value, float):
+        return math.isfinite(value)
     return value is None or isinstance(value, str) or (
-        isinstance(value, (int, float)) and not isinstance(value, bool))
+        isinstance(value, int) and not isinstance(value, bool))
 
 
 def parse_request(obj: Any) -> Request | Invalid:
@@ -90,7 +96,7 @@ def parse_request(obj: Any) -> Request | Invalid:
     has_id = "id" in obj
     request_id = obj.get("id")
     if has_id and not _valid_id(request_id):
-        return Invalid(RpcError(INVALID_REQUEST, "id must be a string, number or null"))
+        return Invalid(RpcError(INVALID_REQUEST, "id must be a string, finite number or null"))
     reply_id = request_id if has_id else None
     if obj.get("jsonrpc") != "2.0":
         return Invalid(RpcError(INVALID_REQUEST, 'jsonrpc must be "2.0"'), reply_id)
@@ -136,7 +142,7 @@ def bind_params(names: Sequence[str], params: list[Any] | Mapping[str, Any]) -> 
     else:
         unexpected = sorted(set(params) - set(names))
         if unexpected:
-            raise RpcError(INVALID_PARAMS, f"unexpected param: {', '.join(unexpected)}")
+            raise RpcError(INVALID_PARAMS, f"unexpected param: {excerpt(unexpected[0])}")
         missing = [name for name in names if name not in params]
         if missing:
             raise RpcError(INVALID_PARAMS, f"missing param: {', '.join(missing)}")
