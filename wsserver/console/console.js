@@ -147,6 +147,7 @@
     const signedIn = Boolean(me && me.authenticated);
     ui.identity.hidden = !signedIn;
     ui.signOut.hidden = !signedIn;
+    ui.signIn.hidden = signedIn;
     ui.myAddress.textContent = signedIn ? me.address || "—" : "";
     ui.myPubkey.textContent = signedIn ? me.pubkey || "—" : "";
   }
@@ -163,7 +164,7 @@
       setAuth("not-member", `Signed in as ${me.address || me.pubkey}, but that is not a member of ` +
         `${name}: it cannot run scripts here. Ask the circle's operator to add it to "members".`);
     } else if (me.authenticated) {
-      setAuth("signed-in", `Signed in as ${me.address || me.pubkey}.`);
+      setAuth("signed-in", `Signed in: you may run scripts on ${name}.`);
     } else if (me.may_play) {
       setAuth("signed-out", `Not signed in. ${name} lets anyone run scripts, as an anonymous caller.`);
     } else if (!window.ethereum) {
