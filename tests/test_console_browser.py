@@ -340,8 +340,19 @@ def test_member_signs_in_with_a_wallet_and_runs_scripts(
     assert browser.find_element(By.ID, "script").get_property("value").endswith("40 + 2")
     assert text(browser, "output") == f"caller {pub(MEMBER)}\n42"
 
+    # Whatever a script prints is shown as text, never interpreted as markup.
+    assert run_script(browser, 'print("<img src=x>"); "<b>bold</b>"') == "ok"
+    assert text(browser, "output") == "<img src=x>\n<b>bold</b>"
+    assert browser.find_elements(By.CSS_SELECTOR, "#output *") == []
+
     browser.save_screenshot(str(tmp_path / f"console-{host}.png"))
     assert page_problems(browser) == []
+
+    browser.find_element(By.ID, "sign-out").click()
+    wait_for(browser, "a fresh, signed-out connection", lambda d: attribute(d, "body", "data-auth")
+             == "signed-out" and attribute(d, "body", "data-connection") == "connected")
+    assert run_script(browser, "40 + 2") == "refused"
+    assert text(browser, "result-summary").startswith("Sign in first")
 
 
 def test_a_stranger_is_told_they_are_not_a_member(

@@ -227,6 +227,7 @@
     showIdentity(null);
     setAuth("signed-out", "Signed out.");
     connection.restart();
+    setConnection("connecting", "Connecting…");
   }
 
   // ---- running scripts ------------------------------------------------------------------------
