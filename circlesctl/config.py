@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import coincurve
+from worker.identity import parse_member
+from wsserver.origins import is_loopback, normalize_origin
 
 DEFAULT_HOST = "127.0.0.1"
 RESERVED_SLUGS = frozenset({"redis"})
 """Slugs taken by programs circlesctl adds itself (the embedded Redis)."""
 
-_FIELDS = {"name", "port", "script_path", "host", "auth", "members"}
+_FIELDS = {"name", "port", "script_path", "host", "auth", "members", "origins"}
 _HOST_RE = re.compile(r"^[A-Za-z0-9.:\-\[\]]+$")
 
 
@@ -53,6 +54,8 @@ class Circle:
     auth: bool = True
     members: tuple[str, ...] = ()
     script_path: Path | None = None
+    origins: tuple[str, ...] = ()
+    """Browser origins allowed to connect; empty = the server's default (its own console)."""
 
     @property
     def worker_program(self) -> str:
@@ -82,19 +85,6 @@ def slugify(name: str) -> str:
     """Program-name form of a circle name: lowercase ASCII letters and digits only."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]", "", ascii_name.lower())
-
-
-def normalize_public_key(value: str) -> str:
-    """The compressed hex form of a secp256k1 public key; ValueError if ``value`` is not one."""
-    text = value.strip().lower()
-    if text.startswith("0x"):
-        text = text[2:]
-    if len(text) not in (66, 130) or not re.fullmatch(r"[0-9a-f]+", text):
-        raise ValueError("expected a hex secp256k1 public key (66 or 130 hex digits)")
-    try:
-        return coincurve.PublicKey(bytes.fromhex(text)).format(compressed=True).hex()
-    except ValueError as exc:
-        raise ValueError("not a point on secp256k1") from exc
 
 
 def _json_error(file: str, exc: json.JSONDecodeError) -> ConfigError:
@@ -145,21 +135,25 @@ def _parse_circle(file: str, index: int, raw: Any, base: Path) -> Circle:
     auth = raw.get("auth", True)
     if not isinstance(auth, bool):
         raise ConfigError(file, f"must be true or false, got {auth!r}", label, "auth")
+    if not auth and not is_loopback(host):
+        raise ConfigError(file, f"false is only allowed when 'host' is a loopback address "
+                          f"(127.0.0.1, ::1, localhost), not {host!r}", label, "auth")
+
+    origins = _parse_origins(file, label, raw.get("origins", []))
 
     members_raw = raw.get("members", [])
     if not isinstance(members_raw, list):
-        raise ConfigError(file, f"must be a list of public keys, got {_type_name(members_raw)}",
-                          label, "members")
+        raise ConfigError(file, "must be a list of public keys or addresses, got "
+                          f"{_type_name(members_raw)}", label, "members")
     members = []
     for position, member in enumerate(members_raw):
         if not isinstance(member, str):
             raise ConfigError(file, f"entry {position + 1} must be a string, got "
                               f"{_type_name(member)}", label, "members")
         try:
-            members.append(normalize_public_key(member))
+            members.append(parse_member(member))
         except ValueError as exc:
-            raise ConfigError(file, f"entry {position + 1} ({member!r}): {exc}", label,
-                              "members") from None
+            raise ConfigError(file, f"entry {position + 1}: {exc}", label, "members") from None
 
     script_path = None
     if "script_path" in raw and raw["script_path"] is not None:
@@ -170,7 +164,21 @@ def _parse_circle(file: str, index: int, raw: Any, base: Path) -> Circle:
         script_path = (base / script).resolve()
 
     return Circle(name=name, port=port, slug=slug, host=host, auth=auth,
-                  members=tuple(dict.fromkeys(members)), script_path=script_path)
+                  members=tuple(dict.fromkeys(members)), script_path=script_path, origins=origins)
+
+
+def _parse_origins(file: str, label: str, value: Any) -> tuple[str, ...]:
+    """The ``origins`` field: a list of http(s) origins, normalised, duplicates dropped."""
+    if not isinstance(value, list):
+        raise ConfigError(file, f"must be a list of origins like \"https://app.example.org\", "
+                          f"got {_type_name(value)}", label, "origins")
+    origins = []
+    for position, origin in enumerate(value):
+        try:
+            origins.append(normalize_origin(origin))
+        except ValueError as exc:
+            raise ConfigError(file, f"entry {position + 1}: {exc}", label, "origins") from None
+    return tuple(dict.fromkeys(origins))
 
 
 def parse_config(text: str, path: Path) -> Config:

@@ -131,6 +131,8 @@ def ws_argv(python: str, circle: Circle, pair: KeyPair, debug: bool) -> list[str
             "--host", circle.host, "--port", str(circle.port)]
     for member in circle.members:
         argv += ["--member", member]
+    for origin in circle.origins:
+        argv += ["--origin", origin]
     if not circle.auth:
         argv.append("--no-auth")
     return argv + (["--debug"] if debug else [])

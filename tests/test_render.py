@@ -20,8 +20,8 @@ from circlesctl.render import build_context, check_renderable, ini_command, rend
 MEMBER = "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"
 CONFIG = f"""[
   {{"name": "OurWorld", "port": 8090}},
-  {{"name": "Dunia Cybercity", "port": 8091, "host": "0.0.0.0", "auth": false,
-    "members": ["{MEMBER}"]}}
+  {{"name": "Dunia Cybercity", "port": 8091, "host": "::1", "auth": false,
+    "members": ["{MEMBER}"], "origins": ["https://App.Example.org:443/"]}}
 ]"""
 
 
@@ -94,8 +94,9 @@ def test_commands_as_supervisord_reads_them(tmp_path: Path) -> None:
     ws = shlex.split(programs["ws-duniacybercity"].command)
     assert ws[:4] == [sys.executable, "-m", "wsserver", "--name"]
     assert ws[4] == "Dunia Cybercity"
-    assert ["--host", "0.0.0.0", "--port", "8091"] == ws[7:11]
+    assert ["--host", "::1", "--port", "8091"] == ws[7:11]
     assert ["--member", MEMBER] == ws[11:13]
+    assert ["--origin", "https://app.example.org"] == ws[13:15]
     assert "--no-auth" in ws and "--no-auth" not in shlex.split(programs["ws-ourworld"].command)
     assert programs["ws-ourworld"].environment["CIRCLES_REDIS_URL"] == embedded_url(paths)
     for program in programs.values():  # lets circlesctl find programs a killed supervisord left

@@ -5,16 +5,15 @@ A bad argument ends the program through argparse: a message naming the option an
 from __future__ import annotations
 
 import argparse
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from worker import protocol
+from worker.identity import parse_public_key
 
 DEFAULT_MAX_OUTPUT_BYTES = 1 << 20
 
-_PUBLIC_KEY = re.compile(r"0[23][0-9a-fA-F]{64}|04[0-9a-fA-F]{128}")
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 _MAX_NAME_LENGTH = 200
 
@@ -45,10 +44,11 @@ def _circle_name(text: str) -> str:
 
 
 def _public_key(text: str) -> str:
-    if not _PUBLIC_KEY.fullmatch(text):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a secp256k1 public key in hex (66 hex digits starting 02/03, "
-            "or 130 starting 04)")
+    """The key as given (it names the queue verbatim), once ``worker.identity`` accepts it."""
+    try:
+        parse_public_key(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return text
 
 

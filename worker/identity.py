@@ -41,27 +41,30 @@ def _point(text: str) -> tuple[int, int]:
     """The curve point ``text`` encodes (compressed, uncompressed or raw 64-byte hex)."""
     if not isinstance(text, str):
         raise ValueError(f"public key must be a hex string, got {type(text).__name__}")
+
+    def refuse(reason: str) -> ValueError:
+        return ValueError(f"{excerpt(text)} is not a secp256k1 public key: {reason}")
+
     digits = _strip_0x(text.strip())
     if not _HEX.fullmatch(digits):
-        raise ValueError(f"public key is not hex: {excerpt(text)}")
+        raise refuse("not hex")
     if len(digits) == 128:  # raw x || y, as eth_keys / web3.py hand it out
         digits = "04" + digits
     if len(digits) not in (66, 130):
-        raise ValueError(f"public key must be 33 or 65 bytes (or 64 raw), got {len(digits) / 2:g}: "
-                         f"{excerpt(text)}")
+        raise refuse(f"33 or 65 bytes (or 64 raw) expected, got {len(digits) / 2:g}")
     prefix, x = digits[:2], int(digits[2:66], 16)
     if prefix not in ("02", "03", "04") or (prefix == "04") != (len(digits) == 130):
-        raise ValueError(f"public key must start 02/03 (33 bytes) or 04 (65 bytes): {excerpt(text)}")
+        raise refuse("must start 02/03 (33 bytes) or 04 (65 bytes)")
     if x >= FIELD_PRIME:
-        raise ValueError(f"not a point on secp256k1: {excerpt(text)}")
+        raise refuse("not a point on secp256k1")
     if prefix == "04":
         y = int(digits[66:], 16)
         if y >= FIELD_PRIME or y * y % FIELD_PRIME != _y_squared(x):
-            raise ValueError(f"not a point on secp256k1: {excerpt(text)}")
+            raise refuse("not a point on secp256k1")
         return x, y
     y = pow(_y_squared(x), (FIELD_PRIME + 1) // 4, FIELD_PRIME)  # p = 3 (mod 4): the square root
     if y * y % FIELD_PRIME != _y_squared(x):
-        raise ValueError(f"not a point on secp256k1: {excerpt(text)}")
+        raise refuse("not a point on secp256k1")
     if y % 2 != int(prefix) - 2:
         y = FIELD_PRIME - y
     return x, y

@@ -21,6 +21,7 @@ from worker import protocol
 _START_FN = """
 local function start(key, now)
   local f = redis.call('HMGET', key, 'script', 'caller_id', 'reply_queue_name', 'status')
+  if not f[4] and redis.call('EXISTS', key) == 1 then f[4] = 'pending' end
   if f[4] and f[4] ~= 'completed' and f[4] ~= 'error' and f[4] ~= 'timeout' then
     redis.call('HSET', key, 'status', 'processing', 'updated_at', now)
   end
@@ -31,7 +32,8 @@ end
 START_LUA = _START_FN + "return start(KEYS[1], ARGV[1])\n"
 """KEYS: details hash. ARGV: now. Returns [script, caller_id, reply_queue_name, status].
 
-A missing hash is not created and a finished task keeps its status, so neither runs again.
+A missing hash is not created and a finished task keeps its status, so neither runs again. A hash
+without ``status`` (as some original Circles rhai_clients write it) counts as ``pending``.
 """
 
 CLEAR_SHARED_HEARTBEAT_LUA = """

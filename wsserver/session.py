@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 from worker import protocol
 from worker.identity import address_of, excerpt, is_address, parse_address, parse_public_key
 from wsserver import rpc, siwe, tasks
-from wsserver.auth import NonceStore, eip191_hash, recover_public_key
+from wsserver.auth import NonceStore, recover_public_key
 from wsserver.config import ServerConfig
 from wsserver.origins import origin_authorities
 
