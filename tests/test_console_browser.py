@@ -21,9 +21,9 @@ import pytest
 from coincurve import PrivateKey
 from Crypto.Hash import keccak
 
-from test_wsserver import OWNER, Server, pub, worker  # noqa: F401  (worker is a fixture)
+from wshelpers import Server, pub, running_worker
 
-MEMBER, STRANGER = PrivateKey(), PrivateKey()
+OWNER, MEMBER, STRANGER = PrivateKey(), PrivateKey(), PrivateKey()
 WAIT = 60
 """Seconds any one page event may take before the test fails (a safety net, not a pace)."""
 CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))),
@@ -107,17 +107,18 @@ def personal_sign(key: PrivateKey, data: bytes) -> str:
 # --- fixtures ---------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def circle(redis_url: str, worker: None) -> Iterator[Server]:
-    """OWNER's circle, served and worked, with MEMBER as a member."""
-    running = Server(redis_url, OWNER, "--member", pub(MEMBER))
-    yield running
-    running.stop()
+def circle(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """OWNER's circle, served and worked, with MEMBER listed by address (as a wallet user is)."""
+    with running_worker(redis_url, OWNER, tmp_path_factory.mktemp("circle-data")):
+        running = Server(redis_url, OWNER, "--member", address_of(MEMBER))
+        yield running
+        running.stop()
 
 
 @pytest.fixture(scope="module")
 def workerless(redis_url: str) -> Iterator[Server]:
     """A circle no worker serves, with a short play timeout; MEMBER is a member."""
-    running = Server(redis_url, PrivateKey(), "--member", pub(MEMBER), "--play-timeout", "1.5")
+    running = Server(redis_url, PrivateKey(), "--member", address_of(MEMBER), "--play-timeout", "1.5")
     yield running
     running.stop()
 
