@@ -79,7 +79,8 @@ FOREIGN_PAGE = """<!doctype html><html><body data-outcome="pending"><script>
   let opened = false;
   socket.onopen = () => {
     opened = true;
-    socket.send(JSON.stringify({jsonrpc: "2.0", id: 1, method: "play", params: {script: "40 + 2"}}));
+    const play = {jsonrpc: "2.0", id: 1, method: "play", params: {script: "40 + 2"}};
+    socket.send(JSON.stringify(play));
   };
   socket.onmessage = (event) => { document.body.dataset.outcome = "answered: " + event.data; };
   socket.onclose = () => {
@@ -118,7 +119,8 @@ def circle(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 @pytest.fixture(scope="module")
 def workerless(redis_url: str) -> Iterator[Server]:
     """A circle no worker serves, with a short play timeout; MEMBER is a member."""
-    running = Server(redis_url, PrivateKey(), "--member", address_of(MEMBER), "--play-timeout", "1.5")
+    running = Server(redis_url, PrivateKey(), "--member", address_of(MEMBER),
+                     "--play-timeout", "1.5")
     yield running
     running.stop()
 
@@ -133,8 +135,9 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
                     "chromium-driver)")
     options = Options()
     options.binary_location = CHROMIUM
+    profile = tmp_path_factory.mktemp("chromium")
     for argument in ("--headless=new", "--disable-dev-shm-usage", "--disable-gpu", "--no-first-run",
-                     "--window-size=1280,860", f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
+                     "--window-size=1280,860", f"--user-data-dir={profile}"):
         options.add_argument(argument)
     if os.geteuid() == 0:
         options.add_argument("--no-sandbox")  # Chromium's sandbox refuses to run as root
@@ -153,7 +156,8 @@ def wallet(browser: Any) -> Iterator[Callable[[PrivateKey], None]]:
 
     def install(key: PrivateKey) -> None:
         script = WALLET_JS % json.dumps(address_of(key))
-        answer = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": script})
+        answer = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument",
+                                         {"source": script})
         installed.append(answer["identifier"])
 
     yield install
@@ -291,7 +295,8 @@ def test_console_page_is_served_with_a_strict_policy(circle: Server) -> None:
     ("/console/console.css", "text/css; charset=utf-8"),
     ("/console/icon.svg", "image/svg+xml"),
 ])
-def test_console_files_have_their_content_types(circle: Server, path: str, content_type: str) -> None:
+def test_console_files_have_their_content_types(circle: Server, path: str,
+                                                content_type: str) -> None:
     status, headers, body = fetch(circle.port, path)
     assert (status, headers["content-type"]) == (200, content_type) and body
     assert headers["x-content-type-options"] == "nosniff"
@@ -320,7 +325,8 @@ def test_member_signs_in_with_a_wallet_and_runs_scripts(
     signed = sign_in(browser, MEMBER)
     # What the wallet shows the person: an EIP-4361 message for the site they are on.
     first_lines = signed.split("\n")[:2]
-    assert first_lines[0] == f"{host}:{circle.port} wants you to sign in with your Ethereum account:"
+    assert first_lines[0] == (f"{host}:{circle.port} wants you to sign in with your Ethereum"
+                              " account:")
     assert first_lines[1].lower() == address_of(MEMBER)
     assert f"URI: http://{host}:{circle.port}/" in signed
     assert attribute(browser, "body", "data-auth") == "signed-in", page_state(browser)

@@ -16,7 +16,8 @@
   const WALLET_REJECTED = 4001; // EIP-1193: the user declined the request
   const RECONNECT_DELAYS = [1, 2, 4, 8, 15]; // seconds; the last one repeats
   const HISTORY_LIMIT = 100;
-  const NO_WALLET = "No browser wallet found. Install a wallet such as MetaMask, then reload this page.";
+  const NO_WALLET =
+    "No browser wallet found. Install a wallet such as MetaMask, then reload this page.";
 
   const byId = (id) => document.getElementById(id);
   const ui = {
@@ -55,7 +56,8 @@
   /** The connection dropped before the answer came. */
   class ConnectionLost extends Error {}
 
-  /** One WebSocket to the circle, reopened with back-off; `call` sends a request, awaits its answer. */
+  /** One WebSocket to the circle, reopened with back-off; `call` sends a request and awaits
+   * its answer. */
   class Connection {
     constructor(url, { onOpen, onClose }) {
       this.url = url;
@@ -161,12 +163,14 @@
     ui.circleKey.textContent = me.circle || "…";
     const name = me.circle_name || "this circle";
     if (me.authenticated && me.may_play === false) {
-      setAuth("not-member", `Signed in as ${me.address || me.pubkey}, but that is not a member of ` +
-        `${name}: it cannot run scripts here. Ask the circle's operator to add it to "members".`);
+      setAuth("not-member", `Signed in as ${me.address || me.pubkey}, but that is not a member ` +
+        `of ${name}: it cannot run scripts here. ` +
+        `Ask the circle's operator to add it to "members".`);
     } else if (me.authenticated) {
       setAuth("signed-in", `Signed in: you may run scripts on ${name}.`);
     } else if (me.may_play) {
-      setAuth("signed-out", `Not signed in. ${name} lets anyone run scripts, as an anonymous caller.`);
+      setAuth("signed-out",
+        `Not signed in. ${name} lets anyone run scripts, as an anonymous caller.`);
     } else if (!window.ethereum) {
       setAuth("no-wallet", NO_WALLET);
     } else {
@@ -217,7 +221,8 @@
     if (err && err.code === WALLET_REJECTED) return "You declined the request in your wallet.";
     if (err instanceof ConnectionLost) return "Sign-in failed: " + err.message + ".";
     if (err instanceof RpcError && err.code === RPC.INVALID_PARAMS) {
-      return "Sign-in failed: this circle's server does not accept Sign-In with Ethereum (" + err.message + ").";
+      return "Sign-in failed: this circle's server does not accept Sign-In with Ethereum (" +
+        err.message + ").";
     }
     return "Sign-in failed: " + (err && err.message ? err.message : String(err));
   }
@@ -243,24 +248,31 @@
     if (!(err instanceof RpcError)) return { status: "error", summary: String(err), detail: "" };
     const data = err.data;
     const message = typeof data === "string" ? data : (data && data.error) || err.message;
-    const printed = data && typeof data === "object" && typeof data.output === "string" ? data.output : "";
+    const printed =
+      data && typeof data === "object" && typeof data.output === "string" ? data.output : "";
     switch (err.code) {
       case RPC.EXECUTION_ERROR: {
         const found = LOCATION.exec(message);
         return {
-          status: "error", summary: "Script error" + (found ? ` at line ${found[1]}, position ${found[2]}` : ""),
+          status: "error",
+          summary: "Script error" + (found ? ` at line ${found[1]}, position ${found[2]}` : ""),
           detail: (printed ? printed + "\n" : "") + message,
           where: found ? { line: Number(found[1]), position: Number(found[2]) } : null,
         };
       }
       case RPC.TIMEOUT:
-        return { status: "timeout", summary: "Worker busy or stopped: no answer in time.", detail: message };
+        return { status: "timeout", summary: "Worker busy or stopped: no answer in time.",
+          detail: message };
       case RPC.TOO_MANY_REQUESTS:
-        return { status: "busy", summary: "Busy: too many requests running; try again.", detail: message };
+        return { status: "busy", summary: "Busy: too many requests running; try again.",
+          detail: message };
       case RPC.AUTH_REQUIRED:
-        return { status: "refused", summary: "Sign in first: this circle only runs scripts of its members.", detail: "" };
+        return { status: "refused",
+          summary: "Sign in first: this circle only runs scripts of its members.", detail: "" };
       case RPC.NOT_AUTHORIZED:
-        return { status: "refused", summary: "Not a member: your identity may not run scripts on this circle.", detail: message };
+        return { status: "refused",
+          summary: "Not a member: your identity may not run scripts on this circle.",
+          detail: message };
       default:
         return { status: "error", summary: err.message, detail: "" };
     }
@@ -274,7 +286,8 @@
     if (entry.where) {
       const lines = entry.script.split("\n");
       const text = lines[entry.where.line - 1];
-      ui.errorLocation.textContent = `Go to line ${entry.where.line}, position ${entry.where.position}`;
+      ui.errorLocation.textContent =
+        `Go to line ${entry.where.line}, position ${entry.where.position}`;
       ui.errorLine.textContent = text === undefined ? "" :
         `${entry.where.line} | ${text}\n${" ".repeat(String(entry.where.line).length)} | ` +
         " ".repeat(Math.max(entry.where.position - 1, 0)) + "^";
@@ -368,13 +381,18 @@
   const connection = new Connection(`${scheme}//${location.host}/ws`, {
     onOpen: () => {
       setConnection("connected", "Connected");
-      refreshIdentity().catch((err) => setAuth("failed", "Could not ask who you are: " + err.message));
+      refreshIdentity().catch((err) => {
+        setAuth("failed", "Could not ask who you are: " + err.message);
+      });
     },
     onClose: (delay, everOpened) => {
-      const why = everOpened ? "Connection lost" : "Cannot reach this circle (stopped, or this address is not an allowed origin)";
+      const why = everOpened ? "Connection lost"
+        : "Cannot reach this circle (stopped, or this address is not an allowed origin)";
       setConnection("reconnecting", `${why}; retrying in ${delay} s…`);
       showIdentity(null);
-      if (ui.body.dataset.auth !== "no-wallet") setAuth("signed-out", "Not connected. Sign in again once reconnected.");
+      if (ui.body.dataset.auth !== "no-wallet") {
+        setAuth("signed-out", "Not connected. Sign in again once reconnected.");
+      }
     },
   });
 
