@@ -52,6 +52,11 @@ WALLET_JS = """
   window.__testWallet = {
     takeSignRequest: () => requests.shift() || null,
     answer: (id, signature) => { waiting.get(id).resolve(signature); waiting.delete(id); },
+    decline: (id) => {
+      const declined = Object.assign(new Error("User rejected the request."), { code: 4001 });
+      waiting.get(id).reject(declined);
+      waiting.delete(id);
+    },
   };
   window.ethereum = {
     request: ({ method, params }) => {
@@ -371,6 +376,20 @@ def test_a_stranger_is_told_they_are_not_a_member(
     assert "not a member" in text(browser, "auth-state")
     assert run_script(browser, "40 + 2") == "refused"
     assert text(browser, "result-summary").startswith("Not a member")
+
+
+def test_declining_in_the_wallet_is_reported_and_can_be_retried(
+        circle: Server, browser: Any, wallet: Callable[[PrivateKey], None]) -> None:
+    wallet(MEMBER)
+    open_console(browser, f"http://127.0.0.1:{circle.port}/")
+    browser.find_element(By.ID, "sign-in").click()
+    request = wait_for(browser, "the wallet's personal_sign request", lambda d: d.execute_script(
+        "return window.__testWallet.takeSignRequest();"))
+    browser.execute_script("window.__testWallet.decline(arguments[0]);", request["id"])
+    wait_until_attribute(browser, "body", "data-auth", "failed")
+    assert text(browser, "auth-state") == "You declined the request in your wallet."
+    sign_in(browser, MEMBER)
+    assert attribute(browser, "body", "data-auth") == "signed-in", page_state(browser)
 
 
 def test_without_a_wallet_the_page_says_so(circle: Server, browser: Any) -> None:

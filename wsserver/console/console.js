@@ -5,10 +5,8 @@
 
 (() => {
   const RPC = {
-    INVALID_PARAMS: -32602,
     EXECUTION_ERROR: -32000,
     AUTH_REQUIRED: -32001,
-    INVALID_CREDENTIALS: -32002,
     NOT_AUTHORIZED: -32003,
     TIMEOUT: -32004,
     TOO_MANY_REQUESTS: -32005,
@@ -220,10 +218,6 @@
   function signInProblem(err) {
     if (err && err.code === WALLET_REJECTED) return "You declined the request in your wallet.";
     if (err instanceof ConnectionLost) return "Sign-in failed: " + err.message + ".";
-    if (err instanceof RpcError && err.code === RPC.INVALID_PARAMS) {
-      return "Sign-in failed: this circle's server does not accept Sign-In with Ethereum (" +
-        err.message + ").";
-    }
     return "Sign-in failed: " + (err && err.message ? err.message : String(err));
   }
 
