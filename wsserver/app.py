@@ -45,7 +45,8 @@ class CircleSocket(tornado.websocket.WebSocketHandler):
 
     def initialize(self, server: CircleServer) -> None:
         self.server = server
-        connection = Connection(self.request.host, self.request.protocol == "https")
+        connection = Connection(self.request.host, self.request.protocol == "https",
+                                self.request.remote_ip or "")
         self.session = Session(server.config, server.redis, connection, server.failed_logins)
         self.running: set[asyncio.Task[None]] = set()
         self.in_flight = 0

@@ -78,10 +78,11 @@ class FailedLoginLog:
 
 @dataclass(frozen=True)
 class Connection:
-    """What the HTTP handshake told us about a connection: its Host header and scheme."""
+    """What the HTTP handshake told us about a connection: its Host header, scheme and peer."""
 
     host: str
     secure: bool = False
+    remote: str = ""
 
 
 def _fetch_nonce_target(params: Any) -> tuple[str, str]:
@@ -149,7 +150,7 @@ class Session:
                 return self.authenticate(_credentials(request.params))
             except rpc.RpcError as exc:
                 self.failed_logins += 1
-                self.failures.record(f"{exc.data} (from {self.connection.host})")
+                self.failures.record(f"{exc.data} (from {self.connection.remote})")
                 raise
         names = SIMPLE_METHODS.get(request.method)
         if names is None:
