@@ -1,14 +1,13 @@
 """The one home for what a circle identity looks like: secp256k1 public keys and Ethereum addresses.
 
-Pure Python (big-integer arithmetic for the on-curve check, pycryptodome's keccak for addresses):
-no coincurve here, so circlesctl can validate circles.json without loading signature code.
+Pure Python (big-integer arithmetic for the on-curve check; pycryptodome's keccak, loaded on first
+use, for addresses): no coincurve here, so circlesctl and the worker validate keys without loading
+signature code.
 Every ValueError names the value at fault, cut to a short excerpt.
 """
 from __future__ import annotations
 
 import re
-
-from Crypto.Hash import keccak
 
 FIELD_PRIME = 2**256 - 2**32 - 977
 """p of secp256k1: points satisfy y^2 = x^3 + 7 (mod p)."""
@@ -81,6 +80,8 @@ def parse_public_key(text: str) -> str:
 
 
 def _keccak(data: bytes) -> bytes:
+    from Crypto.Hash import keccak  # only addresses need it: the worker's key check stays lean
+
     return keccak.new(digest_bits=256, data=data).digest()
 
 

@@ -2,6 +2,8 @@
 
 Map: ``__main__`` command line and signals; ``app`` Tornado handlers and shutdown; ``session``
 the RPC methods and per-connection login; ``rpc`` JSON-RPC framing; ``auth`` signatures and
-nonces; ``tasks`` Redis round trips via ``worker.protocol``; ``config`` settings;
-``client`` the Python client. See docs/PROTOCOL.md for the wire format.
+nonces; ``siwe`` Sign-In with Ethereum (EIP-4361) messages; ``origins`` the origin policy and
+Host check; ``tasks`` Redis round trips via ``worker.protocol``; ``config`` settings;
+``client`` the Python client. Keys and addresses are ``worker.identity``'s. See
+docs/PROTOCOL.md for the wire format.
 """

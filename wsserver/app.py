@@ -66,7 +66,7 @@ class CircleSocket(tornado.websocket.WebSocketHandler):
         # Only called when the client sent an Origin (browsers always do); others pass.
         allowed = origin_allowed(origin, self.request.host, self.server.config.allowed_origins)
         if not allowed:
-            log.info("refused a WebSocket from origin %.100r (host %.100r)", origin,
+            log.debug("refused a WebSocket from origin %.100r (host %.100r)", origin,
                      self.request.host)
         return allowed
 
@@ -139,7 +139,7 @@ class CircleApplication(tornado.web.Application):
     def find_handler(self, request: tornado.httputil.HTTPServerRequest,
                      **kwargs: Any) -> tornado.web._HandlerDelegate:
         if not host_allowed(request.headers.get("Host"), self.circle_server.config.host_names):
-            log.info("refused a request for host %.100r", request.headers.get("Host"))
+            log.debug("refused a request for host %.100r", request.headers.get("Host"))
             return self.get_handler_delegate(request, tornado.web.ErrorHandler,
                                              {"status_code": 403})
         return super().find_handler(request, **kwargs)
