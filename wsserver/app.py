@@ -116,8 +116,7 @@ class CircleSocket(tornado.websocket.WebSocketHandler):
         if payload is None or payload == []:
             return
         try:
-            # Raw UTF-8 keeps a large output's reply near its own size; NaN/Infinity never leave.
-            self.write_message(json.dumps(payload, ensure_ascii=False, allow_nan=False))
+            self.write_message(rpc.encode(payload))
         except tornado.websocket.WebSocketClosedError:
             log.debug("client left before its answer was sent")
 

@@ -42,6 +42,9 @@ MAX_BATCH = 50
 """Requests one batch may hold (below the per-connection in-flight limit)."""
 
 _NO_ID = object()
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
+"""One encoder, built once (``json.dumps`` with options builds a new one per call): raw UTF-8
+keeps a large output's answer near its own size, and NaN/Infinity can never be sent."""
 
 
 class RpcError(Exception):
@@ -151,6 +154,11 @@ def bind_params(names: Sequence[str], params: list[Any] | Mapping[str, Any]) -> 
         if not isinstance(value, str):
             raise RpcError(INVALID_PARAMS, f"param {name} must be a string")
     return bound
+
+
+def encode(payload: Any) -> str:
+    """The JSON text of one response or batch of responses."""
+    return _ENCODER.encode(payload)
 
 
 def result_response(request_id: Any, result: Any) -> dict[str, Any]:
