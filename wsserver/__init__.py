@@ -4,6 +4,7 @@ Map: ``__main__`` command line and signals; ``app`` Tornado handlers and shutdow
 the RPC methods and per-connection login; ``rpc`` JSON-RPC framing; ``auth`` signatures and
 nonces; ``siwe`` Sign-In with Ethereum (EIP-4361) messages; ``origins`` the origin policy and
 Host check; ``tasks`` Redis round trips via ``worker.protocol``; ``config`` settings;
-``client`` the Python client. Keys and addresses are ``worker.identity``'s. See
-docs/PROTOCOL.md for the wire format.
+``client`` the Python client; ``console`` the browser console (``GET /``, files in
+``console/``). Keys and addresses are ``worker.identity``'s. See docs/PROTOCOL.md for the wire
+format.
 """

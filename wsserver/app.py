@@ -20,7 +20,7 @@ import tornado.websocket
 from redis.exceptions import RedisError
 
 from worker.identity import parse_public_key
-from wsserver import rpc, tasks
+from wsserver import console, rpc, tasks
 from wsserver.config import MAX_MESSAGE_SIZE, ServerConfig
 from wsserver.origins import host_allowed, origin_allowed
 from wsserver.session import Connection, FailedLoginLog, Session
@@ -177,7 +177,8 @@ class CircleServer:
             self,
             [(r"/ws/?", CircleSocket, {"server": self}),
              (r"/health", HealthHandler, {"server": self}),
-             (CIRCLE_KEY_PATH, CircleSocket, {"server": self})],
+             (CIRCLE_KEY_PATH, CircleSocket, {"server": self}),
+             *console.routes()],
             websocket_max_message_size=MAX_MESSAGE_SIZE,
             websocket_ping_interval=PING_INTERVAL,
         )
