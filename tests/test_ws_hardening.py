@@ -120,9 +120,10 @@ def test_sighup_keeps_the_server_and_its_connections(redis_url: str) -> None:
 
 def test_output_near_and_over_the_cap_arrives_and_keeps_the_connection(
         server: Server, redis_url: str, tmp_path: Path) -> None:
-    # 1,001,000 bytes of quotes: under the worker's 1 MiB cap, about 2 MB once JSON-escaped.
-    near_cap = 'let s = ""; s.pad(1000, "\\""); for i in 0..1000 { print(s); }'
-    over_cap = 'let s = ""; s.pad(1000, "x"); for i in 0..2000 { print(s); }'
+    # The worker caps output counted as JSON text (docs/PROTOCOL.md): 900,900 plain bytes fit;
+    # 1,001,000 quotes are about 2 MB once escaped, so they are cut, and the reply still fits 1 MiB.
+    near_cap = 'let s = ""; s.pad(1000, "x"); for i in 0..900 { print(s); }'
+    over_cap = 'let s = ""; s.pad(1000, "\\""); for i in 0..1000 { print(s); }'
 
     async def scenario() -> tuple[str, str, Any]:
         async with CircleClient(server.url, timeout=120) as client:
@@ -133,8 +134,9 @@ def test_output_near_and_over_the_cap_arrives_and_keeps_the_connection(
 
     with running_worker(redis_url, OWNER, tmp_path):
         near, over, me = run(scenario())
-    assert near == "\n".join(['"' * 1000] * 1000)
-    assert len(over.encode()) <= 1024 * 1024 + 100 and "output truncated" in over.splitlines()[-1]
+    assert near == "\n".join(["x" * 1000] * 900)
+    assert over.startswith('"' * 1000 + "\n") and "output truncated" in over.splitlines()[-1]
+    assert len(json.dumps(over).encode()) <= 1024 * 1024
     assert me["authenticated"] is True
 
 
