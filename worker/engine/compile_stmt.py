@@ -395,13 +395,32 @@ class StatementCompiler:
         subject = self.value_of(e.subject)
         done = self.tmp("_m")
         self.emit(f"{done} = False")
-        for patterns, guard, body in e.cases:
-            tests = []
-            for p in patterns:
-                if p.kind == "range":
-                    tests.append(f"_swr({subject}, {p.start}, {p.end}, {p.inclusive})")
-                else:
-                    tests.append(f"_eq({subject}, {self.lit(p.value)})")
+        # Rhai (src/eval/stmt.rs) tries the constant cases first, then the range cases
+        ranges = [(p, g, b) for p, g, b in e.cases if any(x.kind == "range" for x in p)]
+        for pass_ranges, cases in ((False, e.cases), (True, ranges)):
+            self.switch_cases(subject, done, cases, pass_ranges, target)
+        self.emit(f"if not {done}:")
+        self.indent += 1
+        if e.default is not None:
+            self.case_body(e.default, target)
+        elif target:
+            self.emit(f"{target} = None")
+        else:
+            self.emit("pass")
+        self.indent -= 1
+
+    def switch_cases(self, subject: str, done: str, cases: list, pass_ranges: bool,
+                     target: str | None) -> None:
+        """The tests of one pass over the cases: their constants, or their ranges."""
+        for patterns, guard, body in cases:
+            if pass_ranges:
+                tests = [f"_swr({subject}, {p.start}, {p.end}, {p.inclusive})"
+                         for p in patterns if p.kind == "range"]
+            else:
+                tests = [f"_swv({subject}, {self.lit(p.value)})"
+                         for p in patterns if p.kind != "range"]
+            if not tests:
+                continue
             self.emit(f"if not {done} and ({' or '.join(tests)}):")
             self.indent += 1
             if guard is not None:
@@ -413,15 +432,6 @@ class StatementCompiler:
             if guard is not None:
                 self.indent -= 1
             self.indent -= 1
-        self.emit(f"if not {done}:")
-        self.indent += 1
-        if e.default is not None:
-            self.case_body(e.default, target)
-        elif target:
-            self.emit(f"{target} = None")
-        else:
-            self.emit("pass")
-        self.indent -= 1
 
     def case_body(self, body: Node, target: str | None) -> None:
         if body.kind in CONTROL:

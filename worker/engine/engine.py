@@ -16,7 +16,8 @@ from .compiler import compile_script
 from .errors import EvalError, LimitError, ParseError, RhaiError
 from .parser import parse
 from .runtime import (Runtime, call_levels, chunk_size, const_fail, from_python, i64, irange,
-                      no_var, overflow, partial_chunk, switch_range, to_python)
+                      no_var, overflow, partial_chunk, switch_range,
+                      switch_value, to_python)
 from .values import INT_MAX, FnPtr
 
 DEFAULT_LIMITS = {
@@ -210,6 +211,7 @@ class Engine:
             "_throw": rt.throw, "_catch": rt.catch_value, "_this": rt.this,
             "_gv": rt.var_lookup, "_novar": no_var, "_constfail": const_fail,
             "_isdefvar": rt.is_def_var, "_eval": rt.eval, "_swr": switch_range,
+            "_swv": switch_value,
             "_gget": rt.global_const, "_GLOBALS": {},
         })
         countdown = rt.granted

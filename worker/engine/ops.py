@@ -217,6 +217,10 @@ def _textual(a: Any, b: Any) -> bool:
 def equals(a: Any, b: Any) -> bool:
     """Rhai ``==``: values of different types are unequal, except INT/FLOAT and char/string."""
     ta, tb = type(a), type(b)
+    if ta is float or tb is float:
+        if _floating(a, b):
+            return float_compare("==", a, b)
+        return False
     if ta is tb:
         if ta is list:
             return len(a) == len(b) and all(equals(x, y) for x, y in zip(a, b))
@@ -225,8 +229,6 @@ def equals(a: Any, b: Any) -> bool:
         if ta is FnPtr:
             return a.name == b.name and a.func is b.func and equals(a.curry, b.curry)
         return a == b
-    if _mixed(a, b):
-        return abs(a - b) <= EPSILON
     if numeric(a, b) or _textual(a, b):
         return a == b
     return False
@@ -236,13 +238,48 @@ def not_equals(a: Any, b: Any) -> bool:
     return not equals(a, b)
 
 
-EPSILON = 2.220446049250313e-16
+EPSILON = 2.220446049250313e-16  # f64::EPSILON
 
 
-def _mixed(a: Any, b: Any) -> bool:
-    """INT compared with FLOAT: Rhai treats values within f64::EPSILON as equal."""
+def _floating(a: Any, b: Any) -> bool:
+    """FLOAT with FLOAT or INT (either order): compared with Rhai's relative epsilon."""
     ta, tb = type(a), type(b)
-    return (ta is int and tb is float) or (ta is float and tb is int)
+    return (ta is float or ta is int) and (tb is float or tb is int) and \
+        (ta is float or tb is float)
+
+
+def _float_scale(x: float, y: float) -> float:
+    """The divisor of Rhai's relative comparison (``src/func/builtin.rs``, ``impl_float``):
+    1.0 when either side is zero, else the larger magnitude (``f64::max`` ignores a NaN)."""
+    if x * y == 0.0:
+        return 1.0
+    ax, ay = abs(x), abs(y)
+    if ax != ax:
+        return ay
+    if ay != ay:
+        return ax
+    return ax if ax > ay else ay
+
+
+def float_compare(op: str, a: Any, b: Any) -> bool:
+    """Rhai's checked FLOAT comparison: the difference is divided by the larger magnitude and
+    compared with f64::EPSILON, so ``0.1 + 0.2 == 0.3`` holds; NaN compares false (``!=``
+    true); two zero magnitudes are equal."""
+    x, y = float(a), float(b)
+    scale = _float_scale(x, y)
+    if scale == 0.0:
+        return op in ("==", "<=", ">=")
+    if op == "==":
+        return abs(x - y) / scale <= EPSILON
+    if op == "!=":
+        return not abs(x - y) / scale <= EPSILON
+    if op == ">":
+        return (x - y) / scale > EPSILON
+    if op == ">=":
+        return (x - y) / scale > -EPSILON
+    if op == "<":
+        return (y - x) / scale > EPSILON
+    return (y - x) / scale > -EPSILON
 
 
 def _ordered(a: Any, b: Any) -> bool:
@@ -251,44 +288,36 @@ def _ordered(a: Any, b: Any) -> bool:
         (ta is tb and ta is type(None))
 
 
-def less(a: Any, b: Any) -> bool:
-    if _mixed(a, b):
-        return not equals(a, b) and a < b
+def _compare(op: str, a: Any, b: Any) -> bool:
+    if _floating(a, b):
+        return float_compare(op, a, b)
     if _ordered(a, b):
         if type(a) is Instant:
-            return a.seconds < b.seconds
-        return a < b if a is not None else False
+            a, b = a.seconds, b.seconds
+        elif a is None:
+            return op in ("<=", ">=")
+        return _PY_COMPARE[op](a, b)
     return False
+
+
+_PY_COMPARE = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
+               ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
+
+
+def less(a: Any, b: Any) -> bool:
+    return _compare("<", a, b)
 
 
 def less_eq(a: Any, b: Any) -> bool:
-    if _mixed(a, b):
-        return equals(a, b) or a <= b
-    if _ordered(a, b):
-        if type(a) is Instant:
-            return a.seconds <= b.seconds
-        return a <= b if a is not None else True
-    return False
+    return _compare("<=", a, b)
 
 
 def greater(a: Any, b: Any) -> bool:
-    if _mixed(a, b):
-        return not equals(a, b) and a > b
-    if _ordered(a, b):
-        if type(a) is Instant:
-            return a.seconds > b.seconds
-        return a > b if a is not None else False
-    return False
+    return _compare(">", a, b)
 
 
 def greater_eq(a: Any, b: Any) -> bool:
-    if _mixed(a, b):
-        return equals(a, b) or a >= b
-    if _ordered(a, b):
-        if type(a) is Instant:
-            return a.seconds >= b.seconds
-        return a >= b if a is not None else True
-    return False
+    return _compare(">=", a, b)
 
 
 def contains(container: Any, item: Any) -> bool:

@@ -530,7 +530,7 @@ class Parser:
         self.expect_op("{", kind="MissingLeftBrace")
         cases: list[tuple[list[Node], Node | None, Node]] = []
         default = None
-        has_range = has_float = False
+        has_range = False
         while not self.is_op("}"):
             if default is not None:
                 raise self.error("Default case must be the last case",
@@ -548,11 +548,13 @@ class Parser:
                 while self.is_op("|"):
                     self.next()
                     patterns.append(self.switch_pattern())
-                for p in patterns:
+                for p in patterns:  # Rhai (src/parser.rs): no numeric case after a range
                     if p.kind == "range":
-                        has_range = True
-                    elif type(p.value) is float:
-                        has_float = True
+                        has_range = has_range or not _empty_range(p)
+                    elif has_range and type(p.value) in (int, float):
+                        raise ParseError("Numeric switch case cannot follow a range case",
+                                         p.line, p.col,
+                                         kind="WrongSwitchIntegerCase")
                 guard = None
                 if self.is_kw("if"):
                     self.next()
@@ -566,9 +568,6 @@ class Parser:
                     raise self.error(f"Expecting ',' or '}}', found {describe(self.tok)}",
                                      kind="MissingToken")
         self.next()
-        if has_range and has_float:
-            raise ParseError("Numeric switch cases must all be integers when ranges are used",
-                             t.line, t.col, kind="WrongSwitchIntegerCase")
         return Node("switch", t.line, t.col, subject=subject, cases=cases, default=default)
 
     def switch_pattern(self) -> Node:
@@ -583,6 +582,11 @@ class Parser:
             raise ParseError("Switch case values must be constants", t.line, t.col,
                              kind="ExprExpected")
         return e
+
+
+def _empty_range(p: Node) -> bool:
+    """A range case that can match nothing, which Rhai leaves out of its range list."""
+    return p.start >= p.end if not p.inclusive else p.start > p.end
 
 
 def describe(t: Token) -> str:

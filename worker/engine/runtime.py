@@ -78,10 +78,17 @@ def irange(a: Any, b: Any, inclusive: bool) -> range:
 
 
 def switch_range(value: Any, start: int, end: int, inclusive: bool) -> bool:
-    """Whether a ``switch`` value matches a range case (an INT inside it, or that range)."""
-    if type(value) is int:
+    """Whether a ``switch`` value matches a range case (an INT or FLOAT inside it, or that
+    range)."""
+    if type(value) is int or type(value) is float:
         return start <= value <= end if inclusive else start <= value < end
     return type(value) is RhaiRange and value == RhaiRange(start, end, inclusive)
+
+
+def switch_value(value: Any, case: Any) -> bool:
+    """Whether a ``switch`` value matches a constant case: Rhai looks the value's hash up, so
+    only a value of the same type matches (``1.0`` is not case ``1``, ``'a'`` not ``"a"``)."""
+    return type(value) is type(case) and value == case
 
 
 def overflow(op: str) -> None:
