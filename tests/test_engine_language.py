@@ -271,9 +271,17 @@ def test_host_function_returning_a_python_object_is_refused():
         engine.eval("leak()")
 
 
-def test_eval_sees_variables_but_its_definitions_stay_inside():
+def test_eval_runs_in_the_callers_scope():
+    """Rhai's eval (values checked with the real Rhai): it reads and changes the caller's
+    variables, and what it declares stays in the caller's block."""
     assert run("let x = 40; eval(\"x + 2\")") == 42
-    assert run("let x = 1; eval(\"let x = 5;\"); x") == 1
+    assert run("let x = 1; eval(\"x = 5\"); x") == 5
+    assert run("eval(\"let z = 3\"); z") == 3
+    assert run("eval(\"let z = 3\"); z += 1; z") == 4
+    assert run("let x = 1; eval(\"let x = 5;\"); x") == 5
+    assert run("let x = 1; { { eval(\"let x = 5;\"); } } x") == 1
+    assert run("fn f() { let a = [1]; eval(\"a.push(2)\"); a } f()") == [1, 2]
+    assert run("let i = 0; while i < 3 { eval(\"i += 1\") } i") == 3
 
 
 def test_to_display_renders_results_like_print():

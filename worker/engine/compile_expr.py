@@ -286,6 +286,25 @@ class ExpressionCompiler:
             return f"_mkrange({a}, {b}, {op == '..='})"
         raise ParseError(f"Unknown operator {op}", e.line, e.col)
 
+    def eval_call(self, e: Node) -> str:
+        """``eval(source)`` runs in the caller's scope: it gets the visible variables in a
+        dict and may change them (read back here) or add new ones (looked up at run time)."""
+        arg = self.ex(e.args[0])
+        variables = self.visible_vars()
+        scope, result = self.tmp(), self.tmp()
+        pairs = ", ".join(f"{self.const(k)}: {v.py}" for k, v in variables.items())
+        innermost = self.func.scopes[-1]
+        names = self.const(tuple((k, v.const, innermost.get(k) is v)
+                                 for k, v in variables.items()))
+        top = self.in_main and self.func.parent is None and len(self.func.scopes) == 1
+        parts = [f"({result} := _eval(_d, {arg}, ({scope} := {{{pairs}}}), {top}, {names}))"]
+        for name, var in variables.items():
+            if not var.const:
+                self.demote(var)
+                self.demote_list(var)
+                parts.append(f"({self.assign_var(var)} := {scope}[{self.const(name)}])")
+        return f"({', '.join(parts)}, {result})[-1]"
+
     def cannot_overflow(self, e: Node) -> bool:
         """``n - 1`` / ``n + 1`` where an enclosing ``if`` bounds the INT variable ``n`` so
         that the result fits an i64: no range check is needed."""
@@ -382,11 +401,7 @@ class ExpressionCompiler:
             names = self.const(frozenset(self.visible()))
             return f"_isdefvar({arg}, {names})"
         if name == "eval" and n == 1:
-            arg = self.ex(e.args[0])
-            vis = self.visible()
-            scope = "{" + ", ".join(f"{self.const(k)}: {v}" for k, v in vis.items()) + "}"
-            top = self.in_main and self.func.parent is None and len(self.func.scopes) == 1
-            return f"_eval(_d, {arg}, {scope}, {top})"
+            return self.eval_call(e)
         var = self.lookup(name)
         if var is not None and name not in LIBRARY and name not in BUILTINS and \
                 name not in self.fn_names:

@@ -445,9 +445,13 @@ class StatementCompiler:
         target, op = s.target, s.op[:-1]
         if target.kind == "var":
             var = self.lookup(target.name)
-            if var is None:
-                value = self.copied(s.e)
-                self.emit(f"_novar({self.const(target.name)})")
+            if var is None:  # a scope variable (the host's, or defined by an ``eval``)
+                name = self.const(target.name)
+                if op:
+                    value = self.compound(op, f"_gv({name})", self.ex(s.e), False, False)
+                else:
+                    value = self.copied(s.e)
+                self.emit(f"_setgv({name}, {value})")
                 return
             if var.const:
                 raise ParseError(f"Cannot assign to constant '{target.name}'", s.line, s.col,

@@ -16,7 +16,7 @@ from .compiler import compile_script
 from .errors import EvalError, LimitError, ParseError, RhaiError
 from .parser import parse
 from .runtime import (Runtime, call_levels, chunk_size, const_fail, from_python, i64, irange,
-                      no_var, overflow, partial_chunk, switch_range,
+                      no_var, overflow, partial_chunk, switch_range, UNSET, eval_out,
                       switch_value, to_python)
 from .values import INT_MAX, FnPtr
 
@@ -124,15 +124,18 @@ class Engine:
         self.host_fns[name] = fn
 
     # ---- compiling ----------------------------------------------------------------------------
-    def compile(self, source: str, outer_fns: frozenset = frozenset()) -> CompiledScript:
-        """Parse and compile ``source``; raises ParseError with the position of the problem."""
+    def compile(self, source: str, outer_fns: frozenset = frozenset(),
+                eval_vars: tuple[tuple[str, bool, bool], ...] | None = None) -> CompiledScript:
+        """Parse and compile ``source``; raises ParseError with the position of the problem.
+        ``eval_vars`` (for ``eval``) names the caller's variables the script runs among."""
         if not isinstance(source, str):
             raise ParseError(f"Script must be a string, not {type(source).__name__}", 1, 1)
         try:
             script = parse(source, self.limits["max_expr_depth"])
             py_source, table, fn_py, consts = compile_script(
                 script, outer_fns,
-                chunk_size(self.limits["max_operations"]), self.limits["max_string_size"])
+                chunk_size(self.limits["max_operations"]), self.limits["max_string_size"],
+                eval_vars)
         except RhaiError:
             raise
         except RecursionError:
@@ -209,9 +212,9 @@ class Engine:
             "_meth": rt.method, "_methat": rt.method_at, "_callfp": rt.call_fn_ptr,
             "_FnPtr": FnPtr, "_cp": ops.copy_value, "_interp": rt.interp, "_iadd": rt.iadd,
             "_throw": rt.throw, "_catch": rt.catch_value, "_this": rt.this,
-            "_gv": rt.var_lookup, "_novar": no_var, "_constfail": const_fail,
+            "_gv": rt.var_lookup, "_setgv": rt.var_assign, "_novar": no_var, "_constfail": const_fail,
             "_isdefvar": rt.is_def_var, "_eval": rt.eval, "_swr": switch_range,
-            "_swv": switch_value,
+            "_swv": switch_value, "_UNSET": UNSET, "_evalout": eval_out,
             "_gget": rt.global_const, "_GLOBALS": {},
         })
         countdown = rt.granted
@@ -226,13 +229,14 @@ class Engine:
             rt.fns[key] = functions[pyname]
         return ns, rt
 
-    def _eval_hook(self, rt: Runtime, d: int, source: str, visible: dict,
-                   top_level: bool) -> Any:
-        """``eval(source)`` inside a script: same limits, sees the caller's variables; at the
-        script's top level its constants become ``global::`` constants too."""
-        compiled = self.compile(source, frozenset(rt.fns))
-        scope = {**rt.ns["_SCOPE"], **visible}
-        ns, child = self._namespace(compiled, scope, rt)
+    def _eval_hook(self, rt: Runtime, d: int, source: str, visible: dict, new: dict,
+                   top_level: bool, names: tuple[tuple[str, bool, bool], ...]) -> Any:
+        """``eval(source)`` inside a script: same limits, runs in the caller's scope (its
+        variables, given in ``visible``, come back changed; those it declares go to
+        ``new``); at the script's top level its constants become ``global::`` constants."""
+        compiled = self.compile(source, frozenset(rt.fns), names)
+        ns, child = self._namespace(compiled, rt.ns["_SCOPE"], rt)
+        ns["_EVALVARS"], ns["_EVALNEW"] = visible, new
         ns["_GLOBALS"] = rt.ns["_GLOBALS"] if top_level else dict(rt.ns["_GLOBALS"])
         try:
             return ns["_main"](d - 1, None)

@@ -91,6 +91,16 @@ def switch_value(value: Any, case: Any) -> bool:
     return type(value) is type(case) and value == case
 
 
+UNSET = object()  # an ``eval`` script's top-level variable not declared yet
+
+
+def eval_out(variables: dict, values: dict) -> None:
+    """Hand an ``eval`` script's top-level variables back to its caller."""
+    for name, value in values.items():
+        if value is not UNSET:
+            variables[name] = value
+
+
 def overflow(op: str) -> None:
     """The inline INT fast path of ``op`` left the i64 range."""
     raise EvalError(f"Arithmetic overflow in '{op}'", kind="ErrorArithmetic")
@@ -597,6 +607,13 @@ class Runtime:
             return FnPtr(name)
         raise EvalError(f"Variable not found: {name}", kind="ErrorVariableNotFound")
 
+    def var_assign(self, name: str, value: Any) -> None:
+        """Assignment to a variable the compiler does not know: one of the scope's."""
+        scope = self.ns["_SCOPE"]
+        if name not in scope:
+            no_var(name)
+        scope[name] = value
+
     def this(self, tb: list | None) -> Any:
         if tb is None:
             raise EvalError("'this' is not bound here", kind="ErrorUnboundThis")
@@ -618,10 +635,23 @@ class Runtime:
     def is_def_var(self, name: Any, visible: frozenset) -> bool:
         return name in visible or name in self.ns["_SCOPE"]
 
-    def eval(self, d: int, source: Any, visible: dict, top_level: bool) -> Any:
+    def eval(self, d: int, source: Any, visible: dict, top_level: bool,
+             names: tuple[tuple[str, bool, bool], ...]) -> Any:
+        """``eval(source)`` in the caller's scope: ``visible`` holds the caller's variables
+        and gets their new values; ``names`` gives (name, is constant, declared in the
+        caller's innermost block) for each."""
         if type(source) is not str:
             raise not_found("eval", (source,))
-        return self.eval_hook(self, d, source, visible, top_level)
+        new: dict = {}
+        try:
+            return self.eval_hook(self, d, source, visible, new, top_level, names)
+        finally:
+            declared = {name: innermost for name, _, innermost in names}
+            for name, value in new.items():
+                if name not in declared:  # a new variable: looked up at run time
+                    self.ns["_SCOPE"][name] = value
+                elif declared[name]:  # shadows a variable of the same block: replaces it
+                    visible[name] = value
 
     def global_const(self, name: str) -> Any:
         """``global::NAME``: a constant defined at the top level of the script."""
