@@ -233,7 +233,18 @@ def test_print_and_debug_are_captured():
     engine = Engine(on_print=printed.append, on_debug=debugged.append)
     engine.eval('print("hi"); print(42); print([1, "a"]); debug("q"); debug(\'c\')')
     assert printed == ["hi", "42", '[1, "a"]']
-    assert debugged == ['"q"', "'c'"]
+    assert debugged == ['"q"', "c"]  # Rhai's debug_char writes the char bare
+
+
+def test_print_forms_follow_rhai_display_and_debug():
+    """Forms checked with the real Rhai (src/packages/string_basic.rs, src/types/float.rs)."""
+    printed = []
+    engine = Engine(on_print=printed.append)
+    engine.eval('print(()); print(); print(`${()}x`); print(1e-7); print(1e15); print(-0.0); '
+                'print([1e-7, -0.0, "a\\tb", \'c\']); print(blob(10, 1)); '
+                'print(to_debug("a\\"b\\n")); print(#{"a b": 0.000052})')
+    assert printed == ["", "", "x", "0.0000001", "1e15", "0.0", '[1e-7, -0.0, "a\\tb", c]',
+                       "[0101010101010101 0101]", '"a\\"b\\n"', '#{"a b": 5.2e-5}']
 
 
 def test_scope_injects_values():

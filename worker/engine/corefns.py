@@ -18,15 +18,16 @@ def not_found(name: str, args: tuple | list) -> EvalError:
 
 
 def fn_print(rt: Runtime, d: int, box: Any, *args: Any) -> None:
-    if len(args) != 1:
+    """``print(x)``, or ``print()`` for an empty line (Rhai's ``print_empty_string``)."""
+    if len(args) > 1:
         raise not_found("print", args)
-    rt.on_print(to_display(args[0]))
+    rt.on_print(to_display(args[0]) if args else "")
 
 
 def fn_debug(rt: Runtime, d: int, box: Any, *args: Any) -> None:
-    if len(args) != 1:
+    if len(args) > 1:
         raise not_found("debug", args)
-    rt.on_debug(to_debug(args[0]))
+    rt.on_debug(to_debug(args[0]) if args else "")
 
 
 def fn_type_of(rt: Runtime, d: int, box: Any, *args: Any) -> str:
