@@ -1,5 +1,5 @@
 """The functions the engine itself provides (not the library): print, debug, type_of, Fn,
-call, curry, is_def_fn, range and name. Each gets the runtime, the call depth and the
+call, curry, is_def_fn and range. Each gets the runtime, the call depth and the
 by-reference box of a method call's object (or None), then the arguments."""
 from __future__ import annotations
 
@@ -69,6 +69,9 @@ def fn_is_def_fn(rt: Runtime, d: int, box: Any, *args: Any) -> bool:
 def fn_range(rt: Runtime, d: int, box: Any, *args: Any) -> Any:
     if len(args) == 2 and type(args[0]) is int and type(args[1]) is int:
         return RhaiRange(args[0], args[1])
+    if len(args) == 2 and type(args[0]) is RhaiRange and not args[0].inclusive and \
+            type(args[1]) is int:  # range(a..b, step)
+        args = (args[0].start, args[0].end, args[1])
     if len(args) == 3 and all(type(a) in (int, float) for a in args):
         if args[2] == 0:
             raise EvalError("Step value cannot be zero", kind="ErrorArithmetic")
@@ -76,14 +79,7 @@ def fn_range(rt: Runtime, d: int, box: Any, *args: Any) -> Any:
     raise not_found("range", args)
 
 
-def fn_name(rt: Runtime, d: int, box: Any, *args: Any) -> str:
-    if len(args) == 1 and type(args[0]) is FnPtr:
-        return args[0].name
-    raise not_found("name", args)
-
-
 BUILTINS: dict[str, Callable[..., Any]] = {
     "print": fn_print, "debug": fn_debug, "type_of": fn_type_of, "Fn": fn_fn,
     "call": fn_call, "curry": fn_curry, "is_def_fn": fn_is_def_fn, "range": fn_range,
-    "name": fn_name,
 }

@@ -164,8 +164,10 @@ class Engine:
                 chunk_size(self.limits["max_operations"]), self.limits["max_string_size"])
 
     # ---- running ------------------------------------------------------------------------------
-    def eval(self, script: str | CompiledScript, scope: dict | None = None) -> Any:
-        """Run a script (source or compiled) and return its last value as a Python value."""
+    def eval(self, script: str | CompiledScript, scope: dict | None = None,
+             raw: bool = False) -> Any:
+        """Run a script (source or compiled) and return its last value as a Python value
+        (``raw``: as the engine holds it, e.g. a ``Char`` or ``FnPtr``, for tests and tools)."""
         compiled = script if isinstance(script, CompiledScript) else self.compile(script)
         if compiled.settings != self._settings():  # compiled by an engine with other limits
             compiled = self.compile(compiled.source)
@@ -180,7 +182,7 @@ class Engine:
         try:
             ns, rt = self._namespace(compiled, values, None)
             result = ns["_main"](call_levels(self.limits["max_call_levels"]), None)
-            return to_python(result)
+            return result if raw else to_python(result)
         except Exception as exc:
             raise as_rhai_error(exc) from None
 
