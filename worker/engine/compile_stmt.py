@@ -369,11 +369,12 @@ class StatementCompiler:
         self.pop()
 
     def try_catch(self, e: Node, target: str | None) -> None:
+        """``try``/``catch`` is a statement in Rhai: its value is ``()``."""
         exc = self.tmp("_e")
         self.func.blocks += 2
         self.emit("try:")
         self.indent += 1
-        self.branch(e.body, target)
+        self.branch(e.body, None)
         self.indent -= 1
         self.emit(f"except _RhaiError as {exc}:")
         self.indent += 1
@@ -385,11 +386,16 @@ class StatementCompiler:
         else:
             self.emit(value)
         self.func.catches.append(exc)
-        self.branch(e.handler, target)
+        self.branch(e.handler, None)
         self.func.catches.pop()
         self.pop()
         self.indent -= 1
         self.func.blocks -= 2
+        if target == RETURN:
+            self.emit("return None")
+        elif target:
+            self.tmp_int[target] = False
+            self.emit(f"{target} = None")
 
     def switch(self, e: Node, target: str | None) -> None:
         subject = self.value_of(e.subject)
@@ -404,6 +410,7 @@ class StatementCompiler:
         if e.default is not None:
             self.case_body(e.default, target)
         elif target:
+            self.tmp_int[target] = False
             self.emit(f"{target} = None")
         else:
             self.emit("pass")

@@ -6,14 +6,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import EvalError
-from .values import FnPtr, RhaiRange, StepRange, to_debug, to_display, type_name
+from .values import (FnPtr, RhaiRange, StepRange, signature_name, to_debug, to_display,
+                     type_name)
 
 if TYPE_CHECKING:
     from .runtime import Runtime
 
 
 def not_found(name: str, args: tuple | list) -> EvalError:
-    sig = ", ".join(type_name(a) for a in args)
+    sig = ", ".join(signature_name(a) for a in args)
     return EvalError(f"Function not found: {name} ({sig})", kind="ErrorFunctionNotFound")
 
 

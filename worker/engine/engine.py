@@ -193,6 +193,7 @@ class Engine:
         ns: dict[str, Any] = {"__builtins__": SAFE_BUILTINS}
         rt = Runtime(self.limits, self.on_print, self.on_debug, self.host_fns, ns, {},
                      self._eval_hook)
+        rt.locate = locate
         if parent is not None:
             rt.deadline = parent.deadline
             rt.fns.update(parent.fns)

@@ -8,7 +8,8 @@ import math
 from typing import Any
 
 from .errors import EvalError
-from .values import INT_MAX, INT_MIN, Char, FnPtr, Instant, RhaiRange, to_display, type_name
+from .values import (INT_MAX, INT_MIN, Char, FnPtr, Instant, RhaiRange, signature_name, to_display,
+                     type_name)
 
 NUM = (int, float)
 
@@ -18,7 +19,7 @@ def arith_error(msg: str) -> EvalError:
 
 
 def no_op(op: str, a: Any, b: Any) -> EvalError:
-    return EvalError(f"Function not found: {op} ({type_name(a)}, {type_name(b)})",
+    return EvalError(f"Function not found: {op} ({signature_name(a)}, {signature_name(b)})",
                      kind="ErrorFunctionNotFound")
 
 
@@ -40,7 +41,7 @@ def numeric(a: Any, b: Any) -> bool:
 def add(a: Any, b: Any) -> Any:
     ta, tb = type(a), type(b)
     if ta is int and tb is int:
-        return checked(a + b)
+        return checked(a + b, f"Addition overflow: {a} + {b}")
     if numeric(a, b):
         return float(a) + float(b)
     if ta is str or tb is str or (ta is Char and tb is Char):
@@ -68,7 +69,7 @@ def add(a: Any, b: Any) -> Any:
 def sub(a: Any, b: Any) -> Any:
     ta, tb = type(a), type(b)
     if ta is int and tb is int:
-        return checked(a - b)
+        return checked(a - b, f"Subtraction overflow: {a} - {b}")
     if numeric(a, b):
         return float(a) - float(b)
     if ta is str and (tb is str or tb is Char):
@@ -83,7 +84,7 @@ def sub(a: Any, b: Any) -> Any:
 def mul(a: Any, b: Any) -> Any:
     ta, tb = type(a), type(b)
     if ta is int and tb is int:
-        return checked(a * b)
+        return checked(a * b, f"Multiplication overflow: {a} * {b}")
     if numeric(a, b):
         return float(a) * float(b)
     raise no_op("*", a, b)
@@ -109,8 +110,8 @@ def div(a: Any, b: Any) -> Any:
 def mod(a: Any, b: Any) -> Any:
     ta, tb = type(a), type(b)
     if ta is int and tb is int:
-        if b == 0:
-            raise arith_error(f"Modulo division by zero: {a} % {b}")
+        if b == 0 or (b == -1 and a == INT_MIN):  # Rust's checked_rem
+            raise arith_error(f"Modulo division by zero or overflow: {a} % {b}")
         r = abs(a) % abs(b)
         return r if a >= 0 else -r
     if numeric(a, b):
@@ -140,23 +141,25 @@ def power(a: Any, b: Any) -> Any:
 
 
 def shl(a: Any, b: Any) -> Any:
+    """Rhai's checked ``<<`` (src/packages/arithmetic.rs): shifting out every bit gives 0, a
+    negative shift shifts right."""
     if type(a) is int and type(b) is int:
         if b < 0:
             return shr(a, -b)
         if b >= 64:
-            raise arith_error(f"Left-shift by too many bits: {a} << {b}")
+            return 0
         r = (a << b) & 0xFFFF_FFFF_FFFF_FFFF
         return r - (1 << 64) if r > INT_MAX else r
     raise no_op("<<", a, b)
 
 
 def shr(a: Any, b: Any) -> Any:
+    """Rhai's checked ``>>``: arithmetic shift; 64 bits or more leave only the sign (0 or -1),
+    a negative shift shifts left."""
     if type(a) is int and type(b) is int:
         if b < 0:
             return shl(a, -b)
-        if b >= 64:
-            raise arith_error(f"Right-shift by too many bits: {a} >> {b}")
-        return a >> b
+        return a >> min(b, 63)
     raise no_op(">>", a, b)
 
 
@@ -183,22 +186,22 @@ def bit_xor(a: Any, b: Any) -> Any:
 
 def neg(a: Any) -> Any:
     if type(a) is int:
-        return checked(-a)
+        return checked(-a, f"Negation overflow: -{a}")
     if type(a) is float:
         return -a
-    raise EvalError(f"Function not found: - ({type_name(a)})", kind="ErrorFunctionNotFound")
+    raise EvalError(f"Function not found: - ({signature_name(a)})", kind="ErrorFunctionNotFound")
 
 
 def plus(a: Any) -> Any:
     if type(a) is int or type(a) is float:
         return a
-    raise EvalError(f"Function not found: + ({type_name(a)})", kind="ErrorFunctionNotFound")
+    raise EvalError(f"Function not found: + ({signature_name(a)})", kind="ErrorFunctionNotFound")
 
 
 def not_(a: Any) -> bool:
     if type(a) is bool:
         return not a
-    raise EvalError(f"Function not found: ! ({type_name(a)})", kind="ErrorFunctionNotFound")
+    raise EvalError(f"Function not found: ! ({signature_name(a)})", kind="ErrorFunctionNotFound")
 
 
 def as_bool(v: Any) -> bool:

@@ -134,7 +134,11 @@ class Parser:
             # as in Rhai, control flow at the start of a statement is a whole statement: in
             # ``if c { 1 } [2].len()`` the array begins the next statement, it is not an index
             self.enter()
-            expr = self.primary()
+            if t.value == "try":  # a statement only (Rhai: ``let x = try ...`` is an error)
+                self.next()
+                expr = self.try_catch(t)
+            else:
+                expr = self.primary()
             self.depth -= 1
             return Node("expr", expr.line, expr.col, e=expr)
         expr = self.expr()
@@ -297,7 +301,7 @@ class Parser:
                 self.depth -= 1
                 self.expect_op("]", kind="MissingRightBracket")
                 check_index(node, idx, t)
-                node = Node("index", t.line, t.col, obj=node, idx=idx, safe=v == "?[")
+                node = Node("index", idx.line, idx.col, obj=node, idx=idx, safe=v == "?[")
             else:
                 return node
 
@@ -400,17 +404,7 @@ class Parser:
             if v == "for":
                 return self.for_loop(t)
             if v == "try":
-                body = self.block()
-                if not self.is_kw("catch"):
-                    raise self.error("Expecting 'catch'", kind="MissingToken")
-                self.next()
-                var = None
-                if self.is_op("("):
-                    self.next()
-                    var = self.ident().value
-                    self.expect_op(")", kind="MissingRightParen")
-                handler = self.block()
-                return Node("try", L, C, body=body, var=var, handler=handler)
+                raise ParseError("Unexpected 'try'", L, C, kind="BadInput")
             if v in ("break", "continue"):
                 if not self.loops:
                     raise ParseError(f"'{v}' not inside a loop", L, C, kind="LoopBreak")
@@ -524,6 +518,19 @@ class Parser:
         body = self.block()
         self.loops -= 1
         return Node("for", t.line, t.col, var=var, idx=idx, iterable=iterable, body=body)
+
+    def try_catch(self, t: Token) -> Node:
+        body = self.block()
+        if not self.is_kw("catch"):
+            raise self.error("Expecting 'catch'", kind="MissingToken")
+        self.next()
+        var = None
+        if self.is_op("("):
+            self.next()
+            var = self.ident().value
+            self.expect_op(")", kind="MissingRightParen")
+        handler = self.block()
+        return Node("try", t.line, t.col, body=body, var=var, handler=handler)
 
     def switch(self, t: Token) -> Node:
         subject = self.expr()

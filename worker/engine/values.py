@@ -125,6 +125,11 @@ def _decimal(x: float) -> str:
     return f"{sign}{whole}.{frac or '0'}"
 
 
+def signature_name(value: Any) -> str:
+    """A type as Rhai's "Function not found" messages name it (strings by their Rust types)."""
+    return "&str | ImmutableString | String" if type(value) is str else type_name(value)
+
+
 def format_float(x: float) -> str:
     """Rhai's Display of a FLOAT (``print``, ``to_string``, interpolation): ``0.0`` for both
     zeros, an exponent outside [1e-13, 1e13] (f32 bounds), else plain decimal digits."""
