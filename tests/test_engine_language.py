@@ -219,7 +219,7 @@ def test_parse_errors_have_kinds_and_positions(script, kind):
     ("let a = [1];\nlet b = a[5];", "ErrorArrayBounds", 2),
     ("let x = 1;\n\n  x.no_such_fn()", "ErrorFunctionNotFound", 3),
     ("undefined_var + 1", "ErrorVariableNotFound", 1),
-    ("if 1 { 2 }", "ErrorMismatchDataType", 1),
+    ("let c = 1; if c { 2 }", "ErrorMismatchDataType", 1),
     ("let s = \"ab\"; s[9]", "ErrorStringBounds", 1),
     ("const a = [1]; a[0] = 2;", "ErrorAssignmentToConstant", 1),
     ("true && 1", "ErrorMismatchDataType", 1),

@@ -274,8 +274,8 @@ def float_compare(op: str, a: Any, b: Any) -> bool:
         return op in ("==", "<=", ">=")
     if op == "==":
         return abs(x - y) / scale <= EPSILON
-    if op == "!=":
-        return not abs(x - y) / scale <= EPSILON
+    if op == "!=":  # NaN: false, as every other comparison
+        return abs(x - y) / scale > EPSILON
     if op == ">":
         return (x - y) / scale > EPSILON
     if op == ">=":

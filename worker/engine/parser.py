@@ -10,7 +10,7 @@ from typing import Any
 from .errors import ParseError
 from .lexer import RESERVED, Token, tokenize
 from .nodes import FnDef, Node, Script
-from .values import INT_MAX, INT_MIN
+from .values import INT_MAX, INT_MIN, Char
 
 # Rhai's binary operator precedences (higher binds tighter); ** is right-associative.
 PRECEDENCE = {
@@ -159,6 +159,8 @@ class Parser:
                 raise self.error("Expecting 'fn'", kind="MissingToken")
         self.next()
         name = self.tok
+        if name.kind == "ident" and name.value in KEYWORD_FUNCTIONS:
+            raise self.error(f"'{name.value}' is a reserved keyword", kind="Reserved")
         if name.kind != "ident" or name.value in RESERVED:
             raise self.error(f"Expecting a function name, found {describe(name)}",
                              kind="FnMissingName")
@@ -399,7 +401,7 @@ class Parser:
                 if not (self.is_kw("while") or self.is_kw("until")):
                     raise self.error("Expecting 'while' or 'until'", kind="MissingToken")
                 until = self.next().value == "until"
-                cond = self.expr()
+                cond = self.condition()
                 return Node("while", L, C, cond=cond, body=body, until=until, post=True)
             if v == "for":
                 return self.for_loop(t)
@@ -482,7 +484,7 @@ class Parser:
         return Node("closure", t.line, t.col, params=params, body=body)
 
     def if_expr(self, t: Token) -> Node:
-        cond = self.expr()
+        cond = self.condition()
         then = self.block()
         els = None
         if self.is_kw("else"):
@@ -494,7 +496,7 @@ class Parser:
         return Node("if", t.line, t.col, cond=cond, then=then, els=els)
 
     def while_loop(self, t: Token, until: bool) -> Node:
-        cond = self.expr()
+        cond = self.condition()
         self.loops += 1
         body = self.block()
         self.loops -= 1
@@ -514,6 +516,7 @@ class Parser:
             raise self.error("Expecting 'in' in the 'for' statement", kind="MissingToken")
         self.next()
         iterable = self.expr()
+        refuse_constant(iterable, "an iterable value", ITERABLE_MISMATCH)
         self.loops += 1
         body = self.block()
         self.loops -= 1
@@ -531,6 +534,13 @@ class Parser:
             self.expect_op(")", kind="MissingRightParen")
         handler = self.block()
         return Node("try", t.line, t.col, body=body, var=var, handler=handler)
+
+    def condition(self) -> Node:
+        """An expression used as a condition: a constant of another type than bool is a
+        parse error in Rhai (``ensure_bool_expr`` in src/parser.rs)."""
+        cond = self.expr()
+        refuse_constant(cond, "a boolean expression", BOOL_MISMATCH)
+        return cond
 
     def switch(self, t: Token) -> Node:
         subject = self.expr()
@@ -565,7 +575,7 @@ class Parser:
                 guard = None
                 if self.is_kw("if"):
                     self.next()
-                    guard = self.expr()
+                    guard = self.condition()
                 self.expect_op("=>", kind="MissingToken")
                 cases.append((patterns, guard, self.expr()))
             if self.is_op(","):
@@ -591,6 +601,26 @@ class Parser:
         return e
 
 
+_CONSTANT_TYPES = {type(None): "()", bool: "a boolean", int: "a number",
+                   float: "a floating-point number", Char: "a character", str: "a string"}
+BOOL_MISMATCH = frozenset({"()", "a number", "a floating-point number", "a character",
+                           "a string", "an array", "an object map"})
+ITERABLE_MISMATCH = frozenset({"()", "a boolean", "a number", "a floating-point number",
+                               "a character", "an object map"})
+
+
+def refuse_constant(e: Node, expected: str, mismatches: frozenset) -> None:
+    """Rhai's ``ensure_bool_expr`` / ``ensure_iterable``: a constant that can never be what the
+    statement needs is a ``MismatchedType`` parse error."""
+    if e.kind == "lit":
+        found = _CONSTANT_TYPES.get(type(e.value))
+    else:
+        found = {"interp": "a string", "array": "an array", "map": "an object map"}.get(e.kind)
+    if found in mismatches:
+        raise ParseError(f"Expecting {expected}, not {found}", e.line, e.col,
+                         kind="MismatchedType")
+
+
 def _empty_range(p: Node) -> bool:
     """A range case that can match nothing, which Rhai leaves out of its range list."""
     return p.start >= p.end if not p.inclusive else p.start > p.end
@@ -607,6 +637,11 @@ def describe(t: Token) -> str:
     return f"{t.kind} literal"
 
 
+# functions the engine itself provides, which Rhai's tokenizer reserves: no script may define
+# one (src/tokenizer.rs ``is_reserved_keyword_or_symbol``, plus the ``is_def_fn``/``is_shared``
+# keywords)
+KEYWORD_FUNCTIONS = frozenset({"print", "debug", "type_of", "eval", "Fn", "call", "curry",
+                               "is_def_var", "is_def_fn", "is_shared"})
 STATEMENT_KWS = frozenset({"if", "switch", "while", "loop", "do", "for", "try"})
 
 
