@@ -128,7 +128,7 @@ def test_functions(script, expected):
     ("let n = 0; let inc = || n += 1; inc.call(); inc.call(); n", 2),
     ("fn double(x) { x * 2 } let f = Fn(\"double\"); f.call(21)", 42),
     ("fn mul(a, b) { a * b } let f = Fn(\"mul\").curry(6); call(f, 7)", 42),
-    ("let f = |x| x * 3; f(5)", 15),
+    ("let f = |x| x * 3; f.call(5)", 15),
     ("[1, 2, 3].map(|x| x * x)", [1, 4, 9]),
     ("[1, 2, 3, 4].filter(|x| x % 2 == 0)", [2, 4]),
     ("fn is_big(x) { x > 2 } [1, 2, 3, 4].filter(Fn(\"is_big\"))", [3, 4]),

@@ -402,11 +402,6 @@ class ExpressionCompiler:
             return f"_isdefvar({arg}, {names})"
         if name == "eval" and n == 1:
             return self.eval_call(e)
-        var = self.lookup(name)
-        if var is not None and name not in LIBRARY and name not in BUILTINS and \
-                name not in self.fn_names:
-            args = self.args(e.args)
-            return f"_callfp(_d, {var.py}, [{', '.join(args)}])"
         by_ref = n > 0 and e.args[0].kind in ("var", "this") and any(
             f.mutates or f.writes_back for f in LIBRARY.get(name, ()))
         if by_ref:

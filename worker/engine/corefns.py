@@ -49,8 +49,11 @@ def fn_fn(rt: Runtime, d: int, box: Any, *args: Any) -> FnPtr:
 def fn_call(rt: Runtime, d: int, box: Any, *args: Any) -> Any:
     if box is not None and len(args) >= 2 and type(args[1]) is FnPtr and type(args[0]) is not FnPtr:
         return rt.call_fn_ptr(d, args[1], list(args[2:]), box)
-    if not args or type(args[0]) not in (FnPtr, str):
+    if not args:
         raise not_found("call", args)
+    if type(args[0]) is not FnPtr:  # Rhai calls only function pointers, not names
+        raise EvalError(f"Data type incorrect: {type_name(args[0])} (expecting Fn)",
+                        kind="ErrorMismatchDataType")
     return rt.call_fn_ptr(d, args[0], list(args[1:]))
 
 

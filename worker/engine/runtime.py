@@ -673,7 +673,8 @@ class Runtime:
         and gets their new values; ``names`` gives (name, is constant, declared in the
         caller's innermost block) for each."""
         if type(source) is not str:
-            raise not_found("eval", (source,))
+            raise EvalError(f"Data type incorrect: {type_name(source)} (expecting string)",
+                            kind="ErrorMismatchDataType")
         new: dict = {}
         try:
             return self.eval_hook(self, d, source, visible, new, top_level, names)
