@@ -107,9 +107,10 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         it has parameters, a version ``S_`` specialised for INT arguments, which direct calls
         with INT arguments use; its result is INT when every returned value is."""
         for i, key in enumerate(self.script.fns):
-            self.fn_py[key] = f"F_{i}_{key[0]}"
+            py_name = key[0].replace(".", "_")  # a typed method ``i64.calc``
+            self.fn_py[key] = f"F_{i}_{py_name}"
             if key[1]:
-                self.spec_py[key] = f"S_{i}_{key[0]}"
+                self.spec_py[key] = f"S_{i}_{py_name}"
                 self.ret_int[key] = True
         self.emit("def _factory(_ops):")
         self.indent += 1

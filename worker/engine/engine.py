@@ -230,6 +230,7 @@ class Engine:
         rt.get_ops, rt.set_ops = functions["_get_ops"], functions["_set_ops"]
         for key, pyname in compiled.fn_py.items():
             rt.fns[key] = functions[pyname]
+        rt.typed_methods = any("." in name for name, _ in rt.fns)
         return ns, rt
 
     def _eval_hook(self, rt: Runtime, d: int, source: str, visible: dict, new: dict,

@@ -32,6 +32,7 @@ class Parser:
         self.depth = 0
         self.loops = 0
         self.in_fn = False
+        self.at_top = False  # whether the statement being parsed is at the script's top level
         self.fns: dict[tuple[str, int], FnDef] = {}
 
     # ---- token helpers -------------------------------------------------------------------
@@ -102,6 +103,7 @@ class Parser:
                                      kind="WrongFnDefinition")
                 self.fn_def()
                 continue
+            self.at_top = top
             stmt = self.statement()
             out.append(stmt)
             t = self.tok
@@ -129,7 +131,7 @@ class Parser:
                 raise self.error("Modules are not supported: 'import' is not allowed",
                                  kind="BadInput")
             if v == "export":
-                raise self.error("'export' is not allowed here", kind="WrongExport")
+                return self.export(t)
         if (t.kind == "kw" and t.value in STATEMENT_KWS) or (t.kind == "op" and t.value == "{"):
             # as in Rhai, control flow at the start of a statement is a whole statement: in
             # ``if c { 1 } [2].len()`` the array begins the next statement, it is not an index
@@ -149,6 +151,25 @@ class Parser:
             return Node("assign", op_tok.line, op_tok.col, target=expr, op=op_tok.value, e=value)
         return Node("expr", expr.line, expr.col, e=expr)
 
+    def export(self, t: Token) -> Node:
+        """``export let|const ...`` or ``export x [as y]`` (src/parser.rs ``parse_export``):
+        only at the top level. A script run on its own is no module, so exporting only
+        declares the variable, or checks that it exists."""
+        if not self.at_top:
+            raise self.error("Export statement can only appear at global level",
+                             kind="WrongExport")
+        self.next()
+        if self.is_kw("let") or self.is_kw("const"):
+            return self.statement()
+        name = self.ident()
+        if self.is_kw("as"):
+            self.next()
+            self.ident()
+        check = Node("expr", name.line, name.col, e=Node("var", name.line, name.col,
+                                                          name=name.value))
+        unit = Node("expr", t.line, t.col, e=Node("lit", t.line, t.col, value=None))
+        return Node("expr", t.line, t.col, e=Node("block", t.line, t.col, stmts=[check, unit]))
+
     def fn_def(self) -> None:
         start = self.tok
         private = False
@@ -158,6 +179,12 @@ class Parser:
             if not self.is_kw("fn"):
                 raise self.error("Expecting 'fn'", kind="MissingToken")
         self.next()
+        this_type = None
+        if self.tok.kind in ("ident", "str") and self.peek().kind == "op" and \
+                self.peek().value == ".":  # ``fn int.calc()``: a method for one type only
+            this_type = TYPE_ALIASES.get(self.tok.value, self.tok.value)
+            self.next()
+            self.next()
         name = self.tok
         if name.kind == "ident" and name.value in KEYWORD_FUNCTIONS:
             raise self.error(f"'{name.value}' is a reserved keyword", kind="Reserved")
@@ -179,7 +206,8 @@ class Parser:
                 raise self.error(f"Expecting ',' or ')', found {describe(self.tok)}",
                                  kind="MissingToken")
         self.next()
-        key = (name.value, len(params))
+        full_name = f"{this_type}.{name.value}" if this_type else name.value
+        key = (full_name, len(params))
         if key in self.fns:
             raise self.error(f"Function '{name.value}' with {len(params)} parameters "
                              "is already defined", name, kind="FnDuplicatedDefinition")
@@ -187,7 +215,7 @@ class Parser:
         self.loops, self.in_fn = 0, True
         body = self.block()
         self.loops, self.in_fn = saved
-        self.fns[key] = FnDef(name.value, params, body, private, start.line, start.col)
+        self.fns[key] = FnDef(full_name, params, body, private, start.line, start.col)
 
     def block(self) -> Node:
         t = self.tok
@@ -642,6 +670,8 @@ def describe(t: Token) -> str:
 # keywords)
 KEYWORD_FUNCTIONS = frozenset({"print", "debug", "type_of", "eval", "Fn", "call", "curry",
                                "is_def_var", "is_def_fn", "is_shared"})
+# ``fn int.name()`` / ``fn float.name()`` name the types as ``type_of`` does
+TYPE_ALIASES = {"int": "i64", "float": "f64"}
 STATEMENT_KWS = frozenset({"if", "switch", "while", "loop", "do", "for", "try"})
 
 

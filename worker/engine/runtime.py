@@ -166,6 +166,7 @@ class Runtime:
         self.ns = ns
         self.fns = script_fns  # (name, arity) -> python function (d, tb, *args)
         self.eval_hook = eval_hook
+        self.typed_methods = False  # whether any ``fn type.name()`` exists (set by the engine)
         # the script position of an error, from its traceback (set by the engine)
         self.locate: Callable[[BaseException], tuple[int, int]] = lambda exc: (0, 0)
         self.depth = 0
@@ -552,7 +553,11 @@ class Runtime:
         return from_python(result, f"result of {name}")
 
     def method(self, d: int, name: str, box: list, *args: Any) -> Any:
-        """``obj.name(args)`` with ``obj`` by reference in ``box``: script fns bind ``this``."""
+        """``obj.name(args)`` with ``obj`` by reference in ``box``: script fns bind ``this``;
+        a method defined for the object's type (``fn int.name()``) comes first."""
+        f = self.typed_methods and self.fns.get((f"{type_name(box[0])}.{name}", len(args)))
+        if f:
+            return f(d - 1, box, *[ops.copy_value(a) for a in args])
         f = self.fns.get((name, len(args)))
         if f is not None:
             return f(d - 1, box, *[ops.copy_value(a) for a in args])
