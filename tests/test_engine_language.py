@@ -205,9 +205,12 @@ def test_uncaught_throw_carries_the_value_and_position():
     ("[1, 2][\"x\"]", "MalformedIndexExpr"),
     ("\"unterminated", "UnterminatedString"),
     ("let x = 1 +", "UnexpectedEOF"),
-    ("import \"os\" as os;", "BadInput"),
+    ("fn print() {}", "Reserved"),
+    ("if 1 { 2 }", "MismatchedType"),
+    ("let _x = 1;", "MalformedIdentifier"),
 ])
 def test_parse_errors_have_kinds_and_positions(script, kind):
+    """Parse errors and their ParseErrorType names, as Rhai's parser reports them."""
     with pytest.raises(ParseError) as info:
         run(script)
     assert info.value.kind == kind
@@ -442,3 +445,16 @@ def test_invalid_generated_python_is_an_internal_error_not_blamed_on_the_script(
     assert "Internal compiler error" in str(bug) and "max_expr_depth" not in str(bug)
     deep = compile_failure(SyntaxError("too many statically nested blocks"))
     assert isinstance(deep, ParseError) and "max_expr_depth" in str(deep)
+
+
+def test_modules_are_never_found():
+    """No module resolver: ``import`` fails at run time as in Rhai for a missing module."""
+    with pytest.raises(EvalError) as info:
+        run('let a = 1;\nimport "os" as os; os::system("x")')
+    assert info.value.kind == "ErrorModuleNotFound"
+    assert (info.value.line, info.value.position) == (2, 8)
+
+
+def test_exit_ends_the_script_with_its_value():
+    assert run("fn f() { exit(5); 1 } let r = f(); 2") == 5
+    assert run("try { exit(3) } catch { 4 }") == 3

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-from .errors import EvalError
+from .errors import EvalError, ScriptExit
 from .values import (FnPtr, RhaiRange, StepRange, signature_name, to_debug, to_display,
                      type_name)
 
@@ -83,7 +83,25 @@ def fn_range(rt: Runtime, d: int, box: Any, *args: Any) -> Any:
     raise not_found("range", args)
 
 
+def fn_exit(rt: Runtime, d: int, box: Any, *args: Any) -> None:
+    """``exit()`` / ``exit(value)`` (src/packages/lang_core.rs): stop the script now."""
+    if len(args) > 1:
+        raise not_found("exit", args)
+    raise ScriptExit(args[0] if args else None)
+
+
+def fn_import(rt: Runtime, d: int, box: Any, *args: Any) -> None:
+    """An ``import`` statement (scripts cannot call this by name: ``import`` is a keyword)."""
+    path = args[0]
+    if type(path) is not str:
+        raise EvalError(f"Data type incorrect: {type_name(path)} (expecting string)",
+                        kind="ErrorMismatchDataType")
+    raise EvalError(f"Module not found: {path}", kind="ErrorModuleNotFound",
+                    fields={"module": path})
+
+
 BUILTINS: dict[str, Callable[..., Any]] = {
     "print": fn_print, "debug": fn_debug, "type_of": fn_type_of, "Fn": fn_fn,
     "call": fn_call, "curry": fn_curry, "is_def_fn": fn_is_def_fn, "range": fn_range,
+    "exit": fn_exit, "import": fn_import,
 }

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from . import ops
 from .compiler import compile_script
-from .errors import EvalError, LimitError, ParseError, RhaiError
+from .errors import EvalError, LimitError, ParseError, RhaiError, ScriptExit
 from .parser import parse
 from .runtime import (Runtime, call_levels, chunk_size, const_fail, from_python, i64, irange,
                       no_var, overflow, partial_chunk, switch_range, UNSET, eval_out,
@@ -182,9 +182,11 @@ class Engine:
         try:
             ns, rt = self._namespace(compiled, values, None)
             result = ns["_main"](call_levels(self.limits["max_call_levels"]), None)
-            return result if raw else to_python(result)
+        except ScriptExit as stop:
+            result = stop.value
         except Exception as exc:
             raise as_rhai_error(exc) from None
+        return result if raw else to_python(result)
 
     run = eval
 
@@ -238,7 +240,15 @@ class Engine:
         """``eval(source)`` inside a script: same limits, runs in the caller's scope (its
         variables, given in ``visible``, come back changed; those it declares go to
         ``new``); at the script's top level its constants become ``global::`` constants."""
-        compiled = self.compile(source, frozenset(rt.fns), names)
+        try:
+            compiled = self.compile(source, frozenset(rt.fns), names)
+            if compiled.fn_py:  # Rhai parses the text as a statement block
+                raise ParseError("Function definitions must be at global level and cannot "
+                                 "be inside a block or another function", 1, 1,
+                                 kind="WrongFnDefinition")
+        except ParseError as exc:  # Rhai: ErrorInFunctionCall("eval", ErrorParsing)
+            raise EvalError(f"{exc}\nin call to function 'eval'", kind="ErrorInFunctionCall",
+                            fields={"function": "eval", "source": ""}) from None
         ns, child = self._namespace(compiled, rt.ns["_SCOPE"], rt)
         ns["_EVALVARS"], ns["_EVALNEW"] = visible, new
         ns["_GLOBALS"] = rt.ns["_GLOBALS"] if top_level else dict(rt.ns["_GLOBALS"])

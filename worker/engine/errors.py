@@ -30,6 +30,15 @@ class RhaiError(Exception):
         return self.message
 
 
+class ScriptExit(BaseException):
+    """``exit(value)``: ends the whole run with ``value`` as its result. Not an error, so no
+    ``catch`` sees it (a BaseException, like KeyboardInterrupt, so no handler swallows it)."""
+
+    def __init__(self, value: Any) -> None:
+        super().__init__("exit")
+        self.value = value
+
+
 class ParseError(RhaiError):
     """The script does not compile; ``kind`` is Rhai's ParseErrorType (``MalformedIndexExpr``).
     Its text starts with "Syntax error:" as Rhai's ``ErrorParsing`` does."""

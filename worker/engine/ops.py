@@ -238,6 +238,10 @@ def equals(a: Any, b: Any) -> bool:
 
 
 def not_equals(a: Any, b: Any) -> bool:
+    if type(a) is float or type(b) is float:
+        if _floating(a, b):  # NaN is neither equal nor unequal
+            return float_compare("!=", a, b)
+        return True
     return not equals(a, b)
 
 

@@ -128,8 +128,7 @@ class Parser:
                     expr = self.expr()
                 return Node("let", t.line, t.col, name=name.value, e=expr, const=v == "const")
             if v == "import":
-                raise self.error("Modules are not supported: 'import' is not allowed",
-                                 kind="BadInput")
+                return self.import_stmt()
             if v == "export":
                 return self.export(t)
         if (t.kind == "kw" and t.value in STATEMENT_KWS) or (t.kind == "op" and t.value == "{"):
@@ -150,6 +149,18 @@ class Parser:
             value = self.expr()
             return Node("assign", op_tok.line, op_tok.col, target=expr, op=op_tok.value, e=value)
         return Node("expr", expr.line, expr.col, e=expr)
+
+    def import_stmt(self) -> Node:
+        """``import "path" [as name]``: this engine resolves no modules (docs/ENGINE.md), so
+        the statement runs the engine's ``import`` built-in, which reports the module as not
+        found, as Rhai does for a module it cannot find."""
+        self.next()
+        path = self.expr()
+        if self.is_kw("as"):
+            self.next()
+            self.ident()
+        call = Node("call", path.line, path.col, name="import", args=[path], bang=False)
+        return Node("expr", path.line, path.col, e=call)
 
     def export(self, t: Token) -> Node:
         """``export let|const ...`` or ``export x [as y]`` (src/parser.rs ``parse_export``):
@@ -320,6 +331,9 @@ class Parser:
                     node = Node("method", name.line, name.col, obj=node, name=name.value,
                                 args=args, safe=v == "?.", bang=bang)
                 else:
+                    if name.value in ("is_shared", "is_def_fn"):  # keyword tokens in Rhai
+                        raise ParseError(f"'{name.value}' is a reserved keyword", name.line,
+                                         name.col, kind="Reserved")
                     node = Node("prop", name.line, name.col, obj=node, name=name.value,
                                 safe=v == "?.")
             elif v in ("[", "?["):
@@ -375,8 +389,16 @@ class Parser:
         if k == "ident":
             if v in RESERVED:
                 raise ParseError(f"'{v}' is a reserved keyword", L, C, kind="Reserved")
-            if self.is_op("::"):
-                raise self.error("Modules are not supported", kind="BadInput")
+            if self.is_op("::"):  # ``module::name``: no module is ever imported here
+                while self.is_op("::"):
+                    self.next()
+                    self.ident("a name after '::'")
+                if self.is_op("("):
+                    self.enter()
+                    self.args()
+                    self.depth -= 1
+                module = Node("lit", L, C, value=v)
+                return Node("call", L, C, name="import", args=[module], bang=False)
             if self.is_op("!") and self.peek().kind == "op" and self.peek().value == "(":
                 self.next()
                 self.enter()

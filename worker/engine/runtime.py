@@ -601,9 +601,6 @@ class Runtime:
             fn, arity = fp.func
             if len(full) == arity:
                 return fn(d - 1, box, *full)
-            if box is None and len(full) == arity + 1 and fp.curry == [] and args:
-                this_box = [full[0]]
-                return fn(d - 1, this_box, *full[1:])
             raise not_found(fp.name, full)
         f = self.fns.get((fp.name, len(full)))
         if f is not None:
