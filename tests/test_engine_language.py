@@ -225,7 +225,7 @@ def test_parse_errors_have_kinds_and_positions(script, kind):
     ("let c = 1; if c { 2 }", "ErrorMismatchDataType", 1),
     ("let s = \"ab\"; s[9]", "ErrorStringBounds", 1),
     ("const a = [1]; a[0] = 2;", "ErrorAssignmentToConstant", 1),
-    ("true && 1", "ErrorMismatchDataType", 1),
+    ("let t = true; let one = 1; t && one", "ErrorMismatchDataType", 1),
 ])
 def test_runtime_errors_have_kinds_and_positions(script, kind, line):
     with pytest.raises(EvalError) as info:

@@ -268,7 +268,10 @@ class ExpressionCompiler:
         if e.r is None:
             a = self.ex(e.l)
             return f"_mkrange({a}, _MAX, False)"
-        a, b = self.ex_seq([e.l, e.r])
+        if op in ("in", "!in"):  # Rhai calls ``contains(b, a)``: the container comes first
+            b, a = self.ex_seq([e.r, e.l])
+        else:
+            a, b = self.ex_seq([e.l, e.r])
         a_int, b_int = self.is_int(e.l), self.is_int(e.r)
         if op in ("+", "-") and self.cannot_overflow(e):
             return f"({a} {op} {b})"

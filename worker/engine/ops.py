@@ -50,9 +50,9 @@ def add(a: Any, b: Any) -> Any:
         if (ta is str or ta is Char) and (tb is str or tb is Char):
             return str(a) + str(b)
         if ta is str:
-            return a if b is None else a + to_display(b)
+            return a if b is None else a + _as_text(b)
         if tb is str:
-            return b if a is None else to_display(a) + b
+            return b if a is None else _as_text(a) + b
     if ta is list and tb is list:
         return copy_value(a) + copy_value(b)
     if ta is dict and tb is dict:
@@ -61,9 +61,18 @@ def add(a: Any, b: Any) -> Any:
         return out
     if ta is bytearray and tb is bytearray:
         return a + b
+    if ta is bytearray and tb is Char:  # src/func/builtin.rs: blob + char appends its UTF-8
+        return a + str(b).encode()
     if ta is Instant and (tb is int or tb is float):
         return Instant(a.seconds + b)
     raise no_op("+", a, b)
+
+
+def _as_text(value: Any) -> str:
+    """A value joined to a string: its display form, a blob's bytes as UTF-8 text."""
+    if type(value) is bytearray:
+        return value.decode("utf-8", "replace")
+    return to_display(value)
 
 
 def sub(a: Any, b: Any) -> Any:
@@ -115,7 +124,7 @@ def mod(a: Any, b: Any) -> Any:
         r = abs(a) % abs(b)
         return r if a >= 0 else -r
     if numeric(a, b):
-        if float(b) == 0.0:
+        if float(b) == 0.0 or math.isinf(a):  # Rust's % gives NaN where fmod raises
             return math.nan
         return math.fmod(float(a), float(b))
     raise no_op("%", a, b)
@@ -218,8 +227,11 @@ def _textual(a: Any, b: Any) -> bool:
 
 
 def equals(a: Any, b: Any) -> bool:
-    """Rhai ``==``: values of different types are unequal, except INT/FLOAT and char/string."""
+    """Rhai ``==``: values of different types are unequal, except INT/FLOAT and char/string
+    (and blob with char, which Rhai's built-ins only add)."""
     ta, tb = type(a), type(b)
+    if ta is bytearray and tb is Char:
+        raise no_op("==", a, b)
     if ta is float or tb is float:
         if _floating(a, b):
             return float_compare("==", a, b)
@@ -238,6 +250,8 @@ def equals(a: Any, b: Any) -> bool:
 
 
 def not_equals(a: Any, b: Any) -> bool:
+    if type(a) is bytearray and type(b) is Char:
+        raise no_op("!=", a, b)
     if type(a) is float or type(b) is float:
         if _floating(a, b):  # NaN is neither equal nor unequal
             return float_compare("!=", a, b)
@@ -296,6 +310,8 @@ def _ordered(a: Any, b: Any) -> bool:
 
 
 def _compare(op: str, a: Any, b: Any) -> bool:
+    if type(a) is bytearray and type(b) is Char:
+        raise no_op(op, a, b)
     if _floating(a, b):
         return float_compare(op, a, b)
     if _ordered(a, b):

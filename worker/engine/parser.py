@@ -263,18 +263,25 @@ class Parser:
                 right = None
             else:
                 right = self.expr(prec if op == "**" else prec + 1)
+            if op in ("&&", "||"):  # Rhai: ``ensure_bool_expr`` on both operands
+                refuse_constant(left, "a boolean expression", BOOL_MISMATCH)
+                refuse_constant(right, "a boolean expression", BOOL_MISMATCH)
             left = Node("binary", t.line, t.col, op=op, l=left, r=right)
         self.depth -= 1
         return left
 
     def unary(self) -> Node:
         t = self.tok
+        if t.kind == "op" and t.value in ("--", "++"):
+            raise self.error(f"'{t.value}' is a reserved symbol", kind="Reserved")
         if t.kind == "op" and t.value in ("-", "+", "!"):
             self.next()
             nxt = self.tok
-            if t.value == "-" and nxt.kind == "int" and nxt.value == INT_MAX + 1:
-                self.next()
-                return self.postfix(Node("lit", t.line, t.col, value=INT_MIN))
+            if t.value == "-" and nxt.kind in ("int", "float") and nxt.line == t.line and \
+                    nxt.col == t.col + 1:  # Rhai's tokenizer reads ``-2`` as one number,
+                self.next()             # so ``-2.abs()`` is ``(-2).abs()``
+                value = INT_MIN if nxt.value == INT_MAX + 1 else -nxt.value
+                return self.postfix(Node("lit", t.line, t.col, value=value))
             self.enter()
             operand = self.unary()
             self.depth -= 1

@@ -135,10 +135,10 @@ def reverse(b: bytearray) -> None:
     b.reverse()
 
 
-@native("contains", bytearray, ANY)
-def contains(b: bytearray, value: Any) -> bool:
+@native("contains", bytearray, int)
+def contains(b: bytearray, value: int) -> bool:
     """Whether the blob holds the byte (low 8 bits of an INT); drives ``in``."""
-    return type(value) is int and (value & 0xFF) in b
+    return (value & 0xFF) in b
 
 
 @native("splice", bytearray, int, int, bytearray, ctx=True, mutates=True)
