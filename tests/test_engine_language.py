@@ -169,7 +169,7 @@ def test_operators(script, expected):
 def test_integer_overflow_and_division_by_zero_are_arithmetic_errors(script):
     with pytest.raises(EvalError) as info:
         run(script)
-    assert info.value.kind == "ErrorArithmetic"
+    assert (info.value.inner or info.value).kind == "ErrorArithmetic"
 
 
 @pytest.mark.parametrize("script, expected", [
@@ -383,7 +383,7 @@ def test_cli_reports_errors_without_a_traceback(tmp_path):
 def test_overflow_is_caught_even_where_if_conditions_bound_a_variable(script):
     with pytest.raises(EvalError) as info:
         run(script)
-    assert info.value.kind == "ErrorArithmetic"
+    assert (info.value.inner or info.value).kind == "ErrorArithmetic"
 
 
 @pytest.mark.parametrize("script, expected", [
@@ -458,3 +458,14 @@ def test_modules_are_never_found():
 def test_exit_ends_the_script_with_its_value():
     assert run("fn f() { exit(5); 1 } let r = f(); 2") == 5
     assert run("try { exit(3) } catch { 4 }") == 3
+
+
+def test_errors_inside_calls_say_where_each_call_was():
+    """Rhai's ErrorInFunctionCall text (checked with the real Rhai)."""
+    with pytest.raises(EvalError) as info:
+        run("fn g() { [1][3] } fn f() { g() } f()")
+    assert str(info.value) == (
+        "Array index 3 out of bounds: only 1 element in array (line 1, position 14)\n"
+        "in call to function 'g' (line 1, position 28)\n"
+        "in call to function 'f' (line 1, position 34)")
+    assert info.value.kind == "ErrorInFunctionCall" and info.value.inner.kind == "ErrorArrayBounds"

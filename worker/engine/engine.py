@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from . import ops
 from .compiler import compile_script
-from .errors import EvalError, LimitError, ParseError, RhaiError, ScriptExit
+from .errors import EvalError, LimitError, ParseError, RhaiError, ScriptExit, ThrownError
 from .parser import parse
 from .runtime import (Runtime, call_levels, chunk_size, const_fail, from_python, i64, irange,
                       no_var, overflow, partial_chunk, switch_range, UNSET, eval_out,
@@ -62,12 +62,61 @@ def locate(exc: BaseException) -> tuple[int, int]:
     return pos
 
 
+def call_chain(exc: BaseException) -> list[tuple[str, tuple[int, int]]]:
+    """The script calls ``exc`` went through, outermost first: for each script function or
+    closure entered, its Rhai name ('' for a closure) and the position of the call."""
+    frames = []
+    tb = exc.__traceback__
+    while tb is not None:
+        script = _scripts.get(tb.tb_frame.f_code.co_filename)
+        if script is not None and 0 < tb.tb_lineno < len(script.table):
+            frames.append((tb.tb_frame.f_code.co_name, script.table[tb.tb_lineno], script))
+        tb = tb.tb_next
+    chain = []
+    for (_, call_pos, _), (pyname, _, script) in zip(frames, frames[1:]):
+        if pyname.startswith("C_"):
+            chain.append(("", call_pos))
+        elif pyname.startswith(("F_", "S_")):
+            names = {py: key[0] for key, py in script.fn_py.items()}
+            name = names.get("F_" + pyname[2:], pyname)
+            chain.append((name.rpartition(".")[2], call_pos))
+    return chain
+
+
+def in_function_call(exc: RhaiError) -> RhaiError:
+    """Rhai's ``ErrorInFunctionCall``: an error inside script functions/closures is wrapped
+    once per call, the message growing "in call to function 'f' (line, position)" lines
+    (src/func/script.rs); system errors (limits, parse errors) only take the outermost call's
+    position. ``exc`` must still have its traceback."""
+    chain = call_chain(exc)
+    if not chain:
+        return exc
+    if isinstance(exc, (LimitError, ParseError)) or exc.kind == "ErrorInFunctionCall":
+        if isinstance(exc, LimitError) or not exc.line:
+            exc.line, exc.position = chain[0][1]
+        return exc
+    text = str(exc)
+    for name, (line, col) in reversed(chain[1:]):
+        label = f"in call to function '{name}'" if name else "in closure call"
+        text += f"\n{label} (line {line}, position {col})"
+    name, (line, col) = chain[0]
+    text += f"\nin call to function '{name}'" if name else "\nin closure call"
+    wrapped = EvalError(text, line, col, kind="ErrorInFunctionCall",
+                        fields={"function": name, "source": ""})
+    if isinstance(exc, ThrownError):  # ``catch`` still gets the thrown value itself
+        wrapped = ThrownError(exc.value, text, line, col)
+        wrapped.kind = "ErrorInFunctionCall"
+    wrapped.inner = exc.inner or exc
+    return wrapped
+
+
 def as_rhai_error(exc: Exception) -> RhaiError:
     """What a failed run reports: a RhaiError with the script position where it happened."""
     line, col = locate(exc)
     line, col = line or 1, col or 1
     if isinstance(exc, RhaiError):
-        return exc.at(line, col).with_traceback(None)
+        exc.at(line, col)
+        return in_function_call(exc).with_traceback(None)
     if isinstance(exc, RecursionError):
         return LimitError("max_call_levels", "Stack overflow: calls or values nested too "
                           "deeply (max_call_levels)", line, col, kind="ErrorStackOverflow")
@@ -195,7 +244,7 @@ class Engine:
         ns: dict[str, Any] = {"__builtins__": SAFE_BUILTINS}
         rt = Runtime(self.limits, self.on_print, self.on_debug, self.host_fns, ns, {},
                      self._eval_hook)
-        rt.locate = locate
+        rt.locate, rt.in_function_call = locate, in_function_call
         if parent is not None:
             rt.deadline = parent.deadline
             rt.fns.update(parent.fns)

@@ -11,6 +11,7 @@ class RhaiError(Exception):
     """Base of all engine errors. ``kind`` names the Rhai ``EvalAltResult``/``ParseErrorType``."""
 
     kind = "Error"
+    inner: "RhaiError | None" = None  # for ErrorInFunctionCall: the error inside the call
 
     def __init__(self, message: str, line: int = 0, position: int = 0) -> None:
         super().__init__(message)

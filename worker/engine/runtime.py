@@ -169,6 +169,8 @@ class Runtime:
         self.typed_methods = False  # whether any ``fn type.name()`` exists (set by the engine)
         # the script position of an error, from its traceback (set by the engine)
         self.locate: Callable[[BaseException], tuple[int, int]] = lambda exc: (0, 0)
+        # Rhai's ErrorInFunctionCall wrapping of an error, from its traceback (set by the engine)
+        self.in_function_call: Callable[[RhaiError], RhaiError] = lambda exc: exc
         self.depth = 0
         self.max_ops = limits["max_operations"] or 0
         self.chunk_size = chunk_size(self.max_ops)
@@ -657,6 +659,7 @@ class Runtime:
             raise exc
         if not exc.line:
             exc.at(*self.locate(exc))
+        exc = self.in_function_call(exc)
         kind = "ErrorParsing" if isinstance(exc, ParseError) else exc.kind
         message = "Syntax error: " + exc.message if kind == "ErrorParsing" else exc.message
         out: dict[str, Any] = {"message": message, "error": kind}
