@@ -247,6 +247,7 @@ class StatementCompiler:
         self.emit(f"if not {c}: {c} = _chunk()")
 
     def cond(self, e: Node) -> str:
+        self.at(e)  # a non-bool condition is reported where the condition is, as in Rhai
         code = self.ex(e)
         if self.is_bool(e, code):
             return code

@@ -217,7 +217,7 @@ def as_bool(v: Any) -> bool:
     """A condition value, which must be a bool in Rhai."""
     if type(v) is bool:
         return v
-    raise EvalError(f"Boolean value expected, but got {type_name(v)}",
+    raise EvalError(f"Data type incorrect: {type_name(v)} (expecting bool)",
                     kind="ErrorMismatchDataType")
 
 
