@@ -110,6 +110,20 @@ def in_function_call(exc: RhaiError) -> RhaiError:
     return wrapped
 
 
+def in_eval(exc: RhaiError) -> RhaiError:
+    """An error out of ``eval``: Rhai's ``ErrorInFunctionCall("eval", ...)`` (src/func/call.rs);
+    a thrown value stays what ``catch`` gets."""
+    text = f"{exc}\nin call to function 'eval'"
+    if isinstance(exc, ThrownError):
+        wrapped: RhaiError = ThrownError(exc.value, text)
+        wrapped.kind = "ErrorInFunctionCall"
+    else:
+        wrapped = EvalError(text, kind="ErrorInFunctionCall",
+                            fields={"function": "eval", "source": ""})
+    wrapped.inner = exc.inner or exc
+    return wrapped
+
+
 def as_rhai_error(exc: Exception) -> RhaiError:
     """What a failed run reports: a RhaiError with the script position where it happened."""
     line, col = locate(exc)
@@ -296,13 +310,17 @@ class Engine:
                                  "be inside a block or another function", 1, 1,
                                  kind="WrongFnDefinition")
         except ParseError as exc:  # Rhai: ErrorInFunctionCall("eval", ErrorParsing)
-            raise EvalError(f"{exc}\nin call to function 'eval'", kind="ErrorInFunctionCall",
-                            fields={"function": "eval", "source": ""}) from None
+            raise in_eval(exc) from None
         ns, child = self._namespace(compiled, rt.ns["_SCOPE"], rt)
         ns["_EVALVARS"], ns["_EVALNEW"] = visible, new
         ns["_GLOBALS"] = rt.ns["_GLOBALS"] if top_level else dict(rt.ns["_GLOBALS"])
         try:
             return ns["_main"](d - 1, None)
+        except LimitError:
+            raise
+        except RhaiError as exc:  # every other error leaves eval wrapped, as in Rhai
+            exc.at(*locate(exc))
+            raise in_eval(in_function_call(exc)) from None
         finally:
             rt.set_ops(child.get_ops())
             rt.total, rt.granted = child.total, child.granted
