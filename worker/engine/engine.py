@@ -13,10 +13,11 @@ from typing import Any, Callable
 
 from . import ops
 from .compiler import compile_script
-from .errors import EvalError, LimitError, ParseError, RhaiError
+from .errors import EvalError, LimitError, ParseError, RhaiError, ScriptExit, ThrownError
 from .parser import parse
 from .runtime import (Runtime, call_levels, chunk_size, const_fail, from_python, i64, irange,
-                      no_var, overflow, partial_chunk, switch_range, to_python)
+                      no_var, overflow, partial_chunk, switch_range, UNSET, eval_out,
+                      switch_value, to_python)
 from .values import INT_MAX, FnPtr
 
 DEFAULT_LIMITS = {
@@ -61,12 +62,75 @@ def locate(exc: BaseException) -> tuple[int, int]:
     return pos
 
 
+def call_chain(exc: BaseException) -> list[tuple[str, tuple[int, int]]]:
+    """The script calls ``exc`` went through, outermost first: for each script function or
+    closure entered, its Rhai name ('' for a closure) and the position of the call."""
+    frames = []
+    tb = exc.__traceback__
+    while tb is not None:
+        script = _scripts.get(tb.tb_frame.f_code.co_filename)
+        if script is not None and 0 < tb.tb_lineno < len(script.table):
+            frames.append((tb.tb_frame.f_code.co_name, script.table[tb.tb_lineno], script))
+        tb = tb.tb_next
+    chain = []
+    for (_, call_pos, _), (pyname, _, script) in zip(frames, frames[1:]):
+        if pyname.startswith("C_"):
+            chain.append(("", call_pos))
+        elif pyname.startswith(("F_", "S_")):
+            names = {py: key[0] for key, py in script.fn_py.items()}
+            name = names.get("F_" + pyname[2:], pyname)
+            chain.append((name.rpartition(".")[2], call_pos))
+    return chain
+
+
+def in_function_call(exc: RhaiError) -> RhaiError:
+    """Rhai's ``ErrorInFunctionCall``: an error inside script functions/closures is wrapped
+    once per call, the message growing "in call to function 'f' (line, position)" lines
+    (src/func/script.rs); system errors (limits, parse errors) only take the outermost call's
+    position. ``exc`` must still have its traceback."""
+    chain = call_chain(exc)
+    if not chain:
+        return exc
+    if isinstance(exc, (LimitError, ParseError)) or exc.kind == "ErrorInFunctionCall":
+        if isinstance(exc, LimitError) or not exc.line:
+            exc.line, exc.position = chain[0][1]
+        return exc
+    text = str(exc)
+    for name, (line, col) in reversed(chain[1:]):
+        label = f"in call to function '{name}'" if name else "in closure call"
+        text += f"\n{label} (line {line}, position {col})"
+    name, (line, col) = chain[0]
+    text += f"\nin call to function '{name}'" if name else "\nin closure call"
+    wrapped = EvalError(text, line, col, kind="ErrorInFunctionCall",
+                        fields={"function": name, "source": ""})
+    if isinstance(exc, ThrownError):  # ``catch`` still gets the thrown value itself
+        wrapped = ThrownError(exc.value, text, line, col)
+        wrapped.kind = "ErrorInFunctionCall"
+    wrapped.inner = exc.inner or exc
+    return wrapped
+
+
+def in_eval(exc: RhaiError) -> RhaiError:
+    """An error out of ``eval``: Rhai's ``ErrorInFunctionCall("eval", ...)`` (src/func/call.rs);
+    a thrown value stays what ``catch`` gets."""
+    text = f"{exc}\nin call to function 'eval'"
+    if isinstance(exc, ThrownError):
+        wrapped: RhaiError = ThrownError(exc.value, text)
+        wrapped.kind = "ErrorInFunctionCall"
+    else:
+        wrapped = EvalError(text, kind="ErrorInFunctionCall",
+                            fields={"function": "eval", "source": ""})
+    wrapped.inner = exc.inner or exc
+    return wrapped
+
+
 def as_rhai_error(exc: Exception) -> RhaiError:
     """What a failed run reports: a RhaiError with the script position where it happened."""
     line, col = locate(exc)
     line, col = line or 1, col or 1
     if isinstance(exc, RhaiError):
-        return exc.at(line, col).with_traceback(None)
+        exc.at(line, col)
+        return in_function_call(exc).with_traceback(None)
     if isinstance(exc, RecursionError):
         return LimitError("max_call_levels", "Stack overflow: calls or values nested too "
                           "deeply (max_call_levels)", line, col, kind="ErrorStackOverflow")
@@ -123,15 +187,18 @@ class Engine:
         self.host_fns[name] = fn
 
     # ---- compiling ----------------------------------------------------------------------------
-    def compile(self, source: str, outer_fns: frozenset = frozenset()) -> CompiledScript:
-        """Parse and compile ``source``; raises ParseError with the position of the problem."""
+    def compile(self, source: str, outer_fns: frozenset = frozenset(),
+                eval_vars: tuple[tuple[str, bool, bool], ...] | None = None) -> CompiledScript:
+        """Parse and compile ``source``; raises ParseError with the position of the problem.
+        ``eval_vars`` (for ``eval``) names the caller's variables the script runs among."""
         if not isinstance(source, str):
             raise ParseError(f"Script must be a string, not {type(source).__name__}", 1, 1)
         try:
             script = parse(source, self.limits["max_expr_depth"])
             py_source, table, fn_py, consts = compile_script(
                 script, outer_fns,
-                chunk_size(self.limits["max_operations"]), self.limits["max_string_size"])
+                chunk_size(self.limits["max_operations"]), self.limits["max_string_size"],
+                eval_vars)
         except RhaiError:
             raise
         except RecursionError:
@@ -160,8 +227,10 @@ class Engine:
                 chunk_size(self.limits["max_operations"]), self.limits["max_string_size"])
 
     # ---- running ------------------------------------------------------------------------------
-    def eval(self, script: str | CompiledScript, scope: dict | None = None) -> Any:
-        """Run a script (source or compiled) and return its last value as a Python value."""
+    def eval(self, script: str | CompiledScript, scope: dict | None = None,
+             raw: bool = False) -> Any:
+        """Run a script (source or compiled) and return its last value as a Python value
+        (``raw``: as the engine holds it, e.g. a ``Char`` or ``FnPtr``, for tests and tools)."""
         compiled = script if isinstance(script, CompiledScript) else self.compile(script)
         if compiled.settings != self._settings():  # compiled by an engine with other limits
             compiled = self.compile(compiled.source)
@@ -176,9 +245,11 @@ class Engine:
         try:
             ns, rt = self._namespace(compiled, values, None)
             result = ns["_main"](call_levels(self.limits["max_call_levels"]), None)
-            return to_python(result)
+        except ScriptExit as stop:
+            result = stop.value
         except Exception as exc:
             raise as_rhai_error(exc) from None
+        return result if raw else to_python(result)
 
     run = eval
 
@@ -187,6 +258,7 @@ class Engine:
         ns: dict[str, Any] = {"__builtins__": SAFE_BUILTINS}
         rt = Runtime(self.limits, self.on_print, self.on_debug, self.host_fns, ns, {},
                      self._eval_hook)
+        rt.locate, rt.in_function_call = locate, in_function_call
         if parent is not None:
             rt.deadline = parent.deadline
             rt.fns.update(parent.fns)
@@ -208,8 +280,9 @@ class Engine:
             "_meth": rt.method, "_methat": rt.method_at, "_callfp": rt.call_fn_ptr,
             "_FnPtr": FnPtr, "_cp": ops.copy_value, "_interp": rt.interp, "_iadd": rt.iadd,
             "_throw": rt.throw, "_catch": rt.catch_value, "_this": rt.this,
-            "_gv": rt.var_lookup, "_novar": no_var, "_constfail": const_fail,
+            "_gv": rt.var_lookup, "_setgv": rt.var_assign, "_novar": no_var, "_constfail": const_fail,
             "_isdefvar": rt.is_def_var, "_eval": rt.eval, "_swr": switch_range,
+            "_swv": switch_value, "_UNSET": UNSET, "_evalout": eval_out,
             "_gget": rt.global_const, "_GLOBALS": {},
         })
         countdown = rt.granted
@@ -222,18 +295,32 @@ class Engine:
         rt.get_ops, rt.set_ops = functions["_get_ops"], functions["_set_ops"]
         for key, pyname in compiled.fn_py.items():
             rt.fns[key] = functions[pyname]
+        rt.typed_methods = any("." in name for name, _ in rt.fns)
         return ns, rt
 
-    def _eval_hook(self, rt: Runtime, d: int, source: str, visible: dict,
-                   top_level: bool) -> Any:
-        """``eval(source)`` inside a script: same limits, sees the caller's variables; at the
-        script's top level its constants become ``global::`` constants too."""
-        compiled = self.compile(source, frozenset(rt.fns))
-        scope = {**rt.ns["_SCOPE"], **visible}
-        ns, child = self._namespace(compiled, scope, rt)
+    def _eval_hook(self, rt: Runtime, d: int, source: str, visible: dict, new: dict,
+                   top_level: bool, names: tuple[tuple[str, bool, bool], ...]) -> Any:
+        """``eval(source)`` inside a script: same limits, runs in the caller's scope (its
+        variables, given in ``visible``, come back changed; those it declares go to
+        ``new``); at the script's top level its constants become ``global::`` constants."""
+        try:
+            compiled = self.compile(source, frozenset(rt.fns), names)
+            if compiled.fn_py:  # Rhai parses the text as a statement block
+                raise ParseError("Function definitions must be at global level and cannot "
+                                 "be inside a block or another function", 1, 1,
+                                 kind="WrongFnDefinition")
+        except ParseError as exc:  # Rhai: ErrorInFunctionCall("eval", ErrorParsing)
+            raise in_eval(exc) from None
+        ns, child = self._namespace(compiled, rt.ns["_SCOPE"], rt)
+        ns["_EVALVARS"], ns["_EVALNEW"] = visible, new
         ns["_GLOBALS"] = rt.ns["_GLOBALS"] if top_level else dict(rt.ns["_GLOBALS"])
         try:
             return ns["_main"](d - 1, None)
+        except LimitError:
+            raise
+        except RhaiError as exc:  # every other error leaves eval wrapped, as in Rhai
+            exc.at(*locate(exc))
+            raise in_eval(in_function_call(exc)) from None
         finally:
             rt.set_ops(child.get_ops())
             rt.total, rt.granted = child.total, child.granted

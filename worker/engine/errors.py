@@ -11,6 +11,7 @@ class RhaiError(Exception):
     """Base of all engine errors. ``kind`` names the Rhai ``EvalAltResult``/``ParseErrorType``."""
 
     kind = "Error"
+    inner: "RhaiError | None" = None  # for ErrorInFunctionCall: the error inside the call
 
     def __init__(self, message: str, line: int = 0, position: int = 0) -> None:
         super().__init__(message)
@@ -30,22 +31,37 @@ class RhaiError(Exception):
         return self.message
 
 
+class ScriptExit(BaseException):
+    """``exit(value)``: ends the whole run with ``value`` as its result. Not an error, so no
+    ``catch`` sees it (a BaseException, like KeyboardInterrupt, so no handler swallows it)."""
+
+    def __init__(self, value: Any) -> None:
+        super().__init__("exit")
+        self.value = value
+
+
 class ParseError(RhaiError):
-    """The script does not compile; ``kind`` is Rhai's ParseErrorType (``MalformedIndexExpr``)."""
+    """The script does not compile; ``kind`` is Rhai's ParseErrorType (``MalformedIndexExpr``).
+    Its text starts with "Syntax error:" as Rhai's ``ErrorParsing`` does."""
 
     def __init__(self, message: str, line: int = 0, position: int = 0,
                  kind: str = "BadInput") -> None:
         super().__init__(message, line, position)
         self.kind = kind
 
+    def __str__(self) -> str:
+        return "Syntax error: " + super().__str__()
+
 
 class EvalError(RhaiError):
-    """A runtime error. ``kind`` is Rhai's EvalAltResult variant, e.g. ``ErrorArithmetic``."""
+    """A runtime error. ``kind`` is Rhai's EvalAltResult variant, e.g. ``ErrorArithmetic``;
+    ``fields`` are the variant's data that ``catch`` shows (e.g. ``index``, ``length``)."""
 
     def __init__(self, message: str, line: int = 0, position: int = 0,
-                 kind: str = "ErrorRuntime") -> None:
+                 kind: str = "ErrorRuntime", fields: dict | None = None) -> None:
         super().__init__(message, line, position)
         self.kind = kind
+        self.fields = fields or {}
 
 
 class ThrownError(EvalError):
@@ -63,3 +79,19 @@ class LimitError(EvalError):
                  kind: str = "ErrorTooManyOperations") -> None:
         super().__init__(message, line, position, kind=kind)
         self.limit = limit
+
+
+def bounds_error(what: str, index: int, length: int) -> EvalError:
+    """An index outside an array, blob or string, worded as Rhai's ``ErrorArrayBounds`` /
+    ``ErrorStringBounds`` (src/types/error.rs); a blob's is an array error in Rhai."""
+    if what == "String":
+        unit, kind = "character", "ErrorStringBounds"
+    else:
+        what, unit, kind = "Array", "element", "ErrorArrayBounds"
+    if length == 0:
+        text = f"{what} index {index} out of bounds: {what.lower()} is empty"
+    else:
+        plural = "" if length == 1 else "s"
+        text = (f"{what} index {index} out of bounds: only {length} {unit}{plural} in "
+                f"{what.lower()}")
+    return EvalError(text, kind=kind, fields={"length": length, "index": index})

@@ -17,13 +17,13 @@ KEYWORDS = frozenset({
     "this", "import", "export", "as", "global",
 })
 RESERVED = frozenset({
-    "var", "static", "shared", "goto", "exit", "match", "case", "public", "protected", "new",
+    "var", "static", "shared", "goto", "match", "case", "public", "protected", "new",
     "use", "with", "module", "package", "super", "spawn", "thread", "go", "sync", "async",
     "await", "yield", "default", "void", "null", "nil", "is",
 })
 
 OPERATORS = sorted("""
-..= ... <<= >>= **= !in ?. ?[ ?? :: => == != <= >= && || << >> ** += -= *= /= %= &= |= ^= .. ->
+..= ... <<= >>= **= !in ?. ?[ ?? :: => == != <= >= && || << >> ** += -= *= /= %= &= |= ^= .. -> -- ++
 + - * / % = < > ! & | ^ ( ) { } [ ] , ; : . ? #{ @ $ ~ `
 """.split(), key=len, reverse=True)
 
@@ -130,6 +130,9 @@ class Lexer:
             self.advance(j - self.i)
             if not word.isascii():
                 raise self.error(f"Invalid identifier: '{word}'", line, col)
+            if word[0] == "_" and len(word) > 1:  # Rhai: names start with a letter
+                raise self.error(f"Variable name is not proper: '{word}'", line, col,
+                                 "MalformedIdentifier")
             if word in KEYWORDS:
                 return Token("kw", word, line, col)
             return Token("ident", word, line, col)

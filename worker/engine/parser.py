@@ -10,7 +10,7 @@ from typing import Any
 from .errors import ParseError
 from .lexer import RESERVED, Token, tokenize
 from .nodes import FnDef, Node, Script
-from .values import INT_MAX, INT_MIN
+from .values import INT_MAX, INT_MIN, Char
 
 # Rhai's binary operator precedences (higher binds tighter); ** is right-associative.
 PRECEDENCE = {
@@ -32,6 +32,7 @@ class Parser:
         self.depth = 0
         self.loops = 0
         self.in_fn = False
+        self.at_top = False  # whether the statement being parsed is at the script's top level
         self.fns: dict[tuple[str, int], FnDef] = {}
 
     # ---- token helpers -------------------------------------------------------------------
@@ -102,6 +103,7 @@ class Parser:
                                      kind="WrongFnDefinition")
                 self.fn_def()
                 continue
+            self.at_top = top
             stmt = self.statement()
             out.append(stmt)
             t = self.tok
@@ -126,15 +128,18 @@ class Parser:
                     expr = self.expr()
                 return Node("let", t.line, t.col, name=name.value, e=expr, const=v == "const")
             if v == "import":
-                raise self.error("Modules are not supported: 'import' is not allowed",
-                                 kind="BadInput")
+                return self.import_stmt()
             if v == "export":
-                raise self.error("'export' is not allowed here", kind="WrongExport")
+                return self.export(t)
         if (t.kind == "kw" and t.value in STATEMENT_KWS) or (t.kind == "op" and t.value == "{"):
             # as in Rhai, control flow at the start of a statement is a whole statement: in
             # ``if c { 1 } [2].len()`` the array begins the next statement, it is not an index
             self.enter()
-            expr = self.primary()
+            if t.value == "try":  # a statement only (Rhai: ``let x = try ...`` is an error)
+                self.next()
+                expr = self.try_catch(t)
+            else:
+                expr = self.primary()
             self.depth -= 1
             return Node("expr", expr.line, expr.col, e=expr)
         expr = self.expr()
@@ -145,6 +150,37 @@ class Parser:
             return Node("assign", op_tok.line, op_tok.col, target=expr, op=op_tok.value, e=value)
         return Node("expr", expr.line, expr.col, e=expr)
 
+    def import_stmt(self) -> Node:
+        """``import "path" [as name]``: this engine resolves no modules (docs/ENGINE.md), so
+        the statement runs the engine's ``import`` built-in, which reports the module as not
+        found, as Rhai does for a module it cannot find."""
+        self.next()
+        path = self.expr()
+        if self.is_kw("as"):
+            self.next()
+            self.ident()
+        call = Node("call", path.line, path.col, name="import", args=[path], bang=False)
+        return Node("expr", path.line, path.col, e=call)
+
+    def export(self, t: Token) -> Node:
+        """``export let|const ...`` or ``export x [as y]`` (src/parser.rs ``parse_export``):
+        only at the top level. A script run on its own is no module, so exporting only
+        declares the variable, or checks that it exists."""
+        if not self.at_top:
+            raise self.error("Export statement can only appear at global level",
+                             kind="WrongExport")
+        self.next()
+        if self.is_kw("let") or self.is_kw("const"):
+            return self.statement()
+        name = self.ident()
+        if self.is_kw("as"):
+            self.next()
+            self.ident()
+        check = Node("expr", name.line, name.col, e=Node("var", name.line, name.col,
+                                                          name=name.value))
+        unit = Node("expr", t.line, t.col, e=Node("lit", t.line, t.col, value=None))
+        return Node("expr", t.line, t.col, e=Node("block", t.line, t.col, stmts=[check, unit]))
+
     def fn_def(self) -> None:
         start = self.tok
         private = False
@@ -154,7 +190,15 @@ class Parser:
             if not self.is_kw("fn"):
                 raise self.error("Expecting 'fn'", kind="MissingToken")
         self.next()
+        this_type = None
+        if self.tok.kind in ("ident", "str") and self.peek().kind == "op" and \
+                self.peek().value == ".":  # ``fn int.calc()``: a method for one type only
+            this_type = TYPE_ALIASES.get(self.tok.value, self.tok.value)
+            self.next()
+            self.next()
         name = self.tok
+        if name.kind == "ident" and name.value in KEYWORD_FUNCTIONS:
+            raise self.error(f"'{name.value}' is a reserved keyword", kind="Reserved")
         if name.kind != "ident" or name.value in RESERVED:
             raise self.error(f"Expecting a function name, found {describe(name)}",
                              kind="FnMissingName")
@@ -173,7 +217,8 @@ class Parser:
                 raise self.error(f"Expecting ',' or ')', found {describe(self.tok)}",
                                  kind="MissingToken")
         self.next()
-        key = (name.value, len(params))
+        full_name = f"{this_type}.{name.value}" if this_type else name.value
+        key = (full_name, len(params))
         if key in self.fns:
             raise self.error(f"Function '{name.value}' with {len(params)} parameters "
                              "is already defined", name, kind="FnDuplicatedDefinition")
@@ -181,7 +226,7 @@ class Parser:
         self.loops, self.in_fn = 0, True
         body = self.block()
         self.loops, self.in_fn = saved
-        self.fns[key] = FnDef(name.value, params, body, private, start.line, start.col)
+        self.fns[key] = FnDef(full_name, params, body, private, start.line, start.col)
 
     def block(self) -> Node:
         t = self.tok
@@ -218,18 +263,25 @@ class Parser:
                 right = None
             else:
                 right = self.expr(prec if op == "**" else prec + 1)
+            if op in ("&&", "||"):  # Rhai: ``ensure_bool_expr`` on both operands
+                refuse_constant(left, "a boolean expression", BOOL_MISMATCH)
+                refuse_constant(right, "a boolean expression", BOOL_MISMATCH)
             left = Node("binary", t.line, t.col, op=op, l=left, r=right)
         self.depth -= 1
         return left
 
     def unary(self) -> Node:
         t = self.tok
+        if t.kind == "op" and t.value in ("--", "++"):
+            raise self.error(f"'{t.value}' is a reserved symbol", kind="Reserved")
         if t.kind == "op" and t.value in ("-", "+", "!"):
             self.next()
             nxt = self.tok
-            if t.value == "-" and nxt.kind == "int" and nxt.value == INT_MAX + 1:
-                self.next()
-                return self.postfix(Node("lit", t.line, t.col, value=INT_MIN))
+            if t.value == "-" and nxt.kind in ("int", "float") and nxt.line == t.line and \
+                    nxt.col == t.col + 1:  # Rhai's tokenizer reads ``-2`` as one number,
+                self.next()             # so ``-2.abs()`` is ``(-2).abs()``
+                value = INT_MIN if nxt.value == INT_MAX + 1 else -nxt.value
+                return self.postfix(Node("lit", t.line, t.col, value=value))
             self.enter()
             operand = self.unary()
             self.depth -= 1
@@ -286,6 +338,9 @@ class Parser:
                     node = Node("method", name.line, name.col, obj=node, name=name.value,
                                 args=args, safe=v == "?.", bang=bang)
                 else:
+                    if name.value in ("is_shared", "is_def_fn"):  # keyword tokens in Rhai
+                        raise ParseError(f"'{name.value}' is a reserved keyword", name.line,
+                                         name.col, kind="Reserved")
                     node = Node("prop", name.line, name.col, obj=node, name=name.value,
                                 safe=v == "?.")
             elif v in ("[", "?["):
@@ -297,7 +352,7 @@ class Parser:
                 self.depth -= 1
                 self.expect_op("]", kind="MissingRightBracket")
                 check_index(node, idx, t)
-                node = Node("index", t.line, t.col, obj=node, idx=idx, safe=v == "?[")
+                node = Node("index", idx.line, idx.col, obj=node, idx=idx, safe=v == "?[")
             else:
                 return node
 
@@ -341,8 +396,16 @@ class Parser:
         if k == "ident":
             if v in RESERVED:
                 raise ParseError(f"'{v}' is a reserved keyword", L, C, kind="Reserved")
-            if self.is_op("::"):
-                raise self.error("Modules are not supported", kind="BadInput")
+            if self.is_op("::"):  # ``module::name``: no module is ever imported here
+                while self.is_op("::"):
+                    self.next()
+                    self.ident("a name after '::'")
+                if self.is_op("("):
+                    self.enter()
+                    self.args()
+                    self.depth -= 1
+                module = Node("lit", L, C, value=v)
+                return Node("call", L, C, name="import", args=[module], bang=False)
             if self.is_op("!") and self.peek().kind == "op" and self.peek().value == "(":
                 self.next()
                 self.enter()
@@ -395,22 +458,12 @@ class Parser:
                 if not (self.is_kw("while") or self.is_kw("until")):
                     raise self.error("Expecting 'while' or 'until'", kind="MissingToken")
                 until = self.next().value == "until"
-                cond = self.expr()
+                cond = self.condition()
                 return Node("while", L, C, cond=cond, body=body, until=until, post=True)
             if v == "for":
                 return self.for_loop(t)
             if v == "try":
-                body = self.block()
-                if not self.is_kw("catch"):
-                    raise self.error("Expecting 'catch'", kind="MissingToken")
-                self.next()
-                var = None
-                if self.is_op("("):
-                    self.next()
-                    var = self.ident().value
-                    self.expect_op(")", kind="MissingRightParen")
-                handler = self.block()
-                return Node("try", L, C, body=body, var=var, handler=handler)
+                raise ParseError("Unexpected 'try'", L, C, kind="BadInput")
             if v in ("break", "continue"):
                 if not self.loops:
                     raise ParseError(f"'{v}' not inside a loop", L, C, kind="LoopBreak")
@@ -488,7 +541,7 @@ class Parser:
         return Node("closure", t.line, t.col, params=params, body=body)
 
     def if_expr(self, t: Token) -> Node:
-        cond = self.expr()
+        cond = self.condition()
         then = self.block()
         els = None
         if self.is_kw("else"):
@@ -500,7 +553,7 @@ class Parser:
         return Node("if", t.line, t.col, cond=cond, then=then, els=els)
 
     def while_loop(self, t: Token, until: bool) -> Node:
-        cond = self.expr()
+        cond = self.condition()
         self.loops += 1
         body = self.block()
         self.loops -= 1
@@ -520,17 +573,38 @@ class Parser:
             raise self.error("Expecting 'in' in the 'for' statement", kind="MissingToken")
         self.next()
         iterable = self.expr()
+        refuse_constant(iterable, "an iterable value", ITERABLE_MISMATCH)
         self.loops += 1
         body = self.block()
         self.loops -= 1
         return Node("for", t.line, t.col, var=var, idx=idx, iterable=iterable, body=body)
+
+    def try_catch(self, t: Token) -> Node:
+        body = self.block()
+        if not self.is_kw("catch"):
+            raise self.error("Expecting 'catch'", kind="MissingToken")
+        self.next()
+        var = None
+        if self.is_op("("):
+            self.next()
+            var = self.ident().value
+            self.expect_op(")", kind="MissingRightParen")
+        handler = self.block()
+        return Node("try", t.line, t.col, body=body, var=var, handler=handler)
+
+    def condition(self) -> Node:
+        """An expression used as a condition: a constant of another type than bool is a
+        parse error in Rhai (``ensure_bool_expr`` in src/parser.rs)."""
+        cond = self.expr()
+        refuse_constant(cond, "a boolean expression", BOOL_MISMATCH)
+        return cond
 
     def switch(self, t: Token) -> Node:
         subject = self.expr()
         self.expect_op("{", kind="MissingLeftBrace")
         cases: list[tuple[list[Node], Node | None, Node]] = []
         default = None
-        has_range = has_float = False
+        has_range = False
         while not self.is_op("}"):
             if default is not None:
                 raise self.error("Default case must be the last case",
@@ -548,15 +622,17 @@ class Parser:
                 while self.is_op("|"):
                     self.next()
                     patterns.append(self.switch_pattern())
-                for p in patterns:
+                for p in patterns:  # Rhai (src/parser.rs): no numeric case after a range
                     if p.kind == "range":
-                        has_range = True
-                    elif type(p.value) is float:
-                        has_float = True
+                        has_range = has_range or not _empty_range(p)
+                    elif has_range and type(p.value) in (int, float):
+                        raise ParseError("Numeric switch case cannot follow a range case",
+                                         p.line, p.col,
+                                         kind="WrongSwitchIntegerCase")
                 guard = None
                 if self.is_kw("if"):
                     self.next()
-                    guard = self.expr()
+                    guard = self.condition()
                 self.expect_op("=>", kind="MissingToken")
                 cases.append((patterns, guard, self.expr()))
             if self.is_op(","):
@@ -566,9 +642,6 @@ class Parser:
                     raise self.error(f"Expecting ',' or '}}', found {describe(self.tok)}",
                                      kind="MissingToken")
         self.next()
-        if has_range and has_float:
-            raise ParseError("Numeric switch cases must all be integers when ranges are used",
-                             t.line, t.col, kind="WrongSwitchIntegerCase")
         return Node("switch", t.line, t.col, subject=subject, cases=cases, default=default)
 
     def switch_pattern(self) -> Node:
@@ -585,6 +658,31 @@ class Parser:
         return e
 
 
+_CONSTANT_TYPES = {type(None): "()", bool: "a boolean", int: "a number",
+                   float: "a floating-point number", Char: "a character", str: "a string"}
+BOOL_MISMATCH = frozenset({"()", "a number", "a floating-point number", "a character",
+                           "a string", "an array", "an object map"})
+ITERABLE_MISMATCH = frozenset({"()", "a boolean", "a number", "a floating-point number",
+                               "a character", "an object map"})
+
+
+def refuse_constant(e: Node, expected: str, mismatches: frozenset) -> None:
+    """Rhai's ``ensure_bool_expr`` / ``ensure_iterable``: a constant that can never be what the
+    statement needs is a ``MismatchedType`` parse error."""
+    if e.kind == "lit":
+        found = _CONSTANT_TYPES.get(type(e.value))
+    else:
+        found = {"interp": "a string", "array": "an array", "map": "an object map"}.get(e.kind)
+    if found in mismatches:
+        raise ParseError(f"Expecting {expected}, not {found}", e.line, e.col,
+                         kind="MismatchedType")
+
+
+def _empty_range(p: Node) -> bool:
+    """A range case that can match nothing, which Rhai leaves out of its range list."""
+    return p.start >= p.end if not p.inclusive else p.start > p.end
+
+
 def describe(t: Token) -> str:
     """A token as an error message mentions it."""
     if t.kind == "eof":
@@ -596,6 +694,13 @@ def describe(t: Token) -> str:
     return f"{t.kind} literal"
 
 
+# functions the engine itself provides, which Rhai's tokenizer reserves: no script may define
+# one (src/tokenizer.rs ``is_reserved_keyword_or_symbol``, plus the ``is_def_fn``/``is_shared``
+# keywords)
+KEYWORD_FUNCTIONS = frozenset({"print", "debug", "type_of", "eval", "Fn", "call", "curry",
+                               "is_def_var", "is_def_fn", "is_shared"})
+# ``fn int.name()`` / ``fn float.name()`` name the types as ``type_of`` does
+TYPE_ALIASES = {"int": "i64", "float": "f64"}
 STATEMENT_KWS = frozenset({"if", "switch", "while", "loop", "do", "for", "try"})
 
 

@@ -6,12 +6,13 @@ the run's namespace (``_call``, ``_idx``, ...), so nothing in a script can name 
 """
 from __future__ import annotations
 
+import re
 import time
 from typing import Any, Callable
 
 from . import ops
 from .corefns import BUILTINS, not_found
-from .errors import EvalError, LimitError, ThrownError
+from .errors import EvalError, LimitError, ParseError, RhaiError, ThrownError, bounds_error
 from .natives import ANY, LIBRARY, NativeFn
 from .values import (INT_MAX, INT_MIN, Char, FnPtr, Instant, RhaiRange, StepRange, to_display,
                      type_name)
@@ -78,15 +79,54 @@ def irange(a: Any, b: Any, inclusive: bool) -> range:
 
 
 def switch_range(value: Any, start: int, end: int, inclusive: bool) -> bool:
-    """Whether a ``switch`` value matches a range case (an INT inside it, or that range)."""
-    if type(value) is int:
+    """Whether a ``switch`` value matches a range case (an INT or FLOAT inside it, or that
+    range)."""
+    if type(value) is int or type(value) is float:
         return start <= value <= end if inclusive else start <= value < end
     return type(value) is RhaiRange and value == RhaiRange(start, end, inclusive)
 
 
+def switch_value(value: Any, case: Any) -> bool:
+    """Whether a ``switch`` value matches a constant case: Rhai looks the value's hash up, so
+    only a value of the same type matches (``1.0`` is not case ``1``, ``'a'`` not ``"a"``)."""
+    return type(value) is type(case) and value == case
+
+
+UNSET = object()  # an ``eval`` script's top-level variable not declared yet
+
+
+def eval_out(variables: dict, values: dict) -> None:
+    """Hand an ``eval`` script's top-level variables back to its caller."""
+    for name, value in values.items():
+        if value is not UNSET:
+            variables[name] = value
+
+
+_FIELD_PATTERNS = {
+    "ErrorFunctionNotFound": re.compile(r"Function not found: (?P<function>.*)", re.S),
+    "ErrorVariableNotFound": re.compile(r"Variable not found: (?P<variable>.*)", re.S),
+    "ErrorMismatchDataType": re.compile(
+        r"Data type incorrect: (?P<actual>.*) \(expecting (?P<requested>.*)\)", re.S),
+    "ErrorMismatchOutputType": re.compile(
+        r"Output type incorrect: (?P<actual>.*) \(expecting (?P<requested>.*)\)", re.S),
+    "ErrorDotExpr": re.compile(r"(?P<property>.*)", re.S),
+    "ErrorIndexingType": re.compile(r"Indexer unavailable: (?P<type>.*)", re.S),
+}
+
+
+def error_fields(kind: str, message: str) -> dict:
+    """The data Rhai's error variant carries, read back from its message."""
+    pattern = _FIELD_PATTERNS.get(kind)
+    match = pattern.fullmatch(message) if pattern else None
+    return match.groupdict() if match else {}
+
+
 def overflow(op: str) -> None:
     """The inline INT fast path of ``op`` left the i64 range."""
-    raise EvalError(f"Arithmetic overflow in '{op}'", kind="ErrorArithmetic")
+    raise EvalError(f"{OVERFLOW_NAMES.get(op, 'Arithmetic')} overflow", kind="ErrorArithmetic")
+
+
+OVERFLOW_NAMES = {"+": "Addition", "-": "Subtraction", "*": "Multiplication", "/": "Division"}
 
 
 def i64(r: int, op: str) -> int:
@@ -126,6 +166,11 @@ class Runtime:
         self.ns = ns
         self.fns = script_fns  # (name, arity) -> python function (d, tb, *args)
         self.eval_hook = eval_hook
+        self.typed_methods = False  # whether any ``fn type.name()`` exists (set by the engine)
+        # the script position of an error, from its traceback (set by the engine)
+        self.locate: Callable[[BaseException], tuple[int, int]] = lambda exc: (0, 0)
+        # Rhai's ErrorInFunctionCall wrapping of an error, from its traceback (set by the engine)
+        self.in_function_call: Callable[[RhaiError], RhaiError] = lambda exc: exc
         self.depth = 0
         self.max_ops = limits["max_operations"] or 0
         self.chunk_size = chunk_size(self.max_ops)
@@ -267,8 +312,7 @@ class Runtime:
                 n = len(obj)
                 if -n <= idx < n:
                     return obj[idx]
-                raise EvalError(f"Array index {idx} out of bounds: 0 to {n - 1}",
-                                kind="ErrorArrayBounds")
+                raise bounds_error("Array", idx, n)
             if ti is RhaiRange:
                 s, e = self.slice_bounds(len(obj), idx)
                 return ops.copy_value(obj[s:e])
@@ -282,8 +326,7 @@ class Runtime:
                 n = len(obj)
                 if -n <= idx < n:
                     return Char(obj[idx])
-                raise EvalError(f"String index {idx} out of bounds: 0 to {n - 1}",
-                                kind="ErrorStringBounds")
+                raise bounds_error("String", idx, n)
             if ti is RhaiRange:
                 s, e = self.slice_bounds(len(obj), idx)
                 return obj[s:e]
@@ -299,8 +342,7 @@ class Runtime:
                 n = len(obj)
                 if -n <= idx < n:
                     return obj[idx]
-                raise EvalError(f"Blob index {idx} out of bounds: 0 to {n - 1}",
-                                kind="ErrorArrayBounds")
+                raise bounds_error("Blob", idx, n)
             if ti is RhaiRange:
                 s, e = self.slice_bounds(len(obj), idx)
                 return bytearray(obj[s:e])
@@ -351,8 +393,7 @@ class Runtime:
                 if -n <= idx < n:
                     obj[idx] = value
                     return obj
-                raise EvalError(f"Array index {idx} out of bounds: 0 to {n - 1}",
-                                kind="ErrorArrayBounds")
+                raise bounds_error("Array", idx, n)
         elif t is dict:
             if ti is str or ti is Char:
                 obj[str(idx)] = value
@@ -363,8 +404,7 @@ class Runtime:
             if ti is int:
                 n = len(obj)
                 if not -n <= idx < n:
-                    raise EvalError(f"String index {idx} out of bounds: 0 to {n - 1}",
-                                    kind="ErrorStringBounds")
+                    raise bounds_error("String", idx, n)
                 if tv is not Char:
                     raise EvalError(f"Cannot set a string character to {type_name(value)}",
                                     kind="ErrorMismatchDataType")
@@ -400,8 +440,7 @@ class Runtime:
                 if -n <= idx < n:
                     obj[idx] = value & 0xFF
                     return obj
-                raise EvalError(f"Blob index {idx} out of bounds: 0 to {n - 1}",
-                                kind="ErrorArrayBounds")
+                raise bounds_error("Blob", idx, n)
         raise EvalError(f"Indexing {type_name(obj)} with {type_name(idx)} is not supported",
                         kind="ErrorIndexingType")
 
@@ -412,7 +451,8 @@ class Runtime:
             fn = self.find_native(fname, (obj,))
             if fn is not None:
                 return self.invoke_native(fn, [obj])
-        raise EvalError(f"Unknown property '{name}' for {type_name(obj)}", kind="ErrorDotExpr")
+        raise EvalError(f"Unknown property '{name}' - a getter is not registered for type "
+                        f"'{type_name(obj)}'", kind="ErrorDotExpr")
 
     def set_prop(self, obj: Any, name: str, value: Any) -> Any:
         if type(obj) is dict:
@@ -423,7 +463,8 @@ class Runtime:
             box = [obj]
             self.invoke_native(fn, [obj, value], box)
             return box[0]
-        raise EvalError(f"Cannot set property '{name}' of {type_name(obj)}", kind="ErrorDotExpr")
+        raise EvalError(f"No writable property '{name}' - a setter is not registered for type "
+                        f"'{type_name(obj)}' to handle '{type_name(value)}'", kind="ErrorDotExpr")
 
     # ---- iteration ---------------------------------------------------------------------------
     def iterate(self, v: Any) -> Any:
@@ -440,7 +481,7 @@ class Runtime:
             return list(v)
         if t is dict:
             return sorted(v)
-        raise EvalError(f"Cannot iterate over {type_name(v)}", kind="ErrorFor")
+        raise EvalError("For loop expects iterable type", kind="ErrorFor")
 
     # ---- function dispatch -------------------------------------------------------------------
     def find_native(self, name: str, args: tuple | list) -> NativeFn | None:
@@ -514,7 +555,11 @@ class Runtime:
         return from_python(result, f"result of {name}")
 
     def method(self, d: int, name: str, box: list, *args: Any) -> Any:
-        """``obj.name(args)`` with ``obj`` by reference in ``box``: script fns bind ``this``."""
+        """``obj.name(args)`` with ``obj`` by reference in ``box``: script fns bind ``this``;
+        a method defined for the object's type (``fn int.name()``) comes first."""
+        f = self.typed_methods and self.fns.get((f"{type_name(box[0])}.{name}", len(args)))
+        if f:
+            return f(d - 1, box, *[ops.copy_value(a) for a in args])
         f = self.fns.get((name, len(args)))
         if f is not None:
             return f(d - 1, box, *[ops.copy_value(a) for a in args])
@@ -558,11 +603,7 @@ class Runtime:
             fn, arity = fp.func
             if len(full) == arity:
                 return fn(d - 1, box, *full)
-            if box is None and len(full) == arity + 1 and fp.curry == [] and args:
-                this_box = [full[0]]
-                return fn(d - 1, this_box, *full[1:])
-            raise EvalError(f"Function not found: {fp.name} with {len(full)} parameters",
-                            kind="ErrorFunctionNotFound")
+            raise not_found(fp.name, full)
         f = self.fns.get((fp.name, len(full)))
         if f is not None:
             return f(d - 1, box, *full)
@@ -590,31 +631,65 @@ class Runtime:
             return FnPtr(name)
         raise EvalError(f"Variable not found: {name}", kind="ErrorVariableNotFound")
 
+    def var_assign(self, name: str, value: Any) -> None:
+        """Assignment to a variable the compiler does not know: one of the scope's."""
+        scope = self.ns["_SCOPE"]
+        if name not in scope:
+            no_var(name)
+        scope[name] = value
+
     def this(self, tb: list | None) -> Any:
         if tb is None:
             raise EvalError("'this' is not bound here", kind="ErrorUnboundThis")
         return tb[0]
 
     def throw(self, value: Any) -> None:
-        raise ThrownError(value, to_display(value) if value is not None else "()")
+        text = to_display(value)  # Rhai's ErrorRuntime: "Runtime error[: value]"
+        raise ThrownError(value, f"Runtime error: {text}" if text else "Runtime error")
 
     def catch_value(self, exc: Exception) -> Any:
+        """What ``catch (e)`` binds: a thrown value as it is; for any other error Rhai's map
+        (src/eval/stmt.rs + ``dump_fields`` in src/types/error.rs): ``message``, ``error``
+        (the variant), ``line``/``position`` and the variant's own fields."""
         if isinstance(exc, LimitError):
             raise exc
         if isinstance(exc, ThrownError):
             return exc.value
-        message = exc.message if isinstance(exc, EvalError) else str(exc)
-        out = {"line": exc.line, "message": message, "position": exc.position} \
-            if isinstance(exc, EvalError) else {"message": str(exc)}
+        if not isinstance(exc, RhaiError):
+            raise exc
+        if not exc.line:
+            exc.at(*self.locate(exc))
+        exc = self.in_function_call(exc)
+        kind = "ErrorParsing" if isinstance(exc, ParseError) else exc.kind
+        message = "Syntax error: " + exc.message if kind == "ErrorParsing" else exc.message
+        out: dict[str, Any] = {"message": message, "error": kind}
+        if exc.line:
+            out["line"], out["position"] = exc.line, exc.position
+        out.update(error_fields(kind, exc.message))
+        out.update(getattr(exc, "fields", {}))
         return out
 
     def is_def_var(self, name: Any, visible: frozenset) -> bool:
         return name in visible or name in self.ns["_SCOPE"]
 
-    def eval(self, d: int, source: Any, visible: dict, top_level: bool) -> Any:
+    def eval(self, d: int, source: Any, visible: dict, top_level: bool,
+             names: tuple[tuple[str, bool, bool], ...]) -> Any:
+        """``eval(source)`` in the caller's scope: ``visible`` holds the caller's variables
+        and gets their new values; ``names`` gives (name, is constant, declared in the
+        caller's innermost block) for each."""
         if type(source) is not str:
-            raise not_found("eval", (source,))
-        return self.eval_hook(self, d, source, visible, top_level)
+            raise EvalError(f"Data type incorrect: {type_name(source)} (expecting string)",
+                            kind="ErrorMismatchDataType")
+        new: dict = {}
+        try:
+            return self.eval_hook(self, d, source, visible, new, top_level, names)
+        finally:
+            declared = {name: innermost for name, _, innermost in names}
+            for name, value in new.items():
+                if name not in declared:  # a new variable: looked up at run time
+                    self.ns["_SCOPE"][name] = value
+                elif declared[name]:  # shadows a variable of the same block: replaces it
+                    visible[name] = value
 
     def global_const(self, name: str) -> Any:
         """``global::NAME``: a constant defined at the top level of the script."""

@@ -7,8 +7,8 @@ and ranges belong to the runtime, not here.
 """
 from __future__ import annotations
 
-from .lib import arrays, bits, blobs, chars, maps, numbers, strings, timestamps
+from .lib import arrays, bits, blobs, chars, maps, numbers, ranges, strings, timestamps
 from .lib.common import rhai_equals
 
-__all__ = ["arrays", "bits", "blobs", "chars", "maps", "numbers", "strings", "timestamps",
+__all__ = ["arrays", "bits", "blobs", "chars", "maps", "numbers", "ranges", "strings", "timestamps",
            "rhai_equals"]

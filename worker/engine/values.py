@@ -8,6 +8,8 @@ Arrays, maps and blobs have value semantics in Rhai: the compiler copies them on
 from __future__ import annotations
 
 import math
+import struct
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,53 +89,138 @@ def type_name(value: Any) -> str:
     return t.__name__
 
 
+# Rhai's FloatWrapper (src/types/float.rs) compares with these f32 constants widened to f64
+_DISPLAY_MAX = struct.unpack("f", struct.pack("f", 10_000_000_000_000.0))[0]
+_DISPLAY_MIN = struct.unpack("f", struct.pack("f", 0.000_000_000_000_1))[0]
+
+
+def _shortest_digits(x: float) -> tuple[str, int]:
+    """The shortest digits that round-trip ``abs(x)`` (as Rust prints them) and the decimal
+    exponent of the first digit."""
+    mantissa, _, exp = repr(abs(x)).partition("e")
+    whole, _, frac = mantissa.partition(".")
+    digits = (whole + frac).lstrip("0")
+    leading_zeros = len(whole + frac) - len(digits)
+    return digits.rstrip("0"), len(whole) - 1 - leading_zeros + (int(exp) if exp else 0)
+
+
+def _exponential(x: float) -> str:
+    """Rust's ``{:e}``: ``1e15``, ``-2.5e-7``."""
+    digits, exponent = _shortest_digits(x)
+    sign = "-" if math.copysign(1.0, x) < 0 else ""
+    return f"{sign}{digits[0]}{'.' + digits[1:] if len(digits) > 1 else ''}e{exponent}"
+
+
+def _decimal(x: float) -> str:
+    """Rust's ``{}`` of an f64 (never an exponent), with ``.0`` when it is whole."""
+    sign = "-" if math.copysign(1.0, x) < 0 else ""
+    if x == 0.0:
+        return sign + "0.0"
+    digits, exponent = _shortest_digits(x)
+    if exponent >= 0:
+        whole = digits[:exponent + 1].ljust(exponent + 1, "0")
+        frac = digits[exponent + 1:]
+    else:
+        whole, frac = "0", "0" * (-exponent - 1) + digits
+    return f"{sign}{whole}.{frac or '0'}"
+
+
+def signature_name(value: Any) -> str:
+    """A type as Rhai's "Function not found" messages name it (strings by their Rust types)."""
+    return "&str | ImmutableString | String" if type(value) is str else type_name(value)
+
+
 def format_float(x: float) -> str:
-    """Rhai's display of an f64: always shows a fractional part or an exponent."""
-    if math.isnan(x):
+    """Rhai's Display of a FLOAT (``print``, ``to_string``, interpolation): ``0.0`` for both
+    zeros, an exponent outside [1e-13, 1e13] (f32 bounds), else plain decimal digits."""
+    if x != x:
         return "NaN"
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
-    if x == int(x) and abs(x) < 1e16:
-        return f"{int(x)}.0" if x or math.copysign(1, x) > 0 else "-0.0"
-    text = repr(x)
-    if "e" in text:
-        mantissa, exp = text.split("e")
-        return f"{mantissa}e{int(exp)}"
-    return text
+    magnitude = abs(x)
+    if magnitude == 0.0:
+        return "0.0"
+    if magnitude > _DISPLAY_MAX or magnitude < _DISPLAY_MIN:
+        return _exponential(x)
+    return _decimal(x)
+
+
+def debug_float(x: float) -> str:
+    """Rust's Debug of an f64 (``debug``, ``to_debug``, floats inside arrays and maps): an
+    exponent below 1e-4 or from 1e16 on, ``-0.0`` kept."""
+    if x != x:
+        return "NaN"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    magnitude = abs(x)
+    if magnitude != 0.0 and (magnitude < 1e-4 or magnitude >= 1e16):
+        return _exponential(x)
+    return _decimal(x)
+
+
+_ESCAPES = {"\0": "\\0", "\t": "\\t", "\r": "\\r", "\n": "\\n", "\\": "\\\\",
+            '"': '\\"'}
+
+
+def _escape_char(c: str) -> str:
+    """One character as Rust's ``str`` Debug writes it."""
+    if c in _ESCAPES:
+        return _ESCAPES[c]
+    if c.isprintable() and unicodedata.category(c) not in ("Mn", "Me"):
+        return c
+    return f"\\u{{{ord(c):x}}}"
+
+
+def debug_string(text: str) -> str:
+    """Rust's Debug of a string: quoted, with ``\\n``, ``\\"``, ``\\u{..}`` escapes."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    return '"' + "".join(_escape_char(c) for c in text) + '"'
 
 
 def to_display(value: Any) -> str:
-    """What ``print``/``to_string`` show: strings and chars bare, containers in debug form."""
-    if type(value) is str or type(value) is Char:
+    """What ``print``/``to_string``/interpolation show (Rhai's ``print_*`` functions in
+    src/packages/string_basic.rs): strings and chars bare, ``()`` empty, FLOATs in Display
+    form, everything else as ``to_debug``."""
+    t = type(value)
+    if t is str or t is Char:
         return str(value)
+    if t is float:
+        return format_float(value)
+    if value is None:
+        return ""
     return to_debug(value)
 
 
 def to_debug(value: Any) -> str:
-    """What ``debug``/``to_debug`` show: strings quoted, containers recursively."""
+    """What ``debug``/``to_debug`` show (src/packages/string_basic.rs): strings quoted and
+    escaped, chars bare, containers with their items in this form."""
     t = type(value)
     if t is str:
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return debug_string(value)
     if t is Char:
-        return repr(str(value))
+        return str(value)
     if t is bool:
         return "true" if value else "false"
     if t is int:
         return str(value)
     if t is float:
-        return format_float(value)
+        return debug_float(value)
     if value is None:
         return "()"
     if t is list or t is tuple:
         return "[" + ", ".join(to_debug(v) for v in value) + "]"
     if t is dict:
-        return "#{" + ", ".join(f"{to_debug(k)}: {to_debug(value[k])}" for k in sorted(value)) + "}"
+        return "#{" + ", ".join(f"{debug_string(k)}: {to_debug(value[k])}"
+                                for k in sorted(value)) + "}"
     if t is bytearray or t is bytes:
-        return "[" + value.hex() + "]"
+        text = value.hex()
+        return "[" + " ".join(text[i:i + 16] for i in range(0, len(text), 16)) + "]"
     if t is FnPtr:
         return f"Fn({value.name})"
     if t is RhaiRange:
-        return f"{value.start}..{'=' if value.inclusive else ''}{value.end}"
+        end = "" if value.end == INT_MAX else value.end
+        return f"{value.start}..{'=' if value.inclusive else ''}{end}"
     if t is Instant:
         return "<timestamp>"
     return f"<{type_name(value)}>"

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from ..errors import EvalError
 from ..natives import ANY, native
-from ..values import Char, FnPtr, RhaiRange
+from ..values import Char, FnPtr, RhaiRange, type_name
 from .common import (call_with_extras, copy_value, fn_ptr, index_in, is_not_found, offset_len,
                      range_start_len, rhai_equals, truthy)
 
@@ -330,11 +330,6 @@ def some(ctx: Any, a: list, fp: Any) -> bool:
     return any(truthy(_apply(ctx, fp, item, i)) for i, item in enumerate(list(a)))
 
 
-@_each_callback("none", list, CALLBACK, ctx=True)
-def none_of(ctx: Any, a: list, fp: Any) -> bool:
-    return not some(ctx, a, fp)
-
-
 @_each_callback("all", list, CALLBACK, ctx=True)
 def all_items(ctx: Any, a: list, fp: Any) -> bool:
     return all(truthy(_apply(ctx, fp, item, i)) for i, item in enumerate(list(a)))
@@ -396,19 +391,44 @@ _SORTABLE = (int, float, str, Char, bool)
 
 
 @native("sort", list, mutates=True)
-def sort(a: list) -> None:
-    """Sort elements of one type (numbers, strings, chars, booleans) in natural order."""
+def sort(a: list, descending: bool = False) -> None:
+    """Sort elements of one type (numbers, strings, chars, booleans, units) in natural order
+    (Rhai's ``sort_with_builtin``: other element types cannot be sorted)."""
     if len(a) < 2:
         return
     kind = type(a[0])
     if any(type(item) is not kind for item in a):
-        raise EvalError("sort() cannot be called with elements of different types",
+        raise EvalError("elements of different types cannot be sorted",
                         kind="ErrorFunctionNotFound")
-    if kind in _SORTABLE:
-        if kind is float:
-            a.sort(key=cmp_to_key(_float_order))
-        else:
-            a.sort()
+    if kind is type(None):
+        return
+    if kind not in _SORTABLE:
+        raise EvalError(f"elements of {type_name(a[0])} cannot be sorted",
+                        kind="ErrorFunctionNotFound")
+    if kind is float:
+        a.sort(key=cmp_to_key(_float_order), reverse=descending)
+    else:
+        a.sort(reverse=descending)
+
+
+@native("sort_desc", list, mutates=True)
+def sort_desc(a: list) -> None:
+    sort(a, descending=True)
+
+
+@native("order", list)
+def order(a: list) -> list:
+    """A sorted copy (``sort`` leaves the array as it is)."""
+    result = copy_value(a)
+    sort(result)
+    return result
+
+
+@native("order_desc", list)
+def order_desc(a: list) -> list:
+    result = copy_value(a)
+    sort(result, descending=True)
+    return result
 
 
 def _float_order(x: float, y: float) -> int:
@@ -417,14 +437,35 @@ def _float_order(x: float, y: float) -> int:
 
 
 @_each_callback("sort", list, CALLBACK, ctx=True, mutates=True)
+@_each_callback("sort_by", list, CALLBACK, ctx=True, mutates=True)
 def sort_with(ctx: Any, a: list, fp: Any) -> None:
-    """Sort with a comparer returning a negative, zero or positive INT."""
+    """Sort with a comparer returning an INT (negative, zero, positive) or a bool (``true``:
+    the first goes first), as Rhai's ``sort_by``; any other result orders by type."""
     fp = fn_ptr(fp)
 
     def order(x: Any, y: Any) -> int:
         verdict = ctx.call(fp, [x, y])
         if type(verdict) is int:
             return (verdict > 0) - (verdict < 0)
+        if type(verdict) is bool:
+            return -1 if verdict else 1
         return (type(x).__name__ > type(y).__name__) - (type(x).__name__ < type(y).__name__)
 
     a[:] = sorted(list(a), key=cmp_to_key(order))
+
+
+@_each_callback("order", list, CALLBACK, ctx=True)
+@_each_callback("order_by", list, CALLBACK, ctx=True)
+def order_with(ctx: Any, a: list, fp: Any) -> list:
+    """A copy sorted by the comparer (see ``sort_by``)."""
+    result = copy_value(a)
+    sort_with(ctx, result, fp)
+    return result
+
+
+@_each_callback("zip", list, list, CALLBACK, ctx=True)
+def zip_with(ctx: Any, a: list, b: list, fp: Any) -> list:
+    """Pairs of elements (as long as the shorter array) mapped by ``fp(x, y[, index])``."""
+    fp = fn_ptr(fp)
+    return [call_with_extras(ctx, fp, x, [y], [i], 0)[0]
+            for i, (x, y) in enumerate(zip(list(a), list(b)))]

@@ -9,7 +9,7 @@ import struct
 from typing import Any
 
 from ..natives import ANY, native
-from ..values import RhaiRange
+from ..values import Char, RhaiRange
 from .common import grow_checked, index_in, offset_len, range_start_len
 
 
@@ -56,6 +56,7 @@ def set_byte(b: bytearray, index: int, value: int) -> None:
 
 
 @native("push", bytearray, int, ctx=True, mutates=True)
+@native("append", bytearray, int, ctx=True, mutates=True)
 def push(ctx: Any, b: bytearray, value: int) -> None:
     b.append(value & 0xFF)
     ctx.check_blob(b)
@@ -68,8 +69,9 @@ def append(ctx: Any, b: bytearray, other: bytearray) -> None:
 
 
 @native("append", bytearray, str, ctx=True, mutates=True)
+@native("append", bytearray, Char, ctx=True, mutates=True)
 def append_string(ctx: Any, b: bytearray, text: str) -> None:
-    """Append the UTF-8 bytes of a string."""
+    """Append the UTF-8 bytes of a string or char."""
     b.extend(text.encode("utf-8", "surrogatepass"))
     ctx.check_blob(b)
 
@@ -133,10 +135,10 @@ def reverse(b: bytearray) -> None:
     b.reverse()
 
 
-@native("contains", bytearray, ANY)
-def contains(b: bytearray, value: Any) -> bool:
+@native("contains", bytearray, int)
+def contains(b: bytearray, value: int) -> bool:
     """Whether the blob holds the byte (low 8 bits of an INT); drives ``in``."""
-    return type(value) is int and (value & 0xFF) in b
+    return (value & 0xFF) in b
 
 
 @native("splice", bytearray, int, int, bytearray, ctx=True, mutates=True)

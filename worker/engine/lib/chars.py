@@ -1,4 +1,5 @@
-"""Rhai char functions: case conversion, classification and code points."""
+"""Rhai char functions: case conversion and code points (Rhai has no classification
+functions such as ``is_digit``), and ``min``/``max`` of two chars."""
 from __future__ import annotations
 
 from ..natives import native
@@ -36,32 +37,11 @@ def to_int(ch: Char) -> int:
     return ord(ch)
 
 
-@native("is_digit", Char)
-def is_digit(ch: Char) -> bool:
-    """An ASCII decimal digit."""
-    return "0" <= ch <= "9"
+@native("min", Char, Char)
+def min_char(a: Char, b: Char) -> Char:
+    return a if a <= b else b
 
 
-@native("is_alphabetic", Char)
-def is_alphabetic(ch: Char) -> bool:
-    return ch.isalpha()
-
-
-@native("is_alphanumeric", Char)
-def is_alphanumeric(ch: Char) -> bool:
-    return ch.isalnum()
-
-
-@native("is_whitespace", Char)
-def is_whitespace(ch: Char) -> bool:
-    return ch.isspace()
-
-
-@native("is_uppercase", Char)
-def is_uppercase(ch: Char) -> bool:
-    return ch.isupper()
-
-
-@native("is_lowercase", Char)
-def is_lowercase(ch: Char) -> bool:
-    return ch.islower()
+@native("max", Char, Char)
+def max_char(a: Char, b: Char) -> Char:
+    return a if a >= b else b

@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import EvalError
 from ..natives import ANY, native
 from ..values import Char, FnPtr, Instant, RhaiRange, format_float, to_display
-from .common import copy_value, fn_ptr, truthy
+from .common import call_with_extras, copy_value, fn_ptr, truthy
 
 
 @native("len", dict)
@@ -82,12 +82,28 @@ def values(m: dict) -> list:
     return [copy_value(m[k]) for k in sorted(m)]
 
 
-@native("filter", dict, FnPtr, ctx=True)
-@native("filter", dict, str, ctx=True)
+def _visit(ctx: Any, m: dict, key: str, fp: FnPtr) -> Any:
+    """Call a map callback as Rhai's ``call_raw_with_extra_args`` does: ``fp(key, value)``, or
+    ``fp(key)`` with the value bound to ``this`` (a change to ``this`` is kept)."""
+    result, value = call_with_extras(ctx, fp, m[key], [key], [], 1)
+    m[key] = value
+    return result
+
+
+@native("filter", dict, FnPtr, ctx=True, mutates=True)
+@native("filter", dict, str, ctx=True, mutates=True)
 def filter_map(ctx: Any, m: dict, fp: Any) -> dict:
     """A new map with the properties for which ``fp(key, value)`` is true."""
     fp = fn_ptr(fp)
-    return {k: copy_value(m[k]) for k in sorted(m) if truthy(ctx.call(fp, [k, m[k]]))}
+    return {k: copy_value(m[k]) for k in sorted(m) if truthy(_visit(ctx, m, k, fp))}
+
+
+@native("map", dict, FnPtr, ctx=True, mutates=True)
+@native("map", dict, str, ctx=True, mutates=True)
+def map_values(ctx: Any, m: dict, fp: Any) -> dict:
+    """A new map with every value replaced by ``fp(key, value)``."""
+    fp = fn_ptr(fp)
+    return {k: _visit(ctx, m, k, fp) for k in sorted(m)}
 
 
 @native("drain", dict, FnPtr, ctx=True, mutates=True)
@@ -107,9 +123,49 @@ def retain(ctx: Any, m: dict, fp: Any) -> dict:
 def _split(ctx: Any, m: dict, fp: FnPtr, remove_when: bool) -> dict:
     removed = {}
     for key in sorted(m):
-        if truthy(ctx.call(fp, [key, m[key]])) == remove_when:
+        if truthy(_visit(ctx, m, key, fp)) == remove_when:
             removed[key] = m.pop(key)
     return removed
+
+
+@native("parse_json", str, ctx=True)
+def parse_json(ctx: Any, text: str) -> dict:
+    """An object map from JSON text (``null`` becomes ``()``); like Rhai's ``Engine::parse_json``
+    the text must hold an object."""
+    try:
+        value = json.loads(text, parse_constant=_no_constant, object_pairs_hook=dict)
+    except (ValueError, RecursionError) as exc:
+        raise EvalError(f"Syntax error: {_json_problem(exc)}",
+                        kind="ErrorParsing") from None
+    if type(value) is not dict:
+        raise EvalError(f"Output type incorrect: {_json_type(value)} (expecting map)",
+                        kind="ErrorMismatchOutputType")
+    return ctx.check(_from_json(value))
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"'{name}' is not valid JSON")
+
+
+def _json_problem(exc: Exception) -> str:
+    return exc.msg if isinstance(exc, json.JSONDecodeError) else "JSON nested too deeply"
+
+
+def _json_type(value: Any) -> str:
+    return {list: "array", str: "string", int: "i64", float: "f64", bool: "bool"}.get(
+        type(value), "()")
+
+
+def _from_json(value: Any) -> Any:
+    """JSON data as Rhai values: whole numbers outside i64 become FLOATs."""
+    t = type(value)
+    if t is dict:
+        return {k: _from_json(v) for k, v in value.items()}
+    if t is list:
+        return [_from_json(v) for v in value]
+    if t is int and not -(1 << 63) <= value < (1 << 63):
+        return float(value)
+    return value
 
 
 @native("to_json", dict)

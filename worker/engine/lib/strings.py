@@ -149,13 +149,26 @@ def contains(s: str, sub: str) -> bool:
 
 
 @native("starts_with", str, str)
+@native("starts_with", str, Char)
 def starts_with(s: str, prefix: str) -> bool:
     return s.startswith(prefix)
 
 
 @native("ends_with", str, str)
+@native("ends_with", str, Char)
 def ends_with(s: str, suffix: str) -> bool:
     return s.endswith(suffix)
+
+
+@native("min", str, str)
+def min_string(a: str, b: str) -> str:
+    """The string that sorts first (Rhai compares strings byte by byte, i.e. by code point)."""
+    return a if a <= b else b
+
+
+@native("max", str, str)
+def max_string(a: str, b: str) -> str:
+    return a if a >= b else b
 
 
 @native("index_of", str, str)
