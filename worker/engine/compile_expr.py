@@ -116,18 +116,14 @@ class ExpressionCompiler:
             return self.call(e)
         if k == "method":
             return self.method(e)
-        if k == "array":
+        if k == "array":  # a non-empty literal is size-checked before its items are copied
             items = self.ex_seq(e.items)
-            items = [f"_cp({c})" if n.kind in ("var", "index", "prop", "this") else c
-                     for c, n in zip(items, e.items)]
-            return "[" + ", ".join(items) + "]"
+            return f"_arr([{', '.join(items)}])" if items else "[]"
         if k == "map":
             items = sorted(e.items, key=lambda kv: kv[0])
             codes = self.ex_seq([v for _, v in items])
-            codes = [f"_cp({c})" if n.kind in ("var", "index", "prop", "this") else c
-                     for c, (_, n) in zip(codes, items)]
-            return "{" + ", ".join(f"{self.const(key)}: {c}"
-                                   for (key, _), c in zip(items, codes)) + "}"
+            pairs = ", ".join(f"{self.const(key)}: {c}" for (key, _), c in zip(items, codes))
+            return f"_map({{{pairs}}})" if items else "{}"
         if k == "interp":
             parts = []
             for p in e.parts:

@@ -530,12 +530,15 @@ class StatementCompiler:
             if not (SIMPLE.match(value) or value in ("None", "True", "False")):
                 v = self.tmp()
                 self.emit(f"{v} = {value}")
-            if self.var_is_list(root_var) and self.is_int(last.idx):
+            # strings and containers go through ``_setidx``, which checks their sizes
+            scalar = (s.e.kind == "lit" and type(s.e.value) is not str) or self.is_int(s.e)
+            if self.var_is_list(root_var) and self.is_int(last.idx) and scalar:
                 self.emit(f"try: {py}[{key}] = {v}")
                 self.emit(f"except IndexError: {py} = _setidx({py}, {key}, {v})")
                 return
             int_check = "" if self.is_int(last.idx) else f" and type({key}) is int"
-            self.emit(f"if type({py}) is list{int_check} and "
+            sized_check = "" if scalar else f" and type({v}) not in _SIZED"
+            self.emit(f"if type({py}) is list{int_check}{sized_check} and "
                       f"0 <= {key} < len({py}): {py}[{key}] = {v}")
             self.emit(f"else: {py} = _setidx({py}, {key}, {v})")
             return

@@ -30,6 +30,7 @@ DEFAULT_LIMITS = {
 }
 _ids = itertools.count(1)
 _scripts: "weakref.WeakValueDictionary[str, CompiledScript]" = weakref.WeakValueDictionary()
+SIZED = frozenset({str, list, dict, bytearray})  # values whose stores are size-checked
 SAFE_BUILTINS = {"type": type, "len": len, "enumerate": enumerate, "int": int, "list": list,
                  "bool": bool, "str": str, "IndexError": IndexError}
 
@@ -196,17 +197,18 @@ class Engine:
             "_chunk": rt.chunk, "_chunk_done": rt.chunk_done, "_ranges": rt.ranges,
             "_partial": partial_chunk, "_overflow": overflow, "_i64": i64, "_strcheck": rt.check,
             "_R": range(rt.chunk_size), "_deep": rt.too_deep, "_enter": rt.enter, "_MAX": INT_MAX,
-            "_SCOPE": scope, "_RhaiError": RhaiError,
+            "_SCOPE": scope, "_RhaiError": RhaiError, "_SIZED": SIZED,
+            "_arr": rt.array_literal, "_map": rt.map_literal,
             "_add": rt.add, "_sub": ops.sub, "_mul": ops.mul, "_div": ops.div, "_mod": ops.mod,
             "_pow": ops.power, "_shl": ops.shl, "_shr": ops.shr, "_band": ops.bit_and,
-            "_bor": ops.bit_or, "_bxor": ops.bit_xor, "_eq": ops.equals, "_ne": ops.not_equals,
+            "_bor": ops.bit_or, "_bxor": ops.bit_xor, "_eq": rt.equals, "_ne": rt.not_equals,
             "_lt": ops.less, "_le": ops.less_eq, "_gt": ops.greater, "_ge": ops.greater_eq,
             "_neg": ops.neg, "_plus": ops.plus, "_not": ops.not_, "_bool": ops.as_bool,
-            "_in": ops.contains, "_mkrange": ops.make_range, "_irange": irange,
+            "_in": rt.contains, "_mkrange": ops.make_range, "_irange": irange,
             "_iter": rt.iterate, "_idx": rt.index, "_setidx": rt.set_index, "_prop": rt.prop,
             "_setprop": rt.set_prop, "_call": rt.call_name, "_callref": rt.call_ref,
             "_meth": rt.method, "_methat": rt.method_at, "_callfp": rt.call_fn_ptr,
-            "_FnPtr": FnPtr, "_cp": ops.copy_value, "_interp": rt.interp, "_iadd": rt.iadd,
+            "_FnPtr": FnPtr, "_cp": rt.copy, "_interp": rt.interp, "_iadd": rt.iadd,
             "_throw": rt.throw, "_catch": rt.catch_value, "_this": rt.this,
             "_gv": rt.var_lookup, "_novar": no_var, "_constfail": const_fail,
             "_isdefvar": rt.is_def_var, "_eval": rt.eval, "_swr": switch_range,

@@ -13,6 +13,7 @@ from . import ops
 from .corefns import BUILTINS, not_found
 from .errors import EvalError, LimitError, ThrownError
 from .natives import ANY, LIBRARY, NativeFn
+from .sizes import SizeLimits, array_too_large, map_too_large
 from .values import (INT_MAX, INT_MIN, Char, FnPtr, Instant, RhaiRange, StepRange, to_display,
                      type_name)
 
@@ -20,6 +21,19 @@ CONTAINERS = frozenset({list, dict, bytearray})
 TICK = 1024  # loop iterations counted locally before they are accounted
 GRANT = 250  # operations the ``_ops`` countdown gets at a time: small ints, which CPython
 # caches, so counting allocates nothing
+CONSTANT_WORK = frozenset({
+    "len", "get$len", "is_empty", "get$is_empty", "push", "pop", "shift", "get", "set",
+    "insert", "remove", "clear", "truncate", "append", "+=", "get$first", "get$last",
+    "first", "last", "type_of", "get$tag", "set$tag", "tag", "set_tag",
+})
+"""Library functions whose work does not grow with their first argument's size (a map's
+``contains`` is a hash lookup too, ``push`` appends). Every other library call
+counts one operation per element of a first-argument array or map, and one per 64 characters
+or bytes of a first-argument string or blob (C-speed work), so ``max_operations`` and the
+deadline also bound loops of library calls on large collections."""
+APPENDING = {"push": 1, "insert": 2, "append": 1}
+"""Array functions that only add the value at this argument position: the array's new size is
+its last known size plus that value's, so a ``push`` loop is not quadratic."""
 
 
 def call_levels(max_call_levels: int) -> int:
@@ -138,6 +152,8 @@ class Runtime:
         self.max_string = limits["max_string_size"] or 0
         self.max_array = limits["max_array_size"] or 0
         self.max_map = limits["max_map_size"] or 0
+        self.size = SizeLimits(self.max_string, self.max_array, self.max_map)
+        self.known: tuple = (None, 0, (0, 0, 0))  # (array, its length, its sizes) last checked
         self.cache: dict = {}
 
     # ---- limits ---------------------------------------------------------------------------
@@ -149,9 +165,7 @@ class Runtime:
             raise LimitError("max_operations",
                              f"Too many operations: more than {self.max_ops} (max_operations)")
         if self.deadline and time.monotonic() > self.deadline:
-            raise LimitError("timeout",
-                             f"Script timed out after {self.limits['timeout']} seconds (timeout)",
-                             kind="ErrorTerminated")
+            raise self.timed_out()
         grant = GRANT
         if self.max_ops:  # at least 1: the countdown reaching 0 is what calls ``tick``
             left = self.max_ops - self.total
@@ -197,37 +211,117 @@ class Runtime:
                          "function calls (max_call_levels)", kind="ErrorStackOverflow")
 
     def check(self, v: Any) -> Any:
-        """Enforce the size limits on a value that may have grown."""
+        """Enforce the size limits on a value that may have grown, counting nested containers
+        the way Rhai does (see ``sizes``)."""
         t = type(v)
         if t is str:
-            if self.max_string and len(v) > self.max_string // 4 and \
-                    len(v.encode()) > self.max_string:
-                raise LimitError("max_string_size", "Length of string exceeds the maximum "
-                                 f"of {self.max_string} bytes (max_string_size)",
-                                 kind="ErrorDataTooLarge")
-        elif t is list:
+            return self.size.check_string(v)
+        if t is list or t is dict or t is bytearray:
+            sizes = self.size.sizes(v)
+            if t is list:
+                self.known = (v, len(v), sizes)
+        return v
+
+    def check_top(self, v: Any) -> Any:
+        """The library's quick check of what it just grew (the outer length; the runtime then
+        checks the nested sizes of every library result and changed argument)."""
+        t = type(v)
+        if t is str:
+            return self.size.check_string(v)
+        if t is list:
             self.check_array_len(len(v))
         elif t is dict:
             if self.max_map and len(v) > self.max_map:
-                raise LimitError("max_map_size", "Size of object map exceeds the maximum of "
-                                 f"{self.max_map} (max_map_size)", kind="ErrorDataTooLarge")
+                raise map_too_large(self.max_map)
         elif t is bytearray:
-            if self.max_array and len(v) > self.max_array:
-                raise LimitError("max_array_size", "Size of BLOB exceeds the maximum of "
-                                 f"{self.max_array} (max_array_size)", kind="ErrorDataTooLarge")
+            self.check_array_len(len(v))
         return v
 
-    check_string = check_array = check_map = check_blob = check
+    check_string = check_array = check_map = check_blob = check_top
 
     def check_array_len(self, n: int) -> None:
         """Enforce max_array_size on an array about to have ``n`` elements (check before
         building a big array, not after)."""
         if self.max_array and n > self.max_array:
-            raise LimitError("max_array_size", "Size of array exceeds the maximum of "
-                             f"{self.max_array} (max_array_size)", kind="ErrorDataTooLarge")
+            raise array_too_large(self.max_array)
+
+    def check_grown(self, a: list, old_len: int, added: Any) -> None:
+        """``a`` (``old_len`` elements before) gained the elements of the list ``added``: when
+        ``a``'s sizes are known from the last check, add those of ``added``, else walk ``a``."""
+        known, known_len, sizes = self.known
+        if known is a and known_len == old_len:
+            sizes = self.size.sizes(added, sizes)
+            self.known = (a, len(a), sizes)
+        else:
+            self.check(a)
+
+    def check_repeat(self, a: list, count: int, item: Any) -> None:
+        """Before appending ``count`` copies of ``item`` to ``a``: would the result fit?"""
+        arrays, maps, chars = self.size.sizes(a)
+        one = self.size.sizes(item)
+        self.size.check_total((arrays + count * (1 + one[0]), maps + count * one[1],
+                               chars + count * one[2]))
+
+    def charge(self, n: int) -> None:
+        """Count ``n`` operations of work done outside generated code (library calls, copies,
+        comparisons of big values); running out of the countdown checks the limits and the
+        deadline."""
+        left = self.get_ops() - n
+        self.set_ops(left)
+        if left <= 0:
+            self.tick()
+
+    def charge_value(self, v: Any) -> None:
+        """Charge the work of walking ``v``: its elements, or its characters / 64."""
+        t = type(v)
+        if t is list or t is dict:
+            self.charge(1 + len(v))
+        elif t is str or t is bytearray:
+            self.charge(1 + (len(v) >> 6))
+        else:
+            self.charge(1)
+
+    def check_deadline(self) -> None:
+        if self.deadline and time.monotonic() > self.deadline:
+            raise self.timed_out()
+
+    def timed_out(self) -> LimitError:
+        return LimitError("timeout",
+                          f"Script timed out after {self.limits['timeout']} seconds (timeout)",
+                          kind="ErrorTerminated")
+
+    def copy(self, v: Any) -> Any:
+        """Rhai's value semantics (``ops.copy_value``), counting the elements copied."""
+        t = type(v)
+        if t is list:
+            self.charge(1 + len(v))
+            return [self.copy(x) if type(x) in CONTAINERS else x for x in v]
+        if t is dict:
+            self.charge(1 + len(v))
+            return {k: self.copy(x) if type(x) in CONTAINERS else x for k, x in v.items()}
+        if t is bytearray:
+            self.charge(1 + (len(v) >> 6))
+            return bytearray(v)
+        return v
+
+    def array_literal(self, items: list) -> list:
+        """``[a, b, ...]``: the sizes are checked before the elements are copied."""
+        self.check(items)
+        return [self.copy(x) if type(x) in CONTAINERS else x for x in items]
+
+    def map_literal(self, items: dict) -> dict:
+        """``#{a: x, ...}``: the sizes are checked before the values are copied."""
+        self.check(items)
+        return {k: self.copy(x) if type(x) in CONTAINERS else x for k, x in items.items()}
 
     # ---- operators that may grow values ----------------------------------------------------
     def add(self, a: Any, b: Any) -> Any:
+        ta = type(a)
+        if ta is list or ta is dict:
+            if type(b) is ta:  # check the combined sizes before copying both
+                self.size.sizes(b, self.size.sizes(a))
+            self.charge_value(a)
+            self.charge_value(b)
         r = ops.add(a, b)
         return self.check(r) if type(r) is not int and type(r) is not float else r
 
@@ -235,14 +329,18 @@ class Runtime:
         """``a += b``: arrays append (or extend with an array), maps merge, others ``+``."""
         ta = type(a)
         if ta is list:
-            if type(b) is list:
-                a.extend(ops.copy_value(b))
-            else:
-                a.append(ops.copy_value(b))
-            return self.check(a)
+            old_len = len(a)
+            added = b if type(b) is list else [b]
+            self.check_grown(a, old_len, [])  # a's own sizes, known or walked once
+            known = self.known[2]
+            grown = self.size.sizes(added, known)  # fits before anything is copied
+            a.extend(self.copy(added) if added is b else [self.copy(b)])
+            self.known = (a, len(a), grown)
+            return a
         if ta is dict and type(b) is dict:
+            self.size.sizes(b, self.size.sizes(a))
             for k, v in b.items():
-                a[k] = ops.copy_value(v)
+                a[k] = self.copy(v)
             return self.check(a)
         if ta is bytearray:
             if type(b) is bytearray:
@@ -255,6 +353,23 @@ class Runtime:
                 raise ops.no_op("+=", a, b)
             return self.check(a)
         return self.add(a, b)
+
+    def equals(self, a: Any, b: Any) -> bool:
+        """``==``: comparing containers counts their elements."""
+        if type(a) in CONTAINERS:
+            self.charge_value(a)
+        return ops.equals(a, b)
+
+    def not_equals(self, a: Any, b: Any) -> bool:
+        if type(a) in CONTAINERS:
+            self.charge_value(a)
+        return ops.not_equals(a, b)
+
+    def contains(self, container: Any, item: Any) -> bool:
+        """``item in container``: a search counts the container's elements."""
+        if type(container) is not dict:
+            self.charge_value(container)
+        return ops.contains(container, item)
 
     def interp(self, *parts: Any) -> str:
         return self.check("".join(p if type(p) is str else to_display(p) for p in parts))
@@ -343,8 +458,12 @@ class Runtime:
         return s, e
 
     def set_index(self, obj: Any, idx: Any, value: Any) -> Any:
-        """Store ``value`` at ``obj[idx]``; returns the container (new for strings and ints)."""
+        """Store ``value`` at ``obj[idx]``; returns the container (new for strings and ints).
+        A stored value is size-checked (as Rhai checks the element it assigns)."""
         t, ti, tv = type(obj), type(idx), type(value)
+        if tv is str or tv in CONTAINERS:
+            self.check(value)
+            self.known = (None, 0, (0, 0, 0))  # a container's contents changed in place
         if t is list:
             if ti is int:
                 n = len(obj)
@@ -356,7 +475,7 @@ class Runtime:
         elif t is dict:
             if ti is str or ti is Char:
                 obj[str(idx)] = value
-                return self.check(obj)
+                return self.check_top(obj)
             raise EvalError(f"Object map index must be a string, not {type_name(idx)}",
                             kind="ErrorIndexingType")
         elif t is str:
@@ -415,9 +534,12 @@ class Runtime:
         raise EvalError(f"Unknown property '{name}' for {type_name(obj)}", kind="ErrorDotExpr")
 
     def set_prop(self, obj: Any, name: str, value: Any) -> Any:
+        if type(value) is str or type(value) in CONTAINERS:
+            self.check(value)
+            self.known = (None, 0, (0, 0, 0))  # a container's contents changed in place
         if type(obj) is dict:
             obj[name] = value
-            return self.check(obj)
+            return self.check_top(obj)
         fn = self.find_native("set$" + name, (obj, value))
         if fn is not None:
             box = [obj]
@@ -430,15 +552,20 @@ class Runtime:
         t = type(v)
         if t is RhaiRange:
             return v.as_range()
+        # a snapshot taken at C speed (counted per 64 items), elements copied one by one as
+        # the loop (which counts its iterations) reaches them
         if t is list:
-            return [ops.copy_value(x) if type(x) in CONTAINERS else x for x in v]
+            self.charge(1 + (len(v) >> 6))
+            return (self.copy(x) if type(x) in CONTAINERS else x for x in v[:])
         if t is str:
-            return [Char(c) for c in v]
+            return map(Char, v)
         if t is StepRange:
             return v.iterate()
         if t is bytearray:
-            return list(v)
+            self.charge(1 + (len(v) >> 6))
+            return iter(bytes(v))
         if t is dict:
+            self.charge(1 + (len(v) >> 6))
             return sorted(v)
         raise EvalError(f"Cannot iterate over {type_name(v)}", kind="ErrorFor")
 
@@ -460,19 +587,40 @@ class Runtime:
         return found
 
     def invoke_native(self, fn: NativeFn, args: list | tuple, box: list | None = None) -> Any:
-        """Run a native; a by-reference first argument lives in ``box`` (written back)."""
-        if fn.mutates and box is None and type(args[0]) in CONTAINERS:
-            args = (ops.copy_value(args[0]), *args[1:])
+        """Run a native; a by-reference first argument lives in ``box`` (written back).
+
+        The call counts operations in proportion to its work (see ``CONSTANT_WORK``); its
+        result and a first argument it changed are size-checked, as Rhai checks them."""
+        first = args[0] if args else None
+        if fn.name in CONSTANT_WORK and type(first) is not str:
+            self.charge(1)
+        else:
+            self.charge_value(first)
+        if fn.mutates and box is None and type(first) in CONTAINERS:
+            args = (self.copy(first), *args[1:])
+            first = args[0]
+        old_len = len(first) if type(first) is list else 0
         try:
             result = fn.fn(self, *args) if fn.ctx else fn.fn(*args)
-        except (EvalError, LimitError, RecursionError):
+        except (EvalError, LimitError, RecursionError, MemoryError):
             raise
         except Exception as exc:  # a stdlib bug must not escape as a Python error
             raise EvalError(f"Error in function {fn.name}: {exc}", kind="ErrorRuntime") from None
         if fn.writes_back:
             new, result = result
+            self.check(new)
             if box is not None:
                 box[0] = new
+        elif fn.mutates and type(first) in CONTAINERS:
+            added = APPENDING.get(fn.name)
+            if added is not None and type(first) is list:
+                value = args[added]
+                self.check_grown(first, old_len, value if fn.name == "append" else [value])
+            else:
+                self.check(first)
+        tr = type(result)
+        if tr is str or tr in CONTAINERS:
+            self.check(result)
         return result
 
     def call_name(self, d: int, name: str, *args: Any) -> Any:
@@ -505,13 +653,21 @@ class Runtime:
         raise not_found(name, args)
 
     def call_host(self, name: str, host: Callable[..., Any], args: Any) -> Any:
+        """Call a host function with plain copies of ``args``; its result must be plain data
+        within the size limits. The deadline is checked after every host call (they may be
+        slow whatever their arguments)."""
+        for a in args:
+            self.charge_value(a)
         try:
             result = host(*[to_python(a) for a in args])
         except (EvalError, LimitError):
             raise
         except Exception as exc:
             raise EvalError(f"Error in function {name}: {exc}", kind="ErrorRuntime") from None
-        return from_python(result, f"result of {name}")
+        self.check_deadline()
+        value = from_python(result, f"result of {name}")
+        self.charge_value(value)
+        return self.check(value)
 
     def method(self, d: int, name: str, box: list, *args: Any) -> Any:
         """``obj.name(args)`` with ``obj`` by reference in ``box``: script fns bind ``this``."""
@@ -612,9 +768,13 @@ class Runtime:
         return name in visible or name in self.ns["_SCOPE"]
 
     def eval(self, d: int, source: Any, visible: dict, top_level: bool) -> Any:
+        """``eval(source)``: compiling counts one operation per 16 characters and is held to
+        the run's deadline; the result is size-checked."""
         if type(source) is not str:
             raise not_found("eval", (source,))
-        return self.eval_hook(self, d, source, visible, top_level)
+        self.charge(1 + (len(source) >> 4))
+        self.check_deadline()
+        return self.check(self.eval_hook(self, d, source, visible, top_level))
 
     def global_const(self, name: str) -> Any:
         """``global::NAME``: a constant defined at the top level of the script."""
