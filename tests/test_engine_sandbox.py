@@ -56,7 +56,8 @@ def test_the_default_limits_are_set():
     assert engine.limits == {
         "max_operations": 5_000_000, "max_call_levels": 64, "max_expr_depth": 64,
         "max_string_size": 10 * 1024 * 1024, "max_array_size": 100_000,
-        "max_map_size": 100_000, "timeout": 10.0,
+        "max_map_size": 100_000, "timeout": 10.0, "max_script_size": 1024 * 1024,
+        "max_ast_size": 20_000, "max_functions": 256,
     }
     with pytest.raises(LimitError, match="max_operations"):
         engine.eval("loop { }")
@@ -86,7 +87,7 @@ def test_limits_apply_inside_eval():
     "`${" * 3_000 + "1" + "}`" * 3_000,
 ])
 def test_deep_nesting_is_a_parse_error_not_a_python_recursion_error(script):
-    engine = Engine()
+    engine = Engine(max_ast_size=0)  # the depth limit, not the size limit, must stop these
     with pytest.raises(ParseError) as info:
         engine.eval(script)
     assert info.value.kind == "ExprTooDeep"

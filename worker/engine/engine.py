@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import itertools
 import sys
+import time
 import warnings
 import weakref
 from typing import Any, Callable
 
 from . import ops
+from .budget import CompileBudget
 from .compiler import compile_script
 from .errors import EvalError, LimitError, ParseError, RhaiError
 from .parser import parse
@@ -27,6 +29,9 @@ DEFAULT_LIMITS = {
     "max_array_size": 100_000,
     "max_map_size": 100_000,
     "timeout": 10.0,
+    "max_script_size": 1024 * 1024,
+    "max_ast_size": 20_000,
+    "max_functions": 256,
 }
 _ids = itertools.count(1)
 _scripts: "weakref.WeakValueDictionary[str, CompiledScript]" = weakref.WeakValueDictionary()
@@ -72,10 +77,15 @@ def as_rhai_error(exc: Exception) -> RhaiError:
         return LimitError("max_call_levels", "Stack overflow: calls or values nested too "
                           "deeply (max_call_levels)", line, col, kind="ErrorStackOverflow")
     if isinstance(exc, MemoryError):
-        return LimitError("max_string_size", "Out of memory while running the script", line,
-                          col, kind="ErrorDataTooLarge")
+        return out_of_memory().at(line, col)
     # anything else is an engine bug; it is still reported as a Rhai error
     return EvalError(f"Internal error: {type(exc).__name__}: {exc}", line, col)
+
+
+def out_of_memory() -> LimitError:
+    """Python could not allocate memory (the worker's memory limit, or the machine's)."""
+    return LimitError("memory", "Out of memory: the script needs more memory than the worker "
+                      "allows (max_memory_mb)", kind="ErrorDataTooLarge")
 
 
 PYTHON_DEPTH_LIMITS = ("too many statically nested blocks", "too many nested parentheses",
@@ -103,12 +113,17 @@ class Engine:
                  max_array_size: int = DEFAULT_LIMITS["max_array_size"],
                  max_map_size: int = DEFAULT_LIMITS["max_map_size"],
                  timeout: float = DEFAULT_LIMITS["timeout"],
+                 max_script_size: int = DEFAULT_LIMITS["max_script_size"],
+                 max_ast_size: int = DEFAULT_LIMITS["max_ast_size"],
+                 max_functions: int = DEFAULT_LIMITS["max_functions"],
                  on_print: Callable[[str], Any] | None = None,
                  on_debug: Callable[[str], Any] | None = None) -> None:
         self.limits = {
             "max_operations": max_operations, "max_call_levels": max_call_levels,
             "max_expr_depth": max_expr_depth, "max_string_size": max_string_size,
             "max_array_size": max_array_size, "max_map_size": max_map_size, "timeout": timeout,
+            "max_script_size": max_script_size, "max_ast_size": max_ast_size,
+            "max_functions": max_functions,
         }
         for name, value in self.limits.items():
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
@@ -119,22 +134,34 @@ class Engine:
 
     def register_fn(self, name: str, fn: Callable[..., Any]) -> None:
         """Make the Python callable ``fn`` available to scripts as ``name(...)``."""
-        if not name.isidentifier() or not name.isascii() or name.startswith("_"):
+        if not isinstance(name, str) or not name.isidentifier() or not name.isascii() or \
+                name.startswith("_"):
             raise ValueError(f"Invalid function name: {name!r}")
+        if not callable(fn):
+            raise ValueError(f"Host function {name!r} is not callable: {fn!r}")
         self.host_fns[name] = fn
 
     # ---- compiling ----------------------------------------------------------------------------
-    def compile(self, source: str, outer_fns: frozenset = frozenset()) -> CompiledScript:
-        """Parse and compile ``source``; raises ParseError with the position of the problem."""
+    def compile(self, source: str, outer_fns: frozenset = frozenset(),
+                deadline: float = 0.0) -> CompiledScript:
+        """Parse and compile ``source``; raises ParseError with the position of the problem,
+        or LimitError when it is over ``max_script_size``/``max_ast_size``/``max_functions``
+        or (when ``deadline``, a ``time.monotonic()`` value, is given) takes too long."""
         if not isinstance(source, str):
             raise ParseError(f"Script must be a string, not {type(source).__name__}", 1, 1)
+        budget = CompileBudget(self.limits["max_script_size"], self.limits["max_ast_size"],
+                               self.limits["max_functions"], deadline, self.limits["timeout"])
         try:
-            script = parse(source, self.limits["max_expr_depth"])
+            script = parse(source, self.limits["max_expr_depth"], budget)
+            budget.check_deadline()
             py_source, table, fn_py, consts = compile_script(
                 script, outer_fns,
                 chunk_size(self.limits["max_operations"]), self.limits["max_string_size"])
+            budget.check_deadline()
         except RhaiError:
             raise
+        except MemoryError:
+            raise out_of_memory() from None
         except RecursionError:
             raise ParseError("Expression exceeds maximum complexity (max_expr_depth)", 1, 1,
                              kind="ExprTooDeep") from None
@@ -148,9 +175,12 @@ class Engine:
                 code = compile(py_source, filename, "exec")
         except SyntaxError as exc:
             raise compile_failure(exc) from None
-        except (RecursionError, MemoryError):
+        except RecursionError:
             raise ParseError("Script too complex to compile (max_expr_depth)", 1, 1,
                              kind="ExprTooDeep") from None
+        except MemoryError:
+            raise out_of_memory() from None
+        budget.check_deadline()
         compiled = CompiledScript(code, table, fn_py, consts, filename, py_source, source,
                                   self._settings())
         _scripts[filename] = compiled
@@ -158,14 +188,25 @@ class Engine:
 
     def _settings(self) -> tuple:
         return (self.limits["max_expr_depth"],
-                chunk_size(self.limits["max_operations"]), self.limits["max_string_size"])
+                chunk_size(self.limits["max_operations"]), self.limits["max_string_size"],
+                self.limits["max_script_size"], self.limits["max_ast_size"],
+                self.limits["max_functions"])
 
     # ---- running ------------------------------------------------------------------------------
     def eval(self, script: str | CompiledScript, scope: dict | None = None) -> Any:
-        """Run a script (source or compiled) and return its last value as a Python value."""
-        compiled = script if isinstance(script, CompiledScript) else self.compile(script)
+        """Run a script (source or compiled) and return its last value as a Python value.
+
+        Compiling a source string counts against the run's timeout. ``scope`` must be a dict
+        (else ValueError); a value in it that is not plain data (or contains itself) is an
+        EvalError."""
+        started = time.monotonic()
+        deadline = started + self.limits["timeout"] if self.limits["timeout"] else 0.0
+        if scope is not None and not isinstance(scope, dict):
+            raise ValueError(f"scope must be a dict of variables, not {type(scope).__name__}")
+        compiled = script if isinstance(script, CompiledScript) else \
+            self.compile(script, deadline=deadline)
         if compiled.settings != self._settings():  # compiled by an engine with other limits
-            compiled = self.compile(compiled.source)
+            compiled = self.compile(compiled.source, deadline=deadline)
         values = {}
         for name, value in (scope or {}).items():
             if not isinstance(name, str) or not name.isidentifier():
@@ -176,6 +217,7 @@ class Engine:
                 raise exc.at(1, 1) from None
         try:
             ns, rt = self._namespace(compiled, values, None)
+            rt.deadline = deadline
             result = ns["_main"](call_levels(self.limits["max_call_levels"]), None)
             return to_python(result)
         except Exception as exc:
@@ -230,7 +272,7 @@ class Engine:
                    top_level: bool) -> Any:
         """``eval(source)`` inside a script: same limits, sees the caller's variables; at the
         script's top level its constants become ``global::`` constants too."""
-        compiled = self.compile(source, frozenset(rt.fns))
+        compiled = self.compile(source, frozenset(rt.fns), rt.deadline)
         scope = {**rt.ns["_SCOPE"], **visible}
         ns, child = self._namespace(compiled, scope, rt)
         ns["_GLOBALS"] = rt.ns["_GLOBALS"] if top_level else dict(rt.ns["_GLOBALS"])

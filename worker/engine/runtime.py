@@ -31,6 +31,9 @@ CONSTANT_WORK = frozenset({
 counts one operation per element of a first-argument array or map, and one per 64 characters
 or bytes of a first-argument string or blob (C-speed work), so ``max_operations`` and the
 deadline also bound loops of library calls on large collections."""
+COLLECTING = frozenset({"map"})
+"""Library functions whose result collects their callbacks' results: those results' sizes are
+added up as they arrive, so an oversized result fails before it is all built."""
 APPENDING = {"push": 1, "insert": 2, "append": 1}
 """Array functions that only add the value at this argument position: the array's new size is
 its last known size plus that value's, so a ``push`` loop is not quadratic."""
@@ -61,8 +64,13 @@ def to_python(v: Any) -> Any:
     return v
 
 
-def from_python(v: Any, what: str = "value") -> Any:
-    """A host value as a Rhai value; anything that is not plain data is refused."""
+HOST_NESTING = 200  # nesting of lists/dicts accepted from the host (scope, host results)
+
+
+def from_python(v: Any, what: str = "value", active: set | None = None) -> Any:
+    """A host value as a Rhai value; anything that is not plain data is refused with an
+    EvalError naming ``what``: other types, non-string map keys, a list or dict that contains
+    itself, nesting deeper than HOST_NESTING."""
     t = type(v)
     if v is None or t in (int, bool, str, Char, FnPtr, Instant, RhaiRange, StepRange):
         if t is int and not (-(1 << 63) <= v <= INT_MAX):
@@ -70,18 +78,26 @@ def from_python(v: Any, what: str = "value") -> Any:
         return v
     if t is float:
         return v
-    if t in (list, tuple):
-        return [from_python(x, what) for x in v]
-    if t is dict:
-        out = {}
-        for k, x in sorted(v.items(), key=lambda kv: str(kv[0])):
-            if type(k) is not str:
-                raise EvalError(f"Map keys must be strings in {what}", kind="ErrorMismatchDataType")
-            out[k] = from_python(x, what)
-        return out
     if t in (bytes, bytearray):
         return bytearray(v)
-    raise EvalError(f"Unsupported {what} type: {t.__name__}", kind="ErrorMismatchDataType")
+    if t not in (list, tuple, dict):
+        raise EvalError(f"Unsupported {what} type: {t.__name__}", kind="ErrorMismatchDataType")
+    active = set() if active is None else active
+    if id(v) in active:
+        raise EvalError(f"The {what} contains itself", kind="ErrorMismatchDataType")
+    if len(active) >= HOST_NESTING:
+        raise EvalError(f"The {what} is nested more than {HOST_NESTING} levels deep",
+                        kind="ErrorMismatchDataType")
+    active.add(id(v))
+    try:
+        if t is dict:
+            if any(type(k) is not str for k in v):
+                raise EvalError(f"Map keys must be strings in {what}",
+                                kind="ErrorMismatchDataType")
+            return {k: from_python(v[k], what, active) for k in sorted(v)}
+        return [from_python(x, what, active) for x in v]
+    finally:
+        active.discard(id(v))
 
 
 def irange(a: Any, b: Any, inclusive: bool) -> range:
@@ -154,6 +170,7 @@ class Runtime:
         self.max_map = limits["max_map_size"] or 0
         self.size = SizeLimits(self.max_string, self.max_array, self.max_map)
         self.known: tuple = (None, 0, (0, 0, 0))  # (array, its length, its sizes) last checked
+        self.collected: tuple | None = None  # sizes of a COLLECTING native's callback results
         self.cache: dict = {}
 
     # ---- limits ---------------------------------------------------------------------------
@@ -600,12 +617,16 @@ class Runtime:
             args = (self.copy(first), *args[1:])
             first = args[0]
         old_len = len(first) if type(first) is list else 0
+        saved = self.collected
+        self.collected = (0, 0, 0) if fn.name in COLLECTING else None
         try:
             result = fn.fn(self, *args) if fn.ctx else fn.fn(*args)
         except (EvalError, LimitError, RecursionError, MemoryError):
             raise
         except Exception as exc:  # a stdlib bug must not escape as a Python error
             raise EvalError(f"Error in function {fn.name}: {exc}", kind="ErrorRuntime") from None
+        finally:
+            self.collected = saved
         if fn.writes_back:
             new, result = result
             self.check(new)
@@ -731,12 +752,18 @@ class Runtime:
     # ---- the ctx API used by the standard library ---------------------------------------------
     def call(self, fp: Any, args: list) -> Any:
         """Call a function pointer (or function name) with ``args``: the stdlib's callback API."""
-        return self.call_fn_ptr(self.depth, fp, list(args))
+        return self.collect(self.call_fn_ptr(self.depth, fp, list(args)))
 
     def call_method(self, fp: Any, this: Any, args: list) -> tuple[Any, Any]:
         box = [this]
         result = self.call_fn_ptr(self.depth, fp, list(args), box)
-        return result, box[0]
+        return self.collect(result), box[0]
+
+    def collect(self, result: Any) -> Any:
+        """A callback's result: inside a COLLECTING native, add its sizes to the total."""
+        if self.collected is not None:
+            self.collected = self.size.sizes([result], self.collected)
+        return result
 
     def var_lookup(self, name: str) -> Any:
         scope = self.ns["_SCOPE"]

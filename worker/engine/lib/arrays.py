@@ -89,7 +89,7 @@ def pad(ctx: Any, a: list, target: int, item: Any) -> None:
     checked first; only arrays, maps and blobs need a copy each, other values are immutable)."""
     n = target - len(a)
     if n > 0:
-        ctx.check_array_len(target)
+        ctx.check_repeat(a, n, item)
         if type(item) in (list, dict, bytearray):
             a.extend([copy_value(item) for _ in range(n)])
         else:
