@@ -340,7 +340,12 @@ class Runtime:
             self.charge_value(a)
             self.charge_value(b)
         r = ops.add(a, b)
-        return self.check(r) if type(r) is not int and type(r) is not float else r
+        tr = type(r)
+        if tr is str:  # a copy at memory speed: one operation per 4 KB
+            if len(r) > 4096:
+                self.charge(len(r) >> 12)
+            return self.size.check_string(r)
+        return self.check(r) if tr is not int and tr is not float else r
 
     def iadd(self, a: Any, b: Any) -> Any:
         """``a += b``: arrays append (or extend with an array), maps merge, others ``+``."""
@@ -389,7 +394,10 @@ class Runtime:
         return ops.contains(container, item)
 
     def interp(self, *parts: Any) -> str:
-        return self.check("".join(p if type(p) is str else to_display(p) for p in parts))
+        text = "".join(p if type(p) is str else to_display(p) for p in parts)
+        if len(text) > 4096:  # a copy at memory speed: one operation per 4 KB
+            self.charge(len(text) >> 12)
+        return self.size.check_string(text)
 
     # ---- indexing and properties ------------------------------------------------------------
     def index(self, obj: Any, idx: Any) -> Any:
@@ -609,7 +617,7 @@ class Runtime:
         The call counts operations in proportion to its work (see ``CONSTANT_WORK``); its
         result and a first argument it changed are size-checked, as Rhai checks them."""
         first = args[0] if args else None
-        if fn.name in CONSTANT_WORK and type(first) is not str:
+        if fn.name in CONSTANT_WORK:
             self.charge(1)
         else:
             self.charge_value(first)
@@ -679,6 +687,7 @@ class Runtime:
         slow whatever their arguments)."""
         for a in args:
             self.charge_value(a)
+        self.check_deadline()  # a slow host call must not start after the deadline
         try:
             result = host(*[to_python(a) for a in args])
         except (EvalError, LimitError):

@@ -1,0 +1,40 @@
+"""Hostile scripts (issue #7): every script of ``bench.hostile``'s catalogue runs in a fresh
+subprocess and must end with the limit it attacks, within timeout + max(0.25 s, 5 %) of its
+run's timeout (wall time measured in the child around ``eval``), with peak memory growth under
+300 MB (``VmHWM`` from the child's own ``/proc/self/status``).
+
+Scripts are stopped by operation and size limits where the issue allows; those the deadline
+alone must stop run with ``max_operations=0``. Children run two at a time, once for the suite.
+"""
+from __future__ import annotations
+
+import pytest
+
+from bench.hostile import CASES, MEMORY_BOUND_MB, outcome_of, run_cases
+
+RESULTS: dict[str, dict] = {}
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, dict]:
+    """Run the whole catalogue once (two children at a time) and index the outcomes."""
+    if not RESULTS:
+        RESULTS.update((r["name"], r) for r in run_cases(CASES, jobs=2))
+    return RESULTS
+
+
+def test_the_catalogue_has_at_least_40_scripts() -> None:
+    assert len(CASES) >= 40
+    assert len({case.name for case in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_hostile_script_hits_its_limit_in_time_and_memory(case, results) -> None:
+    result = results[case.name]
+    assert outcome_of(result) == case.expect, result
+    assert case.expect.split(":")[0] in result["message"] or \
+        case.expect.startswith("ParseError"), result  # the message names the limit
+    assert result["wall"] <= case.time_bound, (
+        f"{case.name} ran {result['wall']:.2f} s, allowed {case.time_bound:.2f} s "
+        f"(timeout {case.timeout} s)")
+    assert result["growth_mb"] < MEMORY_BOUND_MB, result
