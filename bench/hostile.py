@@ -39,6 +39,7 @@ class Case:
     script: str
     expect: str  # LimitError.limit, or "ParseError:<kind>"
     limits: dict = field(default_factory=dict)
+    memory_mb: int = 0  # if set: the child may map only this much more memory (RLIMIT_AS)
 
     @property
     def timeout(self) -> float:
@@ -146,6 +147,11 @@ CASES = [
     Case("curry-recursion", 'fn g(f, n) { f.call(f, n + 1) } let p = Fn("g"); p.call(p, 0);',
          "max_call_levels"),
     Case("deep-value", "let x = []; loop { x = [x]; }", "max_call_levels"),
+    # ---- the memory backstop: a MemoryError is the script's limit error ------------------
+    Case("memory-exhausted", 'let s = "xxxxxxxx"; loop { s += s; }', "memory",
+         {"max_string_size": 0}, memory_mb=200),
+    Case("memory-exhausted-array", "let a = [1]; loop { a += a; }", "memory",
+         {"max_array_size": 0, "max_operations": 0}, memory_mb=200),
 ]
 CASES_BY_NAME = {case.name: case for case in CASES}
 
@@ -160,7 +166,7 @@ def big_text(n: int) -> str:
 
 
 def status_kb(field_name: str) -> int:
-    """A ``/proc/self/status`` figure in kB (VmRSS, VmHWM)."""
+    """A ``/proc/self/status`` figure in kB (VmRSS, VmHWM, VmSize)."""
     with open("/proc/self/status") as status:
         for line in status:
             if line.startswith(field_name + ":"):
@@ -186,6 +192,11 @@ def child(name: str) -> dict[str, Any]:
     engine = Engine(**case.limits, on_print=lambda s: None, on_debug=lambda s: None)
     engine.register_fn("db_list", db_list)
     engine.register_fn("big_text", big_text)
+    if case.memory_mb:
+        import resource
+
+        limit = (status_kb("VmSize") + case.memory_mb * 1024) * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     reset_peak()
     rss_before = status_kb("VmRSS")
     started = time.monotonic()

@@ -690,7 +690,7 @@ class Runtime:
         self.check_deadline()  # a slow host call must not start after the deadline
         try:
             result = host(*[to_python(a) for a in args])
-        except (EvalError, LimitError):
+        except (EvalError, LimitError, MemoryError, RecursionError):
             raise
         except Exception as exc:
             raise EvalError(f"Error in function {name}: {exc}", kind="ErrorRuntime") from None

@@ -1,7 +1,8 @@
 """Data-size limits counted the way Rhai counts them (``src/eval/data_check.rs``).
 
 A value's sizes are three totals over the whole value, nested containers included: array
-elements (every element of every nested array, a blob inside an array counts 1 + its length),
+elements (every element of every nested array; a blob inside an array or map adds 1 + its
+length, a blob on its own its length),
 object-map entries (every entry of every nested map) and string bytes (UTF-8 bytes of every
 string anywhere inside). Each total is held against its own limit: ``max_array_size``,
 ``max_map_size``, ``max_string_size``. The walk stops as soon as a total is over its limit, so
@@ -90,8 +91,8 @@ class SizeLimits:
                     chars += len(item) if item.isascii() else string_bytes(item)
                 elif ti is list or ti is dict:
                     stack.append(item)
-                elif ti is bytearray:
-                    arrays += len(item) + (type(container) is list)
+                elif ti is bytearray:  # as Rhai: 1 + its length, also inside a map
+                    arrays += 1 + len(item)
             if arrays > max_array or maps > max_map or chars > max_string:
                 self.fail(arrays, maps, chars)
         return arrays, maps, chars
