@@ -116,14 +116,18 @@ class ExpressionCompiler:
             return self.call(e)
         if k == "method":
             return self.method(e)
-        if k == "array":  # a non-empty literal is size-checked before its items are copied
+        if k == "array":  # size-checked before its items are copied, unless all are scalars
             items = self.ex_seq(e.items)
-            return f"_arr([{', '.join(items)}])" if items else "[]"
+            if len(items) <= self.max_array and all(map(self.is_scalar, e.items)):
+                return "[" + ", ".join(items) + "]"
+            return f"_arr([{', '.join(items)}])"
         if k == "map":
             items = sorted(e.items, key=lambda kv: kv[0])
             codes = self.ex_seq([v for _, v in items])
             pairs = ", ".join(f"{self.const(key)}: {c}" for (key, _), c in zip(items, codes))
-            return f"_map({{{pairs}}})" if items else "{}"
+            if len(items) <= self.max_map and all(self.is_scalar(v) for _, v in items):
+                return "{" + pairs + "}"
+            return f"_map({{{pairs}}})"
         if k == "interp":
             parts = []
             for p in e.parts:

@@ -26,9 +26,12 @@ class Compiler(StatementCompiler, ExpressionCompiler):
     """Turns a ``Script`` into Python source plus a line table back to Rhai positions."""
 
     def __init__(self, script: Script, outer_fns: frozenset = frozenset(),
-                 chunk: int = 1024, max_string_size: int = 0) -> None:
+                 chunk: int = 1024, max_string_size: int = 0, max_array_size: int = 0,
+                 max_map_size: int = 0) -> None:
         self.script = script
         self.max_string = max_string_size or (1 << 62)
+        self.max_array = max_array_size or (1 << 62)  # literals of scalars up to these sizes
+        self.max_map = max_map_size or (1 << 62)  # need no size check at run time
         self.chunk = chunk
         self.not_int: set = set()  # declarations whose variable may hold a non-INT
         self.not_list: set = set()  # declarations whose variable may hold a non-array
@@ -264,6 +267,10 @@ class Compiler(StatementCompiler, ExpressionCompiler):
             return self.var_is_list(self.lookup(e.name))
         return False
 
+    def is_scalar(self, e: Node) -> bool:
+        """Whether ``e`` is statically a value without size (an INT, a non-string literal)."""
+        return (e.kind == "lit" and type(e.value) is not str) or self.is_int(e)
+
     def is_int(self, e: Node) -> bool:
         """Whether ``e`` is statically an INT (or raises): drives the unchecked fast paths."""
         k = e.kind
@@ -319,7 +326,8 @@ class Compiler(StatementCompiler, ExpressionCompiler):
 
 
 def compile_script(script: Script, outer_fns: frozenset = frozenset(),
-                   chunk: int = 1024, max_string_size: int = 0
-                   ) -> tuple[str, list, dict, dict]:
+                   chunk: int = 1024, max_string_size: int = 0, max_array_size: int = 0,
+                   max_map_size: int = 0) -> tuple[str, list, dict, dict]:
     """Python source, line table, {(name, arity): python name} and constants for a script."""
-    return Compiler(script, outer_fns, chunk, max_string_size).compile()
+    return Compiler(script, outer_fns, chunk, max_string_size, max_array_size,
+                    max_map_size).compile()

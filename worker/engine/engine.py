@@ -19,6 +19,7 @@ from .errors import EvalError, LimitError, ParseError, RhaiError
 from .parser import parse
 from .runtime import (Runtime, call_levels, chunk_size, const_fail, from_python, i64, irange,
                       no_var, overflow, partial_chunk, switch_range, to_python)
+from .sizes import SIZED
 from .values import INT_MAX, FnPtr
 
 DEFAULT_LIMITS = {
@@ -35,7 +36,6 @@ DEFAULT_LIMITS = {
 }
 _ids = itertools.count(1)
 _scripts: "weakref.WeakValueDictionary[str, CompiledScript]" = weakref.WeakValueDictionary()
-SIZED = frozenset({str, list, dict, bytearray})  # values whose stores are size-checked
 SAFE_BUILTINS = {"type": type, "len": len, "enumerate": enumerate, "int": int, "list": list,
                  "bool": bool, "str": str, "IndexError": IndexError}
 
@@ -156,7 +156,8 @@ class Engine:
             budget.check_deadline()
             py_source, table, fn_py, consts = compile_script(
                 script, outer_fns,
-                chunk_size(self.limits["max_operations"]), self.limits["max_string_size"])
+                chunk_size(self.limits["max_operations"]), self.limits["max_string_size"],
+                self.limits["max_array_size"], self.limits["max_map_size"])
             budget.check_deadline()
         except RhaiError:
             raise
@@ -189,6 +190,7 @@ class Engine:
     def _settings(self) -> tuple:
         return (self.limits["max_expr_depth"],
                 chunk_size(self.limits["max_operations"]), self.limits["max_string_size"],
+                self.limits["max_array_size"], self.limits["max_map_size"],
                 self.limits["max_script_size"], self.limits["max_ast_size"],
                 self.limits["max_functions"])
 

@@ -13,7 +13,7 @@ from . import ops
 from .corefns import BUILTINS, not_found
 from .errors import EvalError, LimitError, ThrownError
 from .natives import ANY, LIBRARY, NativeFn
-from .sizes import SizeLimits, array_too_large, map_too_large
+from .sizes import SIZED, SizeLimits, array_too_large, map_too_large
 from .values import (INT_MAX, INT_MIN, Char, FnPtr, Instant, RhaiRange, StepRange, to_display,
                      type_name)
 
@@ -26,15 +26,19 @@ CONSTANT_WORK = frozenset({
     "insert", "remove", "clear", "truncate", "append", "+=", "get$first", "get$last",
     "first", "last", "type_of", "get$tag", "set$tag", "tag", "set_tag",
 })
-"""Library functions whose work does not grow with their first argument's size (a map's
-``contains`` is a hash lookup too, ``push`` appends). Every other library call
-counts one operation per element of a first-argument array or map, and one per 64 characters
-or bytes of a first-argument string or blob (C-speed work), so ``max_operations`` and the
-deadline also bound loops of library calls on large collections."""
+"""Library functions whose work does not grow with their first argument's size (``push``
+appends): they count no operations of their own. Every other library call counts one operation
+plus one per element of a first-argument array or map, or one per 64 characters or bytes of a
+first-argument string or blob (C-speed work), so ``max_operations`` and the deadline also bound
+loops of library calls on large collections."""
 COLLECTING = frozenset({"map"})
 """Library functions whose result collects their callbacks' results: those results' sizes are
 added up as they arrive, so an oversized result fails before it is all built."""
+SELF_CHECKED = frozenset({"pad"})
+"""Array functions that check (and record in ``known``) the sizes of their result before
+growing the array, so the runtime need not walk it again."""
 APPENDING = {"push": 1, "insert": 2, "append": 1}
+KNOWN_ARRAYS = 16  # arrays whose sizes are remembered at a time (see Runtime.remember)
 """Array functions that only add the value at this argument position: the array's new size is
 its last known size plus that value's, so a ``push`` loop is not quadratic."""
 
@@ -169,7 +173,7 @@ class Runtime:
         self.max_array = limits["max_array_size"] or 0
         self.max_map = limits["max_map_size"] or 0
         self.size = SizeLimits(self.max_string, self.max_array, self.max_map)
-        self.known: tuple = (None, 0, (0, 0, 0))  # (array, its length, its sizes) last checked
+        self.known: dict[int, tuple] = {}  # id -> (array, its length, its sizes), see remember
         self.collected: tuple | None = None  # sizes of a COLLECTING native's callback results
         self.cache: dict = {}
 
@@ -234,9 +238,7 @@ class Runtime:
         if t is str:
             return self.size.check_string(v)
         if t is list or t is dict or t is bytearray:
-            sizes = self.size.sizes(v)
-            if t is list:
-                self.known = (v, len(v), sizes)
+            self.size.sizes(v)
         return v
 
     def check_top(self, v: Any) -> Any:
@@ -262,22 +264,65 @@ class Runtime:
         if self.max_array and n > self.max_array:
             raise array_too_large(self.max_array)
 
-    def check_grown(self, a: list, old_len: int, added: Any) -> None:
-        """``a`` (``old_len`` elements before) gained the elements of the list ``added``: when
-        ``a``'s sizes are known from the last check, add those of ``added``, else walk ``a``."""
-        known, known_len, sizes = self.known
-        if known is a and known_len == old_len:
-            sizes = self.size.sizes(added, sizes)
-            self.known = (a, len(a), sizes)
-        else:
-            self.check(a)
+    def remembered(self, a: list, length: int) -> tuple | None:
+        """``a``'s sizes as remembered when it had ``length`` elements, if they were."""
+        entry = self.known.get(id(a))
+        if entry is not None and entry[0] is a and entry[1] == length:
+            return entry[2]
+        return None
+
+    def remember(self, a: list, sizes: tuple) -> None:
+        """Remember the sizes of an array that push-like functions grow, so that growing it
+        again costs the added value's sizes, not a walk of the whole array (a ``push`` loop
+        stays linear). A few arrays are remembered; replacing an element drops an entry."""
+        if len(self.known) >= KNOWN_ARRAYS and id(a) not in self.known:
+            self.known.clear()
+        self.known[id(a)] = (a, len(a), sizes)
+
+    def grown_sizes(self, a: list, length: int, added: list) -> tuple:
+        """The sizes of ``a`` (``length`` elements) plus those of the elements ``added``;
+        raises a LimitError if over a limit. A remembered estimate may be high (an element
+        replaced by a smaller one in generated code), so an error from it is confirmed by
+        walking ``a``."""
+        base = self.remembered(a, length)
+        if base is not None:
+            try:
+                if len(added) == 1:
+                    return self.size.with_element(added[0], base)
+                return self.size.sizes(added, base)
+            except LimitError:
+                pass
+        exact = self.size.sizes(a)
+        if len(a) == length:
+            return self.size.sizes(added, exact)
+        return exact  # ``added`` is already in ``a``
+
+    def check_pushed(self, a: list, old_len: int, value: Any) -> None:
+        """``a`` (``old_len`` elements before) gained the element ``value``: the common case
+        (a remembered array, a value without sizes of its own) in a few steps."""
+        entry = self.known.get(id(a))
+        tv = type(value)
+        if entry is not None and entry[1] == old_len and entry[0] is a and \
+                tv is not list and tv is not dict and tv is not bytearray:
+            arrays, maps, chars = entry[2]
+            if tv is str:
+                chars += len(value) if value.isascii() else len(value.encode())
+            if arrays < self.size.max_array and chars <= self.size.max_string:
+                self.known[id(a)] = (a, old_len + 1, (arrays + 1, maps, chars))
+                return
+        self.check_grown(a, old_len, [value])
+
+    def check_grown(self, a: list, old_len: int, added: list) -> None:
+        """``a`` (``old_len`` elements before) gained the elements of the list ``added``."""
+        self.remember(a, self.grown_sizes(a, old_len, added))
 
     def check_repeat(self, a: list, count: int, item: Any) -> None:
         """Before appending ``count`` copies of ``item`` to ``a``: would the result fit?"""
         arrays, maps, chars = self.size.sizes(a)
         one = self.size.sizes(item)
-        self.size.check_total((arrays + count * (1 + one[0]), maps + count * one[1],
-                               chars + count * one[2]))
+        total = (arrays + count * (1 + one[0]), maps + count * one[1], chars + count * one[2])
+        self.size.check_total(total)
+        self.known[id(a)] = (a, len(a) + count, total)  # the size pad will give a
 
     def charge(self, n: int) -> None:
         """Count ``n`` operations of work done outside generated code (library calls, copies,
@@ -323,6 +368,9 @@ class Runtime:
 
     def array_literal(self, items: list) -> list:
         """``[a, b, ...]``: the sizes are checked before the elements are copied."""
+        if SIZED.isdisjoint(map(type, items)):
+            self.check_array_len(len(items))
+            return items
         self.check(items)
         return [self.copy(x) if type(x) in CONTAINERS else x for x in items]
 
@@ -351,13 +399,10 @@ class Runtime:
         """``a += b``: arrays append (or extend with an array), maps merge, others ``+``."""
         ta = type(a)
         if ta is list:
-            old_len = len(a)
             added = b if type(b) is list else [b]
-            self.check_grown(a, old_len, [])  # a's own sizes, known or walked once
-            known = self.known[2]
-            grown = self.size.sizes(added, known)  # fits before anything is copied
+            grown = self.grown_sizes(a, len(a), added)  # fits before anything is copied
             a.extend(self.copy(added) if added is b else [self.copy(b)])
-            self.known = (a, len(a), grown)
+            self.remember(a, grown)
             return a
         if ta is dict and type(b) is dict:
             self.size.sizes(b, self.size.sizes(a))
@@ -378,18 +423,27 @@ class Runtime:
 
     def equals(self, a: Any, b: Any) -> bool:
         """``==``: comparing containers counts their elements."""
-        if type(a) in CONTAINERS:
+        ta = type(a)
+        if ta is type(b) and (ta is str or ta is bool):
+            return a == b  # what ``ops.equals`` does for these, without the call
+        if ta in CONTAINERS:
             self.charge_value(a)
         return ops.equals(a, b)
 
     def not_equals(self, a: Any, b: Any) -> bool:
-        if type(a) in CONTAINERS:
+        ta = type(a)
+        if ta is type(b) and (ta is str or ta is bool):
+            return a != b
+        if ta in CONTAINERS:
             self.charge_value(a)
         return ops.not_equals(a, b)
 
     def contains(self, container: Any, item: Any) -> bool:
         """``item in container``: a search counts the container's elements."""
-        if type(container) is not dict:
+        tc = type(container)
+        if tc is dict and type(item) is str:
+            return item in container  # what ``ops.contains`` does, without the call
+        if tc is not dict:
             self.charge_value(container)
         return ops.contains(container, item)
 
@@ -488,7 +542,7 @@ class Runtime:
         t, ti, tv = type(obj), type(idx), type(value)
         if tv is str or tv in CONTAINERS:
             self.check(value)
-            self.known = (None, 0, (0, 0, 0))  # a container's contents changed in place
+            self.known.pop(id(obj), None)  # an element may have grown
         if t is list:
             if ti is int:
                 n = len(obj)
@@ -561,7 +615,6 @@ class Runtime:
     def set_prop(self, obj: Any, name: str, value: Any) -> Any:
         if type(value) is str or type(value) in CONTAINERS:
             self.check(value)
-            self.known = (None, 0, (0, 0, 0))  # a container's contents changed in place
         if type(obj) is dict:
             obj[name] = value
             return self.check_top(obj)
@@ -617,39 +670,52 @@ class Runtime:
         The call counts operations in proportion to its work (see ``CONSTANT_WORK``); its
         result and a first argument it changed are size-checked, as Rhai checks them."""
         first = args[0] if args else None
-        if fn.name in CONSTANT_WORK:
-            self.charge(1)
-        else:
+        tf = type(first)
+        name = fn.name
+        if name not in CONSTANT_WORK:
             self.charge_value(first)
-        if fn.mutates and box is None and type(first) in CONTAINERS:
-            args = (self.copy(first), *args[1:])
-            first = args[0]
-        old_len = len(first) if type(first) is list else 0
-        saved = self.collected
-        self.collected = (0, 0, 0) if fn.name in COLLECTING else None
+        mutated = fn.mutates and (tf is list or tf is dict or tf is bytearray)
+        if mutated:
+            if box is None:
+                args = (self.copy(first), *args[1:])
+                first = args[0]
+            old_len = len(first)
         try:
-            result = fn.fn(self, *args) if fn.ctx else fn.fn(*args)
+            if fn.ctx and (self.collected is not None or name in COLLECTING):
+                saved = self.collected  # callbacks' results count for a COLLECTING native
+                self.collected = (0, 0, 0) if name in COLLECTING else None
+                try:
+                    result = fn.fn(self, *args)
+                finally:
+                    self.collected = saved
+            elif fn.ctx:
+                result = fn.fn(self, *args)
+            else:
+                result = fn.fn(*args)
         except (EvalError, LimitError, RecursionError, MemoryError):
             raise
         except Exception as exc:  # a stdlib bug must not escape as a Python error
-            raise EvalError(f"Error in function {fn.name}: {exc}", kind="ErrorRuntime") from None
-        finally:
-            self.collected = saved
+            raise EvalError(f"Error in function {name}: {exc}", kind="ErrorRuntime") from None
         if fn.writes_back:
             new, result = result
-            self.check(new)
+            if type(new) is str:
+                self.size.check_string(new)
             if box is not None:
                 box[0] = new
-        elif fn.mutates and type(first) in CONTAINERS:
-            added = APPENDING.get(fn.name)
-            if added is not None and type(first) is list:
-                value = args[added]
-                self.check_grown(first, old_len, value if fn.name == "append" else [value])
-            else:
-                self.check(first)
+        elif mutated:
+            added = APPENDING.get(name)
+            if added is not None and tf is list:
+                if name == "append":
+                    self.check_grown(first, old_len, args[added])
+                else:
+                    self.check_pushed(first, old_len, args[added])
+            elif not (name in SELF_CHECKED and self.remembered(first, len(first))):
+                self.size.sizes(first)
         tr = type(result)
-        if tr is str or tr in CONTAINERS:
-            self.check(result)
+        if tr is str:
+            self.size.check_string(result)
+        elif tr is list or tr is dict or tr is bytearray:
+            self.size.sizes(result)
         return result
 
     def call_name(self, d: int, name: str, *args: Any) -> Any:

@@ -15,6 +15,7 @@ from typing import Any
 from .errors import LimitError
 
 Sizes = tuple[int, int, int]  # (array elements, map entries, string bytes)
+SIZED = frozenset({str, list, dict, bytearray})  # the element types that add to the totals
 
 
 def string_bytes(s: str) -> int:
@@ -85,6 +86,10 @@ class SizeLimits:
             else:
                 maps += len(container)
                 items = container.values()
+            if SIZED.isdisjoint(map(type, items)):  # only scalars: a C-speed look
+                if arrays > max_array or maps > max_map:
+                    self.fail(arrays, maps, chars)
+                continue
             for item in items:
                 ti = type(item)
                 if ti is str:
@@ -95,6 +100,23 @@ class SizeLimits:
                     arrays += 1 + len(item)
             if arrays > max_array or maps > max_map or chars > max_string:
                 self.fail(arrays, maps, chars)
+        return arrays, maps, chars
+
+    def with_element(self, value: Any, base: Sizes) -> Sizes:
+        """``base`` plus one more array element ``value`` (the push of a value)."""
+        t = type(value)
+        arrays, maps, chars = base
+        if t is str:
+            chars += string_bytes(value)
+            if chars > self.max_string:
+                raise string_too_large(self.max_string)
+        elif t is list or t is dict:
+            return self.sizes(value, (arrays + 1, maps, chars))
+        elif t is bytearray:
+            arrays += 1 + len(value)
+        arrays += 1
+        if arrays > self.max_array:
+            raise array_too_large(self.max_array)
         return arrays, maps, chars
 
     def check(self, value: Any) -> Any:
