@@ -4,7 +4,8 @@
 with, its wall time next to the time it was allowed (timeout + max(0.25 s, 5 %)) and its peak
 memory growth (``VmHWM`` from ``/proc/self/status`` after resetting it, minus ``VmRSS`` before
 the run). ``tests/test_engine_hostile.py`` runs the same catalogue and asserts every line.
-``--only NAME[,NAME]`` runs some; ``--jobs N`` runs N children at a time (default 2).
+``--only NAME[,NAME]`` runs some, ``--quick`` one of each family (sizes, operations, deadline,
+compile, recursion, memory); ``--jobs N`` runs N children at a time (default 2).
 A child is ``python -m bench.hostile --child NAME``; it prints one JSON line.
 """
 from __future__ import annotations
@@ -27,6 +28,7 @@ from bench.common import PROJECT_ROOT, machine_line, python_env  # noqa: E402
 
 MEMORY_BOUND_MB = 300  # peak growth every hostile script must stay under
 TIME_ONLY = {"timeout": 2.0, "max_operations": 0}  # cases the deadline alone must stop
+WALK = {"max_operations": 1_000_000}  # library walks counted: 10 walks of 100,000 elements
 BIG = "let big = []; big.pad(100000, 0);"  # 100,000 INTs: the default max_array_size
 QUOTES = 'let q = ""; q.pad(2000000, "\\""); let a = [q, q, q, q];'  # 8 MB; 16 MB escaped
 
@@ -99,16 +101,18 @@ CASES = [
     Case("host-result-string", "let t = big_text(20000000);", "max_string_size"),
     Case("host-result-array", "let t = db_list(200000);", "max_array_size"),
     # ---- operations and the deadline: collection-walking work counts ---------------------
-    Case("contains-loop", BIG + " for i in 0..500 { big.contains(i); }", "max_operations"),
+    Case("contains-loop", BIG + " for i in 0..500 { big.contains(i); }", "max_operations", WALK),
     Case("contains-loop-deadline", BIG + " for i in 0..5000 { big.contains(i); }", "timeout",
          TIME_ONLY),
-    Case("index-of-loop", BIG + " for i in 0..500 { big.index_of(i); }", "max_operations"),
-    Case("in-operator-loop", BIG + " for i in 0..500 { if i in big { } }", "max_operations"),
+    Case("index-of-loop", BIG + " for i in 0..500 { big.index_of(i); }", "max_operations", WALK),
+    Case("in-operator-loop", BIG + " for i in 0..500 { if i in big { } }", "max_operations", WALK),
     Case("equals-loop", BIG + " let c = big; for i in 0..500 { if big == c { } }",
-         "max_operations"),
-    Case("copy-loop", BIG + " for i in 0..500 { let c = big; }", "max_operations"),
-    Case("for-break-loop", BIG + " loop { for v in big { break; } }", "max_operations"),
-    Case("sort-loop", BIG + " for i in 0..500 { big.sort(); }", "max_operations"),
+         "max_operations", WALK),
+    Case("copy-loop", BIG + " for i in 0..500 { let c = big; }", "max_operations", WALK),
+    Case("for-break-loop", BIG + " loop { for v in big { break; } }", "max_operations", WALK),
+    Case("sort-loop", BIG + " for i in 0..500 { big.sort(); }", "max_operations", WALK),
+    Case("sort-floats-with-nan", "let f = []; for i in 0..99999 { f.push(i.to_float()); } "
+         "f.push(0.0 / 0.0); loop { f.sort(); }", "timeout", TIME_ONLY),
     Case("sort-comparator", BIG + " for i in 0..500 { big.sort(|a, b| b - a); }", "timeout",
          TIME_ONLY),
     Case("sort-comparator-ops", BIG + " big.sort(|a, b| b - a);", "max_operations",
@@ -116,7 +120,7 @@ CASES = [
     Case("map-loop", BIG + " for i in 0..500 { big.map(|v| v); }", "timeout", TIME_ONLY),
     Case("reduce-loop", BIG + " for i in 0..500 { big.reduce(|s, v| s + v, 0); }",
          "max_operations", {"max_operations": 500_000}),
-    Case("to-string-loop", BIG + " for i in 0..500 { big.to_string(); }", "max_operations"),
+    Case("to-string-loop", BIG + " for i in 0..500 { big.to_string(); }", "max_operations", WALK),
     Case("string-search-loop", 'let s = ""; s.pad(5000000, "x"); '
          'for i in 0..100000 { s.index_of("y"); }', "max_operations"),
     Case("host-call-loop", "for i in 0..1000 { db_list(5000); }", "timeout", TIME_ONLY),
@@ -154,6 +158,8 @@ CASES = [
          {"max_array_size": 0, "max_operations": 0}, memory_mb=200),
 ]
 CASES_BY_NAME = {case.name: case for case in CASES}
+QUICK = ("nested-doubling", "contains-loop", "empty-loop-deadline", "compile-statements",
+         "closure-recursion", "memory-exhausted")
 
 
 def db_list(n: int) -> list:
@@ -242,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated case names")
     parser.add_argument("--jobs", type=int, default=2, help="children run at a time")
     parser.add_argument("--quick", action="store_true",
-                        help="accepted for bench.run_all; the catalogue is always run whole")
+                        help=f"only {', '.join(QUICK)}")
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(child(args.child)))
@@ -251,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in CASES_BY_NAME]
     if unknown:
         parser.error(f"unknown case(s): {', '.join(unknown)}")
+    if args.quick and not names:
+        names = list(QUICK)
     cases = [CASES_BY_NAME[n] for n in names] if names else CASES
     print(f"### Hostile scripts (bench.hostile, {len(cases)} scripts, {args.jobs} at a time)\n")
     print(machine_line() + "\n")

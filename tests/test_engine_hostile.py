@@ -38,3 +38,22 @@ def test_hostile_script_hits_its_limit_in_time_and_memory(case, results) -> None
         f"{case.name} ran {result['wall']:.2f} s, allowed {case.time_bound:.2f} s "
         f"(timeout {case.timeout} s)")
     assert result["growth_mb"] < MEMORY_BOUND_MB, result
+
+
+def test_bench_hostile_prints_each_script_against_its_limit() -> None:
+    import subprocess
+    import sys
+
+    from bench.common import PROJECT_ROOT, python_env
+
+    done = subprocess.run([sys.executable, "-m", "bench.hostile", "--only",
+                           "array-literal,empty-loop-deadline"], cwd=str(PROJECT_ROOT),
+                          env=python_env(), capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "| script | limit expected | ended with | wall s | allowed s | peak growth MB |" \
+        in done.stdout
+    assert "| array-literal | max_array_size | max_array_size |" in done.stdout
+    assert "| empty-loop-deadline | timeout | timeout |" in done.stdout
+    assert "| 1.25 |" in done.stdout  # its allowed time: 1 s + 0.25 s
+    assert "2 of 2 scripts ended as expected within bounds" in done.stdout

@@ -395,8 +395,8 @@ def reduce_rev_from(ctx: Any, a: list, fp: Any, initial: Any) -> Any:
 _SORTABLE = (int, float, str, Char, bool)
 
 
-@native("sort", list, mutates=True)
-def sort(a: list) -> None:
+@native("sort", list, ctx=True, mutates=True)
+def sort(ctx: Any, a: list) -> None:
     """Sort elements of one type (numbers, strings, chars, booleans) in natural order."""
     if len(a) < 2:
         return
@@ -405,10 +405,23 @@ def sort(a: list) -> None:
         raise EvalError("sort() cannot be called with elements of different types",
                         kind="ErrorFunctionNotFound")
     if kind in _SORTABLE:
-        if kind is float:
-            a.sort(key=cmp_to_key(_float_order))
+        if kind is float and any(x != x for x in a):  # NaN: compare as Rust's partial_cmp
+            a.sort(key=cmp_to_key(_counted(ctx, _float_order)))
         else:
             a.sort()
+
+
+def _counted(ctx: Any, order: Any) -> Any:
+    """``order`` counting one operation per 64 comparisons (a long sort meets the limits)."""
+    calls = [0]
+
+    def counted(x: Any, y: Any) -> int:
+        calls[0] += 1
+        if not calls[0] & 63:
+            ctx.charge(64)
+        return order(x, y)
+
+    return counted
 
 
 def _float_order(x: float, y: float) -> int:
