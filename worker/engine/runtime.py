@@ -780,6 +780,7 @@ class Runtime:
                   *args: Any) -> Any:
         """A method call on ``parent[key]`` / ``parent.key``: the result is written back."""
         child = self.prop(parent, key) if is_prop else self.index(parent, key)
+        self.known.pop(id(parent), None)  # the child may grow in place
         box = [child]
         result = self.method(d, name, box, *args)
         if box[0] is not child:
