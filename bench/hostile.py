@@ -129,6 +129,12 @@ CASES = [
     Case("empty-loop-deadline", "loop { }", "timeout", {"timeout": 1.0, "max_operations": 0}),
     Case("string-copy-loop", 'let s = ""; s.pad(5000000, "x"); loop { let t = s + "y"; }',
          "timeout", TIME_ONLY),
+    Case("string-append-copy-loop", 'let s = ""; s.pad(2000000, "x"); '
+         'loop { let t = s; t += "y"; }', "timeout", TIME_ONLY),
+    Case("string-compare-loop", 'let s = ""; s.pad(5000000, "x"); let t = ""; '
+         't.pad(5000000, "x"); loop { if s == t && s <= t { } }', "timeout", TIME_ONLY),
+    Case("string-slice-loop", 'let s = ""; s.pad(5000000, "x"); '
+         "loop { let t = s[1..]; s[0] = 'y'; }", "timeout", TIME_ONLY),
     Case("eval-big-loop", 'let s = "let x = 0;"; for i in 0..11 { s += s; } loop { eval(s); }',
          "timeout", {"timeout": 1.0, "max_operations": 0}),
     Case("huge-range", "for i in 0..1000000000 { }", "max_operations"),

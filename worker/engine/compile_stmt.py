@@ -3,7 +3,7 @@ operation counting, try/catch, switch and assignments through index/property cha
 from __future__ import annotations
 
 from .compile_base import (ARITH, BOOL_KINDS, COMPOUND_SLOW, CONTROL, DEEP_BLOCKS, FLIP,
-                           INT_LIT, INT_OPS, RETURN, SIMPLE, Var, assigns)
+                           INT_LIT, INT_OPS, LONG_STRING, RETURN, SIMPLE, Var, assigns)
 from .errors import ParseError
 from .nodes import Node
 
@@ -555,10 +555,12 @@ class StatementCompiler:
 
     def append_in_place(self, py: str, value: str) -> None:
         """``s += "text"`` on a string variable appends in place (CPython then reuses the
-        buffer, so building a string in a loop is linear, not quadratic)."""
+        buffer, so building a string in a loop is linear, not quadratic). A long result is
+        checked each time: its size, and the deadline (the append may have copied it)."""
         self.emit(f"if type({py}) is str and type({value}) is str:")
         self.emit(f"    {py} += {value}")
-        self.emit(f"    if len({py}) > {self.max_string // 4}: _strcheck({py})")
+        self.emit(f"    if len({py}) > {min(self.max_string // 4, LONG_STRING)}: "
+                  f"_strcheck({py})")
         self.emit(f"else: {py} = _iadd({py}, {value})")
 
     def compound(self, op: str, cur: str, value: str, cur_int: bool, value_int: bool) -> str:

@@ -241,6 +241,13 @@ class Runtime:
             self.size.sizes(v)
         return v
 
+    def check_long_string(self, s: str) -> str:
+        """After ``s += t`` made a long string: its size, and the deadline, since the append
+        may have copied the whole string (when it is shared) without counting operations."""
+        if self.deadline and time.monotonic() > self.deadline:
+            raise self.timed_out()
+        return self.size.check_string(s)
+
     def check_top(self, v: Any) -> Any:
         """The library's quick check of what it just grew (the outer length; the runtime then
         checks the nested sizes of every library result and changed argument)."""
@@ -425,6 +432,8 @@ class Runtime:
         """``==``: comparing containers counts their elements."""
         ta = type(a)
         if ta is type(b) and (ta is str or ta is bool):
+            if ta is str and len(a) > 4096:  # a compare at memory speed: 1 per 4 KB
+                self.charge(len(a) >> 12)
             return a == b  # what ``ops.equals`` does for these, without the call
         if ta in CONTAINERS:
             self.charge_value(a)
@@ -433,10 +442,20 @@ class Runtime:
     def not_equals(self, a: Any, b: Any) -> bool:
         ta = type(a)
         if ta is type(b) and (ta is str or ta is bool):
+            if ta is str and len(a) > 4096:
+                self.charge(len(a) >> 12)
             return a != b
         if ta in CONTAINERS:
             self.charge_value(a)
         return ops.not_equals(a, b)
+
+    def counted(self, compare: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
+        """``compare`` (``<``, ``<=``, ...) counting 1 operation per 4 KB of a long string."""
+        def run(a: Any, b: Any) -> bool:
+            if type(a) is str and len(a) > 4096:
+                self.charge(len(a) >> 12)
+            return compare(a, b)
+        return run
 
     def contains(self, container: Any, item: Any) -> bool:
         """``item in container``: a search counts the container's elements."""
@@ -465,7 +484,7 @@ class Runtime:
                                 kind="ErrorArrayBounds")
             if ti is RhaiRange:
                 s, e = self.slice_bounds(len(obj), idx)
-                return ops.copy_value(obj[s:e])
+                return self.copy(obj[s:e])
         elif t is dict:
             if ti is str or ti is Char:
                 return obj.get(idx)
@@ -480,6 +499,8 @@ class Runtime:
                                 kind="ErrorStringBounds")
             if ti is RhaiRange:
                 s, e = self.slice_bounds(len(obj), idx)
+                if e - s > 4096:  # a copy at memory speed: 1 operation per 4 KB
+                    self.charge((e - s) >> 12)
                 return obj[s:e]
         elif t is int:
             if ti is int:
@@ -567,12 +588,16 @@ class Runtime:
                     raise EvalError(f"Cannot set a string character to {type_name(value)}",
                                     kind="ErrorMismatchDataType")
                 i = idx % n
+                if n > 4096:  # the string is copied: 1 operation per 4 KB
+                    self.charge(n >> 12)
                 return obj[:i] + value + obj[i + 1:]
             if ti is RhaiRange:
                 if tv is not str and tv is not Char:
                     raise EvalError("Only a string can replace a substring",
                                     kind="ErrorMismatchDataType")
                 s, e = self.slice_bounds(len(obj), idx)
+                if len(obj) > 4096:
+                    self.charge(len(obj) >> 12)
                 return self.check(obj[:s] + value + obj[e:])
         elif t is int:
             if ti is int:
