@@ -448,3 +448,18 @@ def test_characters_outside_the_grammar_are_parse_errors_with_positions(script, 
         Engine().eval(script)
     assert (info.value.line, info.value.position) == (1, position)
     assert "Unexpected" in info.value.message
+
+
+def test_one_deadline_can_cover_compiling_and_running():
+    import time
+
+    engine = Engine(timeout=5)
+    deadline = time.monotonic() + 5
+    compiled = engine.compile("let x = 40; x + 2", deadline=deadline)
+    assert engine.eval(compiled, deadline=deadline) == 42
+    passed = time.monotonic() - 1  # a deadline already over: nothing more may run
+    with pytest.raises(LimitError, match="timeout"):
+        engine.compile("let x = 1;\n" * 2000, deadline=passed)
+    with pytest.raises(LimitError, match="timeout"):
+        engine.eval(compiled, deadline=passed)
+    assert_usable(engine)

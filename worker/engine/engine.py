@@ -143,12 +143,16 @@ class Engine:
 
     # ---- compiling ----------------------------------------------------------------------------
     def compile(self, source: str, outer_fns: frozenset = frozenset(),
-                deadline: float = 0.0) -> CompiledScript:
+                deadline: float | None = None) -> CompiledScript:
         """Parse and compile ``source``; raises ParseError with the position of the problem,
         or LimitError when it is over ``max_script_size``/``max_ast_size``/``max_functions``
-        or (when ``deadline``, a ``time.monotonic()`` value, is given) takes too long."""
+        or runs past ``deadline`` (a ``time.monotonic()`` value, 0 = none; by default the
+        timeout from now). Pass the same ``deadline`` to ``eval`` to count compiling and
+        running against one timeout."""
         if not isinstance(source, str):
             raise ParseError(f"Script must be a string, not {type(source).__name__}", 1, 1)
+        if deadline is None:
+            deadline = self.deadline_from_now()
         budget = CompileBudget(self.limits["max_script_size"], self.limits["max_ast_size"],
                                self.limits["max_functions"], deadline, self.limits["timeout"])
         try:
@@ -195,14 +199,21 @@ class Engine:
                 self.limits["max_functions"])
 
     # ---- running ------------------------------------------------------------------------------
-    def eval(self, script: str | CompiledScript, scope: dict | None = None) -> Any:
+    def deadline_from_now(self) -> float:
+        """The ``time.monotonic()`` by which a run starting now must end (0.0: no timeout)."""
+        timeout = self.limits["timeout"]
+        return time.monotonic() + timeout if timeout else 0.0
+
+    def eval(self, script: str | CompiledScript, scope: dict | None = None,
+             deadline: float | None = None) -> Any:
         """Run a script (source or compiled) and return its last value as a Python value.
 
-        Compiling a source string counts against the run's timeout. ``scope`` must be a dict
-        (else ValueError); a value in it that is not plain data (or contains itself) is an
+        Compiling a source string counts against the run's timeout; ``deadline`` (see
+        ``compile``) defaults to the timeout from now. ``scope`` must be a dict (else
+        ValueError); a value in it that is not plain data (or contains itself) is an
         EvalError."""
-        started = time.monotonic()
-        deadline = started + self.limits["timeout"] if self.limits["timeout"] else 0.0
+        if deadline is None:
+            deadline = self.deadline_from_now()
         if scope is not None and not isinstance(scope, dict):
             raise ValueError(f"scope must be a dict of variables, not {type(scope).__name__}")
         compiled = script if isinstance(script, CompiledScript) else \
@@ -220,6 +231,7 @@ class Engine:
         try:
             ns, rt = self._namespace(compiled, values, None)
             rt.deadline = deadline
+            rt.check_deadline()  # compiling may have used it all
             result = ns["_main"](call_levels(self.limits["max_call_levels"]), None)
             return to_python(result)
         except Exception as exc:
