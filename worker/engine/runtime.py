@@ -31,6 +31,13 @@ appends): they count no operations of their own. Every other library call counts
 plus one per element of a first-argument array or map, or one per 64 characters or bytes of a
 first-argument string or blob (C-speed work), so ``max_operations`` and the deadline also bound
 loops of library calls on large collections."""
+C_SPEED = frozenset({"reverse", "extract", "chop", "splice", "split", "keys", "values"})
+"""Array/map functions whose walk runs at C speed (when they call no script callback): they
+count one operation per 64 elements, like string and blob functions."""
+NOT_GROWING = frozenset({"reverse", "sort", "sort_desc", "dedup", "retain", "drain",
+                         "truncate", "chop", "clear", "remove", "pop", "shift", "split"})
+"""Functions that change their first argument only by reordering or removing elements: its
+sizes cannot grow, so it is not walked again afterwards."""
 COLLECTING = frozenset({"map"})
 """Library functions whose result collects their callbacks' results: those results' sizes are
 added up as they arrive, so an oversized result fails before it is all built."""
@@ -38,6 +45,7 @@ SELF_CHECKED = frozenset({"pad"})
 """Array functions that check (and record in ``known``) the sizes of their result before
 growing the array, so the runtime need not walk it again."""
 APPENDING = {"push": 1, "insert": 2, "append": 1}
+WORK_UNITS = 1 << 16  # units of uncounted work between two looks at the clock (see spend)
 KNOWN_ARRAYS = 16  # arrays whose sizes are remembered at a time (see Runtime.remember)
 """Array functions that only add the value at this argument position: the array's new size is
 its last known size plus that value's, so a ``push`` loop is not quadratic."""
@@ -175,6 +183,7 @@ class Runtime:
         self.size = SizeLimits(self.max_string, self.max_array, self.max_map)
         self.known: dict[int, tuple] = {}  # id -> (array, its length, its sizes), see remember
         self.collected: tuple | None = None  # sizes of a COLLECTING native's callback results
+        self.work = WORK_UNITS  # see spend
         self.cache: dict = {}
 
     # ---- limits ---------------------------------------------------------------------------
@@ -340,15 +349,25 @@ class Runtime:
         if left <= 0:
             self.tick()
 
-    def charge_value(self, v: Any) -> None:
-        """Charge the work of walking ``v``: its elements, or its characters / 64."""
+    def charge_value(self, v: Any, c_speed: bool = False) -> None:
+        """Charge the work of walking ``v``: its elements (or, for work done at C speed, its
+        elements / 64), or its characters or bytes / 64."""
         t = type(v)
         if t is list or t is dict:
-            self.charge(1 + len(v))
+            self.charge(1 + (len(v) >> 6 if c_speed else len(v)))
         elif t is str or t is bytearray:
             self.charge(1 + (len(v) >> 6))
         else:
             self.charge(1)
+
+    def spend(self, n: int) -> None:
+        """Work that does not count as operations but takes time (copying values, moving
+        long strings at memory speed): ``n`` units of about one element copied or 1 KB moved;
+        the deadline is checked every WORK_UNITS units."""
+        self.work -= n
+        if self.work <= 0:
+            self.work = WORK_UNITS
+            self.check_deadline()
 
     def check_deadline(self) -> None:
         if self.deadline and time.monotonic() > self.deadline:
@@ -363,13 +382,13 @@ class Runtime:
         """Rhai's value semantics (``ops.copy_value``), counting the elements copied."""
         t = type(v)
         if t is list:
-            self.charge(1 + len(v))
+            self.spend(1 + len(v))
             return [self.copy(x) if type(x) in CONTAINERS else x for x in v]
         if t is dict:
-            self.charge(1 + len(v))
+            self.spend(1 + len(v))
             return {k: self.copy(x) if type(x) in CONTAINERS else x for k, x in v.items()}
         if t is bytearray:
-            self.charge(1 + (len(v) >> 6))
+            self.spend(1 + (len(v) >> 6))
             return bytearray(v)
         return v
 
@@ -398,7 +417,7 @@ class Runtime:
         tr = type(r)
         if tr is str:  # a copy at memory speed: one operation per 4 KB
             if len(r) > 4096:
-                self.charge(len(r) >> 12)
+                self.spend(len(r) >> 10)
             return self.size.check_string(r)
         return self.check(r) if tr is not int and tr is not float else r
 
@@ -433,7 +452,7 @@ class Runtime:
         ta = type(a)
         if ta is type(b) and (ta is str or ta is bool):
             if ta is str and len(a) > 4096:  # a compare at memory speed: 1 per 4 KB
-                self.charge(len(a) >> 12)
+                self.spend(len(a) >> 10)
             return a == b  # what ``ops.equals`` does for these, without the call
         if ta in CONTAINERS:
             self.charge_value(a)
@@ -443,7 +462,7 @@ class Runtime:
         ta = type(a)
         if ta is type(b) and (ta is str or ta is bool):
             if ta is str and len(a) > 4096:
-                self.charge(len(a) >> 12)
+                self.spend(len(a) >> 10)
             return a != b
         if ta in CONTAINERS:
             self.charge_value(a)
@@ -453,7 +472,7 @@ class Runtime:
         """``compare`` (``<``, ``<=``, ...) counting 1 operation per 4 KB of a long string."""
         def run(a: Any, b: Any) -> bool:
             if type(a) is str and len(a) > 4096:
-                self.charge(len(a) >> 12)
+                self.spend(len(a) >> 10)
             return compare(a, b)
         return run
 
@@ -469,7 +488,7 @@ class Runtime:
     def interp(self, *parts: Any) -> str:
         text = "".join(p if type(p) is str else to_display(p) for p in parts)
         if len(text) > 4096:  # a copy at memory speed: one operation per 4 KB
-            self.charge(len(text) >> 12)
+            self.spend(len(text) >> 10)
         return self.size.check_string(text)
 
     # ---- indexing and properties ------------------------------------------------------------
@@ -500,7 +519,7 @@ class Runtime:
             if ti is RhaiRange:
                 s, e = self.slice_bounds(len(obj), idx)
                 if e - s > 4096:  # a copy at memory speed: 1 operation per 4 KB
-                    self.charge((e - s) >> 12)
+                    self.spend((e - s) >> 10)
                 return obj[s:e]
         elif t is int:
             if ti is int:
@@ -589,7 +608,7 @@ class Runtime:
                                     kind="ErrorMismatchDataType")
                 i = idx % n
                 if n > 4096:  # the string is copied: 1 operation per 4 KB
-                    self.charge(n >> 12)
+                    self.spend(n >> 10)
                 return obj[:i] + value + obj[i + 1:]
             if ti is RhaiRange:
                 if tv is not str and tv is not Char:
@@ -597,7 +616,7 @@ class Runtime:
                                     kind="ErrorMismatchDataType")
                 s, e = self.slice_bounds(len(obj), idx)
                 if len(obj) > 4096:
-                    self.charge(len(obj) >> 12)
+                    self.spend(len(obj) >> 10)
                 return self.check(obj[:s] + value + obj[e:])
         elif t is int:
             if ti is int:
@@ -658,17 +677,17 @@ class Runtime:
         # a snapshot taken at C speed (counted per 64 items), elements copied one by one as
         # the loop (which counts its iterations) reaches them
         if t is list:
-            self.charge(1 + (len(v) >> 6))
+            self.spend(1 + (len(v) >> 6))
             return (self.copy(x) if type(x) in CONTAINERS else x for x in v[:])
         if t is str:
             return map(Char, v)
         if t is StepRange:
             return v.iterate()
         if t is bytearray:
-            self.charge(1 + (len(v) >> 6))
+            self.spend(1 + (len(v) >> 6))
             return iter(bytes(v))
         if t is dict:
-            self.charge(1 + (len(v) >> 6))
+            self.spend(1 + (len(v) >> 6))
             return sorted(v)
         raise EvalError(f"Cannot iterate over {type_name(v)}", kind="ErrorFor")
 
@@ -698,7 +717,7 @@ class Runtime:
         tf = type(first)
         name = fn.name
         if name not in CONSTANT_WORK:
-            self.charge_value(first)
+            self.charge_value(first, name in C_SPEED)
         mutated = fn.mutates and (tf is list or tf is dict or tf is bytearray)
         if mutated:
             if box is None:
@@ -734,7 +753,8 @@ class Runtime:
                     self.check_grown(first, old_len, args[added])
                 else:
                     self.check_pushed(first, old_len, args[added])
-            elif not (name in SELF_CHECKED and self.remembered(first, len(first))):
+            elif name not in NOT_GROWING and not (
+                    name in SELF_CHECKED and self.remembered(first, len(first))):
                 self.size.sizes(first)
         tr = type(result)
         if tr is str:
