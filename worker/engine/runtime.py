@@ -23,8 +23,7 @@ GRANT = 250  # operations the ``_ops`` countdown gets at a time: small ints, whi
 # caches, so counting allocates nothing
 CONSTANT_WORK = frozenset({
     "len", "get$len", "is_empty", "get$is_empty", "push", "pop", "shift", "get", "set",
-    "insert", "remove", "clear", "truncate", "append", "+=", "get$first", "get$last",
-    "first", "last", "type_of", "get$tag", "set$tag", "tag", "set_tag",
+    "insert", "remove", "clear", "truncate", "append",
 })
 """Library functions whose work does not grow with their first argument's size (``push``
 appends): they count no operations of their own. Every other library call counts one operation
@@ -34,8 +33,8 @@ loops of library calls on large collections."""
 C_SPEED = frozenset({"reverse", "extract", "chop", "splice", "split", "keys", "values"})
 """Array/map functions whose walk runs at C speed (when they call no script callback): they
 count one operation per 64 elements, like string and blob functions."""
-NOT_GROWING = frozenset({"reverse", "sort", "sort_desc", "dedup", "retain", "drain",
-                         "truncate", "chop", "clear", "remove", "pop", "shift", "split"})
+NOT_GROWING = frozenset({"reverse", "sort", "dedup", "retain", "drain", "truncate", "chop",
+                         "clear", "remove", "pop", "shift", "split"})
 """Functions that change their first argument only by reordering or removing elements: its
 sizes cannot grow, so it is not walked again afterwards."""
 COLLECTING = frozenset({"map"})
