@@ -463,3 +463,14 @@ def test_one_deadline_can_cover_compiling_and_running():
     with pytest.raises(LimitError, match="timeout"):
         engine.eval(compiled, deadline=passed)
     assert_usable(engine)
+
+
+def test_oversized_host_values_fail_before_they_are_formatted():
+    text = "x" * 1000
+    printed = []
+    engine = Engine(max_string_size=5000, on_print=printed.append)
+    for conversion in ("big.to_string()", "big.to_debug()", "print(big)", "`${big}`",
+                       "#{b: big}.to_json()"):
+        with pytest.raises(LimitError, match="max_string_size"):
+            engine.eval(conversion, scope={"big": [text] * 10})  # 10,000 bytes inside
+    assert printed == []

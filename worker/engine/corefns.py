@@ -21,14 +21,14 @@ def fn_print(rt: Runtime, d: int, box: Any, *args: Any) -> None:
     if len(args) != 1:
         raise not_found("print", args)
     rt.charge_value(args[0])
-    rt.on_print(rt.check(to_display(args[0])))
+    rt.on_print(rt.check(to_display(rt.check(args[0]))))
 
 
 def fn_debug(rt: Runtime, d: int, box: Any, *args: Any) -> None:
     if len(args) != 1:
         raise not_found("debug", args)
     rt.charge_value(args[0])
-    rt.on_debug(rt.check(to_debug(args[0])))
+    rt.on_debug(rt.check(to_debug(rt.check(args[0]))))
 
 
 def fn_type_of(rt: Runtime, d: int, box: Any, *args: Any) -> str:

@@ -37,6 +37,9 @@ NOT_GROWING = frozenset({"reverse", "sort", "dedup", "retain", "drain", "truncat
                          "clear", "remove", "pop", "shift", "split"})
 """Functions that change their first argument only by reordering or removing elements: its
 sizes cannot grow, so it is not walked again afterwards."""
+FORMATTING = frozenset({"to_string", "to_debug", "to_json"})
+"""Conversions to text: the value's own sizes are checked before it is formatted (a value
+within the limits formats to at most a few times them; one from the host may not be)."""
 COLLECTING = frozenset({"map"})
 """Library functions whose result collects their callbacks' results: those results' sizes are
 added up as they arrive, so an oversized result fails before it is all built."""
@@ -485,7 +488,7 @@ class Runtime:
         return ops.contains(container, item)
 
     def interp(self, *parts: Any) -> str:
-        text = "".join(p if type(p) is str else to_display(p) for p in parts)
+        text = "".join(p if type(p) is str else to_display(self.check(p)) for p in parts)
         if len(text) > 4096:  # a copy at memory speed: one operation per 4 KB
             self.spend(len(text) >> 10)
         return self.size.check_string(text)
@@ -717,6 +720,8 @@ class Runtime:
         name = fn.name
         if name not in CONSTANT_WORK:
             self.charge_value(first, name in C_SPEED)
+            if name in FORMATTING:
+                self.check(first)
         mutated = fn.mutates and (tf is list or tf is dict or tf is bytearray)
         if mutated:
             if box is None:
