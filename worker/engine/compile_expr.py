@@ -116,18 +116,18 @@ class ExpressionCompiler:
             return self.call(e)
         if k == "method":
             return self.method(e)
-        if k == "array":  # size-checked before its items are copied, unless all are scalars
+        if k == "array":  # size-checked before its items are copied, unless known in advance
             items = self.ex_seq(e.items)
-            if len(items) <= self.max_array and all(map(self.is_scalar, e.items)):
+            if self.within_limits(self.static_sizes(e)):
                 return "[" + ", ".join(items) + "]"
-            return f"_arr([{', '.join(items)}])"
+            return f"_arr([{', '.join(items)}], {self.copied_items(e.items)})"
         if k == "map":
             items = sorted(e.items, key=lambda kv: kv[0])
             codes = self.ex_seq([v for _, v in items])
             pairs = ", ".join(f"{self.const(key)}: {c}" for (key, _), c in zip(items, codes))
-            if len(items) <= self.max_map and all(self.is_scalar(v) for _, v in items):
+            if self.within_limits(self.static_sizes(e)):
                 return "{" + pairs + "}"
-            return f"_map({{{pairs}}})"
+            return f"_map({{{pairs}}}, {self.copied_items([v for _, v in items])})"
         if k == "interp":
             parts = []
             for p in e.parts:
@@ -359,6 +359,12 @@ class ExpressionCompiler:
                     f"-len({obj}) <= {idx} < len({obj}) else _idx({obj}, {idx}))")
         return (f"({obj}[{idx}] if type({obj}) is list and type({idx}) is int and "
                 f"-len({obj}) <= {idx} < len({obj}) else _idx({obj}, {idx}))")
+
+    @staticmethod
+    def copied_items(nodes: list[Node]) -> tuple:
+        """Positions of literal items that name stored values (variables, indexing,
+        properties, ``this``): only those need a copy; other items are new values."""
+        return tuple(i for i, n in enumerate(nodes) if n.kind in ("var", "index", "prop", "this"))
 
     def args(self, nodes: list[Node]) -> list[str]:
         codes = self.ex_seq(nodes)

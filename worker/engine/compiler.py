@@ -271,6 +271,30 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         """Whether ``e`` is statically a value without size (an INT, a non-string literal)."""
         return (e.kind == "lit" and type(e.value) is not str) or self.is_int(e)
 
+    def static_sizes(self, e: Node) -> tuple[int, int, int] | None:
+        """Rhai's data sizes of ``e`` when known at compile time (scalars, string literals and
+        array/map literals of those), else None."""
+        if e.kind == "lit" and type(e.value) is str:
+            return 0, 0, len(e.value.encode("utf-8", "surrogatepass"))
+        if self.is_scalar(e):
+            return 0, 0, 0
+        if e.kind not in ("array", "map"):
+            return None
+        values = e.items if e.kind == "array" else [v for _, v in e.items]
+        arrays, maps = (len(values), 0) if e.kind == "array" else (0, len(values))
+        chars = 0
+        for value in values:
+            sizes = self.static_sizes(value)
+            if sizes is None:
+                return None
+            arrays, maps, chars = arrays + sizes[0], maps + sizes[1], chars + sizes[2]
+        return arrays, maps, chars
+
+    def within_limits(self, sizes: tuple[int, int, int] | None) -> bool:
+        """Whether statically known ``sizes`` fit the limits (no run-time check needed)."""
+        return sizes is not None and sizes[0] <= self.max_array and sizes[1] <= self.max_map \
+            and sizes[2] <= self.max_string
+
     def is_int(self, e: Node) -> bool:
         """Whether ``e`` is statically an INT (or raises): drives the unchecked fast paths."""
         k = e.kind

@@ -394,18 +394,27 @@ class Runtime:
             return bytearray(v)
         return v
 
-    def array_literal(self, items: list) -> list:
-        """``[a, b, ...]``: the sizes are checked before the elements are copied."""
+    def array_literal(self, items: list, stored: tuple) -> list:
+        """``[a, b, ...]``: the sizes are checked before the items at the positions
+        ``stored`` (values of variables, elements, properties) are copied."""
         if SIZED.isdisjoint(map(type, items)):
             self.check_array_len(len(items))
             return items
         self.check(items)
-        return [self.copy(x) if type(x) in CONTAINERS else x for x in items]
+        for i in stored:
+            if type(items[i]) in CONTAINERS:
+                items[i] = self.copy(items[i])
+        return items
 
-    def map_literal(self, items: dict) -> dict:
-        """``#{a: x, ...}``: the sizes are checked before the values are copied."""
+    def map_literal(self, items: dict, stored: tuple) -> dict:
+        """``#{a: x, ...}``: as ``array_literal``; ``stored`` are positions in key order."""
         self.check(items)
-        return {k: self.copy(x) if type(x) in CONTAINERS else x for k, x in items.items()}
+        if stored:
+            keys = list(items)
+            for i in stored:
+                if type(items[keys[i]]) in CONTAINERS:
+                    items[keys[i]] = self.copy(items[keys[i]])
+        return items
 
     # ---- operators that may grow values ----------------------------------------------------
     def add(self, a: Any, b: Any) -> Any:
@@ -452,7 +461,7 @@ class Runtime:
     def equals(self, a: Any, b: Any) -> bool:
         """``==``: comparing containers counts their elements."""
         ta = type(a)
-        if ta is type(b) and (ta is str or ta is bool):
+        if ta is type(b) and ta is not list and ta is not dict and ta is not FnPtr:
             if ta is str and len(a) > 4096:  # a compare at memory speed: 1 per 4 KB
                 self.spend(len(a) >> 10)
             return a == b  # what ``ops.equals`` does for these, without the call
@@ -462,7 +471,7 @@ class Runtime:
 
     def not_equals(self, a: Any, b: Any) -> bool:
         ta = type(a)
-        if ta is type(b) and (ta is str or ta is bool):
+        if ta is type(b) and ta is not list and ta is not dict and ta is not FnPtr:
             if ta is str and len(a) > 4096:
                 self.spend(len(a) >> 10)
             return a != b
@@ -582,19 +591,21 @@ class Runtime:
         """Store ``value`` at ``obj[idx]``; returns the container (new for strings and ints).
         A stored value is size-checked (as Rhai checks the element it assigns)."""
         t, ti, tv = type(obj), type(idx), type(value)
-        if tv is str or tv in CONTAINERS:
-            self.check(value)
-            self.known.pop(id(obj), None)  # an element may have grown
         if t is list:
             if ti is int:
                 n = len(obj)
                 if -n <= idx < n:
+                    if (tv is str or tv in CONTAINERS) and obj[idx] is not value:
+                        self.check(value)  # a new value, not a chain's write-back
+                        self.known.pop(id(obj), None)  # an element may have grown
                     obj[idx] = value
                     return obj
                 raise EvalError(f"Array index {idx} out of bounds: 0 to {n - 1}",
                                 kind="ErrorArrayBounds")
         elif t is dict:
             if ti is str or ti is Char:
+                if (tv is str or tv in CONTAINERS) and obj.get(idx) is not value:
+                    self.check(value)
                 obj[str(idx)] = value
                 return self.check_top(obj)
             raise EvalError(f"Object map index must be a string, not {type_name(idx)}",
@@ -659,9 +670,12 @@ class Runtime:
         raise EvalError(f"Unknown property '{name}' for {type_name(obj)}", kind="ErrorDotExpr")
 
     def set_prop(self, obj: Any, name: str, value: Any) -> Any:
-        if type(value) is str or type(value) in CONTAINERS:
-            self.check(value)
+        """``obj.name = value``; a new string or container value is size-checked (not the
+        write-back of a chain, which stores the object already there)."""
         if type(obj) is dict:
+            tv = type(value)
+            if (tv is str or tv in CONTAINERS) and obj.get(name) is not value:
+                self.check(value)
             obj[name] = value
             return self.check_top(obj)
         fn = self.find_native("set$" + name, (obj, value))
@@ -680,6 +694,8 @@ class Runtime:
         # the loop (which counts its iterations) reaches them
         if t is list:
             self.spend(1 + (len(v) >> 6))
+            if CONTAINERS.isdisjoint(map(type, v)):
+                return v[:]  # nothing to copy: a snapshot at C speed
             return (self.copy(x) if type(x) in CONTAINERS else x for x in v[:])
         if t is str:
             return map(Char, v)
