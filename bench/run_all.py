@@ -19,7 +19,7 @@ if not __package__:  # run as a file (python bench/run_all.py): make the project
 
 from bench.common import PROJECT_ROOT, machine_line, python_env  # noqa: E402
 
-BENCHMARKS = ("tasks", "ws", "startup", "memory", "engine")
+BENCHMARKS = ("tasks", "ws", "startup", "memory", "engine", "hostile")
 PLAIN_TEXT = {"engine": "Rhai engine vs. plain Python (bench.engine)"}
 """Benchmarks printing plain text rather than Markdown: their output is fenced under a title."""
 

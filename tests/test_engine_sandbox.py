@@ -56,7 +56,8 @@ def test_the_default_limits_are_set():
     assert engine.limits == {
         "max_operations": 5_000_000, "max_call_levels": 64, "max_expr_depth": 64,
         "max_string_size": 10 * 1024 * 1024, "max_array_size": 100_000,
-        "max_map_size": 100_000, "timeout": 10.0,
+        "max_map_size": 100_000, "timeout": 10.0, "max_script_size": 1024 * 1024,
+        "max_ast_size": 20_000, "max_functions": 256,
     }
     with pytest.raises(LimitError, match="max_operations"):
         engine.eval("loop { }")
@@ -86,7 +87,7 @@ def test_limits_apply_inside_eval():
     "`${" * 3_000 + "1" + "}`" * 3_000,
 ])
 def test_deep_nesting_is_a_parse_error_not_a_python_recursion_error(script):
-    engine = Engine()
+    engine = Engine(max_ast_size=0)  # the depth limit, not the size limit, must stop these
     with pytest.raises(ParseError) as info:
         engine.eval(script)
     assert info.value.kind == "ExprTooDeep"
@@ -298,3 +299,180 @@ def test_user_text_never_appears_in_the_generated_python():
     for fragment in ("__import__", "system", "evil key", "a' + b"):
         assert fragment not in source
     assert Engine().eval(compiled) == len("__import__('os').system('id')\"; x") + 1
+
+
+# ---- sizes are counted the way Rhai counts them (src/eval/data_check.rs) -------------------
+@pytest.mark.parametrize("script, limit, allowed, name", [
+    # an array counts its elements plus those of every nested array
+    ("[[1, 2], [3]]", "max_array_size", 5, "max_array_size"),
+    ("let a = [1, 2]; let b = [a, a]; b", "max_array_size", 6, "max_array_size"),
+    # a blob inside an array counts 1 + its length, besides being an element
+    ("let b = blob(3); [b]", "max_array_size", 5, "max_array_size"),  # 1 + (1 + 3)
+    # a map counts its entries plus those of every nested map (also inside arrays)
+    ("#{a: #{b: 1, c: 2}}", "max_map_size", 3, "max_map_size"),
+    ("[#{a: 1}, #{b: 2, c: 3}]", "max_map_size", 3, "max_map_size"),
+    # strings count their UTF-8 bytes, summed over every string inside the value
+    ('["abc", "déf"]', "max_string_size", 7, "max_string_size"),
+    ('#{a: ["xy", #{b: "zw"}]}', "max_string_size", 4, "max_string_size"),
+])
+def test_sizes_are_counted_recursively(script, limit, allowed, name):
+    assert Engine(**{limit: allowed}).eval(script) is not None
+    with pytest.raises(LimitError) as info:
+        Engine(**{limit: allowed - 1}).eval(script)
+    assert info.value.limit == name
+    assert name in str(info.value)
+
+
+@pytest.mark.parametrize("script", [
+    "let a = []; a.push([1, 2, 3]); a.push([4, 5, 6]); a",   # push of nested arrays
+    "let a = [[1, 2, 3]]; a += [[4, 5, 6]]; a",              # += of nested arrays
+    "let a = [[1, 2, 3], 0]; a[1] = [4, 5, 6, 7]; a + []",  # a store, then any combination
+    "let a = []; a.pad(2, [1, 2, 3]); a",                    # pad is checked before it copies
+    "[1, 2].map(|x| [x, x, x, x])",                          # collected callback results
+])
+def test_grown_arrays_count_their_nested_elements(script):
+    with pytest.raises(LimitError, match="max_array_size"):
+        Engine(max_array_size=7).eval(script)
+
+
+def test_conversions_to_string_are_size_checked():
+    printed = []
+    engine = Engine(max_string_size=30, on_print=printed.append, on_debug=printed.append)
+    for conversion in ("a.to_string()", "a.to_debug()", "print(a)", "debug(a)",
+                       '"" + a', "`${a}`", "#{x: a}.to_json()"):
+        script = 'let s = "abcdefghijkl"; let a = [s, s]; ' + conversion  # 24 bytes, 32+ shown
+        with pytest.raises(LimitError, match="max_string_size"):
+            engine.eval(script)
+    assert printed == []
+
+
+# ---- compiling is limited: source size, AST size (tokens), functions ----------------------
+COMPILE_BOMBS = {  # limit: (the script, the same built at run time and passed to eval)
+    "max_script_size": ("// " + "x" * 20_000,
+                        'let s = ""; s.pad(20000, "x"); eval("// " + s)'),
+    "max_ast_size": ("let x = 1;\n" * 300,
+                     'let s = ""; for i in 0..300 { s += "let x = 1; "; } eval(s)'),
+    "max_functions": ("".join(f"fn f{i}() {{ {i} }}\n" for i in range(20)),
+                      'let s = ""; for i in 0..20 { s += `fn f${i}() { ${i} }\n`; } eval(s)'),
+}
+
+
+@pytest.mark.parametrize("limit", sorted(COMPILE_BOMBS))
+def test_compile_limits_apply_to_scripts_and_eval_strings(limit):
+    limits = {"max_script_size": 10_000, "max_ast_size": 1000, "max_functions": 10}
+    engine = Engine(**limits)
+    for source in COMPILE_BOMBS[limit]:
+        with pytest.raises(LimitError) as info:
+            engine.eval(source)
+        assert info.value.limit == limit and limit in str(info.value)
+    direct = COMPILE_BOMBS[limit][0]
+    assert Engine(**{**limits, limit: 0}).compile(direct) is not None  # 0 = unlimited
+    assert_usable(engine)
+
+
+def test_closures_count_as_functions():
+    closures = "let fs = [" + ", ".join(f"|| {i}" for i in range(11)) + "]; fs.len()"
+    with pytest.raises(LimitError, match="max_functions"):
+        Engine(max_functions=10).eval(closures)
+    assert Engine(max_functions=11).eval(closures) == 11
+
+
+# ---- host inputs: bad values are RhaiErrors (or a ValueError at the API boundary) ---------
+def cyclic_list() -> list:
+    a: list = [1]
+    a.append(a)
+    return a
+
+
+def cyclic_dict() -> dict:
+    d: dict = {"a": 1}
+    d["self"] = {"inner": [d]}
+    return d
+
+
+def deeply_nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("value, message", [
+    (cyclic_list(), "contains itself"),
+    (cyclic_dict(), "contains itself"),
+    (deeply_nested(100_000), "nested more than"),
+    ({1: "x"}, "Map keys must be strings"),
+    (object(), "Unsupported"),
+    (2 ** 70, "too large"),
+])
+def test_bad_scope_values_and_host_results_are_eval_errors(value, message):
+    engine = Engine()
+    with pytest.raises(EvalError, match=message):
+        engine.eval("x", scope={"x": value})
+    engine.register_fn("give", lambda: value)
+    with pytest.raises(EvalError, match=message):
+        engine.eval("give()")
+    assert_usable(engine)
+
+
+def test_shared_but_acyclic_scope_values_are_accepted():
+    shared = [1, 2]
+    assert Engine().eval("x.len()", scope={"x": [shared, shared, {"a": shared}]}) == 3
+
+
+def test_scope_must_be_a_dict():
+    with pytest.raises(ValueError, match="scope must be a dict"):
+        Engine().eval("1", scope=[("x", 1)])
+
+
+def test_a_host_function_out_of_memory_is_the_memory_limit():
+    def exhausted() -> None:
+        raise MemoryError()
+
+    engine = Engine()
+    engine.register_fn("exhausted", exhausted)
+    with pytest.raises(LimitError) as info:
+        engine.eval("let x = 1;\nexhausted()")
+    assert info.value.limit == "memory" and "max_memory_mb" in str(info.value)
+    assert (info.value.line, info.value.position) == (2, 1)
+    assert_usable(engine)
+
+
+@pytest.mark.parametrize("script, position", [   # positions as the Rhai oracle reports them
+    ("let x = ²;", 9),
+    ("let x = 1²;", 10),
+    ("let é = 1;", 5),
+    ("let x = 1; x€", 13),
+    ("let x = ٣;", 9),
+])
+def test_characters_outside_the_grammar_are_parse_errors_with_positions(script, position):
+    with pytest.raises(ParseError) as info:
+        Engine().eval(script)
+    assert (info.value.line, info.value.position) == (1, position)
+    assert "Unexpected" in info.value.message
+
+
+def test_one_deadline_can_cover_compiling_and_running():
+    import time
+
+    engine = Engine(timeout=5)
+    deadline = time.monotonic() + 5
+    compiled = engine.compile("let x = 40; x + 2", deadline=deadline)
+    assert engine.eval(compiled, deadline=deadline) == 42
+    passed = time.monotonic() - 1  # a deadline already over: nothing more may run
+    with pytest.raises(LimitError, match="timeout"):
+        engine.compile("let x = 1;\n" * 2000, deadline=passed)
+    with pytest.raises(LimitError, match="timeout"):
+        engine.eval(compiled, deadline=passed)
+    assert_usable(engine)
+
+
+def test_oversized_host_values_fail_before_they_are_formatted():
+    text = "x" * 1000
+    printed = []
+    engine = Engine(max_string_size=5000, on_print=printed.append)
+    for conversion in ("big.to_string()", "big.to_debug()", "print(big)", "`${big}`",
+                       "#{b: big}.to_json()"):
+        with pytest.raises(LimitError, match="max_string_size"):
+            engine.eval(conversion, scope={"big": [text] * 10})  # 10,000 bytes inside
+    assert printed == []

@@ -417,7 +417,7 @@ def test_script_error_is_an_execution_error_with_its_message(server: Server,
 def test_play_of_a_script_running_longer_than_five_seconds_returns_its_output(
         server: Server, worker: None) -> None:
     script = ("let big = []; big.pad(50000, 1); let t = timestamp();"
-              "while t.elapsed < 6.0 { let copy = big; copy.reverse(); } \"done\"")
+              "while t.elapsed < 6.0 { let copy = big; } \"done\"")
     assert run(play_as(server.url, OWNER, script)) == "done"
 
 

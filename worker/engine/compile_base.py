@@ -22,10 +22,11 @@ CONTROL = frozenset({"if", "switch", "while", "loop", "for", "block", "try", "br
 RETURN = "<return>"  # control() target: return the value from the generated function
 HOIST_NEST = 12  # expression nesting at which sub-results go to temporaries
 RUNTIME_CALLS = ("_call(", "_callref(", "_meth(", "_methat(", "_callfp(", "_eval(", "_gv(",
-                 "_prop(", "(None if", "((_b", "_gget(")
+                 "_prop(", "(None if", "((_b", "_gget(", "_arr(", "_map(")
 MAX_PASSES = 8  # recompilations allowed for the static types to settle, then none are used
 DEEP_BLOCKS = 10  # Python loop/try nesting from which loops use one block, not two (max 20)
 SMALL = (1 << 30) - 1  # the largest int CPython stores in one digit
+LONG_STRING = 1 << 18  # ``s += t`` results longer than this are checked (size and deadline)
 # before direct S_ calls: ``_e`` is the callee's ``_d`` (call levels left, at least 1)
 ENTER_CHECK = "if not (_e := _d - 1) or (_ops := _ops - {}) <= 0: _enter(_d)"
 ENTER_PREFIX = ENTER_CHECK.split("{")[0]

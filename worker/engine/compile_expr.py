@@ -11,7 +11,6 @@ from .compile_base import (ARITH, COMPARE, CONTROL, ENTER_PREFIX, HOIST_NEST, IN
 from .errors import ParseError
 from .natives import LIBRARY
 from .nodes import Node
-from .corefns import BUILTINS
 from .values import INT_MAX, INT_MIN
 
 
@@ -116,18 +115,18 @@ class ExpressionCompiler:
             return self.call(e)
         if k == "method":
             return self.method(e)
-        if k == "array":
+        if k == "array":  # size-checked before its items are copied, unless known in advance
             items = self.ex_seq(e.items)
-            items = [f"_cp({c})" if n.kind in ("var", "index", "prop", "this") else c
-                     for c, n in zip(items, e.items)]
-            return "[" + ", ".join(items) + "]"
+            if self.within_limits(self.static_sizes(e)):
+                return "[" + ", ".join(items) + "]"
+            return f"_arr([{', '.join(items)}], {self.copied_items(e.items)})"
         if k == "map":
             items = sorted(e.items, key=lambda kv: kv[0])
             codes = self.ex_seq([v for _, v in items])
-            codes = [f"_cp({c})" if n.kind in ("var", "index", "prop", "this") else c
-                     for c, (_, n) in zip(codes, items)]
-            return "{" + ", ".join(f"{self.const(key)}: {c}"
-                                   for (key, _), c in zip(items, codes)) + "}"
+            pairs = ", ".join(f"{self.const(key)}: {c}" for (key, _), c in zip(items, codes))
+            if self.within_limits(self.static_sizes(e)):
+                return "{" + pairs + "}"
+            return f"_map({{{pairs}}}, {self.copied_items([v for _, v in items])})"
         if k == "interp":
             parts = []
             for p in e.parts:
@@ -381,6 +380,12 @@ class ExpressionCompiler:
                     f"-len({obj}) <= {idx} < len({obj}) else _idx({obj}, {idx}))")
         return (f"({obj}[{idx}] if type({obj}) is list and type({idx}) is int and "
                 f"-len({obj}) <= {idx} < len({obj}) else _idx({obj}, {idx}))")
+
+    @staticmethod
+    def copied_items(nodes: list[Node]) -> tuple:
+        """Positions of literal items that name stored values (variables, indexing,
+        properties, ``this``): only those need a copy; other items are new values."""
+        return tuple(i for i, n in enumerate(nodes) if n.kind in ("var", "index", "prop", "this"))
 
     def args(self, nodes: list[Node]) -> list[str]:
         codes = self.ex_seq(nodes)

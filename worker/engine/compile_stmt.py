@@ -3,7 +3,7 @@ operation counting, try/catch, switch and assignments through index/property cha
 from __future__ import annotations
 
 from .compile_base import (ARITH, BOOL_KINDS, COMPOUND_SLOW, CONTROL, DEEP_BLOCKS, FLIP,
-                           INT_LIT, INT_OPS, RETURN, SIMPLE, Var, assigns)
+                           INT_LIT, INT_OPS, LONG_STRING, RETURN, SIMPLE, Var, assigns)
 from .errors import ParseError
 from .nodes import Node
 
@@ -552,12 +552,15 @@ class StatementCompiler:
             if not (SIMPLE.match(value) or value in ("None", "True", "False")):
                 v = self.tmp()
                 self.emit(f"{v} = {value}")
-            if self.var_is_list(root_var) and self.is_int(last.idx):
+            # strings and containers go through ``_setidx``, which checks their sizes
+            scalar = (s.e.kind == "lit" and type(s.e.value) is not str) or self.is_int(s.e)
+            if self.var_is_list(root_var) and self.is_int(last.idx) and scalar:
                 self.emit(f"try: {py}[{key}] = {v}")
                 self.emit(f"except IndexError: {py} = _setidx({py}, {key}, {v})")
                 return
             int_check = "" if self.is_int(last.idx) else f" and type({key}) is int"
-            self.emit(f"if type({py}) is list{int_check} and "
+            sized_check = "" if scalar else f" and type({v}) not in _SIZED"
+            self.emit(f"if type({py}) is list{int_check}{sized_check} and "
                       f"0 <= {key} < len({py}): {py}[{key}] = {v}")
             self.emit(f"else: {py} = _setidx({py}, {key}, {v})")
             return
@@ -574,10 +577,12 @@ class StatementCompiler:
 
     def append_in_place(self, py: str, value: str) -> None:
         """``s += "text"`` on a string variable appends in place (CPython then reuses the
-        buffer, so building a string in a loop is linear, not quadratic)."""
+        buffer, so building a string in a loop is linear, not quadratic). A long result is
+        checked each time: its size, and the deadline (the append may have copied it)."""
         self.emit(f"if type({py}) is str and type({value}) is str:")
         self.emit(f"    {py} += {value}")
-        self.emit(f"    if len({py}) > {self.max_string // 4}: _strcheck({py})")
+        self.emit(f"    if len({py}) > {min(self.max_string // 4, LONG_STRING)}: "
+                  f"_strcheck({py})")
         self.emit(f"else: {py} = _iadd({py}, {value})")
 
     def compound(self, op: str, cur: str, value: str, cur_int: bool, value_int: bool) -> str:

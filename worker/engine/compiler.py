@@ -26,12 +26,15 @@ class Compiler(StatementCompiler, ExpressionCompiler):
     """Turns a ``Script`` into Python source plus a line table back to Rhai positions."""
 
     def __init__(self, script: Script, outer_fns: frozenset = frozenset(),
-                 chunk: int = 1024, max_string_size: int = 0,
+                 chunk: int = 1024, max_string_size: int = 0, max_array_size: int = 0,
+                 max_map_size: int = 0,
                  eval_vars: tuple[tuple[str, bool, bool], ...] | None = None) -> None:
         self.script = script
         self.eval_vars = eval_vars  # the caller's variables, for eval (see ``eval_call``)
         self.caller_vars: list[Var] = []
         self.max_string = max_string_size or (1 << 62)
+        self.max_array = max_array_size or (1 << 62)  # literals of scalars up to these sizes
+        self.max_map = max_map_size or (1 << 62)  # need no size check at run time
         self.chunk = chunk
         self.not_int: set = set()  # declarations whose variable may hold a non-INT
         self.not_list: set = set()  # declarations whose variable may hold a non-array
@@ -303,6 +306,34 @@ class Compiler(StatementCompiler, ExpressionCompiler):
             return self.var_is_list(self.lookup(e.name))
         return False
 
+    def is_scalar(self, e: Node) -> bool:
+        """Whether ``e`` is statically a value without size (an INT, a non-string literal)."""
+        return (e.kind == "lit" and type(e.value) is not str) or self.is_int(e)
+
+    def static_sizes(self, e: Node) -> tuple[int, int, int] | None:
+        """Rhai's data sizes of ``e`` when known at compile time (scalars, string literals and
+        array/map literals of those), else None."""
+        if e.kind == "lit" and type(e.value) is str:
+            return 0, 0, len(e.value.encode("utf-8", "surrogatepass"))
+        if self.is_scalar(e):
+            return 0, 0, 0
+        if e.kind not in ("array", "map"):
+            return None
+        values = e.items if e.kind == "array" else [v for _, v in e.items]
+        arrays, maps = (len(values), 0) if e.kind == "array" else (0, len(values))
+        chars = 0
+        for value in values:
+            sizes = self.static_sizes(value)
+            if sizes is None:
+                return None
+            arrays, maps, chars = arrays + sizes[0], maps + sizes[1], chars + sizes[2]
+        return arrays, maps, chars
+
+    def within_limits(self, sizes: tuple[int, int, int] | None) -> bool:
+        """Whether statically known ``sizes`` fit the limits (no run-time check needed)."""
+        return sizes is not None and sizes[0] <= self.max_array and sizes[1] <= self.max_map \
+            and sizes[2] <= self.max_string
+
     def is_int(self, e: Node) -> bool:
         """Whether ``e`` is statically an INT (or raises): drives the unchecked fast paths."""
         k = e.kind
@@ -362,9 +393,11 @@ class Compiler(StatementCompiler, ExpressionCompiler):
 
 
 def compile_script(script: Script, outer_fns: frozenset = frozenset(),
-                   chunk: int = 1024, max_string_size: int = 0,
+                   chunk: int = 1024, max_string_size: int = 0, max_array_size: int = 0,
+                   max_map_size: int = 0,
                    eval_vars: tuple[tuple[str, bool, bool], ...] | None = None
                    ) -> tuple[str, list, dict, dict]:
     """Python source, line table, {(name, arity): python name} and constants for a script;
     ``eval_vars`` compiles the body of an ``eval`` that runs in its caller's scope."""
-    return Compiler(script, outer_fns, chunk, max_string_size, eval_vars).compile()
+    return Compiler(script, outer_fns, chunk, max_string_size, max_array_size, max_map_size,
+                    eval_vars).compile()

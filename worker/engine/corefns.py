@@ -22,13 +22,21 @@ def fn_print(rt: Runtime, d: int, box: Any, *args: Any) -> None:
     """``print(x)``, or ``print()`` for an empty line (Rhai's ``print_empty_string``)."""
     if len(args) > 1:
         raise not_found("print", args)
-    rt.on_print(to_display(args[0]) if args else "")
+    if not args:
+        rt.on_print("")
+        return
+    rt.charge_value(args[0])
+    rt.on_print(rt.check(to_display(rt.check(args[0]))))
 
 
 def fn_debug(rt: Runtime, d: int, box: Any, *args: Any) -> None:
     if len(args) > 1:
         raise not_found("debug", args)
-    rt.on_debug(to_debug(args[0]) if args else "")
+    if not args:
+        rt.on_debug("")
+        return
+    rt.charge_value(args[0])
+    rt.on_debug(rt.check(to_debug(rt.check(args[0]))))
 
 
 def fn_type_of(rt: Runtime, d: int, box: Any, *args: Any) -> str:

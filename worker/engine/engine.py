@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import itertools
 import sys
+import time
 import warnings
 import weakref
 from typing import Any, Callable
 
 from . import ops
+from .budget import CompileBudget
 from .compiler import compile_script
 from .errors import EvalError, LimitError, ParseError, RhaiError, ScriptExit, ThrownError
 from .parser import parse
 from .runtime import (Runtime, call_levels, chunk_size, const_fail, from_python, i64, irange,
                       no_var, overflow, partial_chunk, switch_range, UNSET, eval_out,
                       switch_value, to_python)
+from .sizes import SIZED
 from .values import INT_MAX, FnPtr
 
 DEFAULT_LIMITS = {
@@ -28,6 +31,9 @@ DEFAULT_LIMITS = {
     "max_array_size": 100_000,
     "max_map_size": 100_000,
     "timeout": 10.0,
+    "max_script_size": 1024 * 1024,
+    "max_ast_size": 20_000,
+    "max_functions": 256,
 }
 _ids = itertools.count(1)
 _scripts: "weakref.WeakValueDictionary[str, CompiledScript]" = weakref.WeakValueDictionary()
@@ -135,10 +141,15 @@ def as_rhai_error(exc: Exception) -> RhaiError:
         return LimitError("max_call_levels", "Stack overflow: calls or values nested too "
                           "deeply (max_call_levels)", line, col, kind="ErrorStackOverflow")
     if isinstance(exc, MemoryError):
-        return LimitError("max_string_size", "Out of memory while running the script", line,
-                          col, kind="ErrorDataTooLarge")
+        return out_of_memory().at(line, col)
     # anything else is an engine bug; it is still reported as a Rhai error
     return EvalError(f"Internal error: {type(exc).__name__}: {exc}", line, col)
+
+
+def out_of_memory() -> LimitError:
+    """Python could not allocate memory (the worker's memory limit, or the machine's)."""
+    return LimitError("memory", "Out of memory: the script needs more memory than the worker "
+                      "allows (max_memory_mb)", kind="ErrorDataTooLarge")
 
 
 PYTHON_DEPTH_LIMITS = ("too many statically nested blocks", "too many nested parentheses",
@@ -166,12 +177,17 @@ class Engine:
                  max_array_size: int = DEFAULT_LIMITS["max_array_size"],
                  max_map_size: int = DEFAULT_LIMITS["max_map_size"],
                  timeout: float = DEFAULT_LIMITS["timeout"],
+                 max_script_size: int = DEFAULT_LIMITS["max_script_size"],
+                 max_ast_size: int = DEFAULT_LIMITS["max_ast_size"],
+                 max_functions: int = DEFAULT_LIMITS["max_functions"],
                  on_print: Callable[[str], Any] | None = None,
                  on_debug: Callable[[str], Any] | None = None) -> None:
         self.limits = {
             "max_operations": max_operations, "max_call_levels": max_call_levels,
             "max_expr_depth": max_expr_depth, "max_string_size": max_string_size,
             "max_array_size": max_array_size, "max_map_size": max_map_size, "timeout": timeout,
+            "max_script_size": max_script_size, "max_ast_size": max_ast_size,
+            "max_functions": max_functions,
         }
         for name, value in self.limits.items():
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
@@ -182,25 +198,41 @@ class Engine:
 
     def register_fn(self, name: str, fn: Callable[..., Any]) -> None:
         """Make the Python callable ``fn`` available to scripts as ``name(...)``."""
-        if not name.isidentifier() or not name.isascii() or name.startswith("_"):
+        if not isinstance(name, str) or not name.isidentifier() or not name.isascii() or \
+                name.startswith("_"):
             raise ValueError(f"Invalid function name: {name!r}")
+        if not callable(fn):
+            raise ValueError(f"Host function {name!r} is not callable: {fn!r}")
         self.host_fns[name] = fn
 
     # ---- compiling ----------------------------------------------------------------------------
     def compile(self, source: str, outer_fns: frozenset = frozenset(),
-                eval_vars: tuple[tuple[str, bool, bool], ...] | None = None) -> CompiledScript:
-        """Parse and compile ``source``; raises ParseError with the position of the problem.
-        ``eval_vars`` (for ``eval``) names the caller's variables the script runs among."""
+                eval_vars: tuple[tuple[str, bool, bool], ...] | None = None,
+                deadline: float | None = None) -> CompiledScript:
+        """Parse and compile ``source``; raises ParseError with the position of the problem,
+        or LimitError when it is over ``max_script_size``/``max_ast_size``/``max_functions``
+        or runs past ``deadline`` (a ``time.monotonic()`` value, 0 = none; by default the
+        timeout from now). Pass the same ``deadline`` to ``eval`` to count compiling and
+        running against one timeout. ``eval_vars`` (for ``eval``) names the caller's
+        variables the script runs among."""
         if not isinstance(source, str):
             raise ParseError(f"Script must be a string, not {type(source).__name__}", 1, 1)
+        if deadline is None:
+            deadline = self.deadline_from_now()
+        budget = CompileBudget(self.limits["max_script_size"], self.limits["max_ast_size"],
+                               self.limits["max_functions"], deadline, self.limits["timeout"])
         try:
-            script = parse(source, self.limits["max_expr_depth"])
+            script = parse(source, self.limits["max_expr_depth"], budget)
+            budget.check_deadline()
             py_source, table, fn_py, consts = compile_script(
                 script, outer_fns,
                 chunk_size(self.limits["max_operations"]), self.limits["max_string_size"],
-                eval_vars)
+                self.limits["max_array_size"], self.limits["max_map_size"], eval_vars)
+            budget.check_deadline()
         except RhaiError:
             raise
+        except MemoryError:
+            raise out_of_memory() from None
         except RecursionError:
             raise ParseError("Expression exceeds maximum complexity (max_expr_depth)", 1, 1,
                              kind="ExprTooDeep") from None
@@ -214,9 +246,12 @@ class Engine:
                 code = compile(py_source, filename, "exec")
         except SyntaxError as exc:
             raise compile_failure(exc) from None
-        except (RecursionError, MemoryError):
+        except RecursionError:
             raise ParseError("Script too complex to compile (max_expr_depth)", 1, 1,
                              kind="ExprTooDeep") from None
+        except MemoryError:
+            raise out_of_memory() from None
+        budget.check_deadline()
         compiled = CompiledScript(code, table, fn_py, consts, filename, py_source, source,
                                   self._settings())
         _scripts[filename] = compiled
@@ -224,16 +259,34 @@ class Engine:
 
     def _settings(self) -> tuple:
         return (self.limits["max_expr_depth"],
-                chunk_size(self.limits["max_operations"]), self.limits["max_string_size"])
+                chunk_size(self.limits["max_operations"]), self.limits["max_string_size"],
+                self.limits["max_array_size"], self.limits["max_map_size"],
+                self.limits["max_script_size"], self.limits["max_ast_size"],
+                self.limits["max_functions"])
 
     # ---- running ------------------------------------------------------------------------------
+    def deadline_from_now(self) -> float:
+        """The ``time.monotonic()`` by which a run starting now must end (0.0: no timeout)."""
+        timeout = self.limits["timeout"]
+        return time.monotonic() + timeout if timeout else 0.0
+
     def eval(self, script: str | CompiledScript, scope: dict | None = None,
-             raw: bool = False) -> Any:
+             deadline: float | None = None, raw: bool = False) -> Any:
         """Run a script (source or compiled) and return its last value as a Python value
-        (``raw``: as the engine holds it, e.g. a ``Char`` or ``FnPtr``, for tests and tools)."""
-        compiled = script if isinstance(script, CompiledScript) else self.compile(script)
+        (``raw``: as the engine holds it, e.g. a ``Char`` or ``FnPtr``, for tests and tools).
+
+        Compiling a source string counts against the run's timeout; ``deadline`` (see
+        ``compile``) defaults to the timeout from now. ``scope`` must be a dict (else
+        ValueError); a value in it that is not plain data (or contains itself) is an
+        EvalError."""
+        if deadline is None:
+            deadline = self.deadline_from_now()
+        if scope is not None and not isinstance(scope, dict):
+            raise ValueError(f"scope must be a dict of variables, not {type(scope).__name__}")
+        compiled = script if isinstance(script, CompiledScript) else \
+            self.compile(script, deadline=deadline)
         if compiled.settings != self._settings():  # compiled by an engine with other limits
-            compiled = self.compile(compiled.source)
+            compiled = self.compile(compiled.source, deadline=deadline)
         values = {}
         for name, value in (scope or {}).items():
             if not isinstance(name, str) or not name.isidentifier():
@@ -244,6 +297,8 @@ class Engine:
                 raise exc.at(1, 1) from None
         try:
             ns, rt = self._namespace(compiled, values, None)
+            rt.deadline = deadline
+            rt.check_deadline()  # compiling may have used it all
             result = ns["_main"](call_levels(self.limits["max_call_levels"]), None)
         except ScriptExit as stop:
             result = stop.value
@@ -266,19 +321,21 @@ class Engine:
         ns.update({
             "_tick": rt.tick,
             "_chunk": rt.chunk, "_chunk_done": rt.chunk_done, "_ranges": rt.ranges,
-            "_partial": partial_chunk, "_overflow": overflow, "_i64": i64, "_strcheck": rt.check,
+            "_partial": partial_chunk, "_overflow": overflow, "_i64": i64, "_strcheck": rt.check_long_string,
             "_R": range(rt.chunk_size), "_deep": rt.too_deep, "_enter": rt.enter, "_MAX": INT_MAX,
-            "_SCOPE": scope, "_RhaiError": RhaiError,
+            "_SCOPE": scope, "_RhaiError": RhaiError, "_SIZED": SIZED,
+            "_arr": rt.array_literal, "_map": rt.map_literal,
             "_add": rt.add, "_sub": ops.sub, "_mul": ops.mul, "_div": ops.div, "_mod": ops.mod,
             "_pow": ops.power, "_shl": ops.shl, "_shr": ops.shr, "_band": ops.bit_and,
-            "_bor": ops.bit_or, "_bxor": ops.bit_xor, "_eq": ops.equals, "_ne": ops.not_equals,
-            "_lt": ops.less, "_le": ops.less_eq, "_gt": ops.greater, "_ge": ops.greater_eq,
+            "_bor": ops.bit_or, "_bxor": ops.bit_xor, "_eq": rt.equals, "_ne": rt.not_equals,
+            "_lt": rt.counted(ops.less), "_le": rt.counted(ops.less_eq),
+            "_gt": rt.counted(ops.greater), "_ge": rt.counted(ops.greater_eq),
             "_neg": ops.neg, "_plus": ops.plus, "_not": ops.not_, "_bool": ops.as_bool,
-            "_in": ops.contains, "_mkrange": ops.make_range, "_irange": irange,
+            "_in": rt.contains, "_mkrange": ops.make_range, "_irange": irange,
             "_iter": rt.iterate, "_idx": rt.index, "_setidx": rt.set_index, "_prop": rt.prop,
             "_setprop": rt.set_prop, "_call": rt.call_name, "_callref": rt.call_ref,
             "_meth": rt.method, "_methat": rt.method_at, "_callfp": rt.call_fn_ptr,
-            "_FnPtr": FnPtr, "_cp": ops.copy_value, "_interp": rt.interp, "_iadd": rt.iadd,
+            "_FnPtr": FnPtr, "_cp": rt.copy, "_interp": rt.interp, "_iadd": rt.iadd,
             "_throw": rt.throw, "_catch": rt.catch_value, "_this": rt.this,
             "_gv": rt.var_lookup, "_setgv": rt.var_assign, "_novar": no_var, "_constfail": const_fail,
             "_isdefvar": rt.is_def_var, "_eval": rt.eval, "_swr": switch_range,
@@ -300,11 +357,11 @@ class Engine:
 
     def _eval_hook(self, rt: Runtime, d: int, source: str, visible: dict, new: dict,
                    top_level: bool, names: tuple[tuple[str, bool, bool], ...]) -> Any:
-        """``eval(source)`` inside a script: same limits, runs in the caller's scope (its
-        variables, given in ``visible``, come back changed; those it declares go to
+        """``eval(source)`` inside a script: same limits and deadline, runs in the caller's
+        scope (its variables, given in ``visible``, come back changed; those it declares go to
         ``new``); at the script's top level its constants become ``global::`` constants."""
         try:
-            compiled = self.compile(source, frozenset(rt.fns), names)
+            compiled = self.compile(source, frozenset(rt.fns), names, rt.deadline)
             if compiled.fn_py:  # Rhai parses the text as a statement block
                 raise ParseError("Function definitions must be at global level and cannot "
                                  "be inside a block or another function", 1, 1,

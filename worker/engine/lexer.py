@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .budget import CompileBudget
 from .errors import ParseError
 from .values import INT_MAX, Char
 
@@ -28,6 +29,21 @@ OPERATORS = sorted("""
 """.split(), key=len, reverse=True)
 
 
+def is_digit(c: str) -> bool:
+    """An ASCII digit: Rhai's grammar has no other digits (``²`` or ``٣`` are unexpected)."""
+    return "0" <= c <= "9"
+
+
+def is_letter(c: str) -> bool:
+    """An ASCII letter (Rhai identifiers are ASCII)."""
+    return c.isascii() and c.isalpha()
+
+
+def is_word(c: str) -> bool:
+    """A character that may continue an identifier or a number: ASCII letter or digit."""
+    return c.isascii() and c.isalnum()
+
+
 @dataclass(slots=True)
 class Token:
     """One token: ``kind`` is int/float/str/char/interp/ident/kw/op/eof."""
@@ -41,7 +57,9 @@ class Token:
 class Lexer:
     """A hand-written scanner over the whole source; ``tokenize`` returns the token list."""
 
-    def __init__(self, src: str, max_depth: int = 64) -> None:
+    def __init__(self, src: str, max_depth: int = 64, budget: CompileBudget | None = None
+                 ) -> None:
+        self.budget = budget  # counts the tokens against max_ast_size
         self.src = src
         self.max_depth = max_depth or 10_000
         self.nesting = 0
@@ -89,6 +107,8 @@ class Lexer:
                         return out
                     depth -= 1
             out.append(self.next_token())
+            if self.budget is not None:
+                self.budget.add_token()
 
     def skip_space(self) -> None:
         src = self.src
@@ -120,11 +140,11 @@ class Lexer:
     def next_token(self) -> Token:
         line, col = self.line, self.col
         c = self.peek()
-        if c.isdigit():
+        if is_digit(c):
             return self.number(line, col)
-        if c.isalpha() or c == "_":
+        if is_letter(c) or c == "_":
             j = self.i
-            while j < len(self.src) and (self.src[j].isalnum() or self.src[j] == "_"):
+            while j < len(self.src) and (is_word(self.src[j]) or self.src[j] == "_"):
                 j += 1
             word = self.src[self.i:j]
             self.advance(j - self.i)
@@ -152,7 +172,7 @@ class Lexer:
             return Token("str", self.raw_string(line, col), line, col)
         for op in OPERATORS:
             if self.src.startswith(op, self.i):
-                if op == "!in" and (self.peek(3).isalnum() or self.peek(3) == "_"):
+                if op == "!in" and (is_word(self.peek(3)) or self.peek(3) == "_"):
                     continue
                 self.advance(len(op))
                 return Token("op", op, line, col)
@@ -164,7 +184,7 @@ class Lexer:
         if src[j] == "0" and j + 1 < len(src) and src[j + 1] in "xXoObB":
             base = {"x": 16, "o": 8, "b": 2}[src[j + 1].lower()]
             k = j + 2
-            while k < len(src) and (src[k].isalnum() or src[k] == "_"):
+            while k < len(src) and (is_word(src[k]) or src[k] == "_"):
                 k += 1
             text = src[j + 2:k].replace("_", "")
             self.advance(k - j)
@@ -177,31 +197,31 @@ class Lexer:
                 raise self.error(f"Invalid number: '{src[j:k]}'", line, col, "MalformedNumber")
             if value > INT_MAX:
                 value -= 1 << 64
-            if self.peek() == "." and self.peek(1).isdigit():
+            if self.peek() == "." and is_digit(self.peek(1)):
                 raise self.error(f"Invalid number: '{src[j:k]}.'", line, col, "MalformedNumber")
             return Token("int", value, line, col)
         k = j
-        while k < len(src) and (src[k].isdigit() or src[k] == "_"):
+        while k < len(src) and (is_digit(src[k]) or src[k] == "_"):
             k += 1
         is_float = False
         if k < len(src) and src[k] == "." and not src.startswith("..", k) and \
-                not (k + 1 < len(src) and (src[k + 1].isalpha() or src[k + 1] == "_")):
+                not (k + 1 < len(src) and (is_letter(src[k + 1]) or src[k + 1] == "_")):
             is_float = True
             k += 1
-            while k < len(src) and (src[k].isdigit() or src[k] == "_"):
+            while k < len(src) and (is_digit(src[k]) or src[k] == "_"):
                 k += 1
         if k < len(src) and src[k] in "eE":
             m = k + 1
             if m < len(src) and src[m] in "+-":
                 m += 1
-            if m < len(src) and src[m].isdigit():
+            if m < len(src) and is_digit(src[m]):
                 is_float = True
                 k = m
-                while k < len(src) and src[k].isdigit():
+                while k < len(src) and is_digit(src[k]):
                     k += 1
-        if k < len(src) and (src[k].isalpha() or src[k] == "_"):
+        if k < len(src) and (is_letter(src[k]) or src[k] == "_"):
             raise self.error(f"Invalid number: '{src[j:k + 1]}'", line, col, "MalformedNumber")
-        if is_float and src.startswith(".", k) and k + 1 < len(src) and src[k + 1].isdigit():
+        if is_float and src.startswith(".", k) and k + 1 < len(src) and is_digit(src[k + 1]):
             raise self.error(f"Invalid number: '{src[j:k + 2]}'", line, col, "MalformedNumber")
         text = src[j:k].replace("_", "")
         self.advance(k - j)
@@ -317,6 +337,7 @@ class Lexer:
         return parts
 
 
-def tokenize(src: str, max_depth: int = 64) -> list[Token]:
-    """The tokens of ``src``, ending with an ``eof`` token."""
-    return Lexer(src, max_depth).tokenize()
+def tokenize(src: str, max_depth: int = 64, budget: CompileBudget | None = None
+             ) -> list[Token]:
+    """The tokens of ``src``, ending with an ``eof`` token (counted against ``budget``)."""
+    return Lexer(src, max_depth, budget).tokenize()

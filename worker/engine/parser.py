@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .budget import CompileBudget
 from .errors import ParseError
 from .lexer import RESERVED, Token, tokenize
 from .nodes import FnDef, Node, Script
@@ -25,7 +26,9 @@ BLOCK_ENDED = frozenset({"if", "switch", "while", "loop", "for", "do", "try", "b
 class Parser:
     """Parses one script (or an interpolated fragment) from a token list."""
 
-    def __init__(self, tokens: list[Token], max_depth: int = 64) -> None:
+    def __init__(self, tokens: list[Token], max_depth: int = 64,
+                 budget: CompileBudget | None = None) -> None:
+        self.budget = budget or CompileBudget()
         self.toks = tokens
         self.pos = 0
         self.max_depth = max_depth or 10_000
@@ -104,6 +107,7 @@ class Parser:
                 self.fn_def()
                 continue
             self.at_top = top
+            self.budget.step()
             stmt = self.statement()
             out.append(stmt)
             t = self.tok
@@ -222,6 +226,7 @@ class Parser:
         if key in self.fns:
             raise self.error(f"Function '{name.value}' with {len(params)} parameters "
                              "is already defined", name, kind="FnDuplicatedDefinition")
+        self.budget.add_function()
         saved = self.loops, self.in_fn
         self.loops, self.in_fn = 0, True
         body = self.block()
@@ -381,7 +386,7 @@ class Parser:
                 if isinstance(part, str):
                     parts.append(part)
                 else:
-                    sub = Parser(part, self.max_depth)
+                    sub = Parser(part, self.max_depth, self.budget)
                     sub.depth = self.depth
                     sub.loops, sub.in_fn = self.loops, self.in_fn
                     stmts = sub.statements()
@@ -530,6 +535,7 @@ class Parser:
                     raise self.error(f"Expecting ',' or '|', found {describe(self.tok)}",
                                      kind="MissingToken")
             self.next()
+        self.budget.add_function()
         saved = self.loops
         self.loops = 0
         if self.is_op("{"):
@@ -748,6 +754,9 @@ def check_index(obj: Node, idx: Node, t: Token) -> None:
         raise ParseError("Invalid index type", t.line, t.col, kind="MalformedIndexExpr")
 
 
-def parse(src: str, max_expr_depth: int = 64) -> Script:
-    """Parse a whole script."""
-    return Parser(tokenize(src, max_expr_depth), max_expr_depth).parse_script()
+def parse(src: str, max_expr_depth: int = 64, budget: CompileBudget | None = None) -> Script:
+    """Parse a whole script within ``budget`` (source size, tokens, functions, deadline)."""
+    budget = budget or CompileBudget()
+    budget.check_source(src)
+    tokens = tokenize(src, max_expr_depth, budget)
+    return Parser(tokens, max_expr_depth, budget).parse_script()

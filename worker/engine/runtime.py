@@ -14,6 +14,7 @@ from . import ops
 from .corefns import BUILTINS, not_found
 from .errors import EvalError, LimitError, ParseError, RhaiError, ThrownError, bounds_error
 from .natives import ANY, LIBRARY, NativeFn
+from .sizes import SIZED, SizeLimits, array_too_large, map_too_large
 from .values import (INT_MAX, INT_MIN, Char, FnPtr, Instant, RhaiRange, StepRange, to_display,
                      type_name)
 
@@ -21,6 +22,36 @@ CONTAINERS = frozenset({list, dict, bytearray})
 TICK = 1024  # loop iterations counted locally before they are accounted
 GRANT = 250  # operations the ``_ops`` countdown gets at a time: small ints, which CPython
 # caches, so counting allocates nothing
+CONSTANT_WORK = frozenset({
+    "len", "get$len", "is_empty", "get$is_empty", "push", "pop", "shift", "get", "set",
+    "insert", "remove", "clear", "truncate", "append",
+})
+"""Library functions whose work does not grow with their first argument's size (``push``
+appends): they count no operations of their own. Every other library call counts one operation
+plus one per element of a first-argument array or map, or one per 64 characters or bytes of a
+first-argument string or blob (C-speed work), so ``max_operations`` and the deadline also bound
+loops of library calls on large collections."""
+C_SPEED = frozenset({"reverse", "extract", "chop", "splice", "split", "keys", "values"})
+"""Array/map functions whose walk runs at C speed (when they call no script callback): they
+count one operation per 64 elements, like string and blob functions."""
+NOT_GROWING = frozenset({"reverse", "sort", "dedup", "retain", "drain", "truncate", "chop",
+                         "clear", "remove", "pop", "shift", "split"})
+"""Functions that change their first argument only by reordering or removing elements: its
+sizes cannot grow, so it is not walked again afterwards."""
+FORMATTING = frozenset({"to_string", "to_debug", "to_json"})
+"""Conversions to text: the value's own sizes are checked before it is formatted (a value
+within the limits formats to at most a few times them; one from the host may not be)."""
+COLLECTING = frozenset({"map"})
+"""Library functions whose result collects their callbacks' results: those results' sizes are
+added up as they arrive, so an oversized result fails before it is all built."""
+SELF_CHECKED = frozenset({"pad"})
+"""Array functions that check (and record in ``known``) the sizes of their result before
+growing the array, so the runtime need not walk it again."""
+APPENDING = {"push": 1, "insert": 2, "append": 1}
+WORK_UNITS = 1 << 16  # units of uncounted work between two looks at the clock (see spend)
+KNOWN_ARRAYS = 16  # arrays whose sizes are remembered at a time (see Runtime.remember)
+"""Array functions that only add the value at this argument position: the array's new size is
+its last known size plus that value's, so a ``push`` loop is not quadratic."""
 
 
 def call_levels(max_call_levels: int) -> int:
@@ -48,8 +79,13 @@ def to_python(v: Any) -> Any:
     return v
 
 
-def from_python(v: Any, what: str = "value") -> Any:
-    """A host value as a Rhai value; anything that is not plain data is refused."""
+HOST_NESTING = 200  # nesting of lists/dicts accepted from the host (scope, host results)
+
+
+def from_python(v: Any, what: str = "value", active: set | None = None) -> Any:
+    """A host value as a Rhai value; anything that is not plain data is refused with an
+    EvalError naming ``what``: other types, non-string map keys, a list or dict that contains
+    itself, nesting deeper than HOST_NESTING."""
     t = type(v)
     if v is None or t in (int, bool, str, Char, FnPtr, Instant, RhaiRange, StepRange):
         if t is int and not (-(1 << 63) <= v <= INT_MAX):
@@ -57,18 +93,26 @@ def from_python(v: Any, what: str = "value") -> Any:
         return v
     if t is float:
         return v
-    if t in (list, tuple):
-        return [from_python(x, what) for x in v]
-    if t is dict:
-        out = {}
-        for k, x in sorted(v.items(), key=lambda kv: str(kv[0])):
-            if type(k) is not str:
-                raise EvalError(f"Map keys must be strings in {what}", kind="ErrorMismatchDataType")
-            out[k] = from_python(x, what)
-        return out
     if t in (bytes, bytearray):
         return bytearray(v)
-    raise EvalError(f"Unsupported {what} type: {t.__name__}", kind="ErrorMismatchDataType")
+    if t not in (list, tuple, dict):
+        raise EvalError(f"Unsupported {what} type: {t.__name__}", kind="ErrorMismatchDataType")
+    active = set() if active is None else active
+    if id(v) in active:
+        raise EvalError(f"The {what} contains itself", kind="ErrorMismatchDataType")
+    if len(active) >= HOST_NESTING:
+        raise EvalError(f"The {what} is nested more than {HOST_NESTING} levels deep",
+                        kind="ErrorMismatchDataType")
+    active.add(id(v))
+    try:
+        if t is dict:
+            if any(type(k) is not str for k in v):
+                raise EvalError(f"Map keys must be strings in {what}",
+                                kind="ErrorMismatchDataType")
+            return {k: from_python(v[k], what, active) for k in sorted(v)}
+        return [from_python(x, what, active) for x in v]
+    finally:
+        active.discard(id(v))
 
 
 def irange(a: Any, b: Any, inclusive: bool) -> range:
@@ -183,6 +227,10 @@ class Runtime:
         self.max_string = limits["max_string_size"] or 0
         self.max_array = limits["max_array_size"] or 0
         self.max_map = limits["max_map_size"] or 0
+        self.size = SizeLimits(self.max_string, self.max_array, self.max_map)
+        self.known: dict[int, tuple] = {}  # id -> (array, its length, its sizes), see remember
+        self.collected: tuple | None = None  # sizes of a COLLECTING native's callback results
+        self.work = WORK_UNITS  # see spend
         self.cache: dict = {}
 
     # ---- limits ---------------------------------------------------------------------------
@@ -194,9 +242,7 @@ class Runtime:
             raise LimitError("max_operations",
                              f"Too many operations: more than {self.max_ops} (max_operations)")
         if self.deadline and time.monotonic() > self.deadline:
-            raise LimitError("timeout",
-                             f"Script timed out after {self.limits['timeout']} seconds (timeout)",
-                             kind="ErrorTerminated")
+            raise self.timed_out()
         grant = GRANT
         if self.max_ops:  # at least 1: the countdown reaching 0 is what calls ``tick``
             left = self.max_ops - self.total
@@ -242,52 +288,208 @@ class Runtime:
                          "function calls (max_call_levels)", kind="ErrorStackOverflow")
 
     def check(self, v: Any) -> Any:
-        """Enforce the size limits on a value that may have grown."""
+        """Enforce the size limits on a value that may have grown, counting nested containers
+        the way Rhai does (see ``sizes``)."""
         t = type(v)
         if t is str:
-            if self.max_string and len(v) > self.max_string // 4 and \
-                    len(v.encode()) > self.max_string:
-                raise LimitError("max_string_size", "Length of string exceeds the maximum "
-                                 f"of {self.max_string} bytes (max_string_size)",
-                                 kind="ErrorDataTooLarge")
-        elif t is list:
+            return self.size.check_string(v)
+        if t is list or t is dict or t is bytearray:
+            self.size.sizes(v)
+        return v
+
+    def check_long_string(self, s: str) -> str:
+        """After ``s += t`` made a long string: its size, and the deadline, since the append
+        may have copied the whole string (when it is shared) without counting operations."""
+        if self.deadline and time.monotonic() > self.deadline:
+            raise self.timed_out()
+        return self.size.check_string(s)
+
+    def check_top(self, v: Any) -> Any:
+        """The library's quick check of what it just grew (the outer length; the runtime then
+        checks the nested sizes of every library result and changed argument)."""
+        t = type(v)
+        if t is str:
+            return self.size.check_string(v)
+        if t is list:
             self.check_array_len(len(v))
         elif t is dict:
             if self.max_map and len(v) > self.max_map:
-                raise LimitError("max_map_size", "Size of object map exceeds the maximum of "
-                                 f"{self.max_map} (max_map_size)", kind="ErrorDataTooLarge")
+                raise map_too_large(self.max_map)
         elif t is bytearray:
-            if self.max_array and len(v) > self.max_array:
-                raise LimitError("max_array_size", "Size of BLOB exceeds the maximum of "
-                                 f"{self.max_array} (max_array_size)", kind="ErrorDataTooLarge")
+            self.check_array_len(len(v))
         return v
 
-    check_string = check_array = check_map = check_blob = check
+    check_string = check_array = check_map = check_blob = check_top
 
     def check_array_len(self, n: int) -> None:
         """Enforce max_array_size on an array about to have ``n`` elements (check before
         building a big array, not after)."""
         if self.max_array and n > self.max_array:
-            raise LimitError("max_array_size", "Size of array exceeds the maximum of "
-                             f"{self.max_array} (max_array_size)", kind="ErrorDataTooLarge")
+            raise array_too_large(self.max_array)
+
+    def remembered(self, a: list, length: int) -> tuple | None:
+        """``a``'s sizes as remembered when it had ``length`` elements, if they were."""
+        entry = self.known.get(id(a))
+        if entry is not None and entry[0] is a and entry[1] == length:
+            return entry[2]
+        return None
+
+    def remember(self, a: list, sizes: tuple) -> None:
+        """Remember the sizes of an array that push-like functions grow, so that growing it
+        again costs the added value's sizes, not a walk of the whole array (a ``push`` loop
+        stays linear). A few arrays are remembered; replacing an element drops an entry."""
+        if len(self.known) >= KNOWN_ARRAYS and id(a) not in self.known:
+            self.known.clear()
+        self.known[id(a)] = (a, len(a), sizes)
+
+    def grown_sizes(self, a: list, length: int, added: list) -> tuple:
+        """The sizes of ``a`` (``length`` elements) plus those of the elements ``added``;
+        raises a LimitError if over a limit. A remembered estimate may be high (an element
+        replaced by a smaller one in generated code), so an error from it is confirmed by
+        walking ``a``."""
+        base = self.remembered(a, length)
+        if base is not None:
+            try:
+                if len(added) == 1:
+                    return self.size.with_element(added[0], base)
+                return self.size.sizes(added, base)
+            except LimitError:
+                pass
+        exact = self.size.sizes(a)
+        if len(a) == length:
+            return self.size.sizes(added, exact)
+        return exact  # ``added`` is already in ``a``
+
+    def check_pushed(self, a: list, old_len: int, value: Any) -> None:
+        """``a`` (``old_len`` elements before) gained the element ``value``: the common case
+        (a remembered array, a value without sizes of its own) in a few steps."""
+        entry = self.known.get(id(a))
+        tv = type(value)
+        if entry is not None and entry[1] == old_len and entry[0] is a and \
+                tv is not list and tv is not dict and tv is not bytearray:
+            arrays, maps, chars = entry[2]
+            if tv is str:
+                chars += len(value) if value.isascii() else len(value.encode())
+            if arrays < self.size.max_array and chars <= self.size.max_string:
+                self.known[id(a)] = (a, old_len + 1, (arrays + 1, maps, chars))
+                return
+        self.check_grown(a, old_len, [value])
+
+    def check_grown(self, a: list, old_len: int, added: list) -> None:
+        """``a`` (``old_len`` elements before) gained the elements of the list ``added``."""
+        self.remember(a, self.grown_sizes(a, old_len, added))
+
+    def check_repeat(self, a: list, count: int, item: Any) -> None:
+        """Before appending ``count`` copies of ``item`` to ``a``: would the result fit?"""
+        arrays, maps, chars = self.size.sizes(a)
+        one = self.size.sizes(item)
+        total = (arrays + count * (1 + one[0]), maps + count * one[1], chars + count * one[2])
+        self.size.check_total(total)
+        self.known[id(a)] = (a, len(a) + count, total)  # the size pad will give a
+
+    def charge(self, n: int) -> None:
+        """Count ``n`` operations of work done outside generated code (library calls, copies,
+        comparisons of big values); running out of the countdown checks the limits and the
+        deadline."""
+        left = self.get_ops() - n
+        self.set_ops(left)
+        if left <= 0:
+            self.tick()
+
+    def charge_value(self, v: Any, c_speed: bool = False) -> None:
+        """Charge the work of walking ``v``: its elements (or, for work done at C speed, its
+        elements / 64), or its characters or bytes / 64."""
+        t = type(v)
+        if t is list or t is dict:
+            self.charge(1 + (len(v) >> 6 if c_speed else len(v)))
+        elif t is str or t is bytearray:
+            self.charge(1 + (len(v) >> 6))
+        else:
+            self.charge(1)
+
+    def spend(self, n: int) -> None:
+        """Work that does not count as operations but takes time (copying values, moving
+        long strings at memory speed): ``n`` units of about one element copied or 1 KB moved;
+        the deadline is checked every WORK_UNITS units."""
+        self.work -= n
+        if self.work <= 0:
+            self.work = WORK_UNITS
+            self.check_deadline()
+
+    def check_deadline(self) -> None:
+        if self.deadline and time.monotonic() > self.deadline:
+            raise self.timed_out()
+
+    def timed_out(self) -> LimitError:
+        return LimitError("timeout",
+                          f"Script timed out after {self.limits['timeout']} seconds (timeout)",
+                          kind="ErrorTerminated")
+
+    def copy(self, v: Any) -> Any:
+        """Rhai's value semantics (``ops.copy_value``), counting the elements copied."""
+        t = type(v)
+        if t is list:
+            self.spend(1 + len(v))
+            return [self.copy(x) if type(x) in CONTAINERS else x for x in v]
+        if t is dict:
+            self.spend(1 + len(v))
+            return {k: self.copy(x) if type(x) in CONTAINERS else x for k, x in v.items()}
+        if t is bytearray:
+            self.spend(1 + (len(v) >> 6))
+            return bytearray(v)
+        return v
+
+    def array_literal(self, items: list, stored: tuple) -> list:
+        """``[a, b, ...]``: the sizes are checked before the items at the positions
+        ``stored`` (values of variables, elements, properties) are copied."""
+        if SIZED.isdisjoint(map(type, items)):
+            self.check_array_len(len(items))
+            return items
+        self.check(items)
+        for i in stored:
+            if type(items[i]) in CONTAINERS:
+                items[i] = self.copy(items[i])
+        return items
+
+    def map_literal(self, items: dict, stored: tuple) -> dict:
+        """``#{a: x, ...}``: as ``array_literal``; ``stored`` are positions in key order."""
+        self.check(items)
+        if stored:
+            keys = list(items)
+            for i in stored:
+                if type(items[keys[i]]) in CONTAINERS:
+                    items[keys[i]] = self.copy(items[keys[i]])
+        return items
 
     # ---- operators that may grow values ----------------------------------------------------
     def add(self, a: Any, b: Any) -> Any:
+        ta = type(a)
+        if ta is list or ta is dict:
+            if type(b) is ta:  # check the combined sizes before copying both
+                self.size.sizes(b, self.size.sizes(a))
+            self.charge_value(a)
+            self.charge_value(b)
         r = ops.add(a, b)
-        return self.check(r) if type(r) is not int and type(r) is not float else r
+        tr = type(r)
+        if tr is str:  # a copy at memory speed: one operation per 4 KB
+            if len(r) > 4096:
+                self.spend(len(r) >> 10)
+            return self.size.check_string(r)
+        return self.check(r) if tr is not int and tr is not float else r
 
     def iadd(self, a: Any, b: Any) -> Any:
         """``a += b``: arrays append (or extend with an array), maps merge, others ``+``."""
         ta = type(a)
         if ta is list:
-            if type(b) is list:
-                a.extend(ops.copy_value(b))
-            else:
-                a.append(ops.copy_value(b))
-            return self.check(a)
+            added = b if type(b) is list else [b]
+            grown = self.grown_sizes(a, len(a), added)  # fits before anything is copied
+            a.extend(self.copy(added) if added is b else [self.copy(b)])
+            self.remember(a, grown)
+            return a
         if ta is dict and type(b) is dict:
+            self.size.sizes(b, self.size.sizes(a))
             for k, v in b.items():
-                a[k] = ops.copy_value(v)
+                a[k] = self.copy(v)
             return self.check(a)
         if ta is bytearray:
             if type(b) is bytearray:
@@ -301,8 +503,49 @@ class Runtime:
             return self.check(a)
         return self.add(a, b)
 
+    def equals(self, a: Any, b: Any) -> bool:
+        """``==``: comparing containers counts their elements."""
+        ta = type(a)
+        if ta is type(b) and ta is not list and ta is not dict and ta is not FnPtr:
+            if ta is str and len(a) > 4096:  # a compare at memory speed: 1 per 4 KB
+                self.spend(len(a) >> 10)
+            return a == b  # what ``ops.equals`` does for these, without the call
+        if ta in CONTAINERS:
+            self.charge_value(a)
+        return ops.equals(a, b)
+
+    def not_equals(self, a: Any, b: Any) -> bool:
+        ta = type(a)
+        if ta is type(b) and ta is not list and ta is not dict and ta is not FnPtr:
+            if ta is str and len(a) > 4096:
+                self.spend(len(a) >> 10)
+            return a != b
+        if ta in CONTAINERS:
+            self.charge_value(a)
+        return ops.not_equals(a, b)
+
+    def counted(self, compare: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
+        """``compare`` (``<``, ``<=``, ...) counting 1 operation per 4 KB of a long string."""
+        def run(a: Any, b: Any) -> bool:
+            if type(a) is str and len(a) > 4096:
+                self.spend(len(a) >> 10)
+            return compare(a, b)
+        return run
+
+    def contains(self, container: Any, item: Any) -> bool:
+        """``item in container``: a search counts the container's elements."""
+        tc = type(container)
+        if tc is dict and type(item) is str:
+            return item in container  # what ``ops.contains`` does, without the call
+        if tc is not dict:
+            self.charge_value(container)
+        return ops.contains(container, item)
+
     def interp(self, *parts: Any) -> str:
-        return self.check("".join(p if type(p) is str else to_display(p) for p in parts))
+        text = "".join(p if type(p) is str else to_display(self.check(p)) for p in parts)
+        if len(text) > 4096:  # a copy at memory speed: one operation per 4 KB
+            self.spend(len(text) >> 10)
+        return self.size.check_string(text)
 
     # ---- indexing and properties ------------------------------------------------------------
     def index(self, obj: Any, idx: Any) -> Any:
@@ -315,7 +558,7 @@ class Runtime:
                 raise bounds_error("Array", idx, n)
             if ti is RhaiRange:
                 s, e = self.slice_bounds(len(obj), idx)
-                return ops.copy_value(obj[s:e])
+                return self.copy(obj[s:e])
         elif t is dict:
             if ti is str or ti is Char:
                 return obj.get(idx)
@@ -329,6 +572,8 @@ class Runtime:
                 raise bounds_error("String", idx, n)
             if ti is RhaiRange:
                 s, e = self.slice_bounds(len(obj), idx)
+                if e - s > 4096:  # a copy at memory speed: 1 operation per 4 KB
+                    self.spend((e - s) >> 10)
                 return obj[s:e]
         elif t is int:
             if ti is int:
@@ -385,19 +630,25 @@ class Runtime:
         return s, e
 
     def set_index(self, obj: Any, idx: Any, value: Any) -> Any:
-        """Store ``value`` at ``obj[idx]``; returns the container (new for strings and ints)."""
+        """Store ``value`` at ``obj[idx]``; returns the container (new for strings and ints).
+        A stored value is size-checked (as Rhai checks the element it assigns)."""
         t, ti, tv = type(obj), type(idx), type(value)
         if t is list:
             if ti is int:
                 n = len(obj)
                 if -n <= idx < n:
+                    if (tv is str or tv in CONTAINERS) and obj[idx] is not value:
+                        self.check(value)  # a new value, not a chain's write-back
+                        self.known.pop(id(obj), None)  # an element may have grown
                     obj[idx] = value
                     return obj
                 raise bounds_error("Array", idx, n)
         elif t is dict:
             if ti is str or ti is Char:
+                if (tv is str or tv in CONTAINERS) and obj.get(idx) is not value:
+                    self.check(value)
                 obj[str(idx)] = value
-                return self.check(obj)
+                return self.check_top(obj)
             raise EvalError(f"Object map index must be a string, not {type_name(idx)}",
                             kind="ErrorIndexingType")
         elif t is str:
@@ -409,12 +660,16 @@ class Runtime:
                     raise EvalError(f"Cannot set a string character to {type_name(value)}",
                                     kind="ErrorMismatchDataType")
                 i = idx % n
+                if n > 4096:  # the string is copied: 1 operation per 4 KB
+                    self.spend(n >> 10)
                 return obj[:i] + value + obj[i + 1:]
             if ti is RhaiRange:
                 if tv is not str and tv is not Char:
                     raise EvalError("Only a string can replace a substring",
                                     kind="ErrorMismatchDataType")
                 s, e = self.slice_bounds(len(obj), idx)
+                if len(obj) > 4096:
+                    self.spend(len(obj) >> 10)
                 return self.check(obj[:s] + value + obj[e:])
         elif t is int:
             if ti is int:
@@ -455,9 +710,14 @@ class Runtime:
                         f"'{type_name(obj)}'", kind="ErrorDotExpr")
 
     def set_prop(self, obj: Any, name: str, value: Any) -> Any:
+        """``obj.name = value``; a new string or container value is size-checked (not the
+        write-back of a chain, which stores the object already there)."""
         if type(obj) is dict:
+            tv = type(value)
+            if (tv is str or tv in CONTAINERS) and obj.get(name) is not value:
+                self.check(value)
             obj[name] = value
-            return self.check(obj)
+            return self.check_top(obj)
         fn = self.find_native("set$" + name, (obj, value))
         if fn is not None:
             box = [obj]
@@ -471,15 +731,22 @@ class Runtime:
         t = type(v)
         if t is RhaiRange:
             return v.as_range()
+        # a snapshot taken at C speed (counted per 64 items), elements copied one by one as
+        # the loop (which counts its iterations) reaches them
         if t is list:
-            return [ops.copy_value(x) if type(x) in CONTAINERS else x for x in v]
+            self.spend(1 + (len(v) >> 6))
+            if CONTAINERS.isdisjoint(map(type, v)):
+                return v[:]  # nothing to copy: a snapshot at C speed
+            return (self.copy(x) if type(x) in CONTAINERS else x for x in v[:])
         if t is str:
-            return [Char(c) for c in v]
+            return map(Char, v)
         if t is StepRange:
             return v.iterate()
         if t is bytearray:
-            return list(v)
+            self.spend(1 + (len(v) >> 6))
+            return iter(bytes(v))
         if t is dict:
+            self.spend(1 + (len(v) >> 6))
             return sorted(v)
         raise EvalError("For loop expects iterable type", kind="ErrorFor")
 
@@ -501,19 +768,60 @@ class Runtime:
         return found
 
     def invoke_native(self, fn: NativeFn, args: list | tuple, box: list | None = None) -> Any:
-        """Run a native; a by-reference first argument lives in ``box`` (written back)."""
-        if fn.mutates and box is None and type(args[0]) in CONTAINERS:
-            args = (ops.copy_value(args[0]), *args[1:])
+        """Run a native; a by-reference first argument lives in ``box`` (written back).
+
+        The call counts operations in proportion to its work (see ``CONSTANT_WORK``); its
+        result and a first argument it changed are size-checked, as Rhai checks them."""
+        first = args[0] if args else None
+        tf = type(first)
+        name = fn.name
+        if name not in CONSTANT_WORK:
+            self.charge_value(first, name in C_SPEED)
+            if name in FORMATTING:
+                self.check(first)
+        mutated = fn.mutates and (tf is list or tf is dict or tf is bytearray)
+        if mutated:
+            if box is None:
+                args = (self.copy(first), *args[1:])
+                first = args[0]
+            old_len = len(first)
         try:
-            result = fn.fn(self, *args) if fn.ctx else fn.fn(*args)
-        except (EvalError, LimitError, RecursionError):
+            if fn.ctx and (self.collected is not None or name in COLLECTING):
+                saved = self.collected  # callbacks' results count for a COLLECTING native
+                self.collected = (0, 0, 0) if name in COLLECTING else None
+                try:
+                    result = fn.fn(self, *args)
+                finally:
+                    self.collected = saved
+            elif fn.ctx:
+                result = fn.fn(self, *args)
+            else:
+                result = fn.fn(*args)
+        except (EvalError, LimitError, RecursionError, MemoryError):
             raise
         except Exception as exc:  # a stdlib bug must not escape as a Python error
-            raise EvalError(f"Error in function {fn.name}: {exc}", kind="ErrorRuntime") from None
+            raise EvalError(f"Error in function {name}: {exc}", kind="ErrorRuntime") from None
         if fn.writes_back:
             new, result = result
+            if type(new) is str:
+                self.size.check_string(new)
             if box is not None:
                 box[0] = new
+        elif mutated:
+            added = APPENDING.get(name)
+            if added is not None and tf is list:
+                if name == "append":
+                    self.check_grown(first, old_len, args[added])
+                else:
+                    self.check_pushed(first, old_len, args[added])
+            elif name not in NOT_GROWING and not (
+                    name in SELF_CHECKED and self.remembered(first, len(first))):
+                self.size.sizes(first)
+        tr = type(result)
+        if tr is str:
+            self.size.check_string(result)
+        elif tr is list or tr is dict or tr is bytearray:
+            self.size.sizes(result)
         return result
 
     def call_name(self, d: int, name: str, *args: Any) -> Any:
@@ -546,13 +854,22 @@ class Runtime:
         raise not_found(name, args)
 
     def call_host(self, name: str, host: Callable[..., Any], args: Any) -> Any:
+        """Call a host function with plain copies of ``args``; its result must be plain data
+        within the size limits. The deadline is checked after every host call (they may be
+        slow whatever their arguments)."""
+        for a in args:
+            self.charge_value(a)
+        self.check_deadline()  # a slow host call must not start after the deadline
         try:
             result = host(*[to_python(a) for a in args])
-        except (EvalError, LimitError):
+        except (EvalError, LimitError, MemoryError, RecursionError):
             raise
         except Exception as exc:
             raise EvalError(f"Error in function {name}: {exc}", kind="ErrorRuntime") from None
-        return from_python(result, f"result of {name}")
+        self.check_deadline()
+        value = from_python(result, f"result of {name}")
+        self.charge_value(value)
+        return self.check(value)
 
     def method(self, d: int, name: str, box: list, *args: Any) -> Any:
         """``obj.name(args)`` with ``obj`` by reference in ``box``: script fns bind ``this``;
@@ -573,6 +890,7 @@ class Runtime:
                   *args: Any) -> Any:
         """A method call on ``parent[key]`` / ``parent.key``: the result is written back."""
         child = self.prop(parent, key) if is_prop else self.index(parent, key)
+        self.known.pop(id(parent), None)  # the child may grow in place
         box = [child]
         result = self.method(d, name, box, *args)
         if box[0] is not child:
@@ -616,12 +934,18 @@ class Runtime:
     # ---- the ctx API used by the standard library ---------------------------------------------
     def call(self, fp: Any, args: list) -> Any:
         """Call a function pointer (or function name) with ``args``: the stdlib's callback API."""
-        return self.call_fn_ptr(self.depth, fp, list(args))
+        return self.collect(self.call_fn_ptr(self.depth, fp, list(args)))
 
     def call_method(self, fp: Any, this: Any, args: list) -> tuple[Any, Any]:
         box = [this]
         result = self.call_fn_ptr(self.depth, fp, list(args), box)
-        return result, box[0]
+        return self.collect(result), box[0]
+
+    def collect(self, result: Any) -> Any:
+        """A callback's result: inside a COLLECTING native, add its sizes to the total."""
+        if self.collected is not None:
+            self.collected = self.size.sizes([result], self.collected)
+        return result
 
     def var_lookup(self, name: str) -> Any:
         scope = self.ns["_SCOPE"]
@@ -676,13 +1000,16 @@ class Runtime:
              names: tuple[tuple[str, bool, bool], ...]) -> Any:
         """``eval(source)`` in the caller's scope: ``visible`` holds the caller's variables
         and gets their new values; ``names`` gives (name, is constant, declared in the
-        caller's innermost block) for each."""
+        caller's innermost block) for each. Compiling counts one operation per 16 characters
+        and is held to the run's deadline; the result is size-checked."""
         if type(source) is not str:
             raise EvalError(f"Data type incorrect: {type_name(source)} (expecting string)",
                             kind="ErrorMismatchDataType")
+        self.charge(1 + (len(source) >> 4))
+        self.check_deadline()
         new: dict = {}
         try:
-            return self.eval_hook(self, d, source, visible, new, top_level, names)
+            return self.check(self.eval_hook(self, d, source, visible, new, top_level, names))
         finally:
             declared = {name: innermost for name, _, innermost in names}
             for name, value in new.items():

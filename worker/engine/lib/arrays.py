@@ -89,7 +89,7 @@ def pad(ctx: Any, a: list, target: int, item: Any) -> None:
     checked first; only arrays, maps and blobs need a copy each, other values are immutable)."""
     n = target - len(a)
     if n > 0:
-        ctx.check_array_len(target)
+        ctx.check_repeat(a, n, item)
         if type(item) in (list, dict, bytearray):
             a.extend([copy_value(item) for _ in range(n)])
         else:
@@ -390,8 +390,8 @@ def reduce_rev_from(ctx: Any, a: list, fp: Any, initial: Any) -> Any:
 _SORTABLE = (int, float, str, Char, bool)
 
 
-@native("sort", list, mutates=True)
-def sort(a: list, descending: bool = False) -> None:
+@native("sort", list, ctx=True, mutates=True)
+def sort(ctx: Any, a: list, descending: bool = False) -> None:
     """Sort elements of one type (numbers, strings, chars, booleans, units) in natural order
     (Rhai's ``sort_with_builtin``: other element types cannot be sorted)."""
     if len(a) < 2:
@@ -405,30 +405,43 @@ def sort(a: list, descending: bool = False) -> None:
     if kind not in _SORTABLE:
         raise EvalError(f"elements of {type_name(a[0])} cannot be sorted",
                         kind="ErrorFunctionNotFound")
-    if kind is float:
-        a.sort(key=cmp_to_key(_float_order), reverse=descending)
+    if kind is float and any(x != x for x in a):  # NaN: compare as Rust's partial_cmp
+        a.sort(key=cmp_to_key(_counted(ctx, _float_order)), reverse=descending)
     else:
         a.sort(reverse=descending)
 
 
-@native("sort_desc", list, mutates=True)
-def sort_desc(a: list) -> None:
-    sort(a, descending=True)
+@native("sort_desc", list, ctx=True, mutates=True)
+def sort_desc(ctx: Any, a: list) -> None:
+    sort(ctx, a, descending=True)
 
 
-@native("order", list)
-def order(a: list) -> list:
+@native("order", list, ctx=True)
+def order(ctx: Any, a: list) -> list:
     """A sorted copy (``sort`` leaves the array as it is)."""
     result = copy_value(a)
-    sort(result)
+    sort(ctx, result)
     return result
 
 
-@native("order_desc", list)
-def order_desc(a: list) -> list:
+@native("order_desc", list, ctx=True)
+def order_desc(ctx: Any, a: list) -> list:
     result = copy_value(a)
-    sort(result, descending=True)
+    sort(ctx, result, descending=True)
     return result
+
+
+def _counted(ctx: Any, order: Any) -> Any:
+    """``order`` counting one operation per 64 comparisons (a long sort meets the limits)."""
+    calls = [0]
+
+    def counted(x: Any, y: Any) -> int:
+        calls[0] += 1
+        if not calls[0] & 63:
+            ctx.charge(64)
+        return order(x, y)
+
+    return counted
 
 
 def _float_order(x: float, y: float) -> int:

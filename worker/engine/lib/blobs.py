@@ -8,7 +8,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from ..natives import ANY, native
+from ..natives import native
 from ..values import Char, RhaiRange
 from .common import grow_checked, index_in, offset_len, range_start_len
 

@@ -1,0 +1,73 @@
+"""Limits on compiling a script (the top-level script and every ``eval`` string): source size,
+AST size, number of functions, and the run's deadline, so a compile bomb ends with a limit error
+instead of seconds of CPU and gigabytes of memory.
+
+The AST size is counted as the script's tokens (interpolated ``${...}`` parts included): every
+syntax-tree node comes from at least one token, and compile time and memory grow with them.
+"""
+from __future__ import annotations
+
+import time
+
+from .errors import LimitError
+
+DEADLINE_EVERY = 64  # statements parsed between two looks at the clock
+
+
+def timed_out(timeout: float) -> LimitError:
+    return LimitError("timeout", f"Script timed out after {timeout} seconds (timeout)",
+                      kind="ErrorTerminated")
+
+
+class CompileBudget:
+    """What one compilation may use; ``0`` means unlimited (``deadline`` is a monotonic time)."""
+
+    def __init__(self, max_script_size: int = 0, max_ast_size: int = 0, max_functions: int = 0,
+                 deadline: float = 0.0, timeout: float = 0.0) -> None:
+        self.max_script_size = max_script_size
+        self.max_ast_size = max_ast_size
+        self.max_functions = max_functions
+        self.deadline = deadline
+        self.timeout = timeout
+        self.functions = 0
+        self.tokens = 0
+        self.steps = 0
+
+    def check_source(self, source: str) -> None:
+        """Before lexing: the source's UTF-8 size against ``max_script_size``."""
+        limit = self.max_script_size
+        if limit and len(source) > limit // 4 and \
+                len(source.encode("utf-8", "surrogatepass")) > limit:
+            raise LimitError("max_script_size", f"Script is too large: over {limit} bytes "
+                             "(max_script_size)", kind="ErrorDataTooLarge")
+        self.check_deadline()
+
+    def add_token(self) -> None:
+        """One more token lexed (the AST size) against ``max_ast_size``; the clock is looked
+        at every 1,024 tokens."""
+        self.tokens += 1
+        if self.tokens & 1023 == 0:
+            self.check_deadline()
+        if self.tokens > self.max_ast_size > 0:
+            raise LimitError("max_ast_size", "Script is too large: over "
+                             f"{self.max_ast_size} tokens (max_ast_size)",
+                             kind="ErrorDataTooLarge")
+
+    def add_function(self) -> None:
+        """One more function or closure defined (Rhai's ``max_functions`` counts both)."""
+        self.functions += 1
+        if self.max_functions and self.functions > self.max_functions:
+            raise LimitError("max_functions", "Number of functions defined exceeds maximum "
+                             f"limit of {self.max_functions} (max_functions)",
+                             kind="TooManyFunctions")
+
+    def step(self) -> None:
+        """One statement parsed: look at the clock every ``DEADLINE_EVERY`` statements."""
+        self.steps += 1
+        if self.steps % DEADLINE_EVERY == 0:
+            self.check_deadline()
+
+    def check_deadline(self) -> None:
+        if self.deadline and time.monotonic() > self.deadline:
+            raise timed_out(self.timeout)
+
