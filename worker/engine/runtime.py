@@ -19,6 +19,9 @@ from .values import (INT_MAX, INT_MIN, Char, FnPtr, Instant, RhaiRange, StepRang
                      type_name)
 
 CONTAINERS = frozenset({list, dict, bytearray})
+COMPARED_BY_OPS = frozenset({list, dict, FnPtr, float})
+"""Types ``==``/``!=`` leave to ``ops`` even when both sides have them: containers (element by
+element) and FLOATs (Rhai's relative epsilon, ``src/func/builtin.rs``)."""
 TICK = 1024  # loop iterations counted locally before they are accounted
 GRANT = 250  # operations the ``_ops`` countdown gets at a time: small ints, which CPython
 # caches, so counting allocates nothing
@@ -506,7 +509,7 @@ class Runtime:
     def equals(self, a: Any, b: Any) -> bool:
         """``==``: comparing containers counts their elements."""
         ta = type(a)
-        if ta is type(b) and ta is not list and ta is not dict and ta is not FnPtr:
+        if ta is type(b) and ta not in COMPARED_BY_OPS:
             if ta is str and len(a) > 4096:  # a compare at memory speed: 1 per 4 KB
                 self.spend(len(a) >> 10)
             return a == b  # what ``ops.equals`` does for these, without the call
@@ -516,7 +519,7 @@ class Runtime:
 
     def not_equals(self, a: Any, b: Any) -> bool:
         ta = type(a)
-        if ta is type(b) and ta is not list and ta is not dict and ta is not FnPtr:
+        if ta is type(b) and ta not in COMPARED_BY_OPS:
             if ta is str and len(a) > 4096:
                 self.spend(len(a) >> 10)
             return a != b
