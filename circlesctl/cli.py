@@ -580,6 +580,9 @@ def play(config: Config, paths: StatePaths, name: str, script: str, key_hex: str
     if circle is None:
         known = ", ".join(repr(c.name) for c in config.circles)
         raise Fail(f"no circle called {name!r} in {config.path} (circles: {known})", EXIT_USAGE)
+    if config.role == "workers":
+        raise Fail(f"{paths.root} is a worker host (--role workers): it runs no server; play "
+                   "through the main host's", EXIT_USAGE)
     source = _read_script(script)
     private_key = _play_key(paths, circle.name, key_hex, key_file)
     try:

@@ -180,9 +180,25 @@ def test_worker_host_answers_for_a_stopped_main_worker_and_loses_nothing(
     assert redis_client.llen(protocol.worker_processing_key(
         public_key, socket.gethostname(), pids_b["worker-shared-1"])) == 0
 
+    reloaded = host_b.cli("reload")
+    assert reloaded.returncode == 0, reloaded.stdout + reloaded.stderr
+    assert "No changes" in reloaded.stdout
+    circles[0]["workers"] = 1
+    host_b.config.write_text(json.dumps(circles))
+    reloaded = host_b.cli("reload")
+    assert reloaded.returncode == 0, reloaded.stdout + reloaded.stderr
+    assert "changed: 'Shared'" in reloaded.stdout
+    assert set(worker_pids(host_b)) == {"worker-shared"}
+    restarted = host_b.cli("restart", "worker-shared")
+    assert restarted.returncode == 0 and "Restarted shared:worker-shared" in restarted.stdout, (
+        restarted.stdout + restarted.stderr)
+    assert not (host_b.state / "keys.json").exists()
+    refused = host_b.cli("play", "Shared", "-", stdin='print("x");')
+    assert refused.returncode == 2 and "worker host" in refused.stderr, refused.stderr
+
     # stop, status, logs work on the worker host with its own programs only.
     logs = host_b.cli("logs", "Shared", "-n", "3")
-    assert logs.returncode == 0 and "worker-shared-2.log" in logs.stdout
+    assert logs.returncode == 0 and "worker-shared.log" in logs.stdout
     assert "ws-shared" not in logs.stdout
     running_b, running_a = host_b.tree_pids(), host_a.tree_pids()
     assert host_b.cli("stop").returncode == 0
