@@ -120,7 +120,7 @@ def targets_for(circles: Sequence[Circle], keys: dict[str, KeyPair], embedded: b
 def _prepare(config: Config, paths: StatePaths,
              options: StartOptions) -> tuple[Supervisor, str, dict[str, KeyPair]]:
     """Create the state folder, keys and data folders; render supervisord.conf (0600)."""
-    paths.create()
+    paths.create(embedded_redis=not options.redis_url)
     if options.new_keys:
         backup = backup_keys(paths.keys)
         if backup is not None:
