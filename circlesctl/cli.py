@@ -324,7 +324,7 @@ def _exit_if_config_differs(config: Config, paths: StatePaths) -> None:
     """On a running tree: exit 3 naming what differs from CONFIG (reload applies it)."""
     try:
         changes = reloading.pending_changes(config, paths, load_settings(paths.tree_settings))
-    except (SettingsError, keyfile.KeyFileError, OSError) as exc:
+    except (SettingsError, keyfile.KeyFileError, ConfigError, OSError) as exc:
         click.echo(f"Cannot compare {config.path} with the running tree: {exc}")
         return
     if changes.any:
