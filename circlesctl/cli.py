@@ -1,5 +1,5 @@
 """The ``circlesctl`` command line: start, status, stop, reload, restart, logs, play,
-systemd-unit.
+export-public, systemd-unit.
 
 Exit codes: 0 success, 1 runtime failure (a program did not start, a script failed, not
 running), 2 usage or configuration error (nothing is started or created), 3 ``start`` found the
@@ -12,12 +12,15 @@ import getpass
 import json
 import logging
 import signal
+import socket
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 import click
+import redis
 
 from worker import redis_connect
 
@@ -26,7 +29,10 @@ from . import logs as logfiles
 from . import preflight, render
 from . import reload as reloading
 from . import status as tree_status
-from .config import Config, ConfigError, load_config, memory_limit_problem
+from . import cluster
+from .circlekeys import public_circles, tree_keys
+from .config import (ROLES, Config, ConfigError, load_config, memory_limit_problem,
+                     with_worker_defaults)
 from .inflight import stop_notices
 from .orchestrate import (StartOptions, StartupAborted, show_log_tails, start_tree,
                           write_private)
@@ -37,7 +43,8 @@ from .status import format_table, notes, tree_view, websocket_url
 from .supervisor import (RPC_ERRORS, Supervisor, clean_stale, live_supervisord, orphans,
                          read_pid)
 from .systemd import UnitOptions, render_unit
-from .tree import SettingsError, TreeSettings, describe, dump_settings, load_settings
+from .tree import (SettingsError, TreeSettings, describe, dump_settings, load_settings,
+                   recorded_role)
 
 if TYPE_CHECKING:
     from wsserver.client import CircleRpcError
@@ -92,17 +99,28 @@ def common_options(*positionals: str) -> Callable[[Callable[..., Any]], Callable
             if config is not None and config_option is not None:
                 raise click.UsageError("give the config file as CONFIG or --config, not both")
             setup_logging(verbose + click.get_current_context().find_root().params["verbose"])
-            loaded = _load(Path(config or config_option or DEFAULT_CONFIG))
+            path = Path(config or config_option or DEFAULT_CONFIG)
+            paths = resolve_state_dir(path, state_dir)
+            role = kwargs.pop("role", None) or recorded_role(paths.tree_settings)
+            loaded = _load(path, role)
             own = args[len(args) - len(positionals):]
-            return func(loaded, resolve_state_dir(loaded.path, state_dir), *own, **kwargs)
+            return func(loaded, paths, *own, **kwargs)
         return wrapper
     return decorate
 
 
-def _load(path: Path) -> Config:
+def _load(path: Path, role: str) -> Config:
     try:
-        return load_config(path)
+        return load_config(path, role)
     except ConfigError as exc:
+        raise Fail(str(exc), EXIT_USAGE) from None
+
+
+def _tree_keys(config: Config, paths: StatePaths) -> dict[str, keyfile.KeyPair]:
+    """The keys of the tree's circles as its role has them (see circlekeys), read-only."""
+    try:
+        return tree_keys(config, paths)
+    except (keyfile.KeyFileError, ConfigError) as exc:
         raise Fail(str(exc), EXIT_USAGE) from None
 
 
@@ -148,7 +166,7 @@ def _tree_view(config: Config, paths: StatePaths,
         infos = supervisor.processes()
     except RPC_ERRORS as exc:
         raise Fail(f"supervisord of {paths.root} stopped answering: {exc}") from None
-    return tree_view(config, _read_keys(paths), infos, _read_init(paths))
+    return tree_view(config, _tree_keys(config, paths), infos, _read_init(paths))
 
 
 def show_status(config: Config, paths: StatePaths, supervisor: Supervisor,
@@ -203,6 +221,9 @@ def _check_memory_limit(ctx: click.Context, param: click.Parameter,
                    "(default: the worker's, 512; 0 = off).")
 @click.option("--max-attempts", type=click.IntRange(min=1),
               help="Default max_attempts for circles that set none (default: the worker's, 2).")
+@click.option("--role", type=click.Choice(ROLES), default="all", show_default=True,
+              help="all: servers, workers and init scripts; workers: only the circles' workers, "
+                   "on a shared Redis (--redis-url), no private keys (a worker host).")
 def start(config: Config, paths: StatePaths, detach: bool, new_keys: bool, yes: bool,
           redis_url: str | None, ready_timeout: float, init_timeout: float, debug: bool,
           max_memory_mb: int | None, max_attempts: int | None) -> None:
@@ -211,9 +232,25 @@ def start(config: Config, paths: StatePaths, detach: bool, new_keys: bool, yes: 
     Stays in the foreground until Ctrl+C or SIGTERM, which stop everything, unless --detach.
     If the circles already run from this state folder, shows their status and exits 0, or 3
     when CONFIG differs from what runs (then 'circlesctl reload' applies it).
+    With --role workers, runs only the workers of CONFIG's circles (named by "public_key")
+    against the shared Redis of --redis-url / CIRCLES_REDIS_URL.
     """
+    if config.role == "workers":
+        if not redis_url:
+            raise Fail("--role workers needs the shared Redis of the main host: give "
+                       "--redis-url or CIRCLES_REDIS_URL (a worker host runs no Redis of its "
+                       "own); nothing was started", EXIT_USAGE)
+        if new_keys:
+            raise Fail("--new-keys: a worker host has no keys of its own (the circles' keys "
+                       "live on the main host)", EXIT_USAGE)
+        for note in config.ignored:
+            click.echo(f"Note: {note}.")
     if paths.root.is_dir():
         running = Supervisor.attach(paths)
+        recorded = recorded_role(paths.tree_settings)
+        if running is not None and recorded != config.role:
+            raise Fail(f"circles already run from {paths.root} with --role {recorded}; stop "
+                       f"them first to start with --role {config.role}", EXIT_CONFIG_DIFFERS)
         if running is not None:
             click.echo(f"Circles are already running from {paths.root}; not starting twice.")
             show_status(config, paths, running)
@@ -269,8 +306,9 @@ def _preflight(config: Config, paths: StatePaths, redis_url: str | None) -> str 
     except ValueError as exc:
         raise Fail(str(exc), EXIT_USAGE) from None
     try:
-        keyfile.read_keys(paths.keys)
-        preflight.check_ports(config)
+        tree_keys(config, paths)
+        if config.role == "all":
+            preflight.check_ports(config)
     except keyfile.KeyFileError as exc:
         raise Fail(str(exc), EXIT_USAGE) from None
     except ConfigError as exc:
@@ -286,11 +324,11 @@ def _exit_if_config_differs(config: Config, paths: StatePaths) -> None:
     """On a running tree: exit 3 naming what differs from CONFIG (reload applies it)."""
     try:
         changes = reloading.pending_changes(config, paths, load_settings(paths.tree_settings))
-    except (SettingsError, keyfile.KeyFileError, OSError) as exc:
+    except (SettingsError, keyfile.KeyFileError, ConfigError, OSError) as exc:
         click.echo(f"Cannot compare {config.path} with the running tree: {exc}")
         return
     if changes.any:
-        lines = "; ".join(describe(changes, config, _read_keys(paths)))
+        lines = "; ".join(describe(changes, config, _tree_keys(config, paths)))
         click.echo(f"{config.path} differs from what runs ({lines}); nothing was applied. "
                    f"Apply it with: circlesctl reload {config.path} --state-dir {paths.root}",
                    err=True)
@@ -303,11 +341,16 @@ def _exit_if_config_differs(config: Config, paths: StatePaths) -> None:
               help="Print the tree as JSON (every full value; each process as supervisorctl "
                    "names it).")
 @click.option("--wide", is_flag=True, help="Full public keys and queue names in the table.")
-def status(config: Config, paths: StatePaths, as_json: bool, wide: bool) -> None:
+@click.option("--cluster", "with_cluster", is_flag=True,
+              help="Also list every live worker of each circle on every host (from the "
+                   "workers' heartbeats in Redis).")
+def status(config: Config, paths: StatePaths, as_json: bool, wide: bool,
+           with_cluster: bool) -> None:
     """Show the running tree (exit 1 if not running or a configured program is not RUNNING).
 
     Lists circles that run but are no longer in CONFIG, and configured ones that do not run
-    (ABSENT). Changes nothing.
+    (ABSENT). --cluster adds, per circle, the workers of every host sharing its Redis. Changes
+    nothing.
     """
     supervisor = Supervisor.attach(paths) if paths.root.is_dir() else None
     if as_json:
@@ -320,12 +363,39 @@ def status(config: Config, paths: StatePaths, as_json: bool, wide: bool) -> None
         view = _tree_view(config, paths, supervisor)
         data = tree_status.to_json(view, str(paths.root), str(config.path))
         data["supervisord_pid"] = read_pid(paths.supervisor_pidfile)
+        data["role"] = config.role
+        if with_cluster:
+            data["cluster"] = cluster.to_json(_cluster_view(config, paths, view))
         click.echo(json.dumps(data, indent=2))
         ok = view.ok
     else:
-        ok = show_status(config, paths, supervisor or _attach_or_fail(paths), wide)
+        supervisor = supervisor or _attach_or_fail(paths)
+        ok = show_status(config, paths, supervisor, wide)
+        if with_cluster:
+            view = _tree_view(config, paths, supervisor)
+            click.echo("")
+            click.echo(cluster.format_cluster(_cluster_view(config, paths, view), time.time()))
     if not ok:
         sys.exit(EXIT_RUNTIME)
+
+
+def _cluster_view(config: Config, paths: StatePaths,
+                  view: tree_status.TreeView) -> list[cluster.CircleWorkers]:
+    """The live workers of the configured circles on every host, read from Redis."""
+    keys = _tree_keys(config, paths)
+    circles = {c.name: keys[c.name].public_key for c in config.circles if c.name in keys}
+    own_pids = {p.pid for p in view.programs if p.pid}
+    url = _load_settings(paths).redis_url_for(paths)
+    client = redis_connect.sync_client(url, decode_responses=True, socket_timeout=5,
+                                       socket_connect_timeout=5)
+    try:
+        beats = {pk: cluster.read_heartbeats(client, pk) for pk in circles.values()}
+    except redis.RedisError as exc:
+        raise Fail(f"cluster view: cannot read the heartbeats from Redis "
+                   f"({redis_connect.masked_url(url)}): {exc}") from None
+    finally:
+        client.close()
+    return cluster.cluster_view(circles, beats, socket.gethostname(), own_pids)
 
 
 @cli.command()
@@ -352,7 +422,7 @@ def reload(config: Config, paths: StatePaths, ready_timeout: float, init_timeout
         settings = replace(settings, max_attempts=max_attempts)
     try:
         running = {i.group for i in supervisor.processes()}
-        reloading.check_ports_to_take(config, _read_keys(paths), running)
+        reloading.check_ports_to_take(config, _tree_keys(config, paths), running)
     except ConfigError as exc:
         raise Fail(f"{exc}; nothing was changed", EXIT_USAGE) from None
     except RPC_ERRORS as exc:
@@ -361,7 +431,7 @@ def reload(config: Config, paths: StatePaths, ready_timeout: float, init_timeout
     try:
         result = reloading.apply_config(config, paths, supervisor, settings, ready_timeout,
                                         init_timeout, _ready_line)
-    except keyfile.KeyFileError as exc:
+    except (keyfile.KeyFileError, ConfigError) as exc:
         raise Fail(str(exc), EXIT_USAGE) from None
     except StartupFailed as exc:
         show_log_tails(paths, exc.programs)
@@ -371,7 +441,7 @@ def reload(config: Config, paths: StatePaths, ready_timeout: float, init_timeout
     except (reloading.ReloadError, *RPC_ERRORS) as exc:
         raise Fail(f"reload failed: {exc}") from None
     reloading.merge_init_results(paths, result.init)
-    keys = _read_keys(paths)
+    keys = _tree_keys(config, paths)
     if result.changes.any:
         for line in describe(result.changes, config, keys):
             click.echo(f"Reloaded: {line}")
@@ -397,7 +467,7 @@ def restart(config: Config, paths: StatePaths, name: str, ready_timeout: float) 
         circle, chosen = reloading.resolve_restart(name, config, supervisor.processes())
     except reloading.ReloadError as exc:
         raise Fail(str(exc), EXIT_USAGE) from None
-    pair = _read_keys(paths).get(circle.name)
+    pair = _tree_keys(config, paths).get(circle.name)
     if pair is None:
         raise Fail(f"no key for circle {circle.name!r} in {paths.keys}")
     specs = [tree_status.namespec(i.group, i.name) for i in chosen]
@@ -406,7 +476,8 @@ def restart(config: Config, paths: StatePaths, name: str, ready_timeout: float) 
     try:
         reloading.stop_processes(supervisor, chosen)
         reloading.start_processes(supervisor, specs)
-        wait_ready(supervisor, reloading.targets(circle, pair.public_key, list(old_pids)),
+        wait_ready(supervisor,
+                   reloading.targets(circle, pair.public_key, list(old_pids), config.role),
                    client, ready_timeout, lambda *_: None)
     except StartupFailed as exc:
         show_log_tails(paths, exc.programs)
@@ -450,12 +521,12 @@ def logs(config: Config, paths: StatePaths, name: str, follow: bool, lines: int)
     supervisorctl names it, 'ourworld:ws-ourworld'), or 'redis'/'supervisord'."""
     name = _program_name(config, name)
     circle = config.find(name)
-    if circle is not None and name in (*circle.worker_processes, circle.ws_program):
+    if circle is not None and name in circle.processes(config.role):
         files = [paths.program_log(name)]
     elif circle is not None and name == circle.worker_program:  # a whole pool
         files = [paths.program_log(p) for p in circle.worker_processes]
-    elif circle is not None:
-        files = [paths.program_log(p) for p in (*circle.worker_processes, circle.ws_program)]
+    elif circle is not None and name != circle.ws_program:
+        files = [paths.program_log(p) for p in circle.processes(config.role)]
     elif name == REDIS_PROGRAM:
         files = [paths.program_log(REDIS_PROGRAM)]
     elif name == "supervisord":
@@ -509,6 +580,9 @@ def play(config: Config, paths: StatePaths, name: str, script: str, key_hex: str
     if circle is None:
         known = ", ".join(repr(c.name) for c in config.circles)
         raise Fail(f"no circle called {name!r} in {config.path} (circles: {known})", EXIT_USAGE)
+    if config.role == "workers":
+        raise Fail(f"{paths.root} is a worker host (--role workers): it runs no server; play "
+                   "through the main host's", EXIT_USAGE)
     source = _read_script(script)
     private_key = _play_key(paths, circle.name, key_hex, key_file)
     try:
@@ -564,10 +638,46 @@ def _play_key(paths: StatePaths, name: str, key_hex: str | None, key_file: Any) 
     return pair.private_key
 
 
+@cli.command("export-public")
+@common_options()
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the file here (mode 0600) instead of printing it.")
+def export_public(config: Config, paths: StatePaths, output: Path | None) -> None:
+    """Print the circles file a worker host needs: each circle's name, public key (from the
+    state folder's keys.json), worker count, store and worker limits; never a private key.
+
+    'circlesctl start --role workers FILE' on the worker host accepts it as it is.
+    """
+    keys = _tree_keys(config, paths)
+    missing = [c.name for c in config.circles if c.name not in keys]
+    if missing:
+        raise Fail(f"no key yet for circle(s) {', '.join(map(repr, missing))} in {paths.keys}: "
+                   "start the circles once first ('circlesctl start')")
+    try:
+        settings: TreeSettings | None = load_settings(paths.tree_settings)
+    except SettingsError:
+        settings = None
+    if settings is not None:
+        config = with_worker_defaults(config, settings.max_memory_mb, settings.max_attempts)
+    text = json.dumps(public_circles(config, keys), indent=2) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        write_private(output.absolute(), text)
+    except OSError as exc:
+        raise Fail(f"cannot write {output}: {exc}", EXIT_USAGE) from None
+    click.echo(f"Wrote {len(config.circles)} circle(s) to {output} (public keys only).",
+               err=True)
+
+
 @cli.command("systemd-unit")
 @common_options()
 @click.option("--user", default=getpass.getuser, show_default="the current user",
               help="The user the circles run as (User=); owns the state folder.")
+@click.option("--role", type=click.Choice(ROLES),
+              help="The role the unit starts the tree with (default: the state folder's, else "
+                   "all); workers for a worker host.")
 def systemd_unit(config: Config, paths: StatePaths, user: str) -> None:
     """Print a systemd service unit that runs CONFIG's circles in the foreground.
 
@@ -576,7 +686,7 @@ def systemd_unit(config: Config, paths: StatePaths, user: str) -> None:
     """
     try:
         unit = render_unit(UnitOptions(python=sys.executable, config=config.path,
-                                       state_dir=paths.root, user=user))
+                                       state_dir=paths.root, user=user, role=config.role))
     except ValueError as exc:
         raise Fail(str(exc), EXIT_USAGE) from None
     click.echo(unit, nl=False)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from worker.identity import parse_member
+from worker.identity import parse_member, parse_public_key
 from wsserver.origins import is_loopback, normalize_origin
 
 from worker.memory import MIN_MAX_MEMORY_MB
@@ -22,7 +22,12 @@ RESERVED_SLUGS = frozenset({"redis"})
 """Slugs taken by programs circlesctl adds itself (the embedded Redis)."""
 
 _FIELDS = {"name", "port", "script_path", "host", "auth", "members", "workers", "max_memory_mb",
-           "max_attempts", "store", "origins"}
+           "max_attempts", "store", "origins", "public_key"}
+ROLES = ("all", "workers")
+"""What a tree runs: every circle's server and workers (``all``), or only workers (``workers``)."""
+SERVER_FIELDS = ("port", "host", "auth", "members", "origins", "script_path")
+"""Fields only the server and the init script use: ignored (not even validated) on a workers
+host, which runs neither."""
 MAX_WORKERS = 64
 """Upper bound on a circle's worker pool: catches a typo (2000) before it forks a process storm."""
 STORES = ("sqlite", "redis")
@@ -70,6 +75,9 @@ class Circle:
     store: str = "sqlite"
     origins: tuple[str, ...] = ()
     """Browser origins allowed to connect; empty = the server's default (its own console)."""
+    public_key: str | None = None
+    """The circle's public key (compressed hex) when circles.json names it; None: the state
+    folder's keys.json holds the circle's keypair."""
 
     @property
     def worker_program(self) -> str:
@@ -87,6 +95,11 @@ class Circle:
     def ws_program(self) -> str:
         return f"ws-{self.slug}"
 
+    def processes(self, role: str) -> tuple[str, ...]:
+        """The processes a tree of ``role`` runs for this circle: its workers, and its server
+        unless the tree is a workers host."""
+        return self.worker_processes + ((self.ws_program,) if role == "all" else ())
+
 
 @dataclass(frozen=True)
 class Config:
@@ -94,6 +107,9 @@ class Config:
 
     path: Path
     circles: tuple[Circle, ...] = field(default_factory=tuple)
+    role: str = "all"
+    ignored: tuple[str, ...] = ()
+    """Notes naming the server fields a workers-role config carries and that are ignored."""
 
     def find(self, name: str) -> Circle | None:
         """The circle called ``name``, or owning the program/group called ``name``."""
@@ -129,7 +145,7 @@ def _type_name(value: Any) -> str:
             dict: "object", type(None): "null"}.get(type(value), type(value).__name__)
 
 
-def _parse_circle(file: str, index: int, raw: Any, base: Path) -> Circle:
+def _parse_circle(file: str, index: int, raw: Any, base: Path, role: str = "all") -> Circle:
     label = f"#{index + 1}"
     if not isinstance(raw, dict):
         raise ConfigError(file, f"must be an object, got {_type_name(raw)}", label)
@@ -151,6 +167,27 @@ def _parse_circle(file: str, index: int, raw: Any, base: Path) -> Circle:
         raise ConfigError(file, "must contain at least one ASCII letter or digit", label, "name")
     if slug in RESERVED_SLUGS:
         raise ConfigError(file, f"program name {slug!r} is reserved for circlesctl", label, "name")
+
+    public_key = None
+    if "public_key" in raw:
+        if not isinstance(raw["public_key"], str):
+            raise ConfigError(file, f"must be a string, got {_type_name(raw['public_key'])}",
+                              label, "public_key")
+        try:
+            public_key = parse_public_key(raw["public_key"])
+        except ValueError as exc:
+            raise ConfigError(file, str(exc), label, "public_key") from None
+    workers = _whole_number(file, raw, label, "workers", 1, 1, MAX_WORKERS)
+    max_memory_mb = _whole_number(file, raw, label, "max_memory_mb", None, 0)
+    if max_memory_mb is not None and memory_limit_problem(max_memory_mb):
+        raise ConfigError(file, memory_limit_problem(max_memory_mb), label, "max_memory_mb")
+    max_attempts = _whole_number(file, raw, label, "max_attempts", None, 1)
+    store = raw.get("store", "sqlite")
+    if store not in STORES:
+        raise ConfigError(file, f"must be \"sqlite\" or \"redis\", got {store!r}", label, "store")
+    if role == "workers":
+        return Circle(name=name, port=0, slug=slug, workers=workers, max_memory_mb=max_memory_mb,
+                      max_attempts=max_attempts, store=store, public_key=public_key)
 
     if "port" not in raw:
         raise ConfigError(file, "is required", label, "port")
@@ -188,12 +225,6 @@ def _parse_circle(file: str, index: int, raw: Any, base: Path) -> Circle:
         except ValueError as exc:
             raise ConfigError(file, f"entry {position + 1}: {exc}", label, "members") from None
 
-    workers = _whole_number(file, raw, label, "workers", 1, 1, MAX_WORKERS)
-    max_memory_mb = _whole_number(file, raw, label, "max_memory_mb", None, 0)
-    if max_memory_mb is not None and memory_limit_problem(max_memory_mb):
-        raise ConfigError(file, memory_limit_problem(max_memory_mb), label, "max_memory_mb")
-    max_attempts = _whole_number(file, raw, label, "max_attempts", None, 1)
-
     script_path = None
     if "script_path" in raw and raw["script_path"] is not None:
         script = raw["script_path"]
@@ -202,14 +233,10 @@ def _parse_circle(file: str, index: int, raw: Any, base: Path) -> Circle:
                               "script_path")
         script_path = (base / script).resolve()
 
-    store = raw.get("store", "sqlite")
-    if store not in STORES:
-        raise ConfigError(file, f"must be \"sqlite\" or \"redis\", got {store!r}", label, "store")
-
     return Circle(name=name, port=port, slug=slug, host=host, auth=auth,
                   members=tuple(dict.fromkeys(members)), script_path=script_path,
                   workers=workers, max_memory_mb=max_memory_mb, max_attempts=max_attempts,
-                  store=store, origins=origins)
+                  store=store, origins=origins, public_key=public_key)
 
 
 def memory_limit_problem(megabytes: int) -> str:
@@ -248,8 +275,18 @@ def _parse_origins(file: str, label: str, value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(origins))
 
 
-def parse_config(text: str, path: Path) -> Config:
-    """Parse and validate the text of a circles.json that lives at ``path`` (no I/O)."""
+def _ignored_note(raw: Any) -> str:
+    """The note for a workers-role circle that carries server fields (empty when none)."""
+    present = [f for f in SERVER_FIELDS if isinstance(raw, dict) and f in raw]
+    if not present:
+        return ""
+    return (f"circle {raw.get('name')!r}: {', '.join(present)} ignored (a workers host runs no "
+            "server and no init script)")
+
+
+def parse_config(text: str, path: Path, role: str = "all") -> Config:
+    """Parse and validate the text of a circles.json that lives at ``path`` (no I/O), for a
+    tree of ``role``: with ``workers``, the server fields are not needed and are ignored."""
     file = str(path)
     try:
         data = json.loads(text)
@@ -260,7 +297,8 @@ def parse_config(text: str, path: Path) -> Config:
     if not data:
         raise ConfigError(file, "lists no circles")
     base = path.parent
-    circles = [_parse_circle(file, index, raw, base) for index, raw in enumerate(data)]
+    circles = [_parse_circle(file, index, raw, base, role) for index, raw in enumerate(data)]
+    seen_keys: dict[str, Circle] = {}
     seen_names: dict[str, Circle] = {}
     seen_ports: dict[int, Circle] = {}
     seen_slugs: dict[str, Circle] = {}
@@ -268,21 +306,28 @@ def parse_config(text: str, path: Path) -> Config:
         label = repr(circle.name)
         if circle.name in seen_names:
             raise ConfigError(file, "duplicate name", label, "name")
-        if circle.port in seen_ports:
+        if circle.public_key is not None and circle.public_key in seen_keys:
+            raise ConfigError(file, f"is the same as circle {seen_keys[circle.public_key].name!r}'s "
+                              "(one queue cannot be two circles)", label, "public_key")
+        if role == "all" and circle.port in seen_ports:
             raise ConfigError(file, f"port {circle.port} is already used by circle "
                               f"{seen_ports[circle.port].name!r}", label, "port")
         if circle.slug in seen_slugs:
             raise ConfigError(file, f"program name {circle.slug!r} is the same as circle "
                               f"{seen_slugs[circle.slug].name!r}'s; choose a more distinct name",
                               label, "name")
+        if circle.public_key is not None:
+            seen_keys[circle.public_key] = circle
         seen_names[circle.name] = circle
         seen_ports[circle.port] = circle
         seen_slugs[circle.slug] = circle
-    return Config(path=path, circles=tuple(circles))
+    notes = tuple(note for note in map(_ignored_note, data) if note) if role == "workers" else ()
+    return Config(path=path, circles=tuple(circles), role=role, ignored=notes)
 
 
-def load_config(path: Path) -> Config:
-    """Read, parse and validate ``path``, and check every init script is a readable file."""
+def load_config(path: Path, role: str = "all") -> Config:
+    """Read, parse and validate ``path`` for a tree of ``role``, and check every init script
+    is a readable file."""
     path = Path(path).absolute()
     try:
         text = path.read_text(encoding="utf-8")
@@ -292,7 +337,7 @@ def load_config(path: Path) -> Config:
         raise ConfigError(path, "is a folder, not a config file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(path, f"cannot read: {exc}") from None
-    config = parse_config(text, path)
+    config = parse_config(text, path, role)
     for circle in config.circles:
         if circle.script_path is None:
             continue

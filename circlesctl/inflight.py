@@ -8,10 +8,11 @@ import re
 
 import redis
 
-from worker import protocol
+from worker import protocol, redis_connect
 
-from .config import Config
-from .keys import KeyFileError, read_keys
+from .circlekeys import tree_keys
+from .config import Config, ConfigError
+from .keys import KeyFileError
 from .paths import StatePaths
 from .render import STOP_WAIT_SECS
 
@@ -62,14 +63,14 @@ def stop_notices(paths: StatePaths, config: Config) -> list[str]:
     if url is None:
         return []
     try:
-        public_keys = {name: pair.public_key for name, pair in read_keys(paths.keys).items()}
-        client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=2,
-                                      socket_connect_timeout=2)
+        public_keys = {name: pair.public_key for name, pair in tree_keys(config, paths).items()}
+        client = redis_connect.sync_client(url, decode_responses=True, socket_timeout=2,
+                                           socket_connect_timeout=2)
         try:
             running = running_scripts(client, config, public_keys)
         finally:
             client.close()
-    except (KeyFileError, redis.RedisError, ValueError) as exc:
+    except (KeyFileError, ConfigError, redis.RedisError, ValueError) as exc:
         log.info("cannot tell which scripts are running: %s", exc)
         return []
     return [f"Waiting for circle {name!r} to finish the script(s) its workers are running "

@@ -26,7 +26,8 @@ from worker import redis_connect
 from .config import Circle, Config
 from .inflight import stop_notices
 from .initscripts import run_init_scripts
-from .keys import KeyPair, backup_keys, ensure_keys
+from .circlekeys import worker_host_keys
+from .keys import KeyPair, backup_keys, ensure_keys, read_keys
 from .logs import last_lines, lines_since, log_offsets
 from .paths import StatePaths
 from .readiness import StartupFailed, Target, wait_ready
@@ -103,32 +104,38 @@ def write_private(path: Path, text: str) -> None:
         raise
 
 
-def targets_for(circles: Sequence[Circle], keys: dict[str, KeyPair],
-                embedded: bool) -> list[Target]:
-    """What to wait for: the embedded Redis (if any), then each circle's workers and server."""
+def targets_for(circles: Sequence[Circle], keys: dict[str, KeyPair], embedded: bool,
+                role: str = "all") -> list[Target]:
+    """What to wait for: the embedded Redis (if any), then each circle's workers and server
+    (only its workers on a workers host)."""
     targets = [Target(REDIS_PROGRAM, "redis")] if embedded else []
     for circle in circles:
         public_key = keys[circle.name].public_key
         targets += [Target(process, "worker", public_key) for process in circle.worker_processes]
-        targets.append(Target(circle.ws_program, "ws", public_key, circle.host, circle.port))
+        if role == "all":
+            targets.append(Target(circle.ws_program, "ws", public_key, circle.host, circle.port))
     return targets
 
 
 def _prepare(config: Config, paths: StatePaths,
              options: StartOptions) -> tuple[Supervisor, str, dict[str, KeyPair]]:
     """Create the state folder, keys and data folders; render supervisord.conf (0600)."""
-    paths.create()
+    paths.create(embedded_redis=not options.redis_url)
     if options.new_keys:
         backup = backup_keys(paths.keys)
         if backup is not None:
             click.echo(f"Saved the previous keys in {backup}")
-    keys = ensure_keys(paths.keys, [c.name for c in config.circles], options.new_keys)
+    if config.role == "workers":
+        keys = worker_host_keys(config, read_keys(paths.keys))
+    else:
+        keys = ensure_keys(paths.keys, [c.name for c in config.circles], options.new_keys)
     for circle in config.circles:
         paths.circle_data(keys[circle.name].public_key).mkdir(mode=0o700, exist_ok=True)
     settings = TreeSettings(
         python=sys.executable, redis_url=options.redis_url,
         redis_binary=None if options.redis_url else options.redis_server, debug=options.debug,
-        max_memory_mb=options.max_memory_mb, max_attempts=options.max_attempts)
+        max_memory_mb=options.max_memory_mb, max_attempts=options.max_attempts,
+        role=config.role)
     url = settings.redis_url_for(paths)
     password = secrets.token_urlsafe(24)
     write_private(paths.tree_settings, dump_settings(settings))
@@ -186,7 +193,7 @@ def show_log_tails(paths: StatePaths, programs: Sequence[str],
 def _programs(config: Config, embedded: bool) -> list[str]:
     names = [REDIS_PROGRAM] if embedded else []
     for circle in config.circles:
-        names += [*circle.worker_processes, circle.ws_program]
+        names += circle.processes(config.role)
     return names
 
 
@@ -211,13 +218,17 @@ def start_tree(config: Config, paths: StatePaths, options: StartOptions) -> int:
         try:
             supervisor, url, keys = _prepare(config, paths, options)
             offsets = log_offsets(paths, _programs(config, not options.redis_url))
-            click.echo(f"Starting {len(config.circles)} circle(s); state in {paths.root}")
+            what = "circle(s)" if config.role == "all" else "circle(s), workers only"
+            click.echo(f"Starting {len(config.circles)} {what}; state in {paths.root}")
             supervisor.launch(options.ready_timeout)
             client = redis_connect.sync_client(url, decode_responses=True)
-            wait_ready(supervisor, targets_for(config.circles, keys, not options.redis_url),
+            wait_ready(supervisor,
+                       targets_for(config.circles, keys, not options.redis_url, config.role),
                        client, options.ready_timeout, _progress(options.tty))
-            init = run_init_scripts(client, config.circles, keys, options.init_timeout)
-            write_private(paths.init_results, json.dumps(init, indent=2) + "\n")
+            init: dict[str, str] = {}
+            if config.role == "all":  # init scripts run on the host that serves the circle
+                init = run_init_scripts(client, config.circles, keys, options.init_timeout)
+                write_private(paths.init_results, json.dumps(init, indent=2) + "\n")
             click.echo(format_table(tree_view(config, keys, supervisor.processes(), init)))
             started_up = True
             if options.detach:

@@ -80,9 +80,10 @@ class StatePaths:
         return [p for p in (self.supervisor_socket, self.redis_socket)
                 if len(os.fsencode(str(p))) > MAX_UNIX_SOCKET_PATH]
 
-    def create(self) -> None:
-        """Make the folders (private to the user: 0700)."""
-        for folder in (self.root, self.logs, self.run, self.data, self.redis_dir):
+    def create(self, embedded_redis: bool = True) -> None:
+        """Make the folders (private to the user: 0700); ``redis/`` only for an embedded Redis."""
+        folders = (self.root, self.logs, self.run, self.data)
+        for folder in folders + ((self.redis_dir,) if embedded_redis else ()):
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.chmod(folder, 0o700)
 

@@ -17,7 +17,8 @@ from worker import redis_connect
 
 from .config import Circle, Config
 from .initscripts import run_init_scripts
-from .keys import KeyPair, ensure_keys, read_keys
+from .circlekeys import tree_keys
+from .keys import KeyPair
 from .orchestrate import write_private
 from .paths import StatePaths
 from .preflight import check_ports
@@ -45,16 +46,21 @@ class ReloadResult:
     init: dict[str, str]
 
 
-def targets(circle: Circle, public_key: str, processes: Sequence[str] | None = None
-            ) -> list[Target]:
-    """Readiness targets for ``circle``'s programs (all of them, or only ``processes``)."""
+def targets(circle: Circle, public_key: str, processes: Sequence[str] | None = None,
+            role: str = "all") -> list[Target]:
+    """Readiness targets for ``circle``'s programs in a tree of ``role`` (all of them, or only
+    ``processes``)."""
     found = [Target(p, "worker", public_key) for p in circle.worker_processes]
-    found.append(Target(circle.ws_program, "ws", public_key, circle.host, circle.port))
+    if role == "all":
+        found.append(Target(circle.ws_program, "ws", public_key, circle.host, circle.port))
     return [t for t in found if processes is None or t.program in processes]
 
 
 def check_ports_to_take(config: Config, keys: dict[str, KeyPair], running: set[str]) -> None:
-    """ConfigError for a circle whose port is not free, unless its own server already holds it."""
+    """ConfigError for a circle whose port is not free, unless its own server already holds it
+    (a workers host listens on no port)."""
+    if config.role == "workers":
+        return
     to_check = tuple(c for c in config.circles
                      if not (c.slug in running and c.name in keys
                              and health_ok(c.host, c.port, keys[c.name].public_key)))
@@ -66,7 +72,7 @@ def pending_changes(config: Config, paths: StatePaths, settings: TreeSettings) -
     added); reads the state folder, changes nothing."""
     current = paths.supervisord_conf.read_text(encoding="utf-8")
     credentials = read_credentials(paths.supervisord_conf)
-    keys = read_keys(paths.keys)
+    keys = tree_keys(config, paths)
     with_keys = replace(config, circles=tuple(c for c in config.circles if c.name in keys))
     rendered = render_conf(with_keys, keys, paths, settings, credentials[1] if credentials else "")
     changes = diff_confs(current, rendered)
@@ -109,7 +115,7 @@ def apply_config(config: Config, paths: StatePaths, supervisor: Supervisor,
     credentials = read_credentials(paths.supervisord_conf)
     if credentials is None:
         raise ReloadError(f"{paths.supervisord_conf}: unreadable; stop and start the tree")
-    keys = ensure_keys(paths.keys, [c.name for c in config.circles])
+    keys = tree_keys(config, paths, create=True)
     for circle in config.circles:
         paths.circle_data(keys[circle.name].public_key).mkdir(mode=0o700, exist_ok=True)
     text = render_conf(config, keys, paths, settings, credentials[1])
@@ -125,11 +131,12 @@ def apply_config(config: Config, paths: StatePaths, supervisor: Supervisor,
     by_slug = {c.slug: c for c in config.circles}
     waiting = [Target(REDIS_PROGRAM, "redis")] if REDIS_PROGRAM in started else []
     for group in sorted(started - {REDIS_PROGRAM}):
-        waiting += targets(by_slug[group], keys[by_slug[group].name].public_key)
+        waiting += targets(by_slug[group], keys[by_slug[group].name].public_key,
+                           role=config.role)
     client = redis_connect.sync_client(settings.redis_url_for(paths), decode_responses=True)
     try:
         wait_ready(supervisor, waiting, client, ready_timeout, on_ready)
-        new_circles = [by_slug[g] for g in added if g in by_slug]
+        new_circles = [by_slug[g] for g in added if g in by_slug and config.role == "all"]
         init = run_init_scripts(client, new_circles, keys, init_timeout)
     finally:
         client.close()

@@ -149,8 +149,10 @@ def ws_argv(python: str, circle: Circle, pair: KeyPair, debug: bool) -> list[str
 
 def build_context(circles: Sequence[Circle], keys: dict[str, KeyPair], paths: StatePaths,
                   redis_url: str, python: str, username: str, password: str,
-                  redis_argv: Sequence[str] | None = None, debug: bool = False) -> RenderContext:
-    """The template context for ``circles``; ``redis_argv`` adds the embedded Redis program."""
+                  redis_argv: Sequence[str] | None = None, debug: bool = False,
+                  role: str = "all") -> RenderContext:
+    """The template context for ``circles``; ``redis_argv`` adds the embedded Redis program.
+    With ``role`` ``workers`` only the circles' worker programs are rendered."""
     root = _check_plain(str(paths.root), "state folder")
     env = ini_environment({protocol.REDIS_URL_ENV: redis_url, "PYTHONUNBUFFERED": "1",
                            TREE_MARK: root})
@@ -167,6 +169,9 @@ def build_context(circles: Sequence[Circle], keys: dict[str, KeyPair], paths: St
                                 ini_command(worker_argv(python, circle, pair, paths, debug)),
                                 WORKER_PRIORITY, str(paths.program_log(worker_log)), env, root,
                                 numprocs=circle.workers))
+        if role == "workers":
+            groups.append(Group(circle.slug, (circle.worker_program,)))
+            continue
         programs.append(Program(circle.ws_program,
                                 ini_command(ws_argv(python, circle, pair, debug)),
                                 WS_PRIORITY, str(paths.program_log(circle.ws_program)), env, root))

@@ -138,14 +138,15 @@ def tree_view(config: Config, keys: Mapping[str, KeyPair], infos: Sequence[Proce
     circles = []
     for circle in config.circles:
         running = {i.name: ProgramState.of(i) for i in by_group.get(circle.slug, [])}
-        expected = (*circle.worker_processes, circle.ws_program)
+        expected = circle.processes(config.role)
         programs = [running.pop(name, None) or ProgramState.absent(circle.slug, name)
                     for name in expected]
         programs += running.values()  # left over from an older pool size: shown, not expected
         pair = keys.get(circle.name)
+        url = websocket_url(circle) if config.role == "all" else "-"
         circles.append(CircleState(
             circle.name, circle.slug, True, pair.public_key if pair else "-",
-            protocol.queue_key(pair.public_key) if pair else "-", websocket_url(circle),
+            protocol.queue_key(pair.public_key) if pair else "-", url,
             circle.workers, summarize(programs[:len(expected)]), init.get(circle.name, "-"),
             tuple(programs)))
     configured = {c.slug for c in config.circles} | {REDIS_PROGRAM}

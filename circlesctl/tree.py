@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from .config import Config, slugify, with_worker_defaults
+from .config import ROLES, Config, slugify, with_worker_defaults
 from .keys import KeyPair
 from .paths import StatePaths
 from .redis_embed import PROGRAM as REDIS_PROGRAM
@@ -37,6 +37,8 @@ class TreeSettings:
     debug: bool = False
     max_memory_mb: int | None = None
     max_attempts: int | None = None
+    role: str = "all"
+    """``all``: servers and workers; ``workers``: a workers host (``start --role workers``)."""
 
     def redis_url_for(self, paths: StatePaths) -> str:
         """What the programs connect to: the given URL, else the embedded Redis's socket."""
@@ -60,7 +62,18 @@ def load_settings(path: Path) -> TreeSettings:
     known = {f.name for f in fields(TreeSettings)}
     if not isinstance(data, dict) or "python" not in data or set(data) - known:
         raise SettingsError(f"{path}: not a tree settings file written by circlesctl")
+    if data.get("role", "all") not in ROLES:
+        raise SettingsError(f"{path}: unknown role {data['role']!r}")
     return TreeSettings(**data)
+
+
+def recorded_role(path: Path) -> str:
+    """The role a tree in this state folder was started with; ``all`` when there is no usable
+    tree.json (nothing started yet: the command's own checks then say what is wrong)."""
+    try:
+        return load_settings(path).role
+    except SettingsError:
+        return "all"
 
 
 def render_conf(config: Config, keys: dict[str, KeyPair], paths: StatePaths,
@@ -72,7 +85,7 @@ def render_conf(config: Config, keys: dict[str, KeyPair], paths: StatePaths,
         resolved.circles, keys, paths, settings.redis_url_for(paths), settings.python,
         SUPERVISOR_USER, password,
         redis_argv=redis_argv(paths, settings.redis_binary or "redis-server") if embedded else None,
-        debug=settings.debug)
+        debug=settings.debug, role=settings.role)
     return render(context)
 
 
