@@ -79,6 +79,12 @@ class _RespProtocol(asyncio.Protocol):
         self.broken = RedisFailure(f"Redis closed the connection{f': {exc}' if exc else ''}")
         self._fail(self.broken)
 
+    def time_out(self, waiter: asyncio.Future[list[Any]]) -> None:
+        """Fail ``waiter`` if its replies are still missing: Redis stopped answering."""
+        if self.waiter is waiter:
+            self.broken = RedisFailure("Redis did not answer in time")
+            self._fail(self.broken)
+
     def _fail(self, error: BaseException) -> None:
         waiter, self.waiter = self.waiter, None
         if waiter is not None and not waiter.done():
@@ -134,16 +140,17 @@ class PlainLink:
         protocol = self._protocol
         if protocol is None or protocol.transport is None or protocol.broken is not None:
             raise RedisFailure("connection to Redis is not open")
-        waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
         protocol.waiter, protocol.wanted, protocol.replies = waiter, count, []
         protocol.transport.write(packed)
+        # A plain timer failing the waiter: cheaper than asyncio.timeout's task cancellation.
+        timer = loop.call_later(self._timeout, protocol.time_out, waiter)
         try:
-            async with asyncio.timeout(self._timeout):
-                return await waiter
-        except asyncio.TimeoutError:
-            raise RedisFailure("Redis did not answer in time") from None
+            return await waiter
         finally:
-            if protocol.waiter is waiter:  # cancelled or timed out mid-reply: out of step
+            timer.cancel()
+            if protocol.waiter is waiter:  # cancelled mid-reply: out of step
                 protocol.waiter = None
                 protocol.broken = RedisFailure("a reply was abandoned")
 
