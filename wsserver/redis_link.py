@@ -67,7 +67,7 @@ class _RespProtocol(asyncio.Protocol):
                 if reply is False:
                     return
                 self.replies.append(reply)
-        except hiredis.ProtocolError as exc:
+        except (hiredis.ProtocolError, UnicodeDecodeError) as exc:  # out of step: drop it
             self.broken = RedisFailure(f"unreadable reply from Redis: {exc}")
             self._fail(self.broken)
             return
