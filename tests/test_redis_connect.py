@@ -332,3 +332,61 @@ def test_rediss_with_a_password_for_worker_and_server(
         with pytest.raises(redis.ConnectionError):  # the certificate really is checked
             sync_client(tls_url.split("?")[0], socket_timeout=5).ping()
     assert password_of(url) not in logs_of(tmp_path)
+
+
+# --- plain URLs: the server's own RESP link (no redis-py) -------------------------------------
+
+@pytest.mark.parametrize("url, parts", [
+    ("redis://localhost:6379/0", {"host": "localhost", "port": 6379, "db": 0}),
+    ("redis://user:p%40ss@10.0.0.5:6380/2",
+     {"host": "10.0.0.5", "port": 6380, "db": 2, "username": "user", "password": "p@ss"}),
+    ("redis://:pw@[::1]", {"host": "::1", "port": 6379, "password": "pw"}),
+    ("redis://", {"host": "localhost", "port": 6379}),
+    ("unix:///run/redis.sock", {"unix_path": "/run/redis.sock"}),
+    ("unix://:pw@/run/my%20redis.sock?db=3",
+     {"unix_path": "/run/my redis.sock", "db": 3, "password": "pw"}),
+])
+def test_plain_target_parts(url: str, parts: dict[str, object]) -> None:
+    target = redis_connect.plain_target(url)
+    assert target is not None
+    for name, value in parts.items():
+        assert getattr(target, name) == value
+
+
+@pytest.mark.parametrize("url", [
+    "rediss://:pw@host:6380/0", "redis://host?socket_timeout=3", "unix:///r.sock?db=1&x=2",
+    "redis+sentinel://s1:26379/mymaster",
+])
+def test_urls_needing_redis_py_have_no_plain_target(url: str) -> None:
+    assert redis_connect.plain_target(url) is None
+
+
+def test_plain_target_refuses_bad_urls_like_check_url() -> None:
+    with pytest.raises(ValueError, match="port '0'"):
+        redis_connect.plain_target("redis://:pw@host:0")
+    with pytest.raises(ValueError, match="database 'x' is not a whole number"):
+        redis_connect.plain_target("unix:///r.sock?db=x")
+
+
+def test_server_with_a_plain_url_answers_without_loading_redis_py(
+        password_redis: tuple[str, Children]) -> None:
+    """A password-protected redis:// URL: the server logs in and answers PING over its own
+    RESP link, and neither redis-py nor the signature libraries are loaded (memory per circle)."""
+    url, _ = password_redis
+    code = (
+        "import asyncio, sys\n"
+        "from wsserver.app import CircleServer\n"
+        "from wsserver.__main__ import config_from, parse_args\n"
+        "args = parse_args(['--name', 'c', '--public-key', sys.argv[1], '--port', '0',\n"
+        "                   '--redis-url', sys.argv[2]])\n"
+        "async def main():\n"
+        "    server = CircleServer(config_from(args))\n"
+        "    await server.redis.ping()\n"
+        "    await server.stop()\n"
+        "asyncio.run(main())\n"
+        "print(sorted({'redis', 'coincurve', 'Crypto'} & set(sys.modules)))\n")
+    public_key = "02" + "79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"
+    done = subprocess.run([sys.executable, "-c", code, public_key, url], capture_output=True,
+                          text=True, timeout=WAIT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -213,9 +213,47 @@ def parse_sentinel_url(url: str) -> SentinelTarget:
         ssl_options=ssl_options)
 
 
+@dataclass(frozen=True)
+class PlainTarget:
+    """A ``redis://`` or ``unix://`` URL without TLS or client options: all a bare RESP
+    connection needs (``unix_path`` set for a unix socket, else ``host``/``port``)."""
+
+    host: str = "localhost"
+    port: int = 6379
+    unix_path: str | None = None
+    db: int = 0
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+def plain_target(url: str) -> PlainTarget | None:
+    """The parts of a valid ``redis://`` URL without options or ``unix://`` URL with at most
+    ``?db=N``; None for any other URL (TLS, Sentinel, redis-py client options: those need redis-py).
+
+    Lets a process talk RESP itself without importing redis-py (19 MB and 130 ms per process).
+    """
+    scheme, _, rest = url.partition("://")
+    if scheme not in ("redis", "unix"):
+        return None
+    before_query, _, query = rest.partition("?")
+    options = parse_qsl(query, keep_blank_values=True)
+    if "#" in rest or (query and (scheme != "unix" or len(options) != 1 or options[0][0] != "db")):
+        return None
+    check_url(url)
+    netloc, _, path = before_query.partition("/")
+    username, password, hosts = _split_userinfo(netloc)
+    db = int(options[0][1]) if options else 0
+    if scheme == "unix":
+        return PlainTarget(unix_path=unquote("/" + path), db=db, username=username, password=password)
+    host, port = _host_port(url, hosts, 6379, "host") if hosts else ("localhost", 6379)
+    if path.strip("/"):
+        db = int(path.strip("/"))
+    assert port is not None
+    return PlainTarget(host=host, port=port, db=db, username=username, password=password)
+
+
 def _check_direct_url(url: str) -> None:
     """ValueError naming the bad part of a redis://, rediss:// or unix:// URL."""
-    from redis.connection import parse_url  # redis-py's own rules for the options it knows
 
     scheme, _, rest = url.partition("://")
     before_query = rest.partition("?")[0]
@@ -231,6 +269,15 @@ def _check_direct_url(url: str) -> None:
             _host_port(url, hosts, None, "host")
         if path and path.strip("/") and not path.strip("/").isdigit():
             raise _bad(url, f"database {path!r} is not a whole number")
+    query = rest.partition("?")[2]
+    if scheme != "rediss" and not query:
+        return  # nothing left that redis-py's parser would check: spare importing it
+    if scheme == "unix" and query.startswith("db=") and "&" not in query:
+        if not query[3:].isdigit():
+            raise _bad(url, f"database {query[3:]!r} is not a whole number")
+        return
+    from redis.connection import parse_url  # redis-py's own rules for the options it knows
+
     try:
         parse_url(url)
     except ValueError as exc:

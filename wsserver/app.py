@@ -17,7 +17,6 @@ import tornado.httputil
 import tornado.netutil
 import tornado.web
 import tornado.websocket
-from redis.exceptions import RedisError
 
 from worker.identity import parse_public_key
 from wsserver import console, rpc, tasks
@@ -154,7 +153,7 @@ class HealthHandler(tornado.web.RequestHandler):
         body: dict[str, Any] = {"status": "ok", "circle": self.server.config.public_key}
         try:
             await asyncio.wait_for(self.server.redis.ping(), HEALTH_REDIS_TIMEOUT)
-        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+        except (tasks.RedisFailure, OSError, asyncio.TimeoutError) as exc:
             body.update(status="unavailable", reason=f"redis unreachable: {exc or 'timeout'}")
             self.set_status(503)
         self.set_header("Content-Type", "application/json")

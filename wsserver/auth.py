@@ -9,12 +9,12 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Callable
-
-from coincurve import PrivateKey, PublicKey
-from Crypto.Hash import keccak
+from typing import TYPE_CHECKING, Callable
 
 from worker.identity import CURVE_ORDER
+
+if TYPE_CHECKING:
+    from coincurve import PrivateKey
 
 EIP191_PREFIX = b"\x19Ethereum Signed Message:\n"
 DEFAULT_NONCE_TTL = 300.0
@@ -31,14 +31,18 @@ def _strip_hex(value: str) -> str:
 
 def eip191_hash(message: str) -> bytes:
     """keccak256 of the EIP-191 ``personal_sign`` envelope around ``message`` (UTF-8)."""
+    from Crypto.Hash import keccak  # signature code loads at the first login, not at start-up
+
     body = message.encode("utf-8")
     digest = keccak.new(digest_bits=256)
     digest.update(EIP191_PREFIX + str(len(body)).encode("ascii") + body)
     return digest.digest()
 
 
-def private_key(private_key_hex: str) -> PrivateKey:
+def private_key(private_key_hex: str) -> "PrivateKey":
     """Parse a 32-byte hex private key (``0x`` optional); ValueError without echoing the key."""
+    from coincurve import PrivateKey
+
     try:
         raw = bytes.fromhex(_strip_hex(private_key_hex.strip()))
     except (ValueError, AttributeError):
@@ -83,6 +87,8 @@ def recover_public_key(message: str, signature_hex: str) -> str:
         raise ValueError(f"signature recovery id must be 0, 1, 27 or 28, got {raw[64]}")
     if int.from_bytes(raw[32:64], "big") > HALF_CURVE_ORDER:
         raise ValueError("signature has a high s value (only low-s signatures are valid, EIP-2)")
+    from coincurve import PublicKey
+
     try:
         key = PublicKey.from_signature_and_message(
             raw[:64] + bytes([recovery_id]), eip191_hash(message), hasher=None)

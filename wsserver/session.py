@@ -13,8 +13,6 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from redis.exceptions import RedisError
-
 from worker import protocol
 from worker.identity import address_of, excerpt, is_address, parse_address, parse_public_key
 from wsserver import rpc, siwe, tasks
@@ -236,7 +234,7 @@ class Session:
         try:
             result = await tasks.run_script(self.redis, self.config.public_key, script, caller,
                                             self.config.play_timeout)
-        except RedisError as exc:
+        except (tasks.RedisFailure, OSError) as exc:
             log.warning("play failed on circle %s: redis: %s", self.config.name, exc)
             raise rpc.RpcError(rpc.INTERNAL_ERROR, f"task queue unavailable: {exc}") from None
         if result.status == protocol.STATUS_COMPLETED:

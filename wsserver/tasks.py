@@ -3,21 +3,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import hiredis
-from redis.asyncio.connection import AbstractConnection
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
 
 from worker import protocol, redis_connect
+from wsserver.redis_link import Link, PlainLink, RedisFailure, RedisPyLink
 
 log = logging.getLogger(__name__)
 
 SOCKET_TIMEOUT_MARGIN = 5.0
 """Seconds a Redis reply may lag behind a BRPOP's own timeout before the connection is dropped."""
+
+
+def _link_factory(redis_url: str, timeout: float) -> tuple[Callable[[], Link], Any]:
+    """How to make one connection to ``redis_url`` (and the redis-py pool to keep alive, if any).
+
+    Plain ``redis://``/``unix://`` URLs get ``PlainLink``: no redis-py in the server at all.
+    Others (TLS, Sentinel, client options) get redis-py's connection class. Retries are off on
+    purpose: a resent play would queue the task twice.
+    """
+    target = redis_connect.plain_target(redis_url)
+    if target is not None:
+        return (lambda: PlainLink(target, timeout)), None
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    pool = redis_connect.async_pool(redis_url, decode_responses=True,
+                                    retry=Retry(NoBackoff(), 0), socket_timeout=timeout)
+    return (lambda: RedisPyLink(pool)), pool
 
 
 class RedisConnections:
@@ -26,82 +40,65 @@ class RedisConnections:
 
     Why not a ``redis.asyncio.Redis`` over a ``BlockingConnectionPool``: its pipeline, its
     per-command layers (retry wrapper, observability hooks), its pure-Python packer and its
-    pool's condition/lock per checkout were about half of what a play cost the server in CPU.
-    Connections, URL parsing (tcp, unix, TLS, password, db) and reply parsing are still redis-py's.
+    pool's condition/lock per checkout were about half of what a play cost the server in CPU;
+    and for plain URLs importing redis-py at all is about a quarter of the server's memory.
     """
 
     def __init__(self, redis_url: str, size: int, wait: float) -> None:
-        # Retries are off on purpose: a resent play would queue the task twice. The socket timeout
-        # must outlast a play's BRPOP (``wait`` s): redis-py's 5 s default would cut off any
-        # script that runs longer than that.
-        pool = redis_connect.async_pool(
-            redis_url, decode_responses=True, retry=Retry(NoBackoff(), 0),
-            socket_timeout=wait + SOCKET_TIMEOUT_MARGIN)
-        self._pool = pool  # a Sentinel pool's connections reference it weakly: keep it alive
-        self._connection_class = pool.connection_class
-        self._connection_kwargs = pool.connection_kwargs
+        # The socket timeout must outlast a play's BRPOP (``wait`` s): redis-py's 5 s default
+        # would cut off any script that runs longer than that.
+        self._new_link, self._pool = _link_factory(redis_url, wait + SOCKET_TIMEOUT_MARGIN)
         self._wait = wait
         self._slots = asyncio.Semaphore(size)
-        self._idle: list[AbstractConnection] = []
-        self._busy: set[AbstractConnection] = set()
+        self._idle: list[Link] = []
+        self._busy: set[Link] = set()
 
     async def round_trip(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
         """Send ``commands`` in one write on one connection and return their raw replies.
 
-        Waits up to ``wait`` s for a free connection (redis ``ConnectionError`` after that).
-        Error replies come back as ``ResponseError`` values; a connection interrupted mid-reply
+        Waits up to ``wait`` s for a free connection (``RedisFailure`` after that).
+        Error replies come back as ``ReplyError`` values; a connection interrupted mid-reply
         (lost Redis, cancelled play) is closed rather than reused out of step.
         """
-        conn = await self._checkout()
+        link = await self._checkout()
         try:
-            if not conn.is_connected:  # connect() (not the send's own) resolves a Sentinel master
-                await conn.connect()
-            await conn.send_packed_command(b"".join(map(hiredis.pack_command, commands)))
-            replies: list[Any] = []
-            for _ in commands:
-                try:
-                    replies.append(await conn.read_response())
-                except ResponseError as exc:
-                    replies.append(exc)
+            await link.ensure_open()
+            replies = await link.exchange(b"".join(map(hiredis.pack_command, commands)),
+                                          len(commands))
         except BaseException:
-            self._busy.discard(conn)
+            self._busy.discard(link)
             self._slots.release()
-            await conn.disconnect()
+            await link.close()
             raise
-        self._busy.discard(conn)
-        self._idle.append(conn)
+        self._busy.discard(link)
+        self._idle.append(link)
         self._slots.release()
         return replies
 
     async def ping(self) -> None:
-        """Raise a ``RedisError`` unless Redis answers PING."""
+        """Raise a ``RedisFailure`` unless Redis answers PING."""
         protocol.raise_errors(await self.round_trip([("PING",)]))
 
-    async def _checkout(self) -> AbstractConnection:
+    async def _checkout(self) -> Link:
         if self._slots.locked():
             try:
                 async with asyncio.timeout(self._wait):  # not wait_for: it can lose a cancel
                     await self._slots.acquire()
             except asyncio.TimeoutError:
-                raise RedisConnectionError("No connection available.") from None
+                raise RedisFailure("No connection available.") from None
         else:
             await self._slots.acquire()
-        conn = self._idle.pop() if self._idle else self._connection_class(**self._connection_kwargs)
-        self._busy.add(conn)
-        try:  # an idle connection Redis closed meanwhile (restart, timeout) is opened afresh
-            if conn.is_connected and await conn.can_read_destructive():
-                raise RedisConnectionError("unexpected data on an idle connection")
-        except (RedisConnectionError, OSError):
-            await conn.disconnect()
-        return conn
+        link = self._idle.pop() if self._idle else self._new_link()
+        self._busy.add(link)
+        return link
 
     async def aclose(self) -> None:
         """Close every connection, idle or busy."""
-        connections = [*self._idle, *self._busy]
+        links = [*self._idle, *self._busy]
         self._idle.clear()
         self._busy.clear()
-        for conn in connections:
-            await conn.disconnect()
+        for link in links:
+            await link.close()
 
 
 def connect(redis_url: str, max_connections: int, wait: float) -> RedisConnections:

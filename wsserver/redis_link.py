@@ -1,0 +1,200 @@
+"""One connection from the server to Redis, for ``wsserver.tasks.RedisConnections``.
+
+``PlainLink`` speaks RESP itself over an asyncio protocol, replies parsed by hiredis: for plain
+``redis://``/``unix://`` URLs (the usual case) the server never imports redis-py, which costs
+about 9 MB of memory and 40 ms of start-up per process, and a round trip costs one future and
+no extra tasks. ``RedisPyLink`` wraps redis-py's own connection class for the URLs that need it
+(TLS, Sentinel, client options); it is imported only then.
+
+Both raise ``RedisFailure`` (or ``OSError``) when Redis cannot be reached or a reply cannot be
+read, and return an error reply as a ``ReplyError`` value rather than raising it.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Protocol
+
+import hiredis
+
+from worker.redis_connect import PlainTarget
+
+
+class RedisFailure(Exception):
+    """Redis could not be reached, refused the connection's set-up, or broke off a reply."""
+
+
+class ReplyError(RedisFailure):
+    """An error reply from Redis (e.g. ``WRONGPASS ...``), with Redis's own message."""
+
+
+class Link(Protocol):
+    """What ``RedisConnections`` needs of a connection."""
+
+    async def ensure_open(self) -> None:
+        """Open the connection (and log in) unless it is open and in step; a connection Redis
+        closed meanwhile (restart, idle timeout) or one with stray data is opened afresh."""
+
+    async def exchange(self, packed: bytes, count: int) -> list[Any]:
+        """Send ``packed`` (``count`` commands) and return their ``count`` replies."""
+
+    async def close(self) -> None:
+        """Close the connection (idempotent)."""
+
+
+class _RespProtocol(asyncio.Protocol):
+    """Feeds received bytes to hiredis and resolves the waiting exchange once its replies are
+    complete: no reader task, no per-read future."""
+
+    def __init__(self) -> None:
+        self.parser = hiredis.Reader(replyError=ReplyError, encoding="utf-8")
+        self.transport: asyncio.Transport | None = None
+        self.waiter: asyncio.Future[list[Any]] | None = None
+        self.wanted = 0
+        self.replies: list[Any] = []
+        self.broken: BaseException | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        if self.waiter is None:
+            self.broken = RedisFailure("unexpected data on an idle connection")
+            return
+        self.parser.feed(data)
+        try:
+            while len(self.replies) < self.wanted:
+                reply = self.parser.gets()
+                if reply is False:
+                    return
+                self.replies.append(reply)
+        except (hiredis.ProtocolError, UnicodeDecodeError) as exc:  # out of step: drop it
+            self.broken = RedisFailure(f"unreadable reply from Redis: {exc}")
+            self._fail(self.broken)
+            return
+        waiter, self.waiter = self.waiter, None
+        if not waiter.done():
+            waiter.set_result(self.replies)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.broken = RedisFailure(f"Redis closed the connection{f': {exc}' if exc else ''}")
+        self._fail(self.broken)
+
+    def time_out(self, waiter: asyncio.Future[list[Any]]) -> None:
+        """Fail ``waiter`` if its replies are still missing: Redis stopped answering."""
+        if self.waiter is waiter:
+            self.broken = RedisFailure("Redis did not answer in time")
+            self._fail(self.broken)
+
+    def _fail(self, error: BaseException) -> None:
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(error)
+
+
+class PlainLink:
+    """A RESP connection to the Redis of a plain ``redis://``/``unix://`` URL."""
+
+    def __init__(self, target: PlainTarget, timeout: float) -> None:
+        self._target = target
+        self._timeout = timeout
+        self._protocol: _RespProtocol | None = None
+
+    async def ensure_open(self) -> None:
+        if self._protocol is not None:
+            if self._protocol.broken is None:
+                return
+            await self.close()
+        target = self._target
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(self._timeout):
+                if target.unix_path is not None:
+                    _, protocol = await loop.create_unix_connection(_RespProtocol,
+                                                                    target.unix_path)
+                else:
+                    _, protocol = await loop.create_connection(_RespProtocol, target.host,
+                                                               target.port)
+        except (OSError, asyncio.TimeoutError) as exc:
+            where = target.unix_path or f"{target.host}:{target.port}"
+            raise RedisFailure(f"cannot connect to Redis at {where}: "
+                               f"{getattr(exc, 'strerror', None) or exc or 'timeout'}") from None
+        self._protocol = protocol
+        setup: list[tuple[Any, ...]] = []
+        if target.password:
+            setup.append(("AUTH", target.username, target.password) if target.username
+                         else ("AUTH", target.password))
+        if target.db:
+            setup.append(("SELECT", target.db))
+        if setup:
+            try:
+                replies = await self.exchange(b"".join(map(hiredis.pack_command, setup)),
+                                              len(setup))
+                for reply in replies:
+                    if isinstance(reply, ReplyError):
+                        raise reply
+            except BaseException:
+                await self.close()
+                raise
+
+    async def exchange(self, packed: bytes, count: int) -> list[Any]:
+        protocol = self._protocol
+        if protocol is None or protocol.transport is None or protocol.broken is not None:
+            raise RedisFailure("connection to Redis is not open")
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        protocol.waiter, protocol.wanted, protocol.replies = waiter, count, []
+        protocol.transport.write(packed)
+        # A plain timer failing the waiter: cheaper than asyncio.timeout's task cancellation.
+        timer = loop.call_later(self._timeout, protocol.time_out, waiter)
+        try:
+            return await waiter
+        finally:
+            timer.cancel()
+            if protocol.waiter is waiter:  # cancelled mid-reply: out of step
+                protocol.waiter = None
+                protocol.broken = RedisFailure("a reply was abandoned")
+
+    async def close(self) -> None:
+        protocol, self._protocol = self._protocol, None
+        if protocol is not None and protocol.transport is not None:
+            protocol.transport.close()
+
+
+class RedisPyLink:
+    """A redis-py connection, for the URLs ``PlainLink`` does not handle (TLS, Sentinel,
+    client options). redis-py's errors come out as ``RedisFailure``."""
+
+    def __init__(self, pool: Any) -> None:
+        from redis import exceptions  # only here: plain URLs never load redis-py
+
+        self._errors = exceptions
+        self._conn = pool.connection_class(**pool.connection_kwargs)
+
+    async def ensure_open(self) -> None:
+        try:
+            if self._conn.is_connected and await self._conn.can_read_destructive():
+                await self._conn.disconnect()  # stray data: out of step
+        except (self._errors.ConnectionError, OSError):
+            await self._conn.disconnect()  # closed by Redis meanwhile
+        if self._conn.is_connected:
+            return
+        try:  # connect() (not the send's own) resolves a Sentinel master
+            await self._conn.connect()
+        except self._errors.RedisError as exc:
+            raise RedisFailure(str(exc)) from exc
+
+    async def exchange(self, packed: bytes, count: int) -> list[Any]:
+        try:
+            await self._conn.send_packed_command(packed)
+            replies: list[Any] = []
+            for _ in range(count):
+                try:
+                    replies.append(await self._conn.read_response())
+                except self._errors.ResponseError as exc:
+                    replies.append(ReplyError(str(exc)))
+            return replies
+        except self._errors.RedisError as exc:
+            raise RedisFailure(str(exc)) from exc
+
+    async def close(self) -> None:
+        await self._conn.disconnect()
