@@ -235,7 +235,7 @@ def test_play_calls_a_syntax_error_a_syntax_error(tree_folder: Path, redis_url: 
     assert "Execution Error" not in syntax.stderr
     thrown = tree.cli("play", "OurWorld", "-", stdin='throw "no such thing";')
     assert thrown.returncode == 1
-    assert "script failed on 'OurWorld': no such thing" in thrown.stderr
+    assert "script failed on 'OurWorld': Runtime error: no such thing" in thrown.stderr
     assert "syntax" not in thrown.stderr and "Execution Error" not in thrown.stderr
     assert tree.cli("stop").returncode == 0
     tree.assert_nothing_left(pids)
@@ -278,7 +278,8 @@ def test_init_column_shows_what_a_failing_init_script_printed(tree_folder: Path,
     started = start_detached(tree)
     pids = tree.tree_pids()
     saved = json.loads((tree.state / "init.json").read_text())["Noisy"]
-    assert saved.startswith("no owner") and saved.endswith("; printed: checking settings")
+    assert saved.startswith("Runtime error: no owner") and \
+        saved.endswith("; printed: checking settings")
     status = tree.cli("status")
     for table in (started.stdout, status.stdout):
         row = next(line for line in table.splitlines() if line.startswith("Noisy "))
