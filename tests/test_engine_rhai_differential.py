@@ -72,7 +72,7 @@ class Generator:
                 "print(a && b);", "print(a || !b);",
                 f"print({self.expr(2)});", f"debug({self.expr(2)});",
                 f"a = {self.expr(2)};", f"b += {self.expr(1)};",
-                f"switch a {{ 1 => print(\"one\"), 0.3 => print(\"f\"), 'a' => print(\"c\"), "
+                "switch a { 1 => print(\"one\"), 0.3 => print(\"f\"), 'a' => print(\"c\"), "
                 "_ => print(type_of(a)) }",
                 "let r = (); try { r = a / b; } catch (e) { r = e; } print(r);",
                 "for x in [a, b] { print(x); }",
