@@ -1,4 +1,5 @@
-"""A circle's persistent store (worker/store.py) and what values scripts may keep in it."""
+"""The SQLite store's own behaviour (worker/store.py: files, modes, several writers) and what
+values scripts may keep; what every store backend does is in test_store_backends.py."""
 from __future__ import annotations
 
 import os
@@ -11,34 +12,11 @@ from pathlib import Path
 import pytest
 
 from worker.scriptapi import from_json_text, to_json_text
-from worker.store import MAX_NAME_LENGTH, STORE_FILENAME, Store
+from worker.store import STORE_FILENAME, Store
 
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
-
-
-def test_put_get_delete_list(tmp_path: Path) -> None:
-    store = Store(tmp_path / "data")
-    store.put("users", "bob", '{"age":3}')
-    store.put("users", "alice", '"hi"')
-    store.put("other", "x", "1")
-    assert store.get("users", "bob") == '{"age":3}'
-    assert store.get("users", "nobody") is None
-    assert store.ids("users") == ["alice", "bob"]
-    assert store.delete("users", "bob") is True
-    assert store.delete("users", "bob") is False
-    assert store.ids("users") == ["alice"]
-    assert store.ids("empty") == []
-    store.close()
-
-
-def test_put_replaces(tmp_path: Path) -> None:
-    store = Store(tmp_path)
-    store.put("c", "k", "1")
-    store.put("c", "k", "2")
-    assert store.get("c", "k") == "2" and store.ids("c") == ["k"]
-    store.close()
 
 
 def test_records_survive_reopening(tmp_path: Path) -> None:
@@ -75,23 +53,6 @@ def test_names_that_look_like_sql_are_just_data(tmp_path: Path) -> None:
     evil = "x'); DROP TABLE records; --"
     store.put(evil, evil, "1")
     assert store.ids(evil) == [evil] and store.get(evil, evil) == "1"
-    store.close()
-
-
-@pytest.mark.parametrize("name, reason", [
-    ("", "must not be empty"),
-    ("a" * (MAX_NAME_LENGTH + 1), "longer than"),
-    ("a\nb", "control characters"),
-    (5, "must be a string"),
-])
-def test_bad_names_are_refused(tmp_path: Path, name: object, reason: str) -> None:
-    store = Store(tmp_path)
-    with pytest.raises(ValueError, match=reason):
-        store.put(name, "k", "1")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=reason):
-        store.get("c", name)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=reason):
-        store.ids(name)  # type: ignore[arg-type]
     store.close()
 
 
