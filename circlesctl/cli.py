@@ -11,7 +11,7 @@ import functools
 import getpass
 import json
 import logging
-import signal
+import os
 import socket
 import sys
 import time
@@ -535,18 +535,27 @@ def logs(config: Config, paths: StatePaths, name: str, follow: bool, lines: int)
         known = ", ".join(repr(c.name) for c in config.circles)
         raise Fail(f"no circle or program called {name!r} in {config.path} (circles: {known})",
                    EXIT_USAGE)
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `circlesctl logs x | head` ends quietly
     if not any(f.exists() for f in files):
         raise Fail(f"no logs yet for {name!r} in {paths.logs}")
-    for path in files:
-        click.echo(f"==> {path} <==")
-        for line in logfiles.last_lines(path, lines):
-            click.echo(line)
-    if follow:
-        try:
+    try:
+        for path in files:
+            click.echo(f"==> {path} <==")
+            for line in logfiles.last_lines(path, lines):
+                click.echo(line)
+        if follow:
             logfiles.follow(files, lambda p, line: click.echo(f"[{p.stem}] {line}"))
-        except KeyboardInterrupt:
-            return
+    except KeyboardInterrupt:
+        return
+    except BrokenPipeError:  # `circlesctl logs x | head`: the reader has what it wanted
+        _silence_stdout()
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null after its reader went away, so the interpreter's final flush
+    does not report a broken pipe (Python's documented remedy; changing the process's SIGPIPE
+    handling instead would also apply to every socket of an in-process caller)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _program_name(config: Config, name: str) -> str:

@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 import os
 import socket
+import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -77,6 +79,27 @@ def test_logs_before_any_start(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     code, output = run("logs", str(config), "OurWorld")
     assert code == 1 and "no logs yet" in output
+
+
+def test_logs_piped_into_head_ends_quietly_and_leaves_sigpipe_alone(tmp_path: Path) -> None:
+    """`circlesctl logs x | head` exits 0 without a traceback, and the command never changes the
+    process's SIGPIPE handling (an in-process caller's sockets would then die of SIGPIPE)."""
+    config = write_config(tmp_path)
+    logs = tmp_path / ".circles" / "logs"
+    logs.mkdir(parents=True)
+    (logs / "worker-ourworld.log").write_text("".join(f"line {n}\n" for n in range(200_000)))
+    code, _ = run("logs", str(config), "OurWorld", "-n", "10")
+    assert code == 0
+    assert signal.getsignal(signal.SIGPIPE) is signal.SIG_IGN
+    reader = subprocess.Popen(["head", "-1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    done = subprocess.run([sys.executable, "-m", "circlesctl", "logs", str(config), "OurWorld",
+                           "-n", "200000"], stdout=reader.stdin, stderr=subprocess.PIPE,
+                          text=True, timeout=120)
+    reader.stdin.close()
+    first = reader.stdout.read()
+    reader.wait(timeout=60)
+    assert first.startswith(b"==> ") and done.returncode == 0
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
 
 
 def test_play_unknown_circle_and_bad_key(tmp_path: Path) -> None:
