@@ -56,41 +56,42 @@ def seeds(workload: str) -> Iterator[int]:
             yield fresh.randrange(10**11, 10**12)
 
 
-def _circle_caller(redis_url: str, circle_pk: str, workload: str) -> Callable[[], None]:
-    """One blocking round trip through the circle's queue; raises if the task did not complete."""
+def _queue_caller(redis_url: str, queue_pk: str,
+                  next_task: Callable[[], tuple[str, str]]) -> Callable[[], None]:
+    """One blocking round trip through a circle's task queue (served by a worker or the relay):
+    submit ``next_task()``'s script, wait, and raise unless the reply is its expected output."""
     import redis
 
     from worker import protocol
 
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     caller = f"bench-{id(client)}"
-    next_seed = seeds(workload).__next__
 
     def call() -> None:
-        seed = next_seed()
-        task_id = protocol.submit(client, circle_pk, SCRIPT_TEMPLATE.format(seed=seed), caller)
+        script, expected = next_task()
+        task_id = protocol.submit(client, queue_pk, script, caller)
         result = protocol.await_result(client, task_id, REPLY_TIMEOUT)
-        if not result.ok or result.output != expected_output(seed):
+        if not result.ok or result.output != expected:
             raise RuntimeError(f"task failed: {result}")
 
     return call
 
 
+def _circle_caller(redis_url: str, circle_pk: str, workload: str) -> Callable[[], None]:
+    """A round trip through the circle's worker, with ``workload``'s next script."""
+    next_seed = seeds(workload).__next__
+
+    def next_task() -> tuple[str, str]:
+        seed = next_seed()
+        return SCRIPT_TEMPLATE.format(seed=seed), expected_output(seed)
+
+    return _queue_caller(redis_url, circle_pk, next_task)
+
+
 def _relay_caller(redis_url: str, relay_pk: str) -> Callable[[], None]:
-    """One blocking round trip through the bare relay (bench.relay): the protocol, no engine."""
-    import redis
-
-    from worker import protocol
-
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-
-    def call() -> None:
-        task_id = protocol.submit(client, relay_pk, SCRIPT_TEMPLATE.format(seed=1), "bench")
-        result = protocol.await_result(client, task_id, REPLY_TIMEOUT)
-        if not result.ok or result.output != RELAY_OUTPUT:
-            raise RuntimeError(f"relay failed: {result}")
-
-    return call
+    """A round trip through the bare relay (bench.relay): the protocol, no engine."""
+    task = (SCRIPT_TEMPLATE.format(seed=1), RELAY_OUTPUT)
+    return _queue_caller(redis_url, relay_pk, lambda: task)
 
 
 def _rq_caller(redis_url: str, queue_name: str) -> Callable[[], None]:
