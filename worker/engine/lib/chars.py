@@ -35,13 +35,3 @@ def make_lower(ch: Char) -> tuple[Char, None]:
 def to_int(ch: Char) -> int:
     """The Unicode code point."""
     return ord(ch)
-
-
-@native("min", Char, Char)
-def min_char(a: Char, b: Char) -> Char:
-    return a if a <= b else b
-
-
-@native("max", Char, Char)
-def max_char(a: Char, b: Char) -> Char:
-    return a if a >= b else b

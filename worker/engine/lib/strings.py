@@ -161,13 +161,15 @@ def ends_with(s: str, suffix: str) -> bool:
 
 
 @native("min", str, str)
-def min_string(a: str, b: str) -> str:
-    """The string that sorts first (Rhai compares strings byte by byte, i.e. by code point)."""
+@native("min", Char, Char)
+def min_text(a: str, b: str) -> str:
+    """The string or char that sorts first (Rhai compares them by code point)."""
     return a if a <= b else b
 
 
 @native("max", str, str)
-def max_string(a: str, b: str) -> str:
+@native("max", Char, Char)
+def max_text(a: str, b: str) -> str:
     return a if a >= b else b
 
 
