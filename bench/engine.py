@@ -7,6 +7,9 @@ function, and, when ``../shared/rhai-native/rhai-oracle`` is present, native Rha
 Prints the three times and the ratios per program, the geometric mean and the worst, then a
 compile table: the engine's parse + code generation against CPython's ``compile()`` of the
 Python twin's source. ``--quick`` uses small sizes for a smoke test.
+``--baseline REV`` instead times this checkout's engine against the engine of git revision REV
+(for example the commit before a change), in alternating child processes so that drift in the
+machine's speed hits both alike, and prints the ratio per program.
 Run as ``python -m bench.engine``.
 """
 from __future__ import annotations
@@ -19,6 +22,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -30,18 +34,20 @@ if __package__ in (None, ""):
 from bench.engine_programs import PROGRAMS, Program  # noqa: E402
 from worker.engine import Engine, RhaiError  # noqa: E402
 
-ORACLE = Path(__file__).resolve().parent.parent.parent / "shared" / "rhai-native" / "rhai-oracle"
+REPO = Path(__file__).resolve().parent.parent
+ORACLE = REPO.parent / "shared" / "rhai-native" / "rhai-oracle"
 ORACLE_TIMEOUT = 300.0
 SCRIPT_SEPARATOR = "\n\x1e\n"
 
 
-def best_of(repeat: int, fn: Callable[[], Any]) -> tuple[float, Any]:
-    """The fastest of ``repeat`` runs (seconds) and the last result."""
+def best_of(repeat: int, fn: Callable[[], Any],
+            clock: Callable[[], float] = time.perf_counter) -> tuple[float, Any]:
+    """The fastest of ``repeat`` runs (seconds on ``clock``) and the last result."""
     best, result = float("inf"), None
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = clock()
         result = fn()
-        best = min(best, time.perf_counter() - start)
+        best = min(best, clock() - start)
     return best, result
 
 
@@ -76,17 +82,96 @@ def geometric_mean(values: list[float]) -> float:
     return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
 
 
+def bench_engine() -> Engine:
+    """The engine every timing uses: all limits active, numeric ones raised so programs fit."""
+    return Engine(max_operations=500_000_000, max_array_size=5_000_000, timeout=600)
+
+
+def engine_times(programs: list[Program], sizes: dict[str, int],
+                 repeat: int) -> dict[str, float | None]:
+    """The engine's best CPU time per program (None where it failed or gave a wrong answer):
+    CPU time, so that other work on the machine disturbs a comparison less."""
+    engine = bench_engine()
+    times: dict[str, float | None] = {}
+    for program in programs:
+        size = sizes[program.name]
+        try:
+            compiled = engine.compile(program.rhai.format(n=size))
+            seconds, got = best_of(repeat, lambda: engine.eval(compiled), time.process_time)
+        except RhaiError:
+            times[program.name] = None
+            continue
+        times[program.name] = seconds if got == program.python(size) else None
+    return times
+
+
+def child_times(engine_root: Path, names: list[str], quick: bool) -> dict[str, float | None]:
+    """Best of 3 runs per program in a fresh process whose ``worker`` package is engine_root's."""
+    command = [sys.executable, "-m", "bench.engine", "--times-json", "--repeat", "3",
+               "--only", ",".join(names)] + (["--quick"] if quick else [])
+    environment = dict(os.environ, PYTHONPATH=str(REPO), PYTHONHASHSEED="0")
+    done = subprocess.run(command, cwd=engine_root, env=environment, capture_output=True,
+                          text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def compare_with_baseline(revision: str, programs: list[Program], quick: bool,
+                          rounds: int) -> int:
+    """Time this checkout's engine against revision's, alternating child processes per round."""
+    names = [p.name for p in programs]
+    with tempfile.TemporaryDirectory(prefix="bench-baseline-") as baseline_root:
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", revision, "worker"],
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", baseline_root], input=archive, check=True)
+        roots = {"current": REPO, "baseline": Path(baseline_root)}
+        best: dict[str, dict[str, float | None]] = {side: {} for side in roots}
+        for round_number in range(rounds):
+            order = list(roots) if round_number % 2 == 0 else list(reversed(roots))
+            for side in order:
+                for name, seconds in child_times(roots[side], names, quick).items():
+                    previous = best[side].get(name)
+                    if seconds is not None and (previous is None or seconds < previous):
+                        best[side][name] = seconds
+                    elif name not in best[side]:
+                        best[side][name] = None
+    print(f"engine of this checkout against the engine of {revision}: best of {rounds} "
+          f"alternating rounds of 3 runs, one fresh process per round and side")
+    print(f"{'program':<18} {'current s':>10} {'baseline s':>10} {'ratio':>7}  (CPU seconds)")
+    ratios: list[tuple[float, str]] = []
+    for name in names:
+        current, baseline = best["current"].get(name), best["baseline"].get(name)
+        if current is None or baseline is None:
+            print(f"{name:<18} {'-' if current is None else f'{current:.4f}':>10} "
+                  f"{'-' if baseline is None else f'{baseline:.4f}':>10} {'-':>7}")
+            continue
+        ratios.append((current / baseline, name))
+        print(f"{name:<18} {current:>10.4f} {baseline:>10.4f} {current / baseline:>7.3f}")
+    if ratios:
+        worst_ratio, worst_name = max(ratios)
+        print(f"geometric mean current/baseline: {geometric_mean([r for r, _ in ratios]):.3f} "
+              f"over {len(ratios)} programs; worst: {worst_name} {worst_ratio:.3f}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per program (best counts)")
     parser.add_argument("--only", default="", help="comma-separated program names")
+    parser.add_argument("--baseline", metavar="REV",
+                        help="compare with the engine of this git revision instead")
+    parser.add_argument("--times-json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     wanted = {name for name in args.only.split(",") if name}
     programs = [p for p in PROGRAMS if not wanted or p.name in wanted]
-    engine = Engine(max_operations=500_000_000, max_array_size=5_000_000, timeout=600)
-
     sizes = {p.name: p.quick if args.quick else p.full for p in programs}
+    if args.times_json:
+        print(json.dumps(engine_times(programs, sizes, args.repeat)))
+        return 0
+    if args.baseline:
+        return compare_with_baseline(args.baseline, programs, args.quick, args.repeat)
+    engine = bench_engine()
+
     sources = [p.rhai.format(n=sizes[p.name]) for p in programs]
     native = native_times(sources, args.repeat)
     print(f"Python {platform.python_version()} ({platform.python_implementation()}), "

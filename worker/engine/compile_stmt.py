@@ -3,7 +3,7 @@ operation counting, try/catch, switch and assignments through index/property cha
 from __future__ import annotations
 
 from .compile_base import (ARITH, BOOL_KINDS, COMPOUND_SLOW, CONTROL, DEEP_BLOCKS, FLIP,
-                           INT_LIT, INT_OPS, LONG_STRING, RETURN, SIMPLE, Var, assigns)
+                           INT_LIT, INT_OPS, LONG_STRING, RETURN, SIMPLE, Var, assigns, in_i64)
 from .errors import ParseError
 from .nodes import Node
 
@@ -576,13 +576,18 @@ class StatementCompiler:
             self.emit(f"_tb[0] = {new}")
 
     def append_in_place(self, py: str, value: str) -> None:
-        """``s += "text"`` on a string variable appends in place (CPython then reuses the
-        buffer, so building a string in a loop is linear, not quadratic). A long result is
-        checked each time: its size, and the deadline (the append may have copied it)."""
-        self.emit(f"if type({py}) is str and type({value}) is str:")
+        """``x += y`` on a variable of unknown type: INT and FLOAT sums inline; a string
+        appends in place (CPython then reuses the buffer, so building a string in a loop is
+        linear, not quadratic), a long result checked each time: its size, and the deadline
+        (the append may have copied it); anything else through ``_iadd``."""
+        r = self.tmp("_r")
+        self.emit(f"if type({py}) is int and type({value}) is int and "
+                  f"{in_i64(r, f'{py} + {value}')}: {py} = {r}")
+        self.emit(f"elif type({py}) is str and type({value}) is str:")
         self.emit(f"    {py} += {value}")
         self.emit(f"    if len({py}) > {min(self.max_string // 4, LONG_STRING)}: "
                   f"_strcheck({py})")
+        self.emit(f"elif type({py}) is float and type({value}) is float: {py} += {value}")
         self.emit(f"else: {py} = _iadd({py}, {value})")
 
     def compound(self, op: str, cur: str, value: str, cur_int: bool, value_int: bool) -> str:

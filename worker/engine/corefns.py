@@ -26,7 +26,7 @@ def fn_print(rt: Runtime, d: int, box: Any, *args: Any) -> None:
         rt.on_print("")
         return
     rt.charge_value(args[0])
-    rt.on_print(rt.check(to_display(rt.check(args[0]))))
+    rt.on_print(rt.check(to_display(rt.check_before_formatting(args[0]))))
 
 
 def fn_debug(rt: Runtime, d: int, box: Any, *args: Any) -> None:
@@ -36,7 +36,7 @@ def fn_debug(rt: Runtime, d: int, box: Any, *args: Any) -> None:
         rt.on_debug("")
         return
     rt.charge_value(args[0])
-    rt.on_debug(rt.check(to_debug(rt.check(args[0]))))
+    rt.on_debug(rt.check(to_debug(rt.check_before_formatting(args[0]))))
 
 
 def fn_type_of(rt: Runtime, d: int, box: Any, *args: Any) -> str:

@@ -38,7 +38,7 @@ DEFAULT_LIMITS = {
 _ids = itertools.count(1)
 _scripts: "weakref.WeakValueDictionary[str, CompiledScript]" = weakref.WeakValueDictionary()
 SAFE_BUILTINS = {"type": type, "len": len, "enumerate": enumerate, "int": int, "list": list,
-                 "bool": bool, "str": str, "IndexError": IndexError}
+                 "bool": bool, "str": str, "float": float, "IndexError": IndexError}
 
 
 class CompiledScript:
@@ -297,6 +297,7 @@ class Engine:
                 raise exc.at(1, 1) from None
         try:
             ns, rt = self._namespace(compiled, values, None)
+            rt.values_within_limits = all(rt.size.within(v) for v in values.values())
             rt.deadline = deadline
             rt.check_deadline()  # compiling may have used it all
             result = ns["_main"](call_levels(self.limits["max_call_levels"]), None)
@@ -316,6 +317,7 @@ class Engine:
         rt.locate, rt.in_function_call = locate, in_function_call
         if parent is not None:
             rt.deadline = parent.deadline
+            rt.values_within_limits = parent.values_within_limits
             rt.fns.update(parent.fns)
         ns.update(compiled.consts)
         ns.update({

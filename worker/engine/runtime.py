@@ -51,10 +51,36 @@ SELF_CHECKED = frozenset({"pad"})
 """Array functions that check (and record in ``known``) the sizes of their result before
 growing the array, so the runtime need not walk it again."""
 APPENDING = {"push": 1, "insert": 2, "append": 1}
-WORK_UNITS = 1 << 16  # units of uncounted work between two looks at the clock (see spend)
-KNOWN_ARRAYS = 16  # arrays whose sizes are remembered at a time (see Runtime.remember)
 """Array functions that only add the value at this argument position: the array's new size is
 its last known size plus that value's, so a ``push`` loop is not quadratic."""
+WORK_UNITS = 1 << 16  # units of uncounted work between two looks at the clock (see spend)
+KNOWN_ARRAYS = 16  # arrays whose sizes are remembered at a time (see Runtime.remember)
+
+
+class NativeCall:
+    """A library overload with the runtime's per-call decisions about it made once: whether
+    and how it counts operations, and which size checks its result and first argument need
+    (from the name sets above)."""
+
+    __slots__ = ("fn", "name", "ctx", "mutates", "writes_back", "counts_work", "c_speed",
+                 "formatting", "collecting", "appended_at", "may_grow", "self_checked")
+
+    def __init__(self, native: NativeFn) -> None:
+        name = native.name
+        self.fn, self.name, self.ctx = native.fn, name, native.ctx
+        self.mutates, self.writes_back = native.mutates, native.writes_back
+        self.counts_work = name not in CONSTANT_WORK
+        self.c_speed = name in C_SPEED
+        self.formatting = name in FORMATTING
+        self.collecting = name in COLLECTING
+        self.appended_at = APPENDING.get(name)
+        self.may_grow = name not in NOT_GROWING
+        self.self_checked = name in SELF_CHECKED
+
+
+NATIVE_CALLS: dict[tuple, NativeCall | None] = {}
+"""(name, argument types...) -> the matching overload: the library is fixed once imported, so
+every run shares what earlier runs looked up."""
 
 
 def call_levels(max_call_levels: int) -> int:
@@ -234,7 +260,9 @@ class Runtime:
         self.known: dict[int, tuple] = {}  # id -> (array, its length, its sizes), see remember
         self.collected: tuple | None = None  # sizes of a COLLECTING native's callback results
         self.work = WORK_UNITS  # see spend
-        self.cache: dict = {}
+        # False when a scope value is over a size limit: every value the script makes is
+        # checked as it is made, so only then must a value be walked before it is formatted
+        self.values_within_limits = True
 
     # ---- limits ---------------------------------------------------------------------------
     def tick(self) -> None:
@@ -299,6 +327,11 @@ class Runtime:
         if t is list or t is dict or t is bytearray:
             self.size.sizes(v)
         return v
+
+    def check_before_formatting(self, v: Any) -> Any:
+        """A value about to be turned into text, which must not be much larger than the value:
+        walked against the size limits only when the run was given an oversized scope value."""
+        return v if self.values_within_limits else self.check(v)
 
     def check_long_string(self, s: str) -> str:
         """After ``s += t`` made a long string: its size, and the deadline, since the append
@@ -545,7 +578,9 @@ class Runtime:
         return ops.contains(container, item)
 
     def interp(self, *parts: Any) -> str:
-        text = "".join(p if type(p) is str else to_display(self.check(p)) for p in parts)
+        """A string interpolation: containers are size-checked before they are formatted."""
+        text = "".join([p if type(p) is str else
+                        to_display(self.check_before_formatting(p)) for p in parts])
         if len(text) > 4096:  # a copy at memory speed: one operation per 4 KB
             self.spend(len(text) >> 10)
         return self.size.check_string(text)
@@ -754,71 +789,76 @@ class Runtime:
         raise EvalError("For loop expects iterable type", kind="ErrorFor")
 
     # ---- function dispatch -------------------------------------------------------------------
-    def find_native(self, name: str, args: tuple | list) -> NativeFn | None:
+    def find_native(self, name: str, args: tuple | list) -> NativeCall | None:
         """The library overload of ``name`` whose parameter types match ``args`` exactly."""
-        key = (name, *map(type, args))
+        arity = len(args)
+        if arity == 1:
+            key: tuple = (name, type(args[0]))
+        elif arity == 2:
+            key = (name, type(args[0]), type(args[1]))
+        else:
+            key = (name, *map(type, args))
         try:
-            return self.cache[key]
+            return NATIVE_CALLS[key]
         except KeyError:
             pass
         found = None
         for fn in LIBRARY.get(name, ()):
             if len(fn.params) == len(args) and all(
                     p is ANY or type(a) is p for p, a in zip(fn.params, args)):
-                found = fn
+                found = NativeCall(fn)
                 break
-        self.cache[key] = found
+        NATIVE_CALLS[key] = found
         return found
 
-    def invoke_native(self, fn: NativeFn, args: list | tuple, box: list | None = None) -> Any:
+    def invoke_native(self, call: NativeCall, args: list | tuple, box: list | None = None) -> Any:
         """Run a native; a by-reference first argument lives in ``box`` (written back).
 
         The call counts operations in proportion to its work (see ``CONSTANT_WORK``); its
         result and a first argument it changed are size-checked, as Rhai checks them."""
         first = args[0] if args else None
         tf = type(first)
-        name = fn.name
-        if name not in CONSTANT_WORK:
-            self.charge_value(first, name in C_SPEED)
-            if name in FORMATTING:
-                self.check(first)
-        mutated = fn.mutates and (tf is list or tf is dict or tf is bytearray)
+        if call.counts_work and (tf is list or tf is dict or tf is str or tf is bytearray):
+            self.charge_value(first, call.c_speed)  # a scalar's work is the statement's
+            if call.formatting:
+                self.check_before_formatting(first)
+        mutated = call.mutates and (tf is list or tf is dict or tf is bytearray)
         if mutated:
             if box is None:
                 args = (self.copy(first), *args[1:])
                 first = args[0]
             old_len = len(first)
         try:
-            if fn.ctx and (self.collected is not None or name in COLLECTING):
+            if not call.ctx:
+                result = call.fn(*args)
+            elif self.collected is not None or call.collecting:
                 saved = self.collected  # callbacks' results count for a COLLECTING native
-                self.collected = (0, 0, 0) if name in COLLECTING else None
+                self.collected = (0, 0, 0) if call.collecting else None
                 try:
-                    result = fn.fn(self, *args)
+                    result = call.fn(self, *args)
                 finally:
                     self.collected = saved
-            elif fn.ctx:
-                result = fn.fn(self, *args)
             else:
-                result = fn.fn(*args)
+                result = call.fn(self, *args)
         except (EvalError, LimitError, RecursionError, MemoryError):
             raise
         except Exception as exc:  # a stdlib bug must not escape as a Python error
-            raise EvalError(f"Error in function {name}: {exc}", kind="ErrorRuntime") from None
-        if fn.writes_back:
+            raise EvalError(f"Error in function {call.name}: {exc}", kind="ErrorRuntime") from None
+        if call.writes_back:
             new, result = result
             if type(new) is str:
                 self.size.check_string(new)
             if box is not None:
                 box[0] = new
         elif mutated:
-            added = APPENDING.get(name)
+            added = call.appended_at
             if added is not None and tf is list:
-                if name == "append":
+                if call.name == "append":
                     self.check_grown(first, old_len, args[added])
                 else:
                     self.check_pushed(first, old_len, args[added])
-            elif name not in NOT_GROWING and not (
-                    name in SELF_CHECKED and self.remembered(first, len(first))):
+            elif call.may_grow and not (
+                    call.self_checked and self.remembered(first, len(first))):
                 self.size.sizes(first)
         tr = type(result)
         if tr is str:
@@ -826,6 +866,17 @@ class Runtime:
         elif tr is list or tr is dict or tr is bytearray:
             self.size.sizes(result)
         return result
+
+    def invoke_at_depth(self, d: int, call: NativeCall, args: tuple, box: list | None) -> Any:
+        """``invoke_native`` for a call made at call depth ``d``: a native that takes the
+        runtime context may call back into script functions, which must start from ``d``."""
+        if not call.ctx:
+            return self.invoke_native(call, args, box)
+        saved, self.depth = self.depth, d
+        try:
+            return self.invoke_native(call, args, box)
+        finally:
+            self.depth = saved
 
     def call_name(self, d: int, name: str, *args: Any) -> Any:
         """Call a function by name with arguments passed by value."""
@@ -838,13 +889,9 @@ class Runtime:
         """
         if box is not None:
             args = (box[0], *args)
-        fn = self.find_native(name, args)
-        if fn is not None and (name, len(args)) not in self.fns and name not in BUILTINS:
-            saved, self.depth = self.depth, d  # the depth of callbacks the native makes
-            try:
-                return self.invoke_native(fn, args, box)
-            finally:
-                self.depth = saved
+        call = self.find_native(name, args)
+        if call is not None and (name, len(args)) not in self.fns and name not in BUILTINS:
+            return self.invoke_at_depth(d, call, args, box)
         f = self.fns.get((name, len(args)))
         if f is not None:
             return f(d - 1, None, *[ops.copy_value(a) for a in args])
@@ -880,13 +927,20 @@ class Runtime:
         f = self.typed_methods and self.fns.get((f"{type_name(box[0])}.{name}", len(args)))
         if f:
             return f(d - 1, box, *[ops.copy_value(a) for a in args])
-        f = self.fns.get((name, len(args)))
+        fns = self.fns
+        f = fns.get((name, len(args)))
         if f is not None:
             return f(d - 1, box, *[ops.copy_value(a) for a in args])
         obj = box[0]
-        if type(obj) is dict and type(obj.get(name)) is FnPtr and \
-                self.find_native(name, (obj, *args)) is None:
-            return self.call_fn_ptr(d, obj[name], list(args), box)
+        full = (obj, *args)
+        call = self.find_native(name, full)
+        if call is None:
+            if type(obj) is dict and type(obj.get(name)) is FnPtr:
+                return self.call_fn_ptr(d, obj[name], list(args), box)
+        elif (name, len(full)) not in fns and name not in BUILTINS:  # as call_ref would
+            if call.ctx:
+                return self.invoke_at_depth(d, call, full, box)
+            return self.invoke_native(call, full, box)
         return self.call_ref(d, name, box, args)
 
     def method_at(self, d: int, name: str, parent: Any, key: Any, is_prop: bool,

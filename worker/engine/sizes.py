@@ -65,19 +65,44 @@ class SizeLimits:
     def sizes(self, value: Any, base: Sizes = (0, 0, 0)) -> Sizes:
         """``base`` plus the recursive sizes of ``value``; raises a LimitError as soon as a
         total is over its limit (so the walk never costs much more than the limits)."""
-        arrays, maps, chars = base
-        max_array, max_map, max_string = self.max_array, self.max_map, self.max_string
         t = type(value)
-        if t is str:
-            return arrays, maps, chars + string_bytes(value)
-        if t is bytearray:
+        if t is list:
+            arrays, maps, chars = base
             arrays += len(value)
-            if arrays > max_array:
-                raise array_too_large(max_array)
-            return arrays, maps, chars
-        if t is not list and t is not dict:
+            items = value
+        elif t is dict:
+            arrays, maps, chars = base
+            maps += len(value)
+            items = value.values()
+        elif t is str:
+            return base[0], base[1], base[2] + string_bytes(value)
+        elif t is bytearray:
+            arrays = base[0] + len(value)
+            if arrays > self.max_array:
+                raise array_too_large(self.max_array)
+            return arrays, base[1], base[2]
+        else:
             return base
-        stack = [value]
+        if len(items) > 8 and SIZED.isdisjoint(map(type, items)):  # only scalars: C speed
+            if arrays > self.max_array or maps > self.max_map:
+                self.fail(arrays, maps, chars)
+            return arrays, maps, chars
+        nested = []
+        for item in items:  # the first level inline: most values are flat
+            ti = type(item)
+            if ti is str:
+                chars += len(item) if item.isascii() else string_bytes(item)
+            elif ti is list or ti is dict:
+                nested.append(item)
+            elif ti is bytearray:  # as Rhai: 1 + its length, also inside a map
+                arrays += 1 + len(item)
+        if arrays > self.max_array or maps > self.max_map or chars > self.max_string:
+            self.fail(arrays, maps, chars)
+        return self.nested_sizes(nested, arrays, maps, chars) if nested else (arrays, maps, chars)
+
+    def nested_sizes(self, stack: list, arrays: int, maps: int, chars: int) -> Sizes:
+        """The totals plus those of the containers on ``stack`` and everything inside them."""
+        max_array, max_map, max_string = self.max_array, self.max_map, self.max_string
         while stack:
             container = stack.pop()
             if type(container) is list:
@@ -96,7 +121,7 @@ class SizeLimits:
                     chars += len(item) if item.isascii() else string_bytes(item)
                 elif ti is list or ti is dict:
                     stack.append(item)
-                elif ti is bytearray:  # as Rhai: 1 + its length, also inside a map
+                elif ti is bytearray:
                     arrays += 1 + len(item)
             if arrays > max_array or maps > max_map or chars > max_string:
                 self.fail(arrays, maps, chars)
@@ -127,6 +152,14 @@ class SizeLimits:
         if t is list or t is dict or t is bytearray:
             self.sizes(value)
         return value
+
+    def within(self, value: Any) -> bool:
+        """Whether ``value``'s recursive sizes are all within the limits."""
+        try:
+            self.check(value)
+        except LimitError:
+            return False
+        return True
 
     def check_total(self, total: Sizes) -> None:
         """Raise if a precomputed total (e.g. ``n`` copies of a value) is over a limit."""

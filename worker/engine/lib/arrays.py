@@ -62,10 +62,10 @@ def set_item(a: list, index: int, value: Any) -> None:
         a[pos] = copy_value(value)
 
 
-@native("push", list, ANY, ctx=True, mutates=True)
-def push(ctx: Any, a: list, item: Any) -> None:
+@native("push", list, ANY, mutates=True)
+def push(a: list, item: Any) -> None:
+    """Append ``item`` (the runtime checks the grown array's sizes: one more element)."""
     a.append(copy_value(item))
-    ctx.check_array(a)
 
 
 @native("append", list, list, ctx=True, mutates=True)
