@@ -235,6 +235,7 @@ class Runtime:
         self.collected: tuple | None = None  # sizes of a COLLECTING native's callback results
         self.work = WORK_UNITS  # see spend
         self.cache: dict = {}
+        self.modules: Any = None  # the ModuleView of code that uses modules (modules.py)
 
     # ---- limits ---------------------------------------------------------------------------
     def tick(self) -> None:
