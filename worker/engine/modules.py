@@ -119,11 +119,14 @@ class RunModules:
         self.evaluate = evaluate
         self.loaded: dict[Path, Module] = {}
         self.loading: list[tuple[Path, str]] = []
+        self.located: dict[tuple[str, str | None], Path] = {}  # an import in a loop looks once
 
     def load(self, importer: Runtime, d: int, path: str, source: str | None) -> Module:
         if self.resolver is None:
             raise module_not_found(path)
-        file = self.resolver.locate(path, source)
+        file = self.located.get((path, source))
+        if file is None:
+            file = self.located[(path, source)] = self.resolver.locate(path, source)
         module = self.loaded.get(file)
         if module is not None:
             return module
