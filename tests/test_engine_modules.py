@@ -40,6 +40,7 @@ MODULES = {
         fn af() { b::bf() * 2 }     // a module function sees the module's own imports
     """,
     "b.rhai": "export let bv = 10; fn bf() { 21 }",
+    "greet.rhai": 'const HI = "hello"; fn greet(who) { `${global::HI}, ${who}` }',
     "shadow.rhai": """
         export let x = 1;
         let x = 2;                  // not exported: the first x keeps the alias
@@ -77,6 +78,7 @@ CASES = [  # (script, the real Rhai's value or error kind)
     ('let m = 1; import "m" as m; m + m::y', 8),
     ('import "a" as a; [a::av, a::af(), a::b::bv, a::b::bf()]', [11, 42, 10, 21]),
     ('import "a" as a; a::b::nope', "ErrorVariableNotFound"),
+    ('import "greet" as g; g::greet("you")', "hello, you"),  # the module's own constants
     ('import "a" as a; a::nope::x', "ErrorVariableNotFound"),
     ('import "shadow" as s; [s::x, s::w, s::v]', [1, 5, 5]),
     ('import "counter" as a; import "counter" as b; a::n + b::n', 2),
