@@ -308,3 +308,16 @@ def test_a_long_chain_of_modules_stops_at_the_call_levels(tmp_path: Path) -> Non
         Engine(module_dir=folder, max_call_levels=64).eval('import "m0" as m;')
     assert caught.value.limit == "max_call_levels"
     assert Engine(module_dir=folder, max_call_levels=100).eval('import "m0" as m; 1') == 1
+
+
+def test_rhais_module_script_runs_with_its_folder_as_the_module_folder(tmp_path: Path) -> None:
+    """Rhai's ``scripts/module.rhai`` imports ``scripts/loop.rhai`` (both in the corpus): run
+    with their folder as the module folder it prints the loop's lines, then the exported
+    ``x`` (the value at the end of the loop) as ``foo``."""
+    corpus = Path(__file__).parent / "rhai_corpus" / "cases.jsonl"
+    cases = {case["rule"]: case for case in map(json.loads, corpus.read_text().splitlines())}
+    folder = write_modules(tmp_path, {"loop.rhai": cases["scripts/loop.rhai"]["script"]})
+    printed: list[str] = []
+    Engine(module_dir=folder, on_print=printed.append).eval(
+        cases["scripts/module.rhai"]["script"])
+    assert printed == cases["scripts/loop.rhai"]["oracle"]["print"] + ["Module test! foo = 0"]
