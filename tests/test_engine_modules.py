@@ -184,6 +184,13 @@ def test_paths_outside_the_folder_are_refused(tmp_path: Path, path: str) -> None
     assert "leaked" not in str(caught.value)
 
 
+@pytest.mark.parametrize("path", ["a" * 5000, "a/" * 3000 + "b", "sub", "m\0"])
+def test_unusable_paths_are_not_found(folder: Path, path: str) -> None:
+    with pytest.raises(EvalError) as caught:
+        Engine(module_dir=folder).eval(f"import {json.dumps(path)} as x;")
+    assert caught.value.kind == "ErrorModuleNotFound"
+
+
 def test_symlinks_leading_out_of_the_folder_are_refused(tmp_path: Path) -> None:
     outside = write_modules(tmp_path / "outside", {"secret.rhai": 'export let s = "leaked";'})
     folder = write_modules(tmp_path / "modules", {"inside.rhai": 'export let s = "fine";'})

@@ -20,6 +20,7 @@ from .runtime import Runtime
 from .values import type_name
 
 EXTENSION = ".rhai"  # Rhai's FileModuleResolver forces this extension on every path
+LOCATED_PATHS = 1024  # import paths a run remembers the file of (see RunModules.load)
 
 
 def module_not_found(path: str, reason: str = "") -> EvalError:
@@ -81,11 +82,14 @@ class ModuleResolver:
             wanted = PurePosixPath(importer).parent / wanted
         if not wanted.name or wanted.name == ".":
             raise module_not_found(path, "not a module path")
-        candidate = (self.root / wanted.with_suffix(EXTENSION)).resolve()
-        if not candidate.is_relative_to(self.root):
-            raise module_not_found(path, "outside the modules folder")
-        if not candidate.is_file():
-            raise module_not_found(path)
+        try:
+            candidate = (self.root / wanted.with_suffix(EXTENSION)).resolve()
+            if not candidate.is_relative_to(self.root):
+                raise module_not_found(path, "outside the modules folder")
+            if not candidate.is_file():
+                raise module_not_found(path)
+        except OSError:  # a name too long for the file system, say
+            raise module_not_found(path) from None
         return candidate
 
     def script(self, file: Path, path: str, max_script_size: int,
@@ -126,6 +130,8 @@ class RunModules:
             raise module_not_found(path)
         file = self.located.get((path, source))
         if file is None:
+            if len(self.located) >= LOCATED_PATHS:  # many spellings of a path: memory stays small
+                self.located.clear()
             file = self.located[(path, source)] = self.resolver.locate(path, source)
         module = self.loaded.get(file)
         if module is not None:
