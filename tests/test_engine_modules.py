@@ -235,9 +235,9 @@ def test_modules_run_once_per_run_and_runs_share_nothing(folder: Path) -> None:
 def test_modules_are_compiled_once_and_again_when_changed(folder: Path) -> None:
     engine = Engine(module_dir=folder)
     assert engine.eval('import "b" as b; b::bv') == 10
-    compiled = engine.modules.cache[(folder / "b.rhai").resolve()][1]
+    compiled = engine.modules.cache[str((folder / "b.rhai").resolve())][1]
     assert engine.eval('import "b" as b; b::bv') == 10
-    assert engine.modules.cache[(folder / "b.rhai").resolve()][1] is compiled
+    assert engine.modules.cache[str((folder / "b.rhai").resolve())][1] is compiled
     (folder / "b.rhai").write_text("export let bv = 12345;")
     assert engine.eval('import "b" as b; b::bv') == 12345
 

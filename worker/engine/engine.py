@@ -408,7 +408,7 @@ class Engine:
         """The module state of a new run (of the script itself)."""
         return ModuleView(RunModules(self.modules, self._load_module))
 
-    def _load_module(self, importer: Runtime, d: int, file: Any, path: str) -> Module:
+    def _load_module(self, importer: Runtime, d: int, file: str, path: str) -> Module:
         """Compile (once per engine and file version) and run the module script ``file``
         (imported as ``path``) within the importing run's limits and deadline: its exported
         variables, non-private functions and top-level imports make the module. An error in

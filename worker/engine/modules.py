@@ -10,7 +10,7 @@ imports it, against that run's limits; runs share no module state.
 from __future__ import annotations
 
 import os
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any, Callable
 
 from .budget import CompileBudget
@@ -62,17 +62,16 @@ class ModuleResolver:
     """Finds module files inside one folder and compiles each once (again when it changes)."""
 
     def __init__(self, folder: str | os.PathLike) -> None:
-        root = Path(folder)
-        if not root.is_dir():
+        if not os.path.isdir(folder):
             raise ValueError(f"module_dir is not a directory: {str(folder)!r}")
-        self.root = root.resolve()
-        self.cache: dict[Path, tuple[tuple, Any]] = {}
+        self.root = os.path.realpath(folder)
+        self.cache: dict[str, tuple[tuple, Any]] = {}
 
-    def locate(self, path: str, importer: str | None) -> Path:
-        """The file ``import path`` names: Rhai's ``get_file_path`` with no base path, run
-        from the folder (a relative path is resolved against the folder of the importing
-        module's own import path; the extension is replaced by ``.rhai``), refusing every
-        path that is absolute, has a ``..`` part or leads out of the folder."""
+    def locate(self, path: str, importer: str | None) -> str:
+        """The real path of the file ``import path`` names: Rhai's ``get_file_path`` with no
+        base path, run from the folder (a relative path is resolved against the folder of the
+        importing module's own import path; the extension is replaced by ``.rhai``), refusing
+        every path that is absolute, has a ``..`` part or leads out of the folder."""
         if not path or "\0" in path:
             raise module_not_found(path, "not a module path")
         wanted = PurePosixPath(path)
@@ -82,22 +81,19 @@ class ModuleResolver:
             wanted = PurePosixPath(importer).parent / wanted
         if not wanted.name or wanted.name == ".":
             raise module_not_found(path, "not a module path")
-        try:
-            candidate = (self.root / wanted.with_suffix(EXTENSION)).resolve()
-            if not candidate.is_relative_to(self.root):
-                raise module_not_found(path, "outside the modules folder")
-            if not candidate.is_file():
-                raise module_not_found(path)
-        except OSError:  # a name too long for the file system, say
-            raise module_not_found(path) from None
+        candidate = os.path.realpath(os.path.join(self.root, wanted.with_suffix(EXTENSION)))
+        if not candidate.startswith(self.root + os.sep):
+            raise module_not_found(path, "outside the modules folder")
+        if not os.path.isfile(candidate):
+            raise module_not_found(path)
         return candidate
 
-    def script(self, file: Path, path: str, max_script_size: int,
+    def script(self, file: str, path: str, max_script_size: int,
                compile_source: Callable[[str], Any]) -> Any:
         """The compiled script of ``file``, compiled by ``compile_source`` unless the cached
         one was compiled from the file as it is now (same size, time and inode)."""
         try:
-            stat = file.stat()
+            stat = os.stat(file)
             key = (stat.st_mtime_ns, stat.st_size, stat.st_ino, stat.st_dev)
             cached = self.cache.get(file)
             if cached is not None and cached[0] == key:
@@ -118,12 +114,12 @@ class RunModules:
     again while it is still loading (a cycle) is an error instead of endless recursion."""
 
     def __init__(self, resolver: ModuleResolver | None,
-                 evaluate: Callable[[Runtime, int, Path, str], Module]) -> None:
+                 evaluate: Callable[[Runtime, int, str, str], Module]) -> None:
         self.resolver = resolver
         self.evaluate = evaluate
-        self.loaded: dict[Path, Module] = {}
-        self.loading: list[tuple[Path, str]] = []
-        self.located: dict[tuple[str, str | None], Path] = {}  # an import in a loop looks once
+        self.loaded: dict[str, Module] = {}
+        self.loading: list[tuple[str, str]] = []
+        self.located: dict[tuple[str, str | None], str] = {}  # an import in a loop looks once
 
     def load(self, importer: Runtime, d: int, path: str, source: str | None) -> Module:
         if self.resolver is None:
