@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -328,3 +329,16 @@ def test_rhais_module_script_runs_with_its_folder_as_the_module_folder(tmp_path:
     Engine(module_dir=folder, on_print=printed.append).eval(
         cases["scripts/module.rhai"]["script"])
     assert printed == cases["scripts/loop.rhai"]["oracle"]["print"] + ["Module test! foo = 0"]
+
+
+def test_command_line_takes_a_modules_folder(folder: Path, tmp_path: Path) -> None:
+    def run_cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "worker.engine", *args],
+                              cwd=Path(__file__).resolve().parent.parent, capture_output=True,
+                              text=True, timeout=60)
+
+    done = run_cli("--modules-dir", str(folder), "-e", 'import "a" as a; a::af()')
+    assert (done.returncode, done.stdout) == (0, "42\n")
+    done = run_cli("--modules-dir", str(tmp_path / "missing"), "-e", "1")
+    assert done.returncode == 2 and "not a directory" in done.stderr
+    assert "Traceback" not in done.stderr
