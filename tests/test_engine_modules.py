@@ -59,6 +59,8 @@ MODULES = {
     "sub/t3.rhai": 'import "u" as u; export let tv = u::uv;',
     "err.rhai": "let a = 1;\nlet b = a / 0;",
     "perr.rhai": "let a = ;",
+    "early_exit.rhai": "export let a = 1; exit(42); export let b = 2;",
+    "thrower.rhai": 'export let a = 1; throw "boom";',
     "tools.rhai": """
         export let arr = [1, 2];
         export let add_one = |x| x + 1;
@@ -97,6 +99,10 @@ CASES = [  # (script, the real Rhai's value or error kind)
     ('import 5 as n;', "ErrorMismatchDataType"),
     ('import "err" as e;', "ErrorInModule"),
     ('import "perr" as e;', "ErrorInModule"),
+    ('import "early_exit" as e; [e::a, 5]', [1, 5]),  # exit ends the module's script only
+    ('import "early_exit" as e; e::b', "ErrorVariableNotFound"),
+    ('import "thrower" as t;', "ErrorInModule"),
+    ('let r = 0; try { import "thrower" as t; r = 1; } catch (err) { r = err; } r', "boom"),
     ('import "tools" as t; t::total([1, 2, 3])', 6),
     ('import "tools" as t; let a = t::arr; a.push(3); [a, t::arr]', [[1, 2, 3], [1, 2]]),
 ]

@@ -429,6 +429,8 @@ class Engine:
         rt.modules = view
         try:
             ns["_main"](d - 1, None)
+        except ScriptExit:  # as in Rhai, ``exit`` in a module ends the module's script only
+            pass
         except LimitError as exc:  # reported at the import, like an error in the module
             raise exc.with_traceback(None)
         except RhaiError as exc:
