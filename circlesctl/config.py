@@ -22,7 +22,7 @@ RESERVED_SLUGS = frozenset({"redis"})
 """Slugs taken by programs circlesctl adds itself (the embedded Redis)."""
 
 _FIELDS = {"name", "port", "script_path", "host", "auth", "members", "workers", "max_memory_mb",
-           "max_attempts", "store", "origins", "public_key"}
+           "max_attempts", "store", "origins", "public_key", "modules"}
 ROLES = ("all", "workers")
 """What a tree runs: every circle's server and workers (``all``), or only workers (``workers``)."""
 SERVER_FIELDS = ("port", "host", "auth", "members", "origins", "script_path")
@@ -78,6 +78,9 @@ class Circle:
     public_key: str | None = None
     """The circle's public key (compressed hex) when circles.json names it; None: the state
     folder's keys.json holds the circle's keypair."""
+    modules: Path | None = None
+    """The folder of ``.rhai`` modules the circle's scripts may ``import`` (absolute, resolved
+    from the config's folder); None: no modules."""
 
     @property
     def worker_program(self) -> str:
@@ -185,9 +188,11 @@ def _parse_circle(file: str, index: int, raw: Any, base: Path, role: str = "all"
     store = raw.get("store", "sqlite")
     if store not in STORES:
         raise ConfigError(file, f"must be \"sqlite\" or \"redis\", got {store!r}", label, "store")
+    modules = _folder(file, raw, label, "modules", base)
     if role == "workers":
         return Circle(name=name, port=0, slug=slug, workers=workers, max_memory_mb=max_memory_mb,
-                      max_attempts=max_attempts, store=store, public_key=public_key)
+                      max_attempts=max_attempts, store=store, public_key=public_key,
+                      modules=modules)
 
     if "port" not in raw:
         raise ConfigError(file, "is required", label, "port")
@@ -236,7 +241,19 @@ def _parse_circle(file: str, index: int, raw: Any, base: Path, role: str = "all"
     return Circle(name=name, port=port, slug=slug, host=host, auth=auth,
                   members=tuple(dict.fromkeys(members)), script_path=script_path,
                   workers=workers, max_memory_mb=max_memory_mb, max_attempts=max_attempts,
-                  store=store, origins=origins, public_key=public_key)
+                  store=store, origins=origins, public_key=public_key, modules=modules)
+
+
+def _folder(file: str, raw: dict[str, Any], label: str, name: str, base: Path) -> Path | None:
+    """The path field ``name`` of a circle, resolved from the config's folder (None when
+    absent or null); ``load_config`` checks that it is a folder."""
+    value = raw.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(file, f"must be a non-empty string (a folder), got {value!r}", label,
+                          name)
+    return (base / value).resolve()
 
 
 def memory_limit_problem(megabytes: int) -> str:
@@ -327,7 +344,7 @@ def parse_config(text: str, path: Path, role: str = "all") -> Config:
 
 def load_config(path: Path, role: str = "all") -> Config:
     """Read, parse and validate ``path`` for a tree of ``role``, and check every init script
-    is a readable file."""
+    is a readable file and every modules folder a folder."""
     path = Path(path).absolute()
     try:
         text = path.read_text(encoding="utf-8")
@@ -339,6 +356,10 @@ def load_config(path: Path, role: str = "all") -> Config:
         raise ConfigError(path, f"cannot read: {exc}") from None
     config = parse_config(text, path, role)
     for circle in config.circles:
+        if circle.modules is not None and not circle.modules.is_dir():
+            problem = "is not a folder" if circle.modules.exists() else "does not exist"
+            raise ConfigError(path, f"modules folder {str(circle.modules)!r} {problem}",
+                              repr(circle.name), "modules")
         if circle.script_path is None:
             continue
         try:

@@ -131,6 +131,8 @@ def worker_argv(python: str, circle: Circle, pair: KeyPair, paths: StatePaths,
         argv += ["--max-attempts", str(circle.max_attempts)]
     if circle.store != "sqlite":
         argv += ["--store", circle.store]
+    if circle.modules is not None:
+        argv += ["--modules-dir", str(circle.modules)]
     return argv + (["--debug"] if debug else [])
 
 

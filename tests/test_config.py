@@ -176,6 +176,29 @@ def test_tree_defaults_fill_only_unset_limits(tmp_path: Path) -> None:
     assert (unchanged.max_memory_mb, unchanged.max_attempts) == (None, None)
 
 
+def test_modules_folder_is_resolved_from_the_config_folder(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "sub" / "lib").mkdir(parents=True)
+    path = write(tmp_path / "sub", [{"name": "A", "port": 1, "modules": "lib"},
+                                    {"name": "B", "port": 2}])
+    monkeypatch.chdir(tmp_path)
+    with_modules, without = load_config(path).circles
+    assert with_modules.modules == (tmp_path / "sub" / "lib").resolve()
+    assert without.modules is None
+    workers_host = load_config(path, role="workers").circles[0]
+    assert workers_host.modules == (tmp_path / "sub" / "lib").resolve()
+
+
+@pytest.mark.parametrize("value, text", [("gone", "does not exist"),
+                                         ("file.txt", "is not a folder"),
+                                         ("", "must be a non-empty string"),
+                                         (["lib"], "must be a non-empty string")])
+def test_bad_modules_folder(tmp_path: Path, value: object, text: str) -> None:
+    (tmp_path / "file.txt").write_text("")
+    assert_rejected(tmp_path, [{"name": "A", "port": free_port(), "modules": value}],
+                    "circle 'A'", "field 'modules'", text)
+
+
 def test_wrong_circle_is_named(tmp_path: Path) -> None:
     assert_rejected(tmp_path, [{"name": "Good", "port": 8090}, {"name": "Bad", "port": "x"}],
                     "circle 'Bad'", "field 'port'")

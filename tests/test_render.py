@@ -189,3 +189,16 @@ def test_worker_limits_render_as_worker_flags_only_when_set(tmp_path: Path) -> N
     assert argv[argv.index("--max-attempts") + 1] == "1"
     unset = shlex.split(programs["worker-unset"].command)
     assert "--max-memory-mb" not in unset and "--max-attempts" not in unset
+
+
+def test_modules_folder_renders_as_the_workers_modules_dir(tmp_path: Path) -> None:
+    import json
+    text, paths, keys = rendered(tmp_path, json.dumps([
+        {"name": "Mods", "port": 8090, "modules": "my modules; #1"},
+        {"name": "Plain", "port": 8091}]))
+    options = supervisor_view(text, paths, tmp_path)
+    programs = {p.name: p for g in options.process_group_configs for p in g.process_configs}
+    argv = shlex.split(programs["worker-mods"].command)
+    assert argv[argv.index("--modules-dir") + 1] == str(tmp_path / "my modules; #1")
+    assert "--modules-dir" not in shlex.split(programs["worker-plain"].command)
+    assert "--modules-dir" not in shlex.split(programs["ws-mods"].command)

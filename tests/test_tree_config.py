@@ -44,10 +44,17 @@ def test_added_changed_removed(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("change", [{"port": 9}, {"host": "0.0.0.0"}, {"auth": False},
-                                    {"max_memory_mb": 256}, {"max_attempts": 1}])
+                                    {"max_memory_mb": 256}, {"max_attempts": 1},
+                                    {"modules": "modules"}])
 def test_every_setting_of_a_circle_counts_as_a_change(tmp_path: Path, change: dict) -> None:
     old = conf(tmp_path, [{"name": "A", "port": 1}])
     new = conf(tmp_path, [{"name": "A", "port": 1, **change}])
+    assert diff_confs(old, new).changed == ("a",)
+
+
+def test_a_changed_modules_folder_changes_the_circle(tmp_path: Path) -> None:
+    old = conf(tmp_path, [{"name": "A", "port": 1, "modules": "mods"}, {"name": "B", "port": 2}])
+    new = conf(tmp_path, [{"name": "A", "port": 1, "modules": "mods2"}, {"name": "B", "port": 2}])
     assert diff_confs(old, new).changed == ("a",)
 
 

@@ -183,6 +183,29 @@ def test_db_functions_persist_across_restarts(config: WorkerConfig, redis_client
     assert play(redis_client, 'db_list("users")').output == '["bob"]'
 
 
+def test_scripts_import_modules_from_the_circles_folder(config: WorkerConfig, tmp_path: Path,
+                                                       start_worker: Callable[[WorkerConfig],
+                                                                              ThreadedWorker],
+                                                       redis_client: redis.Redis) -> None:
+    modules = tmp_path / "modules"
+    (modules / "util").mkdir(parents=True)
+    (modules / "util" / "greet.rhai").write_text(
+        'export const GREETING = "hello"; fn greet(who) { `${global::GREETING}, ${who}` }')
+    (tmp_path / "secret.rhai").write_text('export let s = "leaked";')
+    start_worker(replace(config, modules_dir=modules))
+    result = play(redis_client, 'import "util/greet" as g; print(g::greet("circle")); g::GREETING')
+    assert result.status == "completed" and result.output == "hello, circle\nhello"
+    refused = play(redis_client, 'import "../secret" as s; s::s')
+    assert refused.status == "error" and "Module not found: ../secret" in refused.error
+    assert "leaked" not in refused.error
+
+
+def test_without_a_modules_folder_imports_are_not_found(worker: ThreadedWorker,
+                                                        redis_client: redis.Redis) -> None:
+    result = play(redis_client, 'import "util/greet" as g;')
+    assert result.status == "error" and "Module not found: util/greet" in result.error
+
+
 @pytest.mark.parametrize("script, message", [
     ('db_set("c", "k", blob(3))', "db_set: cannot store a value of type blob"),
     ('db_set("c", "k", [Fn("f")])', "db_set: cannot store a value of type Fn"),
@@ -395,6 +418,8 @@ def test_redis_url_comes_from_flag_then_environment_then_default(tmp_path: Path)
     (["--result-ttl", "0"], "argument --result-ttl: '0' must be at least 1"),
     (["--name", ""], "argument --name: must not be empty"),
     (["--max-operations", "lots"], "argument --max-operations: 'lots' is not a whole number"),
+    (["--modules-dir", "/nonexistent/modules"],
+     "argument --modules-dir: '/nonexistent/modules' is not a folder"),
 ])
 def test_bad_arguments_exit_2_with_a_message(tmp_path: Path, args: list[str],
                                              message: str) -> None:

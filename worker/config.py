@@ -39,6 +39,8 @@ class WorkerConfig:
     max_memory_mb: int = DEFAULT_MAX_MEMORY_MB
     max_attempts: int = protocol.DEFAULT_MAX_ATTEMPTS
     store: str = "sqlite"
+    modules_dir: Path | None = None
+    """The folder scripts may ``import`` ``.rhai`` modules from; None: no modules."""
 
 
 def _circle_name(text: str) -> str:
@@ -66,6 +68,13 @@ def _data_dir(text: str) -> Path:
     path = Path(text)
     if path.exists() and not path.is_dir():
         raise argparse.ArgumentTypeError(f"{text!r} exists and is not a directory")
+    return path
+
+
+def _modules_dir(text: str) -> Path:
+    path = Path(text)
+    if not text or not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a folder")
     return path
 
 
@@ -157,6 +166,9 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
                         help="where db_* keeps records: sqlite (a file in --data-dir, this host "
                              "only; default) or redis (shared by the circle's workers on every "
                              "host)")
+    parser.add_argument("--modules-dir", type=_modules_dir, default=None, metavar="FOLDER",
+                        help="folder of .rhai modules scripts may import (import \"name\" "
+                             "loads FOLDER/name.rhai; nothing outside it); default: none")
     return parser
 
 
@@ -168,4 +180,4 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> WorkerConfig:
         redis_url=args.redis_url, debug=args.debug, result_ttl=args.result_ttl,
         max_operations=args.max_operations, script_timeout=args.script_timeout,
         max_output_bytes=args.max_output_bytes, max_memory_mb=args.max_memory_mb,
-        max_attempts=args.max_attempts, store=args.store)
+        max_attempts=args.max_attempts, store=args.store, modules_dir=args.modules_dir)

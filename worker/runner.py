@@ -118,7 +118,8 @@ class Worker:
             limits["max_operations"] = config.max_operations
         if config.script_timeout is not None:
             limits["timeout"] = config.script_timeout
-        self.engine = Engine(on_print=self._output.print, on_debug=self._log_debug, **limits)
+        self.engine = Engine(on_print=self._output.print, on_debug=self._log_debug,
+                             module_dir=config.modules_dir, **limits)
         self.store: Store | RedisStore = (RedisStore(self.client, config.public_key)
                                           if config.store == "redis" else Store(config.data_dir))
         for name, fn in store_functions(self.store).items():

@@ -1,4 +1,4 @@
-"""Command line: ``python -m worker.engine FILE.rhai`` or ``python -m worker.engine -e SCRIPT``.
+"""Command line: ``python -m worker.engine [--modules-dir FOLDER] FILE.rhai`` or ``... -e SCRIPT``.
 
 Prints what the script prints, then its result (unless it is ``()``); on error prints the
 Rhai error message to stderr and exits with status 1 (no Python traceback).
@@ -17,6 +17,8 @@ def main(argv: list[str] | None = None) -> int:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("file", nargs="?", help="a .rhai script file")
     source.add_argument("-e", "--eval", dest="script", help="script text to run")
+    parser.add_argument("--modules-dir", metavar="FOLDER",
+                        help="folder the script may import .rhai modules from")
     args = parser.parse_args(argv)
     if args.script is not None:
         text = args.script
@@ -27,8 +29,13 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, UnicodeDecodeError) as exc:
             print(f"error: cannot read {args.file}: {exc}", file=sys.stderr)
             return 1
-    engine = Engine(on_print=lambda s: print(s, flush=True),
-                    on_debug=lambda s: print(s, file=sys.stderr, flush=True))
+    try:
+        engine = Engine(on_print=lambda s: print(s, flush=True),
+                        on_debug=lambda s: print(s, file=sys.stderr, flush=True),
+                        module_dir=args.modules_dir)
+    except ValueError as exc:
+        print(f"error: --modules-dir: {exc}", file=sys.stderr)
+        return 2
     try:
         result = engine.eval(text)
     except RhaiError as exc:

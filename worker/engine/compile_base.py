@@ -22,7 +22,7 @@ CONTROL = frozenset({"if", "switch", "while", "loop", "for", "block", "try", "br
 RETURN = "<return>"  # control() target: return the value from the generated function
 HOIST_NEST = 12  # expression nesting at which sub-results go to temporaries
 RUNTIME_CALLS = ("_call(", "_callref(", "_meth(", "_methat(", "_callfp(", "_eval(", "_gv(",
-                 "_prop(", "(None if", "((_b", "_gget(", "_arr(", "_map(")
+                 "_prop(", "(None if", "((_b", "_gget(", "_arr(", "_map(", "_qvar(", "_qcall(")
 MAX_PASSES = 8  # recompilations allowed for the static types to settle, then none are used
 DEEP_BLOCKS = 10  # Python loop/try nesting from which loops use one block, not two (max 20)
 SMALL = (1 << 30) - 1  # the largest int CPython stores in one digit
@@ -52,6 +52,7 @@ class Func:
     def __init__(self, parent: "Func | None", nonlocal_slot: int) -> None:
         self.parent = parent
         self.scopes: list[dict[str, Var]] = [{}]
+        self.modules: list[dict[str, str]] = [{}]  # import aliases -> Python locals, per scope
         self.nonlocals: set[str] = set()
         self.nonlocal_slot = nonlocal_slot
         self.loops: list[str | None] = []

@@ -78,6 +78,12 @@ class ExpressionCompiler:
             return e.code
         if k == "gvar":
             return f"_gget({self.const(e.name)})"
+        if k == "qvar":
+            self.uses_modules = True
+            return (f"_qvar({self.lookup_module(e.root)}, {self.const(e.root)}, "
+                    f"{self.const(e.path)}, {self.const(e.name)})")
+        if k == "qcall":
+            return self.qualified_call(e)
         if k in ("prop", "index", "method") and self.has_safe(e):
             return self.safe_chain(e)
         if k == "var":
@@ -418,6 +424,20 @@ class ExpressionCompiler:
             return self.ref_call(first, "_callref", name, rest)
         args = self.args(e.args)
         return f"_call(_d, {self.const(name)}{''.join(', ' + a for a in args)})"
+
+    def qualified_call(self, e: Node) -> str:
+        """``m::sub::f(args)``: the module is found first (a missing one is reported at
+        ``m``), then its function is called (a missing one is reported at ``f``)."""
+        self.uses_modules = True
+        args = self.args(e.args)
+        module = self.tmp()
+        saved, self.pos = self.pos, (e.ns_line, e.ns_col)
+        self.emit(f"{module} = _qmod({self.lookup_module(e.root)}, {self.const(e.root)}, "
+                  f"{self.const(e.path)})")
+        self.pos = saved
+        qualified = self.const("::".join((e.root, *e.path, e.name)))
+        return (f"_qcall(_d, {module}, {qualified}, {self.const(e.name)}"
+                f"{''.join(', ' + a for a in args)})")
 
     def bang_call(self, e: Node, key: tuple[str, int]) -> str:
         """``f!(args)``: run the script function in the caller's scope, as a nested Python

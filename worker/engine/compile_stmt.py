@@ -76,10 +76,43 @@ class StatementCompiler:
             if s.const and self.func.parent is None and len(self.func.scopes) == 1 and \
                     self.in_main:
                 self.emit(f"_GLOBALS[{self.const(s.name)}] = {py}")
+            if s.exported:
+                self.export(s.name, self.func.scopes[-1][s.name])
         elif k == "assign":
             self.assign(s)
+        elif k == "import":
+            self.import_module(s)
+        elif k == "export":
+            var = self.lookup(s.name)
+            if var is None:  # Rhai: the variable must exist
+                self.emit(f"_gv({self.const(s.name)})")
+            else:
+                self.export(s.alias, var)
         else:
             raise ParseError(f"Unexpected statement {k}", s.line, s.col)
+
+    def import_module(self, s: Node) -> None:
+        """``import path as m``: the module goes to a local that ``m::`` in this block (and
+        closures in it) reads; at the script's top level it is also visible to functions."""
+        self.uses_modules = True
+        path = self.value_of(s.path)
+        self.at(s)
+        top = self.in_main and self.func.parent is None and len(self.func.scopes) == 1
+        alias = self.const(s.alias) if s.alias else "None"
+        call = f"_import(_d, {path}, {alias}, {top})"
+        if s.alias:
+            py = self.tmp("M_")
+            self.func.modules[-1][s.alias] = py
+            call = f"{py} = {call}"
+        self.emit(call)
+
+    def export(self, alias: str, var: Var) -> None:
+        """Record that ``var`` is exported as ``alias``; when the script is a module, its
+        value at the end becomes the module's variable. The declaration order (the number in
+        its Python name) decides between variables exported under one alias."""
+        self.uses_modules = True
+        order = int(var.py.rpartition("_")[2])
+        self.emit(f"_EXPORTED.append(({order}, {self.const(alias)}, lambda: {var.py}))")
 
     def needs_copy(self, e: Node) -> bool:
         """Whether ``e`` may yield an array/map/blob that a variable still holds."""
@@ -451,6 +484,14 @@ class StatementCompiler:
     # ---- assignment ---------------------------------------------------------------------------
     def assign(self, s: Node) -> None:
         target, op = s.target, s.op[:-1]
+        root = target
+        while root.kind in ("index", "prop"):
+            root = root.obj
+        if root.kind == "qvar":  # module variables are constants (once found)
+            self.ex(root)
+            self.pos = (root.name_line, root.name_col)
+            self.emit(f"_constfail({self.const(root.name)})")
+            return
         if target.kind == "var":
             var = self.lookup(target.name)
             if var is None:  # a scope variable (the host's, or defined by an ``eval``)

@@ -62,6 +62,7 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         self.nest = 0
         self.in_main = False
         self.pending = 0  # S_ calls generated but not yet accounted (see ``flush``)
+        self.uses_modules = False  # whether the script imports, exports or uses ``m::``
 
     # ---- output helpers ----------------------------------------------------------------
     def emit(self, text: str) -> None:
@@ -105,7 +106,7 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         return "\n".join(out) + "\n", table
 
     # ---- whole script ------------------------------------------------------------------
-    def compile(self) -> tuple[str, list, dict[tuple[str, int], str], dict[str, Any]]:
+    def compile(self) -> tuple[str, list, dict[tuple[str, int], str], dict[str, Any], bool]:
         """Each script function gets a generic version ``F_`` (used by dynamic calls) and, if
         it has parameters, a version ``S_`` specialised for INT arguments, which direct calls
         with INT arguments use; its result is INT when every returned value is."""
@@ -145,7 +146,7 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         self.emit("return {" + ", ".join(f"{name!r}: {name}" for name in names) + "}")
         self.indent -= 1
         src, table = self.source()
-        return src, table, self.fn_py, self.const_values
+        return src, table, self.fn_py, self.const_values, self.uses_modules
 
     def fn_uses_this(self, key: tuple[str, int]) -> bool:
         """Whether a script function refers to ``this`` (its INT version then takes it)."""
@@ -386,9 +387,22 @@ class Compiler(StatementCompiler, ExpressionCompiler):
 
     def push(self) -> None:
         self.func.scopes.append({})
+        self.func.modules.append({})
 
     def pop(self) -> None:
         self.func.scopes.pop()
+        self.func.modules.pop()
+
+    def lookup_module(self, alias: str) -> str:
+        """The Python local holding the module imported as ``alias`` in an enclosing block,
+        or "None": the run looks it up among the modules its top level imported."""
+        f: Func | None = self.func
+        while f is not None:
+            for scope in reversed(f.modules):
+                if alias in scope:
+                    return scope[alias]
+            f = f.parent
+        return "None"
 
 
 
@@ -396,8 +410,9 @@ def compile_script(script: Script, outer_fns: frozenset = frozenset(),
                    chunk: int = 1024, max_string_size: int = 0, max_array_size: int = 0,
                    max_map_size: int = 0,
                    eval_vars: tuple[tuple[str, bool, bool], ...] | None = None
-                   ) -> tuple[str, list, dict, dict]:
-    """Python source, line table, {(name, arity): python name} and constants for a script;
-    ``eval_vars`` compiles the body of an ``eval`` that runs in its caller's scope."""
+                   ) -> tuple[str, list, dict, dict, bool]:
+    """Python source, line table, {(name, arity): python name}, constants and whether it uses
+    modules, for a script; ``eval_vars`` compiles the body of an ``eval`` that runs in its
+    caller's scope."""
     return Compiler(script, outer_fns, chunk, max_string_size, max_array_size, max_map_size,
                     eval_vars).compile()

@@ -6,6 +6,7 @@ into a fresh namespace, so runs never share state, and maps errors back to Rhai 
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 import time
 import warnings
@@ -16,6 +17,8 @@ from . import ops
 from .budget import CompileBudget
 from .compiler import compile_script
 from .errors import EvalError, LimitError, ParseError, RhaiError, ScriptExit, ThrownError
+from .modules import (Module, ModuleResolver, ModuleRuntime, ModuleView, RunModules, bindings,
+                      exported_variables, in_module)
 from .parser import parse
 from .runtime import (Runtime, call_levels, chunk_size, const_fail, from_python, i64, irange,
                       no_var, overflow, partial_chunk, switch_range, UNSET, eval_out,
@@ -45,8 +48,11 @@ class CompiledScript:
     """A compiled Rhai script: run it any number of times with ``Engine.eval``/``Engine.run``."""
 
     def __init__(self, code: Any, table: list, fn_py: dict, consts: dict, filename: str,
-                 python_source: str, source: str, settings: tuple) -> None:
+                 python_source: str, source: str, settings: tuple,
+                 uses_modules: bool = False, private_fns: frozenset = frozenset()) -> None:
         self.code = code
+        self.uses_modules = uses_modules  # imports, exports or ``m::`` (see modules.py)
+        self.private_fns = private_fns  # (name, arity) of ``private fn``s: never exported
         self.source = source
         self.settings = settings  # the compile-time limits baked into the code
         self.table = table
@@ -181,7 +187,8 @@ class Engine:
                  max_ast_size: int = DEFAULT_LIMITS["max_ast_size"],
                  max_functions: int = DEFAULT_LIMITS["max_functions"],
                  on_print: Callable[[str], Any] | None = None,
-                 on_debug: Callable[[str], Any] | None = None) -> None:
+                 on_debug: Callable[[str], Any] | None = None,
+                 module_dir: str | os.PathLike | None = None) -> None:
         self.limits = {
             "max_operations": max_operations, "max_call_levels": max_call_levels,
             "max_expr_depth": max_expr_depth, "max_string_size": max_string_size,
@@ -195,6 +202,8 @@ class Engine:
         self.on_print = on_print or (lambda s: print(s, file=sys.stdout))
         self.on_debug = on_debug or (lambda s: print(s, file=sys.stderr))
         self.host_fns: dict[str, Callable[..., Any]] = {}
+        # ``import`` loads ``.rhai`` files from this folder only; None: no module is found
+        self.modules = ModuleResolver(module_dir) if module_dir is not None else None
 
     def register_fn(self, name: str, fn: Callable[..., Any]) -> None:
         """Make the Python callable ``fn`` available to scripts as ``name(...)``."""
@@ -224,7 +233,7 @@ class Engine:
         try:
             script = parse(source, self.limits["max_expr_depth"], budget)
             budget.check_deadline()
-            py_source, table, fn_py, consts = compile_script(
+            py_source, table, fn_py, consts, uses_modules = compile_script(
                 script, outer_fns,
                 chunk_size(self.limits["max_operations"]), self.limits["max_string_size"],
                 self.limits["max_array_size"], self.limits["max_map_size"], eval_vars)
@@ -252,8 +261,9 @@ class Engine:
         except MemoryError:
             raise out_of_memory() from None
         budget.check_deadline()
+        private = frozenset(key for key, fn in script.fns.items() if fn.private)
         compiled = CompiledScript(code, table, fn_py, consts, filename, py_source, source,
-                                  self._settings())
+                                  self._settings(), uses_modules, private)
         _scripts[filename] = compiled
         return compiled
 
@@ -309,11 +319,14 @@ class Engine:
 
     run = eval
 
-    def _namespace(self, compiled: CompiledScript, scope: dict, parent: Runtime | None
-                   ) -> tuple[dict, Runtime]:
+    def _namespace(self, compiled: CompiledScript, scope: dict, parent: Runtime | None,
+                   importer: Runtime | None = None) -> tuple[dict, Runtime]:
+        """A fresh namespace and runtime for one run of ``compiled``: the script itself, an
+        ``eval`` in ``parent``, or a module imported by ``importer``."""
         ns: dict[str, Any] = {"__builtins__": SAFE_BUILTINS}
-        rt = Runtime(self.limits, self.on_print, self.on_debug, self.host_fns, ns, {},
-                     self._eval_hook)
+        args = (self.limits, self.on_print, self.on_debug, self.host_fns, ns, {},
+                self._eval_hook)
+        rt = Runtime(*args) if importer is None else ModuleRuntime(importer, *args)
         rt.locate, rt.in_function_call = locate, in_function_call
         if parent is not None:
             rt.deadline = parent.deadline
@@ -348,6 +361,14 @@ class Engine:
         if parent is not None:
             countdown = parent.get_ops()
             rt.total, rt.granted = parent.total, parent.granted
+        if compiled.uses_modules:
+            if parent is not None:
+                parent.modules = parent.modules or self._run_modules()
+                rt.modules = parent.modules.for_eval()
+            elif importer is None:
+                rt.modules = self._run_modules()
+            ns.update(bindings(rt))
+            ns["_EXPORTED"] = []
         exec(compiled.code, ns)
         functions = ns["_factory"](countdown)
         ns.update(functions)
@@ -383,3 +404,40 @@ class Engine:
         finally:
             rt.set_ops(child.get_ops())
             rt.total, rt.granted = child.total, child.granted
+
+    # ---- modules ------------------------------------------------------------------------------
+    def _run_modules(self) -> ModuleView:
+        """The module state of a new run (of the script itself)."""
+        return ModuleView(RunModules(self.modules, self._load_module))
+
+    def _load_module(self, importer: Runtime, d: int, file: str, path: str) -> Module:
+        """Compile (once per engine and file version) and run the module script ``file``
+        (imported as ``path``) within the importing run's limits and deadline: its exported
+        variables, non-private functions and top-level imports make the module. An error in
+        it is Rhai's ErrorInModule; a limit stays the LimitError it is."""
+        assert self.modules is not None
+        try:
+            compiled = self.modules.script(
+                file, path, self.limits["max_script_size"],
+                lambda text: self.compile(text, deadline=importer.deadline))
+            if compiled.settings != self._settings():  # the engine's limits were changed
+                compiled = self.compile(compiled.source, deadline=importer.deadline)
+        except LimitError:
+            raise
+        except RhaiError as exc:
+            raise in_module(exc, path) from None
+        ns, rt = self._namespace(compiled, {}, None, importer)
+        view = importer.modules.for_module(path)
+        rt.modules = view
+        try:
+            ns["_main"](d - 1, None)
+        except ScriptExit:  # as in Rhai, ``exit`` in a module ends the module's script only
+            pass
+        except LimitError as exc:  # reported at the import, like an error in the module
+            raise exc.with_traceback(None)
+        except RhaiError as exc:
+            exc.at(*locate(exc))
+            raise in_module(in_function_call(exc), path) from None
+        functions = {key: fn for key, fn in rt.fns.items()
+                     if key not in compiled.private_fns and "." not in key[0]}
+        return Module(exported_variables(ns.get("_EXPORTED", [])), functions, view.imports)

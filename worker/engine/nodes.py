@@ -7,8 +7,11 @@ unary(op, e) binary(op, l, r) index(obj, idx, safe) prop(obj, name, safe)
 method(obj, name, args, safe, bang) call(name, args, bang) closure(params, body, name)
 if(cond, then, els) switch(subject, cases: [(patterns, guard, body)], default)
 block(stmts) while(cond, body, until, post) loop(body) for(var, idx, iterable, body)
-Statements: let(name, e, const) assign(target, op, e) expr(e) return(e) throw(e) break(e)
-continue() try(body, var, handler) fn(name, params, body, private)
+qvar(root, path, name, name_line, name_col) qcall(root, path, name, args, ns_line, ns_col):
+``root::path::name``
+Statements: let(name, e, const, exported) assign(target, op, e) expr(e) return(e) throw(e)
+break(e) continue() try(body, var, handler) fn(name, params, body, private)
+import(path, alias) export(name, alias)
 """
 from __future__ import annotations
 

@@ -130,7 +130,8 @@ class Parser:
                 if self.is_op("="):
                     self.next()
                     expr = self.expr()
-                return Node("let", t.line, t.col, name=name.value, e=expr, const=v == "const")
+                return Node("let", t.line, t.col, name=name.value, e=expr, const=v == "const",
+                            exported=False)
             if v == "import":
                 return self.import_stmt()
             if v == "export":
@@ -155,35 +156,34 @@ class Parser:
         return Node("expr", expr.line, expr.col, e=expr)
 
     def import_stmt(self) -> Node:
-        """``import "path" [as name]``: this engine resolves no modules (docs/ENGINE.md), so
-        the statement runs the engine's ``import`` built-in, which reports the module as not
-        found, as Rhai does for a module it cannot find."""
+        """``import expr [as name]`` (src/parser.rs ``parse_import``): allowed anywhere a
+        statement is; the path is any expression (a string at run time)."""
         self.next()
         path = self.expr()
+        alias = None
         if self.is_kw("as"):
             self.next()
-            self.ident()
-        call = Node("call", path.line, path.col, name="import", args=[path], bang=False)
-        return Node("expr", path.line, path.col, e=call)
+            alias = self.ident().value
+        return Node("import", path.line, path.col, path=path, alias=alias)
 
     def export(self, t: Token) -> Node:
         """``export let|const ...`` or ``export x [as y]`` (src/parser.rs ``parse_export``):
-        only at the top level. A script run on its own is no module, so exporting only
-        declares the variable, or checks that it exists."""
+        only at the top level. In a module the variable becomes a module variable under its
+        name or alias, with its value at the end of the module's script."""
         if not self.at_top:
             raise self.error("Export statement can only appear at global level",
                              kind="WrongExport")
         self.next()
         if self.is_kw("let") or self.is_kw("const"):
-            return self.statement()
+            stmt = self.statement()
+            stmt.exported = True
+            return stmt
         name = self.ident()
+        alias = name.value
         if self.is_kw("as"):
             self.next()
-            self.ident()
-        check = Node("expr", name.line, name.col, e=Node("var", name.line, name.col,
-                                                          name=name.value))
-        unit = Node("expr", t.line, t.col, e=Node("lit", t.line, t.col, value=None))
-        return Node("expr", t.line, t.col, e=Node("block", t.line, t.col, stmts=[check, unit]))
+            alias = self.ident().value
+        return Node("export", name.line, name.col, name=name.value, alias=alias)
 
     def fn_def(self) -> None:
         start = self.tok
@@ -401,16 +401,8 @@ class Parser:
         if k == "ident":
             if v in RESERVED:
                 raise ParseError(f"'{v}' is a reserved keyword", L, C, kind="Reserved")
-            if self.is_op("::"):  # ``module::name``: no module is ever imported here
-                while self.is_op("::"):
-                    self.next()
-                    self.ident("a name after '::'")
-                if self.is_op("("):
-                    self.enter()
-                    self.args()
-                    self.depth -= 1
-                module = Node("lit", L, C, value=v)
-                return Node("call", L, C, name="import", args=[module], bang=False)
+            if self.is_op("::"):
+                return self.qualified(t)
             if self.is_op("!") and self.peek().kind == "op" and self.peek().value == "(":
                 self.next()
                 self.enter()
@@ -488,6 +480,23 @@ class Parser:
         if k == "eof":
             raise ParseError("Script is incomplete", L, C, kind="UnexpectedEOF")
         raise ParseError(f"Unexpected {describe(t)}", L, C, kind="BadInput")
+
+    def qualified(self, root: Token) -> Node:
+        """``m::x`` / ``m::sub::x`` (a module variable) or ``m::f(..)`` (a module function)."""
+        names = []
+        while self.is_op("::"):
+            self.next()
+            names.append(self.ident("a name after '::'"))
+        path = tuple(name.value for name in names[:-1])
+        last = names[-1]
+        if self.is_op("("):
+            self.enter()
+            args = self.args()
+            self.depth -= 1
+            return Node("qcall", last.line, last.col, root=root.value, path=path,
+                        name=last.value, args=args, ns_line=root.line, ns_col=root.col)
+        return Node("qvar", root.line, root.col, root=root.value, path=path, name=last.value,
+                    name_line=last.line, name_col=last.col)
 
     def starts_expr(self) -> bool:
         t = self.tok
@@ -726,12 +735,12 @@ def check_lhs(expr: Node, op: Token) -> None:
         raise ParseError("Cannot assign to a constant value", op.line, op.col,
                          kind="AssignmentToConstant")
     node = expr
-    if node.kind not in ("var", "index", "prop", "this"):
+    if node.kind not in ("var", "index", "prop", "this", "qvar"):
         raise ParseError("Invalid left-hand side of an assignment", op.line, op.col,
                          kind="AssignmentToInvalidLHS")
     while node.kind in ("index", "prop"):
         node = node.obj
-    if node.kind not in ("var", "this", "index", "prop"):
+    if node.kind not in ("var", "this", "index", "prop", "qvar"):
         raise ParseError("Invalid left-hand side of an assignment", op.line, op.col,
                          kind="AssignmentToInvalidLHS")
 

@@ -263,6 +263,7 @@ class Runtime:
         # False when a scope value is over a size limit: every value the script makes is
         # checked as it is made, so only then must a value be walked before it is formatted
         self.values_within_limits = True
+        self.modules: Any = None  # the ModuleView of code that uses modules (modules.py)
 
     # ---- limits ---------------------------------------------------------------------------
     def tick(self) -> None:
