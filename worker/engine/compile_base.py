@@ -21,7 +21,7 @@ CONTROL = frozenset({"if", "switch", "while", "loop", "for", "block", "try", "br
                      "continue", "return", "throw"})
 RETURN = "<return>"  # control() target: return the value from the generated function
 HOIST_NEST = 12  # expression nesting at which sub-results go to temporaries
-RUNTIME_CALLS = ("_call(", "_callref(", "_meth(", "_methat(", "_callfp(", "_eval(", "_gv(",
+RUNTIME_CALLS = ("_call(", "_callref(", "_meth(", "_push(", "_methat(", "_callfp(", "_eval(", "_gv(",
                  "_prop(", "(None if", "((_b", "_gget(", "_arr(", "_map(", "_qvar(", "_qcall(")
 MAX_PASSES = 8  # recompilations allowed for the static types to settle, then none are used
 DEEP_BLOCKS = 10  # Python loop/try nesting from which loops use one block, not two (max 20)

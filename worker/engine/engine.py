@@ -41,7 +41,7 @@ DEFAULT_LIMITS = {
 _ids = itertools.count(1)
 _scripts: "weakref.WeakValueDictionary[str, CompiledScript]" = weakref.WeakValueDictionary()
 SAFE_BUILTINS = {"type": type, "len": len, "enumerate": enumerate, "int": int, "list": list,
-                 "bool": bool, "str": str, "float": float, "IndexError": IndexError}
+                 "bool": bool, "str": str, "float": float, "dict": dict, "IndexError": IndexError}
 
 
 class CompiledScript:
@@ -349,7 +349,7 @@ class Engine:
             "_in": rt.contains, "_mkrange": ops.make_range, "_irange": irange,
             "_iter": rt.iterate, "_idx": rt.index, "_setidx": rt.set_index, "_prop": rt.prop,
             "_setprop": rt.set_prop, "_call": rt.call_name, "_callref": rt.call_ref,
-            "_meth": rt.method, "_methat": rt.method_at, "_callfp": rt.call_fn_ptr,
+            "_meth": rt.method, "_push": rt.push_method, "_methat": rt.method_at, "_callfp": rt.call_fn_ptr,
             "_FnPtr": FnPtr, "_cp": rt.copy, "_interp": rt.interp, "_iadd": rt.iadd,
             "_throw": rt.throw, "_catch": rt.catch_value, "_this": rt.this,
             "_gv": rt.var_lookup, "_setgv": rt.var_assign, "_novar": no_var, "_constfail": const_fail,
