@@ -164,12 +164,16 @@ def timeout_result(task_id: str, seconds: float) -> TaskResult:
 
 def round_trip(client: Any, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
     """Send ``commands`` in one write on one pooled connection of the synchronous ``client`` and
-    return their raw replies, an error reply as its ``ResponseError`` (not raised).
+    return their raw replies, an error reply as an exception value (not raised).
 
-    This skips redis-py's per-command client layers (retry wrapper, observability hooks, response
+    ``client`` is a ``worker.redis_link.SyncLink`` (its ``exchange``) or a redis-py client: then
+    this skips redis-py's per-command client layers (retry wrapper, observability hooks, response
     callbacks), which cost as much CPU as the round trip itself in redis-py 8. A connection that
     fails mid-reply is closed, never reused out of step.
     """
+    exchange = getattr(client, "exchange", None)
+    if exchange is not None:
+        return exchange(commands)
     from redis.exceptions import ResponseError  # here: importing protocol must not load redis
 
     pool = client.connection_pool
