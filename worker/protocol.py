@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -128,6 +127,8 @@ class TaskResult:
 
 def new_task(script: str, caller_id: str, now: float | None = None) -> tuple[str, dict[str, str]]:
     """A fresh task id and the fields of its details hash, status ``pending``."""
+    import uuid  # here: the worker never makes tasks, and uuid loads platform
+
     task_id = str(uuid.uuid4())
     stamp = str(int(now if now is not None else time.time()))
     return task_id, {
