@@ -164,13 +164,18 @@ def test_restart_then_reconnect(tmp_path: Path) -> None:
         stop_server(proc)
 
 
-def test_password_and_database_from_the_url(tmp_path: Path) -> None:
+def test_user_password_and_database_from_the_url(tmp_path: Path) -> None:
     proc, sock = start_server(tmp_path, "--requirepass", "s3cret")
     try:
         link = redis_connect.worker_client(f"unix://:s3cret@{sock}?db=3", TIMEOUT)
         assert link.exchange([("SET", "k", "v")]) == ["OK"]
         assert " db=3 " in link.exchange([("CLIENT", "INFO")])[0]
+        acl = link.exchange([("ACL", "SETUSER", "app", "on", ">apppw", "~*", "+@all")])
+        assert acl == ["OK"]
         link.close()
+        as_app = redis_connect.worker_client(f"unix://app:apppw@{sock}", TIMEOUT)
+        assert as_app.exchange([("ACL", "WHOAMI")]) == ["app"]
+        as_app.close()
         wrong = redis_connect.worker_client(f"unix://:wrong@{sock}", TIMEOUT)
         with pytest.raises(LinkDown, match="refused the connection's set-up: WRONGPASS") as caught:
             wrong.exchange([("PING",)])

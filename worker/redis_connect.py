@@ -225,6 +225,17 @@ class PlainTarget:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
 
+    def setup_commands(self) -> list[tuple[Any, ...]]:
+        """What a new connection sends first, as redis-py does: AUTH [username] password when
+        either is given, SELECT db unless 0."""
+        commands: list[tuple[Any, ...]] = []
+        if self.username or self.password:
+            commands.append(("AUTH", self.username, self.password or "") if self.username
+                            else ("AUTH", self.password))
+        if self.db:
+            commands.append(("SELECT", self.db))
+        return commands
+
 
 def plain_target(url: str) -> PlainTarget | None:
     """The parts of a valid ``redis://`` URL without options or ``unix://`` URL with at most

@@ -153,12 +153,7 @@ class SyncLink:
                 return conn
             conn.close()
         conn = _Connection(self.target, self.timeout)
-        setup: list[tuple[Any, ...]] = []
-        username, password = self.target.username, self.target.password
-        if username or password:  # as redis-py: AUTH [username] password
-            setup.append(("AUTH", username, password or "") if username else ("AUTH", password))
-        if self.target.db:
-            setup.append(("SELECT", self.target.db))
+        setup = self.target.setup_commands()
         if setup:
             try:
                 for reply in conn.exchange(pack_commands(setup), len(setup)):
