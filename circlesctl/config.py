@@ -22,7 +22,8 @@ RESERVED_SLUGS = frozenset({"redis"})
 """Slugs taken by programs circlesctl adds itself (the embedded Redis)."""
 
 _FIELDS = {"name", "port", "script_path", "host", "auth", "members", "workers", "max_memory_mb",
-           "max_attempts", "store", "origins", "public_key", "modules"}
+           "max_attempts", "store", "origins", "public_key", "modules", "script_timeout",
+           "max_operations"}
 ROLES = ("all", "workers")
 """What a tree runs: every circle's server and workers (``all``), or only workers (``workers``)."""
 SERVER_FIELDS = ("port", "host", "auth", "members", "origins", "script_path")
@@ -72,6 +73,10 @@ class Circle:
     worker's own default (512) applies."""
     max_attempts: int | None = None
     """None: not set in the file; the tree's default, else the worker's own default (2)."""
+    script_timeout: float | None = None
+    """Seconds a script may run (0: no time limit); None: the worker's default (10)."""
+    max_operations: int | None = None
+    """Operations a script may count (0: no limit); None: the worker's default."""
     store: str = "sqlite"
     origins: tuple[str, ...] = ()
     """Browser origins allowed to connect; empty = the server's default (its own console)."""
@@ -185,6 +190,8 @@ def _parse_circle(file: str, index: int, raw: Any, base: Path, role: str = "all"
     if max_memory_mb is not None and memory_limit_problem(max_memory_mb):
         raise ConfigError(file, memory_limit_problem(max_memory_mb), label, "max_memory_mb")
     max_attempts = _whole_number(file, raw, label, "max_attempts", None, 1)
+    script_timeout = _seconds(file, raw, label, "script_timeout")
+    max_operations = _whole_number(file, raw, label, "max_operations", None, 0)
     store = raw.get("store", "sqlite")
     if store not in STORES:
         raise ConfigError(file, f"must be \"sqlite\" or \"redis\", got {store!r}", label, "store")
@@ -192,7 +199,8 @@ def _parse_circle(file: str, index: int, raw: Any, base: Path, role: str = "all"
     if role == "workers":
         return Circle(name=name, port=0, slug=slug, workers=workers, max_memory_mb=max_memory_mb,
                       max_attempts=max_attempts, store=store, public_key=public_key,
-                      modules=modules)
+                      modules=modules, script_timeout=script_timeout,
+                      max_operations=max_operations)
 
     if "port" not in raw:
         raise ConfigError(file, "is required", label, "port")
@@ -241,7 +249,8 @@ def _parse_circle(file: str, index: int, raw: Any, base: Path, role: str = "all"
     return Circle(name=name, port=port, slug=slug, host=host, auth=auth,
                   members=tuple(dict.fromkeys(members)), script_path=script_path,
                   workers=workers, max_memory_mb=max_memory_mb, max_attempts=max_attempts,
-                  store=store, origins=origins, public_key=public_key, modules=modules)
+                  store=store, origins=origins, public_key=public_key, modules=modules,
+                  script_timeout=script_timeout, max_operations=max_operations)
 
 
 def _folder(file: str, raw: dict[str, Any], label: str, name: str, base: Path) -> Path | None:
@@ -276,6 +285,20 @@ def _whole_number(file: str, raw: dict[str, Any], label: str, name: str, default
         bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
         raise ConfigError(file, f"must be {bound}, got {value}", label, name)
     return value
+
+
+def _seconds(file: str, raw: dict[str, Any], label: str, name: str) -> float | None:
+    """The duration field ``name`` of a circle in seconds, 0 or more (None when absent)."""
+    if name not in raw:
+        return None
+    value = raw[name]
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
+        raise ConfigError(file, f"must be a number of seconds, got {_type_name(value)} "
+                          f"{value!r}", label, name)
+    if not 0 <= value < float("inf"):
+        raise ConfigError(file, f"must be 0 (no limit) or more seconds, got {value}", label,
+                          name)
+    return float(value)
 
 
 def _parse_origins(file: str, label: str, value: Any) -> tuple[str, ...]:

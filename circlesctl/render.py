@@ -129,6 +129,10 @@ def worker_argv(python: str, circle: Circle, pair: KeyPair, paths: StatePaths,
         argv += ["--max-memory-mb", str(circle.max_memory_mb)]
     if circle.max_attempts is not None:
         argv += ["--max-attempts", str(circle.max_attempts)]
+    if circle.script_timeout is not None:
+        argv += ["--script-timeout", repr(circle.script_timeout)]
+    if circle.max_operations is not None:
+        argv += ["--max-operations", str(circle.max_operations)]
     if circle.store != "sqlite":
         argv += ["--store", circle.store]
     if circle.modules is not None:

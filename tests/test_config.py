@@ -145,6 +145,11 @@ def test_circle_not_an_object(tmp_path: Path) -> None:
     ({"name": "A", "port": 8090, "max_memory_mb": "512"}, "max_memory_mb", "whole number"),
     ({"name": "A", "port": 8090, "max_attempts": 0}, "max_attempts", "at least 1"),
     ({"name": "A", "port": 8090, "max_attempts": None}, "max_attempts", "whole number, got null"),
+    ({"name": "A", "port": 8090, "script_timeout": -1}, "script_timeout", "0 (no limit) or more"),
+    ({"name": "A", "port": 8090, "script_timeout": "10"}, "script_timeout", "number of seconds"),
+    ({"name": "A", "port": 8090, "script_timeout": True}, "script_timeout", "number of seconds"),
+    ({"name": "A", "port": 8090, "max_operations": -5}, "max_operations", "at least 0"),
+    ({"name": "A", "port": 8090, "max_operations": 1.5}, "max_operations", "whole number"),
 ])
 def test_bad_field(tmp_path: Path, circle: dict, field: str, text: str) -> None:
     output = assert_rejected(tmp_path, [circle], f"field '{field}'", text)
@@ -154,10 +159,13 @@ def test_bad_field(tmp_path: Path, circle: dict, field: str, text: str) -> None:
 def test_pool_and_limit_fields(tmp_path: Path) -> None:
     config = parse_config(json.dumps([
         {"name": "Solo", "port": 8090},
-        {"name": "Pool", "port": 8091, "workers": 3, "max_memory_mb": 0, "max_attempts": 1},
+        {"name": "Pool", "port": 8091, "workers": 3, "max_memory_mb": 0, "max_attempts": 1,
+         "script_timeout": 30, "max_operations": 0},
     ]), tmp_path / "circles.json")
     solo, pool = config.circles
     assert (solo.workers, solo.max_memory_mb, solo.max_attempts) == (1, None, None)
+    assert (solo.script_timeout, solo.max_operations) == (None, None)
+    assert (pool.script_timeout, pool.max_operations) == (30.0, 0)
     assert solo.worker_processes == ("worker-solo",)
     assert (pool.workers, pool.max_memory_mb, pool.max_attempts) == (3, 0, 1)
     assert pool.worker_processes == ("worker-pool-1", "worker-pool-2", "worker-pool-3")

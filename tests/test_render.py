@@ -180,15 +180,19 @@ def test_worker_pool_renders_numprocs_and_a_name_per_process(tmp_path: Path) -> 
 def test_worker_limits_render_as_worker_flags_only_when_set(tmp_path: Path) -> None:
     import json
     text, paths, keys = rendered(tmp_path, json.dumps([
-        {"name": "Set", "port": 8090, "max_memory_mb": 0, "max_attempts": 1},
+        {"name": "Set", "port": 8090, "max_memory_mb": 0, "max_attempts": 1,
+         "script_timeout": 2.5, "max_operations": 0},
         {"name": "Unset", "port": 8091}]))
     options = supervisor_view(text, paths, tmp_path)
     programs = {p.name: p for g in options.process_group_configs for p in g.process_configs}
     argv = shlex.split(programs["worker-set"].command)
     assert argv[argv.index("--max-memory-mb") + 1] == "0"
     assert argv[argv.index("--max-attempts") + 1] == "1"
+    assert argv[argv.index("--script-timeout") + 1] == "2.5"
+    assert argv[argv.index("--max-operations") + 1] == "0"
     unset = shlex.split(programs["worker-unset"].command)
-    assert "--max-memory-mb" not in unset and "--max-attempts" not in unset
+    assert not {"--max-memory-mb", "--max-attempts", "--script-timeout",
+                "--max-operations"} & set(unset)
 
 
 def test_modules_folder_renders_as_the_workers_modules_dir(tmp_path: Path) -> None:
