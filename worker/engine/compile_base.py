@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .nodes import Node
+from .nodes import FIELDS, Node
 from .values import INT_MAX, INT_MIN
 
 SIMPLE = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*|-?\d+|\(-\d+\))$")
@@ -74,7 +74,7 @@ def uses_this(node: Any) -> bool:
     if isinstance(node, Node):
         if node.kind == "this":
             return True
-        return any(uses_this(v) for k, v in node.__dict__.items() if k not in ("line", "col"))
+        return any(uses_this(getattr(node, field)) for field in FIELDS[type(node)])
     if isinstance(node, (list, tuple)):
         return any(uses_this(v) for v in node)
     return False
@@ -98,8 +98,7 @@ def assigns(node: Any, name: str) -> bool:
             return True
         elif k == "closure":
             return True
-        return any(assigns(v, name) for key, v in node.__dict__.items()
-                   if key not in ("line", "col"))
+        return any(assigns(getattr(node, field), name) for field in FIELDS[type(node)])
     if isinstance(node, (list, tuple)):
         return any(assigns(v, name) for v in node)
     return False

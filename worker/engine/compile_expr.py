@@ -10,7 +10,7 @@ from .compile_base import (ARITH, COMPARE, CONTROL, ENTER_PREFIX, HOIST_NEST, IN
                            RUNTIME_CALLS, SIMPLE, SLOW, SMALL, in_i64)
 from .errors import ParseError
 from .natives import LIBRARY
-from .nodes import Node
+from .nodes import Node, PyCode
 from .values import INT_MAX, INT_MIN
 
 
@@ -181,7 +181,7 @@ class ExpressionCompiler:
         self.emit("else:")
         self.indent += 1
         saved = deepest.obj, deepest.safe
-        deepest.obj = Node("pycode", deepest.line, deepest.col, code=obj)
+        deepest.obj = PyCode(deepest.line, deepest.col, code=obj)
         deepest.safe = False
         try:
             code = self.ex(e)

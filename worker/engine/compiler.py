@@ -19,7 +19,7 @@ from .compile_base import (ENTER_CHECK, INT_OPS, MAX_PASSES, RETURN, CompilerBug
                            uses_this)
 from .compile_expr import ExpressionCompiler
 from .compile_stmt import StatementCompiler
-from .nodes import FnDef, Node, Script
+from .nodes import Block, FnDef, Node, Script
 
 
 class Compiler(StatementCompiler, ExpressionCompiler):
@@ -134,7 +134,7 @@ class Compiler(StatementCompiler, ExpressionCompiler):
                 if key in self.spec_py:
                     self.function(self.spec_py[key], fn.params, fn.body, fn, is_fn=True,
                                   spec=key)
-            main = Node("block", 1, 1, stmts=self.script.stmts)
+            main = Block(1, 1, stmts=self.script.stmts)
             self.in_main = True
             self.function("_main", [], main, None, is_fn=False)
             if not self.ret_changed:
