@@ -10,7 +10,9 @@ from .compile_base import (ARITH, COMPARE, CONTROL, ENTER_PREFIX, HOIST_NEST, IN
                            RUNTIME_CALLS, SIMPLE, SLOW, SMALL, in_i64)
 from .errors import ParseError
 from .natives import LIBRARY
-from .nodes import Node, PyCode
+from .nodes import (ArrayLit, Binary, Call, Closure, GlobalConst, Index, Interp, Lit, MapLit,
+                    MethodCall, Node, Prop, PyCode, QualifiedCall, QualifiedVar, This, Unary,
+                    Variable)
 from .values import INT_MAX, INT_MIN
 
 
@@ -71,91 +73,125 @@ class ExpressionCompiler:
         return self.const(v)  # str / Char
 
     def ex_inner(self, e: Node) -> str:
-        k = e.kind
-        if k == "lit":
-            return self.lit(e.value)
-        if k == "pycode":
-            return e.code
-        if k == "gvar":
-            return f"_gget({self.const(e.name)})"
-        if k == "qvar":
-            self.uses_modules = True
-            return (f"_qvar({self.lookup_module(e.root)}, {self.const(e.root)}, "
-                    f"{self.const(e.path)}, {self.const(e.name)})")
-        if k == "qcall":
-            return self.qualified_call(e)
-        if k in ("prop", "index", "method") and self.has_safe(e):
+        """The Python expression for ``e``, by the method for its node class (``expr_<Class>``,
+        see ``Compiler.EXPR_VISITORS``)."""
+        visit = self.EXPR_VISITORS.get(type(e))
+        if visit is None:
+            raise ParseError(f"Unsupported expression {e.kind}", e.line, e.col)
+        return visit(self, e)
+
+    def expr_Lit(self, e: Lit) -> str:
+        return self.lit(e.value)
+
+    def expr_PyCode(self, e: PyCode) -> str:
+        return e.code
+
+    def expr_GlobalConst(self, e: GlobalConst) -> str:
+        return f"_gget({self.const(e.name)})"
+
+    def expr_QualifiedVar(self, e: QualifiedVar) -> str:
+        self.uses_modules = True
+        return (f"_qvar({self.lookup_module(e.root)}, {self.const(e.root)}, "
+                f"{self.const(e.path)}, {self.const(e.name)})")
+
+    def expr_QualifiedCall(self, e: QualifiedCall) -> str:
+        return self.qualified_call(e)
+
+    def expr_Variable(self, e: Variable) -> str:
+        var = self.lookup(e.name)
+        if var is not None:
+            return var.py
+        if e.name in self.fn_names:
+            return f"_FnPtr({self.const(e.name)})"
+        return f"_gv({self.const(e.name)})"
+
+    def expr_This(self, e: This) -> str:
+        return "_this(_tb)"
+
+    def expr_Binary(self, e: Binary) -> str:
+        return self.binary(e)
+
+    def expr_Unary(self, e: Unary) -> str:
+        code = self.ex(e.e)
+        if e.op == "-":
+            return f"_neg({code})"
+        if e.op == "+":
+            return f"_plus({code})"
+        if self.is_bool(e.e, code):
+            return f"(not {code})"
+        if e.e.kind == "lit":
+            return f"_not({code})"
+        first, later = self.operand(code)
+        return f"(False if {first} is True else True if {later} is False else _not({later}))"
+
+    def expr_Index(self, e: Index) -> str:
+        if self.has_safe(e):
             return self.safe_chain(e)
-        if k == "var":
-            var = self.lookup(e.name)
-            if var is not None:
-                return var.py
-            if e.name in self.fn_names:
-                return f"_FnPtr({self.const(e.name)})"
-            return f"_gv({self.const(e.name)})"
-        if k == "this":
-            return "_this(_tb)"
-        if k == "binary":
-            return self.binary(e)
-        if k == "unary":
-            code = self.ex(e.e)
-            if e.op == "-":
-                return f"_neg({code})"
-            if e.op == "+":
-                return f"_plus({code})"
-            if self.is_bool(e.e, code):
-                return f"(not {code})"
-            if e.e.kind == "lit":
-                return f"_not({code})"
-            first, later = self.operand(code)
-            return f"(False if {first} is True else True if {later} is False else _not({later}))"
-        if k == "index":
-            return self.index(e)
-        if k == "prop":
-            obj = self.ex(e.obj)
-            if e.safe:
-                t = self.tmp()
-                return f"(None if ({t} := {obj}) is None else _prop({t}, {self.const(e.name)}))"
-            return f"_prop({obj}, {self.const(e.name)})"
-        if k == "call":
-            return self.call(e)
-        if k == "method":
-            return self.method(e)
-        if k == "array":  # size-checked before its items are copied, unless known in advance
-            items = self.ex_seq(e.items)
-            if self.within_limits(self.static_sizes(e)):
-                return "[" + ", ".join(items) + "]"
-            return f"_arr([{', '.join(items)}], {self.copied_items(e.items)})"
-        if k == "map":
-            items = sorted(e.items, key=lambda kv: kv[0])
-            codes = self.ex_seq([v for _, v in items])
-            pairs = ", ".join(f"{self.const(key)}: {c}" for (key, _), c in zip(items, codes))
-            if self.within_limits(self.static_sizes(e)):
-                return "{" + pairs + "}"
-            return f"_map({{{pairs}}}, {self.copied_items([v for _, v in items])})"
-        if k == "interp":
-            parts = []
-            for p in e.parts:
-                if isinstance(p, str):
-                    parts.append(self.const(p))
-                elif p.stmts:
-                    t = self.tmp()
-                    self.push()
-                    value = self.block_value(p.stmts)
-                    self.pop()
-                    self.emit(f"{t} = {value}")
-                    parts.append(t)
-            return f"_interp({', '.join(parts)})"
-        if k == "closure":
-            return self.closure(e)
-        if k in CONTROL:
-            if k in ("break", "continue", "return", "throw"):
-                self.control(e, None)
-                return "None"
+        return self.index(e)
+
+    def expr_Prop(self, e: Prop) -> str:
+        if self.has_safe(e):
+            return self.safe_chain(e)
+        obj = self.ex(e.obj)
+        if e.safe:
             t = self.tmp()
-            self.control(e, t)
-            return t
-        raise ParseError(f"Unsupported expression {k}", e.line, e.col)
+            return f"(None if ({t} := {obj}) is None else _prop({t}, {self.const(e.name)}))"
+        return f"_prop({obj}, {self.const(e.name)})"
+
+    def expr_Call(self, e: Call) -> str:
+        return self.call(e)
+
+    def expr_MethodCall(self, e: MethodCall) -> str:
+        if self.has_safe(e):
+            return self.safe_chain(e)
+        return self.method(e)
+
+    def expr_ArrayLit(self, e: ArrayLit) -> str:
+        """Size-checked before its items are copied, unless known in advance."""
+        items = self.ex_seq(e.items)
+        if self.within_limits(self.static_sizes(e)):
+            return "[" + ", ".join(items) + "]"
+        return f"_arr([{', '.join(items)}], {self.copied_items(e.items)})"
+
+    def expr_MapLit(self, e: MapLit) -> str:
+        items = sorted(e.items, key=lambda kv: kv[0])
+        codes = self.ex_seq([v for _, v in items])
+        pairs = ", ".join(f"{self.const(key)}: {c}" for (key, _), c in zip(items, codes))
+        if self.within_limits(self.static_sizes(e)):
+            return "{" + pairs + "}"
+        return f"_map({{{pairs}}}, {self.copied_items([v for _, v in items])})"
+
+    def expr_Interp(self, e: Interp) -> str:
+        parts = []
+        for p in e.parts:
+            if isinstance(p, str):
+                parts.append(self.const(p))
+            elif p.stmts:
+                t = self.tmp()
+                self.push()
+                value = self.block_value(p.stmts)
+                self.pop()
+                self.emit(f"{t} = {value}")
+                parts.append(t)
+        return f"_interp({', '.join(parts)})"
+
+    def expr_Closure(self, e: Closure) -> str:
+        return self.closure(e)
+
+    def expr_control(self, e: Node) -> str:
+        """A control-flow expression used for its value (``if``, ``switch``, loops, ...)."""
+        t = self.tmp()
+        self.control(e, t)
+        return t
+
+    def expr_jump(self, e: Node) -> str:
+        """``break``/``continue``/``return``/``throw`` inside an expression: value ()."""
+        self.control(e, None)
+        return "None"
+
+    expr_If = expr_Switch = expr_Block = expr_While = expr_Loop = expr_For = expr_Try = \
+        expr_control
+    expr_Break = expr_Continue = expr_Return = expr_Throw = expr_jump
 
     @staticmethod
     def has_safe(e: Node) -> bool:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from .compile_base import (ARITH, BOOL_KINDS, COMPOUND_SLOW, CONTROL, DEEP_BLOCKS, FLIP,
                            INT_LIT, INT_OPS, LONG_STRING, RETURN, SIMPLE, Var, assigns, in_i64)
 from .errors import ParseError
-from .nodes import Node
+from .nodes import (Assign, Block, Break, Continue, Export, ExprStmt, For, If, Import, Let, Loop,
+                    Node, Return, Switch, Throw, Try, While)
 
 
 class StatementCompiler:
@@ -56,40 +57,48 @@ class StatementCompiler:
         self.pop()
 
     def stmt(self, s: Node) -> None:
+        """Compile a statement by the method for its node class (``stmt_<Class>``, see
+        ``Compiler.STMT_VISITORS``)."""
         self.at(s)
         self.nest = 0
-        k = s.kind
-        if k == "expr":
-            e = s.e
-            if e.kind in CONTROL:
-                self.control(e, None)
-                return
-            code = self.ex(e)
-            if not (SIMPLE.match(code) or code in ("None", "True", "False")):
-                self.emit(code)
-        elif k == "let":
-            code = self.copied(s.e) if s.e is not None else "None"
-            is_int = s.e is not None and self.is_int(s.e)
-            is_list = s.e is not None and self.is_list(s.e)
-            py = self.declare(s.name, s.const, ("let", id(s)), is_int, is_list)
-            self.emit(f"{py} = {code}")
-            if s.const and self.func.parent is None and len(self.func.scopes) == 1 and \
-                    self.in_main:
-                self.emit(f"_GLOBALS[{self.const(s.name)}] = {py}")
-            if s.exported:
-                self.export(s.name, self.func.scopes[-1][s.name])
-        elif k == "assign":
-            self.assign(s)
-        elif k == "import":
-            self.import_module(s)
-        elif k == "export":
-            var = self.lookup(s.name)
-            if var is None:  # Rhai: the variable must exist
-                self.emit(f"_gv({self.const(s.name)})")
-            else:
-                self.export(s.alias, var)
+        visit = self.STMT_VISITORS.get(type(s))
+        if visit is None:
+            raise ParseError(f"Unexpected statement {s.kind}", s.line, s.col)
+        visit(self, s)
+
+    def stmt_ExprStmt(self, s: ExprStmt) -> None:
+        e = s.e
+        if e.kind in CONTROL:
+            self.control(e, None)
+            return
+        code = self.ex(e)
+        if not (SIMPLE.match(code) or code in ("None", "True", "False")):
+            self.emit(code)
+
+    def stmt_Let(self, s: Let) -> None:
+        code = self.copied(s.e) if s.e is not None else "None"
+        is_int = s.e is not None and self.is_int(s.e)
+        is_list = s.e is not None and self.is_list(s.e)
+        py = self.declare(s.name, s.const, ("let", id(s)), is_int, is_list)
+        self.emit(f"{py} = {code}")
+        if s.const and self.func.parent is None and len(self.func.scopes) == 1 and \
+                self.in_main:
+            self.emit(f"_GLOBALS[{self.const(s.name)}] = {py}")
+        if s.exported:
+            self.export(s.name, self.func.scopes[-1][s.name])
+
+    def stmt_Assign(self, s: Assign) -> None:
+        self.assign(s)
+
+    def stmt_Import(self, s: Import) -> None:
+        self.import_module(s)
+
+    def stmt_Export(self, s: Export) -> None:
+        var = self.lookup(s.name)
+        if var is None:  # Rhai: the variable must exist
+            self.emit(f"_gv({self.const(s.name)})")
         else:
-            raise ParseError(f"Unexpected statement {k}", s.line, s.col)
+            self.export(s.alias, var)
 
     def import_module(self, s: Node) -> None:
         """``import path as m``: the module goes to a local that ``m::`` in this block (and
@@ -128,87 +137,109 @@ class StatementCompiler:
         return code
 
     def control(self, e: Node, target: str | None) -> None:
-        """Compile a control-flow expression; its value (if wanted) goes to ``target``."""
+        """Compile a control-flow expression by the method for its node class
+        (``control_<Class>``, see ``Compiler.CONTROL_VISITORS``); its value (if wanted) goes to
+        ``target``."""
         k = e.kind
         self.at(e)
         if target and (k not in ("if", "block") or (k == "if" and e.els is None)):
             self.tmp_int[target] = False
-        if k == "if":
-            cond = self.cond(e.cond)
-            then_facts, else_facts = self.guard_facts(e.cond)
-            self.emit(f"if {cond}:")
-            self.indent += 1
-            saved = self.assume(then_facts, e.then)
-            self.branch(e.then, target)
-            self.facts = saved
-            self.indent -= 1
-            if e.els is not None or target:
-                self.emit("else:")
-                self.indent += 1
-                saved = self.assume(else_facts, e.els)
-                if e.els is None and target == RETURN:
-                    self.func.ret_int = False
-                    self.emit("return None")
-                elif e.els is None:
-                    self.emit(f"{target} = None")
-                elif e.els.kind == "if":
-                    self.control(e.els, target)
-                else:
-                    self.branch(e.els, target)
-                self.facts = saved
-                self.indent -= 1
-        elif k == "block":
-            self.branch(e, target)
-        elif k == "switch":
-            self.switch(e, target)
-        elif k in ("while", "loop", "for"):
-            if target:
-                self.emit(f"{target} = None")
-            self.func.loops.append(target)
-            if k == "while":
-                self.while_loop(e)
-            elif k == "loop":
-                chunk = self.chunk_open()
-                self.body(e.body)
-                self.chunk_close(chunk)
-            elif self.is_range_loop(e) and self.func.blocks < DEEP_BLOCKS:
-                self.range_loop(e)
-            else:
-                counter = self.tmp("_c")
-                self.emit(f"{counter} = {self.chunk}")
-                self.func.counters.append(counter)
-                self.func.blocks += 1
-                self.for_loop(e)
-                self.func.blocks -= 1
-                self.func.counters.pop()
-                self.emit(f"if (_ops := _ops - ({self.chunk} - {counter})) <= 0: _tick()")
-            self.func.loops.pop()
-        elif k == "try":
-            self.try_catch(e, target)
-        elif k == "break":
-            loop_target = self.func.loops[-1] if self.func.loops else None
-            if e.e is not None:
-                code = self.copied(e.e)
-                if loop_target:
-                    self.emit(f"{loop_target} = {code}")
-                elif not SIMPLE.match(code):
-                    self.emit(code)
-            self.emit("break")
-        elif k == "continue":
-            self.emit("continue")
-        elif k == "return":
-            code = self.copied(e.e) if e.e is not None else "None"
-            self.func.ret_int = self.func.ret_int and e.e is not None and self.is_int(e.e)
-            self.emit(f"return {code}")
-        elif k == "throw":
-            if e.e is None and self.func.catches:
-                self.emit(f"raise {self.func.catches[-1]}")
-            else:
-                code = self.ex(e.e) if e.e is not None else "None"
-                self.emit(f"_throw({code})")
+        self.CONTROL_VISITORS[type(e)](self, e, target)
         if target and k in ("break", "continue", "return", "throw"):
             self.tmp_int.pop(target, None)
             self.emit(f"{target} = None")
+
+    def control_If(self, e: If, target: str | None) -> None:
+        cond = self.cond(e.cond)
+        then_facts, else_facts = self.guard_facts(e.cond)
+        self.emit(f"if {cond}:")
+        self.indent += 1
+        saved = self.assume(then_facts, e.then)
+        self.branch(e.then, target)
+        self.facts = saved
+        self.indent -= 1
+        if e.els is not None or target:
+            self.emit("else:")
+            self.indent += 1
+            saved = self.assume(else_facts, e.els)
+            if e.els is None and target == RETURN:
+                self.func.ret_int = False
+                self.emit("return None")
+            elif e.els is None:
+                self.emit(f"{target} = None")
+            elif e.els.kind == "if":
+                self.control(e.els, target)
+            else:
+                self.branch(e.els, target)
+            self.facts = saved
+            self.indent -= 1
+
+    def control_Block(self, e: Block, target: str | None) -> None:
+        self.branch(e, target)
+
+    def control_Switch(self, e: Switch, target: str | None) -> None:
+        self.switch(e, target)
+
+    def control_While(self, e: While, target: str | None) -> None:
+        self.loop_start(target)
+        self.while_loop(e)
+        self.func.loops.pop()
+
+    def control_Loop(self, e: Loop, target: str | None) -> None:
+        self.loop_start(target)
+        chunk = self.chunk_open()
+        self.body(e.body)
+        self.chunk_close(chunk)
+        self.func.loops.pop()
+
+    def control_For(self, e: For, target: str | None) -> None:
+        self.loop_start(target)
+        if self.is_range_loop(e) and self.func.blocks < DEEP_BLOCKS:
+            self.range_loop(e)
+        else:
+            counter = self.tmp("_c")
+            self.emit(f"{counter} = {self.chunk}")
+            self.func.counters.append(counter)
+            self.func.blocks += 1
+            self.for_loop(e)
+            self.func.blocks -= 1
+            self.func.counters.pop()
+            self.emit(f"if (_ops := _ops - ({self.chunk} - {counter})) <= 0: _tick()")
+        self.func.loops.pop()
+
+    def loop_start(self, target: str | None) -> None:
+        """A loop's value is () unless a ``break value`` sets it."""
+        if target:
+            self.emit(f"{target} = None")
+        self.func.loops.append(target)
+
+    def control_Try(self, e: Try, target: str | None) -> None:
+        self.try_catch(e, target)
+
+    def control_Break(self, e: Break, target: str | None) -> None:
+        loop_target = self.func.loops[-1] if self.func.loops else None
+        if e.e is not None:
+            code = self.copied(e.e)
+            if loop_target:
+                self.emit(f"{loop_target} = {code}")
+            elif not SIMPLE.match(code):
+                self.emit(code)
+        self.emit("break")
+
+    def control_Continue(self, e: Continue, target: str | None) -> None:
+        self.emit("continue")
+
+    def control_Return(self, e: Return, target: str | None) -> None:
+        code = self.copied(e.e) if e.e is not None else "None"
+        self.func.ret_int = self.func.ret_int and e.e is not None and self.is_int(e.e)
+        self.emit(f"return {code}")
+
+    def control_Throw(self, e: Throw, target: str | None) -> None:
+        if e.e is None and self.func.catches:
+            self.emit(f"raise {self.func.catches[-1]}")
+        else:
+            code = self.ex(e.e) if e.e is not None else "None"
+            self.emit(f"_throw({code})")
 
     def guard_facts(self, cond: Node) -> tuple[dict, dict]:
         """Bounds that an ``if`` condition like ``n < 2`` puts on an INT variable in the then

@@ -13,17 +13,22 @@ iterations and function entries count operations; the runtime's ``_tick`` enforc
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, ClassVar
 
 from .compile_base import (ENTER_CHECK, INT_OPS, MAX_PASSES, RETURN, CompilerBug, Func, Var,
                            uses_this)
 from .compile_expr import ExpressionCompiler
 from .compile_stmt import StatementCompiler
-from .nodes import Block, FnDef, Node, Script
+from .nodes import FIELDS, Block, FnDef, Node, Script
 
 
 class Compiler(StatementCompiler, ExpressionCompiler):
     """Turns a ``Script`` into Python source plus a line table back to Rhai positions."""
+
+    # node class -> the method compiling it, by name (filled in once below the class)
+    EXPR_VISITORS: ClassVar[dict[type, Callable[..., str]]] = {}
+    STMT_VISITORS: ClassVar[dict[type, Callable[..., None]]] = {}
+    CONTROL_VISITORS: ClassVar[dict[type, Callable[..., None]]] = {}
 
     def __init__(self, script: Script, outer_fns: frozenset = frozenset(),
                  chunk: int = 1024, max_string_size: int = 0, max_array_size: int = 0,
@@ -404,6 +409,17 @@ class Compiler(StatementCompiler, ExpressionCompiler):
             f = f.parent
         return "None"
 
+
+
+def visitors(cls: type, prefix: str) -> dict[type, Callable]:
+    """{node class: method} for the methods of ``cls`` named ``prefix`` + a node class name."""
+    return {node: getattr(cls, prefix + node.__name__) for node in FIELDS
+            if hasattr(cls, prefix + node.__name__)}
+
+
+Compiler.EXPR_VISITORS = visitors(Compiler, "expr_")
+Compiler.STMT_VISITORS = visitors(Compiler, "stmt_")
+Compiler.CONTROL_VISITORS = visitors(Compiler, "control_")
 
 
 def compile_script(script: Script, outer_fns: frozenset = frozenset(),
