@@ -13,16 +13,19 @@ BOOL_KINDS = frozenset({"==", "!=", "<", "<=", ">", ">=", "&&", "||", "in", "!in
 ARITH = {"+": ("+", "_add"), "-": ("-", "_sub"), "*": ("*", "_mul")}
 COMPARE = {"==": "_eq", "!=": "_ne", "<": "_lt", "<=": "_le", ">": "_gt", ">=": "_ge"}
 INT_OPS = frozenset({"+", "-", "*", "/", "%", "**", "<<", ">>", "&", "|", "^"})
-SLOW = {"/": "_div", "%": "_mod", "**": "_pow", "<<": "_shl", ">>": "_shr", "&": "_band",
-        "|": "_bor", "^": "_bxor"}
-COMPOUND_SLOW = {"+": "_iadd", "-": "_sub", "*": "_mul", "/": "_div", "%": "_mod", "**": "_pow",
-                 "<<": "_shl", ">>": "_shr", "&": "_band", "|": "_bor", "^": "_bxor"}
+SLOW = {"/": "_div", "%": "_mod", "**": "_pow", "<<": "_shl", ">>": "_shr", "&": "_bit_and",
+        "|": "_bit_or", "^": "_bit_xor"}
+COMPOUND_SLOW = {"+": "_add_assign", "-": "_sub", "*": "_mul", "/": "_div", "%": "_mod",
+                 "**": "_pow", "<<": "_shl", ">>": "_shr", "&": "_bit_and", "|": "_bit_or",
+                 "^": "_bit_xor"}
 CONTROL = frozenset({"if", "switch", "while", "loop", "for", "block", "try", "break",
                      "continue", "return", "throw"})
 RETURN = "<return>"  # control() target: return the value from the generated function
 HOIST_NEST = 12  # expression nesting at which sub-results go to temporaries
-RUNTIME_CALLS = ("_call(", "_callref(", "_meth(", "_methat(", "_callfp(", "_eval(", "_gv(",
-                 "_prop(", "(None if", "((_b", "_gget(", "_arr(", "_map(", "_qvar(", "_qcall(")
+# generated code starting with these calls the runtime, which may fail: ``ex`` gives it a line
+RUNTIME_CALLS = ("_call(", "_call_ref(", "_method(", "_method_at(", "_call_fn_ptr(", "_eval(",
+                 "_lookup_scope_var(", "_prop(", "(None if", "((_b", "_global_const(",
+                 "_array_literal(", "_map_literal(", "_module_var(", "_module_call(")
 MAX_PASSES = 8  # recompilations allowed for the static types to settle, then none are used
 DEEP_BLOCKS = 10  # Python loop/try nesting from which loops use one block, not two (max 20)
 SMALL = (1 << 30) - 1  # the largest int CPython stores in one digit

@@ -87,11 +87,11 @@ class ExpressionCompiler:
         return e.code
 
     def expr_GlobalConst(self, e: GlobalConst) -> str:
-        return f"_gget({self.const(e.name)})"
+        return f"_global_const({self.const(e.name)})"
 
     def expr_QualifiedVar(self, e: QualifiedVar) -> str:
         self.uses_modules = True
-        return (f"_qvar({self.lookup_module(e.root)}, {self.const(e.root)}, "
+        return (f"_module_var({self.lookup_module(e.root)}, {self.const(e.root)}, "
                 f"{self.const(e.path)}, {self.const(e.name)})")
 
     def expr_QualifiedCall(self, e: QualifiedCall) -> str:
@@ -103,7 +103,7 @@ class ExpressionCompiler:
             return var.py
         if e.name in self.fn_names:
             return f"_FnPtr({self.const(e.name)})"
-        return f"_gv({self.const(e.name)})"
+        return f"_lookup_scope_var({self.const(e.name)})"
 
     def expr_This(self, e: This) -> str:
         return "_this(_tb)"
@@ -151,7 +151,7 @@ class ExpressionCompiler:
         items = self.ex_seq(e.items)
         if self.within_limits(self.static_sizes(e)):
             return "[" + ", ".join(items) + "]"
-        return f"_arr([{', '.join(items)}], {self.copied_items(e.items)})"
+        return f"_array_literal([{', '.join(items)}], {self.copied_items(e.items)})"
 
     def expr_MapLit(self, e: MapLit) -> str:
         items = sorted(e.items, key=lambda kv: kv[0])
@@ -159,7 +159,7 @@ class ExpressionCompiler:
         pairs = ", ".join(f"{self.const(key)}: {c}" for (key, _), c in zip(items, codes))
         if self.within_limits(self.static_sizes(e)):
             return "{" + pairs + "}"
-        return f"_map({{{pairs}}}, {self.copied_items([v for _, v in items])})"
+        return f"_map_literal({{{pairs}}}, {self.copied_items([v for _, v in items])})"
 
     def expr_Interp(self, e: Interp) -> str:
         parts = []
@@ -308,7 +308,7 @@ class ExpressionCompiler:
             return self.logical(e)
         if e.r is None:
             a = self.ex(e.l)
-            return f"_mkrange({a}, _MAX, False)"
+            return f"_make_range({a}, _MAX, False)"
         if op in ("in", "!in"):  # Rhai calls ``contains(b, a)``: the container comes first
             b, a = self.ex_seq([e.r, e.l])
         else:
@@ -327,7 +327,7 @@ class ExpressionCompiler:
         if op == "!in":
             return f"(not _in({b}, {a}))"
         if op in ("..", "..="):
-            return f"_mkrange({a}, {b}, {op == '..='})"
+            return f"_make_range({a}, {b}, {op == '..='})"
         raise ParseError(f"Unknown operator {op}", e.line, e.col)
 
     def eval_call(self, e: Node) -> str:
@@ -398,12 +398,12 @@ class ExpressionCompiler:
             obj, idx = self.ex_seq([e.obj, e.idx])
             t = self.tmp()
             self.emit(f"try: {t} = {obj}[{idx}]")
-            self.emit(f"except IndexError: {t} = _idx({obj}, {idx})")
+            self.emit(f"except IndexError: {t} = _index({obj}, {idx})")
             return t
         obj, idx = self.ex_seq([e.obj, e.idx])
         if e.safe:
             t = self.tmp()
-            return f"(None if ({t} := {obj}) is None else _idx({t}, {idx}))"
+            return f"(None if ({t} := {obj}) is None else _index({t}, {idx}))"
         if not SIMPLE.match(obj):
             t = self.tmp()
             first = f"({t} := {obj})"
@@ -413,15 +413,15 @@ class ExpressionCompiler:
         if not SIMPLE.match(idx):
             t = self.tmp()
             return (f"({obj}[{t}] if type({first}) is list and type({t} := {idx}) is int and "
-                    f"-len({obj}) <= {t} < len({obj}) else _idx({obj}, {t}))"
+                    f"-len({obj}) <= {t} < len({obj}) else _index({obj}, {t}))"
                     if first != obj else
                     f"({obj}[{t}] if type({t} := {idx}) is int and type({obj}) is list and "
-                    f"-len({obj}) <= {t} < len({obj}) else _idx({obj}, {t}))")
+                    f"-len({obj}) <= {t} < len({obj}) else _index({obj}, {t}))")
         if first != obj:
             return (f"({obj}[{idx}] if type({first}) is list and type({idx}) is int and "
-                    f"-len({obj}) <= {idx} < len({obj}) else _idx({obj}, {idx}))")
+                    f"-len({obj}) <= {idx} < len({obj}) else _index({obj}, {idx}))")
         return (f"({obj}[{idx}] if type({obj}) is list and type({idx}) is int and "
-                f"-len({obj}) <= {idx} < len({obj}) else _idx({obj}, {idx}))")
+                f"-len({obj}) <= {idx} < len({obj}) else _index({obj}, {idx}))")
 
     @staticmethod
     def copied_items(nodes: list[Node]) -> tuple:
@@ -431,7 +431,7 @@ class ExpressionCompiler:
 
     def args(self, nodes: list[Node]) -> list[str]:
         codes = self.ex_seq(nodes)
-        return [f"_cp({c})" if n.kind in ("var", "index", "prop", "this") and not self.is_int(n)
+        return [f"_copy({c})" if n.kind in ("var", "index", "prop", "this") and not self.is_int(n)
                 else c for c, n in zip(codes, nodes)]
 
     def call(self, e: Node) -> str:
@@ -449,7 +449,7 @@ class ExpressionCompiler:
         if name == "is_def_var" and n == 1:
             arg = self.ex(e.args[0])
             names = self.const(frozenset(self.visible()))
-            return f"_isdefvar({arg}, {names})"
+            return f"_is_def_var({arg}, {names})"
         if name == "eval" and n == 1:
             return self.eval_call(e)
         by_ref = n > 0 and e.args[0].kind in ("var", "this") and any(
@@ -457,7 +457,7 @@ class ExpressionCompiler:
         if by_ref:
             first = e.args[0]
             rest = self.args(e.args[1:])
-            return self.ref_call(first, "_callref", name, rest)
+            return self.ref_call(first, "_call_ref", name, rest)
         args = self.args(e.args)
         return f"_call(_d, {self.const(name)}{''.join(', ' + a for a in args)})"
 
@@ -468,11 +468,11 @@ class ExpressionCompiler:
         args = self.args(e.args)
         module = self.tmp()
         saved, self.pos = self.pos, (e.ns_line, e.ns_col)
-        self.emit(f"{module} = _qmod({self.lookup_module(e.root)}, {self.const(e.root)}, "
-                  f"{self.const(e.path)})")
+        self.emit(f"{module} = _find_module({self.lookup_module(e.root)}, "
+                  f"{self.const(e.root)}, {self.const(e.path)})")
         self.pos = saved
         qualified = self.const("::".join((e.root, *e.path, e.name)))
-        return (f"_qcall(_d, {module}, {qualified}, {self.const(e.name)}"
+        return (f"_module_call(_d, {module}, {qualified}, {self.const(e.name)}"
                 f"{''.join(', ' + a for a in args)})")
 
     def bang_call(self, e: Node, key: tuple[str, int]) -> str:
@@ -494,13 +494,14 @@ class ExpressionCompiler:
     def ref_call(self, target: Node, helper: str, name: str, rest: list[str]) -> str:
         """Call with ``target`` (a variable or ``this``) passed by reference and written back."""
         extra = "".join(", " + a for a in rest)
-        if helper == "_callref":
+        if helper == "_call_ref":
             extra = ", (" + "".join(a + ", " for a in rest) + ")"
         if target.kind == "this":
             return f"{helper}(_d, {self.const(name)}, _tb{extra})"
         var = self.lookup(target.name)
         if var is None:
-            return f"{helper}(_d, {self.const(name)}, [_gv({self.const(target.name)})]{extra})"
+            scope_var = f"_lookup_scope_var({self.const(target.name)})"
+            return f"{helper}(_d, {self.const(name)}, [{scope_var}]{extra})"
         box = self.tmp("_b")
         if var.const:
             return f"{helper}(_d, {self.const(name)}, [{var.py}]{extra})"
@@ -519,24 +520,24 @@ class ExpressionCompiler:
             t = self.tmp()
             args = self.args(e.args)
             return (f"(None if ({t} := {target}) is None else "
-                    f"_meth(_d, {self.const(name)}, [{t}]{''.join(', ' + a for a in args)}))")
+                    f"_method(_d, {self.const(name)}, [{t}]{''.join(', ' + a for a in args)}))")
         if obj.kind in ("var", "this"):
             args = self.args(e.args)
             if obj.kind == "var" and self.lookup(obj.name) is None and obj.name in self.fn_names:
-                return (f"_meth(_d, {self.const(name)}, [_FnPtr({self.const(obj.name)})]"
+                return (f"_method(_d, {self.const(name)}, [_FnPtr({self.const(obj.name)})]"
                         f"{''.join(', ' + a for a in args)})")
-            return self.ref_call(obj, "_meth", name, args)
+            return self.ref_call(obj, "_method", name, args)
         if obj.kind in ("index", "prop"):
             if obj.kind == "index":
                 parent, key = self.ex_seq([obj.obj, obj.idx])
             else:
                 parent, key = self.ex(obj.obj), self.const(obj.name)
             args = self.args(e.args)
-            return (f"_methat(_d, {self.const(name)}, {parent}, {key}, {obj.kind == 'prop'}"
+            return (f"_method_at(_d, {self.const(name)}, {parent}, {key}, {obj.kind == 'prop'}"
                     f"{''.join(', ' + a for a in args)})")
         target = self.ex(obj)
         args = self.args(e.args)
-        return f"_meth(_d, {self.const(name)}, [{target}]{''.join(', ' + a for a in args)})"
+        return f"_method(_d, {self.const(name)}, [{target}]{''.join(', ' + a for a in args)})"
 
     def closure(self, e: Node) -> str:
         self.n += 1

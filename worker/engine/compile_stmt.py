@@ -25,7 +25,7 @@ class StatementCompiler:
             code = self.value_of(last.e)
             if self.needs_copy(last.e):  # the block's value must not alias a variable
                 t = self.tmp()
-                self.emit(f"{t} = _cp({code})")
+                self.emit(f"{t} = _copy({code})")
                 code = t
             if last.e.kind in CONTROL:
                 self.last_int = self.tmp_int.get(code, False)
@@ -96,7 +96,7 @@ class StatementCompiler:
     def stmt_Export(self, s: Export) -> None:
         var = self.lookup(s.name)
         if var is None:  # Rhai: the variable must exist
-            self.emit(f"_gv({self.const(s.name)})")
+            self.emit(f"_lookup_scope_var({self.const(s.name)})")
         else:
             self.export(s.alias, var)
 
@@ -133,7 +133,7 @@ class StatementCompiler:
         """An expression whose array/map/blob value must be copied (value semantics)."""
         code = self.ex(e)
         if self.needs_copy(e):
-            return f"_cp({code})"
+            return f"_copy({code})"
         return code
 
     def control(self, e: Node, target: str | None) -> None:
@@ -343,7 +343,7 @@ class StatementCompiler:
         self.emit(f"{k} = 0")
         self.emit("while True:")
         self.indent += 1
-        self.emit(f"for {k} in _R:")
+        self.emit(f"for {k} in _CHUNK_RANGE:")
         self.indent += 1
         self.func.blocks += 2
         return k
@@ -486,10 +486,10 @@ class StatementCompiler:
         """The tests of one pass over the cases: their constants, or their ranges."""
         for patterns, guard, body in cases:
             if pass_ranges:
-                tests = [f"_swr({subject}, {p.start}, {p.end}, {p.inclusive})"
+                tests = [f"_switch_range({subject}, {p.start}, {p.end}, {p.inclusive})"
                          for p in patterns if p.kind == "range"]
             else:
-                tests = [f"_swv({subject}, {self.lit(p.value)})"
+                tests = [f"_switch_value({subject}, {self.lit(p.value)})"
                          for p in patterns if p.kind != "range"]
             if not tests:
                 continue
@@ -521,17 +521,18 @@ class StatementCompiler:
         if root.kind == "qvar":  # module variables are constants (once found)
             self.ex(root)
             self.pos = (root.name_line, root.name_col)
-            self.emit(f"_constfail({self.const(root.name)})")
+            self.emit(f"_const_fail({self.const(root.name)})")
             return
         if target.kind == "var":
             var = self.lookup(target.name)
             if var is None:  # a scope variable (the host's, or defined by an ``eval``)
                 name = self.const(target.name)
                 if op:
-                    value = self.compound(op, f"_gv({name})", self.ex(s.e), False, False)
+                    value = self.compound(op, f"_lookup_scope_var({name})", self.ex(s.e),
+                                          False, False)
                 else:
                     value = self.copied(s.e)
-                self.emit(f"_setgv({name}, {value})")
+                self.emit(f"_assign_scope_var({name}, {value})")
                 return
             if var.const:
                 raise ParseError(f"Cannot assign to constant '{target.name}'", s.line, s.col,
@@ -569,7 +570,7 @@ class StatementCompiler:
         value = self.value_of(s.e)
         if s.e.kind in ("var", "index", "prop", "this"):
             t = self.tmp()
-            self.emit(f"{t} = _cp({value})")
+            self.emit(f"{t} = _copy({value})")
             value = t
         keys = []
         for link in chain:
@@ -581,11 +582,11 @@ class StatementCompiler:
         if node.kind == "var":
             root_var = self.lookup(node.name)
             if root_var is None:
-                root = f"_gv({self.const(node.name)})"
+                root = f"_lookup_scope_var({self.const(node.name)})"
             else:
                 root = root_var.py
                 if root_var.const:
-                    self.emit(f"_constfail({self.const(node.name)})")
+                    self.emit(f"_const_fail({self.const(node.name)})")
                     return
         elif node.kind == "this":
             root = "_this(_tb)"
@@ -606,13 +607,13 @@ class StatementCompiler:
         objs = [root]
         for link, key in zip(chain[:-1], keys[:-1]):
             t = self.tmp("_o")
-            getter = "_prop" if link.kind == "prop" else "_idx"
+            getter = "_prop" if link.kind == "prop" else "_index"
             self.emit(f"{t} = {getter}({objs[-1]}, {key})")
             objs.append(t)
         last, key = chain[-1], keys[-1]
         if op:
             cur = self.tmp()
-            getter = "_prop" if last.kind == "prop" else "_idx"
+            getter = "_prop" if last.kind == "prop" else "_index"
             self.emit(f"{cur} = {getter}({objs[-1]}, {key})")
             value = self.compound(op, cur, value, False, False)
         simple_list = (len(chain) == 1 and last.kind == "index" and root_var is not None)
@@ -624,21 +625,21 @@ class StatementCompiler:
             if not (SIMPLE.match(value) or value in ("None", "True", "False")):
                 v = self.tmp()
                 self.emit(f"{v} = {value}")
-            # strings and containers go through ``_setidx``, which checks their sizes
+            # strings and containers go through ``_set_index``, which checks their sizes
             scalar = (s.e.kind == "lit" and type(s.e.value) is not str) or self.is_int(s.e)
             if self.var_is_list(root_var) and self.is_int(last.idx) and scalar:
                 self.emit(f"try: {py}[{key}] = {v}")
-                self.emit(f"except IndexError: {py} = _setidx({py}, {key}, {v})")
+                self.emit(f"except IndexError: {py} = _set_index({py}, {key}, {v})")
                 return
             int_check = "" if self.is_int(last.idx) else f" and type({key}) is int"
             sized_check = "" if scalar else f" and type({v}) not in _SIZED"
             self.emit(f"if type({py}) is list{int_check}{sized_check} and "
                       f"0 <= {key} < len({py}): {py}[{key}] = {v}")
-            self.emit(f"else: {py} = _setidx({py}, {key}, {v})")
+            self.emit(f"else: {py} = _set_index({py}, {key}, {v})")
             return
         new = value
         for link, key, obj in reversed(list(zip(chain, keys, objs))):
-            setter = "_setprop" if link.kind == "prop" else "_setidx"
+            setter = "_set_prop" if link.kind == "prop" else "_set_index"
             t = self.tmp("_n")
             self.emit(f"{t} = {setter}({obj}, {key}, {new})")
             new = t
@@ -651,21 +652,21 @@ class StatementCompiler:
         """``x += y`` on a variable of unknown type: INT and FLOAT sums inline; a string
         appends in place (CPython then reuses the buffer, so building a string in a loop is
         linear, not quadratic), a long result checked each time: its size, and the deadline
-        (the append may have copied it); anything else through ``_iadd``."""
+        (the append may have copied it); anything else through ``_add_assign``."""
         r = self.tmp("_r")
         self.emit(f"if type({py}) is int and type({value}) is int and "
                   f"{in_i64(r, f'{py} + {value}')}: {py} = {r}")
         self.emit(f"elif type({py}) is str and type({value}) is str:")
         self.emit(f"    {py} += {value}")
         self.emit(f"    if len({py}) > {min(self.max_string // 4, LONG_STRING)}: "
-                  f"_strcheck({py})")
+                  f"_check_long_string({py})")
         self.emit(f"elif type({py}) is float and type({value}) is float: {py} += {value}")
-        self.emit(f"else: {py} = _iadd({py}, {value})")
+        self.emit(f"else: {py} = _add_assign({py}, {value})")
 
     def compound(self, op: str, cur: str, value: str, cur_int: bool, value_int: bool) -> str:
         if op in ARITH:
             pyop, _ = ARITH[op]
-            slow = "_iadd" if op == "+" else ARITH[op][1]
+            slow = "_add_assign" if op == "+" else ARITH[op][1]
             return self.arith(pyop, cur, value, slow, cur_int, value_int)
         return f"{COMPOUND_SLOW[op]}({cur}, {value})"
 

@@ -171,7 +171,7 @@ class Compiler(StatementCompiler, ExpressionCompiler):
 
     def prologue(self) -> None:
         """Every generated function checks the call depth and counts one operation."""
-        self.emit("if not _d: _deep(_d)")
+        self.emit("if not _d: _too_deep(_d)")
         self.emit("if not (_ops := _ops - 1): _tick()")
 
     def function(self, pyname: str, params: list[str], body: Node, fn: FnDef | None,
@@ -270,7 +270,7 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         for target, variables in (("_EVALVARS", self.caller_vars),
                                   ("_EVALNEW", [v for v in top.values() if v.key != "caller"])):
             pairs = ", ".join(f"{self.const(var.name)}: {var.py}" for var in variables)
-            self.emit(f"    _evalout({target}, {{{pairs}}})")
+            self.emit(f"    _eval_out({target}, {{{pairs}}})")
 
     # ---- scopes ---------------------------------------------------------------------------
     def declare(self, name: str, const: bool = False, key: Any = None,
