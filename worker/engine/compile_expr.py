@@ -500,8 +500,9 @@ class ExpressionCompiler:
             return f"{helper}(_d, {self.const(name)}, _tb{extra})"
         var = self.lookup(target.name)
         if var is None:
-            scope_var = f"_lookup_scope_var({self.const(target.name)})"
-            return f"{helper}(_d, {self.const(name)}, [{scope_var}]{extra})"
+            fn_name = self.const(name)
+            return (f"{helper}(_d, {fn_name}, [_lookup_scope_var({self.const(target.name)})]"
+                    f"{extra})")
         box = self.tmp("_b")
         if var.const:
             return f"{helper}(_d, {self.const(name)}, [{var.py}]{extra})"
