@@ -41,29 +41,89 @@ class CompilerBug(Exception):
 
 
 class Var:
-    """A Rhai variable bound to a Python local."""
+    """A Rhai variable bound to a Python local of the generated function ``function``."""
 
-    __slots__ = ("name", "py", "const", "func", "key")
+    __slots__ = ("name", "py", "const", "function", "key")
 
-    def __init__(self, name: str, py: str, const: bool, func: "Func", key: Any = None) -> None:
-        self.name, self.py, self.const, self.func, self.key = name, py, const, func, key
+    def __init__(self, name: str, py: str, const: bool, function: "FunctionFrame",
+                 key: Any = None) -> None:
+        self.name, self.py, self.const, self.function, self.key = name, py, const, function, key
 
 
-class Func:
-    """Compilation state of one generated Python function."""
+class FunctionFrame:
+    """Compile state of one generated Python function (a script function, the script's body,
+    a closure or an inlined ``f!()`` call), shared by the block frames in it."""
 
-    def __init__(self, parent: "Func | None", nonlocal_slot: int) -> None:
-        self.parent = parent
-        self.scopes: list[dict[str, Var]] = [{}]
-        self.modules: list[dict[str, str]] = [{}]  # import aliases -> Python locals, per scope
-        self.nonlocals: set[str] = set()
-        self.nonlocal_slot = nonlocal_slot
-        self.loops: list[str | None] = []
-        self.counters: list[str] = []
-        self.ret_int = True
-        self.catches: list[str] = []
+    __slots__ = ("nonlocals", "nonlocal_slot", "loops", "counters", "ret_int", "catches",
+                 "blocks", "nest", "pending", "in_main", "typing")
+
+    def __init__(self, in_main: bool, typing: bool) -> None:
+        self.nonlocals: set[str] = set()  # outer variables it assigns (a ``nonlocal`` line)
+        self.nonlocal_slot = 0  # the line that becomes that ``nonlocal`` line
+        self.loops: list[str | None] = []  # per enclosing loop: where ``break value`` goes
+        self.counters: list[str] = []  # per enclosing counted loop: its iteration counter
+        self.ret_int = True  # every value returned so far is an INT
+        self.catches: list[str] = []  # per enclosing ``catch``: the exception's local
         self.blocks = 0  # Python loop/try blocks open around the current line
+        self.nest = 0  # expression nesting in the current statement (see HOIST_NEST)
+        self.pending = 0  # S_ calls generated but not yet accounted (see ``Compiler.flush``)
+        self.in_main = in_main  # the script's body (or a closure in it)
+        self.typing = typing  # whether the static INT/array types are used (see MAX_PASSES)
 
+
+class Frame:
+    """Compile state of one block scope, as Jinja2's ``Frame``: the variables and module
+    aliases it declares, the bounds (``facts``) that hold in it, its generated function, and
+    the frame it is nested in (lookups go outwards; a closure's root frame chains to the block
+    that creates it, whose variables it shares)."""
+
+    __slots__ = ("function", "parent", "symbols", "modules", "facts")
+
+    def __init__(self, function: FunctionFrame, parent: "Frame | None" = None,
+                 facts: dict | None = None) -> None:
+        self.function = function
+        self.parent = parent
+        self.symbols: dict[str, Var] = {}
+        self.modules: dict[str, str] = {}  # import aliases -> Python locals
+        self.facts = {} if facts is None else facts  # declaration key -> (low, high) bounds
+
+    def inner(self) -> "Frame":
+        """The root frame of a function generated inside this block (a closure, ``f!()``)."""
+        return Frame(FunctionFrame(self.function.in_main, self.function.typing), self)
+
+    def soft(self, facts: dict | None = None) -> "Frame":
+        """A block nested in this one, in the same generated function."""
+        return Frame(self.function, self, self.facts if facts is None else facts)
+
+    def lookup(self, name: str) -> Var | None:
+        frame: Frame | None = self
+        while frame is not None:
+            var = frame.symbols.get(name)
+            if var is not None:
+                return var
+            frame = frame.parent
+        return None
+
+    def lookup_module(self, alias: str) -> str | None:
+        frame: Frame | None = self
+        while frame is not None:
+            py = frame.modules.get(alias)
+            if py is not None:
+                return py
+            frame = frame.parent
+        return None
+
+    def visible_vars(self) -> dict[str, Var]:
+        """The variables in scope here, innermost last (a shadowing one wins)."""
+        chain = []
+        frame: Frame | None = self
+        while frame is not None:
+            chain.append(frame)
+            frame = frame.parent
+        out: dict[str, Var] = {}
+        for frame in reversed(chain):
+            out.update(frame.symbols)
+        return out
 
 
 def in_i64(r: str, expr: str) -> str:

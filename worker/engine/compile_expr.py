@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .compile_base import (ARITH, COMPARE, CONTROL, ENTER_PREFIX, HOIST_NEST, INT_LIT,
+from .compile_base import (ARITH, COMPARE, ENTER_PREFIX, HOIST_NEST, INT_LIT,
                            RUNTIME_CALLS, SIMPLE, SLOW, SMALL, in_i64)
 from .errors import ParseError
 from .natives import LIBRARY
@@ -40,11 +40,12 @@ class ExpressionCompiler:
         return codes
 
     def ex(self, e: Node) -> str:
-        self.nest += 1
+        function = self.frame.function
+        function.nest += 1
         try:
             code = self.ex_inner(e)
         finally:
-            self.nest -= 1
+            function.nest -= 1
         if code.startswith(RUNTIME_CALLS) or (e.kind == "binary" and e.op in SLOW):
             # a runtime call that may fail gets a line of its own, so that the line table
             # gives its error the exact position of this node
@@ -53,7 +54,7 @@ class ExpressionCompiler:
             self.emit(f"{t} = {code}")
             self.pos = saved
             return t
-        if self.nest >= HOIST_NEST and not SIMPLE.match(code) and \
+        if function.nest >= HOIST_NEST and not SIMPLE.match(code) and \
                 code not in ("None", "True", "False"):
             t = self.tmp()
             self.emit(f"{t} = {code}")
@@ -168,9 +169,8 @@ class ExpressionCompiler:
                 parts.append(self.const(p))
             elif p.stmts:
                 t = self.tmp()
-                self.push()
-                value = self.block_value(p.stmts)
-                self.pop()
+                with self.block_scope():
+                    value, _ = self.block_value(p.stmts)
                 self.emit(f"{t} = {value}")
                 parts.append(t)
         return f"_interp({', '.join(parts)})"
@@ -334,13 +334,13 @@ class ExpressionCompiler:
         """``eval(source)`` runs in the caller's scope: it gets the visible variables in a
         dict and may change them (read back here) or add new ones (looked up at run time)."""
         arg = self.ex(e.args[0])
-        variables = self.visible_vars()
+        variables = self.frame.visible_vars()
         scope, result = self.tmp(), self.tmp()
         pairs = ", ".join(f"{self.const(k)}: {v.py}" for k, v in variables.items())
-        innermost = self.func.scopes[-1]
+        innermost = self.frame.symbols
         names = self.const(tuple((k, v.const, innermost.get(k) is v)
                                  for k, v in variables.items()))
-        top = self.in_main and self.func.parent is None and len(self.func.scopes) == 1
+        top = self.at_script_top()
         parts = [f"({result} := _eval(_d, {arg}, ({scope} := {{{pairs}}}), {top}, {names}))"]
         for name, var in variables.items():
             if not var.const:
@@ -355,9 +355,10 @@ class ExpressionCompiler:
         if e.l.kind != "var" or e.r.kind != "lit" or type(e.r.value) is not int:
             return False
         var = self.lookup(e.l.name)
-        if var is None or var.key not in self.facts or not self.var_is_int(var):
+        facts = self.frame.facts
+        if var is None or var.key not in facts or not self.var_is_int(var):
             return False
-        low, high = self.facts[var.key]
+        low, high = facts[var.key]
         k = e.r.value if e.op == "+" else -e.r.value
         if k >= 0:
             return high is not None and high + k <= INT_MAX
@@ -442,7 +443,7 @@ class ExpressionCompiler:
         if key in self.fn_py:
             args = self.args(e.args)
             if self.use_spec(key, e.args):
-                self.pending += 1
+                self.frame.function.pending += 1
                 tb = ", None" if self.fn_uses_this(key) else ""
                 return f"{self.spec_py[key]}(_e{tb}{''.join(', ' + a for a in args)})"
             return f"{self.fn_py[key]}(_d - 1, None{''.join(', ' + a for a in args)})"
@@ -485,7 +486,7 @@ class ExpressionCompiler:
         pyname = f"C_{self.n}"
         saved_pos = self.pos
         try:
-            self.function(pyname, fn.params, fn.body, fn, is_fn=False)
+            self.function_once(pyname, fn.params, fn.body, fn, self.frame.inner())
         finally:
             self.inlining.discard(key)
             self.pos = saved_pos
@@ -544,7 +545,7 @@ class ExpressionCompiler:
         self.n += 1
         pyname = f"C_{self.n}"
         saved_pos = self.pos
-        self.function(pyname, e.params, e.body, None, is_fn=False)
+        self.function_once(pyname, e.params, e.body, None, self.frame.inner())
         self.pos = saved_pos
         return f"_FnPtr({self.const('anon$' + str(self.n))}, [], ({pyname}, {len(e.params)}))"
 

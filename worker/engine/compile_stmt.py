@@ -12,11 +12,11 @@ from .nodes import (Assign, Block, Break, Continue, Export, ExprStmt, For, If, I
 class StatementCompiler:
     """Code generation for statements; state and output helpers come from ``Compiler``."""
 
-    def block_value(self, stmts: list[Node]) -> str:
-        """Compile statements; return the code of the last one's value."""
-        self.last_int = False
+    def block_value(self, stmts: list[Node]) -> tuple[str, bool]:
+        """Compile statements; return the code of the last one's value and whether it is
+        statically an INT."""
         if not stmts:
-            return "None"
+            return "None", False
         for s in stmts[:-1]:
             self.stmt(s)
         last = stmts[-1]
@@ -28,13 +28,10 @@ class StatementCompiler:
                 self.emit(f"{t} = _copy({code})")
                 code = t
             if last.e.kind in CONTROL:
-                self.last_int = self.tmp_int.get(code, False)
-            else:
-                self.last_int = self.is_int(last.e)
-            return code
+                return code, self.tmp_int.get(code, False)
+            return code, self.is_int(last.e)
         self.stmt(last)
-        self.last_int = False
-        return "None"
+        return "None", False
 
     def value_of(self, e: Node) -> str:
         """An expression's value as a name or literal, safe to read after later statements."""
@@ -48,19 +45,18 @@ class StatementCompiler:
     def body(self, block: Node) -> None:
         """A block whose value is not needed (always at least one Python statement, since
         statements with no effect, like ``1;``, generate no code)."""
-        self.push()
-        mark = len(self.lines)
-        for s in block.stmts:
-            self.stmt(s)
-        if len(self.lines) == mark:
-            self.emit("pass")
-        self.pop()
+        with self.block_scope():
+            mark = len(self.lines)
+            for s in block.stmts:
+                self.stmt(s)
+            if len(self.lines) == mark:
+                self.emit("pass")
 
     def stmt(self, s: Node) -> None:
         """Compile a statement by the method for its node class (``stmt_<Class>``, see
         ``Compiler.STMT_VISITORS``)."""
         self.at(s)
-        self.nest = 0
+        self.frame.function.nest = 0
         visit = self.STMT_VISITORS.get(type(s))
         if visit is None:
             raise ParseError(f"Unexpected statement {s.kind}", s.line, s.col)
@@ -81,11 +77,10 @@ class StatementCompiler:
         is_list = s.e is not None and self.is_list(s.e)
         py = self.declare(s.name, s.const, ("let", id(s)), is_int, is_list)
         self.emit(f"{py} = {code}")
-        if s.const and self.func.parent is None and len(self.func.scopes) == 1 and \
-                self.in_main:
+        if s.const and self.at_script_top():
             self.emit(f"_GLOBALS[{self.const(s.name)}] = {py}")
         if s.exported:
-            self.export(s.name, self.func.scopes[-1][s.name])
+            self.export(s.name, self.frame.symbols[s.name])
 
     def stmt_Assign(self, s: Assign) -> None:
         self.assign(s)
@@ -106,12 +101,12 @@ class StatementCompiler:
         self.uses_modules = True
         path = self.value_of(s.path)
         self.at(s)
-        top = self.in_main and self.func.parent is None and len(self.func.scopes) == 1
+        top = self.at_script_top()
         alias = self.const(s.alias) if s.alias else "None"
         call = f"_import(_d, {path}, {alias}, {top})"
         if s.alias:
             py = self.tmp("M_")
-            self.func.modules[-1][s.alias] = py
+            self.frame.modules[s.alias] = py
             call = f"{py} = {call}"
         self.emit(call)
 
@@ -154,24 +149,23 @@ class StatementCompiler:
         then_facts, else_facts = self.guard_facts(e.cond)
         self.emit(f"if {cond}:")
         self.indent += 1
-        saved = self.assume(then_facts, e.then)
-        self.branch(e.then, target)
-        self.facts = saved
+        self.branch(e.then, target, self.assume(then_facts, e.then))
         self.indent -= 1
         if e.els is not None or target:
             self.emit("else:")
             self.indent += 1
-            saved = self.assume(else_facts, e.els)
+            facts = self.assume(else_facts, e.els)
             if e.els is None and target == RETURN:
-                self.func.ret_int = False
+                self.frame.function.ret_int = False
                 self.emit("return None")
             elif e.els is None:
                 self.emit(f"{target} = None")
-            elif e.els.kind == "if":
+            elif e.els.kind == "if":  # ``else if``: the facts hold while compiling it
+                saved, self.frame.facts = self.frame.facts, facts
                 self.control(e.els, target)
+                self.frame.facts = saved
             else:
-                self.branch(e.els, target)
-            self.facts = saved
+                self.branch(e.els, target, facts)
             self.indent -= 1
 
     def control_Block(self, e: Block, target: str | None) -> None:
@@ -183,41 +177,41 @@ class StatementCompiler:
     def control_While(self, e: While, target: str | None) -> None:
         self.loop_start(target)
         self.while_loop(e)
-        self.func.loops.pop()
+        self.frame.function.loops.pop()
 
     def control_Loop(self, e: Loop, target: str | None) -> None:
         self.loop_start(target)
         chunk = self.chunk_open()
         self.body(e.body)
         self.chunk_close(chunk)
-        self.func.loops.pop()
+        self.frame.function.loops.pop()
 
     def control_For(self, e: For, target: str | None) -> None:
         self.loop_start(target)
-        if self.is_range_loop(e) and self.func.blocks < DEEP_BLOCKS:
+        if self.is_range_loop(e) and self.frame.function.blocks < DEEP_BLOCKS:
             self.range_loop(e)
         else:
             counter = self.tmp("_c")
             self.emit(f"{counter} = {self.chunk}")
-            self.func.counters.append(counter)
-            self.func.blocks += 1
+            self.frame.function.counters.append(counter)
+            self.frame.function.blocks += 1
             self.for_loop(e)
-            self.func.blocks -= 1
-            self.func.counters.pop()
+            self.frame.function.blocks -= 1
+            self.frame.function.counters.pop()
             self.emit(f"if (_ops := _ops - ({self.chunk} - {counter})) <= 0: _tick()")
-        self.func.loops.pop()
+        self.frame.function.loops.pop()
 
     def loop_start(self, target: str | None) -> None:
         """A loop's value is () unless a ``break value`` sets it."""
         if target:
             self.emit(f"{target} = None")
-        self.func.loops.append(target)
+        self.frame.function.loops.append(target)
 
     def control_Try(self, e: Try, target: str | None) -> None:
         self.try_catch(e, target)
 
     def control_Break(self, e: Break, target: str | None) -> None:
-        loop_target = self.func.loops[-1] if self.func.loops else None
+        loop_target = self.frame.function.loops[-1] if self.frame.function.loops else None
         if e.e is not None:
             code = self.copied(e.e)
             if loop_target:
@@ -231,12 +225,13 @@ class StatementCompiler:
 
     def control_Return(self, e: Return, target: str | None) -> None:
         code = self.copied(e.e) if e.e is not None else "None"
-        self.func.ret_int = self.func.ret_int and e.e is not None and self.is_int(e.e)
+        function = self.frame.function
+        function.ret_int = function.ret_int and e.e is not None and self.is_int(e.e)
         self.emit(f"return {code}")
 
     def control_Throw(self, e: Throw, target: str | None) -> None:
-        if e.e is None and self.func.catches:
-            self.emit(f"raise {self.func.catches[-1]}")
+        if e.e is None and self.frame.function.catches:
+            self.emit(f"raise {self.frame.function.catches[-1]}")
         else:
             code = self.ex(e.e) if e.e is not None else "None"
             self.emit(f"_throw({code})")
@@ -261,9 +256,9 @@ class StatementCompiler:
         return {var.key: (var.name, then_b)}, {var.key: (var.name, else_b)}
 
     def assume(self, facts: dict, branch: Node | None) -> dict:
-        """Add the bounds that hold throughout ``branch`` (its variable is not assigned there)
-        to ``self.facts``; returns the previous facts for restoring."""
-        saved = self.facts
+        """The current frame's facts plus the bounds that hold throughout ``branch`` (its
+        variable is not assigned there)."""
+        saved = self.frame.facts
         usable = {key: bounds for key, (name, bounds) in facts.items()
                   if branch is not None and not assigns(branch, name)}
         if usable:
@@ -275,11 +270,17 @@ class StatementCompiler:
                 if old_high is not None:
                     high = old_high if high is None else min(high, old_high)
                 merged[key] = (low, high)
-            self.facts = merged
+            return merged
         return saved
 
-    def branch(self, block: Node, target: str | None) -> None:
-        self.push()
+    def branch(self, block: Node, target: str | None, facts: dict | None = None) -> None:
+        """A block in its own frame (where ``facts`` hold, if given); its value goes to
+        ``target``."""
+        with self.scope(self.frame.soft(facts)):
+            self.branch_body(block, target)
+
+    def branch_body(self, block: Node, target: str | None) -> None:
+        function = self.frame.function
         last = block.stmts[-1] if block.stmts else None
         if target == RETURN and last is not None and last.kind == "expr" and \
                 last.e.kind not in CONTROL:
@@ -287,14 +288,14 @@ class StatementCompiler:
                 self.stmt(st)
             self.at(last)
             self.emit(f"return {self.copied(last.e)}")
-            self.func.ret_int = self.func.ret_int and self.is_int(last.e)
+            function.ret_int = function.ret_int and self.is_int(last.e)
         elif target == RETURN:
-            value = self.block_value(block.stmts)
-            self.func.ret_int = self.func.ret_int and self.last_int
+            value, is_int = self.block_value(block.stmts)
+            function.ret_int = function.ret_int and is_int
             self.emit(f"return {value}")
         elif target:
-            value = self.block_value(block.stmts)
-            self.tmp_int[target] = self.tmp_int.get(target, True) and self.last_int
+            value, is_int = self.block_value(block.stmts)
+            self.tmp_int[target] = self.tmp_int.get(target, True) and is_int
             self.emit(f"{target} = {value}")
         else:
             mark = len(self.lines)
@@ -302,11 +303,10 @@ class StatementCompiler:
                 self.stmt(s)
             if len(self.lines) == mark:  # e.g. ``if c { 1 }`` as a statement
                 self.emit("pass")
-        self.pop()
 
     def tick(self) -> None:
         """Count one operation per loop iteration in a local counter, flushed every chunk."""
-        c = self.func.counters[-1]
+        c = self.frame.function.counters[-1]
         self.emit(f"{c} -= 1")
         self.emit(f"if not {c}: {c} = _chunk()")
 
@@ -330,13 +330,13 @@ class StatementCompiler:
         A Rhai ``break`` leaves the inner loop and then the outer one; ``continue`` just
         moves on to the next counted iteration. Python allows only 20 nested loop/try blocks
         per function, so loops nested deeply use one block and a counter instead."""
-        if self.func.blocks >= DEEP_BLOCKS:
+        if self.frame.function.blocks >= DEEP_BLOCKS:
             c = self.tmp("_c")
             self.emit(f"{c} = {self.chunk}")
             self.emit("while True:")
             self.indent += 1
-            self.func.blocks += 1
-            self.func.counters.append(c)
+            self.frame.function.blocks += 1
+            self.frame.function.counters.append(c)
             self.tick()
             return c
         k = self.tmp("_w")
@@ -345,17 +345,17 @@ class StatementCompiler:
         self.indent += 1
         self.emit(f"for {k} in _CHUNK_RANGE:")
         self.indent += 1
-        self.func.blocks += 2
+        self.frame.function.blocks += 2
         return k
 
     def chunk_close(self, k: str) -> None:
         if k.startswith("_c"):
-            self.func.counters.pop()
-            self.func.blocks -= 1
+            self.frame.function.counters.pop()
+            self.frame.function.blocks -= 1
             self.indent -= 1
             self.emit(f"if (_ops := _ops - ({self.chunk} - {k})) <= 0: _tick()")
             return
-        self.func.blocks -= 2
+        self.frame.function.blocks -= 2
         self.indent -= 1
         self.emit("else:")
         self.indent += 1
@@ -394,23 +394,22 @@ class StatementCompiler:
         it = e.iterable
         a, b = self.ex_seq([it.l, it.r])
         chunk = self.tmp("_g")
-        self.push()
-        var = self.declare(e.var, key=("for", id(e)), is_int=True)
-        self.emit(f"for {chunk} in _ranges({a}, {b}, {it.op == '..='}):")
-        self.indent += 1
-        self.emit(f"for {var} in {chunk}:")
-        self.indent += 1
-        self.func.blocks += 2
-        self.body(e.body)
-        self.func.blocks -= 2
-        self.indent -= 1
-        self.emit("else:")
-        self.emit(f"    _chunk_done(len({chunk}))")
-        self.emit("    continue")
-        self.emit(f"if (_ops := _ops - _partial({chunk}, {var})) <= 0: _tick()")
-        self.emit("break")
-        self.indent -= 1
-        self.pop()
+        with self.block_scope() as frame:
+            var = self.declare(e.var, key=("for", id(e)), is_int=True)
+            self.emit(f"for {chunk} in _ranges({a}, {b}, {it.op == '..='}):")
+            self.indent += 1
+            self.emit(f"for {var} in {chunk}:")
+            self.indent += 1
+            frame.function.blocks += 2
+            self.body(e.body)
+            frame.function.blocks -= 2
+            self.indent -= 1
+            self.emit("else:")
+            self.emit(f"    _chunk_done(len({chunk}))")
+            self.emit("    continue")
+            self.emit(f"if (_ops := _ops - _partial({chunk}, {var})) <= 0: _tick()")
+            self.emit("break")
+            self.indent -= 1
 
     def for_loop(self, e: Node) -> None:
         it = e.iterable
@@ -420,42 +419,40 @@ class StatementCompiler:
             src = f"_irange({a}, {b}, {it.op == '..='})"
         else:
             src = f"_iter({self.ex(it)})"
-        self.push()
-        var = self.declare(e.var, key=("for", id(e)), is_int=is_range)
-        if e.idx:
-            idx = self.declare(e.idx, key=("fori", id(e)), is_int=True)
-            self.emit(f"for {idx}, {var} in enumerate({src}):")
-        else:
-            self.emit(f"for {var} in {src}:")
-        self.indent += 1
-        self.tick()
-        self.body(e.body)
-        self.indent -= 1
-        self.pop()
+        with self.block_scope():
+            var = self.declare(e.var, key=("for", id(e)), is_int=is_range)
+            if e.idx:
+                idx = self.declare(e.idx, key=("fori", id(e)), is_int=True)
+                self.emit(f"for {idx}, {var} in enumerate({src}):")
+            else:
+                self.emit(f"for {var} in {src}:")
+            self.indent += 1
+            self.tick()
+            self.body(e.body)
+            self.indent -= 1
 
     def try_catch(self, e: Node, target: str | None) -> None:
         """``try``/``catch`` is a statement in Rhai: its value is ``()``."""
         exc = self.tmp("_e")
-        self.func.blocks += 2
+        self.frame.function.blocks += 2
         self.emit("try:")
         self.indent += 1
         self.branch(e.body, None)
         self.indent -= 1
         self.emit(f"except _RhaiError as {exc}:")
         self.indent += 1
-        self.push()
-        value = f"_catch({exc})"
-        if e.var:
-            py = self.declare(e.var)
-            self.emit(f"{py} = {value}")
-        else:
-            self.emit(value)
-        self.func.catches.append(exc)
-        self.branch(e.handler, None)
-        self.func.catches.pop()
-        self.pop()
+        with self.block_scope() as frame:
+            value = f"_catch({exc})"
+            if e.var:
+                py = self.declare(e.var)
+                self.emit(f"{py} = {value}")
+            else:
+                self.emit(value)
+            frame.function.catches.append(exc)
+            self.branch(e.handler, None)
+            frame.function.catches.pop()
         self.indent -= 1
-        self.func.blocks -= 2
+        self.frame.function.blocks -= 2
         if target == RETURN:
             self.emit("return None")
         elif target:
