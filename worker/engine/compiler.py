@@ -10,6 +10,11 @@ into the generated code except validated identifiers. A small static type infere
 variables always hold an INT or an array) lets integer arithmetic, comparisons and indexing run
 as plain Python with only an i64 range check; everything else calls the runtime. Loop
 iterations and function entries count operations; the runtime's ``_tick`` enforces the limits.
+
+Each node class has a method (``expr_<Class>``, ``stmt_<Class>``, ``control_<Class>``) found
+through tables built once. State of one block or one generated function lives in its ``Frame``
+/ ``FunctionFrame`` (``compile_base.py``), switched only by ``Compiler.scope``; the compiler
+keeps what the whole compilation shares (output lines, constants, counters, typing facts).
 """
 from __future__ import annotations
 
