@@ -13,13 +13,12 @@ iterations and function entries count operations; the runtime's ``_tick`` enforc
 
 Each node class has a method (``expr_<Class>``, ``stmt_<Class>``, ``control_<Class>``) found
 through tables built once. State of one block or one generated function lives in its ``Frame``
-/ ``FunctionFrame`` (``compile_base.py``), switched only by ``Compiler.scope``; the compiler
+/ ``FunctionFrame`` (``compile_base.py``), switched only by ``Scope`` (``with self.scope(frame)``); the compiler
 keeps what the whole compilation shares (output lines, constants, counters, typing facts).
 """
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, contextmanager
-from typing import Any, Callable, ClassVar, Iterator
+from typing import Any, Callable, ClassVar
 
 from .compile_base import (ENTER_CHECK, INT_OPS, MAX_PASSES, RETURN, CompilerBug, Frame,
                            FunctionFrame, Var, uses_this)
@@ -69,15 +68,9 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         self.uses_modules = False  # whether the script imports, exports or uses ``m::``
 
     # ---- frames -------------------------------------------------------------------------
-    @contextmanager
-    def scope(self, frame: Frame) -> Iterator[Frame]:
-        """Compile in ``frame`` (a nested block or function) until the ``with`` ends: the one
-        place the current frame changes."""
-        saved, self.frame = self.frame, frame
-        try:
-            yield frame
-        finally:
-            self.frame = saved
+    def scope(self, frame: Frame) -> "Scope":
+        """``with self.scope(frame):`` compiles in ``frame`` (a nested block or function)."""
+        return Scope(self, frame)
 
     def at_script_top(self) -> bool:
         """Whether code here is at the script's top level (not in a block or a function)."""
@@ -379,14 +372,31 @@ class Compiler(StatementCompiler, ExpressionCompiler):
                 self.changed = True
         return var.py
 
-    def block_scope(self) -> "AbstractContextManager[Frame]":
+    def block_scope(self) -> "Scope":
         """A nested block: ``with self.block_scope(): ...``."""
-        return self.scope(self.frame.soft())
+        return Scope(self, self.frame.soft())
 
     def lookup_module(self, alias: str) -> str:
         """The Python local holding the module imported as ``alias`` in an enclosing block,
         or "None": the run looks it up among the modules its top level imported."""
         return self.frame.lookup_module(alias) or "None"
+
+
+class Scope:
+    """The one place the compiler's current frame changes: ``frame`` while the ``with``
+    lasts, then the previous one again (a class, cheaper than ``contextlib``)."""
+
+    __slots__ = ("compiler", "frame", "saved")
+
+    def __init__(self, compiler: Compiler, frame: Frame) -> None:
+        self.compiler, self.frame = compiler, frame
+
+    def __enter__(self) -> Frame:
+        self.saved, self.compiler.frame = self.compiler.frame, self.frame
+        return self.frame
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.compiler.frame = self.saved
 
 
 def visitors(cls: type, prefix: str) -> dict[type, Callable]:
