@@ -13,8 +13,9 @@ iterations and function entries count operations; the runtime's ``_tick`` enforc
 
 Each node class has a method (``expr_<Class>``, ``stmt_<Class>``, ``control_<Class>``) found
 through tables built once. State of one block or one generated function lives in its ``Frame``
-/ ``FunctionFrame`` (``compile_base.py``), switched only by ``Scope`` (``with self.scope(frame)``); the compiler
-keeps what the whole compilation shares (output lines, constants, counters, typing facts).
+/ ``FunctionFrame`` (``compile_base.py``), switched only by ``Scope`` (``with
+self.scope(frame)``); the compiler keeps what the whole compilation shares (output lines,
+constants, counters, typing facts).
 """
 from __future__ import annotations
 
