@@ -6,6 +6,7 @@ is what the benchmarks themselves report).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -110,6 +111,16 @@ def _children_of(pid: int) -> list[int]:
     return found
 
 
+def _kill_groups(bench: subprocess.Popen, started: list[int]) -> None:
+    """SIGKILL the benchmark and the process groups of its children (each leads its own)."""
+    for pid in set(started) | set(_children_of(bench.pid)):
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
+    if bench.poll() is None:
+        bench.kill()
+        bench.wait()
+
+
 def _alive(pid: int) -> bool:
     try:
         return (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z")
@@ -123,9 +134,9 @@ def test_interrupted_benchmark_leaves_no_process_behind(signum: int) -> None:
     bench = subprocess.Popen([sys.executable, "-m", "bench.memory", "--tasks", "1000000"],
                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
+    started: list[int] = []
     try:
         deadline = time.monotonic() + 120
-        started: list[int] = []
         # redis-server, worker, WebSocket server, echo server and two idle baselines: then the
         # benchmark is driving plays (asyncio) when the signal lands
         while len(started) < 6 and bench.poll() is None and time.monotonic() < deadline:
@@ -136,13 +147,13 @@ def test_interrupted_benchmark_leaves_no_process_behind(signum: int) -> None:
         started = _children_of(bench.pid)
         bench.send_signal(signum)
         _, err = bench.communicate(timeout=120)
-    finally:
-        if bench.poll() is None:
-            bench.kill()
-            bench.wait()
+    except BaseException:
+        _kill_groups(bench, started)
+        raise
+    leftovers = [pid for pid in started if _alive(pid)]
+    _kill_groups(bench, started)  # a failed check below must not leave processes behind either
     assert bench.returncode == 128 + signum
     assert "all benchmark processes stopped" in err
     assert "Traceback" not in err, err
-    leftovers = [pid for pid in started if _alive(pid)]
     assert not leftovers, f"processes left running: {leftovers}"
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -128,6 +127,8 @@ class TaskResult:
 
 def new_task(script: str, caller_id: str, now: float | None = None) -> tuple[str, dict[str, str]]:
     """A fresh task id and the fields of its details hash, status ``pending``."""
+    import uuid  # here: the worker never makes tasks, and uuid loads platform
+
     task_id = str(uuid.uuid4())
     stamp = str(int(now if now is not None else time.time()))
     return task_id, {
@@ -164,12 +165,16 @@ def timeout_result(task_id: str, seconds: float) -> TaskResult:
 
 def round_trip(client: Any, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
     """Send ``commands`` in one write on one pooled connection of the synchronous ``client`` and
-    return their raw replies, an error reply as its ``ResponseError`` (not raised).
+    return their raw replies, an error reply as an exception value (not raised).
 
-    This skips redis-py's per-command client layers (retry wrapper, observability hooks, response
+    ``client`` is a ``worker.redis_link.SyncLink`` (its ``exchange``) or a redis-py client: then
+    this skips redis-py's per-command client layers (retry wrapper, observability hooks, response
     callbacks), which cost as much CPU as the round trip itself in redis-py 8. A connection that
     fails mid-reply is closed, never reused out of step.
     """
+    exchange = getattr(client, "exchange", None)
+    if exchange is not None:
+        return exchange(commands)
     from redis.exceptions import ResponseError  # here: importing protocol must not load redis
 
     pool = client.connection_pool

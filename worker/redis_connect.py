@@ -225,6 +225,17 @@ class PlainTarget:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
 
+    def setup_commands(self) -> list[tuple[Any, ...]]:
+        """What a new connection sends first, as redis-py does: AUTH [username] password when
+        either is given, SELECT db unless 0."""
+        commands: list[tuple[Any, ...]] = []
+        if self.username or self.password:
+            commands.append(("AUTH", self.username, self.password or "") if self.username
+                            else ("AUTH", self.password))
+        if self.db:
+            commands.append(("SELECT", self.db))
+        return commands
+
 
 def plain_target(url: str) -> PlainTarget | None:
     """The parts of a valid ``redis://`` URL without options or ``unix://`` URL with at most
@@ -364,6 +375,49 @@ def sync_client(url: str, **options: Any) -> "redis.Redis":
     if is_sentinel_url(url):
         return redis.Redis.from_pool(_sync_sentinel_pool(parse_sentinel_url(url), options))
     return redis.Redis.from_url(url, **options)
+
+
+def worker_client(url: str, timeout: float) -> Any:
+    """A blocking client for the worker: string replies (invalid UTF-8 replaced), no silent
+    retries, ``timeout`` seconds for a connect or an answer. A plain URL (``plain_target``) gets
+    a ``worker.redis_link.SyncLink``, which never loads redis-py; others a redis-py client."""
+    target = plain_target(url)
+    if target is not None:
+        from worker.redis_link import SyncLink
+
+        return SyncLink(target, timeout)
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return sync_client(url, decode_responses=True, encoding_errors="replace",
+                       retry=Retry(NoBackoff(), 0), socket_timeout=timeout,
+                       socket_connect_timeout=timeout)
+
+
+@dataclass(frozen=True)
+class ClientErrors:
+    """What a synchronous client raises, by kind, whichever library made it."""
+
+    down: tuple[type[Exception], ...]
+    """Redis unreachable, the connection lost or no answer in time: reconnect and retry."""
+    any: tuple[type[Exception], ...]
+    """Every Redis failure, error replies included."""
+    no_script: type[Exception]
+    """The NOSCRIPT error reply (EVALSHA of a script Redis does not know)."""
+
+
+def client_errors(client: Any) -> ClientErrors:
+    """The exception classes of ``client`` (a ``worker_client`` or any redis-py client); redis-py
+    is imported only for its own clients."""
+    from worker import redis_link
+
+    if isinstance(client, redis_link.SyncLink):
+        return ClientErrors((redis_link.LinkDown,), (redis_link.RedisLinkError,),
+                            redis_link.NoScriptError)
+    from redis import exceptions
+
+    return ClientErrors((exceptions.ConnectionError, exceptions.TimeoutError),
+                        (exceptions.RedisError,), exceptions.NoScriptError)
 
 
 def async_pool(url: str, **options: Any) -> "redis.asyncio.ConnectionPool":

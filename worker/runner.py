@@ -16,10 +16,7 @@ import logging
 import threading
 import time
 from collections import deque
-
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+from typing import Any
 
 from worker import memory, protocol, redis_connect
 from worker.config import WorkerConfig
@@ -63,18 +60,15 @@ CALLER_PREFIX = 10
 SOCKET_TIMEOUT = 10.0
 """Seconds without an answer after which Redis counts as gone (must exceed WAIT_SECONDS)."""
 
-_REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
 
-
-def connect(url: str) -> redis.Redis:
-    """A client for the worker: string replies, no silent retries (the loop backs off itself).
+def connect(url: str) -> Any:
+    """A client for the worker: string replies, no silent retries (the loop backs off itself);
+    redis-py is loaded only for URLs that need it (TLS, Sentinel).
 
     Invalid UTF-8 in a task (or a lone surrogate in a result) becomes U+FFFD / "?" instead of
     an exception, so no task content can crash the worker.
     """
-    return redis_connect.sync_client(url, decode_responses=True, encoding_errors="replace",
-                                     retry=Retry(NoBackoff(), 0), socket_timeout=SOCKET_TIMEOUT,
-                                     socket_connect_timeout=SOCKET_TIMEOUT)
+    return redis_connect.worker_client(url, SOCKET_TIMEOUT)
 
 
 def log_text(text: str, limit: int = LOG_LINE_CHARS) -> str:
@@ -96,9 +90,10 @@ def caller_label(caller_id: str | None) -> str:
 class Worker:
     """One circle's worker. ``run()`` serves until ``stop()`` (safe from a signal handler)."""
 
-    def __init__(self, config: WorkerConfig, client: redis.Redis | None = None) -> None:
+    def __init__(self, config: WorkerConfig, client: Any = None) -> None:
         self.config = config
         self.client = client or connect(config.redis_url)
+        self._errors = redis_connect.client_errors(self.client)
         self.tasks = TaskQueue(self.client, config.public_key, config.result_ttl,
                                config.max_attempts)
         self.recycle_reason: str | None = None
@@ -151,10 +146,10 @@ class Worker:
                         claimed.append(task)
                 if claimed:
                     self._serve(claimed)
-            except _REDIS_DOWN as exc:
+            except self._errors.down as exc:
                 claimed.clear()
                 self._until_redis_is_back(exc)
-            except redis.RedisError as exc:  # e.g. WRONGTYPE: someone wrote over a queue key
+            except self._errors.any as exc:  # e.g. WRONGTYPE: someone wrote over a queue key
                 claimed.clear()
                 log.error("Redis refused the worker's command: %s; retrying in %g s", exc,
                           REFUSED_PAUSE)
@@ -326,7 +321,7 @@ class Worker:
                     and time.monotonic() - self._last_beat >= HEARTBEAT_EVERY):
                 try:
                     self._beat()
-                except redis.RedisError as exc:
+                except self._errors.any as exc:
                     log.debug("heartbeat during a script failed: %s", exc)
 
     def _until_redis_is_back(self, error: Exception | None) -> None:
@@ -342,7 +337,7 @@ class Worker:
                 if error is not None:
                     log.info("reconnected to Redis")
                 return
-            except _REDIS_DOWN as exc:
+            except self._errors.down as exc:
                 if error is None:
                     log.warning("cannot reach Redis at %s (%s); retrying", self._safe_url(), exc)
                     error = exc
@@ -374,7 +369,7 @@ class Worker:
             if unrun:
                 self.tasks.release(unrun)
             self.tasks.clear_heartbeat()
-        except _REDIS_DOWN:
+        except self._errors.down:
             log.warning("could not remove heartbeat %s: Redis unreachable", self.tasks.heartbeat)
         self.store.close()
         self.client.close()

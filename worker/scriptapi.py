@@ -8,10 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-import sqlite3
 from typing import Any, Callable
-
-from redis.exceptions import RedisError
 
 from worker.engine.errors import EvalError
 from worker.engine.values import type_name
@@ -24,8 +21,6 @@ MAX_VALUE_BYTES = 1 << 20
 """Largest stored value, as JSON text."""
 MAX_VALUE_DEPTH = 64
 """Deepest nesting of arrays and maps in a stored value."""
-STORAGE_ERRORS = (sqlite3.Error, RedisError)
-"""What a store backend raises when storage itself fails (SQLite file, Redis connection)."""
 
 def rhai_type(value: Any) -> str:
     """The Rhai name of a (Python-mapped) value's type, for error messages."""
@@ -76,40 +71,43 @@ def from_json_text(text: str) -> Any:
     return json.loads(text)
 
 
-def _script_error(fn_name: str, exc: Exception) -> EvalError:
-    if isinstance(exc, STORAGE_ERRORS):
+def _script_error(fn_name: str, exc: Exception,
+                  storage_errors: tuple[type[Exception], ...]) -> EvalError:
+    if isinstance(exc, storage_errors):
         log.error("store error in %s: %s", fn_name, exc)
         return EvalError(f"{fn_name}: storage error: {exc}")
     return EvalError(f"{fn_name}: {exc}")
 
 
 def store_functions(store: Store | RedisStore) -> dict[str, Callable[..., Any]]:
-    """The db_* host functions over ``store``, by name, for ``Engine.register_fn``."""
+    """The db_* host functions over ``store``, by name, for ``Engine.register_fn``. A failure of
+    the storage itself (``store.errors``: SQLite file, Redis connection) is a script error."""
+    failures = (ValueError, *store.errors)
 
     def db_set(collection: Any, record_id: Any, value: Any) -> None:
         try:
             store.put(collection, record_id, to_json_text(value))
-        except (ValueError, *STORAGE_ERRORS) as exc:
-            raise _script_error("db_set", exc) from None
+        except failures as exc:
+            raise _script_error("db_set", exc, store.errors) from None
 
     def db_get(collection: Any, record_id: Any) -> Any:
         try:
             text = store.get(collection, record_id)
-        except (ValueError, *STORAGE_ERRORS) as exc:
-            raise _script_error("db_get", exc) from None
+        except failures as exc:
+            raise _script_error("db_get", exc, store.errors) from None
         return None if text is None else from_json_text(text)
 
     def db_delete(collection: Any, record_id: Any) -> bool:
         try:
             return store.delete(collection, record_id)
-        except (ValueError, *STORAGE_ERRORS) as exc:
-            raise _script_error("db_delete", exc) from None
+        except failures as exc:
+            raise _script_error("db_delete", exc, store.errors) from None
 
     def db_list(collection: Any) -> list[str]:
         try:
             return store.ids(collection)
-        except (ValueError, *STORAGE_ERRORS) as exc:
-            raise _script_error("db_list", exc) from None
+        except failures as exc:
+            raise _script_error("db_list", exc, store.errors) from None
 
     return {fn.__name__: _with_arity(fn, params) for fn, params in (
         (db_set, "collection, id, value"), (db_get, "collection, id"),

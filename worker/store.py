@@ -67,6 +67,8 @@ class Store:
             log.warning("data folder %s is accessible to other users; it should be mode 0700",
                         data_dir)
         self.path = data_dir / STORE_FILENAME
+        self.errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+        """What a failed call raises when storage itself fails."""
         _private_file(self.path)
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                    timeout=BUSY_TIMEOUT)

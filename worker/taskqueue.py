@@ -16,9 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from redis.exceptions import NoScriptError
-
-from worker import protocol
+from worker import protocol, redis_connect
 
 _START_FN = """
 local function start(key, now, max)
@@ -192,7 +190,9 @@ def pid_is_running(pid: int) -> bool:
 
 
 class TaskQueue:
-    """One circle's queue as one worker process sees it. ``client`` must decode responses to str.
+    """One circle's queue as one worker process sees it. ``client`` (a ``worker.redis_link``
+    SyncLink or a redis-py client) must decode responses to str; every command goes through
+    ``protocol.round_trip``, and the Lua scripts are loaded into Redis on first use.
 
     ``host`` and ``pid`` name the worker (its processing list, heartbeat and workers-set entry);
     they default to this process. ``is_running`` tells whether a pid on this host still exists.
@@ -216,11 +216,34 @@ class TaskQueue:
         self.member = protocol.worker_member(self.host, self.pid)
         self.heartbeat = protocol.heartbeat_key(circle_public_key)
         self.own_heartbeat = protocol.worker_heartbeat_key(circle_public_key, self.host, self.pid)
-        self._start = client.register_script(START_LUA)
-        self._start_head = client.register_script(START_HEAD_LUA)
-        self._finish = client.register_script(FINISH_LUA)
-        self._recover = client.register_script(RECOVER_LUA)
-        self._clear_shared = client.register_script(CLEAR_SHARED_HEARTBEAT_LUA)
+        self._no_script = redis_connect.client_errors(client).no_script
+        self._shas: dict[str, str] = {}
+
+    def _call(self, *command: Any) -> Any:
+        """One command's reply; an error reply is raised."""
+        return protocol.raise_errors(protocol.round_trip(self.client, [command]))[0]
+
+    def _load(self, lua: str) -> str:
+        """Load ``lua`` into Redis (again, after a restart made it forget); its SHA1."""
+        sha: str = self._call("SCRIPT", "LOAD", lua)
+        self._shas[lua] = sha
+        return sha
+
+    def _sha(self, lua: str) -> str:
+        """The SHA1 of ``lua`` for EVALSHA, loading it on first use."""
+        return self._shas.get(lua) or self._load(lua)
+
+    def _script(self, lua: str, keys: list[str], args: list[Any]) -> Any:
+        """Run ``lua`` by EVALSHA; a forgotten script is loaded and sent again. Error replies
+        are raised."""
+        command = ("EVALSHA", self._sha(lua), len(keys), *keys, *args)
+        found = protocol.round_trip(self.client, [command])[0]
+        if isinstance(found, self._no_script):  # nothing ran: load the script, send it again
+            command = ("EVALSHA", self._load(lua), *command[2:])
+            found = protocol.round_trip(self.client, [command])[0]
+        if isinstance(found, Exception):
+            raise found
+        return found
 
     def wait(self, timeout: float) -> Task | None:
         """Block up to ``timeout`` s for the oldest task; claim it and mark it processing.
@@ -229,18 +252,18 @@ class TaskQueue:
         """
         task_id, head = protocol.round_trip(self.client, [
             ("BLMOVE", self.queue, self.processing, "RIGHT", "LEFT", timeout),
-            ("EVALSHA", self._start_head.sha, 1, self.processing, int(time.time()),
+            ("EVALSHA", self._sha(START_HEAD_LUA), 1, self.processing, int(time.time()),
              protocol.DETAILS_PREFIX, self.max_attempts)])
         if isinstance(task_id, Exception):
             raise task_id
-        if isinstance(head, NoScriptError):  # a restarted Redis forgot the script
-            self.client.script_load(START_HEAD_LUA)
+        if isinstance(head, self._no_script):  # a restarted Redis forgot the script
+            self._load(START_HEAD_LUA)
         if task_id is None:
             return None
         if isinstance(head, list) and head[0] == task_id:
             return Task.from_fields(task_id, head[1:])
-        fields = self._start(keys=[protocol.details_key(task_id)],
-                             args=[int(time.time()), self.max_attempts])
+        fields = self._script(START_LUA, [protocol.details_key(task_id)],
+                              [int(time.time()), self.max_attempts])
         return Task.from_fields(task_id, fields)
 
     def finish_many(self, ended: list[tuple[Task, protocol.TaskResult | None]],
@@ -254,13 +277,7 @@ class TaskQueue:
         for task, result in ended:
             keys += [protocol.details_key(task.task_id), task.reply_queue]
             args += finish_arguments(task, result, now)
-        command = ("EVALSHA", self._finish.sha, len(keys), *keys, *args)
-        found = protocol.round_trip(self.client, [command])[0]
-        if isinstance(found, NoScriptError):  # nothing ran: load the script and send it again
-            self.client.script_load(FINISH_LUA)
-            found = protocol.round_trip(self.client, [command])[0]
-        if isinstance(found, Exception):
-            raise found
+        found = self._script(FINISH_LUA, keys, args)
         return [Task.from_fields(row[0], row[1:]) for row in found]
 
     def counted(self, task: Task) -> bool:
@@ -271,19 +288,20 @@ class TaskQueue:
         """Hand claimed tasks that have not run back to the consuming end of the queue, oldest
         next, so they can be withdrawn by a caller who gives up while they wait; their claim no
         longer counts as a start."""
-        pipe = self.client.pipeline(transaction=True)
+        commands: list[tuple[Any, ...]] = [("MULTI",)]
         for task in reversed(tasks):  # newest first: RPUSH leaves the oldest rightmost
-            pipe.lrem(self.processing, 1, task.task_id)
-            pipe.rpush(self.queue, task.task_id)
+            commands.append(("LREM", self.processing, 1, task.task_id))
+            commands.append(("RPUSH", self.queue, task.task_id))
             if self.counted(task):
-                pipe.hincrby(protocol.details_key(task.task_id), "attempts", -1)
-        pipe.execute()
+                commands.append(("HINCRBY", protocol.details_key(task.task_id), "attempts", -1))
+        commands.append(("EXEC",))
+        replies = protocol.raise_errors(protocol.round_trip(self.client, commands))
+        protocol.raise_errors(replies[-1] or [])
 
     def _recover_list(self, processing: str, member: str, only_if_silent: bool,
                       owner_heartbeat: str) -> tuple[list[str], list[str]] | None:
-        found = self._recover(
-            keys=[processing, self.queue, self.workers, owner_heartbeat],
-            args=[protocol.DETAILS_PREFIX, member, "1" if only_if_silent else "0"])
+        found = self._script(RECOVER_LUA, [processing, self.queue, self.workers, owner_heartbeat],
+                             [protocol.DETAILS_PREFIX, member, "1" if only_if_silent else "0"])
         if not found:
             return None
         requeued, dropped = found
@@ -306,7 +324,7 @@ class TaskQueue:
 
     def _other_worker_beats(self) -> bool:
         """Whether the circle-wide heartbeat names a live worker other than this one."""
-        beat = protocol.decode_heartbeat(self.client.get(self.heartbeat))
+        beat = protocol.decode_heartbeat(self._call("GET", self.heartbeat))
         if beat is None or (beat.get("host") == self.host and beat["pid"] == self.pid):
             return False
         return beat.get("host") != self.host or self._is_running(beat["pid"])
@@ -316,11 +334,11 @@ class TaskQueue:
         expired, or on this host whose process is gone. Returns (requeued, dropped) per worker
         entry recovered; a live worker's list is never touched (checked atomically in Redis)."""
         recovered: dict[str, tuple[list[str], list[str]]] = {}
-        for member in self.client.smembers(self.workers):
+        for member in self._call("SMEMBERS", self.workers):
             owner = protocol.parse_worker_member(member)
             if member == self.member or owner is None:
                 if owner is None:
-                    self.client.srem(self.workers, member)
+                    self._call("SREM", self.workers, member)
                 continue
             host, pid = owner
             known_dead = host == self.host and not self._is_running(pid)
@@ -334,17 +352,16 @@ class TaskQueue:
     def beat(self, payload: str) -> None:
         """Set this worker's and the circle-wide heartbeat keys for another HEARTBEAT_TTL
         seconds, and list this worker in the circle's workers set (before it claims anything)."""
-        pipe = self.client.pipeline(transaction=False)
-        pipe.set(self.own_heartbeat, payload, ex=protocol.HEARTBEAT_TTL)
-        pipe.set(self.heartbeat, payload, ex=protocol.HEARTBEAT_TTL)
-        pipe.sadd(self.workers, self.member)
-        pipe.execute()
+        protocol.raise_errors(protocol.round_trip(self.client, [
+            ("SET", self.own_heartbeat, payload, "EX", protocol.HEARTBEAT_TTL),
+            ("SET", self.heartbeat, payload, "EX", protocol.HEARTBEAT_TTL),
+            ("SADD", self.workers, self.member)]))
 
     def clear_heartbeat(self) -> None:
         """Leave: remove this worker's heartbeat, its workers-set entry unless its processing
         list still holds ids (so a later sweep recovers them), and the circle-wide heartbeat if
         this worker wrote it last."""
-        self.client.delete(self.own_heartbeat)
-        if not self.client.llen(self.processing):
-            self.client.srem(self.workers, self.member)
-        self._clear_shared(keys=[self.heartbeat], args=[self.pid, self.host])
+        self._call("DEL", self.own_heartbeat)
+        if not self._call("LLEN", self.processing):
+            self._call("SREM", self.workers, self.member)
+        self._script(CLEAR_SHARED_HEARTBEAT_LUA, [self.heartbeat], [self.pid, self.host])

@@ -119,12 +119,7 @@ class PlainLink:
             raise RedisFailure(f"cannot connect to Redis at {where}: "
                                f"{getattr(exc, 'strerror', None) or exc or 'timeout'}") from None
         self._protocol = protocol
-        setup: list[tuple[Any, ...]] = []
-        if target.password:
-            setup.append(("AUTH", target.username, target.password) if target.username
-                         else ("AUTH", target.password))
-        if target.db:
-            setup.append(("SELECT", target.db))
+        setup = target.setup_commands()
         if setup:
             try:
                 replies = await self.exchange(b"".join(map(hiredis.pack_command, setup)),

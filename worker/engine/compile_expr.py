@@ -137,7 +137,7 @@ class ExpressionCompiler:
         if e.safe:
             t = self.tmp()
             return f"(None if ({t} := {obj}) is None else _prop({t}, {self.const(e.name)}))"
-        return f"_prop({obj}, {self.const(e.name)})"
+        return self.map_property(e, obj)
 
     def expr_Call(self, e: Call) -> str:
         return self.call(e)
@@ -514,6 +514,19 @@ class ExpressionCompiler:
         return (f"(({box} := [{py}]), {helper}(_d, {self.const(name)}, {box}{extra}), "
                 f"({py} := {box}[0]))[1]")
 
+    def map_property(self, e: Node, obj: str) -> str:
+        """``obj.name``: read straight from an object map, other types through ``_prop``; on a
+        line of its own, as ``ex`` puts runtime calls, so an error has the node's position."""
+        if not obj.isidentifier():
+            value, obj = obj, self.tmp()
+            self.emit(f"{obj} = {value}")
+        key = self.const(e.name)
+        saved, self.pos = self.pos, (e.line, e.col)
+        t = self.tmp()
+        self.emit(f"{t} = {obj}.get({key}) if type({obj}) is dict else _prop({obj}, {key})")
+        self.pos = saved
+        return t
+
     def method(self, e: Node) -> str:
         obj = e.obj
         name = e.name
@@ -528,7 +541,8 @@ class ExpressionCompiler:
             if obj.kind == "var" and self.lookup(obj.name) is None and obj.name in self.fn_names:
                 return (f"_method(_d, {self.const(name)}, [_FnPtr({self.const(obj.name)})]"
                         f"{''.join(', ' + a for a in args)})")
-            return self.ref_call(obj, "_method", name, args)
+            helper = "_push" if name == "push" and len(args) == 1 else "_method"
+            return self.ref_call(obj, helper, name, args)
         if obj.kind in ("index", "prop"):
             if obj.kind == "index":
                 parent, key = self.ex_seq([obj.obj, obj.idx])

@@ -41,7 +41,7 @@ DEFAULT_LIMITS = {
 _ids = itertools.count(1)
 _scripts: "weakref.WeakValueDictionary[str, CompiledScript]" = weakref.WeakValueDictionary()
 SAFE_BUILTINS = {"type": type, "len": len, "enumerate": enumerate, "int": int, "list": list,
-                 "bool": bool, "str": str, "float": float, "IndexError": IndexError}
+                 "bool": bool, "str": str, "float": float, "dict": dict, "IndexError": IndexError}
 
 
 class CompiledScript:
@@ -356,7 +356,8 @@ class Engine:
             # indexing, properties, calls
             "_index": rt.index, "_set_index": rt.set_index, "_prop": rt.prop,
             "_set_prop": rt.set_prop, "_call": rt.call_name, "_call_ref": rt.call_ref,
-            "_method": rt.method, "_method_at": rt.method_at, "_call_fn_ptr": rt.call_fn_ptr,
+            "_method": rt.method, "_push": rt.push_method, "_method_at": rt.method_at,
+            "_call_fn_ptr": rt.call_fn_ptr,
             "_this": rt.this, "_is_def_var": rt.is_def_var, "_eval": rt.eval,
             "_throw": rt.throw, "_catch": rt.catch_value, "_RhaiError": RhaiError,
             # variables outside the script: the scope, eval's caller, global:: constants

@@ -14,7 +14,7 @@ from . import ops
 from .corefns import BUILTINS, not_found
 from .errors import EvalError, LimitError, ParseError, RhaiError, ThrownError, bounds_error
 from .natives import ANY, LIBRARY, NativeFn
-from .sizes import SIZED, SizeLimits, array_too_large, map_too_large
+from .sizes import SIZED, SizeLimits, array_too_large, map_too_large, string_bytes
 from .values import (INT_MAX, INT_MIN, Char, FnPtr, Instant, RhaiRange, StepRange, to_display,
                      type_name)
 
@@ -398,17 +398,25 @@ class Runtime:
         return exact  # ``added`` is already in ``a``
 
     def check_pushed(self, a: list, old_len: int, value: Any) -> None:
-        """``a`` (``old_len`` elements before) gained the element ``value``: the common case
-        (a remembered array, a value without sizes of its own) in a few steps."""
+        """``a`` (``old_len`` elements before) gained the element ``value``: for a remembered
+        array, its sizes plus the value's, without walking the array."""
         entry = self.known.get(id(a))
-        tv = type(value)
-        if entry is not None and entry[1] == old_len and entry[0] is a and \
-                tv is not list and tv is not dict and tv is not bytearray:
+        if entry is not None and entry[1] == old_len and entry[0] is a:
+            size = self.size
             arrays, maps, chars = entry[2]
+            tv = type(value)
             if tv is str:
-                chars += len(value) if value.isascii() else len(value.encode())
-            if arrays < self.size.max_array and chars <= self.size.max_string:
-                self.known[id(a)] = (a, old_len + 1, (arrays + 1, maps, chars))
+                chars += len(value) if value.isascii() else string_bytes(value)
+            elif tv is list or tv is dict:
+                try:
+                    arrays, maps, chars = size.sizes(value, (arrays, maps, chars))
+                except LimitError:  # the remembered sizes may be high: confirm by a walk
+                    arrays = size.max_array + 1
+            elif tv is bytearray:
+                arrays += 1 + len(value)
+            arrays += 1
+            if arrays <= size.max_array and maps <= size.max_map and chars <= size.max_string:
+                self.known[id(a)] = (a, old_len + 1, (arrays, maps, chars))
                 return
         self.check_grown(a, old_len, [value])
 
@@ -435,14 +443,17 @@ class Runtime:
 
     def charge_value(self, v: Any, c_speed: bool = False) -> None:
         """Charge the work of walking ``v``: its elements (or, for work done at C speed, its
-        elements / 64), or its characters or bytes / 64."""
+        elements / 64), or its characters or bytes / 64. Constant work (a scalar, a short
+        string) costs nothing beyond the operation of the statement or loop step doing it."""
         t = type(v)
         if t is list or t is dict:
-            self.charge(1 + (len(v) >> 6 if c_speed else len(v)))
+            n = len(v) >> 6 if c_speed else len(v)
         elif t is str or t is bytearray:
-            self.charge(1 + (len(v) >> 6))
+            n = len(v) >> 6
         else:
-            self.charge(1)
+            return
+        if n:
+            self.charge(n)
 
     def spend(self, n: int) -> None:
         """Work that does not count as operations but takes time (copying values, moving
@@ -490,7 +501,7 @@ class Runtime:
 
     def map_literal(self, items: dict, stored: tuple) -> dict:
         """``#{a: x, ...}``: as ``array_literal``; ``stored`` are positions in key order."""
-        self.check(items)
+        self.size.sizes(items)
         if stored:
             keys = list(items)
             for i in stored:
@@ -943,6 +954,20 @@ class Runtime:
                 return self.invoke_at_depth(d, call, full, box)
             return self.invoke_native(call, full, box)
         return self.call_ref(d, name, box, args)
+
+    def push_method(self, d: int, name: str, box: list, item: Any) -> Any:
+        """``a.push(item)`` on a variable, the commonest way to build an array: a push onto
+        an array in a few steps; anything else (a blob, a script function named ``push``)
+        the general way."""
+        a = box[0]
+        fns = self.fns
+        if type(a) is not list or self.typed_methods or \
+                (fns and ((name, 1) in fns or (name, 2) in fns)):
+            return self.method(d, name, box, item)
+        old_len = len(a)
+        a.append(ops.copy_value(item))  # what the library's push does
+        self.check_pushed(a, old_len, item)
+        return None
 
     def method_at(self, d: int, name: str, parent: Any, key: Any, is_prop: bool,
                   *args: Any) -> Any:

@@ -9,6 +9,7 @@ import math
 from typing import Any, Callable, Sequence
 
 from ..errors import EvalError
+from ..ops import copy_value  # noqa: F401  (the library's one deep copy, re-exported)
 from ..values import INT_MAX, INT_MIN, Char, FnPtr, RhaiRange
 
 
@@ -47,19 +48,6 @@ def range_start_len(rng: RhaiRange) -> tuple[int, int]:
     start = max(rng.start, 0)
     end = max(rng.end, start)
     return start, end - start + (1 if rng.inclusive else 0)
-
-
-def copy_value(value: Any) -> Any:
-    """A deep copy of arrays, maps and blobs (Rhai values are copied, never shared); other values
-    are immutable in Python and returned as they are."""
-    t = type(value)
-    if t is list:
-        return [copy_value(v) for v in value]
-    if t is dict:
-        return {k: copy_value(v) for k, v in value.items()}
-    if t is bytearray:
-        return bytearray(value)
-    return value
 
 
 def grow_checked(check: Callable[[Any], Any], make: Callable[[int], Any], size: int) -> Any:
