@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .nodes import Node
+from .nodes import FIELDS, Node
 from .values import INT_MAX, INT_MIN
 
 SIMPLE = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*|-?\d+|\(-\d+\))$")
@@ -13,16 +13,19 @@ BOOL_KINDS = frozenset({"==", "!=", "<", "<=", ">", ">=", "&&", "||", "in", "!in
 ARITH = {"+": ("+", "_add"), "-": ("-", "_sub"), "*": ("*", "_mul")}
 COMPARE = {"==": "_eq", "!=": "_ne", "<": "_lt", "<=": "_le", ">": "_gt", ">=": "_ge"}
 INT_OPS = frozenset({"+", "-", "*", "/", "%", "**", "<<", ">>", "&", "|", "^"})
-SLOW = {"/": "_div", "%": "_mod", "**": "_pow", "<<": "_shl", ">>": "_shr", "&": "_band",
-        "|": "_bor", "^": "_bxor"}
-COMPOUND_SLOW = {"+": "_iadd", "-": "_sub", "*": "_mul", "/": "_div", "%": "_mod", "**": "_pow",
-                 "<<": "_shl", ">>": "_shr", "&": "_band", "|": "_bor", "^": "_bxor"}
+SLOW = {"/": "_div", "%": "_mod", "**": "_pow", "<<": "_shl", ">>": "_shr", "&": "_bit_and",
+        "|": "_bit_or", "^": "_bit_xor"}
+COMPOUND_SLOW = {"+": "_add_assign", "-": "_sub", "*": "_mul", "/": "_div", "%": "_mod",
+                 "**": "_pow", "<<": "_shl", ">>": "_shr", "&": "_bit_and", "|": "_bit_or",
+                 "^": "_bit_xor"}
 CONTROL = frozenset({"if", "switch", "while", "loop", "for", "block", "try", "break",
                      "continue", "return", "throw"})
 RETURN = "<return>"  # control() target: return the value from the generated function
 HOIST_NEST = 12  # expression nesting at which sub-results go to temporaries
-RUNTIME_CALLS = ("_call(", "_callref(", "_meth(", "_push(", "_methat(", "_callfp(", "_eval(", "_gv(",
-                 "_prop(", "(None if", "((_b", "_gget(", "_arr(", "_map(", "_qvar(", "_qcall(")
+# generated code starting with these calls the runtime, which may fail: ``ex`` gives it a line
+RUNTIME_CALLS = ("_call(", "_call_ref(", "_method(", "_push(", "_method_at(", "_call_fn_ptr(",
+                 "_eval(", "_lookup_scope_var(", "_prop(", "(None if", "((_b", "_global_const(",
+                 "_array_literal(", "_map_literal(", "_module_var(", "_module_call(")
 MAX_PASSES = 8  # recompilations allowed for the static types to settle, then none are used
 DEEP_BLOCKS = 10  # Python loop/try nesting from which loops use one block, not two (max 20)
 SMALL = (1 << 30) - 1  # the largest int CPython stores in one digit
@@ -38,29 +41,89 @@ class CompilerBug(Exception):
 
 
 class Var:
-    """A Rhai variable bound to a Python local."""
+    """A Rhai variable bound to a Python local of the generated function ``function``."""
 
-    __slots__ = ("name", "py", "const", "func", "key")
+    __slots__ = ("name", "py", "const", "function", "key")
 
-    def __init__(self, name: str, py: str, const: bool, func: "Func", key: Any = None) -> None:
-        self.name, self.py, self.const, self.func, self.key = name, py, const, func, key
+    def __init__(self, name: str, py: str, const: bool, function: "FunctionFrame",
+                 key: Any = None) -> None:
+        self.name, self.py, self.const, self.function, self.key = name, py, const, function, key
 
 
-class Func:
-    """Compilation state of one generated Python function."""
+class FunctionFrame:
+    """Compile state of one generated Python function (a script function, the script's body,
+    a closure or an inlined ``f!()`` call), shared by the block frames in it."""
 
-    def __init__(self, parent: "Func | None", nonlocal_slot: int) -> None:
-        self.parent = parent
-        self.scopes: list[dict[str, Var]] = [{}]
-        self.modules: list[dict[str, str]] = [{}]  # import aliases -> Python locals, per scope
-        self.nonlocals: set[str] = set()
-        self.nonlocal_slot = nonlocal_slot
-        self.loops: list[str | None] = []
-        self.counters: list[str] = []
-        self.ret_int = True
-        self.catches: list[str] = []
+    __slots__ = ("nonlocals", "nonlocal_slot", "loops", "counters", "ret_int", "catches",
+                 "blocks", "nest", "pending", "in_main", "typing")
+
+    def __init__(self, in_main: bool, typing: bool) -> None:
+        self.nonlocals: set[str] = set()  # outer variables it assigns (a ``nonlocal`` line)
+        self.nonlocal_slot = 0  # the line that becomes that ``nonlocal`` line
+        self.loops: list[str | None] = []  # per enclosing loop: where ``break value`` goes
+        self.counters: list[str] = []  # per enclosing counted loop: its iteration counter
+        self.ret_int = True  # every value returned so far is an INT
+        self.catches: list[str] = []  # per enclosing ``catch``: the exception's local
         self.blocks = 0  # Python loop/try blocks open around the current line
+        self.nest = 0  # expression nesting in the current statement (see HOIST_NEST)
+        self.pending = 0  # S_ calls generated but not yet accounted (see ``Compiler.flush``)
+        self.in_main = in_main  # the script's body (or a closure in it)
+        self.typing = typing  # whether the static INT/array types are used (see MAX_PASSES)
 
+
+class Frame:
+    """Compile state of one block scope, as Jinja2's ``Frame``: the variables and module
+    aliases it declares, the bounds (``facts``) that hold in it, its generated function, and
+    the frame it is nested in (lookups go outwards; a closure's root frame chains to the block
+    that creates it, whose variables it shares)."""
+
+    __slots__ = ("function", "parent", "symbols", "modules", "facts")
+
+    def __init__(self, function: FunctionFrame, parent: "Frame | None" = None,
+                 facts: dict | None = None) -> None:
+        self.function = function
+        self.parent = parent
+        self.symbols: dict[str, Var] = {}
+        self.modules: dict[str, str] = {}  # import aliases -> Python locals
+        self.facts = {} if facts is None else facts  # declaration key -> (low, high) bounds
+
+    def inner(self) -> "Frame":
+        """The root frame of a function generated inside this block (a closure, ``f!()``)."""
+        return Frame(FunctionFrame(self.function.in_main, self.function.typing), self)
+
+    def soft(self, facts: dict | None = None) -> "Frame":
+        """A block nested in this one, in the same generated function."""
+        return Frame(self.function, self, self.facts if facts is None else facts)
+
+    def lookup(self, name: str) -> Var | None:
+        frame: Frame | None = self
+        while frame is not None:
+            var = frame.symbols.get(name)
+            if var is not None:
+                return var
+            frame = frame.parent
+        return None
+
+    def lookup_module(self, alias: str) -> str | None:
+        frame: Frame | None = self
+        while frame is not None:
+            py = frame.modules.get(alias)
+            if py is not None:
+                return py
+            frame = frame.parent
+        return None
+
+    def visible_vars(self) -> dict[str, Var]:
+        """The variables in scope here, innermost last (a shadowing one wins)."""
+        chain = []
+        frame: Frame | None = self
+        while frame is not None:
+            chain.append(frame)
+            frame = frame.parent
+        out: dict[str, Var] = {}
+        for frame in reversed(chain):
+            out.update(frame.symbols)
+        return out
 
 
 def in_i64(r: str, expr: str) -> str:
@@ -74,7 +137,7 @@ def uses_this(node: Any) -> bool:
     if isinstance(node, Node):
         if node.kind == "this":
             return True
-        return any(uses_this(v) for k, v in node.__dict__.items() if k not in ("line", "col"))
+        return any(uses_this(getattr(node, field)) for field in FIELDS[type(node)])
     if isinstance(node, (list, tuple)):
         return any(uses_this(v) for v in node)
     return False
@@ -98,8 +161,7 @@ def assigns(node: Any, name: str) -> bool:
             return True
         elif k == "closure":
             return True
-        return any(assigns(v, name) for key, v in node.__dict__.items()
-                   if key not in ("line", "col"))
+        return any(assigns(getattr(node, field), name) for field in FIELDS[type(node)])
     if isinstance(node, (list, tuple)):
         return any(assigns(v, name) for v in node)
     return False

@@ -6,11 +6,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .compile_base import (ARITH, COMPARE, CONTROL, ENTER_PREFIX, HOIST_NEST, INT_LIT,
+from .compile_base import (ARITH, COMPARE, ENTER_PREFIX, HOIST_NEST, INT_LIT,
                            RUNTIME_CALLS, SIMPLE, SLOW, SMALL, in_i64)
 from .errors import ParseError
 from .natives import LIBRARY
-from .nodes import Node
+from .nodes import (ArrayLit, Binary, Call, Closure, GlobalConst, Index, Interp, Lit, MapLit,
+                    MethodCall, Node, Prop, PyCode, QualifiedCall, QualifiedVar, This, Unary,
+                    Variable)
 from .values import INT_MAX, INT_MIN
 
 
@@ -38,11 +40,12 @@ class ExpressionCompiler:
         return codes
 
     def ex(self, e: Node) -> str:
-        self.nest += 1
+        function = self.frame.function
+        function.nest += 1
         try:
             code = self.ex_inner(e)
         finally:
-            self.nest -= 1
+            function.nest -= 1
         if code.startswith(RUNTIME_CALLS) or (e.kind == "binary" and e.op in SLOW):
             # a runtime call that may fail gets a line of its own, so that the line table
             # gives its error the exact position of this node
@@ -51,7 +54,7 @@ class ExpressionCompiler:
             self.emit(f"{t} = {code}")
             self.pos = saved
             return t
-        if self.nest >= HOIST_NEST and not SIMPLE.match(code) and \
+        if function.nest >= HOIST_NEST and not SIMPLE.match(code) and \
                 code not in ("None", "True", "False"):
             t = self.tmp()
             self.emit(f"{t} = {code}")
@@ -71,91 +74,124 @@ class ExpressionCompiler:
         return self.const(v)  # str / Char
 
     def ex_inner(self, e: Node) -> str:
-        k = e.kind
-        if k == "lit":
-            return self.lit(e.value)
-        if k == "pycode":
-            return e.code
-        if k == "gvar":
-            return f"_gget({self.const(e.name)})"
-        if k == "qvar":
-            self.uses_modules = True
-            return (f"_qvar({self.lookup_module(e.root)}, {self.const(e.root)}, "
-                    f"{self.const(e.path)}, {self.const(e.name)})")
-        if k == "qcall":
-            return self.qualified_call(e)
-        if k in ("prop", "index", "method") and self.has_safe(e):
+        """The Python expression for ``e``, by the method for its node class (``expr_<Class>``,
+        see ``Compiler.EXPR_VISITORS``)."""
+        visit = self.EXPR_VISITORS.get(type(e))
+        if visit is None:
+            raise ParseError(f"Unsupported expression {e.kind}", e.line, e.col)
+        return visit(self, e)
+
+    def expr_Lit(self, e: Lit) -> str:
+        return self.lit(e.value)
+
+    def expr_PyCode(self, e: PyCode) -> str:
+        return e.code
+
+    def expr_GlobalConst(self, e: GlobalConst) -> str:
+        return f"_global_const({self.const(e.name)})"
+
+    def expr_QualifiedVar(self, e: QualifiedVar) -> str:
+        self.uses_modules = True
+        return (f"_module_var({self.lookup_module(e.root)}, {self.const(e.root)}, "
+                f"{self.const(e.path)}, {self.const(e.name)})")
+
+    def expr_QualifiedCall(self, e: QualifiedCall) -> str:
+        return self.qualified_call(e)
+
+    def expr_Variable(self, e: Variable) -> str:
+        var = self.lookup(e.name)
+        if var is not None:
+            return var.py
+        if e.name in self.fn_names:
+            return f"_FnPtr({self.const(e.name)})"
+        return f"_lookup_scope_var({self.const(e.name)})"
+
+    def expr_This(self, e: This) -> str:
+        return "_this(_tb)"
+
+    def expr_Binary(self, e: Binary) -> str:
+        return self.binary(e)
+
+    def expr_Unary(self, e: Unary) -> str:
+        code = self.ex(e.e)
+        if e.op == "-":
+            return f"_neg({code})"
+        if e.op == "+":
+            return f"_plus({code})"
+        if self.is_bool(e.e, code):
+            return f"(not {code})"
+        if e.e.kind == "lit":
+            return f"_not({code})"
+        first, later = self.operand(code)
+        return f"(False if {first} is True else True if {later} is False else _not({later}))"
+
+    def expr_Index(self, e: Index) -> str:
+        if self.has_safe(e):
             return self.safe_chain(e)
-        if k == "var":
-            var = self.lookup(e.name)
-            if var is not None:
-                return var.py
-            if e.name in self.fn_names:
-                return f"_FnPtr({self.const(e.name)})"
-            return f"_gv({self.const(e.name)})"
-        if k == "this":
-            return "_this(_tb)"
-        if k == "binary":
-            return self.binary(e)
-        if k == "unary":
-            code = self.ex(e.e)
-            if e.op == "-":
-                return f"_neg({code})"
-            if e.op == "+":
-                return f"_plus({code})"
-            if self.is_bool(e.e, code):
-                return f"(not {code})"
-            if e.e.kind == "lit":
-                return f"_not({code})"
-            first, later = self.operand(code)
-            return f"(False if {first} is True else True if {later} is False else _not({later}))"
-        if k == "index":
-            return self.index(e)
-        if k == "prop":
-            obj = self.ex(e.obj)
-            if e.safe:
-                t = self.tmp()
-                return f"(None if ({t} := {obj}) is None else _prop({t}, {self.const(e.name)}))"
-            return self.map_property(e, obj)
-        if k == "call":
-            return self.call(e)
-        if k == "method":
-            return self.method(e)
-        if k == "array":  # size-checked before its items are copied, unless known in advance
-            items = self.ex_seq(e.items)
-            if self.within_limits(self.static_sizes(e)):
-                return "[" + ", ".join(items) + "]"
-            return f"_arr([{', '.join(items)}], {self.copied_items(e.items)})"
-        if k == "map":
-            items = sorted(e.items, key=lambda kv: kv[0])
-            codes = self.ex_seq([v for _, v in items])
-            pairs = ", ".join(f"{self.const(key)}: {c}" for (key, _), c in zip(items, codes))
-            if self.within_limits(self.static_sizes(e)):
-                return "{" + pairs + "}"
-            return f"_map({{{pairs}}}, {self.copied_items([v for _, v in items])})"
-        if k == "interp":
-            parts = []
-            for p in e.parts:
-                if isinstance(p, str):
-                    parts.append(self.const(p))
-                elif p.stmts:
-                    t = self.tmp()
-                    self.push()
-                    value = self.block_value(p.stmts)
-                    self.pop()
-                    self.emit(f"{t} = {value}")
-                    parts.append(t)
-            return f"_interp({', '.join(parts)})"
-        if k == "closure":
-            return self.closure(e)
-        if k in CONTROL:
-            if k in ("break", "continue", "return", "throw"):
-                self.control(e, None)
-                return "None"
+        return self.index(e)
+
+    def expr_Prop(self, e: Prop) -> str:
+        if self.has_safe(e):
+            return self.safe_chain(e)
+        obj = self.ex(e.obj)
+        if e.safe:
             t = self.tmp()
-            self.control(e, t)
-            return t
-        raise ParseError(f"Unsupported expression {k}", e.line, e.col)
+            return f"(None if ({t} := {obj}) is None else _prop({t}, {self.const(e.name)}))"
+        return self.map_property(e, obj)
+
+    def expr_Call(self, e: Call) -> str:
+        return self.call(e)
+
+    def expr_MethodCall(self, e: MethodCall) -> str:
+        if self.has_safe(e):
+            return self.safe_chain(e)
+        return self.method(e)
+
+    def expr_ArrayLit(self, e: ArrayLit) -> str:
+        """Size-checked before its items are copied, unless known in advance."""
+        items = self.ex_seq(e.items)
+        if self.within_limits(self.static_sizes(e)):
+            return "[" + ", ".join(items) + "]"
+        return f"_array_literal([{', '.join(items)}], {self.copied_items(e.items)})"
+
+    def expr_MapLit(self, e: MapLit) -> str:
+        items = sorted(e.items, key=lambda kv: kv[0])
+        codes = self.ex_seq([v for _, v in items])
+        pairs = ", ".join(f"{self.const(key)}: {c}" for (key, _), c in zip(items, codes))
+        if self.within_limits(self.static_sizes(e)):
+            return "{" + pairs + "}"
+        return f"_map_literal({{{pairs}}}, {self.copied_items([v for _, v in items])})"
+
+    def expr_Interp(self, e: Interp) -> str:
+        parts = []
+        for p in e.parts:
+            if isinstance(p, str):
+                parts.append(self.const(p))
+            elif p.stmts:
+                t = self.tmp()
+                with self.block_scope():
+                    value, _ = self.block_value(p.stmts)
+                self.emit(f"{t} = {value}")
+                parts.append(t)
+        return f"_interp({', '.join(parts)})"
+
+    def expr_Closure(self, e: Closure) -> str:
+        return self.closure(e)
+
+    def expr_control(self, e: Node) -> str:
+        """A control-flow expression used for its value (``if``, ``switch``, loops, ...)."""
+        t = self.tmp()
+        self.control(e, t)
+        return t
+
+    def expr_jump(self, e: Node) -> str:
+        """``break``/``continue``/``return``/``throw`` inside an expression: value ()."""
+        self.control(e, None)
+        return "None"
+
+    expr_If = expr_Switch = expr_Block = expr_While = expr_Loop = expr_For = expr_Try = \
+        expr_control
+    expr_Break = expr_Continue = expr_Return = expr_Throw = expr_jump
 
     @staticmethod
     def has_safe(e: Node) -> bool:
@@ -181,7 +217,7 @@ class ExpressionCompiler:
         self.emit("else:")
         self.indent += 1
         saved = deepest.obj, deepest.safe
-        deepest.obj = Node("pycode", deepest.line, deepest.col, code=obj)
+        deepest.obj = PyCode(deepest.line, deepest.col, code=obj)
         deepest.safe = False
         try:
             code = self.ex(e)
@@ -272,7 +308,7 @@ class ExpressionCompiler:
             return self.logical(e)
         if e.r is None:
             a = self.ex(e.l)
-            return f"_mkrange({a}, _MAX, False)"
+            return f"_make_range({a}, _MAX, False)"
         if op in ("in", "!in"):  # Rhai calls ``contains(b, a)``: the container comes first
             b, a = self.ex_seq([e.r, e.l])
         else:
@@ -291,20 +327,20 @@ class ExpressionCompiler:
         if op == "!in":
             return f"(not _in({b}, {a}))"
         if op in ("..", "..="):
-            return f"_mkrange({a}, {b}, {op == '..='})"
+            return f"_make_range({a}, {b}, {op == '..='})"
         raise ParseError(f"Unknown operator {op}", e.line, e.col)
 
     def eval_call(self, e: Node) -> str:
         """``eval(source)`` runs in the caller's scope: it gets the visible variables in a
         dict and may change them (read back here) or add new ones (looked up at run time)."""
         arg = self.ex(e.args[0])
-        variables = self.visible_vars()
+        variables = self.frame.visible_vars()
         scope, result = self.tmp(), self.tmp()
         pairs = ", ".join(f"{self.const(k)}: {v.py}" for k, v in variables.items())
-        innermost = self.func.scopes[-1]
+        innermost = self.frame.symbols
         names = self.const(tuple((k, v.const, innermost.get(k) is v)
                                  for k, v in variables.items()))
-        top = self.in_main and self.func.parent is None and len(self.func.scopes) == 1
+        top = self.at_script_top()
         parts = [f"({result} := _eval(_d, {arg}, ({scope} := {{{pairs}}}), {top}, {names}))"]
         for name, var in variables.items():
             if not var.const:
@@ -319,9 +355,10 @@ class ExpressionCompiler:
         if e.l.kind != "var" or e.r.kind != "lit" or type(e.r.value) is not int:
             return False
         var = self.lookup(e.l.name)
-        if var is None or var.key not in self.facts or not self.var_is_int(var):
+        facts = self.frame.facts
+        if var is None or var.key not in facts or not self.var_is_int(var):
             return False
-        low, high = self.facts[var.key]
+        low, high = facts[var.key]
         k = e.r.value if e.op == "+" else -e.r.value
         if k >= 0:
             return high is not None and high + k <= INT_MAX
@@ -362,12 +399,12 @@ class ExpressionCompiler:
             obj, idx = self.ex_seq([e.obj, e.idx])
             t = self.tmp()
             self.emit(f"try: {t} = {obj}[{idx}]")
-            self.emit(f"except IndexError: {t} = _idx({obj}, {idx})")
+            self.emit(f"except IndexError: {t} = _index({obj}, {idx})")
             return t
         obj, idx = self.ex_seq([e.obj, e.idx])
         if e.safe:
             t = self.tmp()
-            return f"(None if ({t} := {obj}) is None else _idx({t}, {idx}))"
+            return f"(None if ({t} := {obj}) is None else _index({t}, {idx}))"
         if not SIMPLE.match(obj):
             t = self.tmp()
             first = f"({t} := {obj})"
@@ -377,15 +414,15 @@ class ExpressionCompiler:
         if not SIMPLE.match(idx):
             t = self.tmp()
             return (f"({obj}[{t}] if type({first}) is list and type({t} := {idx}) is int and "
-                    f"-len({obj}) <= {t} < len({obj}) else _idx({obj}, {t}))"
+                    f"-len({obj}) <= {t} < len({obj}) else _index({obj}, {t}))"
                     if first != obj else
                     f"({obj}[{t}] if type({t} := {idx}) is int and type({obj}) is list and "
-                    f"-len({obj}) <= {t} < len({obj}) else _idx({obj}, {t}))")
+                    f"-len({obj}) <= {t} < len({obj}) else _index({obj}, {t}))")
         if first != obj:
             return (f"({obj}[{idx}] if type({first}) is list and type({idx}) is int and "
-                    f"-len({obj}) <= {idx} < len({obj}) else _idx({obj}, {idx}))")
+                    f"-len({obj}) <= {idx} < len({obj}) else _index({obj}, {idx}))")
         return (f"({obj}[{idx}] if type({obj}) is list and type({idx}) is int and "
-                f"-len({obj}) <= {idx} < len({obj}) else _idx({obj}, {idx}))")
+                f"-len({obj}) <= {idx} < len({obj}) else _index({obj}, {idx}))")
 
     @staticmethod
     def copied_items(nodes: list[Node]) -> tuple:
@@ -395,7 +432,7 @@ class ExpressionCompiler:
 
     def args(self, nodes: list[Node]) -> list[str]:
         codes = self.ex_seq(nodes)
-        return [f"_cp({c})" if n.kind in ("var", "index", "prop", "this") and not self.is_int(n)
+        return [f"_copy({c})" if n.kind in ("var", "index", "prop", "this") and not self.is_int(n)
                 else c for c, n in zip(codes, nodes)]
 
     def call(self, e: Node) -> str:
@@ -406,14 +443,14 @@ class ExpressionCompiler:
         if key in self.fn_py:
             args = self.args(e.args)
             if self.use_spec(key, e.args):
-                self.pending += 1
+                self.frame.function.pending += 1
                 tb = ", None" if self.fn_uses_this(key) else ""
                 return f"{self.spec_py[key]}(_e{tb}{''.join(', ' + a for a in args)})"
             return f"{self.fn_py[key]}(_d - 1, None{''.join(', ' + a for a in args)})"
         if name == "is_def_var" and n == 1:
             arg = self.ex(e.args[0])
             names = self.const(frozenset(self.visible()))
-            return f"_isdefvar({arg}, {names})"
+            return f"_is_def_var({arg}, {names})"
         if name == "eval" and n == 1:
             return self.eval_call(e)
         by_ref = n > 0 and e.args[0].kind in ("var", "this") and any(
@@ -421,7 +458,7 @@ class ExpressionCompiler:
         if by_ref:
             first = e.args[0]
             rest = self.args(e.args[1:])
-            return self.ref_call(first, "_callref", name, rest)
+            return self.ref_call(first, "_call_ref", name, rest)
         args = self.args(e.args)
         return f"_call(_d, {self.const(name)}{''.join(', ' + a for a in args)})"
 
@@ -432,11 +469,11 @@ class ExpressionCompiler:
         args = self.args(e.args)
         module = self.tmp()
         saved, self.pos = self.pos, (e.ns_line, e.ns_col)
-        self.emit(f"{module} = _qmod({self.lookup_module(e.root)}, {self.const(e.root)}, "
-                  f"{self.const(e.path)})")
+        self.emit(f"{module} = _find_module({self.lookup_module(e.root)}, "
+                  f"{self.const(e.root)}, {self.const(e.path)})")
         self.pos = saved
         qualified = self.const("::".join((e.root, *e.path, e.name)))
-        return (f"_qcall(_d, {module}, {qualified}, {self.const(e.name)}"
+        return (f"_module_call(_d, {module}, {qualified}, {self.const(e.name)}"
                 f"{''.join(', ' + a for a in args)})")
 
     def bang_call(self, e: Node, key: tuple[str, int]) -> str:
@@ -449,7 +486,7 @@ class ExpressionCompiler:
         pyname = f"C_{self.n}"
         saved_pos = self.pos
         try:
-            self.function(pyname, fn.params, fn.body, fn, is_fn=False)
+            self.function_once(pyname, fn.params, fn.body, fn, self.frame.inner())
         finally:
             self.inlining.discard(key)
             self.pos = saved_pos
@@ -458,13 +495,15 @@ class ExpressionCompiler:
     def ref_call(self, target: Node, helper: str, name: str, rest: list[str]) -> str:
         """Call with ``target`` (a variable or ``this``) passed by reference and written back."""
         extra = "".join(", " + a for a in rest)
-        if helper == "_callref":
+        if helper == "_call_ref":
             extra = ", (" + "".join(a + ", " for a in rest) + ")"
         if target.kind == "this":
             return f"{helper}(_d, {self.const(name)}, _tb{extra})"
         var = self.lookup(target.name)
         if var is None:
-            return f"{helper}(_d, {self.const(name)}, [_gv({self.const(target.name)})]{extra})"
+            fn_name = self.const(name)
+            return (f"{helper}(_d, {fn_name}, [_lookup_scope_var({self.const(target.name)})]"
+                    f"{extra})")
         box = self.tmp("_b")
         if var.const:
             return f"{helper}(_d, {self.const(name)}, [{var.py}]{extra})"
@@ -496,13 +535,13 @@ class ExpressionCompiler:
             t = self.tmp()
             args = self.args(e.args)
             return (f"(None if ({t} := {target}) is None else "
-                    f"_meth(_d, {self.const(name)}, [{t}]{''.join(', ' + a for a in args)}))")
+                    f"_method(_d, {self.const(name)}, [{t}]{''.join(', ' + a for a in args)}))")
         if obj.kind in ("var", "this"):
             args = self.args(e.args)
             if obj.kind == "var" and self.lookup(obj.name) is None and obj.name in self.fn_names:
-                return (f"_meth(_d, {self.const(name)}, [_FnPtr({self.const(obj.name)})]"
+                return (f"_method(_d, {self.const(name)}, [_FnPtr({self.const(obj.name)})]"
                         f"{''.join(', ' + a for a in args)})")
-            helper = "_push" if name == "push" and len(args) == 1 else "_meth"
+            helper = "_push" if name == "push" and len(args) == 1 else "_method"
             return self.ref_call(obj, helper, name, args)
         if obj.kind in ("index", "prop"):
             if obj.kind == "index":
@@ -510,17 +549,17 @@ class ExpressionCompiler:
             else:
                 parent, key = self.ex(obj.obj), self.const(obj.name)
             args = self.args(e.args)
-            return (f"_methat(_d, {self.const(name)}, {parent}, {key}, {obj.kind == 'prop'}"
+            return (f"_method_at(_d, {self.const(name)}, {parent}, {key}, {obj.kind == 'prop'}"
                     f"{''.join(', ' + a for a in args)})")
         target = self.ex(obj)
         args = self.args(e.args)
-        return f"_meth(_d, {self.const(name)}, [{target}]{''.join(', ' + a for a in args)})"
+        return f"_method(_d, {self.const(name)}, [{target}]{''.join(', ' + a for a in args)})"
 
     def closure(self, e: Node) -> str:
         self.n += 1
         pyname = f"C_{self.n}"
         saved_pos = self.pos
-        self.function(pyname, e.params, e.body, None, is_fn=False)
+        self.function_once(pyname, e.params, e.body, None, self.frame.inner())
         self.pos = saved_pos
         return f"_FnPtr({self.const('anon$' + str(self.n))}, [], ({pyname}, {len(e.params)}))"
 

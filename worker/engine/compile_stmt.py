@@ -5,17 +5,18 @@ from __future__ import annotations
 from .compile_base import (ARITH, BOOL_KINDS, COMPOUND_SLOW, CONTROL, DEEP_BLOCKS, FLIP,
                            INT_LIT, INT_OPS, LONG_STRING, RETURN, SIMPLE, Var, assigns, in_i64)
 from .errors import ParseError
-from .nodes import Node
+from .nodes import (Assign, Block, Break, Continue, Export, ExprStmt, For, If, Import, Let, Loop,
+                    Node, Return, Switch, Throw, Try, While)
 
 
 class StatementCompiler:
     """Code generation for statements; state and output helpers come from ``Compiler``."""
 
-    def block_value(self, stmts: list[Node]) -> str:
-        """Compile statements; return the code of the last one's value."""
-        self.last_int = False
+    def block_value(self, stmts: list[Node]) -> tuple[str, bool]:
+        """Compile statements; return the code of the last one's value and whether it is
+        statically an INT."""
         if not stmts:
-            return "None"
+            return "None", False
         for s in stmts[:-1]:
             self.stmt(s)
         last = stmts[-1]
@@ -24,16 +25,13 @@ class StatementCompiler:
             code = self.value_of(last.e)
             if self.needs_copy(last.e):  # the block's value must not alias a variable
                 t = self.tmp()
-                self.emit(f"{t} = _cp({code})")
+                self.emit(f"{t} = _copy({code})")
                 code = t
             if last.e.kind in CONTROL:
-                self.last_int = self.tmp_int.get(code, False)
-            else:
-                self.last_int = self.is_int(last.e)
-            return code
+                return code, self.tmp_int.get(code, False)
+            return code, self.is_int(last.e)
         self.stmt(last)
-        self.last_int = False
-        return "None"
+        return "None", False
 
     def value_of(self, e: Node) -> str:
         """An expression's value as a name or literal, safe to read after later statements."""
@@ -47,49 +45,55 @@ class StatementCompiler:
     def body(self, block: Node) -> None:
         """A block whose value is not needed (always at least one Python statement, since
         statements with no effect, like ``1;``, generate no code)."""
-        self.push()
-        mark = len(self.lines)
-        for s in block.stmts:
-            self.stmt(s)
-        if len(self.lines) == mark:
-            self.emit("pass")
-        self.pop()
+        with self.block_scope():
+            mark = len(self.lines)
+            for s in block.stmts:
+                self.stmt(s)
+            if len(self.lines) == mark:
+                self.emit("pass")
 
     def stmt(self, s: Node) -> None:
+        """Compile a statement by the method for its node class (``stmt_<Class>``, see
+        ``Compiler.STMT_VISITORS``)."""
         self.at(s)
-        self.nest = 0
-        k = s.kind
-        if k == "expr":
-            e = s.e
-            if e.kind in CONTROL:
-                self.control(e, None)
-                return
-            code = self.ex(e)
-            if not (SIMPLE.match(code) or code in ("None", "True", "False")):
-                self.emit(code)
-        elif k == "let":
-            code = self.copied(s.e) if s.e is not None else "None"
-            is_int = s.e is not None and self.is_int(s.e)
-            is_list = s.e is not None and self.is_list(s.e)
-            py = self.declare(s.name, s.const, ("let", id(s)), is_int, is_list)
-            self.emit(f"{py} = {code}")
-            if s.const and self.func.parent is None and len(self.func.scopes) == 1 and \
-                    self.in_main:
-                self.emit(f"_GLOBALS[{self.const(s.name)}] = {py}")
-            if s.exported:
-                self.export(s.name, self.func.scopes[-1][s.name])
-        elif k == "assign":
-            self.assign(s)
-        elif k == "import":
-            self.import_module(s)
-        elif k == "export":
-            var = self.lookup(s.name)
-            if var is None:  # Rhai: the variable must exist
-                self.emit(f"_gv({self.const(s.name)})")
-            else:
-                self.export(s.alias, var)
+        self.frame.function.nest = 0
+        visit = self.STMT_VISITORS.get(type(s))
+        if visit is None:
+            raise ParseError(f"Unexpected statement {s.kind}", s.line, s.col)
+        visit(self, s)
+
+    def stmt_ExprStmt(self, s: ExprStmt) -> None:
+        e = s.e
+        if e.kind in CONTROL:
+            self.control(e, None)
+            return
+        code = self.ex(e)
+        if not (SIMPLE.match(code) or code in ("None", "True", "False")):
+            self.emit(code)
+
+    def stmt_Let(self, s: Let) -> None:
+        code = self.copied(s.e) if s.e is not None else "None"
+        is_int = s.e is not None and self.is_int(s.e)
+        is_list = s.e is not None and self.is_list(s.e)
+        py = self.declare(s.name, s.const, ("let", id(s)), is_int, is_list)
+        self.emit(f"{py} = {code}")
+        if s.const and self.at_script_top():
+            self.emit(f"_GLOBALS[{self.const(s.name)}] = {py}")
+        if s.exported:
+            self.export(s.name, self.frame.symbols[s.name])
+
+    def stmt_Assign(self, s: Assign) -> None:
+        self.assign(s)
+
+    def stmt_Import(self, s: Import) -> None:
+        self.import_module(s)
+
+    def stmt_Export(self, s: Export) -> None:
+        var = self.lookup(s.name)
+        if var is None:  # Rhai: the variable must exist
+            self.emit(f"_lookup_scope_var({self.const(s.name)})")
         else:
-            raise ParseError(f"Unexpected statement {k}", s.line, s.col)
+            self.export(s.alias, var)
 
     def import_module(self, s: Node) -> None:
         """``import path as m``: the module goes to a local that ``m::`` in this block (and
@@ -97,12 +101,12 @@ class StatementCompiler:
         self.uses_modules = True
         path = self.value_of(s.path)
         self.at(s)
-        top = self.in_main and self.func.parent is None and len(self.func.scopes) == 1
+        top = self.at_script_top()
         alias = self.const(s.alias) if s.alias else "None"
         call = f"_import(_d, {path}, {alias}, {top})"
         if s.alias:
             py = self.tmp("M_")
-            self.func.modules[-1][s.alias] = py
+            self.frame.modules[s.alias] = py
             call = f"{py} = {call}"
         self.emit(call)
 
@@ -124,91 +128,113 @@ class StatementCompiler:
         """An expression whose array/map/blob value must be copied (value semantics)."""
         code = self.ex(e)
         if self.needs_copy(e):
-            return f"_cp({code})"
+            return f"_copy({code})"
         return code
 
     def control(self, e: Node, target: str | None) -> None:
-        """Compile a control-flow expression; its value (if wanted) goes to ``target``."""
+        """Compile a control-flow expression by the method for its node class
+        (``control_<Class>``, see ``Compiler.CONTROL_VISITORS``); its value (if wanted) goes to
+        ``target``."""
         k = e.kind
         self.at(e)
         if target and (k not in ("if", "block") or (k == "if" and e.els is None)):
             self.tmp_int[target] = False
-        if k == "if":
-            cond = self.cond(e.cond)
-            then_facts, else_facts = self.guard_facts(e.cond)
-            self.emit(f"if {cond}:")
-            self.indent += 1
-            saved = self.assume(then_facts, e.then)
-            self.branch(e.then, target)
-            self.facts = saved
-            self.indent -= 1
-            if e.els is not None or target:
-                self.emit("else:")
-                self.indent += 1
-                saved = self.assume(else_facts, e.els)
-                if e.els is None and target == RETURN:
-                    self.func.ret_int = False
-                    self.emit("return None")
-                elif e.els is None:
-                    self.emit(f"{target} = None")
-                elif e.els.kind == "if":
-                    self.control(e.els, target)
-                else:
-                    self.branch(e.els, target)
-                self.facts = saved
-                self.indent -= 1
-        elif k == "block":
-            self.branch(e, target)
-        elif k == "switch":
-            self.switch(e, target)
-        elif k in ("while", "loop", "for"):
-            if target:
-                self.emit(f"{target} = None")
-            self.func.loops.append(target)
-            if k == "while":
-                self.while_loop(e)
-            elif k == "loop":
-                chunk = self.chunk_open()
-                self.body(e.body)
-                self.chunk_close(chunk)
-            elif self.is_range_loop(e) and self.func.blocks < DEEP_BLOCKS:
-                self.range_loop(e)
-            else:
-                counter = self.tmp("_c")
-                self.emit(f"{counter} = {self.chunk}")
-                self.func.counters.append(counter)
-                self.func.blocks += 1
-                self.for_loop(e)
-                self.func.blocks -= 1
-                self.func.counters.pop()
-                self.emit(f"if (_ops := _ops - ({self.chunk} - {counter})) <= 0: _tick()")
-            self.func.loops.pop()
-        elif k == "try":
-            self.try_catch(e, target)
-        elif k == "break":
-            loop_target = self.func.loops[-1] if self.func.loops else None
-            if e.e is not None:
-                code = self.copied(e.e)
-                if loop_target:
-                    self.emit(f"{loop_target} = {code}")
-                elif not SIMPLE.match(code):
-                    self.emit(code)
-            self.emit("break")
-        elif k == "continue":
-            self.emit("continue")
-        elif k == "return":
-            code = self.copied(e.e) if e.e is not None else "None"
-            self.func.ret_int = self.func.ret_int and e.e is not None and self.is_int(e.e)
-            self.emit(f"return {code}")
-        elif k == "throw":
-            if e.e is None and self.func.catches:
-                self.emit(f"raise {self.func.catches[-1]}")
-            else:
-                code = self.ex(e.e) if e.e is not None else "None"
-                self.emit(f"_throw({code})")
+        self.CONTROL_VISITORS[type(e)](self, e, target)
         if target and k in ("break", "continue", "return", "throw"):
             self.tmp_int.pop(target, None)
             self.emit(f"{target} = None")
+
+    def control_If(self, e: If, target: str | None) -> None:
+        cond = self.cond(e.cond)
+        then_facts, else_facts = self.guard_facts(e.cond)
+        self.emit(f"if {cond}:")
+        self.indent += 1
+        self.branch(e.then, target, self.assume(then_facts, e.then))
+        self.indent -= 1
+        if e.els is not None or target:
+            self.emit("else:")
+            self.indent += 1
+            facts = self.assume(else_facts, e.els)
+            if e.els is None and target == RETURN:
+                self.frame.function.ret_int = False
+                self.emit("return None")
+            elif e.els is None:
+                self.emit(f"{target} = None")
+            elif e.els.kind == "if":  # ``else if``: the facts hold while compiling it
+                saved, self.frame.facts = self.frame.facts, facts
+                self.control(e.els, target)
+                self.frame.facts = saved
+            else:
+                self.branch(e.els, target, facts)
+            self.indent -= 1
+
+    def control_Block(self, e: Block, target: str | None) -> None:
+        self.branch(e, target)
+
+    def control_Switch(self, e: Switch, target: str | None) -> None:
+        self.switch(e, target)
+
+    def control_While(self, e: While, target: str | None) -> None:
+        self.loop_start(target)
+        self.while_loop(e)
+        self.frame.function.loops.pop()
+
+    def control_Loop(self, e: Loop, target: str | None) -> None:
+        self.loop_start(target)
+        chunk = self.chunk_open()
+        self.body(e.body)
+        self.chunk_close(chunk)
+        self.frame.function.loops.pop()
+
+    def control_For(self, e: For, target: str | None) -> None:
+        self.loop_start(target)
+        if self.is_range_loop(e) and self.frame.function.blocks < DEEP_BLOCKS:
+            self.range_loop(e)
+        else:
+            counter = self.tmp("_c")
+            self.emit(f"{counter} = {self.chunk}")
+            self.frame.function.counters.append(counter)
+            self.frame.function.blocks += 1
+            self.for_loop(e)
+            self.frame.function.blocks -= 1
+            self.frame.function.counters.pop()
+            self.emit(f"if (_ops := _ops - ({self.chunk} - {counter})) <= 0: _tick()")
+        self.frame.function.loops.pop()
+
+    def loop_start(self, target: str | None) -> None:
+        """A loop's value is () unless a ``break value`` sets it."""
+        if target:
+            self.emit(f"{target} = None")
+        self.frame.function.loops.append(target)
+
+    def control_Try(self, e: Try, target: str | None) -> None:
+        self.try_catch(e, target)
+
+    def control_Break(self, e: Break, target: str | None) -> None:
+        loop_target = self.frame.function.loops[-1] if self.frame.function.loops else None
+        if e.e is not None:
+            code = self.copied(e.e)
+            if loop_target:
+                self.emit(f"{loop_target} = {code}")
+            elif not SIMPLE.match(code):
+                self.emit(code)
+        self.emit("break")
+
+    def control_Continue(self, e: Continue, target: str | None) -> None:
+        self.emit("continue")
+
+    def control_Return(self, e: Return, target: str | None) -> None:
+        code = self.copied(e.e) if e.e is not None else "None"
+        function = self.frame.function
+        function.ret_int = function.ret_int and e.e is not None and self.is_int(e.e)
+        self.emit(f"return {code}")
+
+    def control_Throw(self, e: Throw, target: str | None) -> None:
+        if e.e is None and self.frame.function.catches:
+            self.emit(f"raise {self.frame.function.catches[-1]}")
+        else:
+            code = self.ex(e.e) if e.e is not None else "None"
+            self.emit(f"_throw({code})")
 
     def guard_facts(self, cond: Node) -> tuple[dict, dict]:
         """Bounds that an ``if`` condition like ``n < 2`` puts on an INT variable in the then
@@ -230,9 +256,9 @@ class StatementCompiler:
         return {var.key: (var.name, then_b)}, {var.key: (var.name, else_b)}
 
     def assume(self, facts: dict, branch: Node | None) -> dict:
-        """Add the bounds that hold throughout ``branch`` (its variable is not assigned there)
-        to ``self.facts``; returns the previous facts for restoring."""
-        saved = self.facts
+        """The current frame's facts plus the bounds that hold throughout ``branch`` (its
+        variable is not assigned there)."""
+        saved = self.frame.facts
         usable = {key: bounds for key, (name, bounds) in facts.items()
                   if branch is not None and not assigns(branch, name)}
         if usable:
@@ -244,11 +270,17 @@ class StatementCompiler:
                 if old_high is not None:
                     high = old_high if high is None else min(high, old_high)
                 merged[key] = (low, high)
-            self.facts = merged
+            return merged
         return saved
 
-    def branch(self, block: Node, target: str | None) -> None:
-        self.push()
+    def branch(self, block: Node, target: str | None, facts: dict | None = None) -> None:
+        """A block in its own frame (where ``facts`` hold, if given); its value goes to
+        ``target``."""
+        with self.scope(self.frame.soft(facts)):
+            self.branch_body(block, target)
+
+    def branch_body(self, block: Node, target: str | None) -> None:
+        function = self.frame.function
         last = block.stmts[-1] if block.stmts else None
         if target == RETURN and last is not None and last.kind == "expr" and \
                 last.e.kind not in CONTROL:
@@ -256,14 +288,14 @@ class StatementCompiler:
                 self.stmt(st)
             self.at(last)
             self.emit(f"return {self.copied(last.e)}")
-            self.func.ret_int = self.func.ret_int and self.is_int(last.e)
+            function.ret_int = function.ret_int and self.is_int(last.e)
         elif target == RETURN:
-            value = self.block_value(block.stmts)
-            self.func.ret_int = self.func.ret_int and self.last_int
+            value, is_int = self.block_value(block.stmts)
+            function.ret_int = function.ret_int and is_int
             self.emit(f"return {value}")
         elif target:
-            value = self.block_value(block.stmts)
-            self.tmp_int[target] = self.tmp_int.get(target, True) and self.last_int
+            value, is_int = self.block_value(block.stmts)
+            self.tmp_int[target] = self.tmp_int.get(target, True) and is_int
             self.emit(f"{target} = {value}")
         else:
             mark = len(self.lines)
@@ -271,11 +303,10 @@ class StatementCompiler:
                 self.stmt(s)
             if len(self.lines) == mark:  # e.g. ``if c { 1 }`` as a statement
                 self.emit("pass")
-        self.pop()
 
     def tick(self) -> None:
         """Count one operation per loop iteration in a local counter, flushed every chunk."""
-        c = self.func.counters[-1]
+        c = self.frame.function.counters[-1]
         self.emit(f"{c} -= 1")
         self.emit(f"if not {c}: {c} = _chunk()")
 
@@ -299,32 +330,32 @@ class StatementCompiler:
         A Rhai ``break`` leaves the inner loop and then the outer one; ``continue`` just
         moves on to the next counted iteration. Python allows only 20 nested loop/try blocks
         per function, so loops nested deeply use one block and a counter instead."""
-        if self.func.blocks >= DEEP_BLOCKS:
+        if self.frame.function.blocks >= DEEP_BLOCKS:
             c = self.tmp("_c")
             self.emit(f"{c} = {self.chunk}")
             self.emit("while True:")
             self.indent += 1
-            self.func.blocks += 1
-            self.func.counters.append(c)
+            self.frame.function.blocks += 1
+            self.frame.function.counters.append(c)
             self.tick()
             return c
         k = self.tmp("_w")
         self.emit(f"{k} = 0")
         self.emit("while True:")
         self.indent += 1
-        self.emit(f"for {k} in _R:")
+        self.emit(f"for {k} in _CHUNK_RANGE:")
         self.indent += 1
-        self.func.blocks += 2
+        self.frame.function.blocks += 2
         return k
 
     def chunk_close(self, k: str) -> None:
         if k.startswith("_c"):
-            self.func.counters.pop()
-            self.func.blocks -= 1
+            self.frame.function.counters.pop()
+            self.frame.function.blocks -= 1
             self.indent -= 1
             self.emit(f"if (_ops := _ops - ({self.chunk} - {k})) <= 0: _tick()")
             return
-        self.func.blocks -= 2
+        self.frame.function.blocks -= 2
         self.indent -= 1
         self.emit("else:")
         self.indent += 1
@@ -363,23 +394,22 @@ class StatementCompiler:
         it = e.iterable
         a, b = self.ex_seq([it.l, it.r])
         chunk = self.tmp("_g")
-        self.push()
-        var = self.declare(e.var, key=("for", id(e)), is_int=True)
-        self.emit(f"for {chunk} in _ranges({a}, {b}, {it.op == '..='}):")
-        self.indent += 1
-        self.emit(f"for {var} in {chunk}:")
-        self.indent += 1
-        self.func.blocks += 2
-        self.body(e.body)
-        self.func.blocks -= 2
-        self.indent -= 1
-        self.emit("else:")
-        self.emit(f"    _chunk_done(len({chunk}))")
-        self.emit("    continue")
-        self.emit(f"if (_ops := _ops - _partial({chunk}, {var})) <= 0: _tick()")
-        self.emit("break")
-        self.indent -= 1
-        self.pop()
+        with self.block_scope() as frame:
+            var = self.declare(e.var, key=("for", id(e)), is_int=True)
+            self.emit(f"for {chunk} in _ranges({a}, {b}, {it.op == '..='}):")
+            self.indent += 1
+            self.emit(f"for {var} in {chunk}:")
+            self.indent += 1
+            frame.function.blocks += 2
+            self.body(e.body)
+            frame.function.blocks -= 2
+            self.indent -= 1
+            self.emit("else:")
+            self.emit(f"    _chunk_done(len({chunk}))")
+            self.emit("    continue")
+            self.emit(f"if (_ops := _ops - _partial({chunk}, {var})) <= 0: _tick()")
+            self.emit("break")
+            self.indent -= 1
 
     def for_loop(self, e: Node) -> None:
         it = e.iterable
@@ -389,42 +419,40 @@ class StatementCompiler:
             src = f"_irange({a}, {b}, {it.op == '..='})"
         else:
             src = f"_iter({self.ex(it)})"
-        self.push()
-        var = self.declare(e.var, key=("for", id(e)), is_int=is_range)
-        if e.idx:
-            idx = self.declare(e.idx, key=("fori", id(e)), is_int=True)
-            self.emit(f"for {idx}, {var} in enumerate({src}):")
-        else:
-            self.emit(f"for {var} in {src}:")
-        self.indent += 1
-        self.tick()
-        self.body(e.body)
-        self.indent -= 1
-        self.pop()
+        with self.block_scope():
+            var = self.declare(e.var, key=("for", id(e)), is_int=is_range)
+            if e.idx:
+                idx = self.declare(e.idx, key=("fori", id(e)), is_int=True)
+                self.emit(f"for {idx}, {var} in enumerate({src}):")
+            else:
+                self.emit(f"for {var} in {src}:")
+            self.indent += 1
+            self.tick()
+            self.body(e.body)
+            self.indent -= 1
 
     def try_catch(self, e: Node, target: str | None) -> None:
         """``try``/``catch`` is a statement in Rhai: its value is ``()``."""
         exc = self.tmp("_e")
-        self.func.blocks += 2
+        self.frame.function.blocks += 2
         self.emit("try:")
         self.indent += 1
         self.branch(e.body, None)
         self.indent -= 1
         self.emit(f"except _RhaiError as {exc}:")
         self.indent += 1
-        self.push()
-        value = f"_catch({exc})"
-        if e.var:
-            py = self.declare(e.var)
-            self.emit(f"{py} = {value}")
-        else:
-            self.emit(value)
-        self.func.catches.append(exc)
-        self.branch(e.handler, None)
-        self.func.catches.pop()
-        self.pop()
+        with self.block_scope() as frame:
+            value = f"_catch({exc})"
+            if e.var:
+                py = self.declare(e.var)
+                self.emit(f"{py} = {value}")
+            else:
+                self.emit(value)
+            frame.function.catches.append(exc)
+            self.branch(e.handler, None)
+            frame.function.catches.pop()
         self.indent -= 1
-        self.func.blocks -= 2
+        self.frame.function.blocks -= 2
         if target == RETURN:
             self.emit("return None")
         elif target:
@@ -455,10 +483,10 @@ class StatementCompiler:
         """The tests of one pass over the cases: their constants, or their ranges."""
         for patterns, guard, body in cases:
             if pass_ranges:
-                tests = [f"_swr({subject}, {p.start}, {p.end}, {p.inclusive})"
+                tests = [f"_switch_range({subject}, {p.start}, {p.end}, {p.inclusive})"
                          for p in patterns if p.kind == "range"]
             else:
-                tests = [f"_swv({subject}, {self.lit(p.value)})"
+                tests = [f"_switch_value({subject}, {self.lit(p.value)})"
                          for p in patterns if p.kind != "range"]
             if not tests:
                 continue
@@ -490,17 +518,18 @@ class StatementCompiler:
         if root.kind == "qvar":  # module variables are constants (once found)
             self.ex(root)
             self.pos = (root.name_line, root.name_col)
-            self.emit(f"_constfail({self.const(root.name)})")
+            self.emit(f"_const_fail({self.const(root.name)})")
             return
         if target.kind == "var":
             var = self.lookup(target.name)
             if var is None:  # a scope variable (the host's, or defined by an ``eval``)
                 name = self.const(target.name)
                 if op:
-                    value = self.compound(op, f"_gv({name})", self.ex(s.e), False, False)
+                    value = self.compound(op, f"_lookup_scope_var({name})", self.ex(s.e),
+                                          False, False)
                 else:
                     value = self.copied(s.e)
-                self.emit(f"_setgv({name}, {value})")
+                self.emit(f"_assign_scope_var({name}, {value})")
                 return
             if var.const:
                 raise ParseError(f"Cannot assign to constant '{target.name}'", s.line, s.col,
@@ -538,7 +567,7 @@ class StatementCompiler:
         value = self.value_of(s.e)
         if s.e.kind in ("var", "index", "prop", "this"):
             t = self.tmp()
-            self.emit(f"{t} = _cp({value})")
+            self.emit(f"{t} = _copy({value})")
             value = t
         keys = []
         for link in chain:
@@ -550,11 +579,11 @@ class StatementCompiler:
         if node.kind == "var":
             root_var = self.lookup(node.name)
             if root_var is None:
-                root = f"_gv({self.const(node.name)})"
+                root = f"_lookup_scope_var({self.const(node.name)})"
             else:
                 root = root_var.py
                 if root_var.const:
-                    self.emit(f"_constfail({self.const(node.name)})")
+                    self.emit(f"_const_fail({self.const(node.name)})")
                     return
         elif node.kind == "this":
             root = "_this(_tb)"
@@ -575,13 +604,13 @@ class StatementCompiler:
         objs = [root]
         for link, key in zip(chain[:-1], keys[:-1]):
             t = self.tmp("_o")
-            getter = "_prop" if link.kind == "prop" else "_idx"
+            getter = "_prop" if link.kind == "prop" else "_index"
             self.emit(f"{t} = {getter}({objs[-1]}, {key})")
             objs.append(t)
         last, key = chain[-1], keys[-1]
         if op:
             cur = self.tmp()
-            getter = "_prop" if last.kind == "prop" else "_idx"
+            getter = "_prop" if last.kind == "prop" else "_index"
             self.emit(f"{cur} = {getter}({objs[-1]}, {key})")
             value = self.compound(op, cur, value, False, False)
         simple_list = (len(chain) == 1 and last.kind == "index" and root_var is not None)
@@ -593,21 +622,21 @@ class StatementCompiler:
             if not (SIMPLE.match(value) or value in ("None", "True", "False")):
                 v = self.tmp()
                 self.emit(f"{v} = {value}")
-            # strings and containers go through ``_setidx``, which checks their sizes
+            # strings and containers go through ``_set_index``, which checks their sizes
             scalar = (s.e.kind == "lit" and type(s.e.value) is not str) or self.is_int(s.e)
             if self.var_is_list(root_var) and self.is_int(last.idx) and scalar:
                 self.emit(f"try: {py}[{key}] = {v}")
-                self.emit(f"except IndexError: {py} = _setidx({py}, {key}, {v})")
+                self.emit(f"except IndexError: {py} = _set_index({py}, {key}, {v})")
                 return
             int_check = "" if self.is_int(last.idx) else f" and type({key}) is int"
             sized_check = "" if scalar else f" and type({v}) not in _SIZED"
             self.emit(f"if type({py}) is list{int_check}{sized_check} and "
                       f"0 <= {key} < len({py}): {py}[{key}] = {v}")
-            self.emit(f"else: {py} = _setidx({py}, {key}, {v})")
+            self.emit(f"else: {py} = _set_index({py}, {key}, {v})")
             return
         new = value
         for link, key, obj in reversed(list(zip(chain, keys, objs))):
-            setter = "_setprop" if link.kind == "prop" else "_setidx"
+            setter = "_set_prop" if link.kind == "prop" else "_set_index"
             t = self.tmp("_n")
             self.emit(f"{t} = {setter}({obj}, {key}, {new})")
             new = t
@@ -620,21 +649,21 @@ class StatementCompiler:
         """``x += y`` on a variable of unknown type: INT and FLOAT sums inline; a string
         appends in place (CPython then reuses the buffer, so building a string in a loop is
         linear, not quadratic), a long result checked each time: its size, and the deadline
-        (the append may have copied it); anything else through ``_iadd``."""
+        (the append may have copied it); anything else through ``_add_assign``."""
         r = self.tmp("_r")
         self.emit(f"if type({py}) is int and type({value}) is int and "
                   f"{in_i64(r, f'{py} + {value}')}: {py} = {r}")
         self.emit(f"elif type({py}) is str and type({value}) is str:")
         self.emit(f"    {py} += {value}")
         self.emit(f"    if len({py}) > {min(self.max_string // 4, LONG_STRING)}: "
-                  f"_strcheck({py})")
+                  f"_check_long_string({py})")
         self.emit(f"elif type({py}) is float and type({value}) is float: {py} += {value}")
-        self.emit(f"else: {py} = _iadd({py}, {value})")
+        self.emit(f"else: {py} = _add_assign({py}, {value})")
 
     def compound(self, op: str, cur: str, value: str, cur_int: bool, value_int: bool) -> str:
         if op in ARITH:
             pyop, _ = ARITH[op]
-            slow = "_iadd" if op == "+" else ARITH[op][1]
+            slow = "_add_assign" if op == "+" else ARITH[op][1]
             return self.arith(pyop, cur, value, slow, cur_int, value_int)
         return f"{COMPOUND_SLOW[op]}({cur}, {value})"
 

@@ -10,20 +10,31 @@ into the generated code except validated identifiers. A small static type infere
 variables always hold an INT or an array) lets integer arithmetic, comparisons and indexing run
 as plain Python with only an i64 range check; everything else calls the runtime. Loop
 iterations and function entries count operations; the runtime's ``_tick`` enforces the limits.
+
+Each node class has a method (``expr_<Class>``, ``stmt_<Class>``, ``control_<Class>``) found
+through tables built once. State of one block or one generated function lives in its ``Frame``
+/ ``FunctionFrame`` (``compile_base.py``), switched only by ``Scope`` (``with
+self.scope(frame)``); the compiler keeps what the whole compilation shares (output lines,
+constants, counters, typing facts).
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, ClassVar
 
-from .compile_base import (ENTER_CHECK, INT_OPS, MAX_PASSES, RETURN, CompilerBug, Func, Var,
-                           uses_this)
+from .compile_base import (ENTER_CHECK, INT_OPS, MAX_PASSES, RETURN, CompilerBug, Frame,
+                           FunctionFrame, Var, uses_this)
 from .compile_expr import ExpressionCompiler
 from .compile_stmt import StatementCompiler
-from .nodes import FnDef, Node, Script
+from .nodes import FIELDS, Block, FnDef, Node, Script
 
 
 class Compiler(StatementCompiler, ExpressionCompiler):
     """Turns a ``Script`` into Python source plus a line table back to Rhai positions."""
+
+    # node class -> the method compiling it, by name (filled in once below the class)
+    EXPR_VISITORS: ClassVar[dict[type, Callable[..., str]]] = {}
+    STMT_VISITORS: ClassVar[dict[type, Callable[..., None]]] = {}
+    CONTROL_VISITORS: ClassVar[dict[type, Callable[..., None]]] = {}
 
     def __init__(self, script: Script, outer_fns: frozenset = frozenset(),
                  chunk: int = 1024, max_string_size: int = 0, max_array_size: int = 0,
@@ -31,7 +42,6 @@ class Compiler(StatementCompiler, ExpressionCompiler):
                  eval_vars: tuple[tuple[str, bool, bool], ...] | None = None) -> None:
         self.script = script
         self.eval_vars = eval_vars  # the caller's variables, for eval (see ``eval_call``)
-        self.caller_vars: list[Var] = []
         self.max_string = max_string_size or (1 << 62)
         self.max_array = max_array_size or (1 << 62)  # literals of scalars up to these sizes
         self.max_map = max_map_size or (1 << 62)  # need no size check at run time
@@ -40,15 +50,12 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         self.not_list: set = set()  # declarations whose variable may hold a non-array
         self.spec_py: dict[tuple[str, int], str] = {}
         self.ret_int: dict[tuple[str, int], bool] = {}
-        self.ret_changed = False
-        self.typing = True  # False once compiling without static types (see MAX_PASSES)
-        self.tmp_int: dict[str, bool] = {}
+        self.ret_changed = False  # a function's INT result was disproved: another pass
+        self.tmp_int: dict[str, bool] = {}  # temporaries that hold a control flow's value
         self.inlining: set[tuple[str, int]] = set()
         self.this_users: dict[tuple[str, int], bool] = {}
-        self.facts: dict = {}  # declaration key -> (low, high) bounds from enclosing ifs
         self.shared: set = set()  # declarations assigned from a nested function
-        self.last_int = False
-        self.changed = False
+        self.changed = False  # a typing assumption failed in this pass over a function
         self.outer_fns = outer_fns
         self.n = 0
         self.lines: list[list] = []  # [indent, text, (line, col)]
@@ -58,15 +65,21 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         self.const_values: dict[str, Any] = {}
         self.fn_py: dict[tuple[str, int], str] = {}
         self.fn_names = {name for name, _ in script.fns} | {n for n, _ in outer_fns}
-        self.func: Func = Func(None, 0)
-        self.nest = 0
-        self.in_main = False
-        self.pending = 0  # S_ calls generated but not yet accounted (see ``flush``)
+        self.frame = Frame(FunctionFrame(False, True))  # the block being compiled
         self.uses_modules = False  # whether the script imports, exports or uses ``m::``
+
+    # ---- frames -------------------------------------------------------------------------
+    def scope(self, frame: Frame) -> "Scope":
+        """``with self.scope(frame):`` compiles in ``frame`` (a nested block or function)."""
+        return Scope(self, frame)
+
+    def at_script_top(self) -> bool:
+        """Whether code here is at the script's top level (not in a block or a function)."""
+        return self.frame.parent is None and self.frame.function.in_main
 
     # ---- output helpers ----------------------------------------------------------------
     def emit(self, text: str) -> None:
-        if self.pending:
+        if self.frame.function.pending:
             self.flush(text)
         self.lines.append([self.indent, text, self.pos])
 
@@ -74,13 +87,14 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         """Account the direct calls of INT-specialised functions (``S_``) generated since the
         last line, before the line that makes them: they count one operation each and need a
         call level left, checked here once rather than on entry to every call."""
-        if not self.pending:
+        function = self.frame.function
+        if not function.pending:
             return
         if before.startswith(("else", "elif", "except", "finally")):
             raise CompilerBug(f"calls left to account before '{before}'")
-        self.func.nonlocals.add("_ops")
-        self.lines.append([self.indent, f"{ENTER_CHECK.format(self.pending)}", self.pos])
-        self.pending = 0
+        function.nonlocals.add("_ops")
+        self.lines.append([self.indent, f"{ENTER_CHECK.format(function.pending)}", self.pos])
+        function.pending = 0
 
     def tmp(self, prefix: str = "_t") -> str:
         self.n += 1
@@ -129,19 +143,14 @@ class Compiler(StatementCompiler, ExpressionCompiler):
             if attempt == MAX_PASSES:  # results will not settle: assume no INT results
                 self.ret_int = dict.fromkeys(self.ret_int, False)
             for key, fn in self.script.fns.items():
-                self.in_main = False
-                self.function(self.fn_py[key], fn.params, fn.body, fn, is_fn=True)
+                self.function(self.fn_py[key], fn.params, fn.body, fn)
                 if key in self.spec_py:
-                    self.function(self.spec_py[key], fn.params, fn.body, fn, is_fn=True,
-                                  spec=key)
-            main = Node("block", 1, 1, stmts=self.script.stmts)
-            self.in_main = True
-            self.function("_main", [], main, None, is_fn=False)
+                    self.function(self.spec_py[key], fn.params, fn.body, fn, spec=key)
+            self.function("_main", [], Block(1, 1, stmts=self.script.stmts), None)
             if not self.ret_changed:
                 break
             del self.lines[mark:]
             self.n = n
-            self.pending = 0
         names = ["_main", "_get_ops", "_set_ops", *self.fn_py.values(), *self.spec_py.values()]
         self.emit("return {" + ", ".join(f"{name!r}: {name}" for name in names) + "}")
         self.indent -= 1
@@ -166,53 +175,53 @@ class Compiler(StatementCompiler, ExpressionCompiler):
 
     def prologue(self) -> None:
         """Every generated function checks the call depth and counts one operation."""
-        self.emit("if not _d: _deep(_d)")
+        self.emit("if not _d: _too_deep(_d)")
         self.emit("if not (_ops := _ops - 1): _tick()")
 
     def function(self, pyname: str, params: list[str], body: Node, fn: FnDef | None,
-                 is_fn: bool, spec: Any = None) -> None:
-        """Compile a function; top-level ones are recompiled until the INT typing is stable."""
-        if pyname.startswith("C_"):
-            self.function_once(pyname, params, body, fn, is_fn)
-            return
+                 spec: Any = None) -> None:
+        """Compile a script function or the script's body (in a frame of its own), again
+        until the INT typing is stable."""
         mark, n = len(self.lines), self.n
         for attempt in range(MAX_PASSES + 1):
             self.changed = False
-            self.typing = attempt < MAX_PASSES  # a script that will not settle: no typing
-            self.function_once(pyname, params, body, fn, is_fn, spec)
-            self.typing = True
+            # a script that will not settle: no typing
+            function = FunctionFrame(pyname == "_main", attempt < MAX_PASSES)
+            self.function_once(pyname, params, body, fn, Frame(function), spec)
             if not self.changed or attempt == MAX_PASSES:
                 return
             del self.lines[mark:]
             self.n = n
-            self.pending = 0
 
     def function_once(self, pyname: str, params: list[str], body: Node, fn: FnDef | None,
-                      is_fn: bool, spec: Any = None) -> None:
-        saved_func, saved_nest, saved_facts = self.func, self.nest, self.facts
-        self.facts = {}
+                      frame: Frame, spec: Any = None) -> None:
+        """Compile a function whose root frame is ``frame`` (its own, or the ``inner()`` of
+        the block that creates a closure)."""
         if fn is not None:
             self.pos = (fn.line, fn.col)
-        parent = None if is_fn else (self.func if pyname.startswith("C_") else None)
         pys = []
-        func = Func(parent, 0)
+        function = frame.function
         for i, p in enumerate(params):
             py = self.tmp(f"v_{p}_")
             pys.append(py)
-            func.scopes[0][p] = Var(p, py, False, func, ("param", spec, i) if spec else None)
+            frame.symbols[p] = Var(p, py, False, function, ("param", spec, i) if spec else None)
         tb = "" if spec and not self.fn_uses_this(spec) else "_tb, "
         self.emit(f"def {pyname}(_d, {tb}{', '.join(pys)}):")
         self.indent += 1
-        func.nonlocal_slot = len(self.lines)
+        function.nonlocal_slot = len(self.lines)
         self.emit("pass")
-        self.func = func
-        self.nest = 0
-        func.nonlocals.add("_ops")  # loops and calls count operations
+        with self.scope(frame):
+            self.function_body(pyname, body, spec)
+        self.indent -= 1
+
+    def function_body(self, pyname: str, body: Node, spec: Any) -> None:
+        function = self.frame.function
+        function.nonlocals.add("_ops")  # loops and calls count operations
         if not spec:  # an S_ function's callers check and count for it (see ``flush``)
             self.prologue()
         in_caller_scope = pyname == "_main" and self.eval_vars is not None
         if in_caller_scope:
-            unset_slot = self.enter_caller_scope()
+            unset_slot, caller_vars = self.enter_caller_scope()
         stmts = body.stmts if body.kind == "block" else []
         last = stmts[-1].e if stmts and stmts[-1].kind == "expr" else None
         if last is not None and (last.kind == "block" or (last.kind == "if" and last.els)):
@@ -221,51 +230,49 @@ class Compiler(StatementCompiler, ExpressionCompiler):
             self.at(stmts[-1])
             self.control(last, RETURN)  # each branch returns its value directly
         elif body.kind == "block":
-            value = self.block_value(body.stmts)
-            func.ret_int = func.ret_int and self.last_int
+            value, is_int = self.block_value(body.stmts)
+            function.ret_int = function.ret_int and is_int
             self.emit(f"return {value}")
         else:
             self.emit(f"return {self.copied(body)}")
         if in_caller_scope:
-            self.leave_caller_scope(unset_slot)
-        if spec and not func.ret_int and self.ret_int[spec]:
+            self.leave_caller_scope(unset_slot, caller_vars)
+        if spec and not function.ret_int and self.ret_int[spec]:
             self.ret_int[spec] = False
             self.ret_changed = True
-        if func.nonlocals:
-            self.lines[func.nonlocal_slot][1] = "nonlocal " + ", ".join(sorted(func.nonlocals))
-        self.indent -= 1
-        self.func, self.nest, self.facts = saved_func, saved_nest, saved_facts
-        self.pending = 0
+        if function.nonlocals:
+            self.lines[function.nonlocal_slot][1] = \
+                "nonlocal " + ", ".join(sorted(function.nonlocals))
 
-    def enter_caller_scope(self) -> int:
+    def enter_caller_scope(self) -> tuple[int, list[Var]]:
         """An ``eval`` script runs in its caller's scope (Rhai ``src/eval/expr.rs``): the
         caller's variables become its top-level variables, and every top-level variable is
         handed back (``_EVALVARS``) when it ends, however it ends."""
         self.not_int.add("caller")  # the caller's values may have any type
         self.not_list.add("caller")
-        self.caller_vars = []
+        caller_vars = []
         for name, const, _ in self.eval_vars or ():
             py = self.tmp(f"v_{name}_")
-            self.caller_vars.append(Var(name, py, const, self.func, "caller"))
-            self.func.scopes[-1][name] = self.caller_vars[-1]
+            caller_vars.append(Var(name, py, const, self.frame.function, "caller"))
+            self.frame.symbols[name] = caller_vars[-1]
             self.emit(f"{py} = _EVALVARS[{self.const(name)}]")
         slot = len(self.lines)
         self.emit("pass")  # becomes the initialisation of the top-level variables
         self.emit("try:")
         self.indent += 1
-        return slot
+        return slot, caller_vars
 
-    def leave_caller_scope(self, unset_slot: int) -> None:
+    def leave_caller_scope(self, unset_slot: int, caller_vars: list[Var]) -> None:
         self.indent -= 1
-        top = self.func.scopes[0]
+        top = self.frame.symbols
         new = [var.py for var in top.values() if var.key != "caller"]
         if new:
             self.lines[unset_slot][1] = " = ".join(new) + " = _UNSET"
         self.emit("finally:")
-        for target, variables in (("_EVALVARS", self.caller_vars),
+        for target, variables in (("_EVALVARS", caller_vars),
                                   ("_EVALNEW", [v for v in top.values() if v.key != "caller"])):
             pairs = ", ".join(f"{self.const(var.name)}: {var.py}" for var in variables)
-            self.emit(f"    _evalout({target}, {{{pairs}}})")
+            self.emit(f"    _eval_out({target}, {{{pairs}}})")
 
     # ---- scopes ---------------------------------------------------------------------------
     def declare(self, name: str, const: bool = False, key: Any = None,
@@ -276,11 +283,11 @@ class Compiler(StatementCompiler, ExpressionCompiler):
             self.not_int.add(key)
         if key is not None and not is_list:
             self.not_list.add(key)
-        self.func.scopes[-1][name] = Var(name, py, const, self.func, key)
+        self.frame.symbols[name] = Var(name, py, const, self.frame.function, key)
         return py
 
     def var_is_int(self, var: Var | None) -> bool:
-        return self.typing and var is not None and var.key is not None and \
+        return self.frame.function.typing and var is not None and var.key is not None and \
             var.key not in self.not_int
 
     def demote(self, var: Var) -> None:
@@ -296,7 +303,7 @@ class Compiler(StatementCompiler, ExpressionCompiler):
             self.changed = True
 
     def var_is_list(self, var: Var | None) -> bool:
-        return self.typing and var is not None and var.key is not None and \
+        return self.frame.function.typing and var is not None and var.key is not None and \
             var.key not in self.not_list
 
     def is_list(self, e: Node) -> bool:
@@ -352,58 +359,56 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         return False
 
     def lookup(self, name: str) -> Var | None:
-        f: Func | None = self.func
-        while f is not None:
-            for scope in reversed(f.scopes):
-                if name in scope:
-                    return scope[name]
-            f = f.parent
-        return None
+        return self.frame.lookup(name)
 
     def visible(self) -> dict[str, str]:
-        return {name: var.py for name, var in self.visible_vars().items()}
-
-    def visible_vars(self) -> dict[str, Var]:
-        """The variables in scope here, innermost last (a shadowing one wins)."""
-        out: dict[str, Var] = {}
-        chain = []
-        f: Func | None = self.func
-        while f is not None:
-            chain.append(f)
-            f = f.parent
-        for f in reversed(chain):
-            for scope in f.scopes:
-                for name, var in scope.items():
-                    out[name] = var
-        return out
+        return {name: var.py for name, var in self.frame.visible_vars().items()}
 
     def assign_var(self, var: Var) -> str:
-        if var.func is not self.func:
-            self.func.nonlocals.add(var.py)
+        function = self.frame.function
+        if var.function is not function:
+            function.nonlocals.add(var.py)
             if var.key is not None and var.key not in self.shared:
                 self.shared.add(var.key)  # a closure may change it at any call: no bounds
                 self.changed = True
         return var.py
 
-    def push(self) -> None:
-        self.func.scopes.append({})
-        self.func.modules.append({})
-
-    def pop(self) -> None:
-        self.func.scopes.pop()
-        self.func.modules.pop()
+    def block_scope(self) -> "Scope":
+        """A nested block: ``with self.block_scope(): ...``."""
+        return Scope(self, self.frame.soft())
 
     def lookup_module(self, alias: str) -> str:
         """The Python local holding the module imported as ``alias`` in an enclosing block,
         or "None": the run looks it up among the modules its top level imported."""
-        f: Func | None = self.func
-        while f is not None:
-            for scope in reversed(f.modules):
-                if alias in scope:
-                    return scope[alias]
-            f = f.parent
-        return "None"
+        return self.frame.lookup_module(alias) or "None"
 
+
+class Scope:
+    """The one place the compiler's current frame changes: ``frame`` while the ``with``
+    lasts, then the previous one again (a class, cheaper than ``contextlib``)."""
+
+    __slots__ = ("compiler", "frame", "saved")
+
+    def __init__(self, compiler: Compiler, frame: Frame) -> None:
+        self.compiler, self.frame = compiler, frame
+
+    def __enter__(self) -> Frame:
+        self.saved, self.compiler.frame = self.compiler.frame, self.frame
+        return self.frame
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.compiler.frame = self.saved
+
+
+def visitors(cls: type, prefix: str) -> dict[type, Callable]:
+    """{node class: method} for the methods of ``cls`` named ``prefix`` + a node class name."""
+    return {node: getattr(cls, prefix + node.__name__) for node in FIELDS
+            if hasattr(cls, prefix + node.__name__)}
+
+
+Compiler.EXPR_VISITORS = visitors(Compiler, "expr_")
+Compiler.STMT_VISITORS = visitors(Compiler, "stmt_")
+Compiler.CONTROL_VISITORS = visitors(Compiler, "control_")
 
 
 def compile_script(script: Script, outer_fns: frozenset = frozenset(),

@@ -21,7 +21,7 @@ from .modules import (Module, ModuleResolver, ModuleRuntime, ModuleView, RunModu
                       exported_variables, in_module)
 from .parser import parse
 from .runtime import (Runtime, call_levels, chunk_size, const_fail, from_python, i64, irange,
-                      no_var, overflow, partial_chunk, switch_range, UNSET, eval_out,
+                      partial_chunk, switch_range, UNSET, eval_out,
                       switch_value, to_python)
 from .sizes import SIZED
 from .values import INT_MAX, FnPtr
@@ -333,29 +333,37 @@ class Engine:
             rt.values_within_limits = parent.values_within_limits
             rt.fns.update(parent.fns)
         ns.update(compiled.consts)
-        ns.update({
-            "_tick": rt.tick,
-            "_chunk": rt.chunk, "_chunk_done": rt.chunk_done, "_ranges": rt.ranges,
-            "_partial": partial_chunk, "_overflow": overflow, "_i64": i64, "_strcheck": rt.check_long_string,
-            "_R": range(rt.chunk_size), "_deep": rt.too_deep, "_enter": rt.enter, "_MAX": INT_MAX,
-            "_SCOPE": scope, "_RhaiError": RhaiError, "_SIZED": SIZED,
-            "_arr": rt.array_literal, "_map": rt.map_literal,
-            "_add": rt.add, "_sub": ops.sub, "_mul": ops.mul, "_div": ops.div, "_mod": ops.mod,
-            "_pow": ops.power, "_shl": ops.shl, "_shr": ops.shr, "_band": ops.bit_and,
-            "_bor": ops.bit_or, "_bxor": ops.bit_xor, "_eq": rt.equals, "_ne": rt.not_equals,
+        ns.update({  # the runtime hooks the generated code calls (see compile_base.py)
+            # operation counting, call depth, loop chunks
+            "_tick": rt.tick, "_chunk": rt.chunk, "_chunk_done": rt.chunk_done,
+            "_ranges": rt.ranges, "_partial": partial_chunk, "_CHUNK_RANGE": range(rt.chunk_size),
+            "_too_deep": rt.too_deep, "_enter": rt.enter,
+            # values: integers, sizes, literals, copies, conversions
+            "_i64": i64, "_MAX": INT_MAX, "_SIZED": SIZED,
+            "_check_long_string": rt.check_long_string, "_array_literal": rt.array_literal,
+            "_map_literal": rt.map_literal, "_copy": rt.copy, "_interp": rt.interp,
+            "_FnPtr": FnPtr,
+            # operators
+            "_add": rt.add, "_add_assign": rt.iadd, "_sub": ops.sub, "_mul": ops.mul,
+            "_div": ops.div, "_mod": ops.mod, "_pow": ops.power, "_shl": ops.shl,
+            "_shr": ops.shr, "_bit_and": ops.bit_and, "_bit_or": ops.bit_or,
+            "_bit_xor": ops.bit_xor, "_eq": rt.equals, "_ne": rt.not_equals,
             "_lt": rt.counted(ops.less), "_le": rt.counted(ops.less_eq),
             "_gt": rt.counted(ops.greater), "_ge": rt.counted(ops.greater_eq),
             "_neg": ops.neg, "_plus": ops.plus, "_not": ops.not_, "_bool": ops.as_bool,
-            "_in": rt.contains, "_mkrange": ops.make_range, "_irange": irange,
-            "_iter": rt.iterate, "_idx": rt.index, "_setidx": rt.set_index, "_prop": rt.prop,
-            "_setprop": rt.set_prop, "_call": rt.call_name, "_callref": rt.call_ref,
-            "_meth": rt.method, "_push": rt.push_method, "_methat": rt.method_at, "_callfp": rt.call_fn_ptr,
-            "_FnPtr": FnPtr, "_cp": rt.copy, "_interp": rt.interp, "_iadd": rt.iadd,
-            "_throw": rt.throw, "_catch": rt.catch_value, "_this": rt.this,
-            "_gv": rt.var_lookup, "_setgv": rt.var_assign, "_novar": no_var, "_constfail": const_fail,
-            "_isdefvar": rt.is_def_var, "_eval": rt.eval, "_swr": switch_range,
-            "_swv": switch_value, "_UNSET": UNSET, "_evalout": eval_out,
-            "_gget": rt.global_const, "_GLOBALS": {},
+            "_in": rt.contains, "_make_range": ops.make_range, "_irange": irange,
+            "_iter": rt.iterate, "_switch_range": switch_range, "_switch_value": switch_value,
+            # indexing, properties, calls
+            "_index": rt.index, "_set_index": rt.set_index, "_prop": rt.prop,
+            "_set_prop": rt.set_prop, "_call": rt.call_name, "_call_ref": rt.call_ref,
+            "_method": rt.method, "_push": rt.push_method, "_method_at": rt.method_at,
+            "_call_fn_ptr": rt.call_fn_ptr,
+            "_this": rt.this, "_is_def_var": rt.is_def_var, "_eval": rt.eval,
+            "_throw": rt.throw, "_catch": rt.catch_value, "_RhaiError": RhaiError,
+            # variables outside the script: the scope, eval's caller, global:: constants
+            "_SCOPE": scope, "_lookup_scope_var": rt.var_lookup,
+            "_assign_scope_var": rt.var_assign, "_const_fail": const_fail, "_UNSET": UNSET,
+            "_eval_out": eval_out, "_global_const": rt.global_const, "_GLOBALS": {},
         })
         countdown = rt.granted
         if parent is not None:

@@ -197,8 +197,8 @@ class ModuleRuntime(Runtime):
 
 def bindings(rt: Runtime) -> dict[str, Callable]:
     """The names generated code uses for modules: ``_import`` (an ``import`` statement),
-    ``_qmod`` (the module of ``m::sub::``), ``_qvar`` (``m::sub::x``) and ``_qcall``
-    (``m::sub::f(..)``)."""
+    ``_find_module`` (the module of ``m::sub::``), ``_module_var`` (``m::sub::x``) and
+    ``_module_call`` (``m::sub::f(..)``)."""
 
     def import_module(d: int, path: Any, alias: str | None, top: bool) -> Module:
         if type(path) is not str:
@@ -239,5 +239,5 @@ def bindings(rt: Runtime) -> dict[str, Callable]:
             raise not_found(qualified, args)
         return function(d - 1, None, *args)
 
-    return {"_import": import_module, "_qmod": find_module, "_qvar": qualified_var,
-            "_qcall": qualified_call}
+    return {"_import": import_module, "_find_module": find_module, "_module_var": qualified_var,
+            "_module_call": qualified_call}

@@ -1,39 +1,323 @@
 """The syntax tree the parser builds and the compiler consumes.
 
-One small class keeps the tree uniform: ``Node(kind, line, col, **fields)``. Kinds and fields:
-
-Expressions: lit(value) var(name) this() interp(parts) array(items) map(items: [(key, expr)])
-unary(op, e) binary(op, l, r) index(obj, idx, safe) prop(obj, name, safe)
-method(obj, name, args, safe, bang) call(name, args, bang) closure(params, body, name)
-if(cond, then, els) switch(subject, cases: [(patterns, guard, body)], default)
-block(stmts) while(cond, body, until, post) loop(body) for(var, idx, iterable, body)
-qvar(root, path, name, name_line, name_col) qcall(root, path, name, args, ns_line, ns_col):
-``root::path::name``
-Statements: let(name, e, const, exported) assign(target, op, e) expr(e) return(e) throw(e)
-break(e) continue() try(body, var, handler) fn(name, params, body, private)
-import(path, alias) export(name, alias)
+One small class per node kind, with its fields declared (``__slots__`` dataclasses); every node
+has ``line``/``col`` (its position in the source, for error messages) and a class-level
+``kind`` tag (the short name that error messages and compact tests use). The compiler
+dispatches on the node's class (see ``compiler.py``). ``FIELDS[cls]`` lists a class's child
+fields, for walks over the whole tree.
 """
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+_node = dataclass(slots=True, eq=False)
 
 
+@_node
 class Node:
-    """One syntax-tree node; ``line``/``col`` locate it in the source for error messages."""
+    """The base of every syntax-tree node."""
 
-    def __init__(self, kind: str, line: int, col: int, **fields: Any) -> None:
-        self.kind = kind
-        self.line = line
-        self.col = col
-        self.__dict__.update(fields)
+    kind: ClassVar[str] = "node"
+    line: int
+    col: int
 
-    def __repr__(self) -> str:
-        fields = {k: v for k, v in self.__dict__.items() if k not in ("kind", "line", "col")}
-        return f"{self.kind}{fields}"
+
+# ---- expressions ----------------------------------------------------------------------------
+@_node
+class Lit(Node):
+    """A constant: INT, FLOAT, string, character, bool or ``()`` (None)."""
+    kind: ClassVar[str] = "lit"
+    value: Any
+
+
+@_node
+class Variable(Node):
+    """A variable read by name."""
+    kind: ClassVar[str] = "var"
+    name: str
+
+
+@_node
+class This(Node):
+    """``this``."""
+    kind: ClassVar[str] = "this"
+
+
+@_node
+class Interp(Node):
+    """A string with ``${...}`` parts: texts (str) and blocks."""
+    kind: ClassVar[str] = "interp"
+    parts: list
+
+
+@_node
+class ArrayLit(Node):
+    """``[items]``."""
+    kind: ClassVar[str] = "array"
+    items: list
+
+
+@_node
+class MapLit(Node):
+    """``#{key: expr, ...}`` with ``items`` as (key, expr) pairs."""
+    kind: ClassVar[str] = "map"
+    items: list
+
+
+@_node
+class Unary(Node):
+    """``-e``, ``+e`` or ``!e``."""
+    kind: ClassVar[str] = "unary"
+    op: str
+    e: Node
+
+
+@_node
+class Binary(Node):
+    """``l op r``; ``r`` is None in an open range ``a..``."""
+    kind: ClassVar[str] = "binary"
+    op: str
+    l: Node  # noqa: E741
+    r: Node | None
+
+
+@_node
+class Index(Node):
+    """``obj[idx]`` or ``obj?[idx]`` (safe)."""
+    kind: ClassVar[str] = "index"
+    obj: Node
+    idx: Node
+    safe: bool
+
+
+@_node
+class Prop(Node):
+    """``obj.name`` or ``obj?.name`` (safe)."""
+    kind: ClassVar[str] = "prop"
+    obj: Node
+    name: str
+    safe: bool
+
+
+@_node
+class MethodCall(Node):
+    """``obj.name(args)`` or ``obj?.name(args)`` (safe)."""
+    kind: ClassVar[str] = "method"
+    obj: Node
+    name: str
+    args: list
+    safe: bool
+    bang: bool
+
+
+@_node
+class Call(Node):
+    """``name(args)``, or ``name!(args)`` (bang: run in the caller's scope)."""
+    kind: ClassVar[str] = "call"
+    name: str
+    args: list
+    bang: bool
+
+
+@_node
+class Closure(Node):
+    """``|params| body``."""
+    kind: ClassVar[str] = "closure"
+    params: list
+    body: Node
+
+
+@_node
+class If(Node):
+    """``if cond then else els``; ``els`` is a block, another If, or None."""
+    kind: ClassVar[str] = "if"
+    cond: Node
+    then: Node
+    els: Node | None
+
+
+@_node
+class Switch(Node):
+    """``switch subject { cases, _ => default }``; cases are (patterns, guard, body)."""
+    kind: ClassVar[str] = "switch"
+    subject: Node
+    cases: list
+    default: Node | None
+
+
+@_node
+class RangeCase(Node):
+    """A constant range pattern of a switch case, ``start..end`` or ``start..=end``."""
+    kind: ClassVar[str] = "range"
+    start: int
+    end: int
+    inclusive: bool
+
+
+@_node
+class Block(Node):
+    """``{ stmts }``."""
+    kind: ClassVar[str] = "block"
+    stmts: list
+
+
+@_node
+class While(Node):
+    """``while``/``until`` (pre-tested) or ``do { } while/until`` (``post``)."""
+    kind: ClassVar[str] = "while"
+    cond: Node
+    body: Node
+    until: bool
+    post: bool
+
+
+@_node
+class Loop(Node):
+    """``loop { body }``."""
+    kind: ClassVar[str] = "loop"
+    body: Node
+
+
+@_node
+class For(Node):
+    """``for var in iterable`` or ``for (var, idx) in iterable``."""
+    kind: ClassVar[str] = "for"
+    var: str
+    idx: str | None
+    iterable: Node
+    body: Node
+
+
+@_node
+class QualifiedVar(Node):
+    """``root::path::name``: a module variable (``name_line``/``name_col`` locate ``name``)."""
+    kind: ClassVar[str] = "qvar"
+    root: str
+    path: tuple
+    name: str
+    name_line: int
+    name_col: int
+
+
+@_node
+class QualifiedCall(Node):
+    """``root::path::name(args)``: a module function (``ns_line``/``ns_col`` locate root)."""
+    kind: ClassVar[str] = "qcall"
+    root: str
+    path: tuple
+    name: str
+    args: list
+    ns_line: int
+    ns_col: int
+
+
+@_node
+class GlobalConst(Node):
+    """``global::name``: a constant of the script's top level."""
+    kind: ClassVar[str] = "gvar"
+    name: str
+
+
+@_node
+class PyCode(Node):
+    """Compiler-internal: a Python expression already generated (never built by the parser)."""
+    kind: ClassVar[str] = "pycode"
+    code: str
+
+
+# ---- control-flow expressions that end a block ------------------------------------------------
+@_node
+class Break(Node):
+    """``break`` or ``break value``."""
+    kind: ClassVar[str] = "break"
+    e: Node | None
+
+
+@_node
+class Continue(Node):
+    """``continue``."""
+    kind: ClassVar[str] = "continue"
+
+
+@_node
+class Return(Node):
+    """``return`` or ``return value``."""
+    kind: ClassVar[str] = "return"
+    e: Node | None
+
+
+@_node
+class Throw(Node):
+    """``throw`` or ``throw value``."""
+    kind: ClassVar[str] = "throw"
+    e: Node | None
+
+
+@_node
+class Try(Node):
+    """``try { body } catch (var) { handler }``."""
+    kind: ClassVar[str] = "try"
+    body: Node
+    var: str | None
+    handler: Node
+
+
+# ---- statements -------------------------------------------------------------------------------
+@_node
+class Let(Node):
+    """``let name = e`` / ``const name = e``, maybe ``export``ed."""
+    kind: ClassVar[str] = "let"
+    name: str
+    e: Node | None
+    const: bool
+    exported: bool
+
+
+@_node
+class Assign(Node):
+    """``target op e`` where op is ``=`` or a compound like ``+=``."""
+    kind: ClassVar[str] = "assign"
+    target: Node
+    op: str
+    e: Node
+
+
+@_node
+class ExprStmt(Node):
+    """An expression used as a statement."""
+    kind: ClassVar[str] = "expr"
+    e: Node
+
+
+@_node
+class Import(Node):
+    """``import path as alias``."""
+    kind: ClassVar[str] = "import"
+    path: Node
+    alias: str | None
+
+
+@_node
+class Export(Node):
+    """``export name as alias``."""
+    kind: ClassVar[str] = "export"
+    name: str
+    alias: str
+
+
+FIELDS: dict[type, tuple[str, ...]] = {
+    cls: tuple(f.name for f in fields(cls) if f.name not in ("line", "col"))
+    for cls in (Lit, Variable, This, Interp, ArrayLit, MapLit, Unary, Binary, Index, Prop,
+                MethodCall, Call, Closure, If, Switch, RangeCase, Block, While, Loop, For,
+                QualifiedVar, QualifiedCall, GlobalConst, PyCode, Break, Continue, Return,
+                Throw, Try, Let, Assign, ExprStmt, Import, Export)}
 
 
 class FnDef:
     """A script function ``fn name(params) { body }``."""
+
+    __slots__ = ("name", "params", "body", "private", "line", "col")
 
     def __init__(self, name: str, params: list[str], body: Node, private: bool,
                  line: int, col: int) -> None:

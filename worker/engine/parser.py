@@ -10,7 +10,10 @@ from typing import Any
 from .budget import CompileBudget
 from .errors import ParseError
 from .lexer import RESERVED, Token, tokenize
-from .nodes import FnDef, Node, Script
+from .nodes import (ArrayLit, Assign, Binary, Block, Break, Call, Closure, Continue, Export,
+                    ExprStmt, FnDef, For, GlobalConst, If, Import, Index, Interp, Let, Lit, Loop,
+                    MapLit, MethodCall, Node, Prop, QualifiedCall, QualifiedVar, RangeCase, Return,
+                    Script, Switch, This, Throw, Try, Unary, Variable, While)
 from .values import INT_MAX, INT_MIN, Char
 
 # Rhai's binary operator precedences (higher binds tighter); ** is right-associative.
@@ -130,7 +133,7 @@ class Parser:
                 if self.is_op("="):
                     self.next()
                     expr = self.expr()
-                return Node("let", t.line, t.col, name=name.value, e=expr, const=v == "const",
+                return Let(t.line, t.col, name=name.value, e=expr, const=v == "const",
                             exported=False)
             if v == "import":
                 return self.import_stmt()
@@ -146,14 +149,14 @@ class Parser:
             else:
                 expr = self.primary()
             self.depth -= 1
-            return Node("expr", expr.line, expr.col, e=expr)
+            return ExprStmt(expr.line, expr.col, e=expr)
         expr = self.expr()
         if self.tok.kind == "op" and self.tok.value in ASSIGN_OPS:
             op_tok = self.next()
             check_lhs(expr, op_tok)
             value = self.expr()
-            return Node("assign", op_tok.line, op_tok.col, target=expr, op=op_tok.value, e=value)
-        return Node("expr", expr.line, expr.col, e=expr)
+            return Assign(op_tok.line, op_tok.col, target=expr, op=op_tok.value, e=value)
+        return ExprStmt(expr.line, expr.col, e=expr)
 
     def import_stmt(self) -> Node:
         """``import expr [as name]`` (src/parser.rs ``parse_import``): allowed anywhere a
@@ -164,7 +167,7 @@ class Parser:
         if self.is_kw("as"):
             self.next()
             alias = self.ident().value
-        return Node("import", path.line, path.col, path=path, alias=alias)
+        return Import(path.line, path.col, path=path, alias=alias)
 
     def export(self, t: Token) -> Node:
         """``export let|const ...`` or ``export x [as y]`` (src/parser.rs ``parse_export``):
@@ -183,7 +186,7 @@ class Parser:
         if self.is_kw("as"):
             self.next()
             alias = self.ident().value
-        return Node("export", name.line, name.col, name=name.value, alias=alias)
+        return Export(name.line, name.col, name=name.value, alias=alias)
 
     def fn_def(self) -> None:
         start = self.tok
@@ -245,7 +248,7 @@ class Parser:
                              kind="MissingRightBrace")
         self.next()
         self.depth -= 1
-        return Node("block", t.line, t.col, stmts=stmts)
+        return Block(t.line, t.col, stmts=stmts)
 
     # ---- expressions -----------------------------------------------------------------------
     def expr(self, min_prec: int = 0) -> Node:
@@ -271,7 +274,7 @@ class Parser:
             if op in ("&&", "||"):  # Rhai: ``ensure_bool_expr`` on both operands
                 refuse_constant(left, "a boolean expression", BOOL_MISMATCH)
                 refuse_constant(right, "a boolean expression", BOOL_MISMATCH)
-            left = Node("binary", t.line, t.col, op=op, l=left, r=right)
+            left = Binary(t.line, t.col, op=op, l=left, r=right)
         self.depth -= 1
         return left
 
@@ -286,15 +289,15 @@ class Parser:
                     nxt.col == t.col + 1:  # Rhai's tokenizer reads ``-2`` as one number,
                 self.next()             # so ``-2.abs()`` is ``(-2).abs()``
                 value = INT_MIN if nxt.value == INT_MAX + 1 else -nxt.value
-                return self.postfix(Node("lit", t.line, t.col, value=value))
+                return self.postfix(Lit(t.line, t.col, value=value))
             self.enter()
             operand = self.unary()
             self.depth -= 1
             if t.value == "-" and operand.kind == "lit" and type(operand.value) in (int, float):
-                return Node("lit", t.line, t.col, value=-operand.value)
+                return Lit(t.line, t.col, value=-operand.value)
             if t.value == "+" and operand.kind == "lit" and type(operand.value) in (int, float):
                 return operand
-            return Node("unary", t.line, t.col, op=t.value, e=operand)
+            return Unary(t.line, t.col, op=t.value, e=operand)
         node = self.postfix(self.primary())
         if node.kind == "lit" and type(node.value) is int and node.value > INT_MAX:
             raise self.error("Integer overflow", t, kind="MalformedNumber")
@@ -340,13 +343,13 @@ class Parser:
                     self.enter()
                     args = self.args()
                     self.depth -= 1
-                    node = Node("method", name.line, name.col, obj=node, name=name.value,
+                    node = MethodCall(name.line, name.col, obj=node, name=name.value,
                                 args=args, safe=v == "?.", bang=bang)
                 else:
                     if name.value in ("is_shared", "is_def_fn"):  # keyword tokens in Rhai
                         raise ParseError(f"'{name.value}' is a reserved keyword", name.line,
                                          name.col, kind="Reserved")
-                    node = Node("prop", name.line, name.col, obj=node, name=name.value,
+                    node = Prop(name.line, name.col, obj=node, name=name.value,
                                 safe=v == "?.")
             elif v in ("[", "?["):
                 self.next()
@@ -357,7 +360,7 @@ class Parser:
                 self.depth -= 1
                 self.expect_op("]", kind="MissingRightBracket")
                 check_index(node, idx, t)
-                node = Node("index", idx.line, idx.col, obj=node, idx=idx, safe=v == "?[")
+                node = Index(idx.line, idx.col, obj=node, idx=idx, safe=v == "?[")
             else:
                 return node
 
@@ -366,12 +369,12 @@ class Parser:
         t = self.tok
         if t.kind == "op" and t.value in ("..", "..="):
             self.next()
-            start = Node("lit", t.line, t.col, value=0)
+            start = Lit(t.line, t.col, value=0)
             if self.is_op("]"):
                 if t.value == "..=":
-                    return Node("binary", t.line, t.col, op="..", l=start, r=None)
-                return Node("binary", t.line, t.col, op="..", l=start, r=None)
-            return Node("binary", t.line, t.col, op=t.value, l=start, r=self.expr(141))
+                    return Binary(t.line, t.col, op="..", l=start, r=None)
+                return Binary(t.line, t.col, op="..", l=start, r=None)
+            return Binary(t.line, t.col, op=t.value, l=start, r=self.expr(141))
         return self.expr()
 
     def primary(self) -> Node:
@@ -379,7 +382,7 @@ class Parser:
         k, v = t.kind, t.value
         L, C = t.line, t.col
         if k in ("int", "float", "str", "char"):
-            return Node("lit", L, C, value=v)
+            return Lit(L, C, value=v)
         if k == "interp":
             parts: list[Any] = []
             for part in v:
@@ -392,12 +395,12 @@ class Parser:
                     stmts = sub.statements()
                     if sub.tok.kind != "eof":
                         raise sub.error(f"Unexpected {describe(sub.tok)}")
-                    parts.append(Node("block", L, C, stmts=stmts))
-            return Node("interp", L, C, parts=parts)
+                    parts.append(Block(L, C, stmts=stmts))
+            return Interp(L, C, parts=parts)
         if k == "kw" and v == "global" and self.is_op("::"):
             self.next()
             name = self.ident()
-            return Node("gvar", L, C, name=name.value)
+            return GlobalConst(L, C, name=name.value)
         if k == "ident":
             if v in RESERVED:
                 raise ParseError(f"'{v}' is a reserved keyword", L, C, kind="Reserved")
@@ -408,23 +411,23 @@ class Parser:
                 self.enter()
                 args = self.args()
                 self.depth -= 1
-                return Node("call", L, C, name=v, args=args, bang=True)
+                return Call(L, C, name=v, args=args, bang=True)
             if self.is_op("("):
                 self.enter()
                 args = self.args()
                 self.depth -= 1
-                return Node("call", L, C, name=v, args=args, bang=False)
-            return Node("var", L, C, name=v)
+                return Call(L, C, name=v, args=args, bang=False)
+            return Variable(L, C, name=v)
         if k == "op":
             if v == "(":
                 if self.is_op(")"):
                     self.next()
-                    return Node("lit", L, C, value=None)
+                    return Lit(L, C, value=None)
                 e = self.expr()
                 self.expect_op(")", kind="MissingRightParen")
                 return e
             if v == "[":
-                return Node("array", L, C, items=self.comma_list("]"))
+                return ArrayLit(L, C, items=self.comma_list("]"))
             if v == "#{":
                 return self.map_literal(t)
             if v == "{":
@@ -434,9 +437,9 @@ class Parser:
                 return self.closure(t)
         if k == "kw":
             if v == "true" or v == "false":
-                return Node("lit", L, C, value=v == "true")
+                return Lit(L, C, value=v == "true")
             if v == "this":
-                return Node("this", L, C)
+                return This(L, C)
             if v == "if":
                 return self.if_expr(t)
             if v == "switch":
@@ -447,7 +450,7 @@ class Parser:
                 self.loops += 1
                 body = self.block()
                 self.loops -= 1
-                return Node("loop", L, C, body=body)
+                return Loop(L, C, body=body)
             if v == "do":
                 self.loops += 1
                 body = self.block()
@@ -456,7 +459,7 @@ class Parser:
                     raise self.error("Expecting 'while' or 'until'", kind="MissingToken")
                 until = self.next().value == "until"
                 cond = self.condition()
-                return Node("while", L, C, cond=cond, body=body, until=until, post=True)
+                return While(L, C, cond=cond, body=body, until=until, post=True)
             if v == "for":
                 return self.for_loop(t)
             if v == "try":
@@ -467,10 +470,10 @@ class Parser:
                 e = None
                 if v == "break" and self.starts_expr():
                     e = self.expr()
-                return Node(v, L, C, e=e)
+                return Break(L, C, e=e) if v == "break" else Continue(L, C)
             if v in ("return", "throw"):
                 e = self.expr() if self.starts_expr() else None
-                return Node(v, L, C, e=e)
+                return Return(L, C, e=e) if v == "return" else Throw(L, C, e=e)
             if v == "fn":
                 raise ParseError("Functions can only be defined at global level", L, C,
                                  kind="WrongFnDefinition")
@@ -493,9 +496,9 @@ class Parser:
             self.enter()
             args = self.args()
             self.depth -= 1
-            return Node("qcall", last.line, last.col, root=root.value, path=path,
+            return QualifiedCall(last.line, last.col, root=root.value, path=path,
                         name=last.value, args=args, ns_line=root.line, ns_col=root.col)
-        return Node("qvar", root.line, root.col, root=root.value, path=path, name=last.value,
+        return QualifiedVar(root.line, root.col, root=root.value, path=path, name=last.value,
                     name_line=last.line, name_col=last.col)
 
     def starts_expr(self) -> bool:
@@ -527,7 +530,7 @@ class Parser:
                 raise self.error(f"Expecting ',' or '}}', found {describe(self.tok)}",
                                  kind="MissingToken")
         self.next()
-        return Node("map", t.line, t.col, items=items)
+        return MapLit(t.line, t.col, items=items)
 
     def closure(self, t: Token) -> Node:
         params: list[str] = []
@@ -551,9 +554,9 @@ class Parser:
             body = self.expr()
         else:
             stmt = self.statement()
-            body = Node("block", stmt.line, stmt.col, stmts=[stmt])
+            body = Block(stmt.line, stmt.col, stmts=[stmt])
         self.loops = saved
-        return Node("closure", t.line, t.col, params=params, body=body)
+        return Closure(t.line, t.col, params=params, body=body)
 
     def if_expr(self, t: Token) -> Node:
         cond = self.condition()
@@ -565,14 +568,14 @@ class Parser:
                 els = self.if_expr(self.next())
             else:
                 els = self.block()
-        return Node("if", t.line, t.col, cond=cond, then=then, els=els)
+        return If(t.line, t.col, cond=cond, then=then, els=els)
 
     def while_loop(self, t: Token, until: bool) -> Node:
         cond = self.condition()
         self.loops += 1
         body = self.block()
         self.loops -= 1
-        return Node("while", t.line, t.col, cond=cond, body=body, until=until, post=False)
+        return While(t.line, t.col, cond=cond, body=body, until=until, post=False)
 
     def for_loop(self, t: Token) -> Node:
         idx = None
@@ -592,7 +595,7 @@ class Parser:
         self.loops += 1
         body = self.block()
         self.loops -= 1
-        return Node("for", t.line, t.col, var=var, idx=idx, iterable=iterable, body=body)
+        return For(t.line, t.col, var=var, idx=idx, iterable=iterable, body=body)
 
     def try_catch(self, t: Token) -> Node:
         body = self.block()
@@ -605,7 +608,7 @@ class Parser:
             var = self.ident().value
             self.expect_op(")", kind="MissingRightParen")
         handler = self.block()
-        return Node("try", t.line, t.col, body=body, var=var, handler=handler)
+        return Try(t.line, t.col, body=body, var=var, handler=handler)
 
     def condition(self) -> Node:
         """An expression used as a condition: a constant of another type than bool is a
@@ -657,7 +660,7 @@ class Parser:
                     raise self.error(f"Expecting ',' or '}}', found {describe(self.tok)}",
                                      kind="MissingToken")
         self.next()
-        return Node("switch", t.line, t.col, subject=subject, cases=cases, default=default)
+        return Switch(t.line, t.col, subject=subject, cases=cases, default=default)
 
     def switch_pattern(self) -> Node:
         t = self.tok
@@ -665,7 +668,7 @@ class Parser:
         if e.kind == "binary" and e.op in ("..", "..=") and e.l.kind == "lit" and \
                 e.r is not None and e.r.kind == "lit" and type(e.l.value) is int and \
                 type(e.r.value) is int:
-            return Node("range", t.line, t.col, start=e.l.value, end=e.r.value,
+            return RangeCase(t.line, t.col, start=e.l.value, end=e.r.value,
                         inclusive=e.op == "..=")
         if e.kind != "lit":
             raise ParseError("Switch case values must be constants", t.line, t.col,
