@@ -82,13 +82,19 @@ def exit_cleanly_on_sigterm() -> None:
 
 @contextlib.contextmanager
 def signals_held() -> Iterator[None]:
-    """Ignore SIGINT/SIGTERM inside the block, so a second Ctrl+C cannot cut a clean-up short."""
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    """Hold SIGINT/SIGTERM inside the block, so a second Ctrl+C cannot cut a clean-up short; a
+    signal that arrives meanwhile is delivered again when the block ends, so it is never lost
+    (the benchmark would otherwise go on to its next phase)."""
+    arrived: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: arrived.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        for sig in dict.fromkeys(arrived):
+            signal.raise_signal(sig)
 
 
 class Children:
@@ -129,22 +135,25 @@ class Children:
             name = proc.bench_name  # type: ignore[attr-defined]
             raise RuntimeError(f"{name} exited with code {proc.returncode}:\n{self.log_tail(name)}")
 
-    def stop_all(self, timeout: float = 10.0) -> None:
-        """SIGTERM every child's process group at once, give them ``timeout`` seconds together
-        to exit, then SIGKILL whatever is left: stopping one by one would add up the waits of
-        slow children on a busy machine."""
-        for proc in self.procs:
+    def stop(self, *procs: subprocess.Popen, timeout: float = 10.0) -> None:
+        """SIGTERM the children's process groups at once, give them ``timeout`` seconds
+        together to exit, then SIGKILL whatever is left: stopping one by one would add up the
+        waits of slow children on a busy machine."""
+        for proc in procs:
             _signal_group(proc, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        for proc in self.procs:
+        for proc in procs:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-        for proc in self.procs:  # the group too: a grandchild may outlive its parent
+        for proc in procs:  # the group too: a grandchild may outlive its parent
             _signal_group(proc, signal.SIGKILL)
-        for proc in self.procs:
+        for proc in procs:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=5)
-        self.procs.clear()
+        self.procs = [proc for proc in self.procs if proc not in procs]
+
+    def stop_all(self) -> None:
+        self.stop(*self.procs)
 
 
 def _signal_group(proc: subprocess.Popen, signum: int) -> None:

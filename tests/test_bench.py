@@ -157,3 +157,14 @@ def test_interrupted_benchmark_leaves_no_process_behind(signum: int) -> None:
     assert "Traceback" not in err, err
     assert not leftovers, f"processes left running: {leftovers}"
 
+
+
+def test_a_signal_during_a_held_clean_up_is_delivered_after_it() -> None:
+    from bench.common import signals_held
+
+    finished = []
+    with pytest.raises(KeyboardInterrupt):
+        with signals_held():
+            signal.raise_signal(signal.SIGINT)  # Ctrl+C while children are being stopped
+            finished.append("clean-up")
+    assert finished == ["clean-up"]

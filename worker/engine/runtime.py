@@ -2,7 +2,7 @@
 limits, ``eval`` and the ctx API the standard library uses (``call``, ``check_*``).
 
 One ``Runtime`` per script run; the generated code reaches its methods through names bound in
-the run's namespace (``_call``, ``_idx``, ...), so nothing in a script can name Python objects.
+the run's namespace (``_call``, ``_index``, ...), so nothing in a script can name Python objects.
 """
 from __future__ import annotations
 
@@ -257,6 +257,7 @@ class Runtime:
         self.max_array = limits["max_array_size"] or 0
         self.max_map = limits["max_map_size"] or 0
         self.size = SizeLimits(self.max_string, self.max_array, self.max_map)
+        self.quarter_string = self.size.max_string // 4  # see SizeLimits.check_string
         self.known: dict[int, tuple] = {}  # id -> (array, its length, its sizes), see remember
         self.collected: tuple | None = None  # sizes of a COLLECTING native's callback results
         self.work = WORK_UNITS  # see spend
@@ -830,8 +831,12 @@ class Runtime:
         result and a first argument it changed are size-checked, as Rhai checks them."""
         first = args[0] if args else None
         tf = type(first)
-        if call.counts_work and (tf is list or tf is dict or tf is str or tf is bytearray):
-            self.charge_value(first, call.c_speed)  # a scalar's work is the statement's
+        if call.counts_work:  # a scalar's work, or a short string's, is the statement's
+            if tf is str:
+                if len(first) >= 64:
+                    self.charge(len(first) >> 6)
+            elif tf is list or tf is dict or tf is bytearray:
+                self.charge_value(first, call.c_speed)
             if call.formatting:
                 self.check_before_formatting(first)
         mutated = call.mutates and (tf is list or tf is dict or tf is bytearray)
@@ -874,7 +879,8 @@ class Runtime:
                 self.size.sizes(first)
         tr = type(result)
         if tr is str:
-            self.size.check_string(result)
+            if len(result) > self.quarter_string:  # shorter strings are within the limit
+                self.size.check_string(result)
         elif tr is list or tr is dict or tr is bytearray:
             self.size.sizes(result)
         return result
