@@ -77,6 +77,10 @@ def exit_cleanly_on_sigterm() -> None:
             sys.exit(128 + signum)
         signal.raise_signal(signal.SIGINT)
 
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        # started as a background job of a script (which ignores SIGINT): a SIGINT sent on
+        # purpose, and SIGTERM, must still take the Ctrl+C path that stops every child
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, on_sigterm)
 
 

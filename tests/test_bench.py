@@ -163,8 +163,12 @@ def test_a_signal_during_a_held_clean_up_is_delivered_after_it() -> None:
     from bench.common import signals_held
 
     finished = []
-    with pytest.raises(KeyboardInterrupt):
-        with signals_held():
-            signal.raise_signal(signal.SIGINT)  # Ctrl+C while children are being stopped
-            finished.append("clean-up")
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with signals_held():
+                signal.raise_signal(signal.SIGINT)  # Ctrl+C while children are being stopped
+                finished.append("clean-up")
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert finished == ["clean-up"]
