@@ -31,9 +31,10 @@ CONSTANT_WORK = frozenset({
 })
 """Library functions whose work does not grow with their first argument's size (``push``
 appends): they count no operations of their own. Every other library call counts one operation
-plus one per element of a first-argument array or map, or one per 64 characters or bytes of a
+per element of a first-argument array or map, or one per 64 characters or bytes of a
 first-argument string or blob (C-speed work), so ``max_operations`` and the deadline also bound
-loops of library calls on large collections."""
+loops of library calls on large collections; constant work (a scalar or short string first
+argument) is covered by the operation of the statement or loop step that makes the call."""
 C_SPEED = frozenset({"reverse", "extract", "chop", "splice", "split", "keys", "values"})
 """Array/map functions whose walk runs at C speed (when they call no script callback): they
 count one operation per 64 elements, like string and blob functions."""
