@@ -46,6 +46,18 @@ def test_literals(script, expected):
     assert run(script) == expected
 
 
+@pytest.mark.parametrize("script, expected", [
+    ("-9223372036854775808.0", -9223372036854775808.0),
+    ("-9223372036854775808.0 * 2", -1.8446744073709552e19),
+    ("-9_223_372_036_854_775_808", -(1 << 63)),
+])
+def test_negative_literals_keep_their_type(script, expected):
+    """Only the INT literal 2^63 may follow a minus sign as i64's minimum; the FLOAT with the
+    same value stays a FLOAT (Python's ``2.0**63 == 2**63`` must not decide the type)."""
+    value = run(script)
+    assert (type(value), value) == (type(expected), expected)
+
+
 def test_result_types_are_plain_python():
     result = run("[1, 2.0, 'c', \"s\", (), true, #{k: blob(2, 7)}]")
     assert [type(v) for v in result] == [int, float, str, str, type(None), bool, dict]

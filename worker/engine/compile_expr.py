@@ -245,14 +245,16 @@ class ExpressionCompiler:
         r = self.tmp("_r")
         if a_int and b_int:  # both INT: only overflow can go wrong; statements are cheaper
             # than a conditional expression, and one-digit comparisons are the fastest
-            self.emit(f"{r} = {a} {pyop} {b}")
             if pyop == "+" and INT_LIT.match(b) and int(b.strip("()")) >= 0:
                 outside = f"{r} > {SMALL}"
             elif pyop == "-" and INT_LIT.match(b) and int(b.strip("()")) >= 0:
                 outside = f"{r} < -{SMALL}"
             else:
                 outside = f"{r} > {SMALL} or {r} < -{SMALL}"
-            self.emit(f"if {outside}: {r} = _i64({r}, {self.const(pyop)})")
+            # the operands are kept for the overflow error, which names them
+            (a, a_later), (b, b_later) = self.operand(a), self.operand(b)
+            self.emit(f"{r} = {a} {pyop} {b}")
+            self.emit(f"if {outside}: {r} = _i64({r}, {self.const(pyop)}, {a_later}, {b_later})")
             return r
         a_simple, b_simple = SIMPLE.match(a), SIMPLE.match(b)
         checks = []

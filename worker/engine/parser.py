@@ -288,7 +288,7 @@ class Parser:
             if t.value == "-" and nxt.kind in ("int", "float") and nxt.line == t.line and \
                     nxt.col == t.col + 1:  # Rhai's tokenizer reads ``-2`` as one number,
                 self.next()             # so ``-2.abs()`` is ``(-2).abs()``
-                value = INT_MIN if nxt.value == INT_MAX + 1 else -nxt.value
+                value = INT_MIN if nxt.kind == "int" and nxt.value == INT_MAX + 1 else -nxt.value
                 return self.postfix(Lit(t.line, t.col, value=value))
             self.enter()
             operand = self.unary()

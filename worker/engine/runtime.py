@@ -195,19 +195,16 @@ def error_fields(kind: str, message: str) -> dict:
     return match.groupdict() if match else {}
 
 
-def overflow(op: str) -> None:
-    """The inline INT fast path of ``op`` left the i64 range."""
-    raise EvalError(f"{OVERFLOW_NAMES.get(op, 'Arithmetic')} overflow", kind="ErrorArithmetic")
+INT_OPERATORS = {"+": ops.add, "-": ops.sub, "*": ops.mul}
 
 
-OVERFLOW_NAMES = {"+": "Addition", "-": "Subtraction", "*": "Multiplication", "/": "Division"}
-
-
-def i64(r: int, op: str) -> int:
-    """``r``, the result of an INT ``op`` that left the one-digit range, if it fits an i64."""
+def i64(r: int, op: str, a: int, b: int) -> int:
+    """``r``, the result of the inline INT fast path ``a op b`` once it left the one-digit
+    range, if it fits an i64; else the generic operator raises Rhai's overflow error, whose
+    message names the operands."""
     if INT_MIN <= r <= INT_MAX:
         return r
-    return overflow(op)
+    return INT_OPERATORS[op](a, b)
 
 
 def partial_chunk(chunk: range, last: Any) -> int:
