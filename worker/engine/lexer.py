@@ -172,7 +172,7 @@ class Lexer:
             for m in finditer(src, special_at):
                 kind = m.lastindex
                 if kind == OP:
-                    value = m.group(OP)
+                    value = m[OP]
                     if until_brace and (value == "{" or value == "#{" or value == "}"):
                         if value != "}":
                             depth += 1
@@ -185,26 +185,26 @@ class Lexer:
                             return out
                     append(Token("op", value, line, m.start(OP) - line_start + 1))
                 elif kind == IDENT:
-                    value = m.group(IDENT)
+                    value = m[IDENT]
                     append(Token("kw" if value in KEYWORDS else "ident", value, line,
                                  m.start(IDENT) - line_start + 1))
                 elif kind == LINES:
-                    text = m.group(LINES)
+                    text = m[LINES]
                     line += text.count("\n")
                     line_start = m.end() - len(text) + text.rfind("\n") + 1
                     continue
                 elif kind == STR:
-                    append(Token("str", m.group(STR), line, m.start(STR) - line_start))
-                elif kind == INT and len(m.group(INT)) <= 18:  # below INT_MAX
-                    value = m.group(INT)
+                    append(Token("str", m[STR], line, m.start(STR) - line_start))
+                elif kind == INT and len(m[INT]) <= 18:  # below INT_MAX
+                    value = m[INT]
                     append(Token("int", int(value.replace("_", "") if "_" in value else value),
                                  line, m.start(INT) - line_start + 1))
                 elif kind == FLOAT:
-                    value = m.group(FLOAT)
+                    value = m[FLOAT]
                     append(Token("float", float(value.replace("_", "")), line,
                                  m.start(FLOAT) - line_start + 1))
                 elif kind == CHAR:
-                    append(Token("char", Char(m.group(CHAR)), line,
+                    append(Token("char", Char(m[CHAR]), line,
                                  m.start(CHAR) - line_start))
                 elif kind == COMMENT:
                     continue
