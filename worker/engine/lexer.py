@@ -5,9 +5,10 @@ of the embedded expression, so the parser can handle interpolation without re-re
 
 Speed: every token is scanned by one match of a compiled regular expression (or one
 ``str.find``), never character by character in Python. ``_TOKEN`` reads the common tokens
-(names, operators, plain integers, strings and chars without escapes, ``//`` comments, line
-breaks); anything else (floats and radix numbers, escapes, raw and back-tick strings, block
-comments, errors) goes to a method of its own, which also scans with regular expressions.
+(names, operators, plain integers and floats, strings and chars without escapes, ``//``
+comments, line breaks); anything else (exponents, radix numbers, escapes, raw and back-tick
+strings, block comments, errors) goes to a method of its own, which also scans with regular
+expressions. The budget's token count is kept in a local counter between its checks.
 
 Positions: the line is counted at each line break; the position on the line is the number of
 characters (code points, a tab is one) since the line's start, plus one, as Rhai counts it.
@@ -74,26 +75,27 @@ def operator_pattern(ops: list[str], prefix: str = "") -> str:
 # One match per token of the common kinds; ``other`` hands the rest to ``Lexer.special``.
 # The most frequent kinds come first (the regex engine tries the branches in order).
 # ``lines`` is the end of a line with the following empty or comment-only lines, in one match.
-# Possessive quantifiers keep a failed look-ahead from shortening a name or a number.
+# Possessive quantifiers keep a failed look-ahead from shortening a name or a number, and the
+# spaces from being read as ``other``: nothing matches at the end of the source or in the
+# spaces before it, so ``finditer`` stops there.
 _TOKEN = re.compile(rf"""
     [ \t\r\ufeff]*+
     (?:
       (?P<op>{operator_pattern(OPERATORS)})
     | (?P<ident>[A-Za-z][{WORD_CHARS}]*+|_(?![{WORD_CHARS}]))
-    | (?P<lines>(?:(?://[^\n]*+)?\n[ \t\r\ufeff]*+)++)
+    | (?P<lines>(?:(?://[^\n]*+)?\n[ \t\r\ufeff]*+)+)
     | (?P<int>[0-9][0-9_]*+)(?![.A-Za-z])
     | (?P<float>[0-9][0-9_]*+\.(?![.A-Za-z_])[0-9_]*+)(?![.A-Za-z_])
     | "(?P<str>[^"\\\n]*+)"
     | '(?P<char>[^'\\\n])'
     | (?P<comment>//[^\n]*+)
     | (?P<block>/\*)
-    | (?P<end>\Z)
     | (?P<other>.)
     )""", re.VERBOSE | re.DOTALL)
 # The group numbers, compared with ``Match.lastindex`` (cheaper than group names).
-(OP, IDENT, LINES, INT, FLOAT, STR, CHAR, COMMENT, BLOCK, END, OTHER) = (
+(OP, IDENT, LINES, INT, FLOAT, STR, CHAR, COMMENT, BLOCK, OTHER) = (
     _TOKEN.groupindex[name] for name in
-    ("op", "ident", "lines", "int", "float", "str", "char", "comment", "block", "end", "other"))
+    ("op", "ident", "lines", "int", "float", "str", "char", "comment", "block", "other"))
 _NUMBER = re.compile(r"""
       0(?P<radix>[xXoObB])(?P<digits>[A-Za-z0-9_]*+)
     | [0-9][0-9_]*+(?P<frac>\.(?![.A-Za-z_])[0-9_]*+)?(?P<exp>[eE][+-]?[0-9]++)?
@@ -158,8 +160,9 @@ class Lexer:
         token but the closing ``eof`` is counted against the budget.
 
         The common tokens come from one pass of ``_TOKEN.finditer`` (each match starts where
-        the last ended, since ``_TOKEN`` matches at every position); a special token ends the
-        pass and the next one starts after it."""
+        the last ended: ``_TOKEN`` matches at every position but in the spaces at the end); a
+        special token ends the pass and the next one starts after it. One loop for all kinds,
+        with the budget's counter in a local variable: this is the per-token hot path."""
         src = self.src
         finditer = _TOKEN.finditer
         out: list[Token] = []
@@ -208,14 +211,6 @@ class Lexer:
                                  m.start(CHAR) - line_start))
                 elif kind == COMMENT:
                     continue
-                elif kind == END:
-                    if until_brace:
-                        self.line, self.line_start = line, line_start
-                        raise self.error("Unterminated string interpolation", m.end(),
-                                         "MissingRightBrace")
-                    self.count_tokens(room - left)
-                    append(Token("eof", None, line, m.end() - line_start + 1))
-                    return out
                 else:  # needs more than one match: see ``special``
                     special_at = m.start(kind)
                     break
@@ -223,6 +218,14 @@ class Lexer:
                 if not left:
                     self.count_checked_token(room)
                     room = left = self.token_room()
+            else:  # only spaces are left
+                if until_brace:
+                    self.line, self.line_start = line, line_start
+                    raise self.error("Unterminated string interpolation", len(src),
+                                     "MissingRightBrace")
+                self.count_tokens(room - left)
+                append(Token("eof", None, line, len(src) - line_start + 1))
+                return out
             self.count_tokens(room - left)
             self.pos, self.line, self.line_start = special_at, line, line_start
             token = self.special()
