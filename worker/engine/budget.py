@@ -12,6 +12,7 @@ import time
 from .errors import LimitError
 
 DEADLINE_EVERY = 64  # statements parsed between two looks at the clock
+TOKENS_PER_CLOCK_LOOK = 1024  # tokens lexed between two looks at the clock (a power of two)
 
 
 def timed_out(timeout: float) -> LimitError:
@@ -44,14 +45,24 @@ class CompileBudget:
 
     def add_token(self) -> None:
         """One more token lexed (the AST size) against ``max_ast_size``; the clock is looked
-        at every 1,024 tokens."""
+        at every ``TOKENS_PER_CLOCK_LOOK`` tokens."""
         self.tokens += 1
-        if self.tokens & 1023 == 0:
+        if self.tokens & (TOKENS_PER_CLOCK_LOOK - 1) == 0:
             self.check_deadline()
         if self.tokens > self.max_ast_size > 0:
             raise LimitError("max_ast_size", "Script is too large: over "
                              f"{self.max_ast_size} tokens (max_ast_size)",
                              kind="ErrorDataTooLarge")
+
+    def token_room(self) -> int:
+        """How many tokens may be counted with a plain ``tokens += n`` (``n`` below the room)
+        before ``add_token`` must count one for its checks (the next look at the clock, or
+        ``max_ast_size`` exceeded): the lexer counts in a local variable and still stops at
+        the same token."""
+        room = (self.tokens | (TOKENS_PER_CLOCK_LOOK - 1)) + 1 - self.tokens
+        if self.max_ast_size > 0:
+            room = min(room, self.max_ast_size + 1 - self.tokens)
+        return room
 
     def add_function(self) -> None:
         """One more function or closure defined (Rhai's ``max_functions`` counts both)."""

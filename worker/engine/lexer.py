@@ -2,9 +2,20 @@
 
 Back-tick strings are lexed into parts: literal text and, for every ``${...}``, the token list
 of the embedded expression, so the parser can handle interpolation without re-reading text.
+
+Speed: every token is scanned by one match of a compiled regular expression (or one
+``str.find``), never character by character in Python. ``_TOKEN`` reads the common tokens
+(names, operators, plain integers and floats, strings and chars without escapes, ``//``
+comments, line breaks); anything else (exponents, radix numbers, escapes, raw and back-tick
+strings, block comments, errors) goes to a method of its own, which also scans with regular
+expressions. The budget's token count is kept in a local counter between its checks.
+
+Positions: the line is counted at each line break; the position on the line is the number of
+characters (code points, a tab is one) since the line's start, plus one, as Rhai counts it.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,25 +34,78 @@ RESERVED = frozenset({
     "await", "yield", "default", "void", "null", "nil", "is",
 })
 
+# The back-tick is not among them: it starts an interpolated string.
 OPERATORS = sorted("""
 ..= ... <<= >>= **= !in ?. ?[ ?? :: => == != <= >= && || << >> ** += -= *= /= %= &= |= ^= .. -> -- ++
-+ - * / % = < > ! & | ^ ( ) { } [ ] , ; : . ? #{ @ $ ~ `
++ - * / % = < > ! & | ^ ( ) { } [ ] , ; : . ? #{ @ $ ~
 """.split(), key=len, reverse=True)
+# An operator that is one only when no name character follows (``!in`` but not ``!index``).
+WORD_GUARDED = frozenset({"!in"})
+WORD_CHARS = "A-Za-z0-9_"
+
+ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", '"': '"', "'": "'"}
+HEX_DIGITS = "0123456789abcdefABCDEF"
+UNICODE_ESCAPE_DIGITS = {"x": 2, "u": 4, "U": 8}
+RADIXES = {"x": 16, "o": 8, "b": 2}
+NO_BUDGET_ROOM = 1 << 62  # tokens between two budget checks when there is no budget
 
 
-def is_digit(c: str) -> bool:
-    """An ASCII digit: Rhai's grammar has no other digits (``²`` or ``٣`` are unexpected)."""
-    return "0" <= c <= "9"
+def operator_pattern(ops: list[str], prefix: str = "") -> str:
+    """A regex for the longest of ``ops`` at a position, built as a trie (one branch per first
+    character, longer continuations tried first) so the regex engine does not try each of the
+    fifty operators in turn."""
+    by_first: dict[str, list[str]] = {}
+    for op in ops:
+        by_first.setdefault(op[0], []).append(op[1:])
+    branches = []
+    for first, rests in by_first.items():
+        branch = re.escape(first)
+        if prefix + first == "/":
+            branch += "(?![/*])"  # ``//`` and ``/*`` start comments
+        if prefix + first in WORD_GUARDED:
+            branch += f"(?![{WORD_CHARS}])"
+        longer = [rest for rest in rests if rest]
+        if longer:
+            optional = "?" if "" in rests else ""
+            branch += f"(?:{operator_pattern(longer, prefix + first)}){optional}"
+        branches.append(branch)
+    return "|".join(branches)
 
 
-def is_letter(c: str) -> bool:
-    """An ASCII letter (Rhai identifiers are ASCII)."""
-    return c.isascii() and c.isalpha()
-
-
-def is_word(c: str) -> bool:
-    """A character that may continue an identifier or a number: ASCII letter or digit."""
-    return c.isascii() and c.isalnum()
+# One match per token of the common kinds; ``other`` hands the rest to ``Lexer.special``.
+# The most frequent kinds come first (the regex engine tries the branches in order).
+# ``lines`` is the end of a line with the following empty or comment-only lines, in one match.
+# Possessive quantifiers keep a failed look-ahead from shortening a name or a number, and the
+# spaces from being read as ``other``: nothing matches at the end of the source or in the
+# spaces before it, so ``finditer`` stops there.
+_TOKEN = re.compile(rf"""
+    [ \t\r\ufeff]*+
+    (?:
+      (?P<op>{operator_pattern(OPERATORS)})
+    | (?P<ident>[A-Za-z][{WORD_CHARS}]*+|_(?![{WORD_CHARS}]))
+    | (?P<lines>(?:(?://[^\n]*+)?\n[ \t\r\ufeff]*+)+)
+    | (?P<int>[0-9][0-9_]*+)(?![.A-Za-z])
+    | (?P<float>[0-9][0-9_]*+\.(?![.A-Za-z_])[0-9_]*+)(?![.A-Za-z_])
+    | "(?P<str>[^"\\\n]*+)"
+    | '(?P<char>[^'\\\n])'
+    | (?P<comment>//[^\n]*+)
+    | (?P<block>/\*)
+    | (?P<other>.)
+    )""", re.VERBOSE | re.DOTALL)
+# The group numbers, compared with ``Match.lastindex`` (cheaper than group names).
+(OP, IDENT, LINES, INT, FLOAT, STR, CHAR, COMMENT, BLOCK, OTHER) = (
+    _TOKEN.groupindex[name] for name in
+    ("op", "ident", "lines", "int", "float", "str", "char", "comment", "block", "other"))
+_NUMBER = re.compile(r"""
+      0(?P<radix>[xXoObB])(?P<digits>[A-Za-z0-9_]*+)
+    | [0-9][0-9_]*+(?P<frac>\.(?![.A-Za-z_])[0-9_]*+)?(?P<exp>[eE][+-]?[0-9]++)?
+    """, re.VERBOSE)
+_UNDERSCORE_NAME = re.compile(rf"_[{WORD_CHARS}]*+")
+_BLOCK_COMMENT_MARK = re.compile(r"/\*|\*/")
+_STRING_CHUNK = {'"': re.compile(r'[^"\\\n]*+'), "'": re.compile(r"[^'\\\n]*+")}
+_INDENT = re.compile(r"[ \t]*+")
+_HASHES = re.compile(r"#++")
+_BACKTICK_CHUNK = re.compile(r"(?:[^`$\r]|\$(?!\{))*+")
 
 
 @dataclass(slots=True)
@@ -55,7 +119,11 @@ class Token:
 
 
 class Lexer:
-    """A hand-written scanner over the whole source; ``tokenize`` returns the token list."""
+    """A scanner over the whole source; ``tokenize`` returns the token list.
+
+    ``pos`` is the index in the source, ``line`` the current line and ``line_start`` the index
+    where it starts; the special-token methods read and advance these three.
+    """
 
     def __init__(self, src: str, max_depth: int = 64, budget: CompileBudget | None = None
                  ) -> None:
@@ -63,275 +131,311 @@ class Lexer:
         self.src = src
         self.max_depth = max_depth or 10_000
         self.nesting = 0
-        self.i = 0
+        self.pos = 0
         self.line = 1
-        self.col = 1
+        self.line_start = 0
 
-    def error(self, msg: str, line: int | None = None, col: int | None = None,
-              kind: str = "BadInput") -> ParseError:
-        return ParseError(msg, line or self.line, col or self.col, kind=kind)
+    def error(self, msg: str, pos: int, kind: str = "BadInput") -> ParseError:
+        """A syntax error at source index ``pos`` (on the current line)."""
+        return ParseError(msg, self.line, pos - self.line_start + 1, kind=kind)
 
-    def peek(self, k: int = 0) -> str:
-        j = self.i + k
-        return self.src[j] if j < len(self.src) else ""
+    def token_room(self) -> int:
+        """How many tokens may be counted locally before the budget must see them."""
+        return self.budget.token_room() if self.budget is not None else NO_BUDGET_ROOM
 
-    def advance(self, n: int = 1) -> None:
-        for _ in range(n):
-            if self.i < len(self.src):
-                if self.src[self.i] == "\n":
-                    self.line += 1
-                    self.col = 1
-                else:
-                    self.col += 1
-                self.i += 1
+    def count_tokens(self, n: int) -> None:
+        """Hand ``n`` tokens counted locally to the budget (fewer than ``token_room``, so no
+        check of ``add_token`` is skipped)."""
+        if self.budget is not None:
+            self.budget.tokens += n
+
+    def count_checked_token(self, n: int) -> None:
+        """Hand ``n`` tokens to the budget, the last through ``add_token`` for its checks."""
+        if self.budget is not None:
+            self.budget.tokens += n - 1
+            self.budget.add_token()
 
     def tokenize(self, until_brace: bool = False) -> list[Token]:
-        """All tokens to the end (or, inside ``${``, to the matching ``}``, consumed)."""
-        out: list[Token] = []
-        depth = 0
-        while True:
-            self.skip_space()
-            if self.i >= len(self.src):
-                if until_brace:
-                    raise self.error("Unterminated string interpolation", kind="MissingRightBrace")
-                out.append(Token("eof", None, self.line, self.col))
-                return out
-            if until_brace:
-                c = self.peek()
-                if c == "{" or (c == "#" and self.peek(1) == "{"):
-                    depth += 1
-                elif c == "}":
-                    if depth == 0:
-                        out.append(Token("eof", None, self.line, self.col))
-                        self.advance()
-                        return out
-                    depth -= 1
-            out.append(self.next_token())
-            if self.budget is not None:
-                self.budget.add_token()
+        """All tokens to the end (or, inside ``${``, to the matching ``}``, consumed); every
+        token but the closing ``eof`` is counted against the budget.
 
-    def skip_space(self) -> None:
+        The common tokens come from one pass of ``_TOKEN.finditer`` (each match starts where
+        the last ended: ``_TOKEN`` matches at every position but in the spaces at the end); a
+        special token ends the pass and the next one starts after it. One loop for all kinds,
+        with the budget's counter in a local variable: this is the per-token hot path."""
         src = self.src
-        while self.i < len(src):
-            c = src[self.i]
-            if c in " \t\r\n\ufeff":
-                self.advance()
-            elif c == "/" and self.peek(1) == "/":
-                while self.i < len(src) and src[self.i] != "\n":
-                    self.advance()
-            elif c == "/" and self.peek(1) == "*":
-                line, col = self.line, self.col
-                self.advance(2)
-                level = 1
-                while level:
-                    if self.i >= len(src):
-                        raise self.error("Unterminated comment", line, col, "UnterminatedComment")
-                    if src.startswith("/*", self.i):
-                        level += 1
-                        self.advance(2)
-                    elif src.startswith("*/", self.i):
-                        level -= 1
-                        self.advance(2)
-                    else:
-                        self.advance()
-            else:
-                return
+        finditer = _TOKEN.finditer
+        out: list[Token] = []
+        append = out.append
+        line, line_start = self.line, self.line_start
+        depth = 0  # braces opened inside an interpolation
+        room = left = self.token_room()
+        special_at = self.pos
+        while True:
+            for m in finditer(src, special_at):
+                kind = m.lastindex
+                if kind == OP:
+                    value = m[OP]
+                    if until_brace and (value == "{" or value == "#{" or value == "}"):
+                        if value != "}":
+                            depth += 1
+                        elif depth:
+                            depth -= 1
+                        else:
+                            self.pos, self.line, self.line_start = m.end(), line, line_start
+                            self.count_tokens(room - left)
+                            append(Token("eof", None, line, m.start(OP) - line_start + 1))
+                            return out
+                    append(Token("op", value, line, m.start(OP) - line_start + 1))
+                elif kind == IDENT:
+                    value = m[IDENT]
+                    append(Token("kw" if value in KEYWORDS else "ident", value, line,
+                                 m.start(IDENT) - line_start + 1))
+                elif kind == LINES:
+                    text = m[LINES]
+                    line += text.count("\n")
+                    line_start = m.end() - len(text) + text.rfind("\n") + 1
+                    continue
+                elif kind == STR:
+                    append(Token("str", m[STR], line, m.start(STR) - line_start))
+                elif kind == INT and len(m[INT]) <= 18:  # below INT_MAX
+                    value = m[INT]
+                    append(Token("int", int(value.replace("_", "") if "_" in value else value),
+                                 line, m.start(INT) - line_start + 1))
+                elif kind == FLOAT:
+                    value = m[FLOAT]
+                    append(Token("float", float(value.replace("_", "")), line,
+                                 m.start(FLOAT) - line_start + 1))
+                elif kind == CHAR:
+                    append(Token("char", Char(m[CHAR]), line,
+                                 m.start(CHAR) - line_start))
+                elif kind == COMMENT:
+                    continue
+                else:  # needs more than one match: see ``special``
+                    special_at = m.start(kind)
+                    break
+                left -= 1
+                if not left:
+                    self.count_checked_token(room)
+                    room = left = self.token_room()
+            else:  # only spaces are left
+                if until_brace:
+                    self.line, self.line_start = line, line_start
+                    raise self.error("Unterminated string interpolation", len(src),
+                                     "MissingRightBrace")
+                self.count_tokens(room - left)
+                append(Token("eof", None, line, len(src) - line_start + 1))
+                return out
+            self.count_tokens(room - left)
+            self.pos, self.line, self.line_start = special_at, line, line_start
+            token = self.special()
+            special_at, line, line_start = self.pos, self.line, self.line_start
+            room = left = self.token_room()
+            if token is not None:
+                append(token)
+                left -= 1
+                if not left:
+                    self.count_checked_token(room)
+                    room = left = self.token_room()
 
-    def next_token(self) -> Token:
-        line, col = self.line, self.col
-        c = self.peek()
-        if is_digit(c):
-            return self.number(line, col)
-        if is_letter(c) or c == "_":
-            j = self.i
-            while j < len(self.src) and (is_word(self.src[j]) or self.src[j] == "_"):
-                j += 1
-            word = self.src[self.i:j]
-            self.advance(j - self.i)
-            if not word.isascii():
-                raise self.error(f"Invalid identifier: '{word}'", line, col)
-            if word[0] == "_" and len(word) > 1:  # Rhai: names start with a letter
-                raise self.error(f"Variable name is not proper: '{word}'", line, col,
-                                 "MalformedIdentifier")
-            if word in KEYWORDS:
-                return Token("kw", word, line, col)
-            return Token("ident", word, line, col)
+    def special(self) -> Token | None:
+        """The token at ``pos`` that ``_TOKEN`` leaves to Python (None after a block
+        comment), or the error there; ``pos`` moves past it."""
+        start = self.pos
+        c = self.src[start]
+        line, col = self.line, start - self.line_start + 1
+        if "0" <= c <= "9":
+            return Token(*self.number(), line, col)
         if c == '"':
-            self.advance()
-            return Token("str", self.quoted('"', line, col), line, col)
+            return Token("str", self.quoted('"'), line, col)
         if c == "'":
-            self.advance()
-            text = self.quoted("'", line, col)
+            text = self.quoted("'")
             if len(text) != 1:
-                raise self.error("Invalid character literal", line, col, "MalformedChar")
+                raise ParseError("Invalid character literal", line, col, kind="MalformedChar")
             return Token("char", Char(text), line, col)
         if c == "`":
-            self.advance()
-            return Token("interp", self.backtick(line, col), line, col)
-        if c == "#" and self.peek(1) in ('"', "#"):
-            return Token("str", self.raw_string(line, col), line, col)
-        for op in OPERATORS:
-            if self.src.startswith(op, self.i):
-                if op == "!in" and (is_word(self.peek(3)) or self.peek(3) == "_"):
-                    continue
-                self.advance(len(op))
-                return Token("op", op, line, col)
-        raise self.error(f"Unexpected character '{c}'", line, col)
+            return Token("interp", self.backtick(), line, col)
+        if c == "#" and self.src[start + 1:start + 2] in ('"', "#"):
+            return Token("str", self.raw_string(), line, col)
+        if c == "/":  # ``/*``: ``_TOKEN`` reads a lone ``/`` as an operator
+            self.block_comment()
+            return None
+        if c == "_":  # a lone ``_`` is a name; Rhai names start with a letter
+            word = _UNDERSCORE_NAME.match(self.src, start).group()
+            raise ParseError(f"Variable name is not proper: '{word}'", line, col,
+                             kind="MalformedIdentifier")
+        raise ParseError(f"Unexpected character '{c}'", line, col)
 
-    def number(self, line: int, col: int) -> Token:
-        src = self.src
-        j = self.i
-        if src[j] == "0" and j + 1 < len(src) and src[j + 1] in "xXoObB":
-            base = {"x": 16, "o": 8, "b": 2}[src[j + 1].lower()]
-            k = j + 2
-            while k < len(src) and (is_word(src[k]) or src[k] == "_"):
-                k += 1
-            text = src[j + 2:k].replace("_", "")
-            self.advance(k - j)
-            try:
-                value = int(text, base)
-            except ValueError:
-                raise self.error(f"Invalid number: '{src[j:k]}'", line, col,
-                                 "MalformedNumber") from None
-            if value > 0xFFFF_FFFF_FFFF_FFFF:
-                raise self.error(f"Invalid number: '{src[j:k]}'", line, col, "MalformedNumber")
-            if value > INT_MAX:
-                value -= 1 << 64
-            if self.peek() == "." and is_digit(self.peek(1)):
-                raise self.error(f"Invalid number: '{src[j:k]}.'", line, col, "MalformedNumber")
-            return Token("int", value, line, col)
-        k = j
-        while k < len(src) and (is_digit(src[k]) or src[k] == "_"):
-            k += 1
-        is_float = False
-        if k < len(src) and src[k] == "." and not src.startswith("..", k) and \
-                not (k + 1 < len(src) and (is_letter(src[k + 1]) or src[k + 1] == "_")):
-            is_float = True
-            k += 1
-            while k < len(src) and (is_digit(src[k]) or src[k] == "_"):
-                k += 1
-        if k < len(src) and src[k] in "eE":
-            m = k + 1
-            if m < len(src) and src[m] in "+-":
-                m += 1
-            if m < len(src) and is_digit(src[m]):
-                is_float = True
-                k = m
-                while k < len(src) and is_digit(src[k]):
-                    k += 1
-        if k < len(src) and (is_letter(src[k]) or src[k] == "_"):
-            raise self.error(f"Invalid number: '{src[j:k + 1]}'", line, col, "MalformedNumber")
-        if is_float and src.startswith(".", k) and k + 1 < len(src) and is_digit(src[k + 1]):
-            raise self.error(f"Invalid number: '{src[j:k + 2]}'", line, col, "MalformedNumber")
-        text = src[j:k].replace("_", "")
-        self.advance(k - j)
-        if is_float:
-            return Token("float", float(text), line, col)
-        value = int(text)
-        if value > INT_MAX:
-            if value == INT_MAX + 1:
-                return Token("int", value, line, col)  # only valid as the operand of unary minus
-            raise self.error(f"Integer overflow: {text}", line, col, "MalformedNumber")
-        return Token("int", value, line, col)
+    def advance_to(self, end: int) -> None:
+        """Move ``pos`` to ``end``, counting the line breaks passed."""
+        src, start = self.src, self.pos
+        breaks = src.count("\n", start, end)
+        if breaks:
+            self.line += breaks
+            self.line_start = src.rfind("\n", start, end) + 1
+        self.pos = end
 
-    def escape(self, line: int, col: int) -> str:
-        """Decode one escape sequence after a backslash (already consumed)."""
-        c = self.peek()
-        simple = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", '"': '"', "'": "'"}
-        if c in simple:
-            self.advance()
-            return simple[c]
-        if c and c in "xuU":
-            n = {"x": 2, "u": 4, "U": 8}[c]
-            digits = self.src[self.i + 1:self.i + 1 + n]
-            if len(digits) != n or any(d not in "0123456789abcdefABCDEF" for d in digits):
-                raise self.error(f"Invalid escape sequence: '\\{c}{digits}'", line, col,
-                                 "MalformedEscapeSequence")
-            code = int(digits, 16)
-            if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
-                raise self.error(f"Invalid escape sequence: '\\{c}{digits}'", line, col,
-                                 "MalformedEscapeSequence")
-            self.advance(n + 1)
-            return chr(code)
-        raise self.error(f"Invalid escape sequence: '\\{c}'", line, col, "MalformedEscapeSequence")
-
-    def quoted(self, quote: str, line: int, col: int) -> str:
-        out = []
+    def block_comment(self) -> None:
+        """Skip a ``/* ... */`` comment; comments nest, as in Rhai."""
+        src, start = self.src, self.pos
+        level = 0
+        i = start
         while True:
-            c = self.peek()
-            if c == "":
-                raise self.error("Unterminated string literal", line, col, "UnterminatedString")
+            m = _BLOCK_COMMENT_MARK.search(src, i)
+            if m is None:
+                raise self.error("Unterminated comment", start, "UnterminatedComment")
+            i = m.end()
+            level += 1 if m.group() == "/*" else -1
+            if not level:
+                self.advance_to(i)
+                return
+
+    def number(self) -> tuple[str, int | float]:
+        """An ``int`` or ``float`` literal: decimal with ``_`` separators, fraction and
+        exponent, or ``0x``/``0o``/``0b``; ``1..2`` is a range, ``1.abs()`` a method call."""
+        src, start = self.src, self.pos
+        m = _NUMBER.match(src, start)
+        end = m.end()
+        self.pos = end
+        if m.group("radix"):
+            return "int", self.radix_number(m.group("radix"), m.group("digits"), start, end)
+        is_float = m.group("frac") is not None or m.group("exp") is not None
+        if end < len(src) and (src[end].isascii() and src[end].isalpha() or src[end] == "_"):
+            raise self.error(f"Invalid number: '{src[start:end + 1]}'", start,
+                             "MalformedNumber")
+        if is_float and src.startswith(".", end) and "0" <= src[end + 1:end + 2] <= "9":
+            raise self.error(f"Invalid number: '{src[start:end + 2]}'", start,
+                             "MalformedNumber")
+        text = src[start:end].replace("_", "")
+        if is_float:
+            return "float", float(text)
+        value = int(text)
+        if value > INT_MAX and value != INT_MAX + 1:  # INT_MAX + 1: the operand of unary minus
+            raise self.error(f"Integer overflow: {text}", start, "MalformedNumber")
+        return "int", value
+
+    def radix_number(self, radix: str, digits: str, start: int, end: int) -> int:
+        """A ``0x``/``0o``/``0b`` literal: 64 bits, the top one the sign (``0xFF..FF`` is -1)."""
+        src = self.src
+        try:
+            value = int(digits.replace("_", ""), RADIXES[radix.lower()])
+        except ValueError:
+            raise self.error(f"Invalid number: '{src[start:end]}'", start,
+                             "MalformedNumber") from None
+        if value > 0xFFFF_FFFF_FFFF_FFFF:
+            raise self.error(f"Invalid number: '{src[start:end]}'", start, "MalformedNumber")
+        if value > INT_MAX:
+            value -= 1 << 64
+        if src.startswith(".", end) and "0" <= src[end + 1:end + 2] <= "9":
+            raise self.error(f"Invalid number: '{src[start:end]}.'", start, "MalformedNumber")
+        return value
+
+    def quoted(self, quote: str) -> str:
+        """A ``"string"`` or ``'c'`` with escapes and ``\\``-newline continuations (which also
+        skip the next line's indentation); errors point at the opening quote."""
+        src, start = self.src, self.pos
+        line, col = self.line, start - self.line_start + 1
+        chunk = _STRING_CHUNK[quote].match
+        out: list[str] = []
+        i = start + 1
+        while True:
+            end = chunk(src, i).end()
+            if end > i:
+                out.append(src[i:end])
+                i = end
+            c = src[i:i + 1]
             if c == quote:
-                self.advance()
+                self.pos = i + 1
                 return "".join(out)
             if c == "\\":
-                self.advance()
-                if self.peek() == "\n":  # line continuation: skip the newline and indentation
-                    self.advance()
-                    while self.peek() in (" ", "\t"):
-                        self.advance()
+                if src.startswith("\n", i + 1):  # line continuation
+                    self.line += 1
+                    self.line_start = i + 2
+                    i = _INDENT.match(src, i + 2).end()
                     continue
-                out.append(self.escape(line, col))
+                text, i = self.escape(i + 1, line, col)
+                out.append(text)
                 continue
             if c == "\n" and quote == "'":
-                raise self.error("Unterminated character literal", line, col, "MalformedChar")
-            if c == "\n":
-                raise self.error("Unterminated string literal", line, col, "UnterminatedString")
-            out.append(c)
-            self.advance()
+                raise ParseError("Unterminated character literal", line, col,
+                                 kind="MalformedChar")
+            raise ParseError("Unterminated string literal", line, col, kind="UnterminatedString")
 
-    def raw_string(self, line: int, col: int) -> str:
-        hashes = 0
-        while self.peek() == "#":
-            hashes += 1
-            self.advance()
-        if self.peek() != '"':
-            raise self.error("Invalid raw string", line, col)
-        self.advance()
-        end = '"' + "#" * hashes
-        k = self.src.find(end, self.i)
+    def escape(self, i: int, line: int, col: int) -> tuple[str, int]:
+        """Decode the escape sequence at ``i`` (after its backslash): the character and the
+        index after it. Errors point at the literal's start (``line``, ``col``)."""
+        src = self.src
+        c = src[i:i + 1]
+        if c in ESCAPES:
+            return ESCAPES[c], i + 1
+        if c and c in UNICODE_ESCAPE_DIGITS:
+            n = UNICODE_ESCAPE_DIGITS[c]
+            digits = src[i + 1:i + 1 + n]
+            if len(digits) == n and all(d in HEX_DIGITS for d in digits):
+                code = int(digits, 16)
+                if code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF:
+                    return chr(code), i + 1 + n
+            raise ParseError(f"Invalid escape sequence: '\\{c}{digits}'", line, col,
+                             kind="MalformedEscapeSequence")
+        raise ParseError(f"Invalid escape sequence: '\\{c}'", line, col,
+                         kind="MalformedEscapeSequence")
+
+    def raw_string(self) -> str:
+        """A raw string ``#"..."#`` (any number of ``#``): no escapes, may span lines."""
+        src, start = self.src, self.pos
+        i = _HASHES.match(src, start).end()
+        end_mark = '"' + "#" * (i - start)
+        if not src.startswith('"', i):
+            raise self.error("Invalid raw string", start)
+        k = src.find(end_mark, i + 1)
         if k < 0:
-            raise self.error("Unterminated raw string literal", line, col, "UnterminatedString")
-        text = self.src[self.i:k]
-        self.advance(k + len(end) - self.i)
-        return text
+            raise self.error("Unterminated raw string literal", start, "UnterminatedString")
+        self.advance_to(k + len(end_mark))
+        return src[i + 1:k]
 
-    def backtick(self, line: int, col: int) -> list:
-        """Parts of a back-tick string: ``str`` literals and token lists for ``${...}``."""
+    def backtick(self) -> list:
+        """Parts of a back-tick string: ``str`` literals and token lists for ``${...}``.
+        A line break right after the opening back-tick is dropped, and so is every ``\\r``."""
+        src, start = self.src, self.pos
+        line, col = self.line, start - self.line_start + 1
         parts: list = []
         buf: list[str] = []
-        if self.peek() == "\n":
-            self.advance()
-        elif self.peek() == "\r" and self.peek(1) == "\n":
-            self.advance(2)
+        self.pos = start + 1
+        if src.startswith("\n", self.pos):
+            self.advance_to(self.pos + 1)
+        elif src.startswith("\r\n", self.pos):
+            self.advance_to(self.pos + 2)
         while True:
-            c = self.peek()
+            i = self.pos
+            end = _BACKTICK_CHUNK.match(src, i).end()
+            if end > i:
+                buf.append(src[i:end])
+                self.advance_to(end)
+                i = end
+            c = src[i:i + 1]
             if c == "":
-                raise self.error("Unterminated string literal", line, col, "UnterminatedString")
+                raise ParseError("Unterminated string literal", line, col,
+                                 kind="UnterminatedString")
             if c == "`":
-                if self.peek(1) == "`":
+                if src.startswith("`", i + 1):
                     buf.append("`")
-                    self.advance(2)
+                    self.pos = i + 2
                     continue
-                self.advance()
+                self.pos = i + 1
                 break
-            if c == "$" and self.peek(1) == "{":
-                self.advance(2)
-                if buf:
-                    parts.append("".join(buf))
-                    buf = []
-                self.nesting += 1
-                if self.nesting > self.max_depth:
-                    raise self.error("Expression exceeds maximum complexity (max_expr_depth)",
-                                     kind="ExprTooDeep")
-                parts.append(self.tokenize(until_brace=True))
-                self.nesting -= 1
-                continue
             if c == "\r":
-                self.advance()
+                self.pos = i + 1
                 continue
-            buf.append(c)
-            self.advance()
+            self.pos = i + 2  # ``${``
+            if buf:
+                parts.append("".join(buf))
+                buf = []
+            self.nesting += 1
+            if self.nesting > self.max_depth:
+                raise self.error("Expression exceeds maximum complexity (max_expr_depth)",
+                                 self.pos, "ExprTooDeep")
+            parts.append(self.tokenize(until_brace=True))
+            self.nesting -= 1
         if buf:
             parts.append("".join(buf))
         return parts

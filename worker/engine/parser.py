@@ -34,6 +34,7 @@ class Parser:
         self.budget = budget or CompileBudget()
         self.toks = tokens
         self.pos = 0
+        self.tok = tokens[0]  # the current token, ``toks[pos]`` (an attribute: read per token)
         self.max_depth = max_depth or 10_000
         self.depth = 0
         self.loops = 0
@@ -42,17 +43,14 @@ class Parser:
         self.fns: dict[tuple[str, int], FnDef] = {}
 
     # ---- token helpers -------------------------------------------------------------------
-    @property
-    def tok(self) -> Token:
-        return self.toks[self.pos]
-
     def peek(self, k: int = 1) -> Token:
         return self.toks[min(self.pos + k, len(self.toks) - 1)]
 
     def next(self) -> Token:
-        t = self.toks[self.pos]
+        t = self.tok
         if t.kind != "eof":
             self.pos += 1
+            self.tok = self.toks[self.pos]
         return t
 
     def is_op(self, value: str) -> bool:
@@ -432,6 +430,7 @@ class Parser:
                 return self.map_literal(t)
             if v == "{":
                 self.pos -= 1
+                self.tok = t
                 return self.block()
             if v in ("|", "||"):
                 return self.closure(t)
