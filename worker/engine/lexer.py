@@ -85,7 +85,7 @@ _TOKEN = re.compile(rf"""
     | (?P<ident>[A-Za-z][{WORD_CHARS}]*+|_(?![{WORD_CHARS}]))
     | (?P<lines>(?:(?://[^\n]*+)?\n[ \t\r\ufeff]*+)+)
     | (?P<int>[0-9][0-9_]*+)(?![.A-Za-z])
-    | (?P<float>[0-9][0-9_]*+\.(?![.A-Za-z_])[0-9_]*+)(?![.A-Za-z_])
+    | (?P<float>[0-9][0-9_]*+\.(?=[^.A-Za-z_])[0-9_]*+)(?![.A-Za-z_])
     | "(?P<str>[^"\\\n]*+)"
     | '(?P<char>[^'\\\n])'
     | (?P<comment>//[^\n]*+)
@@ -96,10 +96,19 @@ _TOKEN = re.compile(rf"""
 (OP, IDENT, LINES, INT, FLOAT, STR, CHAR, COMMENT, BLOCK, OTHER) = (
     _TOKEN.groupindex[name] for name in
     ("op", "ident", "lines", "int", "float", "str", "char", "comment", "block", "other"))
-_NUMBER = re.compile(r"""
-      0(?P<radix>[xXoObB])(?P<digits>[A-Za-z0-9_]*+)
-    | [0-9][0-9_]*+(?P<frac>\.(?![.A-Za-z_])[0-9_]*+)?(?P<exp>[eE][+-]?[0-9]++)?
-    """, re.VERBOSE)
+# Rhai's number rule (src/tokenizer.rs): digits and ``_`` separators; a ``.`` belongs to the
+# number when a digit follows it, or a character that cannot start a property name (then it
+# reads as ``.0``: ``1.)`` is 1.0); ``e``/``E`` when a digit or sign follows; ``0x``/``0o``/``0b``
+# (separators may come between the ``0`` and the letter) switch to that radix's digits. The number
+# ends at the first character that fits none of these: ``12abc`` is ``12`` then ``abc``.
+_DECIMAL = re.compile(r"""
+    [0-9_]*+
+    (?: (?P<point>\.(?=[0-9])[0-9_]*+) | (?P<bare_point>\.(?=[^0-9A-Za-z_.])) )?
+    (?P<exp>[eE](?=[0-9+-])[+-]?[0-9_]*+)?
+    """, re.VERBOSE | re.DOTALL)
+_RADIX = re.compile(r"0_*+(?P<radix>[xXoObB])")
+_RADIX_DIGITS = {16: re.compile(r"[0-9A-Fa-f_]*+"), 8: re.compile(r"[0-7_]*+"),
+                 2: re.compile(r"[01_]*+")}
 _UNDERSCORE_NAME = re.compile(rf"_[{WORD_CHARS}]*+")
 _BLOCK_COMMENT_MARK = re.compile(r"/\*|\*/")
 _STRING_CHUNK = {'"': re.compile(r'[^"\\\n]*+'), "'": re.compile(r"[^'\\\n]*+")}
@@ -291,44 +300,35 @@ class Lexer:
                 return
 
     def number(self) -> tuple[str, int | float]:
-        """An ``int`` or ``float`` literal: decimal with ``_`` separators, fraction and
-        exponent, or ``0x``/``0o``/``0b``; ``1..2`` is a range, ``1.abs()`` a method call."""
+        """An ``int`` or ``float`` literal by Rhai's rule (see ``_DECIMAL``): a decimal INT too
+        large for i64 is a FLOAT, as in Rhai (``INT_MAX + 1`` stays an ``int`` token: only the
+        parser knows whether a minus makes it i64's minimum); a radix literal is 64 bits, the
+        top one the sign (``0xFF..FF`` is -1)."""
         src, start = self.src, self.pos
-        m = _NUMBER.match(src, start)
-        end = m.end()
-        self.pos = end
-        if m.group("radix"):
-            return "int", self.radix_number(m.group("radix"), m.group("digits"), start, end)
-        is_float = m.group("frac") is not None or m.group("exp") is not None
-        if end < len(src) and (src[end].isascii() and src[end].isalpha() or src[end] == "_"):
-            raise self.error(f"Invalid number: '{src[start:end + 1]}'", start,
-                             "MalformedNumber")
-        if is_float and src.startswith(".", end) and "0" <= src[end + 1:end + 2] <= "9":
-            raise self.error(f"Invalid number: '{src[start:end + 2]}'", start,
-                             "MalformedNumber")
-        text = src[start:end].replace("_", "")
-        if is_float:
-            return "float", float(text)
-        value = int(text)
-        if value > INT_MAX and value != INT_MAX + 1:  # INT_MAX + 1: the operand of unary minus
-            raise self.error(f"Integer overflow: {text}", start, "MalformedNumber")
-        return "int", value
-
-    def radix_number(self, radix: str, digits: str, start: int, end: int) -> int:
-        """A ``0x``/``0o``/``0b`` literal: 64 bits, the top one the sign (``0xFF..FF`` is -1)."""
-        src = self.src
+        radix = _RADIX.match(src, start)
+        if radix:
+            base = RADIXES[radix["radix"].lower()]
+            end = _RADIX_DIGITS[base].match(src, radix.end()).end()
+            self.pos = end
+            digits = src[radix.end():end].replace("_", "")
+            value = int(digits, base) if digits else -1
+            if not 0 <= value <= 0xFFFF_FFFF_FFFF_FFFF:
+                raise self.error(f"Invalid number: '{digits}'", start, "MalformedNumber")
+            return "int", value - (1 << 64) if value > INT_MAX else value
+        m = _DECIMAL.match(src, start + 1)
+        self.pos = m.end()
+        text = src[start:m.end()].replace("_", "")
+        if m["bare_point"]:
+            text += "0"
+        if not m["point"] and not m["bare_point"] and not m["exp"]:
+            if len(text.lstrip("0")) <= 19:  # else past i64 (and past int()'s digit limit)
+                value = int(text)
+                if value <= INT_MAX + 1:
+                    return "int", value
         try:
-            value = int(digits.replace("_", ""), RADIXES[radix.lower()])
-        except ValueError:
-            raise self.error(f"Invalid number: '{src[start:end]}'", start,
-                             "MalformedNumber") from None
-        if value > 0xFFFF_FFFF_FFFF_FFFF:
-            raise self.error(f"Invalid number: '{src[start:end]}'", start, "MalformedNumber")
-        if value > INT_MAX:
-            value -= 1 << 64
-        if src.startswith(".", end) and "0" <= src[end + 1:end + 2] <= "9":
-            raise self.error(f"Invalid number: '{src[start:end]}.'", start, "MalformedNumber")
-        return value
+            return "float", float(text)
+        except ValueError:  # an exponent without digits: ``1e+``
+            raise self.error(f"Invalid number: '{text}'", start, "MalformedNumber") from None
 
     def quoted(self, quote: str) -> str:
         """A ``"string"`` or ``'c'`` with escapes and ``\\``-newline continuations (which also

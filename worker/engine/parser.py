@@ -296,10 +296,7 @@ class Parser:
             if t.value == "+" and operand.kind == "lit" and type(operand.value) in (int, float):
                 return operand
             return Unary(t.line, t.col, op=t.value, e=operand)
-        node = self.postfix(self.primary())
-        if node.kind == "lit" and type(node.value) is int and node.value > INT_MAX:
-            raise self.error("Integer overflow", t, kind="MalformedNumber")
-        return node
+        return self.postfix(self.primary())
 
     def args(self) -> list[Node]:
         self.expect_op("(")
@@ -380,6 +377,8 @@ class Parser:
         k, v = t.kind, t.value
         L, C = t.line, t.col
         if k in ("int", "float", "str", "char"):
+            if k == "int" and v > INT_MAX:  # 2^63 without a minus is too large for i64: a
+                v = float(v)                # FLOAT, as Rhai's tokenizer makes it
             return Lit(L, C, value=v)
         if k == "interp":
             parts: list[Any] = []
