@@ -227,11 +227,11 @@ class Engine:
         # read-only: what is derived from them below, and the prepared runs kept for reuse
         # (``CompiledScript.idle``), are computed once
         self.limits = types.MappingProxyType(limits)
+        # the limits baked into compiled code: a script compiled under others is recompiled
         self.settings = (limits["max_expr_depth"], chunk_size(limits["max_operations"]),
                          limits["max_string_size"], limits["max_array_size"],
                          limits["max_map_size"], limits["max_script_size"],
                          limits["max_ast_size"], limits["max_functions"])
-        """The limits baked into compiled code: a script compiled under others is recompiled."""
         self.main_levels = call_levels(limits["max_call_levels"])
         self.on_print = on_print or (lambda s: print(s, file=sys.stdout))
         self.on_debug = on_debug or (lambda s: print(s, file=sys.stderr))
@@ -491,8 +491,6 @@ class Engine:
             compiled = self.modules.script(
                 file, path, self.limits["max_script_size"],
                 lambda text: self.compile(text, deadline=importer.deadline))
-            if compiled.settings != self.settings:  # the engine's limits were changed
-                compiled = self.compile(compiled.source, deadline=importer.deadline)
         except LimitError:
             raise
         except RhaiError as exc:
