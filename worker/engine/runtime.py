@@ -228,7 +228,10 @@ def const_fail(name: str) -> None:
 
 
 class Runtime:
-    """State of one script run: limits, output callbacks, function tables, operation count."""
+    """State of one script run: limits, output callbacks, function tables, operation count.
+
+    Keep instances (and ModuleRuntime's) under 30 attributes: beyond that CPython 3.11 no
+    longer stores them inline, and every ``self.x`` in the hot paths gets slower."""
 
     def __init__(self, limits: dict, on_print: Callable[[str], Any],
                  on_debug: Callable[[str], Any], host_fns: dict, ns: dict,
@@ -247,13 +250,12 @@ class Runtime:
         self.in_function_call: Callable[[RhaiError], RhaiError] = lambda exc: exc
         self.max_ops = limits["max_operations"] or 0
         self.chunk_size = chunk_size(self.max_ops)
-        self.first_grant = min(GRANT, self.max_ops) if self.max_ops else GRANT
         self.get_ops: Callable[[], int] = lambda: self.granted  # replaced by the script's
         self.set_ops: Callable[[int], None] = lambda value: None
-        self.max_string = limits["max_string_size"] or 0
+        max_string = limits["max_string_size"] or 0
         self.max_array = limits["max_array_size"] or 0
         self.max_map = limits["max_map_size"] or 0
-        self.size = SizeLimits(self.max_string, self.max_array, self.max_map)
+        self.size = SizeLimits(max_string, self.max_array, self.max_map)
         self.quarter_string = self.size.max_string // 4  # see SizeLimits.check_string
         timeout = limits["timeout"]
         self.reset(time.monotonic() + timeout if timeout else 0.0)
@@ -265,7 +267,7 @@ class Runtime:
         once ``set_ops`` is the script's."""
         self.depth = 0  # call level of the native call in progress (see invoke_at_depth)
         self.total = 0  # operations accounted so far
-        self.granted = self.first_grant  # the countdown last granted
+        self.granted = min(GRANT, self.max_ops) if self.max_ops else GRANT  # last countdown
         self.set_ops(self.granted)
         self.deadline = deadline
         self.known: dict[int, tuple] = {}  # id -> (array, its length, its sizes), see remember
