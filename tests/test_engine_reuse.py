@@ -42,6 +42,11 @@ def largest_within(limits: dict, script: str, scope: dict, host_fns: dict | None
     return low
 
 
+def assert_reused(engine: Engine, compiled) -> None:
+    """The engine keeps a run of ``compiled`` for reuse: the test did test reuse."""
+    assert compiled.idle.get(engine), "no run was kept for reuse"
+
+
 def assert_boundary(engine: Engine, compiled, n_max: int) -> None:
     """``compiled`` runs with ``n_max`` and fails with ``n_max + 1``, each twice in a row."""
     for _ in range(2):
@@ -59,6 +64,7 @@ def test_operation_count_starts_from_zero_every_run():
     most = n_max * 3 // 4  # each run uses most of max_operations: two would be over it
     for _ in range(3):
         assert engine.eval(compiled, scope={"n": most}) == most * (most - 1) // 2
+    assert_reused(engine, compiled)
 
 
 def test_a_throw_mid_loop_leaves_no_count_behind():
@@ -75,6 +81,7 @@ def test_a_throw_mid_loop_leaves_no_count_behind():
             engine.eval(compiled, scope={"n": n_max + 1, "stop": -1})
         with pytest.raises(RhaiError, match="Runtime error: 777"):
             engine.eval(compiled, scope={"n": n_max, "stop": 777})
+    assert_reused(engine, compiled)
 
 
 def test_variables_and_global_constants_do_not_survive_a_run():
@@ -92,6 +99,8 @@ def test_variables_and_global_constants_do_not_survive_a_run():
     compiled2 = engine2.compile('if v == 2 { return is_def_var("x"); } let x = 1; x')
     assert engine2.eval(compiled2, scope={"v": 1}) == 1
     assert engine2.eval(compiled2, scope={"v": 2}) is False
+    assert_reused(engine, compiled)
+    assert_reused(engine2, compiled2)
 
 
 def test_scope_variables_belong_to_their_call():
@@ -102,6 +111,7 @@ def test_scope_variables_belong_to_their_call():
     assert scope == {"a": 1}  # the host's dict is not changed
     assert engine.eval(compiled) == "no a"
     assert engine.eval(compiled, scope=scope) == 2
+    assert_reused(engine, compiled)
 
 
 def test_variables_eval_declared_do_not_survive_a_run():
@@ -111,6 +121,7 @@ def test_variables_eval_declared_do_not_survive_a_run():
     assert engine.eval(compiled, scope={"v": 1}) == 5
     assert engine.eval(compiled, scope={"v": 2}) == "no y"
     assert engine.eval(compiled, scope={"v": 1}) == 5
+    assert_reused(engine, compiled)
 
 
 def test_printed_output_goes_to_the_callback_of_the_moment():
@@ -123,6 +134,7 @@ def test_printed_output_goes_to_the_callback_of_the_moment():
     engine.eval(compiled, scope={"v": 2})
     assert first == ["one", "run 1"]
     assert second == ["run 2"]
+    assert_reused(engine, compiled)
 
 
 def test_each_run_has_its_own_deadline():
@@ -134,10 +146,15 @@ def test_each_run_has_its_own_deadline():
     assert engine.eval(compiled) == 42
     with pytest.raises(LimitError, match="timeout"):
         engine.eval(compiled, deadline=time.monotonic() - 1)
+    assert_reused(engine, compiled)
 
 
 def test_call_depth_after_an_error_deep_in_calls():
-    script = "fn f(k) { if k == 0 { if fail { throw \"deep\"; } 0 } else { [k].map(|x| f(x - 1))[0] + 1 } } f(n)"
+    script = """
+        fn down(x) { f(x - 1) }
+        fn f(k) { if k == 0 { if fail { throw "deep"; } 0 } else { [k].map(Fn("down"))[0] + 1 } }
+        f(n)
+    """
     limits = {"max_call_levels": 24}
     engine = Engine(**limits)
     compiled = engine.compile(script)
@@ -155,6 +172,7 @@ def test_call_depth_after_an_error_deep_in_calls():
         assert engine.eval(compiled, scope={"n": deepest, "fail": False}) == deepest
         with pytest.raises(LimitError, match="max_call_levels"):
             engine.eval(compiled, scope={"n": deepest + 1, "fail": False})
+    assert_reused(engine, compiled)
 
 
 def test_closures_returned_by_earlier_runs_keep_their_own_run():
@@ -201,6 +219,7 @@ def test_a_host_function_may_run_the_same_compiled_script():
     engine.register_fn("reenter", lambda: engine.eval(compiled, scope={"v": 2}))
     for _ in range(3):
         assert engine.eval(compiled, scope={"v": 1}) == [1, 1, [2, 2]]
+    assert_reused(engine, compiled)
 
 
 def test_concurrent_runs_from_threads_are_isolated():
@@ -229,6 +248,7 @@ def test_concurrent_runs_from_threads_are_isolated():
     for index in range(threads):
         assert results[index, n_max] == [index, index, n_max * (n_max - 1) // 2]
         assert results[index, n_max + 1] == "max_operations"
+    assert_reused(engine, compiled)
     assert len(compiled.idle[engine]) <= IDLE_RUNS
 
 
@@ -239,6 +259,11 @@ def test_scripts_with_modules_run_isolated(tmp_path):
     compiled = engine.compile('import "counter" as c; c::n + v')
     assert [engine.eval(compiled, scope={"v": v}) for v in (1, 2)] == [2, 3]
     assert printed == ["loading", "loading"]  # every run loads its own modules
+    assert not compiled.idle.get(engine)  # runs that use modules are not kept
+    through_eval = engine.compile('eval("import \\"counter\\" as c; let x = c::n + v;"); x')
+    assert [engine.eval(through_eval, scope={"v": v}) for v in (1, 2)] == [2, 3]
+    assert printed == ["loading"] * 4
+    assert_reused(engine, through_eval)  # the modules are the eval's; the run is reset
 
 
 def test_a_script_compiled_under_other_limits_runs_under_the_engines():
