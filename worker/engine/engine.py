@@ -7,6 +7,7 @@ engine keeps a few idle ones per compiled script and reuses them, reset (``Engin
 """
 from __future__ import annotations
 
+import collections
 import itertools
 import os
 import sys
@@ -65,7 +66,7 @@ class CompiledScript:
         self.python_source = python_source
         # engine -> prepared runs of this script that ended and were reset, for its next runs
         # (see ``Engine.eval``); they go when the script goes (nothing in them refers to it)
-        self.idle: dict[Engine, list[tuple[dict, Runtime]]] = {}
+        self.idle: dict[Engine, collections.deque[tuple[dict, Runtime]]] = {}
 
 
 def locate(exc: BaseException) -> tuple[int, int]:
@@ -346,7 +347,7 @@ class Engine:
         runs = compiled.idle.get(self)
         if runs:
             try:
-                return runs.pop()  # atomic: threads need no lock
+                return runs.pop()  # atomic, as ``append``: threads need no lock
             except IndexError:  # another thread took the last one
                 return None
         return None
@@ -362,9 +363,8 @@ class Engine:
         ns["_SCOPE"] = ns["_GLOBALS"] = EMPTY  # ``_start`` gives the next run its own
         runs = compiled.idle.get(self)
         if runs is None:
-            runs = compiled.idle.setdefault(self, [])
-        if len(runs) < IDLE_RUNS:
-            runs.append((ns, rt))
+            runs = compiled.idle.setdefault(self, collections.deque(maxlen=IDLE_RUNS))
+        runs.append((ns, rt))  # when IDLE_RUNS are kept already, the oldest goes
 
     def _start(self, ns: dict, rt: Runtime, values: dict, deadline: float) -> None:
         """Give a prepared run (new, or reset by ``_give_back``) this run's inputs:
