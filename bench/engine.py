@@ -6,7 +6,9 @@ limits raised so the programs fit), the same algorithm written plainly in Python
 function, and, when ``../shared/rhai-native/rhai-oracle`` is present, native Rhai's own eval time.
 Prints the three times and the ratios per program, the geometric mean and the worst, then a
 compile table: the engine's parse + code generation against CPython's ``compile()`` of the
-Python twin's source. ``--quick`` uses small sizes for a smoke test.
+Python twin's source, and the fixed cost of a run: an eval of an already compiled ``40 + 2``
+against a call of a Python function returning the same. ``--quick`` uses small sizes for a smoke
+test.
 ``--baseline REV`` instead times this checkout's engine against the engine of git revision REV
 (for example the commit before a change), in alternating child processes so that drift in the
 machine's speed hits both alike, and prints the ratio per program.
@@ -76,6 +78,35 @@ def compile_ratio(engine: Engine, program: Program, size: int, repeat: int) -> t
     t_python, _ = best_of(repeat, lambda: compile(python_source + f"\n# {time.time_ns()}",
                                                   program.name, "exec"))
     return t_engine, t_python
+
+
+FIXED_COST_SOURCE = "40 + 2"
+FIXED_COST_CALLS = 2000  # evals per timed round: a few milliseconds
+
+
+def forty_two() -> int:
+    """The Python twin of ``40 + 2``."""
+    return 40 + 2
+
+
+def fixed_cost(engine: Engine, repeat: int) -> tuple[float, float]:
+    """CPU microseconds per ``engine.eval`` of an already compiled ``40 + 2`` (a script that
+    does almost nothing, so: what every run costs) and per call of ``forty_two``, best of
+    ``repeat`` rounds."""
+    compiled = engine.compile(FIXED_COST_SOURCE)
+
+    def evals() -> None:
+        for _ in range(FIXED_COST_CALLS):
+            engine.eval(compiled)
+
+    def calls() -> None:
+        for _ in range(FIXED_COST_CALLS):
+            forty_two()
+
+    evals()  # the first run prepares what later runs reuse
+    t_eval, _ = best_of(repeat, evals, time.process_time)
+    t_call, _ = best_of(repeat, calls, time.process_time)
+    return t_eval / FIXED_COST_CALLS * 1e6, t_call / FIXED_COST_CALLS * 1e6
 
 
 def geometric_mean(values: list[float]) -> float:
@@ -206,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"geometric mean engine/python: {geometric_mean([r for r, _ in ratios]):.2f} over "
               f"{len(ratios)} programs; worst: {worst_name} {worst_ratio:.2f}; "
               f"failed: {failures}")
+    eval_us, call_us = fixed_cost(engine, max(args.repeat, 5))
+    print(f"eval fixed cost: {eval_us:.2f} us per eval of a compiled `{FIXED_COST_SOURCE}`, "
+          f"vs {call_us:.2f} us for a Python function call of the same (CPU time)")
 
     print()
     print(f"{'compile':<18} {'engine ms':>10} {'python ms':>10} {'ratio':>7} {'rhai chars':>11}")

@@ -563,6 +563,6 @@ class ExpressionCompiler:
         saved_pos = self.pos
         self.function_once(pyname, e.params, e.body, None, self.frame.inner())
         self.pos = saved_pos
-        return f"_FnPtr({self.const('anon$' + str(self.n))}, [], ({pyname}, {len(e.params)}))"
+        return f"_closure({self.const('anon$' + str(self.n))}, ({pyname}, {len(e.params)}))"
 
 

@@ -1,14 +1,18 @@
 """The public ``Engine``: compile Rhai source to Python code objects and run them under limits.
 
-A ``CompiledScript`` holds the Python code object (compiled once, reusable); every run execs it
-into a fresh namespace, so runs never share state, and maps errors back to Rhai positions.
+A ``CompiledScript`` holds the Python code object (compiled once, reusable); a run execs it into
+a namespace of its own with a runtime of its own (``Engine._namespace``), and errors are mapped
+back to Rhai positions. Building that namespace is most of the cost of a small script, so the
+engine keeps a few idle ones per compiled script and reuses them, reset (``Engine.eval``).
 """
 from __future__ import annotations
 
+import collections
 import itertools
 import os
 import sys
 import time
+import types
 import warnings
 import weakref
 from typing import Any, Callable
@@ -60,6 +64,9 @@ class CompiledScript:
         self.consts = consts
         self.filename = filename
         self.python_source = python_source
+        # engine -> prepared runs of this script that ended and were reset, for its next runs
+        # (see ``Engine.eval``); they go when the script goes (nothing in them refers to it)
+        self.idle: dict[Engine, collections.deque[tuple[dict, Runtime]]] = {}
 
 
 def locate(exc: BaseException) -> tuple[int, int]:
@@ -152,6 +159,20 @@ def as_rhai_error(exc: Exception) -> RhaiError:
     return EvalError(f"Internal error: {type(exc).__name__}: {exc}", line, col)
 
 
+def scope_values(scope: dict) -> dict:
+    """The host's scope variables as Rhai values (a copy: the script's changes stay in it);
+    an invalid name or value is an EvalError."""
+    values = {}
+    for name, value in scope.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise EvalError(f"Invalid scope variable name: {name!r}", 1, 1)
+        try:
+            values[name] = from_python(value, f"scope variable '{name}'")
+        except EvalError as exc:
+            raise exc.at(1, 1) from None
+    return values
+
+
 def out_of_memory() -> LimitError:
     """Python could not allocate memory (the worker's memory limit, or the machine's)."""
     return LimitError("memory", "Out of memory: the script needs more memory than the worker "
@@ -173,8 +194,13 @@ def compile_failure(exc: SyntaxError) -> RhaiError:
                      f"generated line {exc.lineno})", 1, 1)
 
 
+IDLE_RUNS = 2  # idle prepared runs kept per compiled script and engine
+EMPTY = types.MappingProxyType({})  # an idle run's scope and constants: no run writes to them
+
+
 class Engine:
-    """A sandboxed Rhai interpreter; limits are keyword arguments (0 means unlimited)."""
+    """A sandboxed Rhai interpreter; limits are keyword arguments (0 means unlimited), fixed
+    for the engine's lifetime (``limits`` is read-only)."""
 
     def __init__(self, *, max_operations: int = DEFAULT_LIMITS["max_operations"],
                  max_call_levels: int = DEFAULT_LIMITS["max_call_levels"],
@@ -189,16 +215,25 @@ class Engine:
                  on_print: Callable[[str], Any] | None = None,
                  on_debug: Callable[[str], Any] | None = None,
                  module_dir: str | os.PathLike | None = None) -> None:
-        self.limits = {
+        limits = {
             "max_operations": max_operations, "max_call_levels": max_call_levels,
             "max_expr_depth": max_expr_depth, "max_string_size": max_string_size,
             "max_array_size": max_array_size, "max_map_size": max_map_size, "timeout": timeout,
             "max_script_size": max_script_size, "max_ast_size": max_ast_size,
             "max_functions": max_functions,
         }
-        for name, value in self.limits.items():
+        for name, value in limits.items():
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name} must be a non-negative number, not {value!r}")
+        # read-only: what is derived from them below, and the prepared runs kept for reuse
+        # (``CompiledScript.idle``), are computed once
+        self.limits = types.MappingProxyType(limits)
+        # the limits baked into compiled code: a script compiled under others is recompiled
+        self.settings = (limits["max_expr_depth"], chunk_size(limits["max_operations"]),
+                         limits["max_string_size"], limits["max_array_size"],
+                         limits["max_map_size"], limits["max_script_size"],
+                         limits["max_ast_size"], limits["max_functions"])
+        self.main_levels = call_levels(limits["max_call_levels"])
         self.on_print = on_print or (lambda s: print(s, file=sys.stdout))
         self.on_debug = on_debug or (lambda s: print(s, file=sys.stderr))
         self.host_fns: dict[str, Callable[..., Any]] = {}
@@ -263,16 +298,9 @@ class Engine:
         budget.check_deadline()
         private = frozenset(key for key, fn in script.fns.items() if fn.private)
         compiled = CompiledScript(code, table, fn_py, consts, filename, py_source, source,
-                                  self._settings(), uses_modules, private)
+                                  self.settings, uses_modules, private)
         _scripts[filename] = compiled
         return compiled
-
-    def _settings(self) -> tuple:
-        return (self.limits["max_expr_depth"],
-                chunk_size(self.limits["max_operations"]), self.limits["max_string_size"],
-                self.limits["max_array_size"], self.limits["max_map_size"],
-                self.limits["max_script_size"], self.limits["max_ast_size"],
-                self.limits["max_functions"])
 
     # ---- running ------------------------------------------------------------------------------
     def deadline_from_now(self) -> float:
@@ -295,27 +323,60 @@ class Engine:
             raise ValueError(f"scope must be a dict of variables, not {type(scope).__name__}")
         compiled = script if isinstance(script, CompiledScript) else \
             self.compile(script, deadline=deadline)
-        if compiled.settings != self._settings():  # compiled by an engine with other limits
-            compiled = self.compile(compiled.source, deadline=deadline)
-        values = {}
-        for name, value in (scope or {}).items():
-            if not isinstance(name, str) or not name.isidentifier():
-                raise EvalError(f"Invalid scope variable name: {name!r}", 1, 1)
-            try:
-                values[name] = from_python(value, f"scope variable '{name}'")
-            except EvalError as exc:
-                raise exc.at(1, 1) from None
+        if compiled.settings is not self.settings and compiled.settings != self.settings:
+            compiled = self.compile(compiled.source, deadline=deadline)  # other limits
+        values = scope_values(scope) if scope else {}
         try:
-            ns, rt = self._namespace(compiled, values, None)
-            rt.values_within_limits = all(rt.size.within(v) for v in values.values())
-            rt.deadline = deadline
-            rt.check_deadline()  # compiling may have used it all
-            result = ns["_main"](call_levels(self.limits["max_call_levels"]), None)
+            ns, rt = self._take_run(compiled) or self._namespace(compiled, values, None)
+        except Exception as exc:
+            raise as_rhai_error(exc) from None
+        try:
+            self._start(ns, rt, values, deadline)
+            result = ns["_main"](self.main_levels, None)
         except ScriptExit as stop:
             result = stop.value
         except Exception as exc:
             raise as_rhai_error(exc) from None
+        finally:
+            self._give_back(compiled, ns, rt)
         return result if raw else to_python(result)
+
+    def _take_run(self, compiled: CompiledScript) -> tuple[dict, Runtime] | None:
+        """An idle prepared run of ``compiled``, taken out so no other run can have it; None
+        when there is none (a re-entrant or concurrent run then has a new one built)."""
+        runs = compiled.idle.get(self)
+        if runs:
+            try:
+                return runs.pop()  # atomic, as ``append``: threads need no lock
+            except IndexError:  # another thread took the last one
+                return None
+        return None
+
+    def _give_back(self, compiled: CompiledScript, ns: dict, rt: Runtime) -> None:
+        """Keep the run that just ended, reset, for a next run of ``compiled`` (at most
+        IDLE_RUNS), unless code that may outlive the run holds it (a closure it made, see
+        ``Runtime.handed_out``) or it uses modules (the module views and namespaces it built
+        keep references to it)."""
+        if rt.handed_out or compiled.uses_modules:
+            return
+        rt.reset(0.0)
+        ns["_SCOPE"] = ns["_GLOBALS"] = EMPTY  # ``_start`` gives the next run its own
+        runs = compiled.idle.get(self)
+        if runs is None:
+            runs = compiled.idle.setdefault(self, collections.deque(maxlen=IDLE_RUNS))
+        runs.append((ns, rt))  # when IDLE_RUNS are kept already, the oldest goes
+
+    def _start(self, ns: dict, rt: Runtime, values: dict, deadline: float) -> None:
+        """Give a prepared run (new, or reset by ``_give_back``) this run's inputs:
+        the scope's variables, fresh ``global::`` constants, the deadline (which compiling may
+        have used up), and the engine's output callbacks as they are now."""
+        ns["_SCOPE"] = values
+        ns["_GLOBALS"] = {}
+        rt.on_print, rt.on_debug = self.on_print, self.on_debug
+        if values:
+            rt.values_within_limits = all(rt.size.within(v) for v in values.values())
+        rt.deadline = deadline
+        rt.check_deadline()
 
     run = eval
 
@@ -342,7 +403,7 @@ class Engine:
             "_i64": i64, "_MAX": INT_MAX, "_SIZED": SIZED,
             "_check_long_string": rt.check_long_string, "_array_literal": rt.array_literal,
             "_map_literal": rt.map_literal, "_copy": rt.copy, "_interp": rt.interp,
-            "_FnPtr": FnPtr,
+            "_FnPtr": FnPtr, "_closure": rt.closure,
             # operators
             "_add": rt.add, "_add_assign": rt.iadd, "_sub": ops.sub, "_mul": ops.mul,
             "_div": ops.div, "_mod": ops.mod, "_pow": ops.power, "_shl": ops.shl,
@@ -412,6 +473,8 @@ class Engine:
         finally:
             rt.set_ops(child.get_ops())
             rt.total, rt.granted = child.total, child.granted
+            # the caller's functions are the eval's too: its closures may call them
+            rt.handed_out = rt.handed_out or child.handed_out
 
     # ---- modules ------------------------------------------------------------------------------
     def _run_modules(self) -> ModuleView:
@@ -428,8 +491,6 @@ class Engine:
             compiled = self.modules.script(
                 file, path, self.limits["max_script_size"],
                 lambda text: self.compile(text, deadline=importer.deadline))
-            if compiled.settings != self._settings():  # the engine's limits were changed
-                compiled = self.compile(compiled.source, deadline=importer.deadline)
         except LimitError:
             raise
         except RhaiError as exc:

@@ -225,7 +225,10 @@ def const_fail(name: str) -> None:
 
 
 class Runtime:
-    """State of one script run: limits, output callbacks, function tables, operation count."""
+    """State of one script run: limits, output callbacks, function tables, operation count.
+
+    Keep instances (and ModuleRuntime's) under 30 attributes: beyond that CPython 3.11 no
+    longer stores them inline, and every ``self.x`` in the hot paths gets slower."""
 
     def __init__(self, limits: dict, on_print: Callable[[str], Any],
                  on_debug: Callable[[str], Any], host_fns: dict, ns: dict,
@@ -242,20 +245,28 @@ class Runtime:
         self.locate: Callable[[BaseException], tuple[int, int]] = lambda exc: (0, 0)
         # Rhai's ErrorInFunctionCall wrapping of an error, from its traceback (set by the engine)
         self.in_function_call: Callable[[RhaiError], RhaiError] = lambda exc: exc
-        self.depth = 0
         self.max_ops = limits["max_operations"] or 0
         self.chunk_size = chunk_size(self.max_ops)
-        self.total = 0  # operations accounted so far
-        self.granted = min(GRANT, self.max_ops) if self.max_ops else GRANT  # last countdown
         self.get_ops: Callable[[], int] = lambda: self.granted  # replaced by the script's
         self.set_ops: Callable[[int], None] = lambda value: None
-        timeout = limits["timeout"]
-        self.deadline = time.monotonic() + timeout if timeout else 0.0
-        self.max_string = limits["max_string_size"] or 0
+        max_string = limits["max_string_size"] or 0
         self.max_array = limits["max_array_size"] or 0
         self.max_map = limits["max_map_size"] or 0
-        self.size = SizeLimits(self.max_string, self.max_array, self.max_map)
+        self.size = SizeLimits(max_string, self.max_array, self.max_map)
         self.quarter_string = self.size.max_string // 4  # see SizeLimits.check_string
+        timeout = limits["timeout"]
+        self.reset(time.monotonic() + timeout if timeout else 0.0)
+
+    def reset(self, deadline: float) -> None:
+        """Start a run from scratch: every attribute that changes while a script runs is set
+        here, and only here, to its initial value (the engine reuses a runtime for another run
+        of the same script, see ``Engine.eval``). Also resets the script's countdown ``_ops``
+        once ``set_ops`` is the script's."""
+        self.depth = 0  # call level of the native call in progress (see invoke_at_depth)
+        self.total = 0  # operations accounted so far
+        self.granted = min(GRANT, self.max_ops) if self.max_ops else GRANT  # last countdown
+        self.set_ops(self.granted)
+        self.deadline = deadline
         self.known: dict[int, tuple] = {}  # id -> (array, its length, its sizes), see remember
         self.collected: tuple | None = None  # sizes of a COLLECTING native's callback results
         self.work = WORK_UNITS  # see spend
@@ -263,6 +274,10 @@ class Runtime:
         # checked as it is made, so only then must a value be walked before it is formatted
         self.values_within_limits = True
         self.modules: Any = None  # the ModuleView of code that uses modules (modules.py)
+        # a closure of this run's code was made: it may outlive the run (returned, thrown,
+        # given to a host function) and it calls into this runtime and namespace, so they
+        # must never serve another run
+        self.handed_out = False
 
     # ---- limits ---------------------------------------------------------------------------
     def tick(self) -> None:
@@ -1053,6 +1068,11 @@ class Runtime:
         if tb is None:
             raise EvalError("'this' is not bound here", kind="ErrorUnboundThis")
         return tb[0]
+
+    def closure(self, name: str, func: tuple[Callable[..., Any], int]) -> FnPtr:
+        """A closure value (``|x| ...``): its code belongs to this run (see ``handed_out``)."""
+        self.handed_out = True
+        return FnPtr(name, [], func)
 
     def throw(self, value: Any) -> None:
         text = to_display(value)  # Rhai's ErrorRuntime: "Runtime error[: value]"
