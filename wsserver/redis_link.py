@@ -41,11 +41,21 @@ class Link(Protocol):
         """Close the connection (idempotent)."""
 
 
-class _RespProtocol(asyncio.Protocol):
-    """Feeds received bytes to hiredis and resolves the waiting exchange once its replies are
-    complete: no reader task, no per-read future."""
+READ_BUFFER_SIZE = 64 * 1024
+"""Bytes one read from Redis takes at most (into a buffer the connections of one server share)."""
 
-    def __init__(self) -> None:
+
+class _RespProtocol(asyncio.BufferedProtocol):
+    """Feeds received bytes to hiredis and resolves the waiting exchange once its replies are
+    complete: no reader task, no per-read future.
+
+    Reads land in ``read_buffer``, which hiredis copies from at once: the connections of one
+    event loop can share it, and no read allocates (asyncio's plain ``Protocol`` allocates
+    256 KiB for every read, and the kernel maps and unmaps it).
+    """
+
+    def __init__(self, read_buffer: memoryview) -> None:
+        self.read_buffer = read_buffer
         self.parser = hiredis.Reader(replyError=ReplyError, encoding="utf-8")
         self.transport: asyncio.Transport | None = None
         self.waiter: asyncio.Future[list[Any]] | None = None
@@ -56,11 +66,14 @@ class _RespProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.read_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
         if self.waiter is None:
             self.broken = RedisFailure("unexpected data on an idle connection")
             return
-        self.parser.feed(data)
+        self.parser.feed(self.read_buffer, 0, nbytes)
         try:
             while len(self.replies) < self.wanted:
                 reply = self.parser.gets()
@@ -94,10 +107,13 @@ class _RespProtocol(asyncio.Protocol):
 class PlainLink:
     """A RESP connection to the Redis of a plain ``redis://``/``unix://`` URL."""
 
-    def __init__(self, target: PlainTarget, timeout: float) -> None:
+    def __init__(self, target: PlainTarget, timeout: float, read_buffer: memoryview) -> None:
+        """``read_buffer`` may be shared by every ``PlainLink`` used on the same event loop."""
         self._target = target
         self._timeout = timeout
+        self._read_buffer = read_buffer
         self._protocol: _RespProtocol | None = None
+        self._timer: asyncio.TimerHandle | None = None
 
     async def ensure_open(self) -> None:
         if self._protocol is not None:
@@ -109,10 +125,10 @@ class PlainLink:
         try:
             async with asyncio.timeout(self._timeout):
                 if target.unix_path is not None:
-                    _, protocol = await loop.create_unix_connection(_RespProtocol,
+                    _, protocol = await loop.create_unix_connection(self._new_protocol,
                                                                     target.unix_path)
                 else:
-                    _, protocol = await loop.create_connection(_RespProtocol, target.host,
+                    _, protocol = await loop.create_connection(self._new_protocol, target.host,
                                                                target.port)
         except (OSError, asyncio.TimeoutError) as exc:
             where = target.unix_path or f"{target.host}:{target.port}"
@@ -131,7 +147,20 @@ class PlainLink:
                 await self.close()
                 raise
 
-    async def exchange(self, packed: bytes, count: int) -> list[Any]:
+    def _new_protocol(self) -> _RespProtocol:
+        return _RespProtocol(self._read_buffer)
+
+    def is_ready(self) -> bool:
+        """Whether the connection is open and in step, so ``send`` may be called right away."""
+        protocol = self._protocol
+        return protocol is not None and protocol.transport is not None and protocol.broken is None
+
+    def send(self, packed: bytes, count: int) -> asyncio.Future[list[Any]]:
+        """Write ``packed`` (``count`` commands) now; the future gets their ``count`` replies.
+
+        No task and no coroutine: the protocol resolves the future when the replies are in.
+        Call ``finish`` with the future once it is done (or cancelled).
+        """
         protocol = self._protocol
         if protocol is None or protocol.transport is None or protocol.broken is not None:
             raise RedisFailure("connection to Redis is not open")
@@ -140,16 +169,32 @@ class PlainLink:
         protocol.waiter, protocol.wanted, protocol.replies = waiter, count, []
         protocol.transport.write(packed)
         # A plain timer failing the waiter: cheaper than asyncio.timeout's task cancellation.
-        timer = loop.call_later(self._timeout, protocol.time_out, waiter)
+        self._timer = loop.call_later(self._timeout, protocol.time_out, waiter)
+        return waiter
+
+    def finish(self, waiter: asyncio.Future[list[Any]]) -> None:
+        """End the exchange ``send`` started: stop its timer; one abandoned before its replies
+        were all in (a cancelled play) leaves the connection out of step, so it is not reused."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        protocol = self._protocol
+        if protocol is not None and protocol.waiter is waiter:
+            protocol.waiter = None
+            protocol.broken = RedisFailure("a reply was abandoned")
+
+    async def exchange(self, packed: bytes, count: int) -> list[Any]:
+        waiter = self.send(packed, count)
         try:
             return await waiter
         finally:
-            timer.cancel()
-            if protocol.waiter is waiter:  # cancelled mid-reply: out of step
-                protocol.waiter = None
-                protocol.broken = RedisFailure("a reply was abandoned")
+            self.finish(waiter)
 
     async def close(self) -> None:
+        self.abort()
+
+    def abort(self) -> None:
+        """``close`` without awaiting: nothing is left to wait for once the transport is told."""
         protocol, self._protocol = self._protocol, None
         if protocol is not None and protocol.transport is not None:
             protocol.transport.close()
