@@ -51,10 +51,11 @@ class CircleSocket(tornado.websocket.WebSocketHandler):
         self.running: set[asyncio.Future[Any]] = set()
         self.in_flight = 0
 
-    async def get(self, circle_key: str | None = None, *args: str, **kwargs: str) -> None:
-        if circle_key is not None and not self._is_this_circle(circle_key):
+    def prepare(self) -> None:
+        # Here rather than in an overridden get(): every message of the connection is read
+        # inside get(), so a wrapper around it would cost a coroutine step per message.
+        if self.path_args and not self._is_this_circle(self.path_args[0]):
             raise tornado.web.HTTPError(404)
-        await super().get(*args, **kwargs)
 
     def _is_this_circle(self, key: str) -> bool:
         try:
@@ -101,27 +102,31 @@ class CircleSocket(tornado.websocket.WebSocketHandler):
             return
         if isinstance(outcome, tasks.QueuedScript):
             self.running.add(outcome.replies)
-            outcome.replies.add_done_callback(
-                lambda replies: self._play_done(item, outcome, replies))
+            outcome.replies.add_settle_callback(self._play_done, item, outcome)
         else:
             self._finish(item, rpc.result_response(item.id, outcome))
 
     def _play_done(self, item: rpc.Request, queued: tasks.QueuedScript,
-                   replies: asyncio.Future[list[Any]]) -> None:
-        """A single play's round trip is done: answer it, or withdraw it in a task when the
-        worker did not answer in time. Nothing to do when the connection closed meanwhile."""
+                   replies: tasks.Exchange) -> None:
+        """A single play's round trip is done (it runs as the Redis reply is read): answer it,
+        or withdraw it in a task when the worker did not answer in time. Nothing to do when the
+        connection closed meanwhile."""
         self.running.discard(replies)
         if replies.cancelled():
             return
         try:
             result = self.session.play_answer(queued)
         except Exception as exc:
-            self._finish(item, _error_response(item, exc))
-            return
-        if result is None:
-            self._track(asyncio.ensure_future(self._finish_late_play(item, queued)))
+            response = _error_response(item, exc)
         else:
-            self._finish(item, rpc.result_response(item.id, result))
+            if result is None:
+                self._track(asyncio.ensure_future(self._finish_late_play(item, queued)))
+                return
+            response = rpc.result_response(item.id, result)
+        try:
+            self._finish(item, response)
+        except Exception:  # must not reach the Redis connection's reader
+            log.exception("could not answer %s", item.method)
 
     async def _finish_late_play(self, item: rpc.Request, queued: tasks.QueuedScript) -> None:
         """Answer a play the worker did not answer in time, once it is withdrawn."""
@@ -136,7 +141,8 @@ class CircleSocket(tornado.websocket.WebSocketHandler):
         self.in_flight -= 1
         if not (isinstance(item, rpc.Request) and item.is_notification):
             self._send(response)
-        self._close_after_failed_logins()
+        if self.session.failed_logins:
+            self._close_after_failed_logins()
 
     async def _handle_batch(self, items: list[rpc.Request | rpc.Invalid]) -> None:
         """Answer a batch in one message once all its requests are answered."""

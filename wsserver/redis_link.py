@@ -12,7 +12,7 @@ read, and return an error reply as a ``ReplyError`` value rather than raising it
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import hiredis
 
@@ -40,6 +40,51 @@ class Link(Protocol):
     async def close(self) -> None:
         """Close the connection (idempotent)."""
 
+    def expire(self, now: float) -> None:
+        """Fail the exchange in progress if its deadline (event loop time) is past ``now``."""
+
+
+class Exchange(asyncio.Future):  # type: ignore[type-arg]
+    """The future replies of commands sent to Redis, which also runs its *settle callbacks* the
+    moment it is done (replies in, failed or cancelled), in the order they were added, before
+    anything else: unlike done callbacks they cost no trip round the event loop, so a play is
+    answered in the same step that reads its reply. A callback must not raise.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop=loop)
+        self._settle_callbacks: list[tuple[Callable[..., None], tuple[Any, ...]]] | None = []
+
+    def add_settle_callback(self, callback: Callable[..., None], *args: Any) -> None:
+        """Run ``callback(*args, self)`` once this is settled (at once if it already is)."""
+        if self._settle_callbacks is None:
+            callback(*args, self)
+        else:
+            self._settle_callbacks.append((callback, args))
+
+    def resolve(self, replies: list[Any]) -> None:
+        """Set the replies (unless cancelled meanwhile) and settle."""
+        if not self.done():
+            self.set_result(replies)
+        self._settle()
+
+    def fail(self, error: BaseException) -> None:
+        """Set ``error`` (unless cancelled meanwhile) and settle."""
+        if not self.done():
+            self.set_exception(error)
+        self._settle()
+
+    def cancel(self, msg: Any = None) -> bool:
+        if not super().cancel(msg):
+            return False
+        self._settle()
+        return True
+
+    def _settle(self) -> None:
+        callbacks, self._settle_callbacks = self._settle_callbacks, None
+        for callback, args in callbacks or ():
+            callback(*args, self)
+
 
 READ_BUFFER_SIZE = 64 * 1024
 """Bytes one read from Redis takes at most (into a buffer the connections of one server share)."""
@@ -58,7 +103,7 @@ class _RespProtocol(asyncio.BufferedProtocol):
         self.read_buffer = read_buffer
         self.parser = hiredis.Reader(replyError=ReplyError, encoding="utf-8")
         self.transport: asyncio.Transport | None = None
-        self.waiter: asyncio.Future[list[Any]] | None = None
+        self.waiter: Exchange | None = None
         self.wanted = 0
         self.replies: list[Any] = []
         self.broken: BaseException | None = None
@@ -85,27 +130,29 @@ class _RespProtocol(asyncio.BufferedProtocol):
             self._fail(self.broken)
             return
         waiter, self.waiter = self.waiter, None
-        if not waiter.done():
-            waiter.set_result(self.replies)
+        waiter.resolve(self.replies)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.broken = RedisFailure(f"Redis closed the connection{f': {exc}' if exc else ''}")
         self._fail(self.broken)
 
-    def time_out(self, waiter: asyncio.Future[list[Any]]) -> None:
-        """Fail ``waiter`` if its replies are still missing: Redis stopped answering."""
-        if self.waiter is waiter:
-            self.broken = RedisFailure("Redis did not answer in time")
-            self._fail(self.broken)
+    def time_out(self) -> None:
+        """Fail the waiting exchange: Redis stopped answering."""
+        self.broken = RedisFailure("Redis did not answer in time")
+        self._fail(self.broken)
 
     def _fail(self, error: BaseException) -> None:
         waiter, self.waiter = self.waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(error)
+        if waiter is not None:
+            waiter.fail(error)
 
 
 class PlainLink:
-    """A RESP connection to the Redis of a plain ``redis://``/``unix://`` URL."""
+    """A RESP connection to the Redis of a plain ``redis://``/``unix://`` URL.
+
+    An exchange Redis leaves unanswered for ``timeout`` s fails when ``expire`` is next called
+    (``RedisConnections`` calls it every second for its busy connections).
+    """
 
     def __init__(self, target: PlainTarget, timeout: float, read_buffer: memoryview) -> None:
         """``read_buffer`` may be shared by every ``PlainLink`` used on the same event loop."""
@@ -113,7 +160,7 @@ class PlainLink:
         self._timeout = timeout
         self._read_buffer = read_buffer
         self._protocol: _RespProtocol | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._deadline = 0.0
 
     async def ensure_open(self) -> None:
         if self._protocol is not None:
@@ -155,40 +202,37 @@ class PlainLink:
         protocol = self._protocol
         return protocol is not None and protocol.transport is not None and protocol.broken is None
 
-    def send(self, packed: bytes, count: int) -> asyncio.Future[list[Any]]:
-        """Write ``packed`` (``count`` commands) now; the future gets their ``count`` replies.
+    def send(self, packed: bytes, count: int) -> Exchange:
+        """Write ``packed`` (``count`` commands) now; the exchange gets their ``count`` replies.
 
-        No task and no coroutine: the protocol resolves the future when the replies are in.
-        Call ``finish`` with the future once it is done (or cancelled).
+        No task, no coroutine and no timer: the protocol resolves the exchange when the replies
+        are in, and ``expire`` fails it once it is overdue.
         """
         protocol = self._protocol
         if protocol is None or protocol.transport is None or protocol.broken is not None:
             raise RedisFailure("connection to Redis is not open")
         loop = asyncio.get_running_loop()
-        waiter = loop.create_future()
+        waiter = Exchange(loop)
         protocol.waiter, protocol.wanted, protocol.replies = waiter, count, []
         protocol.transport.write(packed)
-        # A plain timer failing the waiter: cheaper than asyncio.timeout's task cancellation.
-        self._timer = loop.call_later(self._timeout, protocol.time_out, waiter)
+        self._deadline = loop.time() + self._timeout
         return waiter
 
-    def finish(self, waiter: asyncio.Future[list[Any]]) -> None:
-        """End the exchange ``send`` started: stop its timer; one abandoned before its replies
-        were all in (a cancelled play) leaves the connection out of step, so it is not reused."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+    def expire(self, now: float) -> None:
         protocol = self._protocol
-        if protocol is not None and protocol.waiter is waiter:
-            protocol.waiter = None
-            protocol.broken = RedisFailure("a reply was abandoned")
+        if protocol is not None and protocol.waiter is not None and now >= self._deadline:
+            protocol.time_out()
 
     async def exchange(self, packed: bytes, count: int) -> list[Any]:
         waiter = self.send(packed, count)
         try:
             return await waiter
-        finally:
-            self.finish(waiter)
+        except BaseException:
+            protocol = self._protocol
+            if protocol is not None and protocol.waiter is waiter:  # abandoned: out of step
+                protocol.waiter = None
+                protocol.broken = RedisFailure("a reply was abandoned")
+            raise
 
     async def close(self) -> None:
         self.abort()
@@ -238,3 +282,6 @@ class RedisPyLink:
 
     async def close(self) -> None:
         await self._conn.disconnect()
+
+    def expire(self, now: float) -> None:
+        """Nothing to do: redis-py's own socket timeout ends an exchange Redis leaves hanging."""

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 from worker import protocol
 from worker.identity import address_of, excerpt, is_address, parse_address, parse_public_key
@@ -133,6 +133,8 @@ class Session:
         self.public_key: str | None = None
         self.address: str | None = None
         self.failed_logins = 0
+        self.player = None if config.auth else ANONYMOUS_CALLER
+        """The caller id this connection plays as, None while it may not play (set at login)."""
 
     @property
     def too_many_failures(self) -> bool:
@@ -192,6 +194,7 @@ class Session:
         else:
             public_key = self._legacy_login(credentials["pubkey"], credentials["signature"])
         self.public_key, self.address = public_key, address_of(public_key)
+        self.player = public_key if self._may_play() else None
         log.info("authenticated %s (%s) on circle %s", public_key, self.address, self.config.name)
         return {"authenticated": True, "address": self.address, "pubkey": public_key}
 
@@ -242,7 +245,7 @@ class Session:
 
     def play(self, script: str) -> tasks.QueuedScript:
         """Queue ``script`` for the worker (refused unless this caller may play)."""
-        caller = self._caller()
+        caller = self.player if self.player is not None else self._refuse_play()
         try:
             return tasks.start_script(self.redis, self.config.public_key, script, caller,
                                       self.config.play_timeout)
@@ -289,13 +292,9 @@ class Session:
         return self.public_key is not None and self.config.may_play(
             self.public_key, self.address or "")
 
-    def _caller(self) -> str:
-        """The caller id a play runs as, or the error that forbids playing."""
-        if not self.config.auth:
-            return self.public_key or ANONYMOUS_CALLER
+    def _refuse_play(self) -> NoReturn:
+        """Raise the error that forbids this connection to play (``player`` is None)."""
         if self.public_key is None:
             raise rpc.RpcError(rpc.AUTH_REQUIRED, "call fetch_nonce and authenticate first")
-        if not self._may_play():
-            raise rpc.RpcError(rpc.NOT_AUTHORIZED, f"{self.public_key} ({self.address}) is "
-                               "neither this circle's key nor a member")
-        return self.public_key
+        raise rpc.RpcError(rpc.NOT_AUTHORIZED, f"{self.public_key} ({self.address}) is "
+                           "neither this circle's key nor a member")

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import functools
 import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -11,13 +10,15 @@ from typing import Any, Callable, Sequence
 import hiredis
 
 from worker import protocol, redis_connect
-from wsserver.redis_link import (READ_BUFFER_SIZE, Link, PlainLink, RedisFailure,
+from wsserver.redis_link import (READ_BUFFER_SIZE, Exchange, Link, PlainLink, RedisFailure,
                                  RedisPyLink)
 
 log = logging.getLogger(__name__)
 
 SOCKET_TIMEOUT_MARGIN = 5.0
 """Seconds a Redis reply may lag behind a BRPOP's own timeout before the connection is dropped."""
+EXPIRE_INTERVAL = 1.0
+"""Seconds between two checks for Redis exchanges left unanswered past their timeout."""
 
 
 def _link_factory(redis_url: str, timeout: float) -> tuple[Callable[[], Link], Any]:
@@ -98,17 +99,19 @@ class RedisConnections:
         self._slots = _Slots(size)
         self._idle: list[Link] = []
         self._busy: set[Link] = set()
+        self._expiry: asyncio.TimerHandle | None = None
 
-    def start(self, commands: Sequence[tuple[Any, ...]]) -> asyncio.Future[list[Any]]:
-        """``round_trip`` as a future, sent before this returns when an open connection is idle.
+    def start(self, commands: Sequence[tuple[Any, ...]]) -> Exchange:
+        """``round_trip`` as an ``Exchange``, sent before this returns when an open connection
+        is idle.
 
-        That is the usual case, and it costs no task: the connection's own future is returned,
-        and goes back to the pool (or is closed, if abandoned) when it is done. Otherwise a task
-        runs ``round_trip``. Cancelling the future abandons the round trip either way.
+        That is the usual case, and it costs no task: the connection goes back to the pool (or
+        is closed, if abandoned) as the exchange settles. Otherwise a task runs ``round_trip``
+        and settles the exchange. Cancelling the exchange abandons the round trip either way.
         """
         link = self._ready_idle_link()
         if link is None:
-            return asyncio.ensure_future(self.round_trip(commands))
+            return self._start_in_task(commands)
         self._busy.add(link)
         try:
             replies = link.send(b"".join(map(hiredis.pack_command, commands)), len(commands))
@@ -117,7 +120,9 @@ class RedisConnections:
             self._slots.give()
             link.abort()
             raise
-        replies.add_done_callback(functools.partial(self._settle, link))
+        replies.add_settle_callback(self._settle, link)
+        if self._expiry is None:
+            self._expire_overdue()
         return replies
 
     def _ready_idle_link(self) -> PlainLink | None:
@@ -128,16 +133,40 @@ class RedisConnections:
             return None
         return self._idle.pop()  # type: ignore[return-value]
 
-    def _settle(self, link: PlainLink, replies: asyncio.Future[list[Any]]) -> None:
+    def _settle(self, link: PlainLink, replies: Exchange) -> None:
         """After a ``start`` round trip: the connection back to the pool, or closed when the
         replies did not all arrive (lost Redis, cancelled play)."""
-        link.finish(replies)
         self._busy.discard(link)
         if replies.cancelled() or replies.exception() is not None:
             link.abort()
         else:
             self._idle.append(link)
         self._slots.give()
+
+    def _start_in_task(self, commands: Sequence[tuple[Any, ...]]) -> Exchange:
+        """``start`` for when a connection must be waited for or opened first."""
+        replies = Exchange(asyncio.get_running_loop())
+
+        async def run() -> None:
+            try:
+                result = await self.round_trip(commands)
+            except Exception as exc:
+                replies.fail(exc)
+            else:
+                replies.resolve(result)
+
+        task = asyncio.ensure_future(run())
+        replies.add_settle_callback(_cancel_if_cancelled, task)
+        return replies
+
+    def _expire_overdue(self) -> None:
+        """Fail the exchanges Redis left unanswered past their timeout; again in a second while
+        any connection is busy."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for link in list(self._busy):
+            link.expire(now)
+        self._expiry = loop.call_later(EXPIRE_INTERVAL, self._expire_overdue) if self._busy else None
 
     async def round_trip(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
         """Send ``commands`` in one write on one connection and return their raw replies.
@@ -147,6 +176,8 @@ class RedisConnections:
         (lost Redis, cancelled play) is closed rather than reused out of step.
         """
         link = await self._checkout()
+        if self._expiry is None:
+            self._expire_overdue()
         try:
             await link.ensure_open()
             replies = await link.exchange(b"".join(map(hiredis.pack_command, commands)),
@@ -176,11 +207,20 @@ class RedisConnections:
 
     async def aclose(self) -> None:
         """Close every connection, idle or busy."""
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
         links = [*self._idle, *self._busy]
         self._idle.clear()
         self._busy.clear()
         for link in links:
             await link.close()
+
+
+def _cancel_if_cancelled(task: asyncio.Task[None], replies: Exchange) -> None:
+    """Stop ``task`` when the exchange it was to settle is cancelled (abandoned)."""
+    if replies.cancelled():
+        task.cancel()
 
 
 def connect(redis_url: str, max_connections: int, wait: float) -> RedisConnections:
@@ -190,10 +230,10 @@ def connect(redis_url: str, max_connections: int, wait: float) -> RedisConnectio
 
 @dataclass(frozen=True)
 class QueuedScript:
-    """A script sent to the worker: its task id, and the future of the round trip's replies."""
+    """A script sent to the worker: its task id, and the round trip's replies to come."""
 
     task_id: str
-    replies: asyncio.Future[list[Any]]
+    replies: Exchange
 
 
 def start_script(redis: RedisConnections, circle_public_key: str, script: str, caller: str,
@@ -206,7 +246,7 @@ def start_script(redis: RedisConnections, circle_public_key: str, script: str, c
     """
     task_id, fields = protocol.new_task(script, caller)
     commands = protocol.submit_commands(circle_public_key, task_id, fields)
-    commands.append(("BRPOP", protocol.reply_key(task_id), timeout))
+    commands.append(("BRPOP", fields["reply_queue_name"], timeout))
     return QueuedScript(task_id, redis.start(commands))
 
 
