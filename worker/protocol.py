@@ -220,7 +220,8 @@ def submit_commands(circle_public_key: str, task_id: str,
     flat: list[str] = []
     for field, value in fields.items():
         flat += [field, value]
-    return [("HSET", details_key(task_id), *flat), ("LPUSH", queue_key(circle_public_key), task_id)]
+    return [("HSET", DETAILS_PREFIX + task_id, *flat),
+            ("LPUSH", TASK_QUEUE_PREFIX + circle_public_key, task_id)]
 
 
 def submit(client: Any, circle_public_key: str, script: str, caller_id: str) -> str:
