@@ -67,7 +67,7 @@ class _Slots:
         except BaseException:
             if waiter.done() and not waiter.cancelled():
                 self.give()  # handed a slot just as the wait ended: pass it on
-            else:
+            elif waiter in self._waiters:  # (give() drops cancelled waiters it comes across)
                 self._waiters.remove(waiter)
             raise
 
