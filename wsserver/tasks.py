@@ -166,7 +166,9 @@ class RedisConnections:
         now = loop.time()
         for link in list(self._busy):
             link.expire(now)
-        self._expiry = loop.call_later(EXPIRE_INTERVAL, self._expire_overdue) if self._busy else None
+        self._expiry = None
+        if self._busy:
+            self._expiry = loop.call_later(EXPIRE_INTERVAL, self._expire_overdue)
 
     async def round_trip(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
         """Send ``commands`` in one write on one connection and return their raw replies.
