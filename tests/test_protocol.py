@@ -44,6 +44,13 @@ def test_new_tasks_get_distinct_ids() -> None:
     assert len({protocol.new_task("1", "c")[0] for _ in range(100)}) == 100
 
 
+def test_task_ids_are_random_uuid4_in_their_canonical_text() -> None:
+    for _ in range(200):
+        task_id = protocol.new_task_id()
+        parsed = uuid.UUID(task_id)
+        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122) and str(parsed) == task_id
+
+
 def test_reply_round_trips_through_json() -> None:
     result = protocol.TaskResult("t1", protocol.STATUS_COMPLETED, "hi\n42", None)
     raw = protocol.encode_reply(result)

@@ -339,6 +339,75 @@ def test_slow_play_does_not_hold_up_other_calls_on_the_connection(offline: Serve
     assert second["id"] == "slow" and second["error"]["code"] == -32004
 
 
+def test_a_play_is_answered_as_its_reply_arrives_while_an_earlier_play_waits(
+        redis_url: str, redis_client: redis.Redis) -> None:
+    # The test is the circle's worker here: it answers only the second play.
+    circle = PrivateKey()
+    queue = protocol.queue_key(pub(circle))
+    running = Server(redis_url, circle, "--member", pub(OWNER), "--play-timeout", "120")
+
+    async def scenario() -> Any:
+        connection = await tornado.websocket.websocket_connect(running.url)
+        await raw_login(connection, OWNER)
+        await connection.write_message(request("play", ["'first'"], request_id="first"))
+        await connection.write_message(request("play", ["'second'"], request_id="second"))
+        deadline = time.monotonic() + 30
+        while redis_client.llen(queue) < 2:
+            assert time.monotonic() < deadline, "the plays were not queued"
+            await asyncio.sleep(0.01)
+        [second] = [task_id for task_id in redis_client.lrange(queue, 0, -1)
+                    if redis_client.hget(protocol.details_key(task_id), "script") == "'second'"]
+        redis_client.lpush(protocol.reply_key(second), protocol.encode_reply(
+            protocol.TaskResult(second, protocol.STATUS_COMPLETED, "second")))
+        answer = json.loads(await connection.read_message())
+        connection.close()
+        return answer
+
+    try:
+        answer = run(scenario())
+    finally:
+        running.stop()
+        redis_client.delete(queue)
+    assert answer == {"jsonrpc": "2.0", "result": {"output": "second"}, "id": "second"}
+
+
+def test_play_fails_cleanly_when_redis_stops_answering(tmp_path: Path) -> None:
+    sock = tmp_path / "own.sock"
+    redis_proc = subprocess.Popen(
+        [redis_server_binary(), "--port", "0", "--unixsocket", str(sock), "--unixsocketperm",
+         "700", "--dir", str(tmp_path), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    running = None
+    try:
+        deadline = time.monotonic() + 10
+        while not sock.exists():
+            assert redis_proc.poll() is None and time.monotonic() < deadline, "no redis-server"
+            time.sleep(0.02)
+        running = Server(f"unix://{sock}", OWNER, "--play-timeout", "1")
+        assert health(running.health_url)[0] == 200
+        redis_proc.send_signal(signal.SIGSTOP)  # takes the play's commands, never answers
+
+        async def scenario() -> Any:
+            connection = await tornado.websocket.websocket_connect(running.url)
+            await raw_login(connection, OWNER)
+            await connection.write_message(request("play", ["1"], request_id="hung"))
+            answer = json.loads(await connection.read_message())
+            connection.close()
+            return answer
+
+        answer = run(scenario())
+        assert answer["id"] == "hung" and answer["error"]["code"] == -32603
+        assert "Redis did not answer in time" in answer["error"]["data"]
+        redis_proc.send_signal(signal.SIGCONT)
+        assert health(running.health_url)[0] == 200  # a fresh connection replaces the hung one
+    finally:
+        redis_proc.send_signal(signal.SIGCONT)
+        if running is not None:
+            running.stop()
+        redis_proc.terminate()
+        redis_proc.wait(10)
+
+
 def test_oversized_batch_is_an_invalid_request(server: Server) -> None:
     batch = json.dumps([{"jsonrpc": "2.0", "method": "whoami", "id": n} for n in range(51)])
     [answer] = run(exchange(server.url, batch))

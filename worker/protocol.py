@@ -8,6 +8,7 @@ circlesctl all import it. It imports nothing heavier than ``redis``'s types and 
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
@@ -125,17 +126,27 @@ class TaskResult:
         return self.status == STATUS_COMPLETED
 
 
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (4 << 76) | (0x8000 << 48)
+"""The version (4) and variant (RFC 4122) bits ``uuid.uuid4`` sets in 128 random bits."""
+
+
+def new_task_id() -> str:
+    """``str(uuid.uuid4())``, without building a ``UUID`` (a play's hot path; and importing
+    ``uuid`` loads ``platform``)."""
+    digits = f"{int.from_bytes(os.urandom(16), 'big') & _UUID4_CLEAR | _UUID4_SET:032x}"
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+
 def new_task(script: str, caller_id: str, now: float | None = None) -> tuple[str, dict[str, str]]:
     """A fresh task id and the fields of its details hash, status ``pending``."""
-    import uuid  # here: the worker never makes tasks, and uuid loads platform
-
-    task_id = str(uuid.uuid4())
+    task_id = new_task_id()
     stamp = str(int(now if now is not None else time.time()))
     return task_id, {
         "script": script,
         "status": STATUS_PENDING,
         "caller_id": caller_id,
-        "reply_queue_name": reply_key(task_id),
+        "reply_queue_name": REPLY_PREFIX + task_id,
         "created_at": stamp,
         "updated_at": stamp,
     }
@@ -209,7 +220,8 @@ def submit_commands(circle_public_key: str, task_id: str,
     flat: list[str] = []
     for field, value in fields.items():
         flat += [field, value]
-    return [("HSET", details_key(task_id), *flat), ("LPUSH", queue_key(circle_public_key), task_id)]
+    return [("HSET", DETAILS_PREFIX + task_id, *flat),
+            ("LPUSH", TASK_QUEUE_PREFIX + circle_public_key, task_id)]
 
 
 def submit(client: Any, circle_public_key: str, script: str, caller_id: str) -> str:

@@ -39,7 +39,8 @@ CIRCLE_KEY_PATH = r"/((?:0[xX])?[0-9a-fA-F]{64,130})"
 
 
 class CircleSocket(tornado.websocket.WebSocketHandler):
-    """One client connection: each message is handled in its own task, so a slow play never
+    """One client connection. A message is answered as far as it can be without waiting, and
+    a play when its reply arrives (a batch, and a timed-out play, in a task): a slow play never
     holds up a whoami sent after it."""
 
     def initialize(self, server: CircleServer) -> None:
@@ -47,13 +48,14 @@ class CircleSocket(tornado.websocket.WebSocketHandler):
         connection = Connection(self.request.host, self.request.protocol == "https",
                                 self.request.remote_ip or "")
         self.session = Session(server.config, server.redis, connection, server.failed_logins)
-        self.running: set[asyncio.Task[None]] = set()
+        self.running: set[asyncio.Future[Any]] = set()
         self.in_flight = 0
 
-    async def get(self, circle_key: str | None = None, *args: str, **kwargs: str) -> None:
-        if circle_key is not None and not self._is_this_circle(circle_key):
+    def prepare(self) -> None:
+        # Here rather than in an overridden get(): every message of the connection is read
+        # inside get(), so a wrapper around it would cost a coroutine step per message.
+        if self.path_args and not self._is_this_circle(self.path_args[0]):
             raise tornado.web.HTTPError(404)
-        await super().get(*args, **kwargs)
 
     def _is_this_circle(self, key: str) -> bool:
         try:
@@ -83,33 +85,91 @@ class CircleSocket(tornado.websocket.WebSocketHandler):
             self._send(answers if is_batch else (answers[0] if answers else None))
             return
         self.in_flight += len(items)
-        task = asyncio.ensure_future(self._handle(is_batch, items))
-        self.running.add(task)
-        task.add_done_callback(self.running.discard)
+        if is_batch:
+            self._track(asyncio.ensure_future(self._handle_batch(items)))
+        else:
+            self._start(items[0])
 
-    async def _handle(self, is_batch: bool, items: list[rpc.Request | rpc.Invalid]) -> None:
+    def _start(self, item: rpc.Request | rpc.Invalid) -> None:
+        """Answer a single request now, or once its play's round trip is done (no task)."""
+        if isinstance(item, rpc.Invalid):
+            self._finish(item, rpc.error_response(item.id, item.error))
+            return
         try:
-            if is_batch:
-                answers = await asyncio.gather(*map(self._answer, items))
-                self._send([answer for answer in answers if answer is not None])
-            else:
-                self._send(await self._answer(items[0]))
+            outcome = self.session.start(item)
+        except Exception as exc:
+            self._finish(item, _error_response(item, exc))
+            return
+        if isinstance(outcome, tasks.QueuedScript):
+            self.running.add(outcome.replies)
+            outcome.replies.add_settle_callback(self._play_done, item, outcome)
+        else:
+            self._finish(item, rpc.result_response(item.id, outcome))
+
+    def _play_done(self, item: rpc.Request, queued: tasks.QueuedScript,
+                   replies: tasks.Exchange) -> None:
+        """A single play's round trip is done (it runs as the Redis reply is read): answer it,
+        or withdraw it in a task when the worker did not answer in time. Nothing to do when the
+        connection closed meanwhile."""
+        self.running.discard(replies)
+        if replies.cancelled():
+            return
+        try:
+            result = self.session.play_answer(queued)
+        except Exception as exc:
+            response = _error_response(item, exc)
+        else:
+            if result is None:
+                self._track(asyncio.ensure_future(self._finish_late_play(item, queued)))
+                return
+            response = rpc.result_response(item.id, result)
+        try:
+            self._finish(item, response)
+        except Exception:  # must not reach the Redis connection's reader
+            log.exception("could not answer %s", item.method)
+
+    async def _finish_late_play(self, item: rpc.Request, queued: tasks.QueuedScript) -> None:
+        """Answer a play the worker did not answer in time, once it is withdrawn."""
+        try:
+            response = rpc.result_response(item.id, await self.session.finish_play(queued))
+        except Exception as exc:
+            response = _error_response(item, exc)
+        self._finish(item, response)
+
+    def _finish(self, item: rpc.Request | rpc.Invalid, response: dict[str, Any]) -> None:
+        """Send a single request's response (none for a notification); it is no longer in flight."""
+        self.in_flight -= 1
+        if not (isinstance(item, rpc.Request) and item.is_notification):
+            self._send(response)
+        if self.session.failed_logins:
+            self._close_after_failed_logins()
+
+    async def _handle_batch(self, items: list[rpc.Request | rpc.Invalid]) -> None:
+        """Answer a batch in one message once all its requests are answered."""
+        try:
+            answers = await asyncio.gather(*map(self._answer, items))
+            self._send([answer for answer in answers if answer is not None])
         finally:
             self.in_flight -= len(items)
-        if self.session.too_many_failures and self.ws_connection is not None:
-            self.close(POLICY_VIOLATION, "too many failed logins")
+        self._close_after_failed_logins()
 
     async def _answer(self, item: rpc.Request | rpc.Invalid) -> dict[str, Any] | None:
         if isinstance(item, rpc.Invalid):
             return rpc.error_response(item.id, item.error)
         try:
             response = rpc.result_response(item.id, await self.session.call(item))
-        except rpc.RpcError as exc:
-            response = rpc.error_response(item.id, exc)
-        except Exception:
-            log.exception("unexpected error in %s", item.method)
-            response = rpc.error_response(item.id, rpc.RpcError(rpc.INTERNAL_ERROR))
+        except Exception as exc:
+            response = _error_response(item, exc)
         return None if item.is_notification else response
+
+    def _track(self, running: asyncio.Future[Any]) -> None:
+        """Keep ``running`` until it is done, so closing the connection can cancel it."""
+        self.running.add(running)
+        running.add_done_callback(self.running.discard)
+
+    def _close_after_failed_logins(self) -> None:
+        if self.session.too_many_failures and self.ws_connection is not None:
+            self.close(POLICY_VIOLATION, "too many failed logins")
 
     def _send(self, payload: Any) -> None:
         if payload is None or payload == []:
@@ -124,6 +184,15 @@ class CircleSocket(tornado.websocket.WebSocketHandler):
             task.cancel()
         self.server.connections.discard(self)
         log.debug("connection closed from %s (code %s)", self.request.remote_ip, self.close_code)
+
+
+def _error_response(item: rpc.Request, exc: Exception) -> dict[str, Any]:
+    """The response to a request whose method raised ``exc``: its ``rpc.RpcError``, or else an
+    internal error (logged, since it is a bug)."""
+    if not isinstance(exc, rpc.RpcError):
+        log.error("unexpected error in %s", item.method, exc_info=exc)
+        exc = rpc.RpcError(rpc.INTERNAL_ERROR)
+    return rpc.error_response(item.id, exc)
 
 
 class CircleApplication(tornado.web.Application):

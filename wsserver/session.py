@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 from worker import protocol
 from worker.identity import address_of, excerpt, is_address, parse_address, parse_public_key
@@ -133,14 +133,20 @@ class Session:
         self.public_key: str | None = None
         self.address: str | None = None
         self.failed_logins = 0
+        self.player = None if config.auth else ANONYMOUS_CALLER
+        """The caller id this connection plays as, None while it may not play (set at login)."""
 
     @property
     def too_many_failures(self) -> bool:
         """Whether this connection has failed to log in often enough to be closed."""
         return self.failed_logins >= self.config.max_failed_logins
 
-    async def call(self, request: rpc.Request) -> Any:
-        """Dispatch one request; raises ``rpc.RpcError`` for anything the client should see."""
+    def start(self, request: rpc.Request) -> Any:
+        """Run one request as far as it goes without waiting: its result, or for a play the
+        ``tasks.QueuedScript`` to finish with ``play_answer`` or ``finish_play``.
+
+        Raises ``rpc.RpcError`` for anything the client should see.
+        """
         if request.method == "fetch_nonce":
             return self.fetch_nonce(*_fetch_nonce_target(request.params))
         if request.method == "authenticate":
@@ -154,7 +160,14 @@ class Session:
         if names is None:
             raise rpc.RpcError(rpc.METHOD_NOT_FOUND, f"no method named {excerpt(request.method)}")
         params = rpc.bind_params(names, request.params)
-        return await getattr(self, request.method)(**params)
+        return getattr(self, request.method)(**params)
+
+    async def call(self, request: rpc.Request) -> Any:
+        """Dispatch one request and wait for its result; raises ``rpc.RpcError`` as ``start``."""
+        outcome = self.start(request)
+        if isinstance(outcome, tasks.QueuedScript):
+            return await self.finish_play(outcome)
+        return outcome
 
     def fetch_nonce(self, kind: str, value: str) -> dict[str, Any]:
         """A nonce for a public key (legacy) or an address (SIWE, with the message to sign)."""
@@ -181,6 +194,7 @@ class Session:
         else:
             public_key = self._legacy_login(credentials["pubkey"], credentials["signature"])
         self.public_key, self.address = public_key, address_of(public_key)
+        self.player = public_key if self._may_play() else None
         log.info("authenticated %s (%s) on circle %s", public_key, self.address, self.config.name)
         return {"authenticated": True, "address": self.address, "pubkey": public_key}
 
@@ -224,19 +238,48 @@ class Session:
                                "signature is not by the message's address")
         return signer
 
-    async def whoami(self) -> dict[str, Any]:
+    def whoami(self) -> dict[str, Any]:
         return {"pubkey": self.public_key, "address": self.address,
                 "circle": self.config.public_key, "circle_name": self.config.name,
                 "authenticated": self.public_key is not None, "may_play": self._may_play()}
 
-    async def play(self, script: str) -> dict[str, Any]:
-        caller = self._caller()
+    def play(self, script: str) -> tasks.QueuedScript:
+        """Queue ``script`` for the worker (refused unless this caller may play)."""
+        caller = self.player if self.player is not None else self._refuse_play()
         try:
-            result = await tasks.run_script(self.redis, self.config.public_key, script, caller,
-                                            self.config.play_timeout)
+            return tasks.start_script(self.redis, self.config.public_key, script, caller,
+                                      self.config.play_timeout)
         except (tasks.RedisFailure, OSError) as exc:
-            log.warning("play failed on circle %s: redis: %s", self.config.name, exc)
-            raise rpc.RpcError(rpc.INTERNAL_ERROR, f"task queue unavailable: {exc}") from None
+            raise self._queue_unavailable(exc) from None
+
+    def play_answer(self, queued: tasks.QueuedScript) -> dict[str, Any] | None:
+        """The result of a play whose round trip is done, or None when the worker did not
+        answer in time (``finish_play`` then withdraws the task); raises ``rpc.RpcError``."""
+        try:
+            result = tasks.reply_of(queued.replies.result())
+        except (tasks.RedisFailure, OSError) as exc:
+            raise self._queue_unavailable(exc) from None
+        return None if result is None else self._play_result(result)
+
+    async def finish_play(self, queued: tasks.QueuedScript) -> dict[str, Any]:
+        """The result of a play, once its worker replied or its timeout passed."""
+        try:
+            result = tasks.reply_of(await queued.replies)
+            if result is None:
+                result = await tasks.give_up(self.redis, self.config.public_key, queued.task_id,
+                                             self.config.play_timeout)
+        except (tasks.RedisFailure, OSError) as exc:
+            raise self._queue_unavailable(exc) from None
+        return self._play_result(result)
+
+    def _queue_unavailable(self, exc: Exception) -> rpc.RpcError:
+        """Log a play that Redis failed, and return the error its caller gets."""
+        log.warning("play failed on circle %s: redis: %s", self.config.name, exc)
+        return rpc.RpcError(rpc.INTERNAL_ERROR, f"task queue unavailable: {exc}")
+
+    @staticmethod
+    def _play_result(result: protocol.TaskResult) -> dict[str, Any]:
+        """A finished task as the play's result, or the ``rpc.RpcError`` it ended with."""
         if result.status == protocol.STATUS_COMPLETED:
             return {"output": result.output if result.output is not None else ""}
         if result.status == protocol.STATUS_TIMEOUT:
@@ -249,13 +292,9 @@ class Session:
         return self.public_key is not None and self.config.may_play(
             self.public_key, self.address or "")
 
-    def _caller(self) -> str:
-        """The caller id a play runs as, or the error that forbids playing."""
-        if not self.config.auth:
-            return self.public_key or ANONYMOUS_CALLER
+    def _refuse_play(self) -> NoReturn:
+        """Raise the error that forbids this connection to play (``player`` is None)."""
         if self.public_key is None:
             raise rpc.RpcError(rpc.AUTH_REQUIRED, "call fetch_nonce and authenticate first")
-        if not self._may_play():
-            raise rpc.RpcError(rpc.NOT_AUTHORIZED, f"{self.public_key} ({self.address}) is "
-                               "neither this circle's key nor a member")
-        return self.public_key
+        raise rpc.RpcError(rpc.NOT_AUTHORIZED, f"{self.public_key} ({self.address}) is "
+                           "neither this circle's key nor a member")
