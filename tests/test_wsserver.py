@@ -359,7 +359,9 @@ def test_a_play_is_answered_as_its_reply_arrives_while_an_earlier_play_waits(
                     if redis_client.hget(protocol.details_key(task_id), "script") == "'second'"]
         redis_client.lpush(protocol.reply_key(second), protocol.encode_reply(
             protocol.TaskResult(second, protocol.STATUS_COMPLETED, "second")))
-        answer = json.loads(await connection.read_message())
+        # bounded, so a server that holds the second play behind the first fails the test
+        # (its first play would only end at the 120 s play timeout) instead of hanging it
+        answer = json.loads(await asyncio.wait_for(connection.read_message(), 60))
         connection.close()
         return answer
 
@@ -391,7 +393,9 @@ def test_play_fails_cleanly_when_redis_stops_answering(tmp_path: Path) -> None:
             connection = await tornado.websocket.websocket_connect(running.url)
             await raw_login(connection, OWNER)
             await connection.write_message(request("play", ["1"], request_id="hung"))
-            answer = json.loads(await connection.read_message())
+            # the server gives up after the play timeout + 5 s; the bound only keeps a server
+            # that never answers from hanging the test
+            answer = json.loads(await asyncio.wait_for(connection.read_message(), 60))
             connection.close()
             return answer
 
