@@ -123,6 +123,21 @@ def test_functions(script, expected):
 
 
 @pytest.mark.parametrize("script, expected", [
+    # a function's INT version is made for the direct INT calls that reach it: from a closure,
+    # from another INT version (also one defined later), alongside dynamic calls
+    ("fn sq(x) { x * x } let f = |n| sq(n) + 1; f.call(6)", 37),
+    ("fn even(n) { if n == 0 { true } else { odd(n - 1) } } "
+     "fn odd(n) { if n == 0 { false } else { even(n - 1) } } even(10)", True),
+    ('fn h(x) { x + 1 } h(1) + call(Fn("h"), 1) + h("a").len()', 6),
+    ("fn g(x) { x + 1 } let y = g!(2); y * 2", 6),
+    ('fn s(x) { if x > 0 { "p" } else { 0 } } fn t(x) { s(x) } t(1) + t(0)', "p0"),
+    ("fn a(x) { b(x) } fn b(x) { x * 2 } a(4) + a(4.5)", 17.0),
+])
+def test_int_versions_of_functions(script, expected):
+    assert run(script) == expected
+
+
+@pytest.mark.parametrize("script, expected", [
     ("let add = |a, b| a + b; add.call(40, 2)", 42),
     ("let k = 10; let f = |x| x + k; k = 20; f.call(1)", 21),
     ("let n = 0; let inc = || n += 1; inc.call(); inc.call(); n", 2),

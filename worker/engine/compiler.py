@@ -2,11 +2,11 @@
 
 All generated functions live inside ``_factory(_ops)`` (so the operation countdown ``_ops`` is a
 fast closure cell): each Rhai function becomes ``F_n(_d, _tb, *params)`` (``_d`` = call levels
-left, ``_tb`` = a one-item list holding ``this``, or None) plus, when it has parameters, a version
-``S_n`` specialised for INT arguments; the script body becomes ``_main``; closures become nested
-functions (Python cells give Rhai's capture-by-sharing). Variables become locals named
-``v_<name>_<n>`` and strings live in a constants table (``K_<n>``): no user text is ever pasted
-into the generated code except validated identifiers. A small static type inference (which
+left, ``_tb`` = a one-item list holding ``this``, or None) plus, when a direct call with INT
+arguments reaches it, a version ``S_n`` specialised for those; the script body becomes
+``_main``; closures become nested functions (Python cells give Rhai's capture-by-sharing).
+Variables become locals named ``v_<name>_<n>`` and strings live in a constants table
+(``K_<n>``): no user text is ever pasted into the generated code except validated identifiers. A small static type inference (which
 variables always hold an INT or an array) lets integer arithmetic, comparisons and indexing run
 as plain Python with only an i64 range check; everything else calls the runtime. Loop
 iterations and function entries count operations; the runtime's ``_tick`` enforces the limits.
@@ -49,6 +49,8 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         self.not_int: set = set()  # declarations whose variable may hold a non-INT
         self.not_list: set = set()  # declarations whose variable may hold a non-array
         self.spec_py: dict[tuple[str, int], str] = {}
+        self.spec_calls: set[tuple[str, int]] = set()  # S_ versions the current one calls
+        self.spec_wanted: list[tuple[str, int]] = []  # S_ versions called so far, in order
         self.ret_int: dict[tuple[str, int], bool] = {}
         self.ret_changed = False  # a function's INT result was disproved: another pass
         self.tmp_int: dict[str, bool] = {}  # temporaries that hold a control flow's value
@@ -123,7 +125,8 @@ class Compiler(StatementCompiler, ExpressionCompiler):
     def compile(self) -> tuple[str, list, dict[tuple[str, int], str], dict[str, Any], bool]:
         """Each script function gets a generic version ``F_`` (used by dynamic calls) and, if
         it has parameters, a version ``S_`` specialised for INT arguments, which direct calls
-        with INT arguments use; its result is INT when every returned value is."""
+        with INT arguments use (made only if such a call is reached, see
+        ``specialised_versions``); its result is INT when every returned value is."""
         for i, key in enumerate(self.script.fns):
             py_name = key[0].replace(".", "_")  # a typed method ``i64.calc``
             self.fn_py[key] = f"F_{i}_{py_name}"
@@ -142,20 +145,31 @@ class Compiler(StatementCompiler, ExpressionCompiler):
             self.ret_changed = False
             if attempt == MAX_PASSES:  # results will not settle: assume no INT results
                 self.ret_int = dict.fromkeys(self.ret_int, False)
+            self.spec_wanted = []
             for key, fn in self.script.fns.items():
                 self.function(self.fn_py[key], fn.params, fn.body, fn)
-                if key in self.spec_py:
-                    self.function(self.spec_py[key], fn.params, fn.body, fn, spec=key)
             self.function("_main", [], Block(1, 1, stmts=self.script.stmts), None)
+            self.specialised_versions()
             if not self.ret_changed:
                 break
             del self.lines[mark:]
             self.n = n
-        names = ["_main", "_get_ops", "_set_ops", *self.fn_py.values(), *self.spec_py.values()]
+        names = ["_main", "_get_ops", "_set_ops", *self.fn_py.values()]
         self.emit("return {" + ", ".join(f"{name!r}: {name}" for name in names) + "}")
         self.indent -= 1
         src, table = self.source()
         return src, table, self.fn_py, self.const_values, self.uses_modules
+
+    def specialised_versions(self) -> None:
+        """Generate the ``S_`` versions that direct calls reach (from ``_main``, an ``F_`` or
+        another reached ``S_``): only generated code calls them, so the others are never
+        made (they would be dead weight for CPython's ``compile()``)."""
+        done = 0
+        while done < len(self.spec_wanted):
+            key = self.spec_wanted[done]
+            done += 1
+            fn = self.script.fns[key]
+            self.function(self.spec_py[key], fn.params, fn.body, fn, spec=key)
 
     def fn_uses_this(self, key: tuple[str, int]) -> bool:
         """Whether a script function refers to ``this`` (its INT version then takes it)."""
@@ -168,10 +182,15 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         return [i for i in range(key[1]) if ("param", key, i) not in self.not_int]
 
     def use_spec(self, key: tuple[str, int], args: list[Node]) -> bool:
+        """Whether a call of ``key`` with ``args`` goes to its INT version (which is then
+        generated: its code is what proves the INT result that typing may assume here)."""
         if key not in self.spec_py:
             return False
         wanted = self.int_params(key)
-        return bool(wanted) and all(self.is_int(args[i]) for i in wanted)
+        if wanted and all(self.is_int(args[i]) for i in wanted):
+            self.spec_calls.add(key)
+            return True
+        return False
 
     def prologue(self) -> None:
         """Every generated function checks the call depth and counts one operation."""
@@ -185,10 +204,12 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         mark, n = len(self.lines), self.n
         for attempt in range(MAX_PASSES + 1):
             self.changed = False
+            self.spec_calls = set()
             # a script that will not settle: no typing
             function = FunctionFrame(pyname == "_main", attempt < MAX_PASSES)
             self.function_once(pyname, params, body, fn, Frame(function), spec)
             if not self.changed or attempt == MAX_PASSES:
+                self.spec_wanted += sorted(self.spec_calls.difference(self.spec_wanted))
                 return
             del self.lines[mark:]
             self.n = n
