@@ -144,6 +144,19 @@ def uses_this(node: Any) -> bool:
     return False
 
 
+def breaks(node: Any) -> bool:
+    """Whether a ``break`` inside ``node`` may leave the loop whose body it is (one in the body
+    of a nested loop leaves that loop instead)."""
+    if isinstance(node, Node):
+        if node.kind == "break":
+            return True
+        return any(breaks(getattr(node, field)) for field in FIELDS[type(node)]
+                   if not (field == "body" and node.kind in ("while", "loop", "for")))
+    if isinstance(node, (list, tuple)):
+        return any(breaks(v) for v in node)
+    return False
+
+
 def assigns(node: Any, name: str) -> bool:
     """Whether ``node`` may change the variable ``name``: an assignment to it (or through it),
     a method call or by-reference call on it, or a closure or ``f!()`` call that could."""

@@ -3,7 +3,8 @@ operation counting, try/catch, switch and assignments through index/property cha
 from __future__ import annotations
 
 from .compile_base import (ARITH, BOOL_KINDS, COMPOUND_SLOW, CONTROL, DEEP_BLOCKS, FLIP,
-                           INT_LIT, INT_OPS, LONG_STRING, RETURN, SIMPLE, Var, assigns, in_i64)
+                           INT_LIT, INT_OPS, LONG_STRING, RETURN, SIMPLE, Var, assigns, breaks,
+                           in_i64)
 from .errors import ParseError
 from .nodes import (Assign, Block, Break, Continue, Export, ExprStmt, For, If, Import, Let, Loop,
                     Node, Return, Switch, Throw, Try, While)
@@ -389,8 +390,9 @@ class StatementCompiler:
         return it.kind == "binary" and it.op in ("..", "..=") and it.r is not None and not e.idx
 
     def range_loop(self, e: Node) -> None:
-        """``for x in a..b``: the range comes in chunks, counted as each chunk completes (or,
-        after a ``break``, by how far the chunk got), so iterations themselves cost nothing."""
+        """``for x in a..b``: the range comes in chunks, counted by ``_ranges`` as each chunk
+        completes (or, after a ``break``, here by how far the chunk got), so iterations
+        themselves cost nothing."""
         it = e.iterable
         a, b = self.ex_seq([it.l, it.r])
         chunk = self.tmp("_g")
@@ -404,11 +406,11 @@ class StatementCompiler:
             self.body(e.body)
             frame.function.blocks -= 2
             self.indent -= 1
-            self.emit("else:")
-            self.emit(f"    _chunk_done(len({chunk}))")
-            self.emit("    continue")
-            self.emit(f"if (_ops := _ops - _partial({chunk}, {var})) <= 0: _tick()")
-            self.emit("break")
+            if breaks(e.body):
+                self.emit("else:")
+                self.emit("    continue")
+                self.emit(f"_chunk_done(_partial({chunk}, {var}))")
+                self.emit("break")
             self.indent -= 1
 
     def for_loop(self, e: Node) -> None:
