@@ -175,6 +175,32 @@ def test_operators(script, expected):
     assert result == expected and type(result) is type(expected)
 
 
+@pytest.mark.parametrize("script, expected", [
+    # indexing a value of unknown type: the inline path for arrays decides literal indexes
+    # at compile time; negative and out-of-range indexes keep Rhai's meaning
+    ("fn f(a) { a[0] + a[2] } f([1, 2, 3])", 4),
+    ("fn f(a) { a[-1] * 10 + a[-3] } f([1, 2, 3])", 31),
+    ("fn f(a, i) { a[i] } f([1, 2, 3], -2)", 2),
+    ("fn f(a, i) { let b = a; b[i - 1] } f([4, 5], 0)", 5),
+    ('fn f(m, i) { m[0][i + 1] } f(["abc"], 0)', "b"),
+    ('fn f(a) { a[0] + a[-1] } f("xyz")', "xz"),
+])
+def test_indexing_values_of_unknown_type(script, expected):
+    assert run(script) == expected
+
+
+@pytest.mark.parametrize("script, index", [
+    ("fn f(a) { a[3] } f([1, 2, 3])", 3),
+    ("fn f(a) { a[-4] } f([1, 2, 3])", -4),
+    ("fn f(a, i) { a[i] } f([1, 2, 3], -4)", -4),
+])
+def test_indexes_out_of_bounds_of_arrays_of_unknown_type(script, index):
+    with pytest.raises(EvalError) as info:
+        run(script)
+    assert str(info.value).startswith(f"Array index {index} out of bounds: only 3 elements")
+    assert info.value.inner.kind == "ErrorArrayBounds"
+
+
 @pytest.mark.parametrize("script", [
     "9223372036854775807 + 1", "-9223372036854775807 - 2", "4611686018427387904 * 2",
     "1 / 0", "1 % 0", "2 ** -1", "-9223372036854775808 / -1",
