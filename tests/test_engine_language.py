@@ -176,6 +176,19 @@ def test_operators(script, expected):
 
 
 @pytest.mark.parametrize("script, expected", [
+    # a break leaves the innermost loop around it, wherever it is in that loop's body
+    ("let s = 0; for i in 0..10 { for j in 0..10 { if j == 2 { break; } s += 1; } } s", 20),
+    ("let s = 0; for i in 0..10 { for j in 0..3 { s += 1; } if i == 4 { break; } } s", 15),
+    ("let s = 0; for i in 0..10 { switch i { 5 => break, _ => { s += i; } } } s", 10),
+    ("let s = 0; for i in 0..10 { try { if i == 3 { break; } } catch {} s += i; } s", 3),
+    ("let s = 0; for i in 0..10 { let v = loop { break i * 2; }; if v > 6 { break; } "
+     "s += v; } s", 12),
+])
+def test_break_in_range_loops(script, expected):
+    assert run(script) == expected
+
+
+@pytest.mark.parametrize("script, expected", [
     # indexing a value of unknown type: the inline path for arrays decides literal indexes
     # at compile time; negative and out-of-range indexes keep Rhai's meaning
     ("fn f(a) { a[0] + a[2] } f([1, 2, 3])", 4),

@@ -145,17 +145,25 @@ def uses_this(node: Any) -> bool:
     return False
 
 
-def breaks(node: Any) -> bool:
-    """Whether a ``break`` inside ``node`` may leave the loop whose body it is (one in the body
-    of a nested loop leaves that loop instead)."""
-    if isinstance(node, Node):
-        if node.kind == "break":
-            return True
-        return any(breaks(getattr(node, field)) for field in FIELDS[type(node)]
-                   if not (field == "body" and node.kind in ("while", "loop", "for")))
-    if isinstance(node, (list, tuple)):
-        return any(breaks(v) for v in node)
-    return False
+def loops_left_by_break(roots: list) -> set[int]:
+    """The ids of the loops (``while``, ``loop``, ``for``) under ``roots`` that a ``break``
+    may leave: one in a loop's body leaves that loop (found in one walk of the tree)."""
+    found: set[int] = set()
+    stack: list[tuple[Any, Any]] = [(root, None) for root in roots]
+    while stack:
+        node, loop = stack.pop()
+        if isinstance(node, Node):
+            kind = node.kind
+            if kind == "break" and loop is not None:
+                found.add(id(loop))
+            is_loop = kind in ("while", "loop", "for")
+            for field in FIELDS[type(node)]:
+                value = getattr(node, field)
+                if isinstance(value, (Node, list, tuple)):
+                    stack.append((value, node if is_loop and field == "body" else loop))
+        elif isinstance(node, (list, tuple)):
+            stack.extend((value, loop) for value in node)
+    return found
 
 
 def assigns(node: Any, name: str) -> bool:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any, Callable, ClassVar
 
 from .compile_base import (ENTER_CHECK, INT_OPS, MAX_PASSES, RETURN, CompilerBug, Frame,
-                           FunctionFrame, Var, uses_this)
+                           FunctionFrame, Var, loops_left_by_break, uses_this)
 from .compile_expr import ExpressionCompiler
 from .compile_stmt import StatementCompiler
 from .nodes import FIELDS, Block, FnDef, Node, Script
@@ -53,10 +53,13 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         self.spec_wanted: list[tuple[str, int]] = []  # S_ versions called so far, in order
         self.ret_int: dict[tuple[str, int], bool] = {}
         self.ret_changed = False  # a function's INT result was disproved: another pass
+        self.ret_assumed: set[tuple[str, int]] = set()  # INT results relied on in this pass
         self.tmp_int: dict[str, bool] = {}  # temporaries that hold a control flow's value
         self.inlining: set[tuple[str, int]] = set()
         self.this_users: dict[tuple[str, int], bool] = {}
-        self.breaking: dict[int, bool] = {}  # id(loop node) -> whether a break may leave it
+        # the loops a break may leave (by id), found before any compiling changes the tree
+        self.breaking = loops_left_by_break([fn.body for fn in script.fns.values()] +
+                                            [script.stmts])
         self.shared: set = set()  # declarations assigned from a nested function
         self.changed = False  # a typing assumption failed in this pass over a function
         self.outer_fns = outer_fns
@@ -116,11 +119,11 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         self.pos = (node.line, node.col)
 
     def source(self) -> tuple[str, list[tuple[int, int]]]:
-        out, table = [], [(0, 0)]
-        for indent, text, pos in self.lines:
-            out.append("    " * indent + text)
-            table.append(pos)
-        return "\n".join(out) + "\n", table
+        """The generated Python text, and the Rhai position of each of its lines (from 1)."""
+        lines = self.lines
+        indents = ["    " * i for i in range(max(line[0] for line in lines) + 1)]
+        text = "\n".join([indents[indent] + code for indent, code, _ in lines])
+        return text + "\n", [(0, 0), *[pos for _, _, pos in lines]]
 
     # ---- whole script ------------------------------------------------------------------
     def compile(self) -> tuple[str, list, dict[tuple[str, int], str], dict[str, Any], bool]:
@@ -144,6 +147,7 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         mark, n = len(self.lines), self.n
         for attempt in range(MAX_PASSES + 1):
             self.ret_changed = False
+            self.ret_assumed = set()
             if attempt == MAX_PASSES:  # results will not settle: assume no INT results
                 self.ret_int = dict.fromkeys(self.ret_int, False)
             self.spec_wanted = []
@@ -261,7 +265,8 @@ class Compiler(StatementCompiler, ExpressionCompiler):
             self.leave_caller_scope(unset_slot, caller_vars)
         if spec and not function.ret_int and self.ret_int[spec]:
             self.ret_int[spec] = False
-            self.ret_changed = True
+            # code compiled so far that took the result for an INT must be compiled again
+            self.ret_changed = self.ret_changed or spec in self.ret_assumed
         if function.nonlocals:
             self.lines[function.nonlocal_slot][1] = \
                 "nonlocal " + ", ".join(sorted(function.nonlocals))
@@ -377,7 +382,10 @@ class Compiler(StatementCompiler, ExpressionCompiler):
             return e.op in ("-", "+") and self.is_int(e.e)
         if k == "call":
             key = (e.name, len(e.args))
-            return self.use_spec(key, e.args) and self.ret_int[key]
+            if self.use_spec(key, e.args) and self.ret_int[key]:
+                self.ret_assumed.add(key)
+                return True
+            return False
         return False
 
     def lookup(self, name: str) -> Var | None:
