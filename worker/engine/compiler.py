@@ -198,9 +198,10 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         return False
 
     def prologue(self) -> None:
-        """Every generated function checks the call depth and counts one operation."""
-        self.emit("if not _d: _too_deep(_d)")
-        self.emit("if not (_ops := _ops - 1): _tick()")
+        """Every generated function checks the call depth and counts one operation, in one
+        test (``_enter`` takes the caller's call levels left: too deep, or the countdown ran
+        out)."""
+        self.emit("if not (_d and (_ops := _ops - 1)): _enter(_d + 1)")
 
     def function(self, pyname: str, params: list[str], body: Node, fn: FnDef | None,
                  spec: Any = None) -> None:
