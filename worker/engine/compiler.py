@@ -139,11 +139,6 @@ class Compiler(StatementCompiler, ExpressionCompiler):
                 self.ret_int[key] = True
         self.emit("def _factory(_ops):")
         self.indent += 1
-        self.emit("def _get_ops():")
-        self.emit("    return _ops")
-        self.emit("def _set_ops(value):")
-        self.emit("    nonlocal _ops")
-        self.emit("    _ops = value")
         mark, n = len(self.lines), self.n
         for attempt in range(MAX_PASSES + 1):
             self.ret_changed = False
@@ -159,7 +154,7 @@ class Compiler(StatementCompiler, ExpressionCompiler):
                 break
             del self.lines[mark:]
             self.n = n
-        names = ["_main", "_get_ops", "_set_ops", *self.fn_py.values()]
+        names = ["_main", *self.fn_py.values()]
         self.emit("return {" + ", ".join(f"{name!r}: {name}" for name in names) + "}")
         self.indent -= 1
         src, table = self.source()

@@ -136,6 +136,20 @@ def in_eval(exc: RhaiError) -> RhaiError:
     return wrapped
 
 
+def countdown_access(main: Any) -> tuple[Callable[[], int], Callable[[int], None]]:
+    """Read and write a run's operation countdown: the ``_ops`` cell its generated functions
+    share, found in the closure of its ``_main`` (see compiler.py)."""
+    cell = main.__closure__[main.__code__.co_freevars.index("_ops")]
+
+    def get_ops() -> int:
+        return cell.cell_contents
+
+    def set_ops(value: int) -> None:
+        cell.cell_contents = value
+
+    return get_ops, set_ops
+
+
 def as_rhai_error(exc: Exception) -> RhaiError:
     """What a failed run reports: a RhaiError with the script position where it happened."""
     line, col = locate(exc)
@@ -380,7 +394,7 @@ class Engine:
         exec(compiled.code, ns)
         functions = ns["_factory"](countdown)
         ns.update(functions)
-        rt.get_ops, rt.set_ops = functions["_get_ops"], functions["_set_ops"]
+        rt.get_ops, rt.set_ops = countdown_access(functions["_main"])
         for key, pyname in compiled.fn_py.items():
             rt.fns[key] = functions[pyname]
         rt.typed_methods = any("." in name for name, _ in rt.fns)
