@@ -145,25 +145,25 @@ def uses_this(node: Any) -> bool:
     return False
 
 
-def loops_left_by_break(roots: list) -> set[int]:
-    """The ids of the loops (``while``, ``loop``, ``for``) under ``roots`` that a ``break``
-    may leave: one in a loop's body leaves that loop (found in one walk of the tree)."""
-    found: set[int] = set()
-    stack: list[tuple[Any, Any]] = [(root, None) for root in roots]
+def breaks(body: Node) -> bool:
+    """Whether a ``break`` in ``body`` (a loop's) may leave that loop: one in the body of a
+    nested loop leaves the nested loop instead."""
+    stack: list[Any] = [body]
     while stack:
-        node, loop = stack.pop()
+        node = stack.pop()
         if isinstance(node, Node):
             kind = node.kind
-            if kind == "break" and loop is not None:
-                found.add(id(loop))
-            is_loop = kind in ("while", "loop", "for")
+            if kind == "break":
+                return True
+            nested_loop = kind in ("while", "loop", "for")
             for field in FIELDS[type(node)]:
                 value = getattr(node, field)
-                if isinstance(value, (Node, list, tuple)):
-                    stack.append((value, node if is_loop and field == "body" else loop))
+                if isinstance(value, (Node, list, tuple)) and \
+                        not (nested_loop and field == "body"):
+                    stack.append(value)
         elif isinstance(node, (list, tuple)):
-            stack.extend((value, loop) for value in node)
-    return found
+            stack.extend(node)
+    return False
 
 
 def assigns(node: Any, name: str) -> bool:

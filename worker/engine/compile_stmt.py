@@ -3,7 +3,8 @@ operation counting, try/catch, switch and assignments through index/property cha
 from __future__ import annotations
 
 from .compile_base import (ARITH, BOOL_KINDS, COMPOUND_SLOW, CONTROL, DEEP_BLOCKS, FLIP,
-                           INT_LIT, INT_OPS, LONG_STRING, RETURN, SIMPLE, Var, assigns, in_i64)
+                           INT_LIT, INT_OPS, LONG_STRING, RETURN, SIMPLE, Var, assigns, breaks,
+                           in_i64)
 from .compile_expr import never_int
 from .errors import ParseError
 from .nodes import (Assign, Block, Break, Continue, Export, ExprStmt, For, If, Import, Let, Loop,
@@ -387,6 +388,14 @@ class StatementCompiler:
         it = e.iterable
         return it.kind == "binary" and it.op in ("..", "..=") and it.r is not None and not e.idx
 
+    def loop_breaks(self, e: Node) -> bool:
+        """Whether a ``break`` may leave loop ``e`` (found once: functions compile again
+        until their typing settles)."""
+        found = self.breaking.get(id(e))
+        if found is None:
+            found = self.breaking[id(e)] = breaks(e.body)
+        return found
+
     def range_loop(self, e: Node) -> None:
         """``for x in a..b``: the range comes in chunks, counted by ``_ranges`` as each chunk
         completes (or, after a ``break``, here by how far the chunk got), so iterations
@@ -404,7 +413,7 @@ class StatementCompiler:
             self.body(e.body)
             frame.function.blocks -= 2
             self.indent -= 1
-            if id(e) in self.breaking:
+            if self.loop_breaks(e):
                 self.emit("else:")
                 self.emit("    continue")
                 self.emit(f"_chunk_done(_partial({chunk}, {var}))")

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any, Callable, ClassVar
 
 from .compile_base import (ENTER_CHECK, INT_OPS, MAX_PASSES, RETURN, CompilerBug, Frame,
-                           FunctionFrame, Var, loops_left_by_break, uses_this)
+                           FunctionFrame, Var, uses_this)
 from .compile_expr import ExpressionCompiler
 from .compile_stmt import StatementCompiler
 from .nodes import FIELDS, Block, FnDef, Node, Script
@@ -57,9 +57,7 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         self.tmp_int: dict[str, bool] = {}  # temporaries that hold a control flow's value
         self.inlining: set[tuple[str, int]] = set()
         self.this_users: dict[tuple[str, int], bool] = {}
-        # the loops a break may leave (by id), found before any compiling changes the tree
-        self.breaking = loops_left_by_break([fn.body for fn in script.fns.values()] +
-                                            [script.stmts])
+        self.breaking: dict[int, bool] = {}  # id(loop) -> whether a break may leave it
         self.shared: set = set()  # declarations assigned from a nested function
         self.changed = False  # a typing assumption failed in this pass over a function
         self.outer_fns = outer_fns
