@@ -2,9 +2,11 @@
 operation counting, try/catch, switch and assignments through index/property chains."""
 from __future__ import annotations
 
+import re
+
 from .compile_base import (ARITH, BOOL_KINDS, COMPOUND_SLOW, CONTROL, DEEP_BLOCKS, FLIP,
-                           INT_LIT, INT_OPS, LONG_STRING, RETURN, SIMPLE, Var, assigns, breaks,
-                           in_i64)
+                           INT_LIT, INT_OPS, LONG_STRING, RETURN, SIMPLE, TEMP, Var, assigns,
+                           breaks, in_i64)
 from .compile_expr import never_int
 from .errors import ParseError
 from .nodes import (Assign, Block, Break, Continue, Export, ExprStmt, For, If, Import, Let, Loop,
@@ -67,9 +69,21 @@ class StatementCompiler:
         if e.kind in CONTROL:
             self.control(e, None)
             return
+        mark = len(self.lines)
         code = self.ex(e)
         if not (SIMPLE.match(code) or code in ("None", "True", "False")):
             self.emit(code)
+        elif TEMP.match(code):
+            self.drop_unused(code, mark)
+
+    def drop_unused(self, temp: str, mark: int) -> None:
+        """A statement's value is not used: the line from ``mark`` on that stores it in
+        ``temp`` just computes it, if nothing else there mentions ``temp``."""
+        name = re.compile(rf"\b{temp}\b")
+        uses = [line for line in self.lines[mark:] if name.search(line[1])]
+        if len(uses) == 1 and uses[0][1].startswith(f"{temp} = ") and \
+                len(name.findall(uses[0][1])) == 1:
+            uses[0][1] = uses[0][1][len(temp) + 3:]
 
     def stmt_Let(self, s: Let) -> None:
         code = self.copied(s.e) if s.e is not None else "None"
