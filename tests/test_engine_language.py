@@ -183,6 +183,7 @@ def test_operators(script, expected):
     ("let s = 0; for i in 0..10 { try { if i == 3 { break; } } catch {} s += i; } s", 3),
     ("let s = 0; for i in 0..10 { let v = loop { break i * 2; }; if v > 6 { break; } "
      "s += v; } s", 12),
+    ("let s = 0; for i in 0..10 { let t = `${if i == 3 { break } else { i }}`; s += i; } s", 3),
 ])
 def test_break_in_range_loops(script, expected):
     assert run(script) == expected

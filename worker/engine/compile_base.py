@@ -145,27 +145,6 @@ def uses_this(node: Any) -> bool:
     return False
 
 
-def breaks(body: Node) -> bool:
-    """Whether a ``break`` in ``body`` (a loop's) may leave that loop: one in the body of a
-    nested loop leaves the nested loop instead."""
-    stack: list[Any] = [body]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, Node):
-            kind = node.kind
-            if kind == "break":
-                return True
-            nested_loop = kind in ("while", "loop", "for")
-            for field in FIELDS[type(node)]:
-                value = getattr(node, field)
-                if isinstance(value, (Node, list, tuple)) and \
-                        not (nested_loop and field == "body"):
-                    stack.append(value)
-        elif isinstance(node, (list, tuple)):
-            stack.extend(node)
-    return False
-
-
 def assigns(node: Any, name: str) -> bool:
     """Whether ``node`` may change the variable ``name``: an assignment to it (or through it),
     a method call or by-reference call on it, or a closure or ``f!()`` call that could."""

@@ -6,7 +6,7 @@ import re
 
 from .compile_base import (ARITH, BOOL_KINDS, COMPOUND_SLOW, CONTROL, DEEP_BLOCKS, FLIP,
                            INT_LIT, INT_OPS, LONG_STRING, RETURN, SIMPLE, TEMP, Var, assigns,
-                           breaks, in_i64)
+                           in_i64)
 from .compile_expr import never_int
 from .errors import ParseError
 from .nodes import (Assign, Block, Break, Continue, Export, ExprStmt, For, If, Import, Let, Loop,
@@ -402,14 +402,6 @@ class StatementCompiler:
         it = e.iterable
         return it.kind == "binary" and it.op in ("..", "..=") and it.r is not None and not e.idx
 
-    def loop_breaks(self, e: Node) -> bool:
-        """Whether a ``break`` may leave loop ``e`` (found once: functions compile again
-        until their typing settles)."""
-        found = self.breaking.get(id(e))
-        if found is None:
-            found = self.breaking[id(e)] = breaks(e.body)
-        return found
-
     def range_loop(self, e: Node) -> None:
         """``for x in a..b``: the range comes in chunks, counted by ``_ranges`` as each chunk
         completes (or, after a ``break``, here by how far the chunk got), so iterations
@@ -427,7 +419,7 @@ class StatementCompiler:
             self.body(e.body)
             frame.function.blocks -= 2
             self.indent -= 1
-            if self.loop_breaks(e):
+            if e.breaks:
                 self.emit("else:")
                 self.emit("    continue")
                 self.emit(f"_chunk_done(_partial({chunk}, {var}))")

@@ -57,7 +57,6 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         self.tmp_int: dict[str, bool] = {}  # temporaries that hold a control flow's value
         self.inlining: set[tuple[str, int]] = set()
         self.this_users: dict[tuple[str, int], bool] = {}
-        self.breaking: dict[int, bool] = {}  # id(loop) -> whether a break may leave it
         self.shared: set = set()  # declarations assigned from a nested function
         self.changed = False  # a typing assumption failed in this pass over a function
         self.outer_fns = outer_fns
