@@ -2,8 +2,6 @@
 operation counting, try/catch, switch and assignments through index/property chains."""
 from __future__ import annotations
 
-import re
-
 from .compile_base import (ARITH, BOOL_KINDS, COMPOUND_SLOW, CONTROL, DEEP_BLOCKS, FLIP,
                            INT_LIT, INT_OPS, LONG_STRING, RETURN, SIMPLE, TEMP, Var, assigns,
                            in_i64)
@@ -78,12 +76,14 @@ class StatementCompiler:
 
     def drop_unused(self, temp: str, mark: int) -> None:
         """A statement's value is not used: the line from ``mark`` on that stores it in
-        ``temp`` just computes it, if nothing else there mentions ``temp``."""
-        name = re.compile(rf"\b{temp}\b")
-        uses = [line for line in self.lines[mark:] if name.search(line[1])]
-        if len(uses) == 1 and uses[0][1].startswith(f"{temp} = ") and \
-                len(name.findall(uses[0][1])) == 1:
-            uses[0][1] = uses[0][1][len(temp) + 3:]
+        ``temp`` just computes it, if no other text there contains ``temp`` (a longer name
+        that does only makes this keep the store)."""
+        lines = self.lines[mark:]
+        if sum(line[1].count(temp) for line in lines) != 1:
+            return
+        for line in lines[-2:]:
+            if line[1].startswith(f"{temp} = "):
+                line[1] = line[1][len(temp) + 3:]
 
     def stmt_Let(self, s: Let) -> None:
         code = self.copied(s.e) if s.e is not None else "None"

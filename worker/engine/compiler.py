@@ -117,10 +117,11 @@ class Compiler(StatementCompiler, ExpressionCompiler):
 
     def source(self) -> tuple[str, list[tuple[int, int]]]:
         """The generated Python text, and the Rhai position of each of its lines (from 1)."""
-        lines = self.lines
-        indents = ["    " * i for i in range(max(line[0] for line in lines) + 1)]
-        text = "\n".join([indents[indent] + code for indent, code, _ in lines])
-        return text + "\n", [(0, 0), *[pos for _, _, pos in lines]]
+        out, table = [], [(0, 0)]
+        for indent, text, pos in self.lines:
+            out.append("    " * indent + text)
+            table.append(pos)
+        return "\n".join(out) + "\n", table
 
     # ---- whole script ------------------------------------------------------------------
     def compile(self) -> tuple[str, list, dict[tuple[str, int], str], dict[str, Any], bool]:
