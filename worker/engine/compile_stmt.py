@@ -555,7 +555,8 @@ class StatementCompiler:
             if (op and op != "+") or (not op and not self.is_list(s.e)):
                 self.demote_list(var)
             if op == "+" and not self.var_is_int(var) and not self.is_int(s.e):
-                self.append_in_place(py, self.ex(s.e) if s.e.kind == "lit" else self.value_of(s.e), s.e)
+                value = self.ex(s.e) if s.e.kind == "lit" else self.value_of(s.e)
+                self.append_in_place(py, value, s.e)
                 return
             if op and never_int(s.e):
                 value = f"{COMPOUND_SLOW[op]}({py}, {self.ex(s.e)})"

@@ -6,10 +6,11 @@ left, ``_tb`` = a one-item list holding ``this``, or None) plus, when a direct c
 arguments reaches it, a version ``S_n`` specialised for those; the script body becomes
 ``_main``; closures become nested functions (Python cells give Rhai's capture-by-sharing).
 Variables become locals named ``v_<name>_<n>`` and strings live in a constants table
-(``K_<n>``): no user text is ever pasted into the generated code except validated identifiers. A small static type inference (which
-variables always hold an INT or an array) lets integer arithmetic, comparisons and indexing run
-as plain Python with only an i64 range check; everything else calls the runtime. Loop
-iterations and function entries count operations; the runtime's ``_tick`` enforces the limits.
+(``K_<n>``): no user text is ever pasted into the generated code except validated identifiers.
+A small static type inference (which variables always hold an INT or an array) lets integer
+arithmetic, comparisons and indexing run as plain Python with only an i64 range check;
+everything else calls the runtime. Loop iterations and function entries count operations; the
+runtime's ``_tick`` enforces the limits.
 
 Each node class has a method (``expr_<Class>``, ``stmt_<Class>``, ``control_<Class>``) found
 through tables built once. State of one block or one generated function lives in its ``Frame``
