@@ -139,6 +139,21 @@ def test_functions(script, expected):
 
 
 @pytest.mark.parametrize("script, expected", [
+    # a function's INT version is made for the direct INT calls that reach it: from a closure,
+    # from another INT version (also one defined later), alongside dynamic calls
+    ("fn sq(x) { x * x } let f = |n| sq(n) + 1; f.call(6)", 37),
+    ("fn even(n) { if n == 0 { true } else { odd(n - 1) } } "
+     "fn odd(n) { if n == 0 { false } else { even(n - 1) } } even(10)", True),
+    ('fn h(x) { x + 1 } h(1) + call(Fn("h"), 1) + h("a").len()', 6),
+    ("fn g(x) { x + 1 } let y = g!(2); y * 2", 6),
+    ('fn s(x) { if x > 0 { "p" } else { 0 } } fn t(x) { s(x) } t(1) + t(0)', "p0"),
+    ("fn a(x) { b(x) } fn b(x) { x * 2 } a(4) + a(4.5)", 17.0),
+])
+def test_int_versions_of_functions(script, expected):
+    assert run(script) == expected
+
+
+@pytest.mark.parametrize("script, expected", [
     ("let add = |a, b| a + b; add.call(40, 2)", 42),
     ("let k = 10; let f = |x| x + k; k = 20; f.call(1)", 21),
     ("let n = 0; let inc = || n += 1; inc.call(); inc.call(); n", 2),
@@ -174,6 +189,46 @@ def test_closures_and_function_pointers(script, expected):
 def test_operators(script, expected):
     result = run(script)
     assert result == expected and type(result) is type(expected)
+
+
+@pytest.mark.parametrize("script, expected", [
+    # a break leaves the innermost loop around it, wherever it is in that loop's body
+    ("let s = 0; for i in 0..10 { for j in 0..10 { if j == 2 { break; } s += 1; } } s", 20),
+    ("let s = 0; for i in 0..10 { for j in 0..3 { s += 1; } if i == 4 { break; } } s", 15),
+    ("let s = 0; for i in 0..10 { switch i { 5 => break, _ => { s += i; } } } s", 10),
+    ("let s = 0; for i in 0..10 { try { if i == 3 { break; } } catch {} s += i; } s", 3),
+    ("let s = 0; for i in 0..10 { let v = loop { break i * 2; }; if v > 6 { break; } "
+     "s += v; } s", 12),
+    ("let s = 0; for i in 0..10 { let t = `${if i == 3 { break } else { i }}`; s += i; } s", 3),
+])
+def test_break_in_range_loops(script, expected):
+    assert run(script) == expected
+
+
+@pytest.mark.parametrize("script, expected", [
+    # indexing a value of unknown type: the inline path for arrays decides literal indexes
+    # at compile time; negative and out-of-range indexes keep Rhai's meaning
+    ("fn f(a) { a[0] + a[2] } f([1, 2, 3])", 4),
+    ("fn f(a) { a[-1] * 10 + a[-3] } f([1, 2, 3])", 31),
+    ("fn f(a, i) { a[i] } f([1, 2, 3], -2)", 2),
+    ("fn f(a, i) { let b = a; b[i - 1] } f([4, 5], 0)", 5),
+    ('fn f(m, i) { m[0][i + 1] } f(["abc"], 0)', "b"),
+    ('fn f(a) { a[0] + a[-1] } f("xyz")', "xz"),
+])
+def test_indexing_values_of_unknown_type(script, expected):
+    assert run(script) == expected
+
+
+@pytest.mark.parametrize("script, index", [
+    ("fn f(a) { a[3] } f([1, 2, 3])", 3),
+    ("fn f(a) { a[-4] } f([1, 2, 3])", -4),
+    ("fn f(a, i) { a[i] } f([1, 2, 3], -4)", -4),
+])
+def test_indexes_out_of_bounds_of_arrays_of_unknown_type(script, index):
+    with pytest.raises(EvalError) as info:
+        run(script)
+    assert str(info.value).startswith(f"Array index {index} out of bounds: only 3 elements")
+    assert info.value.inner.kind == "ErrorArrayBounds"
 
 
 @pytest.mark.parametrize("script", [

@@ -290,6 +290,22 @@ def test_loops_left_early_are_still_counted():
         engine.eval(body + "for j in 0..10 { f(); }")
 
 
+@pytest.mark.parametrize("script, operations", [
+    ("let s = 0; for i in 0..3000 { s += i; } s", 3001),
+    ("let s = 0; for i in 0..3000 { if i == 2500 { break; } s += i; } s", 2502),
+    ("let s = 0; for i in 0..=2048 { for j in 0..3 { s += j; } } s", 8197),
+    ("let s = 0; for i in 0..2000 { for j in 0..2000 { if j == 5 { break; } s += 1; } "
+     "if i == 1500 { break; } } s", 10508),
+    ("let t = 0; for i in 0..1025 { t += 1; continue; } t", 1026),
+])
+def test_range_loops_count_every_iteration(script, operations):
+    """One operation per iteration (and one for the script), whether the loop runs to its end
+    or a ``break`` leaves it part-way through a chunk of its range."""
+    assert Engine(max_operations=operations).eval(script) is not None
+    with pytest.raises(LimitError, match="max_operations"):
+        Engine(max_operations=operations - 1).eval(script)
+
+
 def test_user_text_never_appears_in_the_generated_python():
     script = ('let note = "__import__(\'os\').system(\'id\')\\"; x"; '
               'let m = #{"evil key\\n": 1}; m["a\' + b"] = 2; '

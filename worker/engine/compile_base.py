@@ -9,6 +9,7 @@ from .values import INT_MAX, INT_MIN
 
 SIMPLE = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*|-?\d+|\(-\d+\))$")
 INT_LIT = re.compile(r"^(?:-?\d+|\(-\d+\))$")
+TEMP = re.compile(r"^_[tr]\d+$")  # a temporary: its value is final once it is used
 BOOL_KINDS = frozenset({"==", "!=", "<", "<=", ">", ">=", "&&", "||", "in", "!in"})
 ARITH = {"+": ("+", "_add"), "-": ("-", "_sub"), "*": ("*", "_mul")}
 COMPARE = {"==": "_eq", "!=": "_ne", "<": "_lt", "<=": "_le", ">": "_gt", ">=": "_ge"}
@@ -24,7 +25,7 @@ RETURN = "<return>"  # control() target: return the value from the generated fun
 HOIST_NEST = 12  # expression nesting at which sub-results go to temporaries
 # generated code starting with these calls the runtime, which may fail: ``ex`` gives it a line
 RUNTIME_CALLS = ("_call(", "_call_ref(", "_method(", "_push(", "_method_at(", "_call_fn_ptr(",
-                 "_eval(", "_lookup_scope_var(", "_prop(", "(None if", "((_b", "_global_const(",
+                 "_eval(", "_lookup_scope_var(", "_prop(", "(None if", "_global_const(",
                  "_array_literal(", "_map_literal(", "_module_var(", "_module_call(")
 MAX_PASSES = 8  # recompilations allowed for the static types to settle, then none are used
 DEEP_BLOCKS = 10  # Python loop/try nesting from which loops use one block, not two (max 20)

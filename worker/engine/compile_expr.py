@@ -7,13 +7,18 @@ import math
 from typing import Any
 
 from .compile_base import (ARITH, COMPARE, ENTER_PREFIX, HOIST_NEST, INT_LIT,
-                           RUNTIME_CALLS, SIMPLE, SLOW, SMALL, in_i64)
+                           RUNTIME_CALLS, SIMPLE, SLOW, SMALL, TEMP, in_i64)
 from .errors import ParseError
 from .natives import LIBRARY
 from .nodes import (ArrayLit, Binary, Call, Closure, GlobalConst, Index, Interp, Lit, MapLit,
                     MethodCall, Node, Prop, PyCode, QualifiedCall, QualifiedVar, This, Unary,
                     Variable)
 from .values import INT_MAX, INT_MIN
+
+
+def never_int(e: Node) -> bool:
+    """Whether ``e`` is a literal of another type than INT (no INT fast path can apply)."""
+    return e.kind == "lit" and type(e.value) is not int
 
 
 class ExpressionCompiler:
@@ -27,8 +32,8 @@ class ExpressionCompiler:
             code = self.ex(node)
             if len(self.lines) > mark:
                 for i, prev in enumerate(codes):
-                    if not (INT_LIT.match(prev) or prev in ("None", "True", "False") or
-                            prev.startswith("K_")):
+                    if not (INT_LIT.match(prev) or TEMP.match(prev) or
+                            prev in ("None", "True", "False") or prev.startswith("K_")):
                         t = self.tmp()
                         if mark < len(self.lines) and \
                                 self.lines[mark][1].startswith(ENTER_PREFIX):
@@ -318,6 +323,8 @@ class ExpressionCompiler:
         a_int, b_int = self.is_int(e.l), self.is_int(e.r)
         if op in ("+", "-") and self.cannot_overflow(e):
             return f"({a} {op} {b})"
+        if (op in ARITH or op in COMPARE) and (never_int(e.l) or never_int(e.r)):
+            return f"{ARITH[op][1] if op in ARITH else COMPARE[op]}({a}, {b})"
         if op in ARITH:
             return self.arith(ARITH[op][0], a, b, ARITH[op][1], a_int, b_int)
         if op in COMPARE:
@@ -407,24 +414,29 @@ class ExpressionCompiler:
         if e.safe:
             t = self.tmp()
             return f"(None if ({t} := {obj}) is None else _index({t}, {idx}))"
-        if not SIMPLE.match(obj):
-            t = self.tmp()
-            first = f"({t} := {obj})"
-            obj = t
-        else:
-            first = obj
-        if not SIMPLE.match(idx):
-            t = self.tmp()
-            return (f"({obj}[{t}] if type({first}) is list and type({t} := {idx}) is int and "
-                    f"-len({obj}) <= {t} < len({obj}) else _index({obj}, {t}))"
-                    if first != obj else
-                    f"({obj}[{t}] if type({t} := {idx}) is int and type({obj}) is list and "
-                    f"-len({obj}) <= {t} < len({obj}) else _index({obj}, {t}))")
-        if first != obj:
-            return (f"({obj}[{idx}] if type({first}) is list and type({idx}) is int and "
-                    f"-len({obj}) <= {idx} < len({obj}) else _index({obj}, {idx}))")
-        return (f"({obj}[{idx}] if type({obj}) is list and type({idx}) is int and "
-                f"-len({obj}) <= {idx} < len({obj}) else _index({obj}, {idx}))")
+        if not SIMPLE.match(idx):  # evaluated first, in a line of its own (after ``obj``)
+            if not SIMPLE.match(obj):
+                obj = self.stored(obj)
+            idx = self.stored(idx)
+        first, obj = self.operand(obj)
+        return (f"({obj}[{idx}] if type({first}) is list and {self.in_list(obj, idx, e.idx)} "
+                f"else _index({obj}, {idx}))")
+
+    def stored(self, code: str) -> str:
+        """A temporary holding the value of ``code``, computed by a line of its own."""
+        t = self.tmp()
+        self.emit(f"{t} = {code}")
+        return t
+
+    def in_list(self, obj: str, idx: str, node: Node) -> str:
+        """The test that ``idx`` (a name or an INT literal) is an index inside the list
+        ``obj``, as plain Python indexing reads it: INT literals are decided here as far as
+        they can be; negative indexes that are not literals take the slow path."""
+        if INT_LIT.match(idx):
+            k = int(idx.strip("()"))
+            return f"{k} < len({obj})" if k >= 0 else f"len({obj}) >= {-k}"
+        int_check = "" if self.is_int(node) else f"type({idx}) is int and "
+        return f"{int_check}0 <= {idx} < len({obj})"
 
     @staticmethod
     def copied_items(nodes: list[Node]) -> tuple:
@@ -460,7 +472,7 @@ class ExpressionCompiler:
         if by_ref:
             first = e.args[0]
             rest = self.args(e.args[1:])
-            return self.ref_call(first, "_call_ref", name, rest)
+            return self.ref_call(e, first, "_call_ref", name, rest)
         args = self.args(e.args)
         return f"_call(_d, {self.const(name)}{''.join(', ' + a for a in args)})"
 
@@ -494,8 +506,9 @@ class ExpressionCompiler:
             self.pos = saved_pos
         return f"{pyname}(_d - 1, None{''.join(', ' + a for a in args)})"
 
-    def ref_call(self, target: Node, helper: str, name: str, rest: list[str]) -> str:
-        """Call with ``target`` (a variable or ``this``) passed by reference and written back."""
+    def ref_call(self, e: Node, target: Node, helper: str, name: str, rest: list[str]) -> str:
+        """The call ``e`` with ``target`` (a variable or ``this``) passed by reference and
+        written back: in lines of their own, as ``ex`` puts runtime calls."""
         extra = "".join(", " + a for a in rest)
         if helper == "_call_ref":
             extra = ", (" + "".join(a + ", " for a in rest) + ")"
@@ -513,8 +526,13 @@ class ExpressionCompiler:
         if name in ("call", "set") or name in self.fn_names or name.startswith("set"):
             self.demote_list(var)
         py = self.assign_var(var)
-        return (f"(({box} := [{py}]), {helper}(_d, {self.const(name)}, {box}{extra}), "
-                f"({py} := {box}[0]))[1]")
+        result = self.tmp()
+        self.emit(f"{box} = [{py}]")
+        saved, self.pos = self.pos, (e.line, e.col)  # the call's line: its errors' position
+        self.emit(f"{result} = {helper}(_d, {self.const(name)}, {box}{extra})")
+        self.pos = saved
+        self.emit(f"{py} = {box}[0]")
+        return result
 
     def map_property(self, e: Node, obj: str) -> str:
         """``obj.name``: read straight from an object map, other types through ``_prop``; on a
@@ -544,7 +562,7 @@ class ExpressionCompiler:
                 return (f"_method(_d, {self.const(name)}, [_FnPtr({self.const(obj.name)})]"
                         f"{''.join(', ' + a for a in args)})")
             helper = "_push" if name == "push" and len(args) == 1 else "_method"
-            return self.ref_call(obj, helper, name, args)
+            return self.ref_call(e, obj, helper, name, args)
         if obj.kind in ("index", "prop"):
             if obj.kind == "index":
                 parent, key = self.ex_seq([obj.obj, obj.idx])

@@ -3,7 +3,9 @@ operation counting, try/catch, switch and assignments through index/property cha
 from __future__ import annotations
 
 from .compile_base import (ARITH, BOOL_KINDS, COMPOUND_SLOW, CONTROL, DEEP_BLOCKS, FLIP,
-                           INT_LIT, INT_OPS, LONG_STRING, RETURN, SIMPLE, Var, assigns, in_i64)
+                           INT_LIT, INT_OPS, LONG_STRING, RETURN, SIMPLE, TEMP, Var, assigns,
+                           in_i64)
+from .compile_expr import never_int
 from .errors import ParseError
 from .nodes import (Assign, Block, Break, Continue, Export, ExprStmt, For, If, Import, Let, Loop,
                     Node, Return, Switch, Throw, Try, While)
@@ -13,8 +15,8 @@ class StatementCompiler:
     """Code generation for statements; state and output helpers come from ``Compiler``."""
 
     def block_value(self, stmts: list[Node]) -> tuple[str, bool]:
-        """Compile statements; return the code of the last one's value and whether it is
-        statically an INT."""
+        """Compile statements; return the code of the last one's value (to be used at once)
+        and whether it is statically an INT."""
         if not stmts:
             return "None", False
         for s in stmts[:-1]:
@@ -24,9 +26,7 @@ class StatementCompiler:
             self.at(last)
             code = self.value_of(last.e)
             if self.needs_copy(last.e):  # the block's value must not alias a variable
-                t = self.tmp()
-                self.emit(f"{t} = _copy({code})")
-                code = t
+                code = f"_copy({code})"
             if last.e.kind in CONTROL:
                 return code, self.tmp_int.get(code, False)
             return code, self.is_int(last.e)
@@ -67,9 +67,23 @@ class StatementCompiler:
         if e.kind in CONTROL:
             self.control(e, None)
             return
+        mark = len(self.lines)
         code = self.ex(e)
         if not (SIMPLE.match(code) or code in ("None", "True", "False")):
             self.emit(code)
+        elif TEMP.match(code):
+            self.drop_unused(code, mark)
+
+    def drop_unused(self, temp: str, mark: int) -> None:
+        """A statement's value is not used: the line from ``mark`` on that stores it in
+        ``temp`` just computes it, if no other text there contains ``temp`` (a longer name
+        that does only makes this keep the store)."""
+        lines = self.lines[mark:]
+        if sum(line[1].count(temp) for line in lines) != 1:
+            return
+        for line in lines[-2:]:
+            if line[1].startswith(f"{temp} = "):
+                line[1] = line[1][len(temp) + 3:]
 
     def stmt_Let(self, s: Let) -> None:
         code = self.copied(s.e) if s.e is not None else "None"
@@ -389,8 +403,9 @@ class StatementCompiler:
         return it.kind == "binary" and it.op in ("..", "..=") and it.r is not None and not e.idx
 
     def range_loop(self, e: Node) -> None:
-        """``for x in a..b``: the range comes in chunks, counted as each chunk completes (or,
-        after a ``break``, by how far the chunk got), so iterations themselves cost nothing."""
+        """``for x in a..b``: the range comes in chunks, counted by ``_ranges`` as each chunk
+        completes (or, after a ``break``, here by how far the chunk got), so iterations
+        themselves cost nothing."""
         it = e.iterable
         a, b = self.ex_seq([it.l, it.r])
         chunk = self.tmp("_g")
@@ -404,11 +419,11 @@ class StatementCompiler:
             self.body(e.body)
             frame.function.blocks -= 2
             self.indent -= 1
-            self.emit("else:")
-            self.emit(f"    _chunk_done(len({chunk}))")
-            self.emit("    continue")
-            self.emit(f"if (_ops := _ops - _partial({chunk}, {var})) <= 0: _tick()")
-            self.emit("break")
+            if e.breaks:
+                self.emit("else:")
+                self.emit("    continue")
+                self.emit(f"_chunk_done(_partial({chunk}, {var}))")
+                self.emit("break")
             self.indent -= 1
 
     def for_loop(self, e: Node) -> None:
@@ -540,9 +555,12 @@ class StatementCompiler:
             if (op and op != "+") or (not op and not self.is_list(s.e)):
                 self.demote_list(var)
             if op == "+" and not self.var_is_int(var) and not self.is_int(s.e):
-                self.append_in_place(py, self.value_of(s.e))
+                value = self.ex(s.e) if s.e.kind == "lit" else self.value_of(s.e)
+                self.append_in_place(py, value, s.e)
                 return
-            if op:
+            if op and never_int(s.e):
+                value = f"{COMPOUND_SLOW[op]}({py}, {self.ex(s.e)})"
+            elif op:
                 value = self.ex(s.e)
                 value = self.compound(op, py, value, self.var_is_int(var), self.is_int(s.e))
             else:
@@ -645,20 +663,34 @@ class StatementCompiler:
         elif node.kind == "this":
             self.emit(f"_tb[0] = {new}")
 
-    def append_in_place(self, py: str, value: str) -> None:
+    def append_in_place(self, py: str, value: str, node: Node) -> None:
         """``x += y`` on a variable of unknown type: INT and FLOAT sums inline; a string
         appends in place (CPython then reuses the buffer, so building a string in a loop is
         linear, not quadratic), a long result checked each time: its size, and the deadline
-        (the append may have copied it); anything else through ``_add_assign``."""
-        r = self.tmp("_r")
-        self.emit(f"if type({py}) is int and type({value}) is int and "
-                  f"{in_i64(r, f'{py} + {value}')}: {py} = {r}")
-        self.emit(f"elif type({py}) is str and type({value}) is str:")
-        self.emit(f"    {py} += {value}")
-        self.emit(f"    if len({py}) > {min(self.max_string // 4, LONG_STRING)}: "
-                  f"_check_long_string({py})")
-        self.emit(f"elif type({py}) is float and type({value}) is float: {py} += {value}")
-        self.emit(f"else: {py} = _add_assign({py}, {value})")
+        (the append may have copied it); anything else through ``_add_assign``. A literal
+        ``y`` keeps only the case of its own type."""
+        known = type(node.value) if node.kind == "lit" else None
+
+        def both(kind: type) -> str:
+            return f"type({py}) is {kind.__name__}" + \
+                ("" if known is kind else f" and type({value}) is {kind.__name__}")
+
+        cases = []
+        if known in (None, int):
+            r = self.tmp("_r")
+            cases.append(f"{both(int)} and {in_i64(r, f'{py} + {value}')}: {py} = {r}")
+        if known in (None, str):
+            cases.append(f"{both(str)}:")
+        if known in (None, float):
+            cases.append(f"{both(float)}: {py} += {value}")
+        for i, case in enumerate(cases):
+            self.emit(("if " if i == 0 else "elif ") + case)
+            if case.endswith(":"):  # the string case
+                self.emit(f"    {py} += {value}")
+                self.emit(f"    if len({py}) > {min(self.max_string // 4, LONG_STRING)}: "
+                          f"_check_long_string({py})")
+        self.emit(f"else: {py} = _add_assign({py}, {value})" if cases else
+                  f"{py} = _add_assign({py}, {value})")
 
     def compound(self, op: str, cur: str, value: str, cur_int: bool, value_int: bool) -> str:
         if op in ARITH:

@@ -2,14 +2,15 @@
 
 All generated functions live inside ``_factory(_ops)`` (so the operation countdown ``_ops`` is a
 fast closure cell): each Rhai function becomes ``F_n(_d, _tb, *params)`` (``_d`` = call levels
-left, ``_tb`` = a one-item list holding ``this``, or None) plus, when it has parameters, a version
-``S_n`` specialised for INT arguments; the script body becomes ``_main``; closures become nested
-functions (Python cells give Rhai's capture-by-sharing). Variables become locals named
-``v_<name>_<n>`` and strings live in a constants table (``K_<n>``): no user text is ever pasted
-into the generated code except validated identifiers. A small static type inference (which
-variables always hold an INT or an array) lets integer arithmetic, comparisons and indexing run
-as plain Python with only an i64 range check; everything else calls the runtime. Loop
-iterations and function entries count operations; the runtime's ``_tick`` enforces the limits.
+left, ``_tb`` = a one-item list holding ``this``, or None) plus, when a direct call with INT
+arguments reaches it, a version ``S_n`` specialised for those; the script body becomes
+``_main``; closures become nested functions (Python cells give Rhai's capture-by-sharing).
+Variables become locals named ``v_<name>_<n>`` and strings live in a constants table
+(``K_<n>``): no user text is ever pasted into the generated code except validated identifiers.
+A small static type inference (which variables always hold an INT or an array) lets integer
+arithmetic, comparisons and indexing run as plain Python with only an i64 range check;
+everything else calls the runtime. Loop iterations and function entries count operations; the
+runtime's ``_tick`` enforces the limits.
 
 Each node class has a method (``expr_<Class>``, ``stmt_<Class>``, ``control_<Class>``) found
 through tables built once. State of one block or one generated function lives in its ``Frame``
@@ -49,8 +50,11 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         self.not_int: set = set()  # declarations whose variable may hold a non-INT
         self.not_list: set = set()  # declarations whose variable may hold a non-array
         self.spec_py: dict[tuple[str, int], str] = {}
+        self.spec_calls: set[tuple[str, int]] = set()  # S_ versions the current one calls
+        self.spec_wanted: list[tuple[str, int]] = []  # S_ versions called so far, in order
         self.ret_int: dict[tuple[str, int], bool] = {}
         self.ret_changed = False  # a function's INT result was disproved: another pass
+        self.ret_assumed: set[tuple[str, int]] = set()  # INT results relied on in this pass
         self.tmp_int: dict[str, bool] = {}  # temporaries that hold a control flow's value
         self.inlining: set[tuple[str, int]] = set()
         self.this_users: dict[tuple[str, int], bool] = {}
@@ -113,6 +117,7 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         self.pos = (node.line, node.col)
 
     def source(self) -> tuple[str, list[tuple[int, int]]]:
+        """The generated Python text, and the Rhai position of each of its lines (from 1)."""
         out, table = [], [(0, 0)]
         for indent, text, pos in self.lines:
             out.append("    " * indent + text)
@@ -123,7 +128,8 @@ class Compiler(StatementCompiler, ExpressionCompiler):
     def compile(self) -> tuple[str, list, dict[tuple[str, int], str], dict[str, Any], bool]:
         """Each script function gets a generic version ``F_`` (used by dynamic calls) and, if
         it has parameters, a version ``S_`` specialised for INT arguments, which direct calls
-        with INT arguments use; its result is INT when every returned value is."""
+        with INT arguments use (made only if such a call is reached, see
+        ``specialised_versions``); its result is INT when every returned value is."""
         for i, key in enumerate(self.script.fns):
             py_name = key[0].replace(".", "_")  # a typed method ``i64.calc``
             self.fn_py[key] = f"F_{i}_{py_name}"
@@ -132,30 +138,37 @@ class Compiler(StatementCompiler, ExpressionCompiler):
                 self.ret_int[key] = True
         self.emit("def _factory(_ops):")
         self.indent += 1
-        self.emit("def _get_ops():")
-        self.emit("    return _ops")
-        self.emit("def _set_ops(value):")
-        self.emit("    nonlocal _ops")
-        self.emit("    _ops = value")
         mark, n = len(self.lines), self.n
         for attempt in range(MAX_PASSES + 1):
             self.ret_changed = False
+            self.ret_assumed = set()
             if attempt == MAX_PASSES:  # results will not settle: assume no INT results
                 self.ret_int = dict.fromkeys(self.ret_int, False)
+            self.spec_wanted = []
             for key, fn in self.script.fns.items():
                 self.function(self.fn_py[key], fn.params, fn.body, fn)
-                if key in self.spec_py:
-                    self.function(self.spec_py[key], fn.params, fn.body, fn, spec=key)
             self.function("_main", [], Block(1, 1, stmts=self.script.stmts), None)
+            self.specialised_versions()
             if not self.ret_changed:
                 break
             del self.lines[mark:]
             self.n = n
-        names = ["_main", "_get_ops", "_set_ops", *self.fn_py.values(), *self.spec_py.values()]
+        names = ["_main", *self.fn_py.values()]
         self.emit("return {" + ", ".join(f"{name!r}: {name}" for name in names) + "}")
         self.indent -= 1
         src, table = self.source()
         return src, table, self.fn_py, self.const_values, self.uses_modules
+
+    def specialised_versions(self) -> None:
+        """Generate the ``S_`` versions that direct calls reach (from ``_main``, an ``F_`` or
+        another reached ``S_``): only generated code calls them, so the others are never
+        made (they would be dead weight for CPython's ``compile()``)."""
+        done = 0
+        while done < len(self.spec_wanted):
+            key = self.spec_wanted[done]
+            done += 1
+            fn = self.script.fns[key]
+            self.function(self.spec_py[key], fn.params, fn.body, fn, spec=key)
 
     def fn_uses_this(self, key: tuple[str, int]) -> bool:
         """Whether a script function refers to ``this`` (its INT version then takes it)."""
@@ -168,15 +181,21 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         return [i for i in range(key[1]) if ("param", key, i) not in self.not_int]
 
     def use_spec(self, key: tuple[str, int], args: list[Node]) -> bool:
+        """Whether a call of ``key`` with ``args`` goes to its INT version (which is then
+        generated: its code is what proves the INT result that typing may assume here)."""
         if key not in self.spec_py:
             return False
         wanted = self.int_params(key)
-        return bool(wanted) and all(self.is_int(args[i]) for i in wanted)
+        if wanted and all(self.is_int(args[i]) for i in wanted):
+            self.spec_calls.add(key)
+            return True
+        return False
 
     def prologue(self) -> None:
-        """Every generated function checks the call depth and counts one operation."""
-        self.emit("if not _d: _too_deep(_d)")
-        self.emit("if not (_ops := _ops - 1): _tick()")
+        """Every generated function checks the call depth and counts one operation, in one
+        test (``_enter`` takes the caller's call levels left: too deep, or the countdown ran
+        out)."""
+        self.emit("if not (_d and (_ops := _ops - 1)): _enter(_d + 1)")
 
     def function(self, pyname: str, params: list[str], body: Node, fn: FnDef | None,
                  spec: Any = None) -> None:
@@ -185,10 +204,12 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         mark, n = len(self.lines), self.n
         for attempt in range(MAX_PASSES + 1):
             self.changed = False
+            self.spec_calls = set()
             # a script that will not settle: no typing
             function = FunctionFrame(pyname == "_main", attempt < MAX_PASSES)
             self.function_once(pyname, params, body, fn, Frame(function), spec)
             if not self.changed or attempt == MAX_PASSES:
+                self.spec_wanted += sorted(self.spec_calls.difference(self.spec_wanted))
                 return
             del self.lines[mark:]
             self.n = n
@@ -239,7 +260,8 @@ class Compiler(StatementCompiler, ExpressionCompiler):
             self.leave_caller_scope(unset_slot, caller_vars)
         if spec and not function.ret_int and self.ret_int[spec]:
             self.ret_int[spec] = False
-            self.ret_changed = True
+            # code compiled so far that took the result for an INT must be compiled again
+            self.ret_changed = self.ret_changed or spec in self.ret_assumed
         if function.nonlocals:
             self.lines[function.nonlocal_slot][1] = \
                 "nonlocal " + ", ".join(sorted(function.nonlocals))
@@ -355,7 +377,10 @@ class Compiler(StatementCompiler, ExpressionCompiler):
             return e.op in ("-", "+") and self.is_int(e.e)
         if k == "call":
             key = (e.name, len(e.args))
-            return self.use_spec(key, e.args) and self.ret_int[key]
+            if self.use_spec(key, e.args) and self.ret_int[key]:
+                self.ret_assumed.add(key)
+                return True
+            return False
         return False
 
     def lookup(self, name: str) -> Var | None:

@@ -143,6 +143,20 @@ def in_eval(exc: RhaiError) -> RhaiError:
     return wrapped
 
 
+def countdown_access(main: Any) -> tuple[Callable[[], int], Callable[[int], None]]:
+    """Read and write a run's operation countdown: the ``_ops`` cell its generated functions
+    share, found in the closure of its ``_main`` (see compiler.py)."""
+    cell = main.__closure__[main.__code__.co_freevars.index("_ops")]
+
+    def get_ops() -> int:
+        return cell.cell_contents
+
+    def set_ops(value: int) -> None:
+        cell.cell_contents = value
+
+    return get_ops, set_ops
+
+
 def as_rhai_error(exc: Exception) -> RhaiError:
     """What a failed run reports: a RhaiError with the script position where it happened."""
     line, col = locate(exc)
@@ -398,7 +412,7 @@ class Engine:
             # operation counting, call depth, loop chunks
             "_tick": rt.tick, "_chunk": rt.chunk, "_chunk_done": rt.chunk_done,
             "_ranges": rt.ranges, "_partial": partial_chunk, "_CHUNK_RANGE": range(rt.chunk_size),
-            "_too_deep": rt.too_deep, "_enter": rt.enter,
+            "_enter": rt.enter,
             # values: integers, sizes, literals, copies, conversions
             "_i64": i64, "_MAX": INT_MAX, "_SIZED": SIZED,
             "_check_long_string": rt.check_long_string, "_array_literal": rt.array_literal,
@@ -441,7 +455,7 @@ class Engine:
         exec(compiled.code, ns)
         functions = ns["_factory"](countdown)
         ns.update(functions)
-        rt.get_ops, rt.set_ops = functions["_get_ops"], functions["_set_ops"]
+        rt.get_ops, rt.set_ops = countdown_access(functions["_main"])
         for key, pyname in compiled.fn_py.items():
             rt.fns[key] = functions[pyname]
         rt.typed_methods = any("." in name for name, _ in rt.fns)

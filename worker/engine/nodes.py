@@ -181,12 +181,14 @@ class Loop(Node):
 
 @_node
 class For(Node):
-    """``for var in iterable`` or ``for (var, idx) in iterable``."""
+    """``for var in iterable`` or ``for (var, idx) in iterable``; ``breaks``: whether a
+    ``break`` in the body leaves this loop (not one of a nested loop)."""
     kind: ClassVar[str] = "for"
     var: str
     idx: str | None
     iterable: Node
     body: Node
+    breaks: bool = False
 
 
 @_node

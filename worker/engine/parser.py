@@ -37,7 +37,7 @@ class Parser:
         self.tok = tokens[0]  # the current token, ``toks[pos]`` (an attribute: read per token)
         self.max_depth = max_depth or 10_000
         self.depth = 0
-        self.loops = 0
+        self.loops: list[bool] = []  # per enclosing loop: whether a break in it leaves it
         self.in_fn = False
         self.at_top = False  # whether the statement being parsed is at the script's top level
         self.fns: dict[tuple[str, int], FnDef] = {}
@@ -229,7 +229,7 @@ class Parser:
                              "is already defined", name, kind="FnDuplicatedDefinition")
         self.budget.add_function()
         saved = self.loops, self.in_fn
-        self.loops, self.in_fn = 0, True
+        self.loops, self.in_fn = [], True
         body = self.block()
         self.loops, self.in_fn = saved
         self.fns[key] = FnDef(full_name, params, body, private, start.line, start.col)
@@ -445,14 +445,14 @@ class Parser:
             if v == "while":
                 return self.while_loop(t, until=False)
             if v == "loop":
-                self.loops += 1
+                self.loops.append(False)
                 body = self.block()
-                self.loops -= 1
+                self.loops.pop()
                 return Loop(L, C, body=body)
             if v == "do":
-                self.loops += 1
+                self.loops.append(False)
                 body = self.block()
-                self.loops -= 1
+                self.loops.pop()
                 if not (self.is_kw("while") or self.is_kw("until")):
                     raise self.error("Expecting 'while' or 'until'", kind="MissingToken")
                 until = self.next().value == "until"
@@ -465,6 +465,8 @@ class Parser:
             if v in ("break", "continue"):
                 if not self.loops:
                     raise ParseError(f"'{v}' not inside a loop", L, C, kind="LoopBreak")
+                if v == "break":
+                    self.loops[-1] = True
                 e = None
                 if v == "break" and self.starts_expr():
                     e = self.expr()
@@ -547,7 +549,7 @@ class Parser:
             self.next()
         self.budget.add_function()
         saved = self.loops
-        self.loops = 0
+        self.loops = []
         if self.is_op("{"):
             body = self.expr()
         else:
@@ -570,9 +572,9 @@ class Parser:
 
     def while_loop(self, t: Token, until: bool) -> Node:
         cond = self.condition()
-        self.loops += 1
+        self.loops.append(False)
         body = self.block()
-        self.loops -= 1
+        self.loops.pop()
         return While(t.line, t.col, cond=cond, body=body, until=until, post=False)
 
     def for_loop(self, t: Token) -> Node:
@@ -590,10 +592,10 @@ class Parser:
         self.next()
         iterable = self.expr()
         refuse_constant(iterable, "an iterable value", ITERABLE_MISMATCH)
-        self.loops += 1
+        self.loops.append(False)
         body = self.block()
-        self.loops -= 1
-        return For(t.line, t.col, var=var, idx=idx, iterable=iterable, body=body)
+        breaks = self.loops.pop()
+        return For(t.line, t.col, var=var, idx=idx, iterable=iterable, body=body, breaks=breaks)
 
     def try_catch(self, t: Token) -> Node:
         body = self.block()

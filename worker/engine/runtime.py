@@ -313,13 +313,17 @@ class Runtime:
             self.tick()
 
     def ranges(self, a: Any, b: Any, inclusive: bool) -> Any:
-        """``a..b`` as consecutive ranges of at most ``chunk_size`` numbers."""
+        """``a..b`` as consecutive ranges of at most ``chunk_size`` numbers, each counted (one
+        operation per number) when its loop asks for the next one or ends; a loop left by
+        ``break`` counts its last range itself (with ``partial_chunk``)."""
         if type(a) is not int or type(b) is not int:
             raise ops.no_op("..=" if inclusive else "..", a, b)
         end = b + 1 if inclusive else b
         step = self.chunk_size
         for lo in range(a, end, step):
-            yield range(lo, min(lo + step, end))
+            chunk = range(lo, min(lo + step, end))
+            yield chunk
+            self.chunk_done(len(chunk))
 
     def enter(self, d: int) -> None:
         """Before direct calls of INT-specialised functions: a call level must be left for
