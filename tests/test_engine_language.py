@@ -111,9 +111,27 @@ def test_assigning_to_a_constant_is_a_parse_error():
     ('switch 8 { 1 | 2 => "low", 3..=5 => "mid", _ => "high" }', "high"),
     ('let x = 4; switch x { 4 if x > 9 => "guarded", 4 => "plain", _ => "none" }', "plain"),
     ("switch \"b\" { \"a\" => 1, \"b\" => 2 }", 2),
+    # a case's action is a statement (src/parser.rs parse_switch): assignments and lets give ()
+    ("let s = 0; for i in 0..3 { switch i { 0 => s += 10, _ => s += i } } s", 13),
+    ("let s = 0; let r = switch 1 { 1 => s = 5, _ => 0 }; [s, r]", [5, None]),
+    ("let y = 1; switch 1 { 1 => let y = 2, _ => 0 }; y", 1),
+    ("let a = [1]; switch 1 { 1 => a[0] = 5 } a", [5]),
+    ("let s = 0; switch 1 { 1 => { s += 1 } _ => 2 } s", 1),
 ])
 def test_control_flow(script, expected):
     assert run(script) == expected
+
+
+@pytest.mark.parametrize("script", [
+    "switch 1 { 1 => #{a: 1} _ => 2 }",
+    "switch 1 { 1 => let y = 2; }",
+    "switch 1 { 1 => do {} while false _ => 2 }",
+])
+def test_switch_cases_not_ending_in_a_block_need_a_comma(script):
+    """Only a case whose statement ends in a block (``if``, ``{}``, loops) may omit the comma:
+    a map literal's closing brace does not count."""
+    with pytest.raises(ParseError, match="Expecting ',' to separate the items in this switch"):
+        run(script)
 
 
 @pytest.mark.parametrize("script, expected", [

@@ -634,7 +634,7 @@ class Parser:
                     raise self.error("The default case cannot have a condition",
                                      kind="WrongSwitchCaseCondition")
                 self.expect_op("=>", kind="MissingToken")
-                default = self.expr()
+                default, ends_in_block = self.switch_action()
             else:
                 patterns = [self.switch_pattern()]
                 while self.is_op("|"):
@@ -652,15 +652,25 @@ class Parser:
                     self.next()
                     guard = self.condition()
                 self.expect_op("=>", kind="MissingToken")
-                cases.append((patterns, guard, self.expr()))
+                action, ends_in_block = self.switch_action()
+                cases.append((patterns, guard, action))
             if self.is_op(","):
                 self.next()
-            elif not self.is_op("}"):
-                if self.toks[self.pos - 1].value != "}":
-                    raise self.error(f"Expecting ',' or '}}', found {describe(self.tok)}",
-                                     kind="MissingToken")
+            elif not self.is_op("}") and not ends_in_block:
+                raise self.error("Expecting ',' to separate the items in this switch block",
+                                 kind="MissingToken")
         self.next()
         return Switch(t.line, t.col, subject=subject, cases=cases, default=default)
+
+    def switch_action(self) -> tuple[Node, bool]:
+        """A case's action, which Rhai parses as a statement (src/parser.rs ``parse_switch``):
+        an expression statement gives its value; any other (``s += 1``, ``let x = 1``) runs in
+        a block of its own and gives ``()``. Also whether the statement ends in a block
+        (``if``, ``{ }``, loops, ...): only then may the comma after it be left out."""
+        stmt = self.statement()
+        if type(stmt) is ExprStmt:
+            return stmt.e, ends_with_block(stmt)
+        return Block(stmt.line, stmt.col, stmts=[stmt]), False
 
     def switch_pattern(self) -> Node:
         t = self.tok
