@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 import click
-import redis
 
 from worker import redis_connect
 
@@ -385,6 +384,8 @@ def _cluster_view(config: Config, paths: StatePaths,
     keys = _tree_keys(config, paths)
     circles = {c.name: keys[c.name].public_key for c in config.circles if c.name in keys}
     own_pids = {p.pid for p in view.programs if p.pid}
+    import redis  # here: the other commands, start among them, never need redis-py
+
     url = _load_settings(paths).redis_url_for(paths)
     client = redis_connect.sync_client(url, decode_responses=True, socket_timeout=5,
                                        socket_connect_timeout=5)

@@ -18,11 +18,9 @@ import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
-import redis
-
-from worker import protocol
+from worker import protocol, redis_connect
 
 from .supervisor import ProcessInfo, Supervisor
 
@@ -89,23 +87,33 @@ def health_ok(host: str, port: int, public_key: str, timeout: float = HEALTH_TIM
         conn.close()
 
 
-def beating_pids(client: redis.Redis, workers: Sequence[tuple[str, int]]) -> set[int]:
+def redis_answers(client: Any, command: tuple[Any, ...]) -> Any:
+    """The reply to one command, or None when Redis cannot be reached or answers an error."""
+    try:
+        reply = protocol.round_trip(client, [command])[0]
+    except redis_connect.client_errors(client).any:
+        return None
+    return None if isinstance(reply, Exception) else reply
+
+
+def beating_pids(client: Any, workers: Sequence[tuple[str, int]]) -> set[int]:
     """Of the (circle public key, pid) pairs, the pids whose own worker heartbeat on this host
     carries that pid (one MGET); a missing or unreadable heartbeat means not ready."""
     if not workers:
         return set()
     host = socket.gethostname()
-    try:
-        values = client.mget([protocol.worker_heartbeat_key(pk, host, pid) for pk, pid in workers])
-    except redis.RedisError:
+    values = redis_answers(client, ("MGET", *(protocol.worker_heartbeat_key(pk, host, pid)
+                                              for pk, pid in workers)))
+    if values is None:
         return set()
     beats = (protocol.decode_heartbeat(raw) for raw in values)
     return {pid for (_, pid), beat in zip(workers, beats) if beat is not None and beat["pid"] == pid}
 
 
-def wait_ready(supervisor: Supervisor, targets: Sequence[Target], client: redis.Redis,
+def wait_ready(supervisor: Supervisor, targets: Sequence[Target], client: Any,
                timeout: float, on_ready: Callable[[str, int, int], None]) -> None:
     """Block until all ``targets`` are ready; raise StartupFailed on a failure or the timeout.
+    ``client``: a ``redis_connect.worker_client`` or a redis-py client.
 
     ``on_ready(program, done, total)`` is called once per program as it becomes ready.
     """
@@ -170,18 +178,13 @@ def _describe(info: ProcessInfo | None) -> str:
     return f"{info.state}" + (f": {detail}" if detail and info.state != "RUNNING" else "")
 
 
-def _signals(targets: list[Target], infos: dict[str, ProcessInfo], client: redis.Redis,
+def _signals(targets: list[Target], infos: dict[str, ProcessInfo], client: Any,
              pool: ThreadPoolExecutor) -> dict[str, int]:
     """Of ``targets``, those started programs that say they are ready, with their pids."""
     started = [t for t in targets if t.program in infos
                and infos[t.program].state in STARTED_STATES and infos[t.program].pid]
-    ready: list[str] = []
-    for target in (t for t in started if t.kind == "redis"):
-        try:
-            if client.ping():
-                ready.append(target.program)
-        except redis.RedisError:
-            pass
+    ready = [t.program for t in started
+             if t.kind == "redis" and redis_answers(client, ("PING",)) is not None]
     workers = [t for t in started if t.kind == "worker"]
     beating = beating_pids(client, [(t.public_key, infos[t.program].pid) for t in workers])
     ready += [t.program for t in workers if infos[t.program].pid in beating]
