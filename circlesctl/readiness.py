@@ -118,6 +118,8 @@ def wait_ready(supervisor: Supervisor, targets: Sequence[Target], client: Any,
     ``on_ready(program, done, total)`` is called once per program as it becomes ready.
     """
     pending = {t.program: t for t in targets}
+    if not pending:
+        return
     total = len(pending)
     deadline = time.monotonic() + timeout
     spawned: set[str] = set()
