@@ -381,11 +381,11 @@ def status(config: Config, paths: StatePaths, as_json: bool, wide: bool,
 def _cluster_view(config: Config, paths: StatePaths,
                   view: tree_status.TreeView) -> list[cluster.CircleWorkers]:
     """The live workers of the configured circles on every host, read from Redis."""
+    import redis  # here: the other commands, start among them, never need redis-py
+
     keys = _tree_keys(config, paths)
     circles = {c.name: keys[c.name].public_key for c in config.circles if c.name in keys}
     own_pids = {p.pid for p in view.programs if p.pid}
-    import redis  # here: the other commands, start among them, never need redis-py
-
     url = _load_settings(paths).redis_url_for(paths)
     client = redis_connect.sync_client(url, decode_responses=True, socket_timeout=5,
                                        socket_connect_timeout=5)
