@@ -1,17 +1,26 @@
 """Start-up (issue #4, figure 3): ``circlesctl start --detach`` for N circles, until its table.
 
 Baseline: supervisord alone starting the same number (2N) of trivial Python programs that import
-nothing, timed until all are RUNNING. Also prints where the time goes: the start-up and import
-cost of the worker and the WebSocket server programs (each circle starts one of each).
+nothing, timed until all are RUNNING. Also prints where the time goes: the CPU the programs,
+circlesctl and supervisord used, and the start-up and import cost of the worker and the
+WebSocket server programs (each circle starts one of each).
+
+Each figure is measured twice, on two private copies of the project's packages (MODES): with
+bytecode compiled ahead, as ``pip install .`` (the README's quick start) leaves it, and without
+any bytecode and PYTHONDONTWRITEBYTECODE=1, as an editable install runs on a machine that sets
+that variable: there every program compiles each project module from source at every start.
 """
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import http.client
 import json
 import os
 import re
+import resource
+import shutil
 import signal
 import statistics
 import subprocess
@@ -21,12 +30,45 @@ import xmlrpc.client
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import (Children, Row, cpu_seconds, free_port, print_table, python_env,
-                          run_main, start_redis, tree_total, wait_until, workspace)
+from bench.common import (PROJECT_ROOT, Children, Row, cpu_seconds, free_port, print_table,
+                          python_env, run_main, start_redis, tree_total, wait_until, workspace)
 
 INIT_SCRIPT = "let answer = 40 + 2;\nanswer\n"
 CIRCLESCTL = [sys.executable, "-c", "import sys; from circlesctl.cli import main; sys.exit(main())"]
 BASELINE_PROGRAM = [sys.executable, "-S", "-c", "import time; time.sleep(1e6)"]
+PACKAGES = ("circlesctl", "worker", "wsserver")
+MODES = {
+    "bytecode": "bytecode compiled ahead (as `pip install .` leaves it)",
+    "source": "no bytecode, PYTHONDONTWRITEBYTECODE=1 (each program compiles the project's "
+              "modules from source at every start: an editable install on such a machine)",
+}
+"""How the programs find the project's code, and what that means for a start."""
+
+
+@dataclass(frozen=True)
+class Code:
+    """A private copy of the project's packages, and how to run Python on it: in ``root`` (a
+    ``python -c`` imports from its working folder first) with ``env``."""
+
+    root: Path
+    env: dict[str, str]
+
+
+def project_copy(folder: Path, mode: str) -> Code:
+    """Copy the project's packages into ``folder`` for ``mode`` (byte-compiled, or without any
+    bytecode), to run circlesctl and its programs from."""
+    root = folder / f"code-{mode}"
+    for package in PACKAGES:
+        shutil.copytree(PROJECT_ROOT / package, root / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    env = python_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(root), env["PYTHONPATH"]])
+    if mode == "bytecode":
+        if not compileall.compile_dir(root, quiet=1):  # writes .pyc whatever the environment
+            raise RuntimeError(f"compileall failed in {root}")
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return Code(root, env)
 
 
 def circlesctl_start_secs() -> int:
@@ -50,12 +92,12 @@ def write_circles(folder: Path, n: int) -> Path:
     return path
 
 
-def stop_circles(config: Path, state_dir: Path) -> float:
+def stop_circles(config: Path, state_dir: Path, code: Code) -> float:
     """``circlesctl stop``; returns its wall time."""
     t0 = time.perf_counter()
     done = subprocess.run([*CIRCLESCTL, "stop", str(config), "--state-dir", str(state_dir)],
-                          capture_output=True, text=True, env=python_env(), timeout=120,
-                          check=False)
+                          capture_output=True, text=True, env=code.env, cwd=code.root,
+                          timeout=120, check=False)
     elapsed = time.perf_counter() - t0
     if done.returncode != 0:
         raise RuntimeError(f"circlesctl stop exited {done.returncode}: {done.stderr.strip()}")
@@ -81,40 +123,56 @@ def _kill_supervisord(state_dir: Path) -> None:
                 os.kill(victim, signal.SIGKILL)
 
 
-def programs_cpu(state_dir: Path) -> float:
-    """CPU seconds the circles' programs (not supervisord, not Redis) have used so far."""
+def tree_cpu(state_dir: Path) -> tuple[float, float]:
+    """CPU seconds (the circles' programs, supervisord itself) used so far; Redis not counted."""
     from circlesctl.paths import StatePaths
     from circlesctl.supervisor import Supervisor
 
     handle = Supervisor.attach(StatePaths(state_dir))
     if handle is None:
         raise RuntimeError(f"no supervisord answers for {state_dir} after start")
-    return sum(tree_total(info.pid, cpu_seconds) for info in handle.processes()
-               if info.pid and info.name != "redis")
+    programs = sum(tree_total(info.pid, cpu_seconds) for info in handle.processes()
+                   if info.pid and info.name != "redis")
+    return programs, cpu_seconds(handle.pid)
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's reaped children so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 @dataclass
 class StartRun:
-    """One ``circlesctl start`` + ``stop`` of N circles."""
+    """One ``circlesctl start`` + ``stop`` of N circles, and the CPU seconds the start took."""
 
     start: float
     stop: float
     programs_cpu: float
+    circlesctl_cpu: float
+    supervisord_cpu: float
+
+    @property
+    def total_cpu(self) -> float:
+        """Everything the start cost in CPU (Redis aside); over the cores, a floor on its wall."""
+        return self.programs_cpu + self.circlesctl_cpu + self.supervisord_cpu
 
 
-def time_circlesctl(folder: Path, n: int, redis_url: str) -> StartRun:
-    """Time start and stop of ``n`` circles on a fresh state folder; CPU their programs used."""
-    work = folder / f"circles-{n}"
+def time_circlesctl(folder: Path, n: int, redis_url: str, mode: str, code: Code) -> StartRun:
+    """Time start and stop of ``n`` circles on a fresh state folder; the CPU the start used."""
+    work = folder / f"circles-{n}-{mode}"
     work.mkdir()
     config = write_circles(work, n)
     state_dir = work / "state"
     argv = [*CIRCLESCTL, "start", "--detach", str(config), "--state-dir", str(state_dir),
             "--redis-url", redis_url, "--ready-timeout", "600", "--init-timeout", "600"]
+    cpu0 = children_cpu()
     t0 = time.perf_counter()
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, env=python_env(),
-                              timeout=300, check=False)
+        done = subprocess.run(argv, capture_output=True, text=True, env=code.env,
+                              cwd=code.root, timeout=300, check=False)
         started = time.perf_counter() - t0
+        own_cpu = children_cpu() - cpu0
         if done.returncode != 0:
             raise RuntimeError(f"circlesctl start ({n} circles) exited {done.returncode}: "
                                f"{(done.stderr or done.stdout).strip()[-2000:]}")
@@ -122,8 +180,9 @@ def time_circlesctl(folder: Path, n: int, redis_url: str) -> StartRun:
         if table_rows < n:
             raise RuntimeError(f"circlesctl start printed {table_rows} of {n} circles:\n"
                                f"{done.stdout}")
-        cpu = programs_cpu(state_dir)
-        return StartRun(started, stop_circles(config, state_dir), cpu)
+        programs, supervisord = tree_cpu(state_dir)
+        return StartRun(started, stop_circles(config, state_dir, code), programs, own_cpu,
+                        supervisord)
     except BaseException:
         _kill_supervisord(state_dir)
         raise
@@ -181,21 +240,24 @@ def time_baseline(folder: Path, children: Children, programs: int, start_secs: i
     return elapsed
 
 
-def median_seconds(argv: list[str], runs: int) -> float:
-    """Median wall time of running ``argv`` to completion."""
-    times = []
+def median_seconds(argv: list[str], runs: int, code: Code) -> tuple[float, float]:
+    """Median wall time and median CPU time of running ``argv`` to completion."""
+    times, cpu = [], []
     for _ in range(runs):
+        cpu0 = children_cpu()
         t0 = time.perf_counter()
-        subprocess.run(argv, env=python_env(), stdout=subprocess.DEVNULL,
+        subprocess.run(argv, env=code.env, cwd=code.root, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, check=True)
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        cpu.append(children_cpu() - cpu0)
+    return statistics.median(times), statistics.median(cpu)
 
 
-def top_imports(module: str, count: int = 6) -> list[tuple[str, float]]:
+def top_imports(module: str, code: Code, count: int = 6) -> list[tuple[str, float]]:
     """The ``count`` packages whose own import time (``-X importtime`` self, ms) is largest."""
     done = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"],
-                          env=python_env(), capture_output=True, text=True, check=True)
+                          env=code.env, cwd=code.root, capture_output=True, text=True,
+                          check=True)
     costs: dict[str, float] = {}
     for line in done.stderr.splitlines():
         match = re.match(r"import time:\s+(\d+) \|\s+\d+ \|\s+(\S+)", line)
@@ -205,24 +267,38 @@ def top_imports(module: str, count: int = 6) -> list[tuple[str, float]]:
     return sorted(costs.items(), key=lambda kv: -kv[1])[:count]
 
 
-def import_report(runs: int) -> list[str]:
-    """Lines saying what one program start costs: interpreter, then each program's imports."""
-    bare = median_seconds([sys.executable, "-c", "pass"], runs)
-    lines = [f"bare `python -c pass`: {bare * 1000:.0f} ms (median of {runs})"]
+def import_report(runs: int, mode: str, code: Code) -> list[str]:
+    """Lines saying what one program start costs in ``mode``: interpreter, then each program's
+    imports (wall and CPU, medians)."""
+    bare, bare_cpu = median_seconds([sys.executable, "-c", "pass"], runs, code)
+    lines = [f"{mode}: bare `python -c pass`: {bare * 1000:.0f} ms, {bare_cpu * 1000:.0f} ms CPU "
+             f"(medians of {runs})"]
     for program, module in (("worker", "worker.runner"), ("wsserver", "wsserver.app")):
-        help_s = median_seconds([sys.executable, "-m", program, "--help"], runs)
-        imp_s = median_seconds([sys.executable, "-c", f"import {module}"], runs)
-        top = ", ".join(f"{name} {ms:.0f} ms" for name, ms in top_imports(module))
-        lines.append(f"`python -m {program} --help`: {help_s * 1000:.0f} ms; "
-                     f"`import {module}`: {imp_s * 1000:.0f} ms "
-                     f"({(imp_s - bare) * 1000:.0f} ms over bare); import time by package: {top}")
+        help_s, _ = median_seconds([sys.executable, "-m", program, "--help"], runs, code)
+        imp_s, imp_cpu = median_seconds([sys.executable, "-c", f"import {module}"], runs, code)
+        top = ", ".join(f"{name} {ms:.0f} ms" for name, ms in top_imports(module, code))
+        lines.append(f"{mode}: `python -m {program} --help`: {help_s * 1000:.0f} ms; "
+                     f"`import {module}`: {imp_s * 1000:.0f} ms, {imp_cpu * 1000:.0f} ms CPU "
+                     f"({(imp_cpu - bare_cpu) * 1000:.0f} ms CPU over bare); "
+                     f"import time by package: {top}")
     return lines
 
 
+def cpu_note(n: int, mode: str, run: StartRun, cores: int) -> str:
+    """What the start of ``n`` circles cost in CPU, and the wall time that bounds on ``cores``."""
+    return (f"{n} circle(s), {mode}: {run.total_cpu:.1f} CPU-s to the table (>= "
+            f"{run.total_cpu / cores:.1f} s on {cores} cores): the {2 * n} programs "
+            f"{run.programs_cpu:.1f} ({run.programs_cpu / (2 * n):.3f} per program start), "
+            f"circlesctl {run.circlesctl_cpu:.2f}, supervisord {run.supervisord_cpu:.2f}")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.startup", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.startup", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--circles", default="1,10,50",
                         help="comma-separated circle counts (default 1,10,50)")
+    parser.add_argument("--modes", default=",".join(MODES),
+                        help=f"comma-separated, of {', '.join(MODES)} (default both)")
     parser.add_argument("--import-runs", type=int, default=5,
                         help="runs per import-time median (default 5)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for the smoke test")
@@ -230,36 +306,53 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.circles, args.import_runs = "1,2", 1
     counts = [int(n) for n in args.circles.split(",")]
+    modes = [m for m in args.modes.split(",") if m]
+    unknown = [m for m in modes if m not in MODES]
+    if unknown or not modes:
+        parser.error(f"--modes: expected some of {', '.join(MODES)}, got {args.modes!r}")
     goals = {10: 2.0, 50: 8.0}  # seconds to the ready table (issue #12)
     start_secs = circlesctl_start_secs()
 
     rows: list[Row] = []
     cpu_notes: list[str] = []
+    imports: list[str] = []
     cores = os.cpu_count() or 1
     with workspace("startup") as (folder, children):
         redis_url = start_redis(folder, children)
+        codes = {mode: project_copy(folder, mode) for mode in modes}
         for n in counts:
-            run = time_circlesctl(folder, n, redis_url)
-            base = time_baseline(folder, children, 2 * n, start_secs)
+            runs: dict[str, StartRun] = {}
+            base = 0.0
+            for i, mode in enumerate(modes):  # the baseline runs between the two modes
+                runs[mode] = time_circlesctl(folder, n, redis_url, mode, codes[mode])
+                if i == 0:
+                    base = time_baseline(folder, children, 2 * n, start_secs)
             goal = goals.get(n)
-            rows.append(Row(f"start, {n} circle(s)", run.start, "s", base,
-                            f"<= {goal:g} s" if goal else "",
-                            (run.start <= goal) if goal else None, higher_is_better=False))
-            rows.append(Row(f"stop, {n} circle(s)", run.stop, "s", higher_is_better=False))
-            cpu_notes.append(f"{n} circle(s): their {2 * n} programs used {run.programs_cpu:.1f} "
-                             f"CPU-s to start (>= {run.programs_cpu / cores:.1f} s of wall time "
-                             f"on {cores} cores)")
-        imports = import_report(args.import_runs)
+            for mode, run in runs.items():
+                rows.append(Row(f"start, {n} circle(s), {mode}", run.start, "s", base,
+                                f"<= {goal:g} s" if goal else "",
+                                (run.start <= goal) if goal else None, higher_is_better=False))
+            for mode, run in runs.items():
+                rows.append(Row(f"stop, {n} circle(s), {mode}", run.stop, "s",
+                                higher_is_better=False))
+                cpu_notes.append(cpu_note(n, mode, run, cores))
+        for mode in modes:
+            imports += import_report(args.import_runs, mode, codes[mode])
     notes = ["start = `circlesctl start --detach` wall time until it exits after printing its "
              "table (all programs ready, init scripts run); Redis is the benchmark's own "
              "(`--redis-url`), so its start is not counted",
+             *(f"{mode} = {MODES[mode]}" for mode in modes),
+             "the goals are for a regular install, so the bytecode rows are the ones to judge; "
+             "the source rows show what an editable checkout costs on a machine that sets "
+             "PYTHONDONTWRITEBYTECODE=1 (circlesctl leaves that setting alone)",
              f"baseline: supervisord alone starting 2N `python -S -c sleep` programs until all "
-             f"are RUNNING, with circlesctl's startsecs={start_secs}",
+             f"are RUNNING, with circlesctl's startsecs={start_secs} (one baseline per N, run "
+             f"between the modes)",
              "ratio = baseline / circlesctl (below 1: circlesctl is slower)",
+             f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}",
              *cpu_notes, *imports]
     print_table("Start-up (bench.startup)", rows, "supervisord + 2N idle Python programs", notes)
     return 0
-
 
 if __name__ == "__main__":
     run_main(main)

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 import click
-import redis
 
 from worker import redis_connect
 
@@ -382,6 +381,8 @@ def status(config: Config, paths: StatePaths, as_json: bool, wide: bool,
 def _cluster_view(config: Config, paths: StatePaths,
                   view: tree_status.TreeView) -> list[cluster.CircleWorkers]:
     """The live workers of the configured circles on every host, read from Redis."""
+    import redis  # here: the other commands, start among them, never need redis-py
+
     keys = _tree_keys(config, paths)
     circles = {c.name: keys[c.name].public_key for c in config.circles if c.name in keys}
     own_pids = {p.pid for p in view.programs if p.pid}

@@ -5,8 +5,7 @@ from __future__ import annotations
 import configparser
 import logging
 import re
-
-import redis
+from typing import TYPE_CHECKING
 
 from worker import protocol, redis_connect
 
@@ -15,6 +14,9 @@ from .config import Config, ConfigError
 from .keys import KeyFileError
 from .paths import StatePaths
 from .render import STOP_WAIT_SECS
+
+if TYPE_CHECKING:
+    import redis
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,8 @@ def running_scripts(client: redis.Redis, config: Config,
 def stop_notices(paths: StatePaths, config: Config) -> list[str]:
     """One line per circle whose worker is running a script, saying the stop waits for it;
     empty when none is (or when Redis cannot be asked: stopping must not depend on it)."""
+    import redis  # here: a start imports this module but needs redis-py only to stop
+
     url = tree_redis_url(paths)
     if url is None:
         return []

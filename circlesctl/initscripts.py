@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Sequence
-
-import redis
+from typing import Any, Sequence
 
 from worker import protocol
 
@@ -17,11 +15,13 @@ log = logging.getLogger(__name__)
 NO_SCRIPT = "-"
 
 
-def run_init_scripts(client: redis.Redis, circles: Sequence[Circle], keys: dict[str, KeyPair],
+def run_init_scripts(client: Any, circles: Sequence[Circle], keys: dict[str, KeyPair],
                      timeout: float) -> dict[str, str]:
-    """Per circle name: "ok", "-" (no script) or the error; all scripts run concurrently."""
+    """Per circle name: "ok", "-" (no script) or the error; all scripts are queued in one round
+    trip and run concurrently. ``client``: a ``redis_connect.worker_client`` or redis-py client."""
     results = {c.name: NO_SCRIPT for c in circles}
     submitted: dict[str, str] = {}
+    commands: list[tuple[Any, ...]] = []
     for circle in circles:
         if circle.script_path is None:
             continue
@@ -31,7 +31,11 @@ def run_init_scripts(client: redis.Redis, circles: Sequence[Circle], keys: dict[
             results[circle.name] = f"cannot read {circle.script_path}: {exc}"
             continue
         public_key = keys[circle.name].public_key
-        submitted[circle.name] = protocol.submit(client, public_key, script, public_key)
+        task_id, fields = protocol.new_task(script, public_key)
+        commands += protocol.submit_commands(public_key, task_id, fields)
+        submitted[circle.name] = task_id
+    if commands:
+        protocol.raise_errors(protocol.round_trip(client, commands))
     deadline = time.monotonic() + timeout
     for name, task_id in submitted.items():
         result = protocol.await_result(client, task_id, max(0.1, deadline - time.monotonic()))

@@ -16,12 +16,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import click
-import redis
 
 from worker import redis_connect
+from worker.redis_link import RedisLinkError
 
 from .config import Circle, Config
 from .inflight import stop_notices
@@ -37,7 +37,19 @@ from .supervisor import RPC_ERRORS, Supervisor, SupervisorError
 from .tree import SUPERVISOR_USER, TreeSettings, dump_settings, render_conf
 
 LOG_TAIL_LINES = 20
-RUNTIME_ERRORS = (SupervisorError, redis.RedisError) + RPC_ERRORS
+RUNTIME_ERRORS = (SupervisorError, RedisLinkError) + RPC_ERRORS
+"""Failures of a start after the config was found valid; plus the Redis client's own errors
+(redis-py's only when the Redis URL needs redis-py, see ``connect_redis``)."""
+REDIS_TIMEOUT = 10.0
+"""Seconds circlesctl waits for Redis to connect or answer (above protocol.WAIT_SLICE)."""
+
+
+def connect_redis(url: str) -> tuple[Any, tuple[type[Exception], ...]]:
+    """A client for readiness checks and init scripts, and the errors it raises. A plain
+    ``redis://``/``unix://`` URL gets the worker's lean link, so a start never imports redis-py
+    (0.1 CPU-s before supervisord is even launched); TLS and Sentinel URLs get redis-py."""
+    client = redis_connect.worker_client(url, REDIS_TIMEOUT)
+    return client, redis_connect.client_errors(client).any
 
 
 class StartupAborted(Exception):
@@ -207,6 +219,7 @@ def start_tree(config: Config, paths: StatePaths, options: StartOptions) -> int:
     started_up = False
     keep_running = False
     offsets: dict[str, int] = {}
+    runtime_errors = RUNTIME_ERRORS
 
     def stop_tree() -> None:
         nonlocal supervisor
@@ -221,7 +234,8 @@ def start_tree(config: Config, paths: StatePaths, options: StartOptions) -> int:
             what = "circle(s)" if config.role == "all" else "circle(s), workers only"
             click.echo(f"Starting {len(config.circles)} {what}; state in {paths.root}")
             supervisor.launch(options.ready_timeout)
-            client = redis_connect.sync_client(url, decode_responses=True)
+            client, redis_errors = connect_redis(url)
+            runtime_errors = RUNTIME_ERRORS + redis_errors
             wait_ready(supervisor,
                        targets_for(config.circles, keys, not options.redis_url, config.role),
                        client, options.ready_timeout, _progress(options.tty))
@@ -259,7 +273,7 @@ def start_tree(config: Config, paths: StatePaths, options: StartOptions) -> int:
             show_log_tails(paths, exc.programs, offsets)
             stop_tree()
             raise StartupAborted(f"{exc}; stopped everything") from None
-        except RUNTIME_ERRORS as exc:
+        except runtime_errors as exc:
             stopper.disarm()
             stop_tree()
             raise StartupAborted(f"start-up failed: {exc}; stopped everything") from None

@@ -6,9 +6,7 @@ import importlib.resources
 import importlib.util
 import socket
 
-import redis
-
-from worker import redis_connect
+from worker import protocol, redis_connect
 
 from .config import Config, ConfigError
 from .redis_embed import RedisServerMissing, redis_server_binary
@@ -67,17 +65,19 @@ def check_ports(config: Config) -> None:
 
 
 def check_redis(url: str, timeout: float = 3.0) -> str | None:
-    """None when the Redis at ``url`` answers PING, else why not (credentials not echoed)."""
+    """None when the Redis at ``url`` answers PING, else why not (credentials not echoed).
+    Through the client a start uses (orchestrate.connect_redis): no redis-py for plain URLs."""
     try:
-        client = redis_connect.sync_client(url, socket_connect_timeout=timeout,
-                                           socket_timeout=timeout)
+        client = redis_connect.worker_client(url, timeout)
     except ValueError as exc:
         return str(exc)
     try:
-        client.ping()
-    except redis.RedisError as exc:
+        reply = protocol.round_trip(client, [("PING",)])[0]
+    except redis_connect.client_errors(client).any as exc:
         return f"Redis not reachable: {exc}"
     finally:
         client.close()
+    if isinstance(reply, Exception):
+        return f"Redis not reachable: {reply}"
     return None
 

@@ -1,6 +1,7 @@
 """Run and talk to the supervisord of a state folder (XML-RPC over its private unix socket)."""
 from __future__ import annotations
 
+import base64
 import configparser
 import http.client
 import logging
@@ -14,8 +15,6 @@ import xmlrpc.client
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from supervisor.xmlrpc import SupervisorTransport
 
 from .paths import TREE_MARK, StatePaths
 from .redis_embed import PROGRAM as REDIS_PROGRAM
@@ -45,6 +44,64 @@ class ProcessInfo:
     def from_rpc(cls, raw: dict[str, Any]) -> "ProcessInfo":
         return cls(raw["name"], raw["group"], raw["statename"], int(raw.get("pid") or 0),
                    raw.get("description", ""), raw.get("spawnerr", ""))
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP over a unix socket (supervisord's private one); reconnects when used after a close."""
+
+    def __init__(self, socket_path: str) -> None:
+        super().__init__("localhost")
+        self.socket_path = socket_path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(self.socket_path)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+class UnixTransport(xmlrpc.client.Transport):
+    """XML-RPC to supervisord over its unix socket: one persistent connection, HTTP basic auth,
+    one attempt per call, a ProtocolError for any answer but 200 -- what supervisor's own
+    ``SupervisorTransport`` does, without importing the supervisor package (~30 ms of CPU for
+    every circlesctl command, on a start before supervisord is even launched)."""
+
+    def __init__(self, socket_path: str, username: str | None, password: str | None) -> None:
+        super().__init__()
+        self.socket_path = socket_path
+        self.connection: _UnixHTTPConnection | None = None
+        self.request_headers = {"User-Agent": self.user_agent, "Content-Type": "text/xml",
+                                "Accept": "text/xml"}
+        if username is not None and password is not None:
+            token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+            self.request_headers["Authorization"] = f"Basic {token}"
+
+    def close(self) -> None:
+        """Drop the connection; the next call opens a new one."""
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+    def request(self, host: Any, handler: str, request_body: bytes | str,
+                verbose: bool = False) -> Any:
+        """POST one call and return its unmarshalled answer (xmlrpc.client's hook)."""
+        if self.connection is None:
+            self.connection = _UnixHTTPConnection(self.socket_path)
+        body = request_body.encode() if isinstance(request_body, str) else request_body
+        self.connection.request("POST", handler, body,
+                                {**self.request_headers, "Content-Length": str(len(body))})
+        response = self.connection.getresponse()
+        if response.status != 200:
+            self.close()
+            raise xmlrpc.client.ProtocolError(f"{host}{handler}", response.status,
+                                              response.reason, {})
+        parser, unmarshaller = self.getparser()
+        parser.feed(response.read())
+        parser.close()
+        return unmarshaller.close()
 
 
 def read_credentials(conf: Path) -> tuple[str, str] | None:
@@ -239,8 +296,7 @@ class Supervisor:
     def __init__(self, paths: StatePaths, username: str, password: str) -> None:
         self.paths = paths
         self.process: subprocess.Popen[bytes] | None = None
-        self.transport = SupervisorTransport(username, password,
-                                             f"unix://{paths.supervisor_socket}")
+        self.transport = UnixTransport(str(paths.supervisor_socket), username, password)
         self.rpc: Any = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=self.transport)
 
     @classmethod

@@ -378,8 +378,8 @@ def sync_client(url: str, **options: Any) -> "redis.Redis":
 
 
 def worker_client(url: str, timeout: float) -> Any:
-    """A blocking client for the worker: string replies (invalid UTF-8 replaced), no silent
-    retries, ``timeout`` seconds for a connect or an answer. A plain URL (``plain_target``) gets
+    """A blocking client for the worker (and circlesctl's start): string replies (invalid UTF-8
+    replaced), no silent retries, ``timeout`` seconds for a connect or an answer. A plain URL (``plain_target``) gets
     a ``worker.redis_link.SyncLink``, which never loads redis-py; others a redis-py client."""
     target = plain_target(url)
     if target is not None:
