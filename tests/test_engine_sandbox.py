@@ -290,6 +290,41 @@ def test_loops_left_early_are_still_counted():
         engine.eval(body + "for j in 0..10 { f(); }")
 
 
+# Every kind of loop, left mid-way through its counting chunk by a ``return`` or by an error
+# that a ``catch`` (here or in a caller) stops: each round runs 900 iterations.
+LEFT_EARLY = {
+    "range, return": "fn f() {{ for i in 0..100000 {{ if i == 899 {{ return 1; }} }} }} "
+                     "let n = 0; for r in 0..{rounds} {{ n += f(); }} n",
+    "range, caught": "let n = 0; for r in 0..{rounds} {{ try {{ for i in 0..100000 {{ "
+                     "if i == 899 {{ throw 1; }} }} }} catch {{ n += 1; }} }} n",
+    "array, return": "let a = []; a.pad(2000, 0); fn f(a) {{ let k = 0; for x in a {{ "
+                     "k += 1; if k == 900 {{ return 1; }} }} }} "
+                     "let n = 0; for r in 0..{rounds} {{ n += f(a); }} n",
+    "array, caught": "let a = []; a.pad(2000, 0); let n = 0; for r in 0..{rounds} {{ "
+                     "let k = 0; try {{ for x in a {{ k += 1; if k == 900 {{ throw 1; }} }} }} "
+                     "catch {{ n += 1; }} }} n",
+    "while, return": "fn f() {{ let i = 0; while true {{ i += 1; if i == 900 {{ return 1; }} }} }} "
+                     "let n = 0; for r in 0..{rounds} {{ n += f(); }} n",
+    "loop, caught in caller": "fn f() {{ let i = 0; loop {{ i += 1; if i == 900 {{ throw 1; }} }} }} "
+                              "let n = 0; for r in 0..{rounds} {{ try {{ f(); }} "
+                              "catch {{ n += 1; }} }} n",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(LEFT_EARLY))
+def test_loops_left_by_return_or_a_caught_error_are_counted(kind):
+    """A loop counts its iterations a chunk at a time; leaving it part-way (by ``return``,
+    or by an error a ``catch`` stops) must count what it ran, or repeating that would run
+    any number of iterations under max_operations."""
+    def script(rounds: int) -> str:
+        return LEFT_EARLY[kind].format(rounds=rounds)
+
+    engine = Engine(max_operations=20_000, max_array_size=10_000)
+    assert engine.eval(script(10)) == 10  # ~9,000 iterations
+    with pytest.raises(LimitError, match="max_operations"):
+        engine.eval(script(100))  # ~90,000 iterations
+
+
 @pytest.mark.parametrize("script, operations", [
     ("let s = 0; for i in 0..3000 { s += i; } s", 3001),
     ("let s = 0; for i in 0..3000 { if i == 2500 { break; } s += i; } s", 2502),

@@ -28,7 +28,8 @@ RUNTIME_CALLS = ("_call(", "_call_ref(", "_method(", "_push(", "_method_at(", "_
                  "_eval(", "_lookup_scope_var(", "_prop(", "(None if", "_global_const(",
                  "_array_literal(", "_map_literal(", "_module_var(", "_module_call(")
 MAX_PASSES = 8  # recompilations allowed for the static types to settle, then none are used
-DEEP_BLOCKS = 10  # Python loop/try nesting from which loops use one block, not two (max 20)
+DEEP_BLOCKS = 9  # Python loop/try nesting (the function's own try included) from which loops
+# use one block, not two: Python allows 20
 SMALL = (1 << 30) - 1  # the largest int CPython stores in one digit
 LONG_STRING = 1 << 18  # ``s += t`` results longer than this are checked (size and deadline)
 # before direct S_ calls: ``_e`` is the callee's ``_d`` (call levels left, at least 1)
@@ -56,7 +57,7 @@ class FunctionFrame:
     a closure or an inlined ``f!()`` call), shared by the block frames in it."""
 
     __slots__ = ("nonlocals", "nonlocal_slot", "loops", "counters", "ret_int", "catches",
-                 "blocks", "nest", "pending", "in_main", "typing")
+                 "blocks", "nest", "pending", "in_main", "typing", "open_loops")
 
     def __init__(self, in_main: bool, typing: bool) -> None:
         self.nonlocals: set[str] = set()  # outer variables it assigns (a ``nonlocal`` line)
@@ -65,7 +66,12 @@ class FunctionFrame:
         self.counters: list[str] = []  # per enclosing counted loop: its iteration counter
         self.ret_int = True  # every value returned so far is an INT
         self.catches: list[str] = []  # per enclosing ``catch``: the exception's local
-        self.blocks = 0  # Python loop/try blocks open around the current line
+        # Python loop/try blocks open around the current line; the first is the function's
+        # own ``try``/``finally`` that counts loops left early (see ``open_loop``)
+        self.blocks = 1
+        # per loop of the function, in order: (its "still running" flag, the Python expression
+        # for the iterations it has not counted yet), see ``Compiler.open_loop``
+        self.open_loops: list[tuple[str, str]] = []
         self.nest = 0  # expression nesting in the current statement (see HOIST_NEST)
         self.pending = 0  # S_ calls generated but not yet accounted (see ``Compiler.flush``)
         self.in_main = in_main  # the script's body (or a closure in it)

@@ -195,9 +195,9 @@ class StatementCompiler:
 
     def control_Loop(self, e: Loop, target: str | None) -> None:
         self.loop_start(target)
-        chunk = self.chunk_open()
+        chunk, running = self.chunk_open()
         self.body(e.body)
-        self.chunk_close(chunk)
+        self.chunk_close(chunk, running)
         self.frame.function.loops.pop()
 
     def control_For(self, e: For, target: str | None) -> None:
@@ -207,13 +207,37 @@ class StatementCompiler:
         else:
             counter = self.tmp("_c")
             self.emit(f"{counter} = {self.chunk}")
+            running = self.open_loop(f"{self.chunk} - {counter}")
             self.frame.function.counters.append(counter)
             self.frame.function.blocks += 1
             self.for_loop(e)
             self.frame.function.blocks -= 1
             self.frame.function.counters.pop()
             self.emit(f"if (_ops := _ops - ({self.chunk} - {counter})) <= 0: _tick()")
+            self.close_loop(running)
         self.frame.function.loops.pop()
+
+    def open_loop(self, uncounted: str) -> str:
+        """Mark a loop as running. A loop counts its iterations in chunks, so one left other
+        than at its end (by ``return``, or by an error, caught or not) still has iterations
+        to count, which ``uncounted`` (Python) gives: the ``catch`` around it or the
+        function's ``finally`` (see ``count_loops_left``) counts them. Otherwise a script
+        repeating such an exit (a throw caught in a ``loop``, an early ``return`` in a called
+        function) would run iterations that no operation limit ever sees."""
+        flag = self.tmp("_a")
+        self.emit(f"{flag} = True")
+        self.frame.function.open_loops.append((flag, uncounted))
+        return flag
+
+    def close_loop(self, flag: str) -> None:
+        """The loop marked by ``flag`` ended and counted all its iterations."""
+        self.emit(f"{flag} = False")
+
+    def count_loops_left(self, loops: list[tuple[str, str]]) -> None:
+        """Count the iterations of those of ``loops`` still marked running (left early)."""
+        for flag, uncounted in loops:
+            self.emit(f"if {flag}: {flag} = False; _ops -= {uncounted}")
+        self.emit("if _ops <= 0: _tick()")
 
     def loop_start(self, target: str | None) -> None:
         """A loop's value is () unless a ``break value`` sets it."""
@@ -347,27 +371,30 @@ class StatementCompiler:
         if self.frame.function.blocks >= DEEP_BLOCKS:
             c = self.tmp("_c")
             self.emit(f"{c} = {self.chunk}")
+            running = self.open_loop(f"{self.chunk} - {c}")
             self.emit("while True:")
             self.indent += 1
             self.frame.function.blocks += 1
             self.frame.function.counters.append(c)
             self.tick()
-            return c
+            return c, running
         k = self.tmp("_w")
         self.emit(f"{k} = 0")
+        running = self.open_loop(f"{k} + 1")  # the iteration under way counts too
         self.emit("while True:")
         self.indent += 1
         self.emit(f"for {k} in _CHUNK_RANGE:")
         self.indent += 1
         self.frame.function.blocks += 2
-        return k
+        return k, running
 
-    def chunk_close(self, k: str) -> None:
+    def chunk_close(self, k: str, running: str) -> None:
         if k.startswith("_c"):
             self.frame.function.counters.pop()
             self.frame.function.blocks -= 1
             self.indent -= 1
             self.emit(f"if (_ops := _ops - ({self.chunk} - {k})) <= 0: _tick()")
+            self.close_loop(running)
             return
         self.frame.function.blocks -= 2
         self.indent -= 1
@@ -379,13 +406,14 @@ class StatementCompiler:
         self.emit("break")
         self.indent -= 1
         self.emit(f"if (_ops := _ops - {k}) <= 0: _tick()")
+        self.close_loop(running)
 
     def while_loop(self, e: Node) -> None:
         first = None
         if e.post:
             first = self.tmp("_first")
             self.emit(f"{first} = True")
-        k = self.chunk_open()
+        k, running = self.chunk_open()
         if first:
             self.emit(f"if not {first}:")
             self.indent += 1
@@ -395,7 +423,7 @@ class StatementCompiler:
             self.indent -= 1
             self.emit(f"{first} = False")
         self.body(e.body)
-        self.chunk_close(k)
+        self.chunk_close(k, running)
 
     @staticmethod
     def is_range_loop(e: Node) -> bool:
@@ -411,6 +439,8 @@ class StatementCompiler:
         chunk = self.tmp("_g")
         with self.block_scope() as frame:
             var = self.declare(e.var, key=("for", id(e)), is_int=True)
+            self.emit(f"{chunk}, {var} = _NO_RANGE, None")  # nothing to count before it starts
+            running = self.open_loop(f"_partial({chunk}, {var})")
             self.emit(f"for {chunk} in _ranges({a}, {b}, {it.op == '..='}):")
             self.indent += 1
             self.emit(f"for {var} in {chunk}:")
@@ -425,6 +455,7 @@ class StatementCompiler:
                 self.emit(f"_chunk_done(_partial({chunk}, {var}))")
                 self.emit("break")
             self.indent -= 1
+            self.close_loop(running)
 
     def for_loop(self, e: Node) -> None:
         it = e.iterable
@@ -449,13 +480,17 @@ class StatementCompiler:
     def try_catch(self, e: Node, target: str | None) -> None:
         """``try``/``catch`` is a statement in Rhai: its value is ``()``."""
         exc = self.tmp("_e")
-        self.frame.function.blocks += 2
+        function = self.frame.function
+        function.blocks += 2
+        first_loop = len(function.open_loops)
         self.emit("try:")
         self.indent += 1
         self.branch(e.body, None)
         self.indent -= 1
         self.emit(f"except _RhaiError as {exc}:")
         self.indent += 1
+        if function.open_loops[first_loop:]:  # loops the error left count what they ran
+            self.count_loops_left(function.open_loops[first_loop:])
         with self.block_scope() as frame:
             value = f"_catch({exc})"
             if e.var:

@@ -233,6 +233,25 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         self.emit("pass")
         with self.scope(frame):
             self.function_body(pyname, body, spec)
+            if function.open_loops:
+                self.count_loops_on_exit(function)
+        self.indent -= 1
+
+    def count_loops_on_exit(self, function: FunctionFrame) -> None:
+        """Put the function's body (after its ``nonlocal`` line) in a ``try`` whose
+        ``finally`` counts the iterations of loops that ``return`` or an error left (see
+        ``open_loop``); their flags start False. CPython 3.11 makes entering the ``try``
+        free."""
+        start = function.nonlocal_slot + 1
+        for line in self.lines[start:]:
+            line[0] += 1
+        pos = self.lines[start - 1][2]
+        flags = " = ".join(flag for flag, _ in function.open_loops)
+        self.lines[start:start] = [[self.indent, f"{flags} = False", pos],
+                                   [self.indent, "try:", pos]]
+        self.emit("finally:")
+        self.indent += 1
+        self.count_loops_left(function.open_loops)
         self.indent -= 1
 
     def function_body(self, pyname: str, body: Node, spec: Any) -> None:

@@ -412,6 +412,7 @@ class Engine:
             # operation counting, call depth, loop chunks
             "_tick": rt.tick, "_chunk": rt.chunk, "_chunk_done": rt.chunk_done,
             "_ranges": rt.ranges, "_partial": partial_chunk, "_CHUNK_RANGE": range(rt.chunk_size),
+            "_NO_RANGE": range(0),
             "_enter": rt.enter,
             # values: integers, sizes, literals, copies, conversions
             "_i64": i64, "_MAX": INT_MAX, "_SIZED": SIZED,
