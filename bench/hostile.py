@@ -150,6 +150,11 @@ CASES = [
     Case("eval-big-loop", 'let s = "let x = 0;"; for i in 0..11 { s += s; } loop { eval(s); }',
          "timeout", {"timeout": 1.0, "max_operations": 0}),
     Case("huge-range", "for i in 0..1000000000 { }", "max_operations"),
+    # loops left part-way through a counting chunk, again and again
+    Case("loop-left-by-throw", "loop { try { for i in 0..1000000 { if i == 1000 { throw 1; } } } "
+         "catch { } }", "max_operations", {"max_operations": 1_000_000}),
+    Case("loop-left-by-return", "fn f() { let i = 0; while true { i += 1; if i == 1000 "
+         "{ return i; } } } loop { f(); }", "max_operations", {"max_operations": 1_000_000}),
     # ---- compile bombs, direct and through eval ------------------------------------------
     Case("compile-statements", "let x = 0;\n" + "x += 1;\n" * 100_000, "max_ast_size"),
     Case("compile-source-size", "// " + "x" * 1_100_000 + "\n1", "max_script_size"),
