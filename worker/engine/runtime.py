@@ -86,6 +86,7 @@ class NativeCall:
 NATIVE_CALLS: dict[tuple, NativeCall | None] = {}
 """(name, argument types...) -> the matching overload: the library is fixed once imported, so
 every run shares what earlier runs looked up."""
+NOT_LOOKED_UP = object()  # a key not yet in NATIVE_CALLS
 GETTERS: dict[tuple, NativeCall] = {}
 """(property name, object type) -> the getter ``obj.name`` calls (``get$name`` or ``name``),
 once found: like ``NATIVE_CALLS``, shared by every run."""
@@ -780,6 +781,8 @@ class Runtime:
             return obj.get(name)
         call = GETTERS.get((name, type(obj)))
         if call is not None:
+            if call.plain:
+                return self.invoke_plain(call, (obj,), None)
             return self.invoke_native(call, (obj,))
         for fname in ("get$" + name, name):
             call = self.find_native(fname, (obj,))
@@ -1015,7 +1018,16 @@ class Runtime:
                 return f(d - 1, box, *[ops.copy_value(a) for a in args])
         obj = box[0]
         full = (obj, *args)
-        call = self.find_native(name, full)
+        arity = len(args)  # find_native's key, built here to save a call
+        if arity == 0:
+            key: tuple = (name, type(obj))
+        elif arity == 1:
+            key = (name, type(obj), type(args[0]))
+        else:
+            key = (name, *map(type, full))
+        call = NATIVE_CALLS.get(key, NOT_LOOKED_UP)
+        if call is NOT_LOOKED_UP:
+            call = self.find_native(name, full)
         if call is None:
             if type(obj) is dict and type(obj.get(name)) is FnPtr:
                 return self.call_fn_ptr(d, obj[name], list(args), box)
