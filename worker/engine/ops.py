@@ -119,6 +119,8 @@ def div(a: Any, b: Any) -> Any:
 def mod(a: Any, b: Any) -> Any:
     ta, tb = type(a), type(b)
     if ta is int and tb is int:
+        if a >= 0 and b > 0:  # the commonest case: Python's % is Rust's here
+            return a % b
         if b == 0 or (b == -1 and a == INT_MIN):  # Rust's checked_rem
             raise arith_error(f"Modulo division by zero or overflow: {a} % {b}")
         r = abs(a) % abs(b)

@@ -65,7 +65,8 @@ class NativeCall:
     (from the name sets above)."""
 
     __slots__ = ("fn", "name", "ctx", "mutates", "writes_back", "counts_work", "c_speed",
-                 "formatting", "collecting", "appended_at", "may_grow", "self_checked", "plain")
+                 "formatting", "collecting", "appended_at", "may_grow", "self_checked", "plain",
+                 "direct")
 
     def __init__(self, native: NativeFn) -> None:
         name = native.name
@@ -81,6 +82,9 @@ class NativeCall:
         # neither the runtime context, nor an argument changed in place, nor formatting: the
         # few steps of ``Runtime.invoke_plain`` are all such a call needs
         self.plain = not (native.ctx or native.mutates or self.formatting)
+        # and no operations to count nor a value to write back: a getter such as ``len`` is
+        # called and its result checked, nothing more (see ``Runtime.prop``)
+        self.direct = self.plain and not self.counts_work and not native.writes_back
 
 
 NATIVE_CALLS: dict[tuple, NativeCall | None] = {}
@@ -724,8 +728,10 @@ class Runtime:
             if ti is str or ti is Char:
                 if (tv is str or tv in CONTAINERS) and obj.get(idx) is not value:
                     self.check(value)
-                obj[str(idx)] = value
-                return self.check_top(obj)
+                obj[idx if ti is str else str(idx)] = value
+                if self.max_map and len(obj) > self.max_map:  # check_top, without the call
+                    raise map_too_large(self.max_map)
+                return obj
             raise EvalError(f"Object map index must be a string, not {type_name(idx)}",
                             kind="ErrorIndexingType")
         elif t is str:
@@ -781,6 +787,16 @@ class Runtime:
             return obj.get(name)
         call = GETTERS.get((name, type(obj)))
         if call is not None:
+            if call.direct:  # what invoke_plain does for it, without the call
+                try:
+                    result = call.fn(obj)
+                except (EvalError, LimitError, RecursionError, MemoryError):
+                    raise
+                except Exception as exc:  # a stdlib bug must not escape as a Python error
+                    raise EvalError(f"Error in function {call.name}: {exc}",
+                                    kind="ErrorRuntime") from None
+                tr = type(result)
+                return result if tr is int or tr is bool else self.check(result)
             if call.plain:
                 return self.invoke_plain(call, (obj,), None)
             return self.invoke_native(call, (obj,))
