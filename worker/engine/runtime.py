@@ -66,7 +66,7 @@ class NativeCall:
 
     __slots__ = ("fn", "name", "ctx", "mutates", "writes_back", "counts_work", "c_speed",
                  "formatting", "collecting", "appended_at", "may_grow", "self_checked", "plain",
-                 "direct")
+                 "direct", "builtin")
 
     def __init__(self, native: NativeFn) -> None:
         name = native.name
@@ -85,6 +85,7 @@ class NativeCall:
         # and no operations to count nor a value to write back: a getter such as ``len`` is
         # called and its result checked, nothing more (see ``Runtime.prop``)
         self.direct = self.plain and not self.counts_work and not native.writes_back
+        self.builtin = name in BUILTINS  # an engine built-in of this name is called instead
 
 
 NATIVE_CALLS: dict[tuple, NativeCall | None] = {}
@@ -626,7 +627,9 @@ class Runtime:
                         to_display(self.check_before_formatting(p)) for p in parts])
         if len(text) > 4096:  # a copy at memory speed: one operation per 4 KB
             self.spend(len(text) >> 10)
-        return self.size.check_string(text)
+        if len(text) > self.quarter_string:  # shorter strings are within the limit
+            self.size.check_string(text)
+        return text
 
     # ---- indexing and properties ------------------------------------------------------------
     def index(self, obj: Any, idx: Any) -> Any:
@@ -1047,7 +1050,7 @@ class Runtime:
         if call is None:
             if type(obj) is dict and type(obj.get(name)) is FnPtr:
                 return self.call_fn_ptr(d, obj[name], list(args), box)
-        elif (not fns or (name, len(full)) not in fns) and name not in BUILTINS:  # as call_ref
+        elif (not fns or (name, len(full)) not in fns) and not call.builtin:  # as call_ref
             if call.plain:
                 return self.invoke_plain(call, full, box)
             if call.ctx:
@@ -1068,12 +1071,14 @@ class Runtime:
         ti = type(item)
         if ti is int or ti is float or ti is bool or ti is Char or item is None:
             # a value of no size onto an array whose sizes are remembered: one more element
-            entry = self.known.get(id(a))
+            known = self.known
+            key = id(a)
+            entry = known.get(key)
             if entry is not None and entry[1] == old_len and entry[0] is a:
                 arrays, maps, chars = entry[2]
                 if arrays < self.size.max_array:
                     a.append(item)
-                    self.known[id(a)] = (a, old_len + 1, (arrays + 1, maps, chars))
+                    known[key] = (a, old_len + 1, (arrays + 1, maps, chars))
                     return None
         a.append(ops.copy_value(item))  # what the library's push does
         self.check_pushed(a, old_len, item)

@@ -481,7 +481,7 @@ def sort_with(ctx: Any, a: list, fp: Any) -> None:
     def order(x: Any, y: Any) -> int:
         verdict = compare(x, y)
         if type(verdict) is int:
-            return (verdict > 0) - (verdict < 0)
+            return verdict  # only its sign counts
         if type(verdict) is bool:
             return -1 if verdict else 1
         return (type(x).__name__ > type(y).__name__) - (type(x).__name__ < type(y).__name__)
