@@ -186,3 +186,20 @@ def test_properties_of_different_types_share_a_name():
                        " [s.len, a.len, b.len, s.is_empty, a.is_empty]") == [5, 2, 3, False, False]
     with pytest.raises(RhaiError, match="Unknown property"):
         engine.eval("let x = 1; x.len")
+
+
+@pytest.mark.parametrize("key, size", [("k", 1), ("é", 2)])
+def test_arrays_of_strings_are_size_checked_exactly(key, size):
+    """keys() of ten or more keys: their bytes count against max_string_size."""
+    engine = Engine(max_string_size=40)
+
+    def script(count: int) -> str:
+        keys = ", ".join(f'"{key}{i:0{4 - size}}": 1' for i in range(count))
+        return f"let m = #{{{keys}}}; m.keys().len"
+
+    assert engine.eval(script(10)) == 10  # 10 keys of 4 bytes
+    with pytest.raises(LimitError, match="max_string_size"):
+        engine.eval(script(11))
+    assert Engine(max_string_size=40, max_array_size=10).eval(script(10)) == 10
+    with pytest.raises(LimitError, match="max_array_size"):
+        Engine(max_string_size=400, max_array_size=10).eval(script(11))
