@@ -203,3 +203,15 @@ def test_arrays_of_strings_are_size_checked_exactly(key, size):
     assert Engine(max_string_size=40, max_array_size=10).eval(script(10)) == 10
     with pytest.raises(LimitError, match="max_array_size"):
         Engine(max_string_size=400, max_array_size=10).eval(script(11))
+
+
+def test_replace_stops_exactly_at_max_string_size():
+    engine = Engine(max_string_size=20)
+    assert engine.eval('let s = "aaaa"; s.replace("a", "bbbbb"); s.len') == 20
+    assert engine.eval('let s = "abcdef"; s.replace("", "xx"); s.len') == 20
+    assert engine.eval('let s = "aé"; s.replace(\'é\', "ü"); s') == "aü"
+    for script in ['let s = "aaa"; s.replace("a", "bbbbbbb"); s',
+                   'let s = "abcdefg"; s.replace("", "xx"); s',
+                   'let s = "aaaa"; s.replace("a", "éééé"); 1']:  # 8 bytes per "a"
+        with pytest.raises(LimitError, match="max_string_size"):
+            engine.eval(script)
