@@ -215,3 +215,13 @@ def test_replace_stops_exactly_at_max_string_size():
                    'let s = "aaaa"; s.replace("a", "éééé"); 1']:  # 8 bytes per "a"
         with pytest.raises(LimitError, match="max_string_size"):
             engine.eval(script)
+
+
+def test_copies_of_flat_and_nested_containers_are_independent():
+    engine = Engine()
+    assert engine.eval("let a = [1, 'c', ()]; let b = a; b.push(3); b[0] = 9; a") == [1, "c", None]
+    assert engine.eval("let m = #{x: 1, y: \"s\"}; let n = m; n.x = 2; m.x") == 1
+    assert engine.eval("let a = [[1], #{k: [2]}]; let b = a; b[0].push(2); b[1].k.push(3); a") \
+        == [[1], {"k": [2]}]
+    assert engine.eval("let rs = []; let r = #{n: 1}; rs.push(r); r.n = 5; rs.push(r);"
+                       " for x in rs { x.n += 100; } rs.map(|x| x.n)") == [1, 5]

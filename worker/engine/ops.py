@@ -375,8 +375,12 @@ def copy_value(v: Any) -> Any:
     """Rhai's value semantics: arrays, maps and blobs are copied (deeply) when assigned."""
     t = type(v)
     if t is list:
+        if _CONTAINERS.isdisjoint(map(type, v)):  # nothing nested: a copy at C speed
+            return v[:]
         return [copy_value(x) if type(x) in _CONTAINERS else x for x in v]
     if t is dict:
+        if _CONTAINERS.isdisjoint(map(type, v.values())):
+            return v.copy()
         return {k: copy_value(x) if type(x) in _CONTAINERS else x for k, x in v.items()}
     if t is bytearray:
         return bytearray(v)

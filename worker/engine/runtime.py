@@ -505,9 +505,13 @@ class Runtime:
         t = type(v)
         if t is list:
             self.spend(1 + len(v))
+            if CONTAINERS.isdisjoint(map(type, v)):  # nothing nested: a copy at C speed
+                return v[:]
             return [self.copy(x) if type(x) in CONTAINERS else x for x in v]
         if t is dict:
             self.spend(1 + len(v))
+            if CONTAINERS.isdisjoint(map(type, v.values())):
+                return v.copy()
             return {k: self.copy(x) if type(x) in CONTAINERS else x for k, x in v.items()}
         if t is bytearray:
             self.spend(1 + (len(v) >> 6))
