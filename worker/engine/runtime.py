@@ -564,6 +564,8 @@ class Runtime:
     def iadd(self, a: Any, b: Any) -> Any:
         """``a += b``: arrays append (or extend with an array), maps merge, others ``+``."""
         ta = type(a)
+        if ta is str:  # the commonest: string building
+            return self.add(a, b)
         if ta is list:
             added = b if type(b) is list else [b]
             grown = self.grown_sizes(a, len(a), added)  # fits before anything is copied
@@ -899,7 +901,7 @@ class Runtime:
             raise EvalError(f"Error in function {call.name}: {exc}", kind="ErrorRuntime") from None
         if call.writes_back:
             new, result = result
-            if type(new) is str:
+            if type(new) is str and len(new) > self.quarter_string:  # shorter ones fit
                 self.size.check_string(new)
             if box is not None:
                 box[0] = new
