@@ -640,6 +640,8 @@ class Runtime:
     # ---- indexing and properties ------------------------------------------------------------
     def index(self, obj: Any, idx: Any) -> Any:
         t, ti = type(obj), type(idx)
+        if t is dict and ti is str:  # generated code indexes arrays by INT itself
+            return obj.get(idx)
         if t is list:
             if ti is int:
                 n = len(obj)
