@@ -119,6 +119,8 @@ def div(a: Any, b: Any) -> Any:
 def mod(a: Any, b: Any) -> Any:
     ta, tb = type(a), type(b)
     if ta is int and tb is int:
+        if a >= 0 and b > 0:  # the commonest case: Python's % is Rust's here
+            return a % b
         if b == 0 or (b == -1 and a == INT_MIN):  # Rust's checked_rem
             raise arith_error(f"Modulo division by zero or overflow: {a} % {b}")
         r = abs(a) % abs(b)
@@ -373,8 +375,12 @@ def copy_value(v: Any) -> Any:
     """Rhai's value semantics: arrays, maps and blobs are copied (deeply) when assigned."""
     t = type(v)
     if t is list:
+        if _CONTAINERS.isdisjoint(map(type, v)):  # nothing nested: a copy at C speed
+            return v[:]
         return [copy_value(x) if type(x) in _CONTAINERS else x for x in v]
     if t is dict:
+        if _CONTAINERS.isdisjoint(map(type, v.values())):
+            return v.copy()
         return {k: copy_value(x) if type(x) in _CONTAINERS else x for k, x in v.items()}
     if t is bytearray:
         return bytearray(v)

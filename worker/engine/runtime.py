@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+from functools import partial
 from typing import Any, Callable
 
 from . import ops
@@ -64,7 +65,8 @@ class NativeCall:
     (from the name sets above)."""
 
     __slots__ = ("fn", "name", "ctx", "mutates", "writes_back", "counts_work", "c_speed",
-                 "formatting", "collecting", "appended_at", "may_grow", "self_checked")
+                 "formatting", "collecting", "appended_at", "may_grow", "self_checked", "plain",
+                 "direct", "builtin")
 
     def __init__(self, native: NativeFn) -> None:
         name = native.name
@@ -77,11 +79,22 @@ class NativeCall:
         self.appended_at = APPENDING.get(name)
         self.may_grow = name not in NOT_GROWING
         self.self_checked = name in SELF_CHECKED
+        # neither the runtime context, nor an argument changed in place, nor formatting: the
+        # few steps of ``Runtime.invoke_plain`` are all such a call needs
+        self.plain = not (native.ctx or native.mutates or self.formatting)
+        # and no operations to count nor a value to write back: a getter such as ``len`` is
+        # called and its result checked, nothing more (see ``Runtime.prop``)
+        self.direct = self.plain and not self.counts_work and not native.writes_back
+        self.builtin = name in BUILTINS  # an engine built-in of this name is called instead
 
 
 NATIVE_CALLS: dict[tuple, NativeCall | None] = {}
 """(name, argument types...) -> the matching overload: the library is fixed once imported, so
 every run shares what earlier runs looked up."""
+NOT_LOOKED_UP = object()  # a key not yet in NATIVE_CALLS
+GETTERS: dict[tuple, NativeCall] = {}
+"""(property name, object type) -> the getter ``obj.name`` calls (``get$name`` or ``name``),
+once found: like ``NATIVE_CALLS``, shared by every run."""
 
 
 def call_levels(max_call_levels: int) -> int:
@@ -496,9 +509,13 @@ class Runtime:
         t = type(v)
         if t is list:
             self.spend(1 + len(v))
+            if CONTAINERS.isdisjoint(map(type, v)):  # nothing nested: a copy at C speed
+                return v[:]
             return [self.copy(x) if type(x) in CONTAINERS else x for x in v]
         if t is dict:
             self.spend(1 + len(v))
+            if CONTAINERS.isdisjoint(map(type, v.values())):
+                return v.copy()
             return {k: self.copy(x) if type(x) in CONTAINERS else x for k, x in v.items()}
         if t is bytearray:
             self.spend(1 + (len(v) >> 6))
@@ -530,6 +547,11 @@ class Runtime:
     # ---- operators that may grow values ----------------------------------------------------
     def add(self, a: Any, b: Any) -> Any:
         ta = type(a)
+        if ta is str and type(b) is int:  # what ``ops.add`` does, without its type tests
+            r = a + str(b)
+            if len(r) > 4096:
+                self.spend(len(r) >> 10)
+            return self.size.check_string(r)
         if ta is list or ta is dict:
             if type(b) is ta:  # check the combined sizes before copying both
                 self.size.sizes(b, self.size.sizes(a))
@@ -546,6 +568,8 @@ class Runtime:
     def iadd(self, a: Any, b: Any) -> Any:
         """``a += b``: arrays append (or extend with an array), maps merge, others ``+``."""
         ta = type(a)
+        if ta is str:  # the commonest: string building
+            return self.add(a, b)
         if ta is list:
             added = b if type(b) is list else [b]
             grown = self.grown_sizes(a, len(a), added)  # fits before anything is copied
@@ -609,15 +633,19 @@ class Runtime:
 
     def interp(self, *parts: Any) -> str:
         """A string interpolation: containers are size-checked before they are formatted."""
-        text = "".join([p if type(p) is str else
+        text = "".join([p if type(p) is str else str(p) if type(p) is int else
                         to_display(self.check_before_formatting(p)) for p in parts])
         if len(text) > 4096:  # a copy at memory speed: one operation per 4 KB
             self.spend(len(text) >> 10)
-        return self.size.check_string(text)
+        if len(text) > self.quarter_string:  # shorter strings are within the limit
+            self.size.check_string(text)
+        return text
 
     # ---- indexing and properties ------------------------------------------------------------
     def index(self, obj: Any, idx: Any) -> Any:
         t, ti = type(obj), type(idx)
+        if t is dict and ti is str:  # generated code indexes arrays by INT itself
+            return obj.get(idx)
         if t is list:
             if ti is int:
                 n = len(obj)
@@ -715,8 +743,10 @@ class Runtime:
             if ti is str or ti is Char:
                 if (tv is str or tv in CONTAINERS) and obj.get(idx) is not value:
                     self.check(value)
-                obj[str(idx)] = value
-                return self.check_top(obj)
+                obj[idx if ti is str else str(idx)] = value
+                if self.max_map and len(obj) > self.max_map:  # check_top, without the call
+                    raise map_too_large(self.max_map)
+                return obj
             raise EvalError(f"Object map index must be a string, not {type_name(idx)}",
                             kind="ErrorIndexingType")
         elif t is str:
@@ -770,10 +800,26 @@ class Runtime:
     def prop(self, obj: Any, name: str) -> Any:
         if type(obj) is dict:
             return obj.get(name)
+        call = GETTERS.get((name, type(obj)))
+        if call is not None:
+            if call.direct:  # what invoke_plain does for it, without the call
+                try:
+                    result = call.fn(obj)
+                except (EvalError, LimitError, RecursionError, MemoryError):
+                    raise
+                except Exception as exc:  # a stdlib bug must not escape as a Python error
+                    raise EvalError(f"Error in function {call.name}: {exc}",
+                                    kind="ErrorRuntime") from None
+                tr = type(result)
+                return result if tr is int or tr is bool else self.check(result)
+            if call.plain:
+                return self.invoke_plain(call, (obj,), None)
+            return self.invoke_native(call, (obj,))
         for fname in ("get$" + name, name):
-            fn = self.find_native(fname, (obj,))
-            if fn is not None:
-                return self.invoke_native(fn, [obj])
+            call = self.find_native(fname, (obj,))
+            if call is not None:
+                GETTERS[(name, type(obj))] = call
+                return self.invoke_native(call, (obj,))
         raise EvalError(f"Unknown property '{name}' - a getter is not registered for type "
                         f"'{type_name(obj)}'", kind="ErrorDotExpr")
 
@@ -841,11 +887,45 @@ class Runtime:
         NATIVE_CALLS[key] = found
         return found
 
+    def invoke_plain(self, call: NativeCall, args: list | tuple, box: list | None) -> Any:
+        """``invoke_native`` for a ``call.plain`` overload with at least one argument: the same
+        operation count, write-back and size checks, without the steps such a call never
+        needs (copying a first argument changed in place, the runtime context)."""
+        if call.counts_work:
+            first = args[0]
+            tf = type(first)
+            if tf is str:
+                if len(first) >= 64:
+                    self.charge(len(first) >> 6)
+            elif tf is list or tf is dict or tf is bytearray:
+                self.charge_value(first, call.c_speed)
+        try:
+            result = call.fn(*args)
+        except (EvalError, LimitError, RecursionError, MemoryError):
+            raise
+        except Exception as exc:  # a stdlib bug must not escape as a Python error
+            raise EvalError(f"Error in function {call.name}: {exc}", kind="ErrorRuntime") from None
+        if call.writes_back:
+            new, result = result
+            if type(new) is str and len(new) > self.quarter_string:  # shorter ones fit
+                self.size.check_string(new)
+            if box is not None:
+                box[0] = new
+        tr = type(result)
+        if tr is str:
+            if len(result) > self.quarter_string:  # shorter strings are within the limit
+                self.size.check_string(result)
+        elif tr is list or tr is dict or tr is bytearray:
+            self.size.sizes(result)
+        return result
+
     def invoke_native(self, call: NativeCall, args: list | tuple, box: list | None = None) -> Any:
         """Run a native; a by-reference first argument lives in ``box`` (written back).
 
         The call counts operations in proportion to its work (see ``CONSTANT_WORK``); its
         result and a first argument it changed are size-checked, as Rhai checks them."""
+        if call.plain and args:
+            return self.invoke_plain(call, args, box)
         first = args[0] if args else None
         tf = type(first)
         if call.counts_work:  # a scalar's work, or a short string's, is the statement's
@@ -959,20 +1039,32 @@ class Runtime:
     def method(self, d: int, name: str, box: list, *args: Any) -> Any:
         """``obj.name(args)`` with ``obj`` by reference in ``box``: script fns bind ``this``;
         a method defined for the object's type (``fn int.name()``) comes first."""
-        f = self.typed_methods and self.fns.get((f"{type_name(box[0])}.{name}", len(args)))
-        if f:
-            return f(d - 1, box, *[ops.copy_value(a) for a in args])
         fns = self.fns
-        f = fns.get((name, len(args)))
-        if f is not None:
-            return f(d - 1, box, *[ops.copy_value(a) for a in args])
+        if fns:  # no script functions: nothing to look up
+            f = self.typed_methods and fns.get((f"{type_name(box[0])}.{name}", len(args)))
+            if f:
+                return f(d - 1, box, *[ops.copy_value(a) for a in args])
+            f = fns.get((name, len(args)))
+            if f is not None:
+                return f(d - 1, box, *[ops.copy_value(a) for a in args])
         obj = box[0]
         full = (obj, *args)
-        call = self.find_native(name, full)
+        arity = len(args)  # find_native's key, built here to save a call
+        if arity == 0:
+            key: tuple = (name, type(obj))
+        elif arity == 1:
+            key = (name, type(obj), type(args[0]))
+        else:
+            key = (name, *map(type, full))
+        call = NATIVE_CALLS.get(key, NOT_LOOKED_UP)
+        if call is NOT_LOOKED_UP:
+            call = self.find_native(name, full)
         if call is None:
             if type(obj) is dict and type(obj.get(name)) is FnPtr:
                 return self.call_fn_ptr(d, obj[name], list(args), box)
-        elif (name, len(full)) not in fns and name not in BUILTINS:  # as call_ref would
+        elif (not fns or (name, len(full)) not in fns) and not call.builtin:  # as call_ref
+            if call.plain:
+                return self.invoke_plain(call, full, box)
             if call.ctx:
                 return self.invoke_at_depth(d, call, full, box)
             return self.invoke_native(call, full, box)
@@ -988,6 +1080,18 @@ class Runtime:
                 (fns and ((name, 1) in fns or (name, 2) in fns)):
             return self.method(d, name, box, item)
         old_len = len(a)
+        ti = type(item)
+        if ti is int or ti is float or ti is bool or ti is Char or item is None:
+            # a value of no size onto an array whose sizes are remembered: one more element
+            known = self.known
+            key = id(a)
+            entry = known.get(key)
+            if entry is not None and entry[1] == old_len and entry[0] is a:
+                arrays, maps, chars = entry[2]
+                if arrays < self.size.max_array:
+                    a.append(item)
+                    known[key] = (a, old_len + 1, (arrays + 1, maps, chars))
+                    return None
         a.append(ops.copy_value(item))  # what the library's push does
         self.check_pushed(a, old_len, item)
         return None
@@ -1040,7 +1144,21 @@ class Runtime:
     # ---- the ctx API used by the standard library ---------------------------------------------
     def call(self, fp: Any, args: list) -> Any:
         """Call a function pointer (or function name) with ``args``: the stdlib's callback API."""
+        if type(fp) is FnPtr and fp.func is not None and not fp.curry \
+                and fp.func[1] == len(args):  # what call_fn_ptr does for a closure
+            return self.collect(fp.func[0](self.depth - 1, None, *args))
         return self.collect(self.call_fn_ptr(self.depth, fp, list(args)))
+
+    def callback(self, fp: Any, arity: int) -> Callable[..., Any] | None:
+        """For a library function calling ``fp`` once per element: when ``fp`` is a closure
+        (or anonymous function) taking exactly ``arity`` arguments, a caller that does what
+        ``call(fp, args)`` does, in fewer steps; else None (use ``call``). Valid during the
+        library call that asked for it (it calls at that call's depth)."""
+        if type(fp) is not FnPtr or fp.func is None or fp.curry or fp.func[1] != arity:
+            return None
+        if self.collected is not None:
+            return lambda *args: self.call(fp, args)
+        return partial(fp.func[0], self.depth - 1, None)
 
     def call_method(self, fp: Any, this: Any, args: list) -> tuple[Any, Any]:
         box = [this]

@@ -16,6 +16,7 @@ from .errors import LimitError
 
 Sizes = tuple[int, int, int]  # (array elements, map entries, string bytes)
 SIZED = frozenset({str, list, dict, bytearray})  # the element types that add to the totals
+ONLY_STR = frozenset({str})  # the element types of an array of strings (no chars)
 
 
 def string_bytes(s: str) -> int:
@@ -83,10 +84,16 @@ class SizeLimits:
             return arrays, base[1], base[2]
         else:
             return base
-        if len(items) > 8 and SIZED.isdisjoint(map(type, items)):  # only scalars: C speed
-            if arrays > self.max_array or maps > self.max_map:
-                self.fail(arrays, maps, chars)
-            return arrays, maps, chars
+        if len(items) > 8:
+            if SIZED.isdisjoint(map(type, items)):  # only scalars: C speed
+                if arrays > self.max_array or maps > self.max_map:
+                    self.fail(arrays, maps, chars)
+                return arrays, maps, chars
+            if ONLY_STR == set(map(type, items)) and all(map(str.isascii, items)):
+                chars += sum(map(len, items))  # only ASCII strings (``keys``): C speed
+                if arrays > self.max_array or maps > self.max_map or chars > self.max_string:
+                    self.fail(arrays, maps, chars)
+                return arrays, maps, chars
         nested = []
         for item in items:  # the first level inline: most values are flat
             ti = type(item)

@@ -7,7 +7,7 @@ the element as parameter or bound to ``this``, plus the index when they take one
 from __future__ import annotations
 
 from functools import cmp_to_key
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from ..errors import EvalError
 from ..natives import ANY, native
@@ -16,6 +16,7 @@ from .common import (call_with_extras, copy_value, fn_ptr, index_in, is_not_foun
                      range_start_len, rhai_equals, truthy)
 
 CALLBACK = (FnPtr, str)
+CONTAINERS = (list, dict, bytearray)  # the values ``copy_value`` copies
 """A callback parameter: a function pointer or the name of a function."""
 
 
@@ -238,14 +239,29 @@ def for_each(ctx: Any, a: list, fp: Any) -> None:
         _, a[i] = call_with_extras(ctx, fp, a[i], [], [i], None)
 
 
+def _results(ctx: Any, fp: FnPtr | str, items: list) -> Iterator[Any]:
+    """The callback's result for each of ``items`` in turn, called as ``_apply`` calls it;
+    a closure taking the element (and the index) is called directly (``ctx.callback``)."""
+    fp = fn_ptr(fp)
+    one = ctx.callback(fp, 1)
+    if one is not None:
+        return map(one, items)
+    two = ctx.callback(fp, 2)
+    if two is not None:
+        return map(two, items, range(len(items)))
+    return (_apply(ctx, fp, item, i) for i, item in enumerate(items))
+
+
 @_each_callback("map", list, CALLBACK, ctx=True)
 def map_items(ctx: Any, a: list, fp: Any) -> list:
-    return [_apply(ctx, fp, item, i) for i, item in enumerate(list(a))]
+    return list(_results(ctx, fp, list(a)))
 
 
 @_each_callback("filter", list, CALLBACK, ctx=True)
 def filter_items(ctx: Any, a: list, fp: Any) -> list:
-    return [copy_value(item) for i, item in enumerate(list(a)) if truthy(_apply(ctx, fp, item, i))]
+    items = list(a)
+    return [copy_value(item) if type(item) in CONTAINERS else item
+            for item, verdict in zip(items, _results(ctx, fp, items)) if verdict is True]
 
 
 @native("contains", list, ANY)
@@ -366,6 +382,11 @@ def reduce_from(ctx: Any, a: list, fp: Any, initial: Any) -> Any:
     """Fold the array: the reducer gets (accumulated, element[, index]); starts from ``initial``."""
     fp = fn_ptr(fp)
     result = initial
+    two = ctx.callback(fp, 2)  # a closure |sum, x| called directly
+    if two is not None:
+        for item in list(a):
+            result = two(result, item)
+        return result
     for i, item in enumerate(list(a)):
         result = call_with_extras(ctx, fp, item, [result], [i], 1)[0]
     return result
@@ -455,11 +476,12 @@ def sort_with(ctx: Any, a: list, fp: Any) -> None:
     """Sort with a comparer returning an INT (negative, zero, positive) or a bool (``true``:
     the first goes first), as Rhai's ``sort_by``; any other result orders by type."""
     fp = fn_ptr(fp)
+    compare = ctx.callback(fp, 2) or (lambda x, y: ctx.call(fp, [x, y]))
 
     def order(x: Any, y: Any) -> int:
-        verdict = ctx.call(fp, [x, y])
+        verdict = compare(x, y)
         if type(verdict) is int:
-            return (verdict > 0) - (verdict < 0)
+            return verdict  # only its sign counts
         if type(verdict) is bool:
             return -1 if verdict else 1
         return (type(x).__name__ > type(y).__name__) - (type(x).__name__ < type(y).__name__)

@@ -128,19 +128,21 @@ def _split(ctx: Any, m: dict, fp: FnPtr, remove_when: bool) -> dict:
     return removed
 
 
-@native("parse_json", str, ctx=True)
-def parse_json(ctx: Any, text: str) -> dict:
+@native("parse_json", str)
+def parse_json(text: str) -> dict:
     """An object map from JSON text (``null`` becomes ``()``); like Rhai's ``Engine::parse_json``
-    the text must hold an object."""
+    the text must hold an object. The runtime checks the result's sizes, as every result's."""
     try:
-        value = json.loads(text, parse_constant=_no_constant, object_pairs_hook=dict)
+        if text.startswith("\ufeff"):  # as json.loads
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        value = _DECODER.decode(text)
     except (ValueError, RecursionError) as exc:
         raise EvalError(f"Syntax error: {_json_problem(exc)}",
                         kind="ErrorParsing") from None
     if type(value) is not dict:
         raise EvalError(f"Output type incorrect: {_json_type(value)} (expecting map)",
                         kind="ErrorMismatchOutputType")
-    return ctx.check(_from_json(value))
+    return value
 
 
 def _no_constant(name: str) -> None:
@@ -156,31 +158,34 @@ def _json_type(value: Any) -> str:
         type(value), "()")
 
 
-def _from_json(value: Any) -> Any:
-    """JSON data as Rhai values: whole numbers outside i64 become FLOATs."""
-    t = type(value)
-    if t is dict:
-        return {k: _from_json(v) for k, v in value.items()}
-    if t is list:
-        return [_from_json(v) for v in value]
-    if t is int and not -(1 << 63) <= value < (1 << 63):
-        return float(value)
-    return value
+def _json_int(digits: str) -> int | float:
+    """A JSON whole number as a Rhai value: a FLOAT outside i64."""
+    value = int(digits)
+    return value if -(1 << 63) <= value < (1 << 63) else float(value)
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_int=_json_int,
+                            object_pairs_hook=dict)
+"""What ``json.loads(text, ...)`` would make for each call, made once."""
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+"""What ``json.dumps(value, ...)`` would make for each call, made once."""
+_AS_IS = frozenset({int, str, bool, type(None)})
+"""Rhai values that ``json`` writes as they are."""
 
 
 @native("to_json", dict)
 def to_json(m: dict) -> str:
     """The map as compact JSON text (function pointers by name, ``()`` as null)."""
-    return json.dumps(_jsonable(m), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return _ENCODER.encode(_jsonable(m))
 
 
 def _jsonable(value: Any) -> Any:
     """Map a Rhai value onto what ``json`` can write; non-finite floats cannot be JSON."""
     t = type(value)
     if t is dict:
-        return {k: _jsonable(v) for k, v in sorted(value.items())}
+        return {k: v if type(v) in _AS_IS else _jsonable(v) for k, v in sorted(value.items())}
     if t is list:
-        return [_jsonable(v) for v in value]
+        return [v if type(v) in _AS_IS else _jsonable(v) for v in value]
     if t is bytearray:
         return list(value)
     if t is FnPtr:

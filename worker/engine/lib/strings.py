@@ -252,17 +252,18 @@ def crop_range(s: str, rng: RhaiRange) -> tuple[str, None]:
     return _portion(s, *range_start_len(rng)), None
 
 
-@native("replace", str, str, str, ctx=True, writes_back=True)
-@native("replace", str, str, Char, ctx=True, writes_back=True)
-@native("replace", str, Char, str, ctx=True, writes_back=True)
-@native("replace", str, Char, Char, ctx=True, writes_back=True)
-def replace(ctx: Any, s: str, find: str, substitute: str) -> tuple[str, None]:
-    """Replace every occurrence of a sub-string or character."""
+@native("replace", str, str, str, writes_back=True)
+@native("replace", str, str, Char, writes_back=True)
+@native("replace", str, Char, str, writes_back=True)
+@native("replace", str, Char, Char, writes_back=True)
+def replace(s: str, find: str, substitute: str) -> tuple[str, None]:
+    """Replace every occurrence of a sub-string or character (the runtime checks the new
+    string's size, as every written-back string's)."""
     if not s:
         return s, None
     if find:
-        return ctx.check_string(s.replace(find, substitute)), None
-    return ctx.check_string(substitute + substitute.join(s) + substitute), None
+        return s.replace(find, substitute), None
+    return substitute + substitute.join(s) + substitute, None
 
 
 @native("pad", str, int, Char, ctx=True, writes_back=True)
