@@ -19,8 +19,8 @@ SEEN_PER_KEPT = 4
 
 class ScriptCache(Generic[Compiled]):
     """Up to ``size`` compiled scripts of at most ``max_chars`` characters, the least recently
-    used dropped first, each kept from the second time its text is compiled. ``compile`` turns
-    a text into its compiled script (raising for an invalid one, which is never kept)."""
+    used dropped first, each kept from the second time its text is compiled. ``compile_text``
+    turns a text into its compiled script (raising for an invalid one, which is never kept)."""
 
     def __init__(self, compile_text: Callable[[str], Compiled], size: int,
                  max_chars: int) -> None:
