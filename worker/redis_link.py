@@ -52,9 +52,9 @@ def encode_argument(value: Any) -> bytes:
 def pack_commands(commands: Sequence[Sequence[Any]]) -> bytes:
     """``commands`` in RESP, ready for one write.
 
-    hiredis packs a tuple of str (as UTF-8), int, float (as ``repr``) and bytes itself, the same
-    bytes as ``encode_argument`` gives, in half the time; a command it refuses (another type, a
-    lone surrogate) is encoded argument by argument.
+    hiredis packs a tuple of str (as UTF-8), int, float (as ``repr``) and bytes (or memoryview)
+    itself, the same bytes as ``encode_argument`` gives, in half the time; a command it refuses
+    (another type, a lone surrogate) is encoded argument by argument.
     """
     try:
         return b"".join(hiredis.pack_command(command) for command in commands)
