@@ -82,6 +82,14 @@ def test_resident_size_is_read_from_proc() -> None:
     assert 1 * MIB < memory.resident_bytes() < 100_000 * MIB
 
 
+def test_resident_size_follows_the_process_as_it_grows() -> None:
+    """The file stays open between reads; each read still sees the size of the moment."""
+    before = memory.resident_bytes()
+    ballast = bytearray(64 * MIB)  # zero-filled: every page touched
+    assert memory.resident_bytes() > before + 32 * MIB
+    del ballast
+
+
 def test_memory_errors_are_recognised_behind_the_errors_raised_for_them() -> None:
     try:
         try:

@@ -11,13 +11,15 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
+import hiredis
 import pytest
 import redis
 
 from conftest import redis_server_binary
 from worker import protocol, redis_connect
 from worker.redis_connect import PlainTarget
-from worker.redis_link import LinkDown, NoScriptError, ReplyError, SyncLink, encode_argument
+from worker.redis_link import (LinkDown, NoScriptError, ReplyError, SyncLink, encode_argument,
+                               pack_commands)
 from worker.taskqueue import TaskQueue
 
 TIMEOUT = 5.0
@@ -88,6 +90,17 @@ def test_arguments_are_encoded_as_redis_py_encodes_them() -> None:
     assert encode_argument(b"\xff") == b"\xff"
     with pytest.raises(TypeError, match="bool"):
         encode_argument(True)
+
+
+def test_commands_are_packed_as_their_arguments_encode() -> None:
+    """hiredis packs plain commands itself; the bytes are those of ``encode_argument``."""
+    commands = [("SET", "k", "välue 😀", "EX", 10), ("RPUSH", "l", 2.5, -3, 1e20, b"\xff"),
+                ("SET", "s", "a\ud800b")]
+    assert pack_commands(commands) == b"".join(
+        hiredis.pack_command(tuple(map(encode_argument, command))) for command in commands)
+    assert b"a?b" in pack_commands(commands[2:])
+    with pytest.raises(TypeError, match="bool"):
+        pack_commands([("SET", "k", True)])
 
 
 def test_invalid_utf8_in_a_reply_is_replaced(link: SyncLink, redis_url: str) -> None:

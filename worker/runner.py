@@ -11,7 +11,6 @@ less than one round trip a task; see ``worker.taskqueue``.
 """
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
@@ -24,6 +23,7 @@ from worker.engine import Engine, RhaiError, to_display
 from worker.output import OutputCollector, cap_reply_texts
 from worker.redis_store import RedisStore
 from worker.scriptapi import script_constants, store_functions
+from worker.scriptcache import ScriptCache
 from worker.store import Store
 from worker.taskqueue import Task, TaskQueue
 
@@ -38,6 +38,7 @@ BACKOFF_FIRST, BACKOFF_MAX = 0.1, 5.0
 REFUSED_PAUSE = 1.0
 """Seconds to wait before retrying after Redis answered a command with an error."""
 COMPILE_CACHE_SIZE = 256
+"""Most compiled scripts kept (see ``worker.scriptcache``)."""
 MAX_CACHED_SCRIPT = 64 * 1024
 """Scripts longer than this (characters) are compiled every time rather than cached."""
 CLAIM_BATCH = 8
@@ -119,7 +120,7 @@ class Worker:
                                           if config.store == "redis" else Store(config.data_dir))
         for name, fn in store_functions(self.store).items():
             self.engine.register_fn(name, fn)
-        self._compile_cached = functools.lru_cache(maxsize=COMPILE_CACHE_SIZE)(self.engine.compile)
+        self.scripts = ScriptCache(self.engine.compile, COMPILE_CACHE_SIZE, MAX_CACHED_SCRIPT)
         # hash() of the scripts that last ran in under FAST_SCRIPT (a collision costs only latency)
         self._fast_scripts: set[int] = set()
 
@@ -221,8 +222,7 @@ class Worker:
         scope = script_constants(self.config.name, self.config.public_key, caller_id)
         self._running_since = time.monotonic()
         try:
-            compiled = (self._compile_cached(script) if len(script) <= MAX_CACHED_SCRIPT
-                        else self.engine.compile(script))
+            compiled = self.scripts.compiled(script)
             value = self.engine.eval(compiled, scope=scope)
             output: str | None = self._output.text(None if value is None else to_display(value))
             error = None
