@@ -208,6 +208,58 @@ def compile_failure(exc: SyntaxError) -> RhaiError:
                      f"generated line {exc.lineno})", 1, 1)
 
 
+def static_hooks(chunk: int) -> dict[str, Any]:
+    """The part of a run's namespace that is the same for every run of an engine: builtins,
+    constants, classes and stateless operators (see compile_base.py for what the generated
+    code calls). Nothing in it has state, so each run starts from a copy of one dict built
+    per engine instead of building it again."""
+    return {
+        "__builtins__": SAFE_BUILTINS,
+        # loop chunks
+        "_partial": partial_chunk, "_CHUNK_RANGE": range(chunk), "_NO_RANGE": range(0),
+        # values: integers, sizes, literals
+        "_i64": i64, "_MAX": INT_MAX, "_SIZED": SIZED, "_FnPtr": FnPtr,
+        # operators
+        "_sub": ops.sub, "_mul": ops.mul, "_div": ops.div, "_mod": ops.mod, "_pow": ops.power,
+        "_shl": ops.shl, "_shr": ops.shr, "_bit_and": ops.bit_and, "_bit_or": ops.bit_or,
+        "_bit_xor": ops.bit_xor, "_neg": ops.neg, "_plus": ops.plus, "_not": ops.not_,
+        "_bool": ops.as_bool, "_make_range": ops.make_range, "_irange": irange,
+        "_switch_range": switch_range, "_switch_value": switch_value,
+        "_RhaiError": RhaiError,
+        # variables outside the script
+        "_const_fail": const_fail, "_UNSET": UNSET, "_eval_out": eval_out,
+    }
+
+
+def run_hooks(rt: Runtime) -> dict[str, Any]:
+    """The hooks of a run's namespace bound to its own runtime ``rt`` (the rest is
+    ``static_hooks``): what counts operations, checks limits or keeps per-run state."""
+    return {
+        # operation counting, call depth, loop chunks
+        "_tick": rt.tick, "_chunk": rt.chunk, "_chunk_done": rt.chunk_done,
+        "_ranges": rt.ranges, "_enter": rt.enter,
+        # values: sizes, literals, copies, conversions
+        "_check_long_string": rt.check_long_string, "_array_literal": rt.array_literal,
+        "_map_literal": rt.map_literal, "_copy": rt.copy, "_interp": rt.interp,
+        "_closure": rt.closure,
+        # operators
+        "_add": rt.add, "_add_assign": rt.iadd, "_eq": rt.equals, "_ne": rt.not_equals,
+        "_lt": rt.counted(ops.less), "_le": rt.counted(ops.less_eq),
+        "_gt": rt.counted(ops.greater), "_ge": rt.counted(ops.greater_eq),
+        "_in": rt.contains, "_iter": rt.iterate,
+        # indexing, properties, calls
+        "_index": rt.index, "_set_index": rt.set_index, "_prop": rt.prop,
+        "_set_prop": rt.set_prop, "_call": rt.call_name, "_call_ref": rt.call_ref,
+        "_method": rt.method, "_push": rt.push_method, "_method_at": rt.method_at,
+        "_call_fn_ptr": rt.call_fn_ptr,
+        "_this": rt.this, "_is_def_var": rt.is_def_var, "_eval": rt.eval,
+        "_throw": rt.throw, "_catch": rt.catch_value,
+        # variables outside the script: the scope, eval's caller, global:: constants
+        "_lookup_scope_var": rt.var_lookup, "_assign_scope_var": rt.var_assign,
+        "_global_const": rt.global_const, "_GLOBALS": {},
+    }
+
+
 IDLE_RUNS = 2  # idle prepared runs kept per compiled script and engine
 EMPTY = types.MappingProxyType({})  # an idle run's scope and constants: no run writes to them
 
@@ -248,6 +300,8 @@ class Engine:
                          limits["max_map_size"], limits["max_script_size"],
                          limits["max_ast_size"], limits["max_functions"])
         self.main_levels = call_levels(limits["max_call_levels"])
+        # what every run's namespace starts with (a copy of it, see ``_namespace``)
+        self.static_hooks = static_hooks(chunk_size(limits["max_operations"]))
         self.on_print = on_print or (lambda s: print(s, file=sys.stdout))
         self.on_debug = on_debug or (lambda s: print(s, file=sys.stderr))
         self.host_fns: dict[str, Callable[..., Any]] = {}
@@ -398,7 +452,7 @@ class Engine:
                    importer: Runtime | None = None) -> tuple[dict, Runtime]:
         """A fresh namespace and runtime for one run of ``compiled``: the script itself, an
         ``eval`` in ``parent``, or a module imported by ``importer``."""
-        ns: dict[str, Any] = {"__builtins__": SAFE_BUILTINS}
+        ns = self.static_hooks.copy()
         args = (self.limits, self.on_print, self.on_debug, self.host_fns, ns, {},
                 self._eval_hook)
         rt = Runtime(*args) if importer is None else ModuleRuntime(importer, *args)
@@ -408,39 +462,8 @@ class Engine:
             rt.values_within_limits = parent.values_within_limits
             rt.fns.update(parent.fns)
         ns.update(compiled.consts)
-        ns.update({  # the runtime hooks the generated code calls (see compile_base.py)
-            # operation counting, call depth, loop chunks
-            "_tick": rt.tick, "_chunk": rt.chunk, "_chunk_done": rt.chunk_done,
-            "_ranges": rt.ranges, "_partial": partial_chunk, "_CHUNK_RANGE": range(rt.chunk_size),
-            "_NO_RANGE": range(0),
-            "_enter": rt.enter,
-            # values: integers, sizes, literals, copies, conversions
-            "_i64": i64, "_MAX": INT_MAX, "_SIZED": SIZED,
-            "_check_long_string": rt.check_long_string, "_array_literal": rt.array_literal,
-            "_map_literal": rt.map_literal, "_copy": rt.copy, "_interp": rt.interp,
-            "_FnPtr": FnPtr, "_closure": rt.closure,
-            # operators
-            "_add": rt.add, "_add_assign": rt.iadd, "_sub": ops.sub, "_mul": ops.mul,
-            "_div": ops.div, "_mod": ops.mod, "_pow": ops.power, "_shl": ops.shl,
-            "_shr": ops.shr, "_bit_and": ops.bit_and, "_bit_or": ops.bit_or,
-            "_bit_xor": ops.bit_xor, "_eq": rt.equals, "_ne": rt.not_equals,
-            "_lt": rt.counted(ops.less), "_le": rt.counted(ops.less_eq),
-            "_gt": rt.counted(ops.greater), "_ge": rt.counted(ops.greater_eq),
-            "_neg": ops.neg, "_plus": ops.plus, "_not": ops.not_, "_bool": ops.as_bool,
-            "_in": rt.contains, "_make_range": ops.make_range, "_irange": irange,
-            "_iter": rt.iterate, "_switch_range": switch_range, "_switch_value": switch_value,
-            # indexing, properties, calls
-            "_index": rt.index, "_set_index": rt.set_index, "_prop": rt.prop,
-            "_set_prop": rt.set_prop, "_call": rt.call_name, "_call_ref": rt.call_ref,
-            "_method": rt.method, "_push": rt.push_method, "_method_at": rt.method_at,
-            "_call_fn_ptr": rt.call_fn_ptr,
-            "_this": rt.this, "_is_def_var": rt.is_def_var, "_eval": rt.eval,
-            "_throw": rt.throw, "_catch": rt.catch_value, "_RhaiError": RhaiError,
-            # variables outside the script: the scope, eval's caller, global:: constants
-            "_SCOPE": scope, "_lookup_scope_var": rt.var_lookup,
-            "_assign_scope_var": rt.var_assign, "_const_fail": const_fail, "_UNSET": UNSET,
-            "_eval_out": eval_out, "_global_const": rt.global_const, "_GLOBALS": {},
-        })
+        ns.update(run_hooks(rt))
+        ns["_SCOPE"] = scope
         countdown = rt.granted
         if parent is not None:
             countdown = parent.get_ops()
