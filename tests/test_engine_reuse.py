@@ -297,3 +297,22 @@ def test_kept_runs_do_not_keep_the_script_alive():
         assert gone() is None
     finally:
         gc.enable()
+
+
+def test_runs_of_distinct_scripts_share_no_namespace(tmp_path):
+    """Every run's namespace starts as a copy of one per-engine dict of stateless hooks
+    (``Engine.static_hooks``): no run, eval or module may change that dict, and each run of a
+    new script gets a namespace and runtime of its own."""
+    (tmp_path / "m.rhai").write_text("export const K = 2; fn twice(x) { x * 2 }")
+    engine = Engine(module_dir=tmp_path)
+    shared = dict(engine.static_hooks)
+    scripts = ['let a = [1]; a.push(v); a.len()', 'eval("let b = v * 3;"); b',
+               'import "m" as m; m::twice(v) + m::K', 'let f = |x| x + v; f.call(1)',
+               'const C = 4; global::C + v']
+    assert [engine.eval(source, scope={"v": 1}) for source in scripts] == [2, 3, 4, 2, 5]
+    assert engine.static_hooks == shared
+    first, second = engine.compile("let x = v; x"), engine.compile("let y = v; y")
+    assert engine.eval(first, scope={"v": 1}) == 1 and engine.eval(second, scope={"v": 2}) == 2
+    (ns1, rt1), (ns2, rt2) = first.idle[engine][0], second.idle[engine][0]
+    assert ns1 is not ns2 and rt1 is not rt2 and ns1 is not engine.static_hooks
+    assert ns1["_tick"].__self__ is rt1 and ns2["_tick"].__self__ is rt2
