@@ -97,7 +97,8 @@ class _RespSocket:
     Replies are fed to hiredis as they are read, and the waiting exchange is resolved once its
     replies are complete: no reader task, no per-read future, and none of asyncio's transport
     and protocol layers (about five Python calls per round trip). Commands are written with one
-    ``send``; what the kernel does not take at once is written when the socket is writable.
+    ``send`` (by ``PlainLink.send``); what the kernel does not take at once is written when the
+    socket is writable (``write_later``).
 
     Reads land in ``read_buffer``, which hiredis copies from at once: the connections of one
     event loop can share it, and no read allocates.
@@ -118,22 +119,17 @@ class _RespSocket:
         self.closed = False
         loop.add_reader(self.fd, self._on_readable)
 
-    def write(self, data: bytes) -> None:
-        """Send ``data``: at once as far as the kernel takes it, the rest when writable."""
-        if self.unsent is not None:
-            self.unsent = memoryview(bytes(self.unsent) + data)
-            return
-        try:
-            sent = self.sock.send(data)
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        except OSError as exc:  # failed like a transport: the exchange fails in the next step
-            self.broken = RedisFailure(f"Redis closed the connection: {exc}")
-            self.loop.call_soon(self._lose, exc)
-            return
-        if sent < len(data):
-            self.unsent = memoryview(data)[sent:]
-            self.loop.add_writer(self.fd, self._on_writable)
+    def write_later(self, data: bytes, sent: int) -> None:
+        """Send what the kernel did not take of ``data`` (all but ``sent`` bytes) once the
+        socket is writable. One exchange at a time: nothing else is waiting to be sent."""
+        self.unsent = memoryview(data)[sent:]
+        self.loop.add_writer(self.fd, self._on_writable)
+
+    def fail_soon(self, exc: OSError) -> None:
+        """A send failed: the connection is broken at once, and the exchange fails in the next
+        step of the event loop (as a transport would), not inside the caller's send."""
+        self.broken = RedisFailure(f"Redis closed the connection: {exc}")
+        self.loop.call_soon(self._lose, exc)
 
     def _on_writable(self) -> None:
         if self.unsent is None:
@@ -238,7 +234,7 @@ async def _connect(target: PlainTarget) -> socket.socket:
 class PlainLink:
     """A RESP connection to the Redis of a plain ``redis://``/``unix://`` URL.
 
-    An exchange Redis leaves unanswered for ``timeout`` s fails when ``expire`` is next called
+    An exchange Redis leaves unanswered for ``timeout`` s fails at a later ``expire`` call
     (``RedisConnections`` calls it every second for its busy connections).
     """
 
@@ -248,7 +244,7 @@ class PlainLink:
         self._timeout = timeout
         self._read_buffer = read_buffer
         self._conn: _RespSocket | None = None
-        self._deadline = 0.0
+        self._deadline: float | None = None
 
     async def ensure_open(self) -> None:
         if self._conn is not None:
@@ -290,16 +286,29 @@ class PlainLink:
         conn = self._conn
         if conn is None or conn.broken is not None:
             raise RedisFailure("connection to Redis is not open")
-        loop = conn.loop
-        waiter = Exchange(loop)
+        waiter = Exchange(conn.loop)
         conn.waiter, conn.wanted, conn.replies = waiter, count, []
-        conn.write(packed)
-        self._deadline = loop.time() + self._timeout
+        self._deadline = None
+        try:  # the socket's own send: a play's hot path
+            sent = conn.sock.send(packed)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError as exc:
+            conn.fail_soon(exc)
+            return waiter
+        if sent < len(packed):
+            conn.write_later(packed, sent)
         return waiter
 
     def expire(self, now: float) -> None:
+        """The exchange's deadline is set at the first call after it started (no clock read
+        per exchange), so it fails between ``timeout`` and ``timeout`` + two sweeps later."""
         conn = self._conn
-        if conn is not None and conn.waiter is not None and now >= self._deadline:
+        if conn is None or conn.waiter is None:
+            return
+        if self._deadline is None:
+            self._deadline = now + self._timeout
+        elif now >= self._deadline:
             conn.time_out()
 
     async def exchange(self, packed: bytes, count: int) -> list[Any]:
