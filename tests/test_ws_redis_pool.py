@@ -52,3 +52,20 @@ def test_an_abandoned_round_trip_frees_its_connection_and_the_next_one_is_in_ste
         return replies
 
     assert asyncio.run(scenario()) == [1, "PONG"]
+
+
+def test_a_round_trip_larger_than_the_socket_buffers_is_written_and_read_whole(
+        redis_url: str) -> None:
+    async def scenario() -> list[object]:
+        redis = RedisConnections(redis_url, 1, 30.0)
+        await redis.round_trip([("PING",)])  # opens the connection: start() sends at once
+        stored = key()
+        value = "0123456789abcdef" * (512 * 1024)  # 8 MiB: more than one send takes
+        replies = await asyncio.wait_for(
+            redis.start([("SET", stored, value), ("STRLEN", stored), ("GET", stored),
+                         ("DEL", stored)]), 30)
+        after = await asyncio.wait_for(redis.round_trip([("PING",)]), 30)
+        await redis.aclose()
+        return [*replies[:2], replies[2] == value, *replies[3:], *after]
+
+    assert asyncio.run(scenario()) == ["OK", 8 * 1024 * 1024, True, 1, "PONG"]

@@ -139,7 +139,7 @@ class CircleSocket(tornado.websocket.WebSocketHandler):
     def _finish(self, item: rpc.Request | rpc.Invalid, response: dict[str, Any]) -> None:
         """Send a single request's response (none for a notification); it is no longer in flight."""
         self.in_flight -= 1
-        if not (isinstance(item, rpc.Request) and item.is_notification):
+        if item.id is not rpc.NO_ID:
             self._send(response)
         if self.session.failed_logins:
             self._close_after_failed_logins()

@@ -1,8 +1,8 @@
 """One connection from the server to Redis, for ``wsserver.tasks.RedisConnections``.
 
-``PlainLink`` speaks RESP itself over an asyncio protocol, replies parsed by hiredis: for plain
-``redis://``/``unix://`` URLs (the usual case) the server never imports redis-py, which costs
-about 9 MB of memory and 40 ms of start-up per process, and a round trip costs one future and
+``PlainLink`` speaks RESP itself over a non-blocking socket the event loop watches, replies
+parsed by hiredis: for plain ``redis://``/``unix://`` URLs (the usual case) the server never
+imports redis-py, which costs about 9 MB of memory and 40 ms of start-up per process, and a round trip costs one future and
 no extra tasks. ``RedisPyLink`` wraps redis-py's own connection class for the URLs that need it
 (TLS, Sentinel, client options); it is imported only then.
 
@@ -12,6 +12,7 @@ read, and return an error reply as a ``ReplyError`` value rather than raising it
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any, Callable, Protocol
 
 import hiredis
@@ -63,10 +64,13 @@ class Exchange(asyncio.Future):  # type: ignore[type-arg]
             self._settle_callbacks.append((callback, args))
 
     def resolve(self, replies: list[Any]) -> None:
-        """Set the replies (unless cancelled meanwhile) and settle."""
+        """Set the replies (unless cancelled meanwhile) and settle (``_settle`` inlined: a
+        play's hot path)."""
         if not self.done():
             self.set_result(replies)
-        self._settle()
+        callbacks, self._settle_callbacks = self._settle_callbacks, None
+        for callback, args in callbacks or ():
+            callback(*args, self)
 
     def fail(self, error: BaseException) -> None:
         """Set ``error`` (unless cancelled meanwhile) and settle."""
@@ -90,31 +94,71 @@ READ_BUFFER_SIZE = 64 * 1024
 """Bytes one read from Redis takes at most (into a buffer the connections of one server share)."""
 
 
-class _RespProtocol(asyncio.BufferedProtocol):
-    """Feeds received bytes to hiredis and resolves the waiting exchange once its replies are
-    complete: no reader task, no per-read future.
+class _RespSocket:
+    """A connected non-blocking socket to Redis, watched by the event loop's selector itself.
+
+    Replies are fed to hiredis as they are read, and the waiting exchange is resolved once its
+    replies are complete: no reader task, no per-read future, and none of asyncio's transport
+    and protocol layers (about five Python calls per round trip). Commands are written with one
+    ``send`` (by ``PlainLink.send``); what the kernel does not take at once is written when the
+    socket is writable (``write_later``).
 
     Reads land in ``read_buffer``, which hiredis copies from at once: the connections of one
-    event loop can share it, and no read allocates (asyncio's plain ``Protocol`` allocates
-    256 KiB for every read, and the kernel maps and unmaps it).
+    event loop can share it, and no read allocates.
     """
 
-    def __init__(self, read_buffer: memoryview) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket,
+                 read_buffer: memoryview) -> None:
+        self.loop = loop
+        self.sock = sock
+        self.fd = sock.fileno()
         self.read_buffer = read_buffer
         self.parser = hiredis.Reader(replyError=ReplyError, encoding="utf-8")
-        self.transport: asyncio.Transport | None = None
         self.waiter: Exchange | None = None
         self.wanted = 0
         self.replies: list[Any] = []
         self.broken: BaseException | None = None
+        self.unsent: memoryview | None = None
+        self.closed = False
+        loop.add_reader(self.fd, self._on_readable)
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+    def write_later(self, data: bytes, sent: int) -> None:
+        """Send what the kernel did not take of ``data`` (all but ``sent`` bytes) once the
+        socket is writable. One exchange at a time: nothing else is waiting to be sent."""
+        self.unsent = memoryview(data)[sent:]
+        self.loop.add_writer(self.fd, self._on_writable)
 
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return self.read_buffer
+    def fail_soon(self, exc: OSError) -> None:
+        """A send failed: the connection is broken at once, and the exchange fails in the next
+        step of the event loop (as a transport would), not inside the caller's send."""
+        self.broken = RedisFailure(f"Redis closed the connection: {exc}")
+        self.loop.call_soon(self._lose, exc)
 
-    def buffer_updated(self, nbytes: int) -> None:
+    def _on_writable(self) -> None:
+        if self.unsent is None:
+            return
+        try:
+            sent = self.sock.send(self.unsent)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._lose(exc)
+            return
+        self.unsent = self.unsent[sent:] if sent < len(self.unsent) else None
+        if self.unsent is None:
+            self.loop.remove_writer(self.fd)
+
+    def _on_readable(self) -> None:
+        try:
+            nbytes = self.sock.recv_into(self.read_buffer)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._lose(exc)
+            return
+        if not nbytes:
+            self._lose(None)
+            return
         if self.waiter is None:
             self.broken = RedisFailure("unexpected data on an idle connection")
             return
@@ -132,7 +176,10 @@ class _RespProtocol(asyncio.BufferedProtocol):
         waiter, self.waiter = self.waiter, None
         waiter.resolve(self.replies)
 
-    def connection_lost(self, exc: Exception | None) -> None:
+    def _lose(self, exc: BaseException | None) -> None:
+        """The connection is gone (closed by Redis, or a socket error): close it, fail the
+        waiting exchange."""
+        self.close()
         self.broken = RedisFailure(f"Redis closed the connection{f': {exc}' if exc else ''}")
         self._fail(self.broken)
 
@@ -146,11 +193,51 @@ class _RespProtocol(asyncio.BufferedProtocol):
         if waiter is not None:
             waiter.fail(error)
 
+    def close(self) -> None:
+        """Stop watching the socket and close it (idempotent)."""
+        if self.closed:
+            return
+        self.closed = True
+        self.loop.remove_reader(self.fd)
+        if self.unsent is not None:
+            self.unsent = None
+            self.loop.remove_writer(self.fd)
+        self.sock.close()
+
+
+async def _connect(target: PlainTarget) -> socket.socket:
+    """A connected non-blocking socket to ``target``'s Redis (each resolved address in turn);
+    raises ``OSError`` when none can be reached."""
+    loop = asyncio.get_running_loop()
+    if target.unix_path is not None:
+        addresses = [(socket.AF_UNIX, socket.SOCK_STREAM, 0, target.unix_path)]
+    else:
+        addresses = [(family, kind, proto, address) for family, kind, proto, _, address
+                     in await loop.getaddrinfo(target.host, target.port,
+                                               type=socket.SOCK_STREAM)]
+    error: OSError = OSError(f"no address for {target.host}")
+    for family, kind, proto, address in addresses:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setblocking(False)
+            if family != socket.AF_UNIX:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            await loop.sock_connect(sock, address)
+        except OSError as exc:
+            sock.close()
+            error = exc
+            continue
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    raise error
+
 
 class PlainLink:
     """A RESP connection to the Redis of a plain ``redis://``/``unix://`` URL.
 
-    An exchange Redis leaves unanswered for ``timeout`` s fails when ``expire`` is next called
+    An exchange Redis leaves unanswered for ``timeout`` s fails at a later ``expire`` call
     (``RedisConnections`` calls it every second for its busy connections).
     """
 
@@ -159,29 +246,23 @@ class PlainLink:
         self._target = target
         self._timeout = timeout
         self._read_buffer = read_buffer
-        self._protocol: _RespProtocol | None = None
-        self._deadline = 0.0
+        self._conn: _RespSocket | None = None
+        self._deadline: float | None = None
 
     async def ensure_open(self) -> None:
-        if self._protocol is not None:
-            if self._protocol.broken is None:
+        if self._conn is not None:
+            if self._conn.broken is None:
                 return
             await self.close()
         target = self._target
-        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self._timeout):
-                if target.unix_path is not None:
-                    _, protocol = await loop.create_unix_connection(self._new_protocol,
-                                                                    target.unix_path)
-                else:
-                    _, protocol = await loop.create_connection(self._new_protocol, target.host,
-                                                               target.port)
+                sock = await _connect(target)
         except (OSError, asyncio.TimeoutError) as exc:
             where = target.unix_path or f"{target.host}:{target.port}"
             raise RedisFailure(f"cannot connect to Redis at {where}: "
                                f"{getattr(exc, 'strerror', None) or exc or 'timeout'}") from None
-        self._protocol = protocol
+        self._conn = _RespSocket(asyncio.get_running_loop(), sock, self._read_buffer)
         setup = target.setup_commands()
         if setup:
             try:
@@ -194,54 +275,64 @@ class PlainLink:
                 await self.close()
                 raise
 
-    def _new_protocol(self) -> _RespProtocol:
-        return _RespProtocol(self._read_buffer)
-
     def is_ready(self) -> bool:
         """Whether the connection is open and in step, so ``send`` may be called right away."""
-        protocol = self._protocol
-        return protocol is not None and protocol.transport is not None and protocol.broken is None
+        conn = self._conn
+        return conn is not None and conn.broken is None
 
     def send(self, packed: bytes, count: int) -> Exchange:
         """Write ``packed`` (``count`` commands) now; the exchange gets their ``count`` replies.
 
-        No task, no coroutine and no timer: the protocol resolves the exchange when the replies
-        are in, and ``expire`` fails it once it is overdue.
+        No task, no coroutine and no timer: the socket's reader resolves the exchange when the
+        replies are in, and ``expire`` fails it once it is overdue.
         """
-        protocol = self._protocol
-        if protocol is None or protocol.transport is None or protocol.broken is not None:
+        conn = self._conn
+        if conn is None or conn.broken is not None:
             raise RedisFailure("connection to Redis is not open")
-        loop = asyncio.get_running_loop()
-        waiter = Exchange(loop)
-        protocol.waiter, protocol.wanted, protocol.replies = waiter, count, []
-        protocol.transport.write(packed)
-        self._deadline = loop.time() + self._timeout
+        waiter = Exchange(conn.loop)
+        conn.waiter, conn.wanted, conn.replies = waiter, count, []
+        self._deadline = None
+        try:  # the socket's own send: a play's hot path
+            sent = conn.sock.send(packed)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError as exc:
+            conn.fail_soon(exc)
+            return waiter
+        if sent < len(packed):
+            conn.write_later(packed, sent)
         return waiter
 
     def expire(self, now: float) -> None:
-        protocol = self._protocol
-        if protocol is not None and protocol.waiter is not None and now >= self._deadline:
-            protocol.time_out()
+        """The exchange's deadline is set at the first call after it started (no clock read
+        per exchange), so it fails between ``timeout`` and ``timeout`` + two sweeps later."""
+        conn = self._conn
+        if conn is None or conn.waiter is None:
+            return
+        if self._deadline is None:
+            self._deadline = now + self._timeout
+        elif now >= self._deadline:
+            conn.time_out()
 
     async def exchange(self, packed: bytes, count: int) -> list[Any]:
         waiter = self.send(packed, count)
         try:
             return await waiter
         except BaseException:
-            protocol = self._protocol
-            if protocol is not None and protocol.waiter is waiter:  # abandoned: out of step
-                protocol.waiter = None
-                protocol.broken = RedisFailure("a reply was abandoned")
+            conn = self._conn
+            if conn is not None and conn.waiter is waiter:  # abandoned: out of step
+                conn.waiter = None
+                conn.broken = RedisFailure("a reply was abandoned")
             raise
 
     async def close(self) -> None:
         self.abort()
 
     def abort(self) -> None:
-        """``close`` without awaiting: nothing is left to wait for once the transport is told."""
-        protocol, self._protocol = self._protocol, None
-        if protocol is not None and protocol.transport is not None:
-            protocol.transport.close()
+        """``close`` without awaiting: closing the socket is all there is to it."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
 
 class RedisPyLink:

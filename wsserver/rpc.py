@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from worker.identity import excerpt
 
@@ -41,7 +41,9 @@ MESSAGES = {
 MAX_BATCH = 50
 """Requests one batch may hold (below the per-connection in-flight limit)."""
 
-_NO_ID = object()
+NO_ID = object()
+"""The ``id`` of a notification (a request without one): no request or ``Invalid`` has it
+otherwise, so ``item.id is NO_ID`` tells either apart without a call."""
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
 """One encoder, built once (``json.dumps`` with options builds a new one per call): raw UTF-8
 keeps a large output's answer near its own size, and NaN/Infinity can never be sent."""
@@ -73,11 +75,11 @@ class Request:
 
     method: str
     params: Any
-    id: Any = _NO_ID
+    id: Any = NO_ID
 
     @property
     def is_notification(self) -> bool:
-        return self.id is _NO_ID
+        return self.id is NO_ID
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,7 @@ def parse_request(obj: Any) -> Request | Invalid:
     params = obj.get("params", [])
     if not isinstance(params, (list, dict)):
         return Invalid(RpcError(INVALID_REQUEST, "params must be an array or an object"), reply_id)
-    return Request(method, params, request_id if has_id else _NO_ID)
+    return Request(method, params, request_id if has_id else NO_ID)
 
 
 def parse_message(text: str | bytes) -> tuple[bool, list[Request | Invalid]]:
@@ -160,9 +162,9 @@ def bind_params(names: Sequence[str], params: list[Any] | Mapping[str, Any]) -> 
     return bound
 
 
-def encode(payload: Any) -> str:
-    """The JSON text of one response or batch of responses."""
-    return _ENCODER.encode(payload)
+encode: Callable[[Any], str] = _ENCODER.encode
+"""The JSON text of one response or batch of responses (the encoder's own method: no call in
+between)."""
 
 
 def result_response(request_id: Any, result: Any) -> dict[str, Any]:
