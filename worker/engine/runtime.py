@@ -1039,6 +1039,12 @@ class Runtime:
     def method(self, d: int, name: str, box: list, *args: Any) -> Any:
         """``obj.name(args)`` with ``obj`` by reference in ``box``: script fns bind ``this``;
         a method defined for the object's type (``fn int.name()``) comes first."""
+        if name == "call" and type(box[0]) is FnPtr:  # a closure call in one step
+            func = box[0].func  # what call_ref -> the built-in ``call`` -> call_fn_ptr does;
+            # no script function can be named ``call`` (a reserved word)
+            if func is not None and len(args) == func[1] and not box[0].curry \
+                    and "call" not in LIBRARY:
+                return func[0](d - 1, None, *args)
         fns = self.fns
         if fns:  # no script functions: nothing to look up
             f = self.typed_methods and fns.get((f"{type_name(box[0])}.{name}", len(args)))
