@@ -253,3 +253,21 @@ def test_reference_operators_agree_with_python_on_small_ints():
         assert ops.div(a, b) == int(a / b)
         assert ops.mod(a, b) == int(math.fmod(a, b))
         assert ops.less(a, b) == operator.lt(a, b)
+
+
+MODULO_OPERANDS = (7, 3, 1, 0, -1, -3, -2**63, 2**63 - 1, 2.5, -0.0)
+
+
+@pytest.mark.parametrize("left", MODULO_OPERANDS)
+def test_modulo_in_every_form_matches_the_generic_operator(engine, left):
+    """``a % b`` with each operand a literal, a variable or a computed value (the inline path
+    takes a non-negative INT and a positive INT; zero, negatives, i64's minimum and FLOATs
+    must give what ``ops.mod`` gives)."""
+    for right in MODULO_OPERANDS:
+        a, b = literal(left), literal(right)
+        forms = (f"{a} % {b}", f"let x = {a}; let y = {b}; x % y", f"let x = {a}; x % {b}",
+                 f"let y = {b}; {a} % y")
+        for script in forms:
+            assert_same(engine, script, lambda: ops.mod(left, right))
+        assert_same(engine, f"let x = {a}; let y = {b}; (x + 0) % (y * 1)",
+                    lambda: ops.mod(ops.add(left, 0), ops.mul(right, 1)))

@@ -371,6 +371,8 @@ class ExpressionCompiler:
             return self.compare(op, a, b, a_int, b_int)
         if op == "/":
             return self.division(a, b)
+        if op == "%":
+            return self.modulo(e, a, b)
         if op in SLOW:
             return f"{SLOW[op]}({a}, {b})"
         if op == "in":
@@ -381,18 +383,40 @@ class ExpressionCompiler:
             return f"_make_range({a}, {b}, {op == '..='})"
         raise ParseError(f"Unknown operator {op}", e.line, e.col)
 
+    def simple_pair(self, a: str, b: str) -> tuple[str, str]:
+        """Both operands as names or literals (others stored first, ``a`` before ``b``), so
+        that a fast path may test and use them more than once."""
+        if not SIMPLE.match(a):
+            a = self.stored(a)
+        if not SIMPLE.match(b):
+            b = self.stored(b)
+        return a, b
+
     def division(self, a: str, b: str) -> str:
         """``a / b``: two FLOATs divide inline (see ``float_fallback``), anything else (INT
         division truncates and checks) goes to the runtime."""
-        if not SIMPLE.match(a):
-            if not SIMPLE.match(b):
-                a = self.stored(a)
-                b = self.stored(b)
-            else:
-                a = self.stored(a)
-        elif not SIMPLE.match(b):
-            b = self.stored(b)
+        a, b = self.simple_pair(a, b)
         return self.float_fallback("/", a, b, "_div")
+
+    def modulo(self, e: Node, a: str, b: str) -> str:
+        """``a % b``: for a non-negative INT and a positive INT Python's ``%`` is Rust's
+        (``ops.mod``'s first case), inline; anything else goes to the runtime."""
+        a, b = self.simple_pair(a, b)
+        checks = [] if self.is_int(e.l) else [f"type({a}) is int"]
+        if INT_LIT.match(a):
+            if int(a.strip("()")) < 0:
+                return f"_mod({a}, {b})"
+        else:
+            checks.append(f"{a} >= 0")
+        if INT_LIT.match(b):
+            if int(b.strip("()")) <= 0:
+                return f"_mod({a}, {b})"
+        else:
+            checks[:0] = [] if self.is_int(e.r) else [f"type({b}) is int"]
+            checks.append(f"{b} > 0")
+        if not checks:
+            return f"({a} % {b})"
+        return f"({a} % {b} if {' and '.join(checks)} else _mod({a}, {b}))"
 
     def eval_call(self, e: Node) -> str:
         """``eval(source)`` runs in the caller's scope: it gets the visible variables in a
