@@ -643,6 +643,9 @@ class StatementCompiler:
         else:
             root = self.value_of(node)
         self.at(s)
+        if node.kind == "this":  # read once: the chain's links are then read inline
+            root = self.tmp()
+            self.emit(f"{root} = _this(_tb)")
         guarded = chain[0].safe
         if guarded:
             self.emit(f"if {root} is not None:")

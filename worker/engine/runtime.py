@@ -1066,8 +1066,11 @@ class Runtime:
         if call is NOT_LOOKED_UP:
             call = self.find_native(name, full)
         if call is None:
-            if type(obj) is dict and type(obj.get(name)) is FnPtr:
-                return self.call_fn_ptr(d, obj[name], list(args), box)
+            if type(obj) is dict and type(fp := obj.get(name)) is FnPtr:
+                func = fp.func  # a closure of that arity: what call_fn_ptr does, in one step
+                if func is not None and not fp.curry and len(args) == func[1]:
+                    return func[0](d - 1, box, *args)
+                return self.call_fn_ptr(d, fp, list(args), box)
         elif (not fns or (name, len(full)) not in fns) and not call.builtin:  # as call_ref
             if call.plain:
                 return self.invoke_plain(call, full, box)
