@@ -301,24 +301,27 @@ class ExpressionCompiler:
     def float_fallback(pyop: str, a: str, b: str, slow: str) -> str:
         """``a pyop b`` on two FLOATs inline, else the runtime ``slow``; ``a`` and ``b`` are
         names or literals. For + - * / on two f64 Python's result is Rust's (IEEE 754: overflow
-        gives inf, no error); only division by zero differs (Python raises) and goes slow."""
+        gives inf, no error); only division by zero differs (Python raises) and goes slow. An
+        INT ``b`` is promoted by Python exactly as ``ops`` does (``float(b)``, correctly
+        rounded: both are ``PyLong_AsDouble``)."""
         nonzero = f" and {b}" if pyop == "/" else ""
-        return f"({a} {pyop} {b} if type({a}) is float and type({b}) is float{nonzero} " \
-               f"else {slow}({a}, {b}))"
+        return f"({a} {pyop} {b} if type({a}) is float and type({b}) in (float, int)" \
+               f"{nonzero} else {slow}({a}, {b}))"
 
     def float_arith(self, pyop: str, e: Node, a: str, b: str, slow: str) -> str:
         """``a pyop b`` where one operand is a FLOAT literal: the other is tested to be a
-        FLOAT (the literal needs no test) and the result is computed inline."""
+        FLOAT or an INT (promoted as in ``float_fallback``; the literal needs no test) and
+        the result is computed inline."""
         a_float, b_float = is_float_lit(e.l), is_float_lit(e.r)
         if pyop == "/" and b_float and not e.r.value:  # division by a zero literal
             return f"{slow}({a}, {b})"
         checks = []
         if not a_float:
             a_first, a = self.operand(a)
-            checks.append(f"type({a_first}) is float")
+            checks.append(f"type({a_first}) in (float, int)")
         if not b_float:
             b_first, b = self.operand(b)
-            checks.append(f"type({b_first}) is float")
+            checks.append(f"type({b_first}) in (float, int)")
         if pyop == "/" and not b_float:
             checks.append(b)
         if not checks:
