@@ -48,8 +48,29 @@ def edge_float(rng: random.Random) -> float:
     return -value if rng.random() < 0.5 else value
 
 
+SPECIAL_FLOATS = (math.inf, -math.inf, math.nan, 0.0, -0.0, 1.7976931348623157e308, 5e-324,
+                  -1e308, 1e-300, 0.1, 0.2, 0.3)
+
+
+def special_float(rng: random.Random) -> float:
+    """A FLOAT where IEEE 754 is subtle (inf, NaN, signed zeros, the extremes) or an ordinary
+    one, or an INT-valued one (mixed INT/FLOAT operands are promoted)."""
+    roll = rng.random()
+    if roll < 0.5:
+        return rng.choice(SPECIAL_FLOATS)
+    if roll < 0.8:
+        return rng.uniform(-10.0, 10.0)
+    return float(rng.randint(-3, 3))
+
+
 def literal(value: Any) -> str:
-    """Rhai source for a number. i64's minimum has no literal (its magnitude is too large)."""
+    """Rhai source for a number. i64's minimum has no literal (its magnitude is too large);
+    Rhai has no literal for inf and NaN either: they are made by dividing by zero."""
+    if type(value) is float and not math.isfinite(value):
+        return "(0.0 / 0.0)" if math.isnan(value) else ("(1.0 / 0.0)" if value > 0 else
+                                                          "(-1.0 / 0.0)")
+    if type(value) is float and value == 0.0:
+        return "0.0" if math.copysign(1.0, value) > 0 else "(-0.0)"
     if type(value) is float:
         return repr(value) if not value.is_integer() else f"{value:.1f}"
     if value == -2**63:
@@ -85,6 +106,29 @@ def generate(rng: random.Random, names: dict[str, Any], depth: int) -> Case:
     return generic(op, generate(rng, names, depth - 1), generate(rng, names, depth - 1))
 
 
+def generate_float(rng: random.Random, names: dict[str, Any], depth: int) -> Case:
+    """A random arithmetic expression over FLOAT variables and literals (some INT literals:
+    mixed operands), with division, so that zero divisors, inf and NaN meet every operator."""
+    if depth == 0 or rng.random() < 0.25:
+        if rng.random() < 0.6:
+            name = rng.choice(sorted(names))
+            return Case(name, lambda: names[name])
+        value = special_float(rng) if rng.random() < 0.8 else rng.randint(-2, 2)
+        return Case(literal(value), lambda: value)
+    op = rng.choice(("+", "-", "*", "/", "+", "-", "*", "/", "<", ">=", "==", "!="))
+    if op in ("<", ">=", "==", "!="):
+        depth = 1
+    return generic(op, generate_float(rng, names, depth - 1),
+                   generate_float(rng, names, depth - 1))
+
+
+def signed_zero(value: Any) -> Any:
+    """A value with the sign of a FLOAT zero made visible (``0.0 == -0.0`` in Python)."""
+    if type(value) is float and value == 0.0:
+        return ("zero", math.copysign(1.0, value))
+    return value
+
+
 def outcome(run: Callable[[], Any]) -> tuple[str, Any]:
     """("value", v) or ("error", message without position) of a computation."""
     try:
@@ -93,7 +137,7 @@ def outcome(run: Callable[[], Any]) -> tuple[str, Any]:
         return ("error", str(exc).split(" (line ")[0])
     if type(value) is float and math.isnan(value):
         return ("value", "NaN")
-    return ("value", (type(value).__name__, value))
+    return ("value", (type(value).__name__, signed_zero(value)))
 
 
 def assert_same(engine: Engine, script: str, reference: Callable[[], Any]) -> None:
@@ -139,6 +183,35 @@ def test_compound_assignment_in_loops_matches_the_generic_operators(engine, seed
         assert_same(engine, script, reference)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_float_expressions_match_the_generic_operators(engine, seed):
+    """FLOAT operands (inf, NaN, -0.0, the extremes, zero divisors, INT mixed in): the inline
+    FLOAT paths give exactly the generic operators' value, sign of zero included."""
+    rng = random.Random(2000 + seed)
+    for _ in range(SCRIPTS_PER_SEED):
+        names = {f"f{i}": special_float(rng) for i in range(3)}
+        lets = "".join(f"let {name} = {literal(value)};\n" for name, value in names.items())
+        case = generate_float(rng, names, rng.randint(1, 3))
+        assert_same(engine, f"{lets}{case.text}", case.compute)
+
+
+@pytest.mark.parametrize("op", ["+", "-", "*", "/"])
+def test_float_compound_assignment_matches_the_generic_operators(engine, op):
+    """``x op= y`` on FLOATs in a loop, every pair of special values."""
+    for start in SPECIAL_FLOATS:
+        for step in SPECIAL_FLOATS + (2, 0):
+            script = (f"let x = {literal(start)};\nlet y = {literal(step)};\n"
+                      f"for i in 0..3 {{ x {op}= y; }}\nx")
+
+            def reference(start=start, step=step) -> Any:
+                x = start
+                for _ in range(3):
+                    x = BINARY[op](x, step)
+                return x
+
+            assert_same(engine, script, reference)
+
+
 @pytest.mark.parametrize("op", ["+", "-", "*"])
 @pytest.mark.parametrize("edge", EDGES)
 def test_loop_counters_crossing_an_edge_match_the_generic_operators(engine, op, edge):
@@ -180,3 +253,21 @@ def test_reference_operators_agree_with_python_on_small_ints():
         assert ops.div(a, b) == int(a / b)
         assert ops.mod(a, b) == int(math.fmod(a, b))
         assert ops.less(a, b) == operator.lt(a, b)
+
+
+MODULO_OPERANDS = (7, 3, 1, 0, -1, -3, -2**63, 2**63 - 1, 2.5, -0.0)
+
+
+@pytest.mark.parametrize("left", MODULO_OPERANDS)
+def test_modulo_in_every_form_matches_the_generic_operator(engine, left):
+    """``a % b`` with each operand a literal, a variable or a computed value (the inline path
+    takes a non-negative INT and a positive INT; zero, negatives, i64's minimum and FLOATs
+    must give what ``ops.mod`` gives)."""
+    for right in MODULO_OPERANDS:
+        a, b = literal(left), literal(right)
+        forms = (f"{a} % {b}", f"let x = {a}; let y = {b}; x % y", f"let x = {a}; x % {b}",
+                 f"let y = {b}; {a} % y")
+        for script in forms:
+            assert_same(engine, script, lambda: ops.mod(left, right))
+        assert_same(engine, f"let x = {a}; let y = {b}; (x + 0) % (y * 1)",
+                    lambda: ops.mod(ops.add(left, 0), ops.mul(right, 1)))

@@ -16,6 +16,14 @@ from .nodes import (ArrayLit, Binary, Call, Closure, GlobalConst, Index, Interp,
 from .values import INT_MAX, INT_MIN
 
 
+FLOAT_ARITH = {"+": "_add", "-": "_sub", "*": "_mul", "/": "_div"}
+
+
+def is_float_lit(e: Node) -> bool:
+    """Whether ``e`` is a FLOAT literal (its code is a constant: no type test needed)."""
+    return e.kind == "lit" and type(e.value) is float
+
+
 def never_int(e: Node) -> bool:
     """Whether ``e`` is a literal of another type than INT (no INT fast path can apply)."""
     return e.kind == "lit" and type(e.value) is not int
@@ -285,7 +293,40 @@ class ExpressionCompiler:
         else:
             ra, rb = self.tmp(), self.tmp()
             cond = f"(type({ra} := {a}) is int) & (type({rb} := {b}) is int)"
-        return f"({r} if {cond} and {in_i64(r, f'{ra} {pyop} {rb}')} else {slow}({ra}, {rb}))"
+        fallback = self.float_fallback(pyop, ra, rb, slow) if not (a_int or b_int) \
+            else f"{slow}({ra}, {rb})"
+        return f"({r} if {cond} and {in_i64(r, f'{ra} {pyop} {rb}')} else {fallback})"
+
+    @staticmethod
+    def float_fallback(pyop: str, a: str, b: str, slow: str) -> str:
+        """``a pyop b`` on two FLOATs inline, else the runtime ``slow``; ``a`` and ``b`` are
+        names or literals. For + - * / on two f64 Python's result is Rust's (IEEE 754: overflow
+        gives inf, no error); only division by zero differs (Python raises) and goes slow. An
+        INT ``b`` is promoted by Python exactly as ``ops`` does (``float(b)``, correctly
+        rounded: both are ``PyLong_AsDouble``)."""
+        nonzero = f" and {b}" if pyop == "/" else ""
+        return f"({a} {pyop} {b} if type({a}) is float and type({b}) in (float, int)" \
+               f"{nonzero} else {slow}({a}, {b}))"
+
+    def float_arith(self, pyop: str, e: Node, a: str, b: str, slow: str) -> str:
+        """``a pyop b`` where one operand is a FLOAT literal: the other is tested to be a
+        FLOAT or an INT (promoted as in ``float_fallback``; the literal needs no test) and
+        the result is computed inline."""
+        a_float, b_float = is_float_lit(e.l), is_float_lit(e.r)
+        if pyop == "/" and b_float and not e.r.value:  # division by a zero literal
+            return f"{slow}({a}, {b})"
+        checks = []
+        if not a_float:
+            a_first, a = self.operand(a)
+            checks.append(f"type({a_first}) in (float, int)")
+        if not b_float:
+            b_first, b = self.operand(b)
+            checks.append(f"type({b_first}) in (float, int)")
+        if pyop == "/" and not b_float:
+            checks.append(b)
+        if not checks:
+            return f"({a} {pyop} {b})"
+        return f"({a} {pyop} {b} if {' and '.join(checks)} else {slow}({a}, {b}))"
 
     def compare(self, op: str, a: str, b: str, a_int: bool = False, b_int: bool = False) -> str:
         a_int = a_int or bool(INT_LIT.match(a))
@@ -323,12 +364,18 @@ class ExpressionCompiler:
         a_int, b_int = self.is_int(e.l), self.is_int(e.r)
         if op in ("+", "-") and self.cannot_overflow(e):
             return f"({a} {op} {b})"
+        if op in FLOAT_ARITH and (is_float_lit(e.l) or is_float_lit(e.r)):
+            return self.float_arith(op, e, a, b, FLOAT_ARITH[op])
         if (op in ARITH or op in COMPARE) and (never_int(e.l) or never_int(e.r)):
             return f"{ARITH[op][1] if op in ARITH else COMPARE[op]}({a}, {b})"
         if op in ARITH:
             return self.arith(ARITH[op][0], a, b, ARITH[op][1], a_int, b_int)
         if op in COMPARE:
             return self.compare(op, a, b, a_int, b_int)
+        if op == "/":
+            return self.division(a, b)
+        if op == "%":
+            return self.modulo(e, a, b)
         if op in SLOW:
             return f"{SLOW[op]}({a}, {b})"
         if op == "in":
@@ -338,6 +385,41 @@ class ExpressionCompiler:
         if op in ("..", "..="):
             return f"_make_range({a}, {b}, {op == '..='})"
         raise ParseError(f"Unknown operator {op}", e.line, e.col)
+
+    def simple_pair(self, a: str, b: str) -> tuple[str, str]:
+        """Both operands as names or literals (others stored first, ``a`` before ``b``), so
+        that a fast path may test and use them more than once."""
+        if not SIMPLE.match(a):
+            a = self.stored(a)
+        if not SIMPLE.match(b):
+            b = self.stored(b)
+        return a, b
+
+    def division(self, a: str, b: str) -> str:
+        """``a / b``: two FLOATs divide inline (see ``float_fallback``), anything else (INT
+        division truncates and checks) goes to the runtime."""
+        a, b = self.simple_pair(a, b)
+        return self.float_fallback("/", a, b, "_div")
+
+    def modulo(self, e: Node, a: str, b: str) -> str:
+        """``a % b``: for a non-negative INT and a positive INT Python's ``%`` is Rust's
+        (``ops.mod``'s first case), inline; anything else goes to the runtime."""
+        a, b = self.simple_pair(a, b)
+        checks = [] if self.is_int(e.l) else [f"type({a}) is int"]
+        if INT_LIT.match(a):
+            if int(a.strip("()")) < 0:
+                return f"_mod({a}, {b})"
+        else:
+            checks.append(f"{a} >= 0")
+        if INT_LIT.match(b):
+            if int(b.strip("()")) <= 0:
+                return f"_mod({a}, {b})"
+        else:
+            checks[:0] = [] if self.is_int(e.r) else [f"type({b}) is int"]
+            checks.append(f"{b} > 0")
+        if not checks:
+            return f"({a} % {b})"
+        return f"({a} % {b} if {' and '.join(checks)} else _mod({a}, {b}))"
 
     def eval_call(self, e: Node) -> str:
         """``eval(source)`` runs in the caller's scope: it gets the visible variables in a

@@ -643,6 +643,9 @@ class StatementCompiler:
         else:
             root = self.value_of(node)
         self.at(s)
+        if node.kind == "this":  # read once: the chain's links are then read inline
+            root = self.tmp()
+            self.emit(f"{root} = _this(_tb)")
         guarded = chain[0].safe
         if guarded:
             self.emit(f"if {root} is not None:")
@@ -657,14 +660,12 @@ class StatementCompiler:
         objs = [root]
         for link, key in zip(chain[:-1], keys[:-1]):
             t = self.tmp("_o")
-            getter = "_prop" if link.kind == "prop" else "_index"
-            self.emit(f"{t} = {getter}({objs[-1]}, {key})")
+            self.read_link(t, link, objs[-1], key)
             objs.append(t)
         last, key = chain[-1], keys[-1]
         if op:
             cur = self.tmp()
-            getter = "_prop" if last.kind == "prop" else "_index"
-            self.emit(f"{cur} = {getter}({objs[-1]}, {key})")
+            self.read_link(cur, last, objs[-1], key)
             value = self.compound(op, cur, value, False, False)
         simple_list = (len(chain) == 1 and last.kind == "index" and root_var is not None)
         if root_var is not None:
@@ -688,15 +689,71 @@ class StatementCompiler:
             self.emit(f"else: {py} = _set_index({py}, {key}, {v})")
             return
         new = value
-        for link, key, obj in reversed(list(zip(chain, keys, objs))):
+        elems = objs[1:] + [None]  # what each link read (the last one is stored, not read)
+        for link, key, obj, elem in reversed(list(zip(chain, keys, objs, elems))):
             setter = "_set_prop" if link.kind == "prop" else "_set_index"
             t = self.tmp("_n")
-            self.emit(f"{t} = {setter}({obj}, {key}, {new})")
+            if elem is None and link.kind == "index" and obj.isidentifier() and \
+                    not (s.e.kind == "lit" and type(s.e.value) is str):
+                self.store_in_list(t, obj, key, new, link, not op and self.scalar(s.e))
+            elif elem is not None and obj.isidentifier():
+                self.emit(self.write_back(t, link, obj, key, new, elem))
+            else:
+                self.emit(f"{t} = {setter}({obj}, {key}, {new})")
             new = t
         if root_var is not None:
             self.emit(f"{self.assign_var(root_var)} = {new}")
         elif node.kind == "this":
             self.emit(f"_tb[0] = {new}")
+
+    def read_link(self, t: str, link: Node, obj: str, key: str) -> None:
+        """``t = obj[key]`` / ``t = obj.key`` inside a chain: an array element (INT index
+        inside it) or a map's property read inline, anything else through the runtime."""
+        if not obj.isidentifier():
+            getter = "_prop" if link.kind == "prop" else "_index"
+            self.emit(f"{t} = {getter}({obj}, {key})")
+        elif link.kind == "prop":
+            self.emit(f"{t} = {obj}.get({key}) if type({obj}) is dict else _prop({obj}, {key})")
+        else:
+            self.emit(f"{t} = {obj}[{key}] if type({obj}) is list and "
+                      f"{self.in_list(obj, key, link.idx)} else _index({obj}, {key})")
+
+    def scalar(self, e: Node) -> bool:
+        """Whether ``e`` is statically a value of no size (no string, no container)."""
+        return (e.kind == "lit" and type(e.value) is not str) or self.is_int(e)
+
+    def store_in_list(self, t: str, obj: str, key: str, value: str, link: Node,
+                      scalar: bool) -> None:
+        """The store at the end of a chain: a value of no size (not a string or container,
+        which ``_set_index`` size-checks) into an array at an INT index inside it inline."""
+        if not (SIMPLE.match(value) or value in ("None", "True", "False")):
+            v = self.tmp()
+            self.emit(f"{v} = {value}")
+            value = v
+        sized_check = "" if scalar else f" and type({value}) not in _SIZED"
+        self.emit(f"if type({obj}) is list{sized_check} and "
+                  f"{self.in_list(obj, key, link.idx)}: {obj}[{key}] = {value}; {t} = {obj}")
+        self.emit(f"else: {t} = _set_index({obj}, {key}, {value})")
+
+    def write_back(self, t: str, link: Node, obj: str, key: str, new: str, elem: str) -> str:
+        """A chain's write-back of ``new`` to ``obj[key]`` / ``obj.key``, from which ``elem``
+        was read. When ``new`` is ``elem`` (a container changed in place) and ``elem`` was
+        the element itself (an array at an INT index, a map at a string key or property),
+        storing it again would change nothing and check nothing: it is skipped."""
+        if link.kind == "prop":
+            same = f"{new} is {elem} and type({obj}) is dict"
+            setter = "_set_prop"
+        elif self.is_int(link.idx):
+            same = f"{new} is {elem} and type({obj}) is list"
+            setter = "_set_index"
+        elif link.idx.kind == "lit" and type(link.idx.value) is str:
+            same = f"{new} is {elem} and type({obj}) is dict"
+            setter = "_set_index"
+        else:
+            same = (f"{new} is {elem} and (type({obj}) is list and type({key}) is int or "
+                    f"type({obj}) is dict and type({key}) is str)")
+            setter = "_set_index"
+        return f"{t} = {obj} if {same} else {setter}({obj}, {key}, {new})"
 
     def append_in_place(self, py: str, value: str, node: Node) -> None:
         """``x += y`` on a variable of unknown type: INT and FLOAT sums inline; a string

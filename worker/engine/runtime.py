@@ -1039,6 +1039,12 @@ class Runtime:
     def method(self, d: int, name: str, box: list, *args: Any) -> Any:
         """``obj.name(args)`` with ``obj`` by reference in ``box``: script fns bind ``this``;
         a method defined for the object's type (``fn int.name()``) comes first."""
+        if name == "call" and type(box[0]) is FnPtr:  # a closure call in one step
+            func = box[0].func  # what call_ref -> the built-in ``call`` -> call_fn_ptr does;
+            # no script function can be named ``call`` (a reserved word)
+            if func is not None and len(args) == func[1] and not box[0].curry \
+                    and "call" not in LIBRARY:
+                return func[0](d - 1, None, *args)
         fns = self.fns
         if fns:  # no script functions: nothing to look up
             f = self.typed_methods and fns.get((f"{type_name(box[0])}.{name}", len(args)))
@@ -1060,8 +1066,11 @@ class Runtime:
         if call is NOT_LOOKED_UP:
             call = self.find_native(name, full)
         if call is None:
-            if type(obj) is dict and type(obj.get(name)) is FnPtr:
-                return self.call_fn_ptr(d, obj[name], list(args), box)
+            if type(obj) is dict and type(fp := obj.get(name)) is FnPtr:
+                func = fp.func  # a closure of that arity: what call_fn_ptr does, in one step
+                if func is not None and not fp.curry and len(args) == func[1]:
+                    return func[0](d - 1, box, *args)
+                return self.call_fn_ptr(d, fp, list(args), box)
         elif (not fns or (name, len(full)) not in fns) and not call.builtin:  # as call_ref
             if call.plain:
                 return self.invoke_plain(call, full, box)
