@@ -375,19 +375,20 @@ def copy_value(v: Any) -> Any:
     """Rhai's value semantics: arrays, maps and blobs are copied (deeply) when assigned."""
     t = type(v)
     if t is list:
-        if _CONTAINERS.isdisjoint(map(type, v)):  # nothing nested: a copy at C speed
+        if CONTAINERS.isdisjoint(map(type, v)):  # nothing nested: a copy at C speed
             return v[:]
-        return [copy_value(x) if type(x) in _CONTAINERS else x for x in v]
+        return [copy_value(x) if type(x) in CONTAINERS else x for x in v]
     if t is dict:
-        if _CONTAINERS.isdisjoint(map(type, v.values())):
+        if CONTAINERS.isdisjoint(map(type, v.values())):
             return v.copy()
-        return {k: copy_value(x) if type(x) in _CONTAINERS else x for k, x in v.items()}
+        return {k: copy_value(x) if type(x) in CONTAINERS else x for k, x in v.items()}
     if t is bytearray:
         return bytearray(v)
     return v
 
 
-_CONTAINERS = frozenset({list, dict, bytearray})
+CONTAINERS = frozenset({list, dict, bytearray})
+"""The types of values ``copy_value`` copies (arrays, maps, blobs)."""
 
 BINARY = {
     "+": add, "-": sub, "*": mul, "/": div, "%": mod, "**": power, "<<": shl, ">>": shr,

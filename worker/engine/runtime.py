@@ -15,11 +15,11 @@ from . import ops
 from .corefns import BUILTINS, not_found
 from .errors import EvalError, LimitError, ParseError, RhaiError, ThrownError, bounds_error
 from .natives import ANY, LIBRARY, NativeFn
+from .ops import CONTAINERS
 from .sizes import SIZED, SizeLimits, array_too_large, map_too_large, string_bytes
 from .values import (INT_MAX, INT_MIN, Char, FnPtr, Instant, RhaiRange, StepRange, to_display,
                      type_name)
 
-CONTAINERS = frozenset({list, dict, bytearray})
 COMPARED_BY_OPS = frozenset({list, dict, FnPtr, float})
 """Types ``==``/``!=`` leave to ``ops`` even when both sides have them: containers (element by
 element) and FLOATs (Rhai's relative epsilon, ``src/func/builtin.rs``)."""
@@ -1041,7 +1041,8 @@ class Runtime:
         a method defined for the object's type (``fn int.name()``) comes first."""
         if name == "call" and type(box[0]) is FnPtr:  # a closure call in one step
             func = box[0].func  # what call_ref -> the built-in ``call`` -> call_fn_ptr does;
-            # no script function can be named ``call`` (a reserved word)
+            # no script function can be named ``call`` (a reserved word). The test of
+            # ``FnPtr.code_for``, inline: a closure call's hot path
             if func is not None and len(args) == func[1] and not box[0].curry \
                     and "call" not in LIBRARY:
                 return func[0](d - 1, None, *args)
@@ -1067,7 +1068,7 @@ class Runtime:
             call = self.find_native(name, full)
         if call is None:
             if type(obj) is dict and type(fp := obj.get(name)) is FnPtr:
-                func = fp.func  # a closure of that arity: what call_fn_ptr does, in one step
+                func = fp.func  # ``FnPtr.code_for``, inline: what call_fn_ptr does, in one step
                 if func is not None and not fp.curry and len(args) == func[1]:
                     return func[0](d - 1, box, *args)
                 return self.call_fn_ptr(d, fp, list(args), box)
@@ -1153,9 +1154,9 @@ class Runtime:
     # ---- the ctx API used by the standard library ---------------------------------------------
     def call(self, fp: Any, args: list) -> Any:
         """Call a function pointer (or function name) with ``args``: the stdlib's callback API."""
-        if type(fp) is FnPtr and fp.func is not None and not fp.curry \
-                and fp.func[1] == len(args):  # what call_fn_ptr does for a closure
-            return self.collect(fp.func[0](self.depth - 1, None, *args))
+        code = fp.code_for(len(args)) if type(fp) is FnPtr else None
+        if code is not None:  # what call_fn_ptr does for a closure
+            return self.collect(code(self.depth - 1, None, *args))
         return self.collect(self.call_fn_ptr(self.depth, fp, list(args)))
 
     def callback(self, fp: Any, arity: int) -> Callable[..., Any] | None:
@@ -1163,11 +1164,12 @@ class Runtime:
         (or anonymous function) taking exactly ``arity`` arguments, a caller that does what
         ``call(fp, args)`` does, in fewer steps; else None (use ``call``). Valid during the
         library call that asked for it (it calls at that call's depth)."""
-        if type(fp) is not FnPtr or fp.func is None or fp.curry or fp.func[1] != arity:
+        code = fp.code_for(arity) if type(fp) is FnPtr else None
+        if code is None:
             return None
         if self.collected is not None:
             return lambda *args: self.call(fp, args)
-        return partial(fp.func[0], self.depth - 1, None)
+        return partial(code, self.depth - 1, None)
 
     def call_method(self, fp: Any, this: Any, args: list) -> tuple[Any, Any]:
         box = [this]

@@ -32,10 +32,19 @@ class FnPtr:
 
     name: str
     curry: list = field(default_factory=list)
-    func: Any = None  # compiled closure (callable) for anonymous functions, else None
+    func: Any = None  # compiled closure (callable, arity) for anonymous functions, else None
 
     def __repr__(self) -> str:
         return f"Fn({self.name})"
+
+    def code_for(self, arity: int) -> Any:
+        """The closure's compiled code when a call with ``arity`` arguments needs nothing else
+        (no curried arguments, no lookup by name): call it as ``code(levels, this_box,
+        *args)``, as ``Runtime.call_fn_ptr`` would; else None."""
+        func = self.func
+        if func is not None and not self.curry and func[1] == arity:
+            return func[0]
+        return None
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,10 @@ from typing import Any, Callable, Iterator
 from ..errors import EvalError
 from ..natives import ANY, native
 from ..values import Char, FnPtr, RhaiRange, type_name
-from .common import (call_with_extras, copy_value, fn_ptr, index_in, is_not_found, offset_len,
-                     range_start_len, rhai_equals, truthy)
+from .common import (CONTAINERS, call_with_extras, copy_value, fn_ptr, index_in, is_not_found,
+                     offset_len, range_start_len, rhai_equals, truthy)
 
 CALLBACK = (FnPtr, str)
-CONTAINERS = (list, dict, bytearray)  # the values ``copy_value`` copies
 """A callback parameter: a function pointer or the name of a function."""
 
 

@@ -9,7 +9,7 @@ import math
 from typing import Any, Callable, Sequence
 
 from ..errors import EvalError
-from ..ops import copy_value  # noqa: F401  (the library's one deep copy, re-exported)
+from ..ops import CONTAINERS, copy_value  # noqa: F401  (the library's one deep copy, re-exported)
 from ..values import INT_MAX, INT_MIN, Char, FnPtr, RhaiRange
 
 
