@@ -72,12 +72,10 @@ def check_redis(url: str, timeout: float = 3.0) -> str | None:
     except ValueError as exc:
         return str(exc)
     try:
-        reply = protocol.round_trip(client, [("PING",)])[0]
-    except redis_connect.client_errors(client).any as exc:
+        protocol.raise_errors(protocol.round_trip(client, [("PING",)]))
+    except redis_connect.client_errors(client).any as exc:  # error replies included
         return f"Redis not reachable: {exc}"
     finally:
         client.close()
-    if isinstance(reply, Exception):
-        return f"Redis not reachable: {reply}"
     return None
 

@@ -90,10 +90,9 @@ def health_ok(host: str, port: int, public_key: str, timeout: float = HEALTH_TIM
 def redis_answers(client: Any, command: tuple[Any, ...]) -> Any:
     """The reply to one command, or None when Redis cannot be reached or answers an error."""
     try:
-        reply = protocol.round_trip(client, [command])[0]
-    except redis_connect.client_errors(client).any:
+        return protocol.raise_errors(protocol.round_trip(client, [command]))[0]
+    except redis_connect.client_errors(client).any:  # error replies included
         return None
-    return None if isinstance(reply, Exception) else reply
 
 
 def beating_pids(client: Any, workers: Sequence[tuple[str, int]]) -> set[int]:

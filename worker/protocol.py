@@ -146,7 +146,7 @@ def new_task(script: str, caller_id: str, now: float | None = None) -> tuple[str
         "script": script,
         "status": STATUS_PENDING,
         "caller_id": caller_id,
-        "reply_queue_name": REPLY_PREFIX + task_id,
+        "reply_queue_name": reply_key(task_id),
         "created_at": stamp,
         "updated_at": stamp,
     }
@@ -220,8 +220,7 @@ def submit_commands(circle_public_key: str, task_id: str,
     flat: list[str] = []
     for field, value in fields.items():
         flat += [field, value]
-    return [("HSET", DETAILS_PREFIX + task_id, *flat),
-            ("LPUSH", TASK_QUEUE_PREFIX + circle_public_key, task_id)]
+    return [("HSET", details_key(task_id), *flat), ("LPUSH", queue_key(circle_public_key), task_id)]
 
 
 def submit(client: Any, circle_public_key: str, script: str, caller_id: str) -> str:

@@ -64,13 +64,10 @@ class Exchange(asyncio.Future):  # type: ignore[type-arg]
             self._settle_callbacks.append((callback, args))
 
     def resolve(self, replies: list[Any]) -> None:
-        """Set the replies (unless cancelled meanwhile) and settle (``_settle`` inlined: a
-        play's hot path)."""
+        """Set the replies (unless cancelled meanwhile) and settle."""
         if not self.done():
             self.set_result(replies)
-        callbacks, self._settle_callbacks = self._settle_callbacks, None
-        for callback, args in callbacks or ():
-            callback(*args, self)
+        self._settle()
 
     def fail(self, error: BaseException) -> None:
         """Set ``error`` (unless cancelled meanwhile) and settle."""

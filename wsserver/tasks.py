@@ -116,8 +116,7 @@ class RedisConnections:
         try:
             replies = link.send(b"".join(map(hiredis.pack_command, commands)), len(commands))
         except BaseException:
-            self._busy.discard(link)
-            self._slots.give()
+            self._done_with(link, in_step=False)
             link.abort()
             raise
         replies.add_settle_callback(self._settle, link)
@@ -136,10 +135,16 @@ class RedisConnections:
     def _settle(self, link: PlainLink, replies: Exchange) -> None:
         """After a ``start`` round trip: the connection back to the pool, or closed when the
         replies did not all arrive (lost Redis, cancelled play)."""
-        self._busy.discard(link)
-        if replies.cancelled() or replies.exception() is not None:
+        in_step = not replies.cancelled() and replies.exception() is None
+        self._done_with(link, in_step)
+        if not in_step:
             link.abort()
-        else:
+
+    def _done_with(self, link: Link, in_step: bool) -> None:
+        """A round trip on ``link`` is over: it is idle again if still ``in_step`` (else the
+        caller closes it), and its slot is free for the next one."""
+        self._busy.discard(link)
+        if in_step:
             self._idle.append(link)
         self._slots.give()
 
@@ -185,13 +190,10 @@ class RedisConnections:
             replies = await link.exchange(b"".join(map(hiredis.pack_command, commands)),
                                           len(commands))
         except BaseException:
-            self._busy.discard(link)
-            self._slots.give()
+            self._done_with(link, in_step=False)
             await link.close()
             raise
-        self._busy.discard(link)
-        self._idle.append(link)
-        self._slots.give()
+        self._done_with(link, in_step=True)
         return replies
 
     async def ping(self) -> None:
