@@ -415,7 +415,8 @@ class ExpressionCompiler:
             if int(b.strip("()")) <= 0:
                 return f"_mod({a}, {b})"
         else:
-            checks[:0] = [] if self.is_int(e.r) else [f"type({b}) is int"]
+            if not self.is_int(e.r):
+                checks.insert(0, f"type({b}) is int")
             checks.append(f"{b} > 0")
         if not checks:
             return f"({a} % {b})"

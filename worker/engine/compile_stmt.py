@@ -644,8 +644,7 @@ class StatementCompiler:
             root = self.value_of(node)
         self.at(s)
         if node.kind == "this":  # read once: the chain's links are then read inline
-            root = self.tmp()
-            self.emit(f"{root} = _this(_tb)")
+            root = self.stored("_this(_tb)")
         guarded = chain[0].safe
         if guarded:
             self.emit(f"if {root} is not None:")
@@ -727,9 +726,7 @@ class StatementCompiler:
         """The store at the end of a chain: a value of no size (not a string or container,
         which ``_set_index`` size-checks) into an array at an INT index inside it inline."""
         if not (SIMPLE.match(value) or value in ("None", "True", "False")):
-            v = self.tmp()
-            self.emit(f"{v} = {value}")
-            value = v
+            value = self.stored(value)
         sized_check = "" if scalar else f" and type({value}) not in _SIZED"
         self.emit(f"if type({obj}) is list{sized_check} and "
                   f"{self.in_list(obj, key, link.idx)}: {obj}[{key}] = {value}; {t} = {obj}")

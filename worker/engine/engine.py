@@ -295,13 +295,14 @@ class Engine:
         # (``CompiledScript.idle``), are computed once
         self.limits = types.MappingProxyType(limits)
         # the limits baked into compiled code: a script compiled under others is recompiled
-        self.settings = (limits["max_expr_depth"], chunk_size(limits["max_operations"]),
+        chunk = chunk_size(limits["max_operations"])
+        self.settings = (limits["max_expr_depth"], chunk,
                          limits["max_string_size"], limits["max_array_size"],
                          limits["max_map_size"], limits["max_script_size"],
                          limits["max_ast_size"], limits["max_functions"])
         self.main_levels = call_levels(limits["max_call_levels"])
         # what every run's namespace starts with (a copy of it, see ``_namespace``)
-        self.static_hooks = static_hooks(chunk_size(limits["max_operations"]))
+        self.static_hooks = static_hooks(chunk)
         self.on_print = on_print or (lambda s: print(s, file=sys.stdout))
         self.on_debug = on_debug or (lambda s: print(s, file=sys.stderr))
         self.host_fns: dict[str, Callable[..., Any]] = {}
@@ -412,13 +413,10 @@ class Engine:
     def _take_run(self, compiled: CompiledScript) -> tuple[dict, Runtime] | None:
         """An idle prepared run of ``compiled``, taken out so no other run can have it; None
         when there is none (a re-entrant or concurrent run then has a new one built)."""
-        runs = compiled.idle.get(self)
-        if runs:
-            try:
-                return runs.pop()  # atomic, as ``append``: threads need no lock
-            except IndexError:  # another thread took the last one
-                return None
-        return None
+        try:
+            return compiled.idle[self].pop()  # atomic, as ``append``: threads need no lock
+        except (KeyError, IndexError):  # none kept yet, or another thread took the last one
+            return None
 
     def _give_back(self, compiled: CompiledScript, ns: dict, rt: Runtime) -> None:
         """Keep the run that just ended, reset, for a next run of ``compiled`` (at most

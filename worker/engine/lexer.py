@@ -311,8 +311,8 @@ class Lexer:
             end = _RADIX_DIGITS[base].match(src, radix.end()).end()
             self.pos = end
             digits = src[radix.end():end].replace("_", "")
-            value = int(digits, base) if digits else -1
-            if not 0 <= value <= 0xFFFF_FFFF_FFFF_FFFF:
+            value = int(digits, base) if digits else None
+            if value is None or value > 0xFFFF_FFFF_FFFF_FFFF:  # none, or over 64 bits
                 raise self.error(f"Invalid number: '{digits}'", start, "MalformedNumber")
             return "int", value - (1 << 64) if value > INT_MAX else value
         m = _DECIMAL.match(src, start + 1)
