@@ -41,7 +41,7 @@ def test_tasks_quick_prints_each_workload_against_the_relay_and_rq() -> None:
     assert done.returncode == 0, done.stderr
     figures = [f"{what}, {workload}, {n} submitter(s)"
                for what in ("tasks/s", "speed-up over RQ", "p50 latency", "p99 latency")
-               for workload in ("repeated", "distinct", "mix") for n in (1, 4)]
+               for workload in ("repeated", "distinct", "novel", "mix") for n in (1, 4)]
     assert_table(done.stdout, "Task round trip (bench.tasks)", "bare relay (bench.relay)", figures)
     assert re.search(r"relay, 4 submitter\(s\): [\d,]+ tasks/s; RQ: [\d,]+ jobs/s", done.stdout)
 
