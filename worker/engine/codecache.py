@@ -19,11 +19,12 @@ import warnings
 from collections import OrderedDict
 from types import CodeType
 
-MAX_TEXTS = 256
+MAX_TEXTS = 128
 """Most texts kept (the least recently used goes first)."""
-MAX_TEXT_CHARS = 32 * 1024
-"""Longer generated texts are compiled every time (large scripts rarely repeat a shape, and
-the cache must stay small: at most MAX_TEXTS * MAX_TEXT_CHARS characters of keys)."""
+MAX_TEXT_CHARS = 16 * 1024
+"""Longer generated texts are compiled every time: large scripts rarely repeat a shape, and
+the cache must stay small in a worker's memory (texts and their code: a few MB at most, well
+under 1 MB for scripts of a few lines)."""
 
 _codes: OrderedDict[str, CodeType] = OrderedDict()
 _lock = threading.Lock()
