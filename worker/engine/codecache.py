@@ -54,3 +54,9 @@ def renamed(code: CodeType, filename: str) -> CodeType:
     """``code`` and the code objects nested in it with ``co_filename`` set to ``filename``."""
     consts = tuple(renamed(c, filename) if type(c) is CodeType else c for c in code.co_consts)
     return code.replace(co_filename=filename, co_consts=consts)
+
+
+def forget() -> None:
+    """Drop every kept code object (benchmarks measure compiling from scratch with it)."""
+    with _lock:
+        _codes.clear()
