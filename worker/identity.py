@@ -7,9 +7,11 @@ Every ValueError names the value at fault, cut to a short excerpt.
 """
 from __future__ import annotations
 
+import functools
 import re
-import sys
 from types import ModuleType
+
+from worker.optional import without
 
 FIELD_PRIME = 2**256 - 2**32 - 977
 """p of secp256k1: points satisfy y^2 = x^3 + 7 (mod p)."""
@@ -86,6 +88,7 @@ def keccak256(data: bytes) -> bytes:
     return _keccak_module().new(digest_bits=256, data=data).digest()
 
 
+@functools.cache
 def _keccak_module() -> ModuleType:
     """pycryptodome's keccak, imported at first use (key checks never need it), on ctypes.
 
@@ -94,21 +97,11 @@ def _keccak_module() -> ModuleType:
     only when another package brought it (here ``cryptography``), and then pycryptodome parses its
     C declarations with pycparser at import, which costs the WebSocket server ~1.3 MB of RSS and
     ~17 ms of CPU at its first login, against ~0.2 MB and ~4 ms on ctypes. So cffi is hidden
-    (``sys.modules`` entry None) while pycryptodome picks its backend: every install takes the
-    ctypes path, as a clean ``pip install .`` does. Nothing else changes: a program that imported
-    cffi keeps it, and one that loaded pycryptodome earlier keeps the backend it chose.
+    while pycryptodome picks its backend: every install takes the ctypes path, as a clean
+    ``pip install .`` does. A program that loaded pycryptodome earlier keeps the backend it chose.
     """
-    if "Crypto.Util._raw_api" not in sys.modules:  # the backend is not chosen yet
-        had_cffi, saved = "cffi" in sys.modules, sys.modules.get("cffi")
-        sys.modules["cffi"] = None  # type: ignore[assignment]  # import cffi -> ImportError
-        try:
-            from Crypto.Hash import keccak
-        finally:
-            if had_cffi:
-                sys.modules["cffi"] = saved  # type: ignore[assignment]
-            else:
-                del sys.modules["cffi"]
-    from Crypto.Hash import keccak
+    with without("cffi"):
+        from Crypto.Hash import keccak
 
     return keccak
 
