@@ -306,9 +306,10 @@ def main(argv: list[str] | None = None) -> int:
              "table (all programs ready, init scripts run); Redis is the benchmark's own "
              "(`--redis-url`), so its start is not counted",
              *(f"{mode} = {MODES[mode]}" for mode in modes),
-             "the goals are for a regular install, so the bytecode rows are the ones to judge; "
-             "the source rows show what an editable checkout costs on a machine that sets "
-             "PYTHONDONTWRITEBYTECODE=1 (circlesctl leaves that setting alone)",
+             *(["the goals are for a regular install, so the bytecode rows are the ones to "
+                "judge; the source rows show what an editable checkout costs on a machine that "
+                "sets PYTHONDONTWRITEBYTECODE=1 (circlesctl leaves that setting alone)"]
+               if "source" in modes else []),
              f"baseline: supervisord alone starting 2N `python -S -c sleep` programs until all "
              f"are RUNNING, with circlesctl's startsecs={start_secs} (one baseline per N, run "
              f"between the modes)",
