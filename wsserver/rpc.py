@@ -6,7 +6,6 @@ Pure functions and constants only; which methods exist and what they do lives in
 from __future__ import annotations
 
 import json
-import json.decoder
 import json.encoder
 import json.scanner
 import math
@@ -177,16 +176,13 @@ def bind_params(names: Sequence[str], params: list[Any] | Mapping[str, Any]) -> 
 
 
 _ENCODE_CHUNKS = json.encoder.c_make_encoder(
-    None, _ENCODER.default, json.encoder.encode_basestring, None, ": ", ", ", False, False, False
-) if json.encoder.c_make_encoder is not None else None
-"""``_ENCODER``'s C encoder, built once: ``JSONEncoder.encode`` builds one per call (with a dict
-of visited containers, not needed for the acyclic responses built here)."""
+    None, _ENCODER.default, json.encoder.encode_basestring, None, ": ", ", ", False, False, False)
+"""``_ENCODER``'s settings in CPython's C encoder, built once: ``JSONEncoder.encode`` builds one
+per call, with a dict of visited containers that the acyclic responses built here never need."""
 
 
 def encode(payload: dict[str, Any] | list[dict[str, Any]]) -> str:
     """The JSON text of one response or batch of responses, as ``_ENCODER.encode`` writes it."""
-    if _ENCODE_CHUNKS is None:
-        return _ENCODER.encode(payload)
     return "".join(_ENCODE_CHUNKS(payload, 0))
 
 
