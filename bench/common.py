@@ -5,6 +5,7 @@ machine's own Redis, and leave no process behind even on Ctrl+C, SIGTERM or an e
 """
 from __future__ import annotations
 
+import compileall
 import contextlib
 import math
 import multiprocessing.process
@@ -59,6 +60,58 @@ def python_env() -> dict[str, str]:
     env.pop("CIRCLES_REDIS_URL", None)
     env.pop("CIRCLES_STATE_DIR", None)
     return env
+
+
+PACKAGES = ("circlesctl", "worker", "wsserver")
+MODES = {
+    "bytecode": "bytecode compiled ahead (as `pip install .` leaves it)",
+    "source": "no bytecode, PYTHONDONTWRITEBYTECODE=1 (each program compiles the project's "
+              "modules from source at every start: an editable install on such a machine)",
+}
+"""How the programs find the project's code (``project_copy``), and what that means for a
+program: from source, each start compiles every project module it imports, which costs CPU and
+leaves the compiler's peak heap mapped. The README's quick start (``pip install .``) compiles
+bytecode, so goals are judged on *bytecode*; *source* is what an editable checkout costs on a
+machine that sets PYTHONDONTWRITEBYTECODE=1 (this one does)."""
+
+
+@dataclass(frozen=True)
+class Code:
+    """A private copy of the project's packages, and how to run Python on it: in ``root`` (a
+    ``python -c`` or ``python -m`` imports from its working folder first) with ``env``."""
+
+    root: Path
+    env: dict[str, str]
+
+    def popen_kwargs(self) -> dict[str, object]:
+        """``env`` and ``cwd`` for ``Children.start`` or ``subprocess``: run on this copy."""
+        return {"env": self.env, "cwd": str(self.root)}
+
+
+def project_copy(folder: Path, mode: str) -> Code:
+    """Copy the project's packages into ``folder`` for ``mode`` (one of ``MODES``: byte-compiled,
+    or without any bytecode), to run circlesctl and its programs from."""
+    root = folder / f"code-{mode}"
+    for package in PACKAGES:
+        shutil.copytree(PROJECT_ROOT / package, root / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    env = python_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(root), env["PYTHONPATH"]])
+    if mode == "bytecode":
+        if not compileall.compile_dir(root, quiet=1):  # writes .pyc whatever the environment
+            raise RuntimeError(f"compileall failed in {root}")
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return Code(root, env)
+
+
+def parse_modes(text: str) -> list[str]:
+    """The ``--modes`` option: comma-separated names of ``MODES``; ValueError for others."""
+    modes = [m for m in text.split(",") if m]
+    unknown = [m for m in modes if m not in MODES]
+    if unknown or not modes:
+        raise ValueError(f"expected some of {', '.join(MODES)}, got {text!r}")
+    return modes
 
 
 _terminated = False
@@ -361,27 +414,31 @@ def round_trip(redis_url: str, circle_pk: str, script: str = "40 + 2", timeout: 
     return result.output or ""
 
 
-def start_worker(folder: Path, children: Children, redis_url: str,
-                 circle_pk: str) -> subprocess.Popen:
-    """Start one real ``python -m worker`` for ``circle_pk``; return once it has answered a task."""
+def start_worker(folder: Path, children: Children, redis_url: str, circle_pk: str,
+                 code: Code | None = None, name: str = "worker") -> subprocess.Popen:
+    """Start one real ``python -m worker`` for ``circle_pk`` (on ``code``, a ``project_copy``,
+    when given; else on the checkout); return once it has answered a task."""
     data_dir = folder / f"worker-{circle_pk[:12]}"
     data_dir.mkdir(mode=0o700)
-    proc = children.start("worker", [sys.executable, "-m", "worker", "--name", "bench",
-                                     "--public-key", circle_pk, "--data-dir", str(data_dir),
-                                     "--redis-url", redis_url])
+    proc = children.start(name, [sys.executable, "-m", "worker", "--name", "bench",
+                                 "--public-key", circle_pk, "--data-dir", str(data_dir),
+                                 "--redis-url", redis_url],
+                          **(code.popen_kwargs() if code else {}))
     round_trip(redis_url, circle_pk, check=lambda: children.check_alive(proc))
     return proc
 
 
-def start_wsserver(children: Children, redis_url: str, circle_pk: str,
-                   members: Sequence[str]) -> tuple[subprocess.Popen, str]:
-    """Start one real ``python -m wsserver`` on a free port; return it and its ws:// URL."""
+def start_wsserver(children: Children, redis_url: str, circle_pk: str, members: Sequence[str],
+                   code: Code | None = None,
+                   name: str = "wsserver") -> tuple[subprocess.Popen, str]:
+    """Start one real ``python -m wsserver`` on a free port (on ``code``, a ``project_copy``,
+    when given; else on the checkout); return it and its ws:// URL."""
     port = free_port()
     argv = [sys.executable, "-m", "wsserver", "--name", "bench", "--public-key", circle_pk,
             "--host", "127.0.0.1", "--port", str(port), "--redis-url", redis_url]
     for member in members:
         argv += ["--member", member]
-    proc = children.start("wsserver", argv)
+    proc = children.start(name, argv, **(code.popen_kwargs() if code else {}))
     wait_until(lambda: port_open(port), 30, "the WebSocket server's port",
                lambda: children.check_alive(proc))
     return proc, f"ws://127.0.0.1:{port}/ws"

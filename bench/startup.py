@@ -13,14 +13,12 @@ that variable: there every program compiles each project module from source at e
 from __future__ import annotations
 
 import argparse
-import compileall
 import contextlib
 import http.client
 import json
 import os
 import re
 import resource
-import shutil
 import signal
 import statistics
 import subprocess
@@ -30,47 +28,13 @@ import xmlrpc.client
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import (PROJECT_ROOT, Children, Row, cpu_seconds, free_port, print_table,
-                          python_env, run_main, start_redis, tree_total, wait_until, workspace)
+from bench.common import (MODES, Children, Code, Row, cpu_seconds, free_port, parse_modes,
+                          print_table, project_copy, run_main, start_redis, tree_total,
+                          wait_until, workspace)
 
 INIT_SCRIPT = "let answer = 40 + 2;\nanswer\n"
 CIRCLESCTL = [sys.executable, "-c", "import sys; from circlesctl.cli import main; sys.exit(main())"]
 BASELINE_PROGRAM = [sys.executable, "-S", "-c", "import time; time.sleep(1e6)"]
-PACKAGES = ("circlesctl", "worker", "wsserver")
-MODES = {
-    "bytecode": "bytecode compiled ahead (as `pip install .` leaves it)",
-    "source": "no bytecode, PYTHONDONTWRITEBYTECODE=1 (each program compiles the project's "
-              "modules from source at every start: an editable install on such a machine)",
-}
-"""How the programs find the project's code, and what that means for a start."""
-
-
-@dataclass(frozen=True)
-class Code:
-    """A private copy of the project's packages, and how to run Python on it: in ``root`` (a
-    ``python -c`` imports from its working folder first) with ``env``."""
-
-    root: Path
-    env: dict[str, str]
-
-
-def project_copy(folder: Path, mode: str) -> Code:
-    """Copy the project's packages into ``folder`` for ``mode`` (byte-compiled, or without any
-    bytecode), to run circlesctl and its programs from."""
-    root = folder / f"code-{mode}"
-    for package in PACKAGES:
-        shutil.copytree(PROJECT_ROOT / package, root / package,
-                        ignore=shutil.ignore_patterns("__pycache__"))
-    env = python_env()
-    env["PYTHONPATH"] = os.pathsep.join([str(root), env["PYTHONPATH"]])
-    if mode == "bytecode":
-        if not compileall.compile_dir(root, quiet=1):  # writes .pyc whatever the environment
-            raise RuntimeError(f"compileall failed in {root}")
-    else:
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-    return Code(root, env)
-
-
 def circlesctl_start_secs() -> int:
     """The ``startsecs`` circlesctl renders, so the baseline's programs must stay up as long."""
     from circlesctl.render import START_SECS
@@ -306,10 +270,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.circles, args.import_runs = "1,2", 1
     counts = [int(n) for n in args.circles.split(",")]
-    modes = [m for m in args.modes.split(",") if m]
-    unknown = [m for m in modes if m not in MODES]
-    if unknown or not modes:
-        parser.error(f"--modes: expected some of {', '.join(MODES)}, got {args.modes!r}")
+    try:
+        modes = parse_modes(args.modes)
+    except ValueError as exc:
+        parser.error(f"--modes: {exc}")
     goals = {10: 2.0, 50: 8.0}  # seconds to the ready table (issue #12)
     start_secs = circlesctl_start_secs()
 

@@ -1,8 +1,9 @@
 """Task round trip: small scripts through one real worker, against the protocol's physical limit.
 
 Submitters each send a share of the tasks one at a time and wait for each reply (submit ->
-reply is the latency), in three workloads: one repeated script text, a distinct text per task
-(each compiled), and the two mixed. Baselines on the same private Redis, driven by the same
+reply is the latency), in four workloads: one repeated script text, a distinct text per task
+(the same shape with a new number: what clients generating scripts from a template send), a
+new shape per task (every step of compiling paid), and repeated and distinct mixed. Baselines on the same private Redis, driven by the same
 submitters: a bare relay that answers without an engine (``bench.relay``, the physical limit) and
 RQ with one SimpleWorker.
 """
@@ -26,10 +27,17 @@ let total = 0;
 for i in 0..10 {{ total += i * seed % 7; }}
 `task ${{seed}}: ${{total}}`"""
 """A small script of the kind circles run; its text differs only by ``seed``."""
+NOVEL_TEMPLATE = """let seed = {seed};
+let total_{seed} = 0;
+for i in 0..10 {{ total_{seed} += i * seed % 7; }}
+`task ${{seed}}: ${{total_{seed}}}`"""
+"""The same script with ``seed`` in a variable's name too: a new shape for every seed, so no
+compiled code can be shared between two tasks (see worker/engine/codecache.py)."""
 REPEATED_SEED = 7
-WORKLOADS = ("repeated", "distinct", "mix")
+WORKLOADS = ("repeated", "distinct", "novel", "mix")
 """repeated: one script text over and over (compiled once, then cached); distinct: every task a
-new text (each compiled); mix: the two alternating."""
+new text of one shape (each compiled; the CPython code of the shape is shared); novel: every
+task a new shape (each compiled from scratch); mix: repeated and distinct alternating."""
 REPLY_TIMEOUT = 30.0
 WARMUP_TASKS = 5
 RELAY_OUTPUT = "relayed"
@@ -80,10 +88,11 @@ def _queue_caller(redis_url: str, queue_pk: str,
 def _circle_caller(redis_url: str, circle_pk: str, workload: str) -> Callable[[], None]:
     """A round trip through the circle's worker, with ``workload``'s next script."""
     next_seed = seeds(workload).__next__
+    template = NOVEL_TEMPLATE if workload == "novel" else SCRIPT_TEMPLATE
 
     def next_task() -> tuple[str, str]:
         seed = next_seed()
-        return SCRIPT_TEMPLATE.format(seed=seed), expected_output(seed)
+        return template.format(seed=seed), expected_output(seed)
 
     return _queue_caller(redis_url, circle_pk, next_task)
 
@@ -247,8 +256,10 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     notes = [f"{args.tasks:,} tasks per configuration to one `python -m worker`; the script is "
              "a 4-line loop whose text differs only by a number: *repeated* sends one text "
-             "(compiled once, then cached), *distinct* a new text per task (each compiled), "
-             "*mix* alternates the two",
+             "(compiled once, then cached), *distinct* a new text per task (each compiled; "
+             "being of one shape, they share CPython's code), *novel* a new shape per task "
+             "(the number is also in a variable's name: every step of compiling paid), *mix* "
+             "alternates repeated and distinct",
              "baseline: the bare relay (`bench.relay`: BLMOVE, read the hash, reply, release; no "
              "engine), the physical limit of the protocol on this Redis; also RQ with one "
              f"SimpleWorker returning 40 + 2 ({args.rq_tasks:,} jobs: RQ is far slower)",

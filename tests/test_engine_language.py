@@ -62,6 +62,30 @@ def test_negative_literals_keep_their_type(script, expected):
     assert (type(value), value) == (type(expected), expected)
 
 
+@pytest.mark.parametrize("script, message, col", [
+    ("-0x1", "Invalid number: 'x1'", 1),
+    ("-0X1F", "Invalid number: 'X1F'", 1),
+    ("[-0b1_01]", "Invalid number: 'b101'", 2),
+    ("let x = 2; x*-0o17", "Invalid number: 'o17'", 14),
+    ("-0x_1.abs()", "Invalid number: 'x1'", 1),
+])
+def test_a_minus_joined_to_a_radix_number_is_a_malformed_number(script, message, col):
+    """Rhai's tokenizer reads a minus joined to a number, where an operand is expected, as part
+    of the number and then parses the text after the ``-0``: a hexadecimal, octal or binary
+    number cannot be written negative (src/tokenizer.rs, ``negated``). Values from rhai-oracle."""
+    with pytest.raises(ParseError) as info:
+        run(script)
+    assert (info.value.kind, info.value.message, info.value.line, info.value.position) == \
+        ("MalformedNumber", message, 1, col)
+
+
+@pytest.mark.parametrize("script, expected", [
+    ("- 0x1", -1), ("-(0x1)", -1), ("let a = 5; a -0x1", 4), ("let a = 5; a-0b11", 2),
+])
+def test_a_radix_number_after_a_separate_or_binary_minus(script, expected):
+    assert run(script) == expected
+
+
 def test_result_types_are_plain_python():
     result = run("[1, 2.0, 'c', \"s\", (), true, #{k: blob(2, 7)}]")
     assert [type(v) for v in result] == [int, float, str, str, type(None), bool, dict]

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 from coincurve import PrivateKey
+from Crypto.Hash import keccak
 
 from ethsign import Account
 from worker import identity
@@ -102,3 +103,23 @@ def test_importing_identity_loads_no_signature_library() -> None:
                            "print('coincurve' in sys.modules)"],
                           capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_keccak256_is_ethereums_hash() -> None:
+    assert identity.keccak256(b"").hex() == (
+        "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470")
+    assert identity.keccak256(b"a" * 300) == keccak.new(digest_bits=256, data=b"a" * 300).digest()
+
+
+def test_keccak256_runs_without_cffi_and_leaves_it_importable() -> None:
+    # pycryptodome on cffi would parse its C declarations with pycparser (~1.3 MB in the server)
+    code = ("import sys\n"
+            "from worker.identity import keccak256\n"
+            "keccak256(b'circle')\n"
+            "from Crypto.Util import _raw_api\n"
+            "print(_raw_api.backend, 'pycparser' in sys.modules, 'cffi' in sys.modules)\n"
+            "import importlib.util\n"
+            "print(importlib.util.find_spec('cffi') is None or __import__('cffi') is not None)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == ["ctypes", "False", "False", "True"]

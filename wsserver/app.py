@@ -13,6 +13,16 @@ import logging
 import struct
 from typing import Any
 
+from worker.optional import without
+
+# tornado.log imports curses and colorama if it can, only to colour its own log formatter on a
+# terminal (LogFormatter, enable_pretty_logging); the server logs through logging.basicConfig to
+# supervisord's pipe and never uses them. Without them a server is ~0.9 MB smaller at rest and
+# ~0.55 MB after its first login (colorama's ctypes is loaded then anyway), and imports ~2.5 ms
+# faster. curses is in every CPython; colorama only where another package installed it.
+with without("curses", "colorama"):
+    import tornado.log
+
 import tornado.httpserver
 import tornado.httputil
 import tornado.iostream

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-from worker.identity import CURVE_ORDER
+from worker.identity import CURVE_ORDER, keccak256
 
 if TYPE_CHECKING:
     from coincurve import PrivateKey
@@ -31,12 +31,8 @@ def _strip_hex(value: str) -> str:
 
 def eip191_hash(message: str) -> bytes:
     """keccak256 of the EIP-191 ``personal_sign`` envelope around ``message`` (UTF-8)."""
-    from Crypto.Hash import keccak  # signature code loads at the first login, not at start-up
-
-    body = message.encode("utf-8")
-    digest = keccak.new(digest_bits=256)
-    digest.update(EIP191_PREFIX + str(len(body)).encode("ascii") + body)
-    return digest.digest()
+    body = message.encode("utf-8")  # keccak256 loads at the first login, not at start-up
+    return keccak256(EIP191_PREFIX + str(len(body)).encode("ascii") + body)
 
 
 def private_key(private_key_hex: str) -> "PrivateKey":

@@ -15,7 +15,7 @@ from typing import Any, Callable, NoReturn
 
 from worker import protocol
 from worker.identity import address_of, excerpt, is_address, parse_address, parse_public_key
-from wsserver import rpc, siwe, tasks
+from wsserver import rpc, tasks
 from wsserver.auth import NonceStore, recover_public_key
 from wsserver.config import ServerConfig
 from wsserver.origins import origin_authorities
@@ -182,6 +182,8 @@ class Session:
         nonce = self.nonces.issue(identity)
         result: dict[str, Any] = {"nonce": nonce.value, "expires_at": int(nonce.expires_at)}
         if kind == "address":
+            from wsserver import siwe  # Sign-In with Ethereum code loads at its first use
+
             scheme = "https" if self.connection.secure else "http"
             result["message"] = siwe.build_message(
                 domain=self.connection.host, address=identity,
@@ -220,6 +222,8 @@ class Session:
         return key
 
     def _sign_in_with_ethereum(self, text: str, signature: str) -> str:
+        from wsserver import siwe  # Sign-In with Ethereum code loads at its first use
+
         try:
             message = siwe.parse_message(text)
         except siwe.SiweError as exc:

@@ -86,6 +86,16 @@ class ExpressionCompiler:
             return self.const(v)
         return self.const(v)  # str / Char
 
+    def passed_on(self, e: Node, code: str) -> str:
+        """``code`` for ``e`` where its value is only stored or handed on (a variable, an
+        argument, an array or map item, a returned value): a number literal becomes a name in
+        the constants table, as strings are, so that scripts differing only in such values
+        generate the same Python text and share its compiled code (see codecache.py). Where an
+        operator uses a literal it stays in the text, for the operator's fast paths."""
+        if e.kind == "lit" and type(e.value) in (int, float):
+            return self.const(e.value)
+        return code
+
     def ex_inner(self, e: Node) -> str:
         """The Python expression for ``e``, by the method for its node class (``expr_<Class>``,
         see ``Compiler.EXPR_VISITORS``)."""
@@ -162,7 +172,7 @@ class ExpressionCompiler:
 
     def expr_ArrayLit(self, e: ArrayLit) -> str:
         """Size-checked before its items are copied, unless known in advance."""
-        items = self.ex_seq(e.items)
+        items = [self.passed_on(n, c) for n, c in zip(e.items, self.ex_seq(e.items))]
         if self.within_limits(self.static_sizes(e)):
             return "[" + ", ".join(items) + "]"
         return f"_array_literal([{', '.join(items)}], {self.copied_items(e.items)})"
@@ -170,7 +180,8 @@ class ExpressionCompiler:
     def expr_MapLit(self, e: MapLit) -> str:
         items = sorted(e.items, key=lambda kv: kv[0])
         codes = self.ex_seq([v for _, v in items])
-        pairs = ", ".join(f"{self.const(key)}: {c}" for (key, _), c in zip(items, codes))
+        pairs = ", ".join(f"{self.const(key)}: {self.passed_on(v, c)}"
+                          for (key, v), c in zip(items, codes))
         if self.within_limits(self.static_sizes(e)):
             return "{" + pairs + "}"
         return f"_map_literal({{{pairs}}}, {self.copied_items([v for _, v in items])})"
@@ -530,7 +541,7 @@ class ExpressionCompiler:
     def args(self, nodes: list[Node]) -> list[str]:
         codes = self.ex_seq(nodes)
         return [f"_copy({c})" if n.kind in ("var", "index", "prop", "this") and not self.is_int(n)
-                else c for c, n in zip(codes, nodes)]
+                else self.passed_on(n, c) for c, n in zip(codes, nodes)]
 
     def call(self, e: Node) -> str:
         name, n = e.name, len(e.args)

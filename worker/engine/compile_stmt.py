@@ -139,11 +139,12 @@ class StatementCompiler:
         return e.kind == "binary" and e.op == "??"
 
     def copied(self, e: Node) -> str:
-        """An expression whose array/map/blob value must be copied (value semantics)."""
+        """An expression stored or handed on as a value: an array/map/blob value is copied
+        (value semantics), a number literal is passed on (``passed_on``)."""
         code = self.ex(e)
         if self.needs_copy(e):
             return f"_copy({code})"
-        return code
+        return self.passed_on(e, code)
 
     def control(self, e: Node, target: str | None) -> None:
         """Compile a control-flow expression by the method for its node class

@@ -105,7 +105,9 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         return f"{prefix}{self.n}"
 
     def const(self, value: Any) -> str:
-        key = (type(value), value)
+        """The name of ``value`` in the script's constants table (one name per distinct value:
+        a FLOAT is told apart by its exact bits, so ``0.0`` and ``-0.0`` get two names)."""
+        key = (float, value.hex()) if type(value) is float else (type(value), value)
         name = self.consts.get(key)
         if name is None:
             name = f"K_{len(self.consts)}"

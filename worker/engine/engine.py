@@ -13,12 +13,12 @@ import os
 import sys
 import time
 import types
-import warnings
 import weakref
 from typing import Any, Callable
 
 from . import ops
 from .budget import CompileBudget
+from .codecache import compile_text
 from .compiler import compile_script
 from .errors import EvalError, LimitError, ParseError, RhaiError, ScriptExit, ThrownError
 from .modules import (Module, ModuleResolver, ModuleRuntime, ModuleView, RunModules, bindings,
@@ -354,9 +354,7 @@ class Engine:
                             1) from None
         filename = f"<rhai-{next(_ids)}>"
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                code = compile(py_source, filename, "exec")
+            code = compile_text(py_source, filename)
         except SyntaxError as exc:
             raise compile_failure(exc) from None
         except RecursionError:

@@ -119,12 +119,15 @@ _BACKTICK_CHUNK = re.compile(r"(?:[^`$\r]|\$(?!\{))*+")
 
 @dataclass(slots=True)
 class Token:
-    """One token: ``kind`` is int/float/str/char/interp/ident/kw/op/eof."""
+    """One token: ``kind`` is int/float/str/char/interp/ident/kw/op/eof. ``radix`` is set on an
+    int written in base 16, 8 or 2: its radix letter and digits as Rhai's tokenizer reports them
+    when a minus makes such a number invalid (``-0x1``: ``'x1'``, see ``Parser.unary``)."""
 
     kind: str
     value: Any
     line: int
     col: int
+    radix: str | None = None
 
 
 class Lexer:
@@ -254,7 +257,7 @@ class Lexer:
         c = self.src[start]
         line, col = self.line, start - self.line_start + 1
         if "0" <= c <= "9":
-            return Token(*self.number(), line, col)
+            return self.number(line, col)
         if c == '"':
             return Token("str", self.quoted('"'), line, col)
         if c == "'":
@@ -299,8 +302,8 @@ class Lexer:
                 self.advance_to(i)
                 return
 
-    def number(self) -> tuple[str, int | float]:
-        """An ``int`` or ``float`` literal by Rhai's rule (see ``_DECIMAL``): a decimal INT too
+    def number(self, line: int, col: int) -> Token:
+        """An ``int`` or ``float`` token by Rhai's rule (see ``_DECIMAL``): a decimal INT too
         large for i64 is a FLOAT, as in Rhai (``INT_MAX + 1`` stays an ``int`` token: only the
         parser knows whether a minus makes it i64's minimum); a radix literal is 64 bits, the
         top one the sign (``0xFF..FF`` is -1)."""
@@ -314,7 +317,8 @@ class Lexer:
             value = int(digits, base) if digits else None
             if value is None or value > 0xFFFF_FFFF_FFFF_FFFF:  # none, or over 64 bits
                 raise self.error(f"Invalid number: '{digits}'", start, "MalformedNumber")
-            return "int", value - (1 << 64) if value > INT_MAX else value
+            return Token("int", value - (1 << 64) if value > INT_MAX else value, line, col,
+                         radix["radix"] + digits)
         m = _DECIMAL.match(src, start + 1)
         self.pos = m.end()
         text = src[start:m.end()].replace("_", "")
@@ -324,9 +328,9 @@ class Lexer:
             if len(text.lstrip("0")) <= 19:  # else past i64 (and past int()'s digit limit)
                 value = int(text)
                 if value <= INT_MAX + 1:
-                    return "int", value
+                    return Token("int", value, line, col)
         try:
-            return "float", float(text)
+            return Token("float", float(text), line, col)
         except ValueError:  # an exponent without digits: ``1e+``
             raise self.error(f"Invalid number: '{text}'", start, "MalformedNumber") from None
 

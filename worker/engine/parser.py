@@ -285,7 +285,11 @@ class Parser:
             nxt = self.tok
             if t.value == "-" and nxt.kind in ("int", "float") and nxt.line == t.line and \
                     nxt.col == t.col + 1:  # Rhai's tokenizer reads ``-2`` as one number,
-                self.next()             # so ``-2.abs()`` is ``(-2).abs()``
+                if nxt.radix is not None:  # so ``-2.abs()`` is ``(-2).abs()``; it parses the
+                    # text after the minus and radix prefix, which fails for ``-0x1`` ('x1')
+                    raise ParseError(f"Invalid number: '{nxt.radix}'", t.line, t.col,
+                                     kind="MalformedNumber")
+                self.next()
                 value = INT_MIN if nxt.kind == "int" and nxt.value == INT_MAX + 1 else -nxt.value
                 return self.postfix(Lit(t.line, t.col, value=value))
             self.enter()
