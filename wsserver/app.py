@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import struct
 from typing import Any
 
 from worker.optional import without
@@ -24,6 +25,7 @@ with without("curses", "colorama"):
 
 import tornado.httpserver
 import tornado.httputil
+import tornado.iostream
 import tornado.netutil
 import tornado.web
 import tornado.websocket
@@ -46,6 +48,21 @@ POLICY_VIOLATION = 1008
 """WebSocket close code for a connection closed after too many failed logins."""
 CIRCLE_KEY_PATH = r"/((?:0[xX])?[0-9a-fA-F]{64,130})"
 """The path original Circles clients connect to: the circle's public key (checked in ``get``)."""
+_SHORT_TEXT_HEADERS = [bytes((0x81, size)) for size in range(126)]
+"""Frame headers of an unmasked, final text frame of 0-125 bytes (RFC 6455 section 5.2)."""
+_MEDIUM_TEXT_HEADER = struct.Struct("!BBH")
+_LONG_TEXT_HEADER = struct.Struct("!BBQ")
+
+
+def text_frame(data: bytes) -> bytes:
+    """``data`` as one final, unmasked WebSocket text frame, as Tornado's server side writes it
+    (no compression: the server never offers permessage-deflate)."""
+    size = len(data)
+    if size < 126:
+        return _SHORT_TEXT_HEADERS[size] + data
+    if size <= 0xFFFF:
+        return _MEDIUM_TEXT_HEADER.pack(0x81, 126, size) + data
+    return _LONG_TEXT_HEADER.pack(0x81, 127, size) + data
 
 
 class CircleSocket(tornado.websocket.WebSocketHandler):
@@ -185,9 +202,34 @@ class CircleSocket(tornado.websocket.WebSocketHandler):
         if payload is None or payload == []:
             return
         try:
-            self.write_message(rpc.encode(payload))
-        except tornado.websocket.WebSocketClosedError:
+            self._write_text(rpc.encode(payload))
+        except (tornado.websocket.WebSocketClosedError, tornado.iostream.StreamClosedError):
             log.debug("client left before its answer was sent")
+
+    def _write_text(self, text: str) -> None:
+        """Send ``text`` as one text message: the same frame as ``write_message``, written with
+        the socket's own ``send`` while nothing else waits to be written.
+
+        Why: ``write_message`` costs a task, two futures and about 25 Python calls per message,
+        a sixth of a play's CPU in the server. Whatever the kernel does not take at once (or a
+        send error) goes through Tornado's stream, which queues it after nothing and reports
+        errors as usual; so do TLS streams and any write while Tornado still holds unsent bytes
+        (e.g. a ping), which keeps frames in order.
+        """
+        conn = self.ws_connection
+        if conn is None or conn.is_closing():
+            raise tornado.websocket.WebSocketClosedError()
+        stream = conn.stream
+        frame = text_frame(text.encode())
+        if type(stream) is not tornado.iostream.IOStream or stream.writing():
+            stream.write(frame)
+            return
+        try:
+            sent = stream.socket.send(frame)
+        except OSError:  # would block, or broken: Tornado's write retries it and owns the error
+            sent = 0
+        if sent < len(frame):
+            stream.write(frame[sent:] if sent else frame)
 
     def on_close(self) -> None:
         for task in list(self.running):

@@ -6,9 +6,11 @@ Pure functions and constants only; which methods exist and what they do lives in
 from __future__ import annotations
 
 import json
+import json.encoder
+import json.scanner
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from worker.identity import excerpt
 
@@ -48,7 +50,10 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
 """One encoder, built once (``json.dumps`` with options builds a new one per call): raw UTF-8
 keeps a large output's answer near its own size, and NaN/Infinity can never be sent."""
 _DECODER = json.JSONDecoder()
-"""What ``json.loads`` uses for text, called without its wrapper (one call less per message)."""
+"""What ``json.loads`` uses for text; ``parse_message`` calls it for what ``_SCAN`` leaves."""
+_SCAN = json.scanner.make_scanner(_DECODER)
+"""``_DECODER``'s own scanner (C): a message with no whitespace around it is decoded in one call,
+without ``decode`` and ``raw_decode`` around it and their two whitespace matches."""
 _PLAIN_ID_TYPES = (str, int, type(None))
 """Types of ids that are valid without a closer look (not bool, a subclass of int)."""
 
@@ -124,7 +129,15 @@ def parse_message(text: str | bytes) -> tuple[bool, list[Request | Invalid]]:
     A message that is not JSON, or an empty or oversized batch, becomes a single ``Invalid``.
     """
     try:
-        decoded = _DECODER.decode(text) if isinstance(text, str) else json.loads(text)
+        if isinstance(text, str):
+            try:
+                decoded, end = _SCAN(text, 0)
+            except StopIteration:  # leading whitespace, or not JSON: decode says which
+                end = -1
+            if end != len(text):
+                decoded = _DECODER.decode(text)
+        else:
+            decoded = json.loads(text)
     except (ValueError, RecursionError):
         return False, [Invalid(RpcError(PARSE_ERROR, "message is not valid JSON"))]
     if isinstance(decoded, list):
@@ -162,9 +175,15 @@ def bind_params(names: Sequence[str], params: list[Any] | Mapping[str, Any]) -> 
     return bound
 
 
-encode: Callable[[Any], str] = _ENCODER.encode
-"""The JSON text of one response or batch of responses (the encoder's own method: no call in
-between)."""
+_ENCODE_CHUNKS = json.encoder.c_make_encoder(
+    None, _ENCODER.default, json.encoder.encode_basestring, None, ": ", ", ", False, False, False)
+"""``_ENCODER``'s settings in CPython's C encoder, built once: ``JSONEncoder.encode`` builds one
+per call, with a dict of visited containers that the acyclic responses built here never need."""
+
+
+def encode(payload: dict[str, Any] | list[dict[str, Any]]) -> str:
+    """The JSON text of one response or batch of responses, as ``_ENCODER.encode`` writes it."""
+    return "".join(_ENCODE_CHUNKS(payload, 0))
 
 
 def result_response(request_id: Any, result: Any) -> dict[str, Any]:
