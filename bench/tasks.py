@@ -3,9 +3,9 @@
 Submitters each send a share of the tasks one at a time and wait for each reply (submit ->
 reply is the latency), in four workloads: one repeated script text, a distinct text per task
 (the same shape with a new number: what clients generating scripts from a template send), a
-new shape per task (every step of compiling paid), and repeated and distinct mixed. Baselines on the same private Redis, driven by the same
-submitters: a bare relay that answers without an engine (``bench.relay``, the physical limit) and
-RQ with one SimpleWorker.
+new shape per task (every step of compiling paid), and repeated and distinct mixed. Baselines
+on the same private Redis, driven by the same submitters: a bare relay that answers without an
+engine (``bench.relay``, the physical limit) and RQ with one SimpleWorker.
 """
 from __future__ import annotations
 

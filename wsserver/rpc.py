@@ -176,9 +176,14 @@ def bind_params(names: Sequence[str], params: list[Any] | Mapping[str, Any]) -> 
 
 
 _ENCODE_CHUNKS = json.encoder.c_make_encoder(
-    None, _ENCODER.default, json.encoder.encode_basestring, None, ": ", ", ", False, False, False)
-"""``_ENCODER``'s settings in CPython's C encoder, built once: ``JSONEncoder.encode`` builds one
-per call, with a dict of visited containers that the acyclic responses built here never need."""
+    None, _ENCODER.default,
+    (json.encoder.encode_basestring_ascii if _ENCODER.ensure_ascii
+     else json.encoder.encode_basestring),
+    _ENCODER.indent, _ENCODER.key_separator, _ENCODER.item_separator, _ENCODER.sort_keys,
+    _ENCODER.skipkeys, _ENCODER.allow_nan)
+"""``_ENCODER``'s settings (read from it, so they live in one place) in CPython's C encoder,
+built once: ``JSONEncoder.encode`` builds one per call, with a dict of visited containers that
+the acyclic responses built here never need."""
 
 
 def encode(payload: dict[str, Any] | list[dict[str, Any]]) -> str:

@@ -147,11 +147,6 @@ class Session:
 
         Raises ``rpc.RpcError`` for anything the client should see.
         """
-        params = request.params
-        if request.method == "play" and type(params) is dict and len(params) == 1:
-            script = params.get("script")  # a play's usual form, bound without bind_params
-            if type(script) is str:
-                return self.play(script)
         if request.method == "fetch_nonce":
             return self.fetch_nonce(*_fetch_nonce_target(request.params))
         if request.method == "authenticate":
@@ -164,7 +159,7 @@ class Session:
         names = SIMPLE_METHODS.get(request.method)
         if names is None:
             raise rpc.RpcError(rpc.METHOD_NOT_FOUND, f"no method named {excerpt(request.method)}")
-        return getattr(self, request.method)(**rpc.bind_params(names, params))
+        return getattr(self, request.method)(**rpc.bind_params(names, request.params))
 
     async def call(self, request: rpc.Request) -> Any:
         """Dispatch one request and wait for its result; raises ``rpc.RpcError`` as ``start``."""
