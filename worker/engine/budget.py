@@ -34,6 +34,13 @@ class CompileBudget:
         self.tokens = 0
         self.steps = 0
 
+    def fork(self) -> "CompileBudget":
+        """A budget in this one's state, for a trial that may be abandoned (see shapes.py)."""
+        trial = CompileBudget(self.max_script_size, self.max_ast_size, self.max_functions,
+                              self.deadline, self.timeout)
+        trial.functions, trial.tokens, trial.steps = self.functions, self.tokens, self.steps
+        return trial
+
     def check_source(self, source: str) -> None:
         """Before lexing: the source's UTF-8 size against ``max_script_size``."""
         limit = self.max_script_size

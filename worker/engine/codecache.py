@@ -9,7 +9,8 @@ code compiled for one serves the others.
 
 This is safe by construction: a code object is a function of its text alone, and every script
 still gets its own parse, code generation, constants and position table; only the
-``compile()`` of a text seen before is skipped. Each script gets its own copy of the code with
+``compile()`` of a text seen before is skipped. (From the second script of a shape with other
+values on, ``shapes.py`` skips parsing and code generation too.) Each script gets its own copy of the code with
 its own file name, which ``engine.locate`` uses to find the script's position table.
 """
 from __future__ import annotations

@@ -13,6 +13,7 @@ from .natives import LIBRARY
 from .nodes import (ArrayLit, Binary, Call, Closure, GlobalConst, Index, Interp, Lit, MapLit,
                     MethodCall, Node, Prop, PyCode, QualifiedCall, QualifiedVar, This, Unary,
                     Variable)
+from .shapes import is_hole, value_type
 from .values import INT_MAX, INT_MIN
 
 
@@ -21,12 +22,12 @@ FLOAT_ARITH = {"+": "_add", "-": "_sub", "*": "_mul", "/": "_div"}
 
 def is_float_lit(e: Node) -> bool:
     """Whether ``e`` is a FLOAT literal (its code is a constant: no type test needed)."""
-    return e.kind == "lit" and type(e.value) is float
+    return e.kind == "lit" and value_type(e.value) is float
 
 
 def never_int(e: Node) -> bool:
     """Whether ``e`` is a literal of another type than INT (no INT fast path can apply)."""
-    return e.kind == "lit" and type(e.value) is not int
+    return e.kind == "lit" and value_type(e.value) is not int
 
 
 class ExpressionCompiler:
@@ -75,6 +76,8 @@ class ExpressionCompiler:
         return code
 
     def lit(self, v: Any) -> str:
+        if is_hole(v):
+            return self.const(v)
         t = type(v)
         if t is bool or v is None:
             return repr(v)
@@ -92,7 +95,7 @@ class ExpressionCompiler:
         the constants table, as strings are, so that scripts differing only in such values
         generate the same Python text and share its compiled code (see codecache.py). Where an
         operator uses a literal it stays in the text, for the operator's fast paths."""
-        if e.kind == "lit" and type(e.value) in (int, float):
+        if e.kind == "lit" and value_type(e.value) in (int, float):
             return self.const(e.value)
         return code
 
@@ -324,7 +327,7 @@ class ExpressionCompiler:
         FLOAT or an INT (promoted as in ``float_fallback``; the literal needs no test) and
         the result is computed inline."""
         a_float, b_float = is_float_lit(e.l), is_float_lit(e.r)
-        if pyop == "/" and b_float and not e.r.value:  # division by a zero literal
+        if pyop == "/" and b_float and (is_hole(e.r.value) or not e.r.value):  # by a zero
             return f"{slow}({a}, {b})"
         checks = []
         if not a_float:
@@ -455,7 +458,8 @@ class ExpressionCompiler:
     def cannot_overflow(self, e: Node) -> bool:
         """``n - 1`` / ``n + 1`` where an enclosing ``if`` bounds the INT variable ``n`` so
         that the result fits an i64: no range check is needed."""
-        if e.l.kind != "var" or e.r.kind != "lit" or type(e.r.value) is not int:
+        if e.l.kind != "var" or e.r.kind != "lit" or value_type(e.r.value) is not int or \
+                is_hole(e.r.value):  # a hole: its value is unknown
             return False
         var = self.lookup(e.l.name)
         facts = self.frame.facts

@@ -7,6 +7,7 @@ from .compile_base import (ARITH, BOOL_KINDS, COMPOUND_SLOW, CONTROL, DEEP_BLOCK
                            in_i64)
 from .compile_expr import never_int
 from .errors import ParseError
+from .shapes import is_hole, value_type
 from .nodes import (Assign, Block, Break, Continue, Export, ExprStmt, For, If, Import, Let, Loop,
                     Node, Return, Switch, Throw, Try, While)
 
@@ -283,7 +284,8 @@ class StatementCompiler:
         left, right, op = cond.l, cond.r, cond.op
         if left.kind == "lit" and right.kind == "var":
             left, right, op = right, left, FLIP[op]
-        if left.kind != "var" or right.kind != "lit" or type(right.value) is not int:
+        if left.kind != "var" or right.kind != "lit" or value_type(right.value) is not int or \
+                is_hole(right.value):  # a hole: no bound is known
             return {}, {}
         var = self.lookup(left.name)
         if not self.var_is_int(var) or var.key in self.shared:
@@ -677,7 +679,7 @@ class StatementCompiler:
                 v = self.tmp()
                 self.emit(f"{v} = {value}")
             # strings and containers go through ``_set_index``, which checks their sizes
-            scalar = (s.e.kind == "lit" and type(s.e.value) is not str) or self.is_int(s.e)
+            scalar = (s.e.kind == "lit" and value_type(s.e.value) is not str) or self.is_int(s.e)
             if self.var_is_list(root_var) and self.is_int(last.idx) and scalar:
                 self.emit(f"try: {py}[{key}] = {v}")
                 self.emit(f"except IndexError: {py} = _set_index({py}, {key}, {v})")
@@ -694,7 +696,7 @@ class StatementCompiler:
             setter = "_set_prop" if link.kind == "prop" else "_set_index"
             t = self.tmp("_n")
             if elem is None and link.kind == "index" and obj.isidentifier() and \
-                    not (s.e.kind == "lit" and type(s.e.value) is str):
+                    not (s.e.kind == "lit" and value_type(s.e.value) is str):
                 self.store_in_list(t, obj, key, new, link, not op and self.scalar(s.e))
             elif elem is not None and obj.isidentifier():
                 self.emit(self.write_back(t, link, obj, key, new, elem))
@@ -720,7 +722,7 @@ class StatementCompiler:
 
     def scalar(self, e: Node) -> bool:
         """Whether ``e`` is statically a value of no size (no string, no container)."""
-        return (e.kind == "lit" and type(e.value) is not str) or self.is_int(e)
+        return (e.kind == "lit" and value_type(e.value) is not str) or self.is_int(e)
 
     def store_in_list(self, t: str, obj: str, key: str, value: str, link: Node,
                       scalar: bool) -> None:
@@ -744,7 +746,7 @@ class StatementCompiler:
         elif self.is_int(link.idx):
             same = f"{new} is {elem} and type({obj}) is list"
             setter = "_set_index"
-        elif link.idx.kind == "lit" and type(link.idx.value) is str:
+        elif link.idx.kind == "lit" and value_type(link.idx.value) is str:
             same = f"{new} is {elem} and type({obj}) is dict"
             setter = "_set_index"
         else:
@@ -759,7 +761,7 @@ class StatementCompiler:
         linear, not quadratic), a long result checked each time: its size, and the deadline
         (the append may have copied it); anything else through ``_add_assign``. A literal
         ``y`` keeps only the case of its own type."""
-        known = type(node.value) if node.kind == "lit" else None
+        known = value_type(node.value) if node.kind == "lit" else None
 
         def both(kind: type) -> str:
             return f"type({py}) is {kind.__name__}" + \

@@ -27,6 +27,7 @@ from .compile_base import (ENTER_CHECK, INT_OPS, MAX_PASSES, RETURN, CompilerBug
 from .compile_expr import ExpressionCompiler
 from .compile_stmt import StatementCompiler
 from .nodes import FIELDS, Block, FnDef, Node, Script
+from .shapes import Hole, is_hole, value_type
 
 
 class Compiler(StatementCompiler, ExpressionCompiler):
@@ -107,7 +108,12 @@ class Compiler(StatementCompiler, ExpressionCompiler):
     def const(self, value: Any) -> str:
         """The name of ``value`` in the script's constants table (one name per distinct value:
         a FLOAT is told apart by its exact bits, so ``0.0`` and ``-0.0`` get two names)."""
-        key = (float, value.hex()) if type(value) is float else (type(value), value)
+        if is_hole(value):  # a name per hole: each gets its own script's value
+            key = (Hole, value.slot, value.negated)
+        elif type(value) is float:
+            key = (float, value.hex())
+        else:
+            key = (type(value), value)
         name = self.consts.get(key)
         if name is None:
             name = f"K_{len(self.consts)}"
@@ -359,12 +365,14 @@ class Compiler(StatementCompiler, ExpressionCompiler):
 
     def is_scalar(self, e: Node) -> bool:
         """Whether ``e`` is statically a value without size (an INT, a non-string literal)."""
-        return (e.kind == "lit" and type(e.value) is not str) or self.is_int(e)
+        return (e.kind == "lit" and value_type(e.value) is not str) or self.is_int(e)
 
     def static_sizes(self, e: Node) -> tuple[int, int, int] | None:
         """Rhai's data sizes of ``e`` when known at compile time (scalars, string literals and
         array/map literals of those), else None."""
-        if e.kind == "lit" and type(e.value) is str:
+        if e.kind == "lit" and value_type(e.value) is str:
+            if is_hole(e.value):
+                return None  # a string of unknown size
             return 0, 0, len(e.value.encode("utf-8", "surrogatepass"))
         if self.is_scalar(e):
             return 0, 0, 0
@@ -389,7 +397,7 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         """Whether ``e`` is statically an INT (or raises): drives the unchecked fast paths."""
         k = e.kind
         if k == "lit":
-            return type(e.value) is int
+            return value_type(e.value) is int
         if k == "var":
             return self.var_is_int(self.lookup(e.name))
         if k == "binary":

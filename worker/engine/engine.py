@@ -14,19 +14,21 @@ import sys
 import time
 import types
 import weakref
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from . import ops
 from .budget import CompileBudget
-from .codecache import compile_text
+from .codecache import compile_text, renamed
 from .compiler import compile_script
 from .errors import EvalError, LimitError, ParseError, RhaiError, ScriptExit, ThrownError
 from .modules import (Module, ModuleResolver, ModuleRuntime, ModuleView, RunModules, bindings,
                       exported_variables, in_module)
-from .parser import parse
+from .lexer import tokenize
+from .parser import parse_tokens
 from .runtime import (Runtime, call_levels, chunk_size, const_fail, from_python, i64, irange,
                       partial_chunk, switch_range, UNSET, eval_out,
                       switch_value, to_python)
+from .shapes import REFUSED, Seen, Shaped, ShapeCache, filled, holed, shape_of
 from .sizes import SIZED
 from .values import INT_MAX, FnPtr
 
@@ -46,6 +48,16 @@ _ids = itertools.count(1)
 _scripts: "weakref.WeakValueDictionary[str, CompiledScript]" = weakref.WeakValueDictionary()
 SAFE_BUILTINS = {"type": type, "len": len, "enumerate": enumerate, "int": int, "list": list,
                  "bool": bool, "str": str, "float": float, "dict": dict, "IndexError": IndexError}
+
+
+class Generated(NamedTuple):
+    """What code generation makes of a script, before CPython's ``compile()``."""
+    python_source: str
+    table: list
+    fn_py: dict
+    consts: dict
+    uses_modules: bool
+    private_fns: frozenset
 
 
 class CompiledScript:
@@ -306,6 +318,7 @@ class Engine:
         self.on_print = on_print or (lambda s: print(s, file=sys.stdout))
         self.on_debug = on_debug or (lambda s: print(s, file=sys.stderr))
         self.host_fns: dict[str, Callable[..., Any]] = {}
+        self.shapes = ShapeCache()  # scripts of one shape compiled once (see shapes.py)
         # ``import`` loads ``.rhai`` files from this folder only; None: no module is found
         self.modules = ModuleResolver(module_dir) if module_dir is not None else None
 
@@ -335,13 +348,14 @@ class Engine:
         budget = CompileBudget(self.limits["max_script_size"], self.limits["max_ast_size"],
                                self.limits["max_functions"], deadline, self.limits["timeout"])
         try:
-            script = parse(source, self.limits["max_expr_depth"], budget)
-            budget.check_deadline()
-            py_source, table, fn_py, consts, uses_modules = compile_script(
-                script, outer_fns,
-                chunk_size(self.limits["max_operations"]), self.limits["max_string_size"],
-                self.limits["max_array_size"], self.limits["max_map_size"], eval_vars)
-            budget.check_deadline()
+            budget.check_source(source)
+            tokens = tokenize(source, self.limits["max_expr_depth"], budget)
+            if outer_fns or eval_vars is not None:  # an ``eval``: compiled in its caller's place
+                parts = self._generate(tokens, budget, outer_fns, eval_vars)
+            else:
+                parts = self._generate_by_shape(tokens, source, budget)
+                if type(parts) is CompiledScript:
+                    return parts
         except RhaiError:
             raise
         except MemoryError:
@@ -352,6 +366,61 @@ class Engine:
         except Exception as exc:  # CompilerBug or worse: an engine bug, still a Rhai error
             raise EvalError(f"Internal compiler error: {type(exc).__name__}: {exc}", 1,
                             1) from None
+        return self._finish(parts, source, budget)
+
+    def _generate(self, tokens: list, budget: CompileBudget, outer_fns: frozenset = frozenset(),
+                  eval_vars: tuple[tuple[str, bool, bool], ...] | None = None) -> Generated:
+        """Parse ``tokens`` and generate their Python (see ``compile``)."""
+        script = parse_tokens(tokens, self.limits["max_expr_depth"], budget)
+        budget.check_deadline()
+        py_source, table, fn_py, consts, uses_modules = compile_script(
+            script, outer_fns,
+            chunk_size(self.limits["max_operations"]), self.limits["max_string_size"],
+            self.limits["max_array_size"], self.limits["max_map_size"], eval_vars)
+        budget.check_deadline()
+        private = frozenset(key for key, fn in script.fns.items() if fn.private)
+        return Generated(py_source, table, fn_py, consts, uses_modules, private)
+
+    def _generate_by_shape(self, tokens: list, source: str, budget: CompileBudget
+                           ) -> "Generated | CompiledScript":
+        """The generated Python of ``tokens``, or the script compiled already when its shape
+        was (see shapes.py): the first script of a shape is compiled with its values, the
+        next one with other values compiles the shape with holes for them, and every later
+        one only fills the holes."""
+        key, values = shape_of(tokens)
+        if not values:  # no literal to vary: the text is the shape
+            return self._generate(tokens, budget)
+        entry = self.shapes.get(key)
+        if type(entry) is Shaped:
+            return self._instantiate(entry.compiled, values, source)
+        if type(entry) is Seen and entry.values != values:
+            trial = budget.fork()
+            try:
+                template = self._finish(self._generate(holed(tokens), trial), "", trial)
+            except Exception:  # NeedsValue: the compile used a literal's value
+                self.shapes.put(key, REFUSED)
+            else:
+                self.shapes.put(key, Shaped(template))
+                return self._instantiate(template, values, source)
+        elif entry is None:
+            self.shapes.put(key, Seen(values))
+        return self._generate(tokens, budget)
+
+    def _instantiate(self, template: CompiledScript, values: list, source: str
+                     ) -> CompiledScript:
+        """The script ``source`` of ``template``'s shape: its code (under a file name of its
+        own, for ``locate``) with its literal ``values`` in the holes of the constants."""
+        filename = f"<rhai-{next(_ids)}>"
+        compiled = CompiledScript(renamed(template.code, filename), template.table,
+                                  template.fn_py, filled(template.consts, values), filename,
+                                  template.python_source, source, self.settings,
+                                  template.uses_modules, template.private_fns)
+        _scripts[filename] = compiled
+        return compiled
+
+    def _finish(self, parts: Generated, source: str, budget: CompileBudget) -> CompiledScript:
+        """The ``CompiledScript`` of generated Python ``parts`` (CPython's ``compile()``)."""
+        py_source, table, fn_py, consts, uses_modules, private = parts
         filename = f"<rhai-{next(_ids)}>"
         try:
             code = compile_text(py_source, filename)
@@ -363,7 +432,6 @@ class Engine:
         except MemoryError:
             raise out_of_memory() from None
         budget.check_deadline()
-        private = frozenset(key for key, fn in script.fns.items() if fn.private)
         compiled = CompiledScript(code, table, fn_py, consts, filename, py_source, source,
                                   self.settings, uses_modules, private)
         _scripts[filename] = compiled

@@ -14,6 +14,7 @@ from .nodes import (ArrayLit, Assign, Binary, Block, Break, Call, Closure, Conti
                     ExprStmt, FnDef, For, GlobalConst, If, Import, Index, Interp, Let, Lit, Loop,
                     MapLit, MethodCall, Node, Prop, QualifiedCall, QualifiedVar, RangeCase, Return,
                     Script, Switch, This, Throw, Try, Unary, Variable, While)
+from .shapes import is_hole, value_type
 from .values import INT_MAX, INT_MIN, Char
 
 # Rhai's binary operator precedences (higher binds tighter); ** is right-associative.
@@ -290,15 +291,15 @@ class Parser:
                     raise ParseError(f"Invalid number: '{nxt.radix}'", t.line, t.col,
                                      kind="MalformedNumber")
                 self.next()
-                value = INT_MIN if nxt.kind == "int" and nxt.value == INT_MAX + 1 else -nxt.value
+                value = INT_MIN if nxt.kind == "int" and not is_hole(nxt.value) and \
+                    nxt.value == INT_MAX + 1 else -nxt.value
                 return self.postfix(Lit(t.line, t.col, value=value))
             self.enter()
             operand = self.unary()
             self.depth -= 1
-            if t.value == "-" and operand.kind == "lit" and type(operand.value) in (int, float):
-                return Lit(t.line, t.col, value=-operand.value)
-            if t.value == "+" and operand.kind == "lit" and type(operand.value) in (int, float):
-                return operand
+            if t.value in ("-", "+") and operand.kind == "lit" and \
+                    value_type(operand.value) in (int, float):
+                return Lit(t.line, t.col, value=-operand.value) if t.value == "-" else operand
             return Unary(t.line, t.col, op=t.value, e=operand)
         return self.postfix(self.primary())
 
@@ -381,8 +382,8 @@ class Parser:
         k, v = t.kind, t.value
         L, C = t.line, t.col
         if k in ("int", "float", "str", "char"):
-            if k == "int" and v > INT_MAX:  # 2^63 without a minus is too large for i64: a
-                v = float(v)                # FLOAT, as Rhai's tokenizer makes it
+            if k == "int" and not is_hole(v) and v > INT_MAX:  # 2^63 without a minus is
+                v = float(v)  # too large for i64: a FLOAT, as Rhai's tokenizer makes it
             return Lit(L, C, value=v)
         if k == "interp":
             parts: list[Any] = []
@@ -647,7 +648,7 @@ class Parser:
                 for p in patterns:  # Rhai (src/parser.rs): no numeric case after a range
                     if p.kind == "range":
                         has_range = has_range or not _empty_range(p)
-                    elif has_range and type(p.value) in (int, float):
+                    elif has_range and value_type(p.value) in (int, float):
                         raise ParseError("Numeric switch case cannot follow a range case",
                                          p.line, p.col,
                                          kind="WrongSwitchIntegerCase")
@@ -680,8 +681,8 @@ class Parser:
         t = self.tok
         e = self.expr(131)  # above comparison: literals and ranges only
         if e.kind == "binary" and e.op in ("..", "..=") and e.l.kind == "lit" and \
-                e.r is not None and e.r.kind == "lit" and type(e.l.value) is int and \
-                type(e.r.value) is int:
+                e.r is not None and e.r.kind == "lit" and value_type(e.l.value) is int and \
+                value_type(e.r.value) is int:
             return RangeCase(t.line, t.col, start=e.l.value, end=e.r.value,
                         inclusive=e.op == "..=")
         if e.kind != "lit":
@@ -702,7 +703,7 @@ def refuse_constant(e: Node, expected: str, mismatches: frozenset) -> None:
     """Rhai's ``ensure_bool_expr`` / ``ensure_iterable``: a constant that can never be what the
     statement needs is a ``MismatchedType`` parse error."""
     if e.kind == "lit":
-        found = _CONSTANT_TYPES.get(type(e.value))
+        found = _CONSTANT_TYPES.get(value_type(e.value))
     else:
         found = {"interp": "a string", "array": "an array", "map": "an object map"}.get(e.kind)
     if found in mismatches:
@@ -765,8 +766,8 @@ def check_lhs(expr: Node, op: Token) -> None:
 def check_index(obj: Node, idx: Node, t: Token) -> None:
     """Rhai rejects obviously wrong index types on literal arrays and maps at parse time."""
     bad = False
-    if obj.kind == "array" or (obj.kind == "lit" and type(obj.value) is str):
-        if idx.kind == "lit" and type(idx.value) is not int:
+    if obj.kind == "array" or (obj.kind == "lit" and value_type(obj.value) is str):
+        if idx.kind == "lit" and value_type(idx.value) is not int:
             bad = True
         if idx.kind == "binary" and idx.op in ("&&", "||", "==", "!=", "<", ">", "<=", ">=",
                                                "in", "!in"):
@@ -774,7 +775,7 @@ def check_index(obj: Node, idx: Node, t: Token) -> None:
         if idx.kind == "map" or idx.kind == "interp" or idx.kind == "unary" and idx.op == "!":
             bad = True
     elif obj.kind == "map":
-        if idx.kind == "lit" and type(idx.value) is not str or idx.kind == "array":
+        if idx.kind == "lit" and value_type(idx.value) is not str or idx.kind == "array":
             bad = True
     if bad:
         raise ParseError("Invalid index type", t.line, t.col, kind="MalformedIndexExpr")
@@ -784,5 +785,10 @@ def parse(src: str, max_expr_depth: int = 64, budget: CompileBudget | None = Non
     """Parse a whole script within ``budget`` (source size, tokens, functions, deadline)."""
     budget = budget or CompileBudget()
     budget.check_source(src)
-    tokens = tokenize(src, max_expr_depth, budget)
+    return parse_tokens(tokenize(src, max_expr_depth, budget), max_expr_depth, budget)
+
+
+def parse_tokens(tokens: list[Token], max_expr_depth: int = 64,
+                 budget: CompileBudget | None = None) -> Script:
+    """Parse a whole script from its tokens (already counted against ``budget``)."""
     return Parser(tokens, max_expr_depth, budget).parse_script()

@@ -1,0 +1,203 @@
+"""Scripts of one shape compiled once: the literals become holes the compiler cannot look into.
+
+Clients fill templates: ``transfer("0x…", 100)``, ``let seed = 42; …``. Such scripts have the
+same tokens but for the values of their number and string literals: the same *shape*. Parsing
+and generating code for each is most of the cost of a new small script, so from the second
+script of a shape on (with other values than the first), the engine compiles the shape once
+with every such literal replaced by a ``Hole`` and then only fills the holes (see
+``Engine.compile``).
+
+Why this is safe by construction: a ``Hole`` knows its type (the shape's key includes every
+literal's kind and every token's position) but refuses every operation that would read its
+value — comparison, arithmetic, hashing, truth, ``repr``/``str``/``format``, ``len``,
+conversion — with ``NeedsValue``. The parser and the compiler ask a literal's type only through
+``value_type``. So a compile of the holed tokens that succeeds produced its code, tables and
+constants without using any literal's value: the result is the same for every script of the
+shape, and each hole reaches the generated code only as a name in the constants table, filled
+with the script's own value. A compile that needed a value (a ``switch`` case table, a bound
+taken from a literal, a string literal's size checked at compile time) fails with
+``NeedsValue`` and the shape is compiled script by script as before. Only plain decimal INT,
+FLOAT and string literals become holes: a radix number, the INT ``2^63`` (valid only after a
+minus), a map's quoted property name and characters stay in the key by value. Leaving a
+literal in the key is always safe; only what becomes a hole needs the argument above.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any, NoReturn
+
+from .lexer import Token
+from .values import INT_MAX
+
+HOLE_KINDS = {"int": int, "float": float, "str": str}
+"""Token kinds whose literals become holes, and the type of their values."""
+MAX_SHAPES = 128
+"""Shapes an engine keeps (the least recently used goes first)."""
+
+
+class NeedsValue(Exception):
+    """The compiler tried to use a hole's value: this shape must be compiled per script."""
+
+
+class Hole:
+    """A literal of known type whose value the compiler must not see: slot ``slot`` of the
+    script's literal values, negated when ``negated`` (the parser folds ``-2`` into one
+    literal). Every operation that would read the value raises ``NeedsValue``."""
+
+    __slots__ = ("slot", "type", "negated")
+
+    def __init__(self, slot: int, value_type: type, negated: bool = False) -> None:
+        self.slot, self.type, self.negated = slot, value_type, negated
+
+    def __neg__(self) -> "Hole":
+        if self.type is str:
+            refuse()
+        return Hole(self.slot, self.type, not self.negated)
+
+    def value_in(self, values: list) -> Any:
+        """This hole's value among a script's literal ``values``."""
+        value = values[self.slot]
+        return -value if self.negated else value
+
+
+def refuse(*_args: Any) -> NoReturn:
+    raise NeedsValue("a literal's value was needed to compile this script's shape")
+
+
+for _name in ("eq", "ne", "lt", "le", "gt", "ge", "hash", "bool", "repr", "str", "format",
+              "bytes", "len", "iter", "contains", "getitem", "index", "int", "float",
+              "complex", "round", "trunc", "floor", "ceil", "pos", "abs", "invert", "add",
+              "radd", "sub", "rsub", "mul", "rmul", "truediv", "rtruediv", "floordiv",
+              "rfloordiv", "mod", "rmod", "divmod", "rdivmod", "pow", "rpow", "lshift",
+              "rlshift", "rshift", "rrshift", "and", "rand", "or", "ror", "xor", "rxor",
+              "reduce", "reduce_ex", "copy", "deepcopy"):
+    setattr(Hole, f"__{_name}__", refuse)
+
+
+def value_type(value: Any) -> type:
+    """The type of a literal's value, a hole's included: the only way the parser and the
+    compiler may look at a literal (``type(value)`` would tell a hole from a number)."""
+    return value.type if type(value) is Hole else type(value)
+
+
+def is_hole(value: Any) -> bool:
+    """Whether ``value`` is a hole (the compiler then makes no use of its value)."""
+    return type(value) is Hole
+
+
+_HOLE = ("hole",)  # a literal's place in a shape's key
+
+
+def shape_of(tokens: list[Token]) -> tuple[tuple, list]:
+    """A script's shape (a hashable key: every token's kind, value and position, a hole's
+    value left out) and its literal values in slot order (depth first, as ``holed`` numbers
+    them)."""
+    key: list = []
+    values: list = []
+    _walk(tokens, key, values, None)
+    return tuple(key), values
+
+
+def holed(tokens: list[Token]) -> list[Token]:
+    """A copy of ``tokens`` with each literal that is a hole in its shape replaced by a
+    ``Hole`` (numbered as ``shape_of`` numbers the values)."""
+    out: list[Token] = []
+    _walk(tokens, [], [], out)
+    return out
+
+
+def _walk(tokens: list[Token], key: list, values: list, out: list | None) -> None:
+    """``shape_of`` and ``holed`` in one pass (``out`` None: no copy). The rule for holes: an
+    INT, FLOAT or string literal, but not a radix INT, the INT ``2^63`` or a string followed
+    by ``:`` (a map's property name, checked for duplicates while parsing)."""
+    add = key.extend
+    last = len(tokens) - 1
+    for i, t in enumerate(tokens):
+        kind = t.kind
+        if kind in HOLE_KINDS and t.radix is None and (kind != "int" or t.value <= INT_MAX) \
+                and not (kind == "str" and i < last and tokens[i + 1].kind == "op"
+                         and tokens[i + 1].value == ":"):
+            add((kind, _HOLE, t.line, t.col))
+            if out is not None:
+                out.append(Token(kind, Hole(len(values), HOLE_KINDS[kind]), t.line, t.col))
+            values.append(t.value)
+        elif kind == "interp":
+            parts: list = []
+            copies: list = []
+            for part in t.value:
+                if type(part) is str:
+                    parts.append(part)
+                    copies.append(part)
+                else:
+                    inner: list = []
+                    inner_out: list | None = None if out is None else []
+                    _walk(part, inner, values, inner_out)
+                    parts.append(tuple(inner))
+                    copies.append(inner_out)
+            add(("interp", tuple(parts), t.line, t.col))
+            if out is not None:
+                out.append(Token("interp", copies, t.line, t.col))
+        else:
+            add((kind, t.value if t.radix is None else (t.value, t.radix), t.line, t.col))
+            if out is not None:
+                out.append(t)
+
+
+class Seen:
+    """A shape met once, compiled with its values (kept: a second script of it with the same
+    values, the same text, gains nothing from a shape compile)."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: list) -> None:
+        self.values = values
+
+
+class Shaped:
+    """A shape compiled with holes: ``compiled`` is the engine's template for its scripts."""
+
+    __slots__ = ("compiled",)
+
+    def __init__(self, compiled: Any) -> None:
+        self.compiled = compiled
+
+
+def filled(consts: dict[str, Any], values: list) -> dict[str, Any]:
+    """A shape's constants table with each hole replaced by its value among ``values``."""
+    return {name: value.value_in(values) if type(value) is Hole else value
+            for name, value in consts.items()}
+
+
+REFUSED = "refused"
+"""A shape whose compile needs its literals' values: each script of it is compiled alone."""
+
+
+class ShapeCache:
+    """An engine's shapes: key -> ``Seen``, ``REFUSED`` or what the engine compiled from the
+    holed tokens (least recently used first; thread-safe)."""
+
+    def __init__(self, size: int = MAX_SHAPES) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> Any:
+        """The entry for ``key``, or None."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: tuple, entry: Any) -> None:
+        with self._lock:
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            if len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every shape (benchmarks measure compiling from scratch with it)."""
+        with self._lock:
+            self._entries.clear()
