@@ -18,7 +18,7 @@ from typing import Any, Callable, NamedTuple
 
 from . import ops
 from .budget import CompileBudget
-from .codecache import compile_text, renamed
+from .codecache import compile_text
 from .compiler import compile_script
 from .errors import EvalError, LimitError, ParseError, RhaiError, ScriptExit, ThrownError
 from .modules import (Module, ModuleResolver, ModuleRuntime, ModuleView, RunModules, bindings,
@@ -65,7 +65,8 @@ class CompiledScript:
 
     def __init__(self, code: Any, table: list, fn_py: dict, consts: dict, filename: str,
                  python_source: str, source: str, settings: tuple,
-                 uses_modules: bool = False, private_fns: frozenset = frozenset()) -> None:
+                 uses_modules: bool = False, private_fns: frozenset = frozenset(),
+                 shape: "CompiledScript | None" = None) -> None:
         self.code = code
         self.uses_modules = uses_modules  # imports, exports or ``m::`` (see modules.py)
         self.private_fns = private_fns  # (name, arity) of ``private fn``s: never exported
@@ -79,6 +80,12 @@ class CompiledScript:
         # engine -> prepared runs of this script that ended and were reset, for its next runs
         # (see ``Engine.eval``); they go when the script goes (nothing in them refers to it)
         self.idle: dict[Engine, collections.deque[tuple[dict, Runtime]]] = {}
+        # for a script filled in from its shape's template (see shapes.py): the template,
+        # whose code, file name (for ``locate``) and prepared runs it shares; a run taken
+        # from them gets this script's constants
+        self.shape = shape
+        if shape is not None:
+            self.idle = shape.idle
 
 
 def locate(exc: BaseException) -> tuple[int, int]:
@@ -408,15 +415,12 @@ class Engine:
 
     def _instantiate(self, template: CompiledScript, values: list, source: str
                      ) -> CompiledScript:
-        """The script ``source`` of ``template``'s shape: its code (under a file name of its
-        own, for ``locate``) with its literal ``values`` in the holes of the constants."""
-        filename = f"<rhai-{next(_ids)}>"
-        compiled = CompiledScript(renamed(template.code, filename), template.table,
-                                  template.fn_py, filled(template.consts, values), filename,
-                                  template.python_source, source, self.settings,
-                                  template.uses_modules, template.private_fns)
-        _scripts[filename] = compiled
-        return compiled
+        """The script ``source`` of ``template``'s shape: the template's code with the
+        script's literal ``values`` in the holes of the constants."""
+        return CompiledScript(template.code, template.table, template.fn_py,
+                              filled(template.consts, values), template.filename,
+                              template.python_source, source, self.settings,
+                              template.uses_modules, template.private_fns, template)
 
     def _finish(self, parts: Generated, source: str, budget: CompileBudget) -> CompiledScript:
         """The ``CompiledScript`` of generated Python ``parts`` (CPython's ``compile()``)."""
@@ -480,9 +484,12 @@ class Engine:
         """An idle prepared run of ``compiled``, taken out so no other run can have it; None
         when there is none (a re-entrant or concurrent run then has a new one built)."""
         try:
-            return compiled.idle[self].pop()  # atomic, as ``append``: threads need no lock
+            run = compiled.idle[self].pop()  # atomic, as ``append``: threads need no lock
         except (KeyError, IndexError):  # none kept yet, or another thread took the last one
             return None
+        if compiled.shape is not None:  # the run may have been another script's of the shape
+            run[0].update(compiled.consts)
+        return run
 
     def _give_back(self, compiled: CompiledScript, ns: dict, rt: Runtime) -> None:
         """Keep the run that just ended, reset, for a next run of ``compiled`` (at most
