@@ -184,6 +184,23 @@ def test_interpolation() -> None:
     assert kinds_values("``") == [("interp", [])]
 
 
+def test_interpolated_names_and_their_end() -> None:
+    """``${name}`` (read without a nested scan) gives the tokens any ``${...}`` gives: the
+    name or keyword where it stands, then ``eof`` at the ``}``."""
+    tokens = tokenize("`${a}${ true }\n${\tb_1  }${c }`")
+    assert [[(t.kind, t.value, t.line, t.col) for t in part] for part in tokens[0].value
+            if not isinstance(part, str)] == [
+        [("ident", "a", 1, 4), ("eof", None, 1, 5)],
+        [("kw", "true", 1, 9), ("eof", None, 1, 14)],
+        [("ident", "b_1", 2, 4), ("eof", None, 2, 9)],
+        [("ident", "c", 2, 12), ("eof", None, 2, 14)]]
+    budget = CompileBudget(max_ast_size=4)
+    tokenize("`${a}${b}${c}`", 64, budget)
+    assert budget.tokens == 4  # the back-tick string and its three names
+    with pytest.raises(LimitError):
+        tokenize("`${a}${b}${c}${d}`", 64, CompileBudget(max_ast_size=4))
+
+
 @pytest.mark.parametrize("src, max_depth, expected", [
     ("`abc", 64, ("UnterminatedString", "Unterminated string literal", 1, 1)),
     ("x `a${1 + ", 64, ("MissingRightBrace", "Unterminated string interpolation", 1, 11)),

@@ -104,18 +104,19 @@ class Frame:
 
     def lookup(self, name: str) -> Var | None:
         """The variable ``name`` as declared here or in the nearest enclosing frame."""
-        return self.outwards("symbols", name)
+        frame: Frame | None = self
+        while frame is not None:
+            var = frame.symbols.get(name)
+            if var is not None:
+                return var
+            frame = frame.parent
+        return None
 
     def lookup_module(self, alias: str) -> str | None:
         """The Python local of the module imported as ``alias`` here or further out."""
-        return self.outwards("modules", alias)
-
-    def outwards(self, table: str, key: str) -> Any:
-        """``key`` in this frame's ``table`` (``symbols`` or ``modules``), else in the nearest
-        enclosing frame's that has it; None when no frame has it."""
         frame: Frame | None = self
         while frame is not None:
-            found = getattr(frame, table).get(key)
+            found = frame.modules.get(alias)
             if found is not None:
                 return found
             frame = frame.parent
