@@ -15,7 +15,8 @@ from rhai_compare import typed
 from test_engine_rhai_differential import Generator
 from worker.engine import Engine, RhaiError
 from worker.engine.lexer import tokenize
-from worker.engine.shapes import REFUSED, Hole, NeedsValue, Seen, Shaped, shape_of
+from worker.engine.shapes import (MAX_SHAPES, MAX_SOURCE_CHARS, REFUSED, Hole, NeedsValue, Seen,
+                                  Shaped, shape_of)
 
 ENGINE_DIR = Path(__file__).resolve().parent.parent / "worker" / "engine"
 LIMITS = dict(max_operations=200_000, max_string_size=64, max_array_size=50, max_map_size=50,
@@ -172,6 +173,20 @@ def test_errors_report_each_scripts_own_position_and_values():
             assert got[0] == ("ok", json.dumps(typed(f"{10 // int(divisor)}{divisor}")))
     key, _ = shape_of(tokenize(source))
     assert type(recorder.engine.shapes.get(key)) is Shaped
+
+
+def test_the_shapes_kept_are_bounded_in_number_and_size():
+    """The cache holds generated code: long scripts are not kept, and at most MAX_SHAPES
+    shapes are, whatever a client sends."""
+    engine = Engine()
+    padding = " " * MAX_SOURCE_CHARS
+    for value in range(3):
+        assert engine.eval(f"let x = {value};{padding}x") == value
+    assert len(engine.shapes) == 0
+    for width in range(MAX_SHAPES + 20):  # each a shape of its own: x's value, then spaces
+        source = f"let x = 1;{' ' * width}x"
+        assert engine.eval(source) == 1 and engine.eval(source.replace("1", "2")) == 2
+    assert len(engine.shapes) == MAX_SHAPES
 
 
 def test_a_shape_that_needs_its_values_is_compiled_script_by_script():

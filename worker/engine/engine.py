@@ -28,7 +28,8 @@ from .parser import parse_tokens
 from .runtime import (Runtime, call_levels, chunk_size, const_fail, from_python, i64, irange,
                       partial_chunk, switch_range, UNSET, eval_out,
                       switch_value, to_python)
-from .shapes import REFUSED, Seen, Shaped, ShapeCache, filled, holed, shape_of
+from .shapes import (MAX_SOURCE_CHARS, REFUSED, Seen, Shaped, ShapeCache, filled, holed,
+                     shape_of)
 from .sizes import SIZED
 from .values import INT_MAX, FnPtr
 
@@ -394,13 +395,16 @@ class Engine:
         was (see shapes.py): the first script of a shape is compiled with its values, the
         next one with other values compiles the shape with holes for them, and every later
         one only fills the holes."""
+        if len(source) > MAX_SOURCE_CHARS:
+            return self._generate(tokens, budget)
         key, values = shape_of(tokens)
         if not values:  # no literal to vary: the text is the shape
             return self._generate(tokens, budget)
         entry = self.shapes.get(key)
         if type(entry) is Shaped:
             return self._instantiate(entry.compiled, values, source)
-        if type(entry) is Seen and entry.values != values:
+        values_hash = hash(tuple(values))
+        if type(entry) is Seen and entry.values_hash != values_hash:
             trial = budget.fork()
             try:
                 template = self._finish(self._generate(holed(tokens), trial), "", trial)
@@ -410,7 +414,7 @@ class Engine:
                 self.shapes.put(key, Shaped(template))
                 return self._instantiate(template, values, source)
         elif entry is None:
-            self.shapes.put(key, Seen(values))
+            self.shapes.put(key, Seen(values_hash))
         return self._generate(tokens, budget)
 
     def _instantiate(self, template: CompiledScript, values: list, source: str

@@ -34,6 +34,9 @@ HOLE_KINDS = {"int": int, "float": float, "str": str}
 """Token kinds whose literals become holes, and the type of their values."""
 MAX_SHAPES = 128
 """Shapes an engine keeps (the least recently used goes first)."""
+MAX_SOURCE_CHARS = 4096
+"""Longer scripts are compiled alone: a shape keeps its generated Python (about ten times the
+source), so this bounds what the cache can hold (a few MB) whatever scripts it is sent."""
 
 
 class NeedsValue(Exception):
@@ -145,13 +148,14 @@ def _walk(tokens: list[Token], key: list, values: list, out: list | None) -> Non
 
 
 class Seen:
-    """A shape met once, compiled with its values (kept: a second script of it with the same
-    values, the same text, gains nothing from a shape compile)."""
+    """A shape met once, compiled with its values; ``values_hash`` tells a second script of it
+    with the same values (the same text, which gains nothing from a shape compile) without
+    keeping the values."""
 
-    __slots__ = ("values",)
+    __slots__ = ("values_hash",)
 
-    def __init__(self, values: list) -> None:
-        self.values = values
+    def __init__(self, values_hash: int | None) -> None:
+        self.values_hash = values_hash
 
 
 class Shaped:
@@ -196,6 +200,9 @@ class ShapeCache:
             self._entries.move_to_end(key)
             if len(self._entries) > self.size:
                 self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def clear(self) -> None:
         """Forget every shape (benchmarks measure compiling from scratch with it)."""
