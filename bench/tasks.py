@@ -32,12 +32,13 @@ let total_{seed} = 0;
 for i in 0..10 {{ total_{seed} += i * seed % 7; }}
 `task ${{seed}}: ${{total_{seed}}}`"""
 """The same script with ``seed`` in a variable's name too: a new shape for every seed, so no
-compiled code can be shared between two tasks (see worker/engine/codecache.py)."""
+compiled code can be shared between two tasks (see worker/engine/shapes.py)."""
 REPEATED_SEED = 7
 WORKLOADS = ("repeated", "distinct", "novel", "mix")
 """repeated: one script text over and over (compiled once, then cached); distinct: every task a
-new text of one shape (each compiled; the CPython code of the shape is shared); novel: every
-task a new shape (each compiled from scratch); mix: repeated and distinct alternating."""
+new text of one shape (from the third on, lexed and filled into the shape's code, see
+worker/engine/shapes.py); novel: every task a new shape (each compiled from scratch); mix:
+repeated and distinct alternating."""
 REPLY_TIMEOUT = 30.0
 WARMUP_TASKS = 5
 RELAY_OUTPUT = "relayed"
