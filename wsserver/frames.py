@@ -2,10 +2,10 @@
 
 Why: Tornado's reader asks its stream for each frame in three reads (header, mask, payload),
 each a future and a coroutine step, and between two messages it stops and restarts watching
-the socket (two ``epoll_ctl`` calls) and allocates two 64 KiB buffers. Under the plays
-benchmark that was about a third of the server's CPU per play, and the echo baseline pays it
-too. ``CircleProtocol`` takes whatever bytes have arrived in one read and cuts every complete
-frame out of them itself; between messages the socket stays watched.
+the socket (two ``epoll_ctl`` calls). Under the plays benchmark its reading was about a third
+of the server's time per play in a profile, and the echo baseline pays it too.
+``CircleProtocol`` takes whatever bytes have arrived in one read and cuts every complete frame
+out of them itself; between messages the socket stays watched.
 
 The frames are judged exactly as Tornado's ``WebSocketProtocol13._receive_frame`` judges them
 (same aborts, the same 1009 close for a message over the size limit, announced before its
