@@ -61,6 +61,26 @@ def test_reply_round_trips_through_json() -> None:
     assert result.ok
 
 
+def test_reply_text_is_what_json_dumps_writes() -> None:
+    """Other Circles components read the reply queue: its text stays json.dumps' (ASCII-escaped,
+    ", " and ": " separators), whatever the output holds."""
+    output = 'ü \u2028 \x00 \U0001f600 "q" \\ \n'
+    result = protocol.error_result("t3", "boom\tthere", output)
+    assert protocol.encode_reply(result) == json.dumps(
+        {"task_id": "t3", "status": "error", "output": output, "error": "boom\tthere"})
+
+
+@pytest.mark.parametrize("raw", [' {"task_id": "t", "status": "completed"}\n',
+                                 '\t{"task_id": "t", "status": "completed"}'])
+def test_decode_reply_accepts_whitespace_around_the_object(raw: str) -> None:
+    assert protocol.decode_reply(raw) == protocol.TaskResult("t", "completed")
+
+
+def test_decode_reply_refuses_data_after_the_object() -> None:
+    with pytest.raises(ValueError):
+        protocol.decode_reply('{"task_id": "t", "status": "completed"} {}')
+
+
 def test_error_reply_is_not_ok() -> None:
     result = protocol.error_result("t2", "boom (line 1, position 3)")
     decoded = protocol.decode_reply(protocol.encode_reply(result))

@@ -82,6 +82,12 @@ def test_resident_size_is_read_from_proc() -> None:
     assert 1 * MIB < memory.resident_bytes() < 100_000 * MIB
 
 
+def test_peak_resident_size_is_never_below_the_resident_size() -> None:
+    grown = bytearray(16 * MIB)
+    assert memory.peak_resident_bytes() >= memory.resident_bytes() > 16 * MIB
+    del grown
+
+
 def test_resident_size_follows_the_process_as_it_grows() -> None:
     """The file stays open between reads; each read still sees the size of the moment."""
     before = memory.resident_bytes()

@@ -258,7 +258,9 @@ class Worker:
         worker still holds more than its share of the limit."""
         if self._out_of_memory:
             self._recycle(f"a script ran out of memory (limit {self.config.max_memory_mb} MiB)")
-        elif self.config.max_memory_mb:
+        elif self.config.max_memory_mb and memory.over_recycle_threshold(
+                memory.peak_resident_bytes(), self.config.max_memory_mb):
+            # Only then can the resident size be over: the peak (cheap) bounds it from above.
             rss = memory.resident_bytes()
             if memory.over_recycle_threshold(rss, self.config.max_memory_mb):
                 self._recycle(f"its resident memory is {rss // memory.MIB} MiB after a task, "
