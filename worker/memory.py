@@ -44,9 +44,14 @@ def resident_bytes() -> int:
     return int(os.pread(_statm[1], 256, 0).split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+PEAK_LAG = 1 * MIB
+"""How far the kernel's peak (``ru_maxrss``) may trail ``resident_bytes()``: its counters are
+updated lazily (seen here: up to about 200 KB behind)."""
+
+
 def peak_resident_bytes() -> int:
-    """The most this process has ever had resident (``ru_maxrss``), in bytes: never less than
-    ``resident_bytes()``, and a sixth of its cost (one ``getrusage``, no /proc read)."""
+    """The most this process has had resident (``ru_maxrss``), in bytes: at most ``PEAK_LAG``
+    below ``resident_bytes()``, and a sixth of its cost (one ``getrusage``, no /proc read)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 

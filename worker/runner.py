@@ -259,7 +259,7 @@ class Worker:
         if self._out_of_memory:
             self._recycle(f"a script ran out of memory (limit {self.config.max_memory_mb} MiB)")
         elif self.config.max_memory_mb and memory.over_recycle_threshold(
-                memory.peak_resident_bytes(), self.config.max_memory_mb):
+                memory.peak_resident_bytes() + memory.PEAK_LAG, self.config.max_memory_mb):
             # Only then can the resident size be over: the peak (cheap) bounds it from above.
             rss = memory.resident_bytes()
             if memory.over_recycle_threshold(rss, self.config.max_memory_mb):
