@@ -2,6 +2,7 @@
 coincurve (independent implementations)."""
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 
@@ -111,11 +112,33 @@ def test_keccak256_is_ethereums_hash() -> None:
     assert identity.keccak256(b"a" * 300) == keccak.new(digest_bits=256, data=b"a" * 300).digest()
 
 
-def test_keccak256_runs_without_cffi_and_leaves_it_importable() -> None:
-    # pycryptodome on cffi would parse its C declarations with pycparser (~1.3 MB in the server)
+def test_keccak256_calls_the_c_code_without_pycryptodomes_python_modules() -> None:
     code = ("import sys\n"
+            "from worker import keccak\n"
             "from worker.identity import keccak256\n"
             "keccak256(b'circle')\n"
+            "print(keccak.backend().split()[0], 'cffi' in sys.modules, 'platform' in sys.modules,"
+            " any(name.split('.')[0] == 'Crypto' for name in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == ["pycryptodome's", "False", "False", "False"]
+
+
+def test_keccak256_through_the_c_code_and_pycryptodomes_api_agree() -> None:
+    from worker import keccak as ours
+
+    rng = random.Random(12)
+    for size in [0, 1, 31, 32, 135, 136, 137, 271, 272, 1000, *rng.sample(range(2000), 20)]:
+        data = rng.randbytes(size)
+        assert ours.keccak256(data) == ours.pycryptodome_keccak256(data) == keccak.new(
+            digest_bits=256, data=data).digest()
+
+
+def test_the_pycryptodome_fallback_runs_without_cffi_and_leaves_it_importable() -> None:
+    # pycryptodome on cffi would parse its C declarations with pycparser (~1.3 MB in the server)
+    code = ("import sys\n"
+            "from worker.keccak import pycryptodome_keccak256\n"
+            "pycryptodome_keccak256(b'circle')\n"
             "from Crypto.Util import _raw_api\n"
             "print(_raw_api.backend, 'pycparser' in sys.modules, 'cffi' in sys.modules)\n"
             "import importlib.util\n"

@@ -6,15 +6,24 @@ process (its memory backstop, ``--max-memory-mb``): supervisord's autorestart st
 """
 from __future__ import annotations
 
-import logging
-import os
-import signal
-import sqlite3
-import sys
-from typing import Sequence
+from worker.optional import deferred
 
-from worker.config import parse_args
-from worker.memory import cap_data_memory
+# Two standard modules the worker's libraries import at load but it uses only on rare paths,
+# loaded at their first use instead (-1.1 MB of resident memory, see docs/BENCHMARKS.md):
+# ``inspect`` (with ``ast`` and ``dis``; dataclasses use it only to write a docstring for a class
+# that has none, and every class in the worker has one) and ``traceback`` (with ``linecache`` and
+# ``tokenize``; logging uses it only to format an exception or a stack). Before the imports below.
+deferred("inspect", "traceback")
+
+import logging  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import sqlite3  # noqa: E402
+import sys  # noqa: E402
+from typing import Sequence  # noqa: E402
+
+from worker.config import parse_args  # noqa: E402
+from worker.memory import cap_data_memory  # noqa: E402
 
 log = logging.getLogger("worker")
 

@@ -1,17 +1,15 @@
 """The one home for what a circle identity looks like: secp256k1 public keys and Ethereum addresses.
 
-Pure Python (big-integer arithmetic for the on-curve check; pycryptodome's keccak, loaded on first
+Pure Python (big-integer arithmetic for the on-curve check; ``worker.keccak``, loaded on first
 use, for addresses and the server's login hashes): no coincurve here, so circlesctl and the worker
 validate keys without loading signature code.
 Every ValueError names the value at fault, cut to a short excerpt.
 """
 from __future__ import annotations
 
-import functools
 import re
-from types import ModuleType
 
-from worker.optional import without
+from worker.keccak import keccak256
 
 FIELD_PRIME = 2**256 - 2**32 - 977
 """p of secp256k1: points satisfy y^2 = x^3 + 7 (mod p)."""
@@ -81,30 +79,6 @@ def parse_public_key(text: str) -> str:
     """
     x, y = _point(text)
     return f"{2 + y % 2:02x}{x:064x}"
-
-
-def keccak256(data: bytes) -> bytes:
-    """Ethereum's keccak256 of ``data`` (the original Keccak padding, not SHA3-256's)."""
-    return _keccak_module().new(digest_bits=256, data=data).digest()
-
-
-@functools.cache
-def _keccak_module() -> ModuleType:
-    """pycryptodome's keccak, imported at first use (key checks never need it), on ctypes.
-
-    pycryptodome calls its C code through cffi when ``import cffi`` works and through ctypes
-    otherwise (its documented fallback). cffi is no dependency of this project: an install has it
-    only when another package brought it (here ``cryptography``), and then pycryptodome parses its
-    C declarations with pycparser at import: the WebSocket server's first login then costs
-    1.5 MB of RSS and 21 ms of CPU, against 0.54 MB and 4 ms on ctypes (ctypes included). So
-    cffi is hidden while pycryptodome picks its backend: every install takes the ctypes path, as
-    a clean ``pip install .`` does. A program that loaded pycryptodome earlier keeps the backend
-    it chose.
-    """
-    with without("cffi"):
-        from Crypto.Hash import keccak
-
-    return keccak
 
 
 def address_of(public_key_hex: str) -> str:

@@ -1,6 +1,7 @@
 """Signature-based login: Ethereum ``personal_sign`` (EIP-191) over a server-issued nonce.
 
-Pure functions for hashing, signing and key recovery (low-s signatures only, EIP-2), plus
+Pure functions for hashing, signing (coincurve, for clients and tools) and key recovery (the
+server's side, ``wsserver.ecrecover``; low-s signatures only, EIP-2), plus
 ``NonceStore``, which hands out single-use nonces bound to one identity (a public key or an
 address). Which keys and addresses are well formed is ``worker.identity``'s rule. No I/O here.
 """
@@ -83,14 +84,12 @@ def recover_public_key(message: str, signature_hex: str) -> str:
         raise ValueError(f"signature recovery id must be 0, 1, 27 or 28, got {raw[64]}")
     if int.from_bytes(raw[32:64], "big") > HALF_CURVE_ORDER:
         raise ValueError("signature has a high s value (only low-s signatures are valid, EIP-2)")
-    from coincurve import PublicKey
+    from wsserver import ecrecover  # libsecp256k1 loads at the first login, not at start-up
 
-    try:
-        key = PublicKey.from_signature_and_message(
-            raw[:64] + bytes([recovery_id]), eip191_hash(message), hasher=None)
-    except Exception as exc:  # coincurve raises plain Exception for unrecoverable input
-        raise ValueError(f"signature recovers no key: {exc}") from None
-    return key.format(compressed=True).hex()
+    key = ecrecover.recover(raw[:64], recovery_id, eip191_hash(message))
+    if key is None:
+        raise ValueError("signature recovers no key")
+    return key.hex()
 
 
 @dataclass(frozen=True)
