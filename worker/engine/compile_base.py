@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Iterator
 
 from .nodes import FIELDS, Node
 from .values import INT_MAX, INT_MIN
@@ -114,23 +114,20 @@ class Frame:
 
     def lookup_module(self, alias: str) -> str | None:
         """The Python local of the module imported as ``alias`` here or further out."""
+        return next((frame.modules[alias] for frame in self.chain() if alias in frame.modules),
+                    None)
+
+    def chain(self) -> Iterator["Frame"]:
+        """This frame and the frames it is nested in, innermost first."""
         frame: Frame | None = self
         while frame is not None:
-            found = frame.modules.get(alias)
-            if found is not None:
-                return found
+            yield frame
             frame = frame.parent
-        return None
 
     def visible_vars(self) -> dict[str, Var]:
         """The variables in scope here, innermost last (a shadowing one wins)."""
-        chain = []
-        frame: Frame | None = self
-        while frame is not None:
-            chain.append(frame)
-            frame = frame.parent
         out: dict[str, Var] = {}
-        for frame in reversed(chain):
+        for frame in reversed(list(self.chain())):
             out.update(frame.symbols)
         return out
 
