@@ -17,6 +17,7 @@ from .values import INT_MAX, INT_MIN
 
 
 FLOAT_ARITH = {"+": "_add", "-": "_sub", "*": "_mul", "/": "_div"}
+THIS = "(_tb[0] if _tb is not None else _this(_tb))"  # ``this``: ``_this`` raises when unbound
 
 
 def is_float_lit(e: Node) -> bool:
@@ -130,7 +131,7 @@ class ExpressionCompiler:
         return f"_lookup_scope_var({self.const(e.name)})"
 
     def expr_This(self, e: This) -> str:
-        return "_this(_tb)"
+        return THIS
 
     def expr_Binary(self, e: Binary) -> str:
         return self.binary(e)
@@ -538,9 +539,18 @@ class ExpressionCompiler:
         properties, ``this``): only those need a copy; other items are new values."""
         return tuple(i for i, n in enumerate(nodes) if n.kind in ("var", "index", "prop", "this"))
 
+    @staticmethod
+    def copy_of(code: str) -> str:
+        """``_copy(code)`` (Rhai's value semantics), with the test that the value is not an
+        array, map or blob (the only values ``_copy`` copies) inline when ``code`` is a
+        name: a scalar or string is passed on without a call."""
+        if SIMPLE.match(code):
+            return f"({code} if type({code}) not in _SIZED else _copy({code}))"
+        return f"_copy({code})"
+
     def args(self, nodes: list[Node]) -> list[str]:
         codes = self.ex_seq(nodes)
-        return [f"_copy({c})" if n.kind in ("var", "index", "prop", "this") and not self.is_int(n)
+        return [self.copy_of(c) if n.kind in ("var", "index", "prop", "this") and not self.is_int(n)
                 else self.passed_on(n, c) for c, n in zip(codes, nodes)]
 
     def call(self, e: Node) -> str:

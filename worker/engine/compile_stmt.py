@@ -5,7 +5,7 @@ from __future__ import annotations
 from .compile_base import (ARITH, BOOL_KINDS, COMPOUND_SLOW, CONTROL, DEEP_BLOCKS, FLIP,
                            INT_LIT, INT_OPS, LONG_STRING, RETURN, SIMPLE, TEMP, Var, assigns,
                            in_i64)
-from .compile_expr import never_int
+from .compile_expr import THIS, never_int
 from .errors import ParseError
 from .nodes import (Assign, Block, Break, Continue, Export, ExprStmt, For, If, Import, Let, Loop,
                     Node, Return, Switch, Throw, Try, While)
@@ -26,7 +26,7 @@ class StatementCompiler:
             self.at(last)
             code = self.value_of(last.e)
             if self.needs_copy(last.e):  # the block's value must not alias a variable
-                code = f"_copy({code})"
+                code = self.copy_of(code)
             if last.e.kind in CONTROL:
                 return code, self.tmp_int.get(code, False)
             return code, self.is_int(last.e)
@@ -143,7 +143,7 @@ class StatementCompiler:
         (value semantics), a number literal is passed on (``passed_on``)."""
         code = self.ex(e)
         if self.needs_copy(e):
-            return f"_copy({code})"
+            return self.copy_of(code)
         return self.passed_on(e, code)
 
     def control(self, e: Node, target: str | None) -> None:
@@ -621,7 +621,7 @@ class StatementCompiler:
         value = self.value_of(s.e)
         if s.e.kind in ("var", "index", "prop", "this"):
             t = self.tmp()
-            self.emit(f"{t} = _copy({value})")
+            self.emit(f"{t} = {self.copy_of(value)}")
             value = t
         keys = []
         for link in chain:
@@ -645,7 +645,7 @@ class StatementCompiler:
             root = self.value_of(node)
         self.at(s)
         if node.kind == "this":  # read once: the chain's links are then read inline
-            root = self.stored("_this(_tb)")
+            root = self.stored(THIS)
         guarded = chain[0].safe
         if guarded:
             self.emit(f"if {root} is not None:")

@@ -478,7 +478,7 @@ class Engine:
         rt.get_ops, rt.set_ops = countdown_access(functions["_main"])
         for key, pyname in compiled.fn_py.items():
             rt.fns[key] = functions[pyname]
-        rt.typed_methods = any("." in name for name, _ in rt.fns)
+        rt.method_names = frozenset(name.rpartition(".")[2] for name, _ in rt.fns)
         return ns, rt
 
     def _eval_hook(self, rt: Runtime, d: int, source: str, visible: dict, new: dict,

@@ -66,7 +66,7 @@ class NativeCall:
 
     __slots__ = ("fn", "name", "ctx", "mutates", "writes_back", "counts_work", "c_speed",
                  "formatting", "collecting", "appended_at", "may_grow", "self_checked", "plain",
-                 "direct", "builtin")
+                 "direct", "light", "builtin")
 
     def __init__(self, native: NativeFn) -> None:
         name = native.name
@@ -85,6 +85,9 @@ class NativeCall:
         # and no operations to count nor a value to write back: a getter such as ``len`` is
         # called and its result checked, nothing more (see ``Runtime.prop``)
         self.direct = self.plain and not self.counts_work and not native.writes_back
+        # plain and nothing to write back: called on a scalar or a short string (no work to
+        # count), a method call needs only the call and the size check of its result
+        self.light = self.plain and not native.writes_back
         self.builtin = name in BUILTINS  # an engine built-in of this name is called instead
 
 
@@ -253,7 +256,9 @@ class Runtime:
         self.ns = ns
         self.fns = script_fns  # (name, arity) -> python function (d, tb, *args)
         self.eval_hook = eval_hook
-        self.typed_methods = False  # whether any ``fn type.name()`` exists (set by the engine)
+        # the names of script functions, and of ``fn type.name()`` methods without the type
+        # (set by the engine): a method call of another name needs no look-up in ``fns``
+        self.method_names: frozenset[str] = frozenset()
         # the script position of an error, from its traceback (set by the engine)
         self.locate: Callable[[BaseException], tuple[int, int]] = lambda exc: (0, 0)
         # Rhai's ErrorInFunctionCall wrapping of an error, from its traceback (set by the engine)
@@ -828,6 +833,12 @@ class Runtime:
         write-back of a chain, which stores the object already there)."""
         if type(obj) is dict:
             tv = type(value)
+            if (tv is int or tv is float or tv is bool) and name in obj and \
+                    self.values_within_limits:
+                # a number over an existing entry: no size can grow, and every map the
+                # script holds is within the limits (it checked them as they were made)
+                obj[name] = value
+                return obj
             if (tv is str or tv in CONTAINERS) and obj.get(name) is not value:
                 self.check(value)
             obj[name] = value
@@ -1038,46 +1049,65 @@ class Runtime:
 
     def method(self, d: int, name: str, box: list, *args: Any) -> Any:
         """``obj.name(args)`` with ``obj`` by reference in ``box``: script fns bind ``this``;
-        a method defined for the object's type (``fn int.name()``) comes first."""
-        if name == "call" and type(box[0]) is FnPtr:  # a closure call in one step
-            func = box[0].func  # what call_ref -> the built-in ``call`` -> call_fn_ptr does;
+        a method defined for the object's type (``fn int.name()``) comes first, then a script
+        function ``name``, a library overload, a closure stored under ``name`` in an object
+        map, and what ``call_ref`` finds. Most calls name no script function (``name`` not
+        in ``method_names``): those skip every script-function lookup."""
+        obj = box[0]
+        if name == "call" and type(obj) is FnPtr:  # a closure call in one step
+            func = obj.func  # what call_ref -> the built-in ``call`` -> call_fn_ptr does;
             # no script function can be named ``call`` (a reserved word). The test of
             # ``FnPtr.code_for``, inline: a closure call's hot path
-            if func is not None and len(args) == func[1] and not box[0].curry \
+            if func is not None and len(args) == func[1] and not obj.curry \
                     and "call" not in LIBRARY:
                 return func[0](d - 1, None, *args)
-        fns = self.fns
-        if fns:  # no script functions: nothing to look up
-            f = self.typed_methods and fns.get((f"{type_name(box[0])}.{name}", len(args)))
-            if f:
-                return f(d - 1, box, *[ops.copy_value(a) for a in args])
-            f = fns.get((name, len(args)))
+        arity = len(args)
+        scripted = name in self.method_names
+        if scripted:
+            fns = self.fns
+            f = fns.get((f"{type_name(obj)}.{name}", arity)) or fns.get((name, arity))
             if f is not None:
                 return f(d - 1, box, *[ops.copy_value(a) for a in args])
-        obj = box[0]
-        full = (obj, *args)
-        arity = len(args)  # find_native's key, built here to save a call
-        if arity == 0:
-            key: tuple = (name, type(obj))
+        to = type(obj)
+        if arity == 0:  # find_native's key, built here to save a call
+            key: tuple = (name, to)
         elif arity == 1:
-            key = (name, type(obj), type(args[0]))
+            key = (name, to, type(args[0]))
         else:
-            key = (name, *map(type, full))
+            key = (name, to, *map(type, args))
         call = NATIVE_CALLS.get(key, NOT_LOOKED_UP)
         if call is NOT_LOOKED_UP:
-            call = self.find_native(name, full)
+            call = self.find_native(name, (obj, *args))
         if call is None:
-            if type(obj) is dict and type(fp := obj.get(name)) is FnPtr:
+            if to is dict and type(fp := obj.get(name)) is FnPtr:
                 func = fp.func  # ``FnPtr.code_for``, inline: what call_fn_ptr does, in one step
-                if func is not None and not fp.curry and len(args) == func[1]:
+                if func is not None and not fp.curry and arity == func[1]:
                     return func[0](d - 1, box, *args)
                 return self.call_fn_ptr(d, fp, list(args), box)
-        elif (not fns or (name, len(full)) not in fns) and not call.builtin:  # as call_ref
+        elif not call.builtin and not (scripted and (name, arity + 1) in self.fns):  # as call_ref
+            if call.light and not (call.counts_work and (
+                    to is str and len(obj) >= 64 or to in CONTAINERS)):
+                # what invoke_plain does for a call with no work to count (its first argument
+                # a scalar or a short string) and nothing to write back, without the call
+                try:
+                    result = call.fn(obj, *args)
+                except (EvalError, LimitError, RecursionError, MemoryError):
+                    raise
+                except Exception as exc:  # a stdlib bug must not escape as a Python error
+                    raise EvalError(f"Error in function {call.name}: {exc}",
+                                    kind="ErrorRuntime") from None
+                tr = type(result)
+                if tr is str:
+                    if len(result) > self.quarter_string:  # shorter strings are within it
+                        self.size.check_string(result)
+                elif tr is list or tr is dict or tr is bytearray:
+                    self.size.sizes(result)
+                return result
             if call.plain:
-                return self.invoke_plain(call, full, box)
+                return self.invoke_plain(call, (obj, *args), box)
             if call.ctx:
-                return self.invoke_at_depth(d, call, full, box)
-            return self.invoke_native(call, full, box)
+                return self.invoke_at_depth(d, call, (obj, *args), box)
+            return self.invoke_native(call, (obj, *args), box)
         return self.call_ref(d, name, box, args)
 
     def push_method(self, d: int, name: str, box: list, item: Any) -> Any:
@@ -1085,9 +1115,7 @@ class Runtime:
         an array in a few steps; anything else (a blob, a script function named ``push``)
         the general way."""
         a = box[0]
-        fns = self.fns
-        if type(a) is not list or self.typed_methods or \
-                (fns and ((name, 1) in fns or (name, 2) in fns)):
+        if type(a) is not list or name in self.method_names:
             return self.method(d, name, box, item)
         old_len = len(a)
         ti = type(item)
