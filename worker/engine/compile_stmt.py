@@ -2,6 +2,8 @@
 operation counting, try/catch, switch and assignments through index/property chains."""
 from __future__ import annotations
 
+from typing import Any
+
 from .compile_base import (ARITH, BOOL_KINDS, COMPOUND_SLOW, CONTROL, DEEP_BLOCKS, FLIP,
                            INT_LIT, INT_OPS, LONG_STRING, RETURN, SIMPLE, TEMP, Var, assigns,
                            in_i64)
@@ -516,8 +518,9 @@ class StatementCompiler:
         self.emit(f"{done} = False")
         # Rhai (src/eval/stmt.rs) tries the constant cases first, then the range cases
         ranges = [(p, g, b) for p, g, b in e.cases if any(x.kind == "range" for x in p)]
+        subject_int = self.is_int(e.subject)
         for pass_ranges, cases in ((False, e.cases), (True, ranges)):
-            self.switch_cases(subject, done, cases, pass_ranges, target)
+            self.switch_cases(subject, subject_int, done, cases, pass_ranges, target)
         self.emit(f"if not {done}:")
         self.indent += 1
         if e.default is not None:
@@ -529,15 +532,15 @@ class StatementCompiler:
             self.emit("pass")
         self.indent -= 1
 
-    def switch_cases(self, subject: str, done: str, cases: list, pass_ranges: bool,
-                     target: str | None) -> None:
+    def switch_cases(self, subject: str, subject_int: bool, done: str, cases: list,
+                     pass_ranges: bool, target: str | None) -> None:
         """The tests of one pass over the cases: their constants, or their ranges."""
         for patterns, guard, body in cases:
             if pass_ranges:
-                tests = [f"_switch_range({subject}, {p.start}, {p.end}, {p.inclusive})"
+                tests = [self.range_case(subject, subject_int, p)
                          for p in patterns if p.kind == "range"]
             else:
-                tests = [f"_switch_value({subject}, {self.lit(p.value)})"
+                tests = [self.value_case(subject, subject_int, p.value)
                          for p in patterns if p.kind != "range"]
             if not tests:
                 continue
@@ -552,6 +555,26 @@ class StatementCompiler:
             if guard is not None:
                 self.indent -= 1
             self.indent -= 1
+
+    def value_case(self, subject: str, subject_int: bool, value: Any) -> str:
+        """The test of a constant case: what ``_switch_value`` does (only a value of the
+        case's own type matches), inline for INT, FLOAT and string constants."""
+        kind = type(value)
+        if kind is int and subject_int:
+            return f"{subject} == {self.lit(value)}"
+        if kind is int or kind is float or kind is str:
+            return f"(type({subject}) is {kind.__name__} and {subject} == {self.lit(value)})"
+        return f"_switch_value({subject}, {self.lit(value)})"
+
+    @staticmethod
+    def range_case(subject: str, subject_int: bool, p: Node) -> str:
+        """The test of a range case: what ``_switch_range`` does, inline for an INT or FLOAT
+        subject."""
+        inside = f"{p.start} <= {subject} {'<=' if p.inclusive else '<'} {p.end}"
+        if subject_int:
+            return f"({inside})"
+        return (f"({inside} if type({subject}) is int or type({subject}) is float else "
+                f"_switch_range({subject}, {p.start}, {p.end}, {p.inclusive}))")
 
     def case_body(self, body: Node, target: str | None) -> None:
         if body.kind in CONTROL:

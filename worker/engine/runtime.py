@@ -55,6 +55,11 @@ growing the array, so the runtime need not walk it again."""
 APPENDING = {"push": 1, "insert": 2, "append": 1}
 """Array functions that only add the value at this argument position: the array's new size is
 its last known size plus that value's, so a ``push`` loop is not quadratic."""
+PARSING = frozenset({"parse_json"})
+"""Functions whose result is parsed from their first argument, a string: it holds at most one
+array element per character of the text, one map entry per four (``"":0``) and no more string
+bytes than the text has, so a result parsed from a text (within the limits) no longer than
+``max_array_size`` and ``max_map_size`` fits them without a walk."""
 WORK_UNITS = 1 << 16  # units of uncounted work between two looks at the clock (see spend)
 KNOWN_ARRAYS = 16  # arrays whose sizes are remembered at a time (see Runtime.remember)
 
@@ -65,8 +70,8 @@ class NativeCall:
     (from the name sets above)."""
 
     __slots__ = ("fn", "name", "ctx", "mutates", "writes_back", "counts_work", "c_speed",
-                 "formatting", "collecting", "appended_at", "may_grow", "self_checked", "plain",
-                 "direct", "light", "builtin")
+                 "formatting", "collecting", "appended_at", "may_grow", "self_checked", "parsing",
+                 "plain", "direct", "light", "builtin")
 
     def __init__(self, native: NativeFn) -> None:
         name = native.name
@@ -79,6 +84,7 @@ class NativeCall:
         self.appended_at = APPENDING.get(name)
         self.may_grow = name not in NOT_GROWING
         self.self_checked = name in SELF_CHECKED
+        self.parsing = name in PARSING
         # neither the runtime context, nor an argument changed in place, nor formatting: the
         # few steps of ``Runtime.invoke_plain`` are all such a call needs
         self.plain = not (native.ctx or native.mutates or self.formatting)
@@ -927,8 +933,14 @@ class Runtime:
             if len(result) > self.quarter_string:  # shorter strings are within the limit
                 self.size.check_string(result)
         elif tr is list or tr is dict or tr is bytearray:
-            self.size.sizes(result)
+            if not (call.parsing and self.parsed_fits(args[0])):
+                self.size.sizes(result)
         return result
+
+    def parsed_fits(self, text: str) -> bool:
+        """Whether whatever a ``PARSING`` function makes of ``text`` is within the limits."""
+        n = len(text)
+        return n <= self.size.max_array and n <= self.size.max_map and self.values_within_limits
 
     def invoke_native(self, call: NativeCall, args: list | tuple, box: list | None = None) -> Any:
         """Run a native; a by-reference first argument lives in ``box`` (written back).
@@ -1005,7 +1017,20 @@ class Runtime:
             self.depth = saved
 
     def call_name(self, d: int, name: str, *args: Any) -> Any:
-        """Call a function by name with arguments passed by value."""
+        """Call a function by name with arguments passed by value: a plain library overload
+        of a name no script function has straight away, anything else by ``call_ref``."""
+        if args and name not in self.method_names:
+            if len(args) == 1:  # find_native's key, built here to save a call
+                key: tuple = (name, type(args[0]))
+            elif len(args) == 2:
+                key = (name, type(args[0]), type(args[1]))
+            else:
+                key = (name, *map(type, args))
+            call = NATIVE_CALLS.get(key, NOT_LOOKED_UP)
+            if call is NOT_LOOKED_UP:
+                call = self.find_native(name, args)
+            if call is not None and call.plain and not call.builtin:
+                return self.invoke_plain(call, args, None)
         return self.call_ref(d, name, None, args)
 
     def call_ref(self, d: int, name: str, box: list | None, args: Any) -> Any:
