@@ -3,12 +3,12 @@ fast paths: each script must give what the general paths give.
 
 ``Runtime.method`` skips the script-function look-ups for a name no script function has and
 runs a plain library overload on a scalar or short string inline; ``Runtime.call_name`` calls a
-plain library overload straight away; ``Runtime.set_prop`` stores a number over an existing map
-entry without size checks; ``switch`` tests INT, FLOAT and string constants and ranges inline;
-``to_json`` writes through CPython's C encoder; ``parse_json`` skips the walk of a result that
-cannot be over a limit. Expected values were taken from the engine before these fast paths
-(1b43915), which gives the same for every case; the limit cases below check that every limit
-still holds on them.
+plain library overload straight away; a value of no size is stored into a map with room for a
+new entry (``m.x = v``, ``m[k] = v``) and a map is read by a string key inline; ``switch``
+tests INT, FLOAT and string constants and ranges inline; ``to_json`` writes through CPython's C
+encoder; ``parse_json`` skips the walk of a result that cannot be over a limit. Expected values
+were taken from the engine before these fast paths (1b43915), which gives the same for every
+case; the limit cases below check that every limit still holds on them.
 """
 from __future__ import annotations
 
@@ -119,6 +119,33 @@ CASES = [
      ('error', 'ErrorMismatchOutputType')),
     ('parse_json(`{"a": 99999999999999999999}`).a',
      1e+20),
+    # map entries read and stored inline
+    ('let m = #{}; for i in 0..5 { m["k" + i] = i; } m',
+     {'k0': 0, 'k1': 1, 'k2': 2, 'k3': 3, 'k4': 4}),
+    ('let m = #{}; m[\'a\'] = 1; m["b"] = \'c\'; let k = \'a\'; [m, m[k], m[\'b\'], m["zz"]]',
+     [{'a': 1, 'b': 'c'}, 1, 'c', None]),
+    ('let m = #{a: 1}; let k = "a"; m[k] += 1; m[k] = m[k] * 2.5; m',
+     {'a': 5.0}),
+    ('let a = [1, 2]; let k = "a"; a[k]',
+     ('error', 'ErrorIndexingType')),
+    ('let a = [1, 2]; let k = "a"; a[k] = 1; a',
+     ('error', 'ErrorIndexingType')),
+    ('let m = #{a: 1}; m[0] = 1; m',
+     ('error', 'ErrorIndexingType')),
+    ('let m = #{a: 1}; m[0]',
+     ('error', 'ErrorIndexingType')),
+    ('let m = #{a: #{b: [1]}}; let k = "a"; m[k].b[0] = 5; m[k]["b"]',
+     [5]),
+    ('let s = "abc"; s["x"]',
+     ('error', 'ErrorIndexingType')),
+    ("let m = #{a: 1}; m.b = (); m.c = 2.5; m.d = 'x'; m.e = true; m",
+     {'a': 1, 'b': None, 'c': 2.5, 'd': 'x', 'e': True}),
+    ('let m = #{a: 1}; m.a = [1, 2]; m.a.push(3); m.a = "s"; m',
+     {'a': 's'}),
+    ('let x = 5; x.a = 1; x',
+     ('error', 'ErrorDotExpr')),
+    ('let m = #{a: 1}; m.a.b = 1; m',
+     ('error', 'ErrorDotExpr')),
 ]
 
 
@@ -145,7 +172,7 @@ def limit_of(engine: Engine, source: str, scope: dict | None = None) -> str:
     return info.value.limit
 
 
-def test_a_number_stored_over_an_entry_of_an_oversized_scope_map_is_still_refused() -> None:
+def test_map_stores_are_held_to_max_map_size_also_for_an_oversized_scope_map() -> None:
     engine = Engine(max_map_size=2)
     oversized = {"m": {"a": 1, "b": 2, "c": 3}}
     assert limit_of(engine, "m.a = 5; m.a", oversized) == "max_map_size"
@@ -153,6 +180,12 @@ def test_a_number_stored_over_an_entry_of_an_oversized_scope_map_is_still_refuse
     assert limit_of(engine, "let m = #{a: 1, b: 2}; m.a = 3; m.c = 3; m") == "max_map_size"
     assert engine.eval("let m = #{a: 1, b: 2}; m.a = 3; m.b = 4.5; m.b = true; m") == \
         {"a": 3, "b": True}
+    assert limit_of(engine, 'let m = #{}; for i in 0..5 { m["k" + i] = i; } m') == "max_map_size"
+    assert limit_of(engine, 'let m = #{a: 1, b: 2}; let k = "c"; m[k] = 1; m') == "max_map_size"
+    assert limit_of(engine, 'm["a"] = 5; m', oversized) == "max_map_size"
+    assert limit_of(engine, 'let k = "a"; m[k] = 5; m', oversized) == "max_map_size"
+    assert engine.eval('let m = #{a: 1, b: 2}; let k = "b"; m[k] = 3; m["a"] = 0.5; m') == \
+        {"a": 0.5, "b": 3}
 
 
 def test_parsed_json_is_held_to_every_size_limit() -> None:

@@ -514,8 +514,12 @@ class ExpressionCompiler:
                 obj = self.stored(obj)
             idx = self.stored(idx)
         first, obj = self.operand(obj)
+        if e.idx.kind == "lit" and type(e.idx.value) is str:  # a map's entry, read inline
+            return f"({obj}.get({idx}) if type({first}) is dict else _index({obj}, {idx}))"
+        in_map = "" if self.is_int(e.idx) else \
+            f"{obj}.get({idx}) if type({obj}) is dict and type({idx}) is str else "
         return (f"({obj}[{idx}] if type({first}) is list and {self.in_list(obj, idx, e.idx)} "
-                f"else _index({obj}, {idx}))")
+                f"else {in_map}_index({obj}, {idx}))")
 
     def stored(self, code: str) -> str:
         """A temporary holding the value of ``code``, computed by a line of its own."""

@@ -709,6 +709,9 @@ class StatementCompiler:
             sized_check = "" if scalar else f" and type({v}) not in _SIZED"
             self.emit(f"if type({py}) is list{int_check}{sized_check} and "
                       f"0 <= {key} < len({py}): {py}[{key}] = {v}")
+            if not self.is_int(last.idx):  # a map with room for a new entry, as _set_index
+                self.emit(f"elif type({py}) is dict and type({key}) is str{sized_check} and "
+                          f"len({py}) < {self.max_map}: {py}[{key}] = {v}")
             self.emit(f"else: {py} = _set_index({py}, {key}, {v})")
             return
         new = value
@@ -719,6 +722,8 @@ class StatementCompiler:
             if elem is None and link.kind == "index" and obj.isidentifier() and \
                     not (s.e.kind == "lit" and type(s.e.value) is str):
                 self.store_in_list(t, obj, key, new, link, not op and self.scalar(s.e))
+            elif elem is None and link.kind == "prop" and obj.isidentifier():
+                self.store_in_map(t, obj, key, new, not op and self.scalar(s.e))
             elif elem is not None and obj.isidentifier():
                 self.emit(self.write_back(t, link, obj, key, new, elem))
             else:
@@ -755,6 +760,17 @@ class StatementCompiler:
         self.emit(f"if type({obj}) is list{sized_check} and "
                   f"{self.in_list(obj, key, link.idx)}: {obj}[{key}] = {value}; {t} = {obj}")
         self.emit(f"else: {t} = _set_index({obj}, {key}, {value})")
+
+    def store_in_map(self, t: str, obj: str, key: str, value: str, scalar: bool) -> None:
+        """The store ``obj.key = value`` at the end of a chain: a value of no size (strings
+        and containers are size-checked by ``_set_prop``) into a map with room for a new
+        entry inline, which is all ``_set_prop`` would do."""
+        if not (SIMPLE.match(value) or value in ("None", "True", "False")):
+            value = self.stored(value)
+        sized_check = "" if scalar else f" and type({value}) not in _SIZED"
+        self.emit(f"if type({obj}) is dict{sized_check} and len({obj}) < {self.max_map}: "
+                  f"{obj}[{key}] = {value}; {t} = {obj}")
+        self.emit(f"else: {t} = _set_prop({obj}, {key}, {value})")
 
     def write_back(self, t: str, link: Node, obj: str, key: str, new: str, elem: str) -> str:
         """A chain's write-back of ``new`` to ``obj[key]`` / ``obj.key``, from which ``elem``

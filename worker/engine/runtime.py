@@ -839,12 +839,9 @@ class Runtime:
         write-back of a chain, which stores the object already there)."""
         if type(obj) is dict:
             tv = type(value)
-            if (tv is int or tv is float or tv is bool) and name in obj and \
-                    self.values_within_limits:
-                # a number over an existing entry: no size can grow, and every map the
-                # script holds is within the limits (it checked them as they were made)
-                obj[name] = value
-                return obj
+            if tv not in SIZED and len(obj) < self.size.max_map:
+                obj[name] = value  # a value of no size into a map with room for a new entry:
+                return obj  # nothing to check
             if (tv is str or tv in CONTAINERS) and obj.get(name) is not value:
                 self.check(value)
             obj[name] = value
