@@ -651,7 +651,11 @@ class ExpressionCompiler:
         key = self.const(e.name)
         saved, self.pos = self.pos, (e.line, e.col)
         t = self.tmp()
-        self.emit(f"{t} = {obj}.get({key}) if type({obj}) is dict else _prop({obj}, {key})")
+        # ``len`` of a string, array or blob is Python's (what its getter returns)
+        sized = (f"len({obj}) if type({obj}) is str or type({obj}) is list else "
+                 if e.name == "len" else "")
+        self.emit(f"{t} = {obj}.get({key}) if type({obj}) is dict else {sized}"
+                  f"_prop({obj}, {key})")
         self.pos = saved
         return t
 

@@ -642,7 +642,7 @@ class StatementCompiler:
             node = node.obj
         chain.reverse()
         value = self.value_of(s.e)
-        if s.e.kind in ("var", "index", "prop", "this"):
+        if self.needs_copy(s.e):  # also ``a ?? b``, which may yield a variable's array
             t = self.tmp()
             self.emit(f"{t} = {self.copy_of(value)}")
             value = t

@@ -71,7 +71,7 @@ class NativeCall:
 
     __slots__ = ("fn", "name", "ctx", "mutates", "writes_back", "counts_work", "c_speed",
                  "formatting", "collecting", "appended_at", "may_grow", "self_checked", "parsing",
-                 "plain", "direct", "light", "builtin")
+                 "plain", "direct", "builtin")
 
     def __init__(self, native: NativeFn) -> None:
         name = native.name
@@ -91,9 +91,6 @@ class NativeCall:
         # and no operations to count nor a value to write back: a getter such as ``len`` is
         # called and its result checked, nothing more (see ``Runtime.prop``)
         self.direct = self.plain and not self.counts_work and not native.writes_back
-        # plain and nothing to write back: called on a scalar or a short string (no work to
-        # count), a method call needs only the call and the size check of its result
-        self.light = self.plain and not native.writes_back
         self.builtin = name in BUILTINS  # an engine built-in of this name is called instead
 
 
@@ -1107,10 +1104,10 @@ class Runtime:
                     return func[0](d - 1, box, *args)
                 return self.call_fn_ptr(d, fp, list(args), box)
         elif not call.builtin and not (scripted and (name, arity + 1) in self.fns):  # as call_ref
-            if call.light and not (call.counts_work and (
+            if call.plain and not (call.counts_work and (
                     to is str and len(obj) >= 64 or to in CONTAINERS)):
                 # what invoke_plain does for a call with no work to count (its first argument
-                # a scalar or a short string) and nothing to write back, without the call
+                # a scalar or a short string), without the call
                 try:
                     result = call.fn(obj, *args)
                 except (EvalError, LimitError, RecursionError, MemoryError):
@@ -1118,6 +1115,11 @@ class Runtime:
                 except Exception as exc:  # a stdlib bug must not escape as a Python error
                     raise EvalError(f"Error in function {call.name}: {exc}",
                                     kind="ErrorRuntime") from None
+                if call.writes_back:
+                    new, result = result
+                    if type(new) is str and len(new) > self.quarter_string:  # shorter fit
+                        self.size.check_string(new)
+                    box[0] = new
                 tr = type(result)
                 if tr is str:
                     if len(result) > self.quarter_string:  # shorter strings are within it
