@@ -4,7 +4,8 @@ fast paths: each script must give what the general paths give.
 ``Runtime.method`` skips the script-function look-ups for a name no script function has and
 runs a plain library overload on a scalar or short string inline; ``Runtime.call_name`` calls a
 plain library overload straight away; a value of no size is stored into a map with room for a
-new entry (``m.x = v``, ``m[k] = v``) and a map is read by a string key inline; ``switch``
+new entry (``m.x = v``, ``m[k] = v``) and a map is read by a string key inline; a push onto
+an array variable no script ``push`` can take changes it in place; ``switch``
 tests INT, FLOAT and string constants and ranges inline; ``to_json`` writes through CPython's C
 encoder; ``parse_json`` skips the walk of a result that cannot be over a limit. Expected values
 were taken from the engine before these fast paths (1b43915), which gives the same for every
@@ -161,6 +162,35 @@ CASES = [
      'xyzb!!'),
     ('let s = "abc"; let p = s.pop(); [s, p]',
      ['ab', 'c']),
+    # push onto an array variable in place; map's callbacks
+    ('let a = []; for i in 0..5 { a.push(i); } a',
+     [0, 1, 2, 3, 4]),
+    ('fn push(x) { this += x; } let a = []; a.push(3); a',
+     [3]),
+    ('fn array.push(x) { this.insert(0, x); } let a = [1]; a.push(3); a',
+     [3, 1]),
+    ('let a = [1]; let f = || { a.push(2); a.len() }; [f.call(), a]',
+     [2, [1, 2]]),
+    ('let a = [1]; let f = || { a.push(2); a.len() }; let n = f.call(); [n, a]',
+     [2, [1, 2]]),
+    ('const A = [1]; A.push(2); A',
+     [1, 2]),
+    ('let a = []; let b = [1]; a.push(b); b.push(2); [a, b]',
+     [[[1]], [1, 2]]),
+    ('let a = []; a.push(#{x: [1]}); a[0].x.push(2); a',
+     [{'x': [1, 2]}]),
+    ('let a = [1]; a = "s"; a.push(1); a',
+     ('error', 'ErrorFunctionNotFound')),
+    ('let a = [1]; a.push(1, 2); a',
+     ('error', 'ErrorFunctionNotFound')),
+    ('let a = []; a.push(()); a.push(1.5); a.push(true); a.push(\'c\'); a.push("s"); a',
+     [None, 1.5, True, 'c', 's']),
+    ('let a = [1, 2, 3]; [a.map(|x| x * 2), a.map(|x, i| x * i), a.map(|x| [x]), a.map(Fn("to_string"))]',
+     [[2, 4, 6], [0, 2, 6], [[1], [2], [3]], ['1', '2', '3']]),
+    ('fn dbl(x) { x * 2 } [1, 2].map(Fn("dbl"))',
+     [2, 4]),
+    ('let a = [1, 2, 3]; a.filter(|x| x > 1).map(|x| x + 1).reduce(|s, x| s + x, 0)',
+     7),
     # ``a ?? b`` stored into a map or array is a copy (the engine before aliased it;
     # these agree with rhai-oracle v1.26.0)
     ('let a = [1]; let m = #{}; m.x = a ?? 0; a.push(2); m.x',
@@ -228,6 +258,16 @@ def test_json_text_is_held_to_the_string_limit_and_counts_operations() -> None:
     many = ('let m = #{}; for i in 0..40 { m["k" + i] = i; } let t = 0; '
             'for i in 0..100 { t += m.to_json().len; } t')
     assert limit_of(Engine(max_operations=50), many) == "max_operations"
+
+
+def test_pushes_and_mapped_arrays_are_held_to_max_array_size() -> None:
+    engine = Engine(max_array_size=10)
+    for script in ('let a = []; for i in 0..20 { a.push(i); } a',
+                   'let a = []; for i in 0..20 { a.push([i]); } a',
+                   'let a = [[1, 2, 3, 4, 5, 6, 7, 8, 9]]; for i in 0..5 { a.push(i); } a',
+                   'let a = [1, 2, 3]; a.map(|x| [x, x, x, x])'):
+        assert limit_of(engine, script) == "max_array_size"
+    assert engine.eval('let a = []; for i in 0..10 { a.push(i); } a.len()') == 10
 
 
 def test_inline_library_methods_and_closure_methods_keep_the_limits() -> None:

@@ -674,6 +674,16 @@ class ExpressionCompiler:
                 return (f"_method(_d, {self.const(name)}, [_FnPtr({self.const(obj.name)})]"
                         f"{''.join(', ' + a for a in args)})")
             helper = "_push" if name == "push" and len(args) == 1 else "_method"
+            if helper == "_push" and obj.kind == "var":
+                var = self.lookup(obj.name)
+                if var is not None and not var.const and self.var_is_list(var) and \
+                        not any(n.rpartition(".")[2] == name for n in self.fn_names):
+                    # onto an array no script function can take: in place, no write-back
+                    result = self.tmp()
+                    saved, self.pos = self.pos, (e.line, e.col)
+                    self.emit(f"{result} = _push_item({var.py}, {args[0]})")
+                    self.pos = saved
+                    return result
             return self.ref_call(e, obj, helper, name, args)
         if obj.kind in ("index", "prop"):
             if obj.kind == "index":

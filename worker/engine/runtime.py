@@ -1141,6 +1141,13 @@ class Runtime:
         a = box[0]
         if type(a) is not list or name in self.method_names:
             return self.method(d, name, box, item)
+        return self.push_item(a, item)
+
+    def push_item(self, a: list, item: Any) -> None:
+        """``a.push(item)`` onto an array when no script function is named ``push``
+        (generated code calls it itself for a variable known to hold an array): a value of
+        no size onto an array whose sizes are remembered is one more element; anything
+        else is appended as the library's ``push`` appends it, and its sizes checked."""
         old_len = len(a)
         ti = type(item)
         if ti is int or ti is float or ti is bool or ti is Char or item is None:
@@ -1219,9 +1226,10 @@ class Runtime:
         code = fp.code_for(arity) if type(fp) is FnPtr else None
         if code is None:
             return None
-        if self.collected is not None:
-            return lambda *args: self.call(fp, args)
-        return partial(code, self.depth - 1, None)
+        depth = self.depth - 1
+        if self.collected is not None:  # each result counts for the COLLECTING native
+            return lambda *args: self.collect(code(depth, None, *args))
+        return partial(code, depth, None)
 
     def call_method(self, fp: Any, this: Any, args: list) -> tuple[Any, Any]:
         box = [this]
