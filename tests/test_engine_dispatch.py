@@ -100,12 +100,15 @@ CASES = [
      'range'),
     ('switch "x" { 0..9 => "digit", _ => "other" }',
      'other'),
-    ('let t = 0; for i in 0..20 { t += switch i % 5 { 0 => 1, 1 | 2 => 10, 3 if i > 10 => 100, 2..5 => 1000, _ => 0 }; } t',
+    ('let t = 0; for i in 0..20 { t += switch i % 5 { 0 => 1, 1 | 2 => 10, '
+     '3 if i > 10 => 100, 2..5 => 1000, _ => 0 }; } t',
      6284),
     ('let x = 2.0; switch x * 2.0 { 4 => "int", 4.0 => "float" }',
      'float'),
-    ('let m = #{b: [1, 2.5, "x", (), true, #{z: 1, a: \'c\'}], a: Fn("foo"), c: blob(3, 65), d: 1..3, e: 1..=2, f: -0.0, g: 1e300}; m.to_json()',
-     '{"a":"foo","b":[1,2.5,"x",null,true,{"a":"c","z":1}],"c":[65,65,65],"d":"1..3","e":"1..=2","f":-0.0,"g":1e+300}'),
+    ('let m = #{b: [1, 2.5, "x", (), true, #{z: 1, a: \'c\'}], a: Fn("foo"), '
+     'c: blob(3, 65), d: 1..3, e: 1..=2, f: -0.0, g: 1e300}; m.to_json()',
+     '{"a":"foo","b":[1,2.5,"x",null,true,{"a":"c","z":1}],"c":[65,65,65],'
+     '"d":"1..3","e":"1..=2","f":-0.0,"g":1e+300}'),
     ('#{a: 1.0 / 0.0}.to_json()',
      ('error', 'ErrorMismatchOutputType')),
     ('#{a: [0.0 / 0.0]}.to_json()',
@@ -148,7 +151,8 @@ CASES = [
     ('let m = #{a: 1}; m.a.b = 1; m',
      ('error', 'ErrorDotExpr')),
     # ``.len`` read inline; methods that write their first argument back
-    ('let s = "abc"; let a = [1, 2]; let b = blob(3); let m = #{len: 5}; [s.len, a.len, b.len, m.len, #{}.len]',
+    ('let s = "abc"; let a = [1, 2]; let b = blob(3); let m = #{len: 5}; '
+     '[s.len, a.len, b.len, m.len, #{}.len]',
      [3, 2, 3, 5, None]),
     ("let c = 'x'; c.len",
      ('error', 'ErrorDotExpr')),
@@ -185,12 +189,21 @@ CASES = [
      ('error', 'ErrorFunctionNotFound')),
     ('let a = []; a.push(()); a.push(1.5); a.push(true); a.push(\'c\'); a.push("s"); a',
      [None, 1.5, True, 'c', 's']),
-    ('let a = [1, 2, 3]; [a.map(|x| x * 2), a.map(|x, i| x * i), a.map(|x| [x]), a.map(Fn("to_string"))]',
+    ('let a = [1, 2, 3]; [a.map(|x| x * 2), a.map(|x, i| x * i), a.map(|x| [x]), '
+     'a.map(Fn("to_string"))]',
      [[2, 4, 6], [0, 2, 6], [[1], [2], [3]], ['1', '2', '3']]),
     ('fn dbl(x) { x * 2 } [1, 2].map(Fn("dbl"))',
      [2, 4]),
     ('let a = [1, 2, 3]; a.filter(|x| x > 1).map(|x| x + 1).reduce(|s, x| s + x, 0)',
      7),
+    ('let a = []; eval("a = 5"); a.push(1); a',
+     ('error', 'ErrorFunctionNotFound')),
+    ('let a = []; let f = || { a = "x"; }; f.call(); a.push(1); a',
+     ('error', 'ErrorFunctionNotFound')),
+    ('let a = []; for i in 0..3 { if i == 2 { a = 7; } else { a.push(i); } } a',
+     7),
+    ('fn g() { let a = [1]; a.push(2); a } g()',
+     [1, 2]),
     # ``a ?? b`` stored into a map or array is a copy (the engine before aliased it;
     # these agree with rhai-oracle v1.26.0)
     ('let a = [1]; let m = #{}; m.x = a ?? 0; a.push(2); m.x',

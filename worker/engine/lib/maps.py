@@ -173,8 +173,6 @@ _AS_IS = frozenset({int, str, bool, type(None)})
 """Rhai values that ``json`` writes as they are."""
 
 
-
-
 def _json_default(value: Any) -> Any:
     """What ``_ENCODE_SORTED`` writes for a value ``json`` cannot write itself."""
     t = type(value)
