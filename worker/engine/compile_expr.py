@@ -18,6 +18,7 @@ from .values import INT_MAX, INT_MIN
 
 
 FLOAT_ARITH = {"+": "_add", "-": "_sub", "*": "_mul", "/": "_div"}
+THIS = "(_tb[0] if _tb is not None else _this(_tb))"  # ``this``: ``_this`` raises when unbound
 
 
 def is_float_lit(e: Node) -> bool:
@@ -133,7 +134,7 @@ class ExpressionCompiler:
         return f"_lookup_scope_var({self.const(e.name)})"
 
     def expr_This(self, e: This) -> str:
-        return "_this(_tb)"
+        return THIS
 
     def expr_Binary(self, e: Binary) -> str:
         return self.binary(e)
@@ -517,8 +518,12 @@ class ExpressionCompiler:
                 obj = self.stored(obj)
             idx = self.stored(idx)
         first, obj = self.operand(obj)
+        if e.idx.kind == "lit" and type(e.idx.value) is str:  # a map's entry, read inline
+            return f"({obj}.get({idx}) if type({first}) is dict else _index({obj}, {idx}))"
+        in_map = "" if self.is_int(e.idx) else \
+            f"{obj}.get({idx}) if type({obj}) is dict and type({idx}) is str else "
         return (f"({obj}[{idx}] if type({first}) is list and {self.in_list(obj, idx, e.idx)} "
-                f"else _index({obj}, {idx}))")
+                f"else {in_map}_index({obj}, {idx}))")
 
     def stored(self, code: str) -> str:
         """A temporary holding the value of ``code``, computed by a line of its own."""
@@ -542,9 +547,18 @@ class ExpressionCompiler:
         properties, ``this``): only those need a copy; other items are new values."""
         return tuple(i for i, n in enumerate(nodes) if n.kind in ("var", "index", "prop", "this"))
 
+    @staticmethod
+    def copy_of(code: str) -> str:
+        """``_copy(code)`` (Rhai's value semantics), with the test that the value is not an
+        array, map or blob (the only values ``_copy`` copies) inline when ``code`` is a
+        name: a scalar or string is passed on without a call."""
+        if SIMPLE.match(code):
+            return f"({code} if type({code}) not in _SIZED else _copy({code}))"
+        return f"_copy({code})"
+
     def args(self, nodes: list[Node]) -> list[str]:
         codes = self.ex_seq(nodes)
-        return [f"_copy({c})" if n.kind in ("var", "index", "prop", "this") and not self.is_int(n)
+        return [self.copy_of(c) if n.kind in ("var", "index", "prop", "this") and not self.is_int(n)
                 else self.passed_on(n, c) for c, n in zip(codes, nodes)]
 
     def call(self, e: Node) -> str:
@@ -641,7 +655,11 @@ class ExpressionCompiler:
         key = self.const(e.name)
         saved, self.pos = self.pos, (e.line, e.col)
         t = self.tmp()
-        self.emit(f"{t} = {obj}.get({key}) if type({obj}) is dict else _prop({obj}, {key})")
+        # ``len`` of a string, array or blob is Python's (what its getter returns)
+        sized = (f"len({obj}) if type({obj}) is str or type({obj}) is list else "
+                 if e.name == "len" else "")
+        self.emit(f"{t} = {obj}.get({key}) if type({obj}) is dict else {sized}"
+                  f"_prop({obj}, {key})")
         self.pos = saved
         return t
 
@@ -660,6 +678,16 @@ class ExpressionCompiler:
                 return (f"_method(_d, {self.const(name)}, [_FnPtr({self.const(obj.name)})]"
                         f"{''.join(', ' + a for a in args)})")
             helper = "_push" if name == "push" and len(args) == 1 else "_method"
+            if helper == "_push" and obj.kind == "var":
+                var = self.lookup(obj.name)
+                if var is not None and not var.const and self.var_is_list(var) and \
+                        not any(n.rpartition(".")[2] == name for n in self.fn_names):
+                    # onto an array no script function can take: in place, no write-back
+                    result = self.tmp()
+                    saved, self.pos = self.pos, (e.line, e.col)
+                    self.emit(f"{result} = _push_item({var.py}, {args[0]})")
+                    self.pos = saved
+                    return result
             return self.ref_call(e, obj, helper, name, args)
         if obj.kind in ("index", "prop"):
             if obj.kind == "index":

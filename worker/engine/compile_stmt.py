@@ -2,10 +2,12 @@
 operation counting, try/catch, switch and assignments through index/property chains."""
 from __future__ import annotations
 
+from typing import Any
+
 from .compile_base import (ARITH, BOOL_KINDS, COMPOUND_SLOW, CONTROL, DEEP_BLOCKS, FLIP,
                            INT_LIT, INT_OPS, LONG_STRING, RETURN, SIMPLE, TEMP, Var, assigns,
                            in_i64)
-from .compile_expr import never_int
+from .compile_expr import THIS, never_int
 from .errors import ParseError
 from .shapes import is_hole, value_type
 from .nodes import (Assign, Block, Break, Continue, Export, ExprStmt, For, If, Import, Let, Loop,
@@ -27,7 +29,7 @@ class StatementCompiler:
             self.at(last)
             code = self.value_of(last.e)
             if self.needs_copy(last.e):  # the block's value must not alias a variable
-                code = f"_copy({code})"
+                code = self.copy_of(code)
             if last.e.kind in CONTROL:
                 return code, self.tmp_int.get(code, False)
             return code, self.is_int(last.e)
@@ -144,7 +146,7 @@ class StatementCompiler:
         (value semantics), a number literal is passed on (``passed_on``)."""
         code = self.ex(e)
         if self.needs_copy(e):
-            return f"_copy({code})"
+            return self.copy_of(code)
         return self.passed_on(e, code)
 
     def control(self, e: Node, target: str | None) -> None:
@@ -518,8 +520,9 @@ class StatementCompiler:
         self.emit(f"{done} = False")
         # Rhai (src/eval/stmt.rs) tries the constant cases first, then the range cases
         ranges = [(p, g, b) for p, g, b in e.cases if any(x.kind == "range" for x in p)]
+        subject_int = self.is_int(e.subject)
         for pass_ranges, cases in ((False, e.cases), (True, ranges)):
-            self.switch_cases(subject, done, cases, pass_ranges, target)
+            self.switch_cases(subject, subject_int, done, cases, pass_ranges, target)
         self.emit(f"if not {done}:")
         self.indent += 1
         if e.default is not None:
@@ -531,15 +534,15 @@ class StatementCompiler:
             self.emit("pass")
         self.indent -= 1
 
-    def switch_cases(self, subject: str, done: str, cases: list, pass_ranges: bool,
-                     target: str | None) -> None:
+    def switch_cases(self, subject: str, subject_int: bool, done: str, cases: list,
+                     pass_ranges: bool, target: str | None) -> None:
         """The tests of one pass over the cases: their constants, or their ranges."""
         for patterns, guard, body in cases:
             if pass_ranges:
-                tests = [f"_switch_range({subject}, {p.start}, {p.end}, {p.inclusive})"
+                tests = [self.range_case(subject, subject_int, p)
                          for p in patterns if p.kind == "range"]
             else:
-                tests = [f"_switch_value({subject}, {self.lit(p.value)})"
+                tests = [self.value_case(subject, subject_int, p.value)
                          for p in patterns if p.kind != "range"]
             if not tests:
                 continue
@@ -554,6 +557,26 @@ class StatementCompiler:
             if guard is not None:
                 self.indent -= 1
             self.indent -= 1
+
+    def value_case(self, subject: str, subject_int: bool, value: Any) -> str:
+        """The test of a constant case: what ``_switch_value`` does (only a value of the
+        case's own type matches), inline for INT, FLOAT and string constants."""
+        kind = type(value)
+        if kind is int and subject_int:
+            return f"{subject} == {self.lit(value)}"
+        if kind is int or kind is float or kind is str:
+            return f"(type({subject}) is {kind.__name__} and {subject} == {self.lit(value)})"
+        return f"_switch_value({subject}, {self.lit(value)})"
+
+    @staticmethod
+    def range_case(subject: str, subject_int: bool, p: Node) -> str:
+        """The test of a range case: what ``_switch_range`` does, inline for an INT or FLOAT
+        subject."""
+        inside = f"{p.start} <= {subject} {'<=' if p.inclusive else '<'} {p.end}"
+        if subject_int:
+            return f"({inside})"
+        return (f"({inside} if type({subject}) is int or type({subject}) is float else "
+                f"_switch_range({subject}, {p.start}, {p.end}, {p.inclusive}))")
 
     def case_body(self, body: Node, target: str | None) -> None:
         if body.kind in CONTROL:
@@ -621,9 +644,9 @@ class StatementCompiler:
             node = node.obj
         chain.reverse()
         value = self.value_of(s.e)
-        if s.e.kind in ("var", "index", "prop", "this"):
+        if self.needs_copy(s.e):  # also ``a ?? b``, which may yield a variable's array
             t = self.tmp()
-            self.emit(f"{t} = _copy({value})")
+            self.emit(f"{t} = {self.copy_of(value)}")
             value = t
         keys = []
         for link in chain:
@@ -647,7 +670,7 @@ class StatementCompiler:
             root = self.value_of(node)
         self.at(s)
         if node.kind == "this":  # read once: the chain's links are then read inline
-            root = self.stored("_this(_tb)")
+            root = self.stored(THIS)
         guarded = chain[0].safe
         if guarded:
             self.emit(f"if {root} is not None:")
@@ -688,6 +711,9 @@ class StatementCompiler:
             sized_check = "" if scalar else f" and type({v}) not in _SIZED"
             self.emit(f"if type({py}) is list{int_check}{sized_check} and "
                       f"0 <= {key} < len({py}): {py}[{key}] = {v}")
+            if not self.is_int(last.idx):  # a map with room for a new entry, as _set_index
+                self.emit(f"elif type({py}) is dict and type({key}) is str{sized_check} and "
+                          f"len({py}) < {self.max_map}: {py}[{key}] = {v}")
             self.emit(f"else: {py} = _set_index({py}, {key}, {v})")
             return
         new = value
@@ -698,6 +724,8 @@ class StatementCompiler:
             if elem is None and link.kind == "index" and obj.isidentifier() and \
                     not (s.e.kind == "lit" and value_type(s.e.value) is str):
                 self.store_in_list(t, obj, key, new, link, not op and self.scalar(s.e))
+            elif elem is None and link.kind == "prop" and obj.isidentifier():
+                self.store_in_map(t, obj, key, new, not op and self.scalar(s.e))
             elif elem is not None and obj.isidentifier():
                 self.emit(self.write_back(t, link, obj, key, new, elem))
             else:
@@ -734,6 +762,17 @@ class StatementCompiler:
         self.emit(f"if type({obj}) is list{sized_check} and "
                   f"{self.in_list(obj, key, link.idx)}: {obj}[{key}] = {value}; {t} = {obj}")
         self.emit(f"else: {t} = _set_index({obj}, {key}, {value})")
+
+    def store_in_map(self, t: str, obj: str, key: str, value: str, scalar: bool) -> None:
+        """The store ``obj.key = value`` at the end of a chain: a value of no size (strings
+        and containers are size-checked by ``_set_prop``) into a map with room for a new
+        entry inline, which is all ``_set_prop`` would do."""
+        if not (SIMPLE.match(value) or value in ("None", "True", "False")):
+            value = self.stored(value)
+        sized_check = "" if scalar else f" and type({value}) not in _SIZED"
+        self.emit(f"if type({obj}) is dict{sized_check} and len({obj}) < {self.max_map}: "
+                  f"{obj}[{key}] = {value}; {t} = {obj}")
+        self.emit(f"else: {t} = _set_prop({obj}, {key}, {value})")
 
     def write_back(self, t: str, link: Node, obj: str, key: str, new: str, elem: str) -> str:
         """A chain's write-back of ``new`` to ``obj[key]`` / ``obj.key``, from which ``elem``

@@ -270,7 +270,8 @@ def run_hooks(rt: Runtime) -> dict[str, Any]:
         # indexing, properties, calls
         "_index": rt.index, "_set_index": rt.set_index, "_prop": rt.prop,
         "_set_prop": rt.set_prop, "_call": rt.call_name, "_call_ref": rt.call_ref,
-        "_method": rt.method, "_push": rt.push_method, "_method_at": rt.method_at,
+        "_method": rt.method, "_push": rt.push_method, "_push_item": rt.push_item,
+        "_method_at": rt.method_at,
         "_call_fn_ptr": rt.call_fn_ptr,
         "_this": rt.this, "_is_def_var": rt.is_def_var, "_eval": rt.eval,
         "_throw": rt.throw, "_catch": rt.catch_value,
@@ -557,7 +558,7 @@ class Engine:
         rt.get_ops, rt.set_ops = countdown_access(functions["_main"])
         for key, pyname in compiled.fn_py.items():
             rt.fns[key] = functions[pyname]
-        rt.typed_methods = any("." in name for name, _ in rt.fns)
+        rt.method_names = frozenset(name.rpartition(".")[2] for name, _ in rt.fns)
         return ns, rt
 
     def _eval_hook(self, rt: Runtime, d: int, source: str, visible: dict, new: dict,

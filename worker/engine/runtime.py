@@ -55,6 +55,11 @@ growing the array, so the runtime need not walk it again."""
 APPENDING = {"push": 1, "insert": 2, "append": 1}
 """Array functions that only add the value at this argument position: the array's new size is
 its last known size plus that value's, so a ``push`` loop is not quadratic."""
+PARSING = frozenset({"parse_json"})
+"""Functions whose result is parsed from their first argument, a string: it holds at most one
+array element per character of the text, one map entry per four (``"":0``) and no more string
+bytes than the text has, so a result parsed from a text (within the limits) no longer than
+``max_array_size`` and ``max_map_size`` fits them without a walk."""
 WORK_UNITS = 1 << 16  # units of uncounted work between two looks at the clock (see spend)
 KNOWN_ARRAYS = 16  # arrays whose sizes are remembered at a time (see Runtime.remember)
 
@@ -65,8 +70,8 @@ class NativeCall:
     (from the name sets above)."""
 
     __slots__ = ("fn", "name", "ctx", "mutates", "writes_back", "counts_work", "c_speed",
-                 "formatting", "collecting", "appended_at", "may_grow", "self_checked", "plain",
-                 "direct", "builtin")
+                 "formatting", "collecting", "appended_at", "may_grow", "self_checked", "parsing",
+                 "plain", "direct", "builtin")
 
     def __init__(self, native: NativeFn) -> None:
         name = native.name
@@ -79,6 +84,7 @@ class NativeCall:
         self.appended_at = APPENDING.get(name)
         self.may_grow = name not in NOT_GROWING
         self.self_checked = name in SELF_CHECKED
+        self.parsing = name in PARSING
         # neither the runtime context, nor an argument changed in place, nor formatting: the
         # few steps of ``Runtime.invoke_plain`` are all such a call needs
         self.plain = not (native.ctx or native.mutates or self.formatting)
@@ -253,7 +259,9 @@ class Runtime:
         self.ns = ns
         self.fns = script_fns  # (name, arity) -> python function (d, tb, *args)
         self.eval_hook = eval_hook
-        self.typed_methods = False  # whether any ``fn type.name()`` exists (set by the engine)
+        # the names of script functions, and of ``fn type.name()`` methods without the type
+        # (set by the engine): a method call of another name needs no look-up in ``fns``
+        self.method_names: frozenset[str] = frozenset()
         # the script position of an error, from its traceback (set by the engine)
         self.locate: Callable[[BaseException], tuple[int, int]] = lambda exc: (0, 0)
         # Rhai's ErrorInFunctionCall wrapping of an error, from its traceback (set by the engine)
@@ -828,6 +836,9 @@ class Runtime:
         write-back of a chain, which stores the object already there)."""
         if type(obj) is dict:
             tv = type(value)
+            if tv not in SIZED and len(obj) < self.size.max_map:
+                obj[name] = value  # a value of no size into a map with room for a new entry:
+                return obj  # nothing to check
             if (tv is str or tv in CONTAINERS) and obj.get(name) is not value:
                 self.check(value)
             obj[name] = value
@@ -916,8 +927,14 @@ class Runtime:
             if len(result) > self.quarter_string:  # shorter strings are within the limit
                 self.size.check_string(result)
         elif tr is list or tr is dict or tr is bytearray:
-            self.size.sizes(result)
+            if not (call.parsing and self.parsed_fits(args[0])):
+                self.size.sizes(result)
         return result
+
+    def parsed_fits(self, text: str) -> bool:
+        """Whether whatever a ``PARSING`` function makes of ``text`` is within the limits."""
+        n = len(text)
+        return n <= self.size.max_array and n <= self.size.max_map and self.values_within_limits
 
     def invoke_native(self, call: NativeCall, args: list | tuple, box: list | None = None) -> Any:
         """Run a native; a by-reference first argument lives in ``box`` (written back).
@@ -994,7 +1011,20 @@ class Runtime:
             self.depth = saved
 
     def call_name(self, d: int, name: str, *args: Any) -> Any:
-        """Call a function by name with arguments passed by value."""
+        """Call a function by name with arguments passed by value: a plain library overload
+        of a name no script function has straight away, anything else by ``call_ref``."""
+        if args and name not in self.method_names:
+            if len(args) == 1:  # find_native's key, built here to save a call
+                key: tuple = (name, type(args[0]))
+            elif len(args) == 2:
+                key = (name, type(args[0]), type(args[1]))
+            else:
+                key = (name, *map(type, args))
+            call = NATIVE_CALLS.get(key, NOT_LOOKED_UP)
+            if call is NOT_LOOKED_UP:
+                call = self.find_native(name, args)
+            if call is not None and call.plain and not call.builtin:
+                return self.invoke_plain(call, args, None)
         return self.call_ref(d, name, None, args)
 
     def call_ref(self, d: int, name: str, box: list | None, args: Any) -> Any:
@@ -1038,46 +1068,70 @@ class Runtime:
 
     def method(self, d: int, name: str, box: list, *args: Any) -> Any:
         """``obj.name(args)`` with ``obj`` by reference in ``box``: script fns bind ``this``;
-        a method defined for the object's type (``fn int.name()``) comes first."""
-        if name == "call" and type(box[0]) is FnPtr:  # a closure call in one step
-            func = box[0].func  # what call_ref -> the built-in ``call`` -> call_fn_ptr does;
+        a method defined for the object's type (``fn int.name()``) comes first, then a script
+        function ``name``, a library overload, a closure stored under ``name`` in an object
+        map, and what ``call_ref`` finds. Most calls name no script function (``name`` not
+        in ``method_names``): those skip every script-function lookup."""
+        obj = box[0]
+        if name == "call" and type(obj) is FnPtr:  # a closure call in one step
+            func = obj.func  # what call_ref -> the built-in ``call`` -> call_fn_ptr does;
             # no script function can be named ``call`` (a reserved word). The test of
             # ``FnPtr.code_for``, inline: a closure call's hot path
-            if func is not None and len(args) == func[1] and not box[0].curry \
+            if func is not None and len(args) == func[1] and not obj.curry \
                     and "call" not in LIBRARY:
                 return func[0](d - 1, None, *args)
-        fns = self.fns
-        if fns:  # no script functions: nothing to look up
-            f = self.typed_methods and fns.get((f"{type_name(box[0])}.{name}", len(args)))
-            if f:
-                return f(d - 1, box, *[ops.copy_value(a) for a in args])
-            f = fns.get((name, len(args)))
+        arity = len(args)
+        scripted = name in self.method_names
+        if scripted:
+            fns = self.fns
+            f = fns.get((f"{type_name(obj)}.{name}", arity)) or fns.get((name, arity))
             if f is not None:
                 return f(d - 1, box, *[ops.copy_value(a) for a in args])
-        obj = box[0]
-        full = (obj, *args)
-        arity = len(args)  # find_native's key, built here to save a call
-        if arity == 0:
-            key: tuple = (name, type(obj))
+        to = type(obj)
+        if arity == 0:  # find_native's key, built here to save a call
+            key: tuple = (name, to)
         elif arity == 1:
-            key = (name, type(obj), type(args[0]))
+            key = (name, to, type(args[0]))
         else:
-            key = (name, *map(type, full))
+            key = (name, to, *map(type, args))
         call = NATIVE_CALLS.get(key, NOT_LOOKED_UP)
         if call is NOT_LOOKED_UP:
-            call = self.find_native(name, full)
+            call = self.find_native(name, (obj, *args))
         if call is None:
-            if type(obj) is dict and type(fp := obj.get(name)) is FnPtr:
+            if to is dict and type(fp := obj.get(name)) is FnPtr:
                 func = fp.func  # ``FnPtr.code_for``, inline: what call_fn_ptr does, in one step
-                if func is not None and not fp.curry and len(args) == func[1]:
+                if func is not None and not fp.curry and arity == func[1]:
                     return func[0](d - 1, box, *args)
                 return self.call_fn_ptr(d, fp, list(args), box)
-        elif (not fns or (name, len(full)) not in fns) and not call.builtin:  # as call_ref
+        elif not call.builtin and not (scripted and (name, arity + 1) in self.fns):  # as call_ref
+            if call.plain and not (call.counts_work and (
+                    to is str and len(obj) >= 64 or to in CONTAINERS)):
+                # what invoke_plain does for a call with no work to count (its first argument
+                # a scalar or a short string), without the call
+                try:
+                    result = call.fn(obj, *args)
+                except (EvalError, LimitError, RecursionError, MemoryError):
+                    raise
+                except Exception as exc:  # a stdlib bug must not escape as a Python error
+                    raise EvalError(f"Error in function {call.name}: {exc}",
+                                    kind="ErrorRuntime") from None
+                if call.writes_back:
+                    new, result = result
+                    if type(new) is str and len(new) > self.quarter_string:  # shorter fit
+                        self.size.check_string(new)
+                    box[0] = new
+                tr = type(result)
+                if tr is str:
+                    if len(result) > self.quarter_string:  # shorter strings are within it
+                        self.size.check_string(result)
+                elif tr is list or tr is dict or tr is bytearray:
+                    self.size.sizes(result)
+                return result
             if call.plain:
-                return self.invoke_plain(call, full, box)
+                return self.invoke_plain(call, (obj, *args), box)
             if call.ctx:
-                return self.invoke_at_depth(d, call, full, box)
-            return self.invoke_native(call, full, box)
+                return self.invoke_at_depth(d, call, (obj, *args), box)
+            return self.invoke_native(call, (obj, *args), box)
         return self.call_ref(d, name, box, args)
 
     def push_method(self, d: int, name: str, box: list, item: Any) -> Any:
@@ -1085,10 +1139,15 @@ class Runtime:
         an array in a few steps; anything else (a blob, a script function named ``push``)
         the general way."""
         a = box[0]
-        fns = self.fns
-        if type(a) is not list or self.typed_methods or \
-                (fns and ((name, 1) in fns or (name, 2) in fns)):
+        if type(a) is not list or name in self.method_names:
             return self.method(d, name, box, item)
+        return self.push_item(a, item)
+
+    def push_item(self, a: list, item: Any) -> None:
+        """``a.push(item)`` onto an array when no script function is named ``push``
+        (generated code calls it itself for a variable known to hold an array): a value of
+        no size onto an array whose sizes are remembered is one more element; anything
+        else is appended as the library's ``push`` appends it, and its sizes checked."""
         old_len = len(a)
         ti = type(item)
         if ti is int or ti is float or ti is bool or ti is Char or item is None:
@@ -1167,9 +1226,10 @@ class Runtime:
         code = fp.code_for(arity) if type(fp) is FnPtr else None
         if code is None:
             return None
-        if self.collected is not None:
-            return lambda *args: self.call(fp, args)
-        return partial(code, self.depth - 1, None)
+        depth = self.depth - 1
+        if self.collected is not None:  # each result counts for the COLLECTING native
+            return lambda *args: self.collect(code(depth, None, *args))
+        return partial(code, depth, None)
 
     def call_method(self, fp: Any, this: Any, args: list) -> tuple[Any, Any]:
         box = [this]

@@ -1,0 +1,294 @@
+"""Method and function dispatch, property stores, ``switch`` and JSON through the runtime's
+fast paths: each script must give what the general paths give.
+
+``Runtime.method`` skips the script-function look-ups for a name no script function has and
+runs a plain library overload on a scalar or short string inline; ``Runtime.call_name`` calls a
+plain library overload straight away; a value of no size is stored into a map with room for a
+new entry (``m.x = v``, ``m[k] = v``) and a map is read by a string key inline; a push onto
+an array variable no script ``push`` can take changes it in place; ``switch``
+tests INT, FLOAT and string constants and ranges inline; ``to_json`` writes through CPython's C
+encoder; ``parse_json`` skips the walk of a result that cannot be over a limit. Expected values
+were taken from the engine before these fast paths (1b43915), which gives the same for every
+case but the two marked; the limit cases below check that every limit still holds on them.
+"""
+from __future__ import annotations
+
+import pytest
+
+from worker.engine import Engine, LimitError, RhaiError
+
+CASES = [
+    ('fn int.twice() { this * 2 } 21.twice()',
+     42),
+    ('fn len() { 99 } let s = "abc"; s.len()',
+     99),
+    ('fn len() { 99 } let a = [1, 2]; a.len()',
+     99),
+    ('fn len(x) { 99 } "abc".len()',
+     99),
+    ('fn len(x) { 99 } len("abc")',
+     99),
+    ('fn contains(x) { "script" } let s = "abc"; s.contains("b")',
+     'script'),
+    ('fn bump(n) { this += n; } let x = 40; x.bump(2); x',
+     42),
+    ('let m = #{len: || 7, x: 1}; m.len()',
+     2),
+    ('let m = #{add: |n| { this.x += n; }, x: 1}; m.add(4); m.add(0.5); m.x',
+     5.5),
+    ('let m = #{set: |n| { this = n; }}; m.set(5); m',
+     5),
+    ('let m = #{f: |a, b| a + b}; m.f(1, 2)',
+     3),
+    ('let m = #{f: Fn("g")}; fn g(a) { a * 3 } m.f(5)',
+     15),
+    ('let m = #{f: |a| a}; m.f(1, 2)',
+     ('error', 'ErrorFunctionNotFound')),
+    ('let m = #{x: 1}; m.nothing()',
+     ('error', 'ErrorFunctionNotFound')),
+    ('let f = |a| a + 1; f.call(41)',
+     42),
+    ('let f = |a, b| a + b; let g = f.curry(40); g.call(2)',
+     42),
+    ('42.to_float()',
+     42.0),
+    ('"  hi  ".trim()',
+     None),
+    ('let s = "  hi  "; s.trim(); s',
+     'hi'),
+    ('let s = "ab"; s.make_upper(); s + s.len()',
+     'AB2'),
+    ('"abc".sub_string(1)',
+     'bc'),
+    ('let a = [3, 1, 2]; a.sort(); a',
+     [1, 2, 3]),
+    ('let a = [1]; let b = a; b.push(2); [a, b]',
+     [[1], [1, 2]]),
+    ('fn keep(a) { a.push(9); a.len() } let a = [1]; [keep(a), a]',
+     [2, [1]]),
+    ('let a = [1, [2]]; let f = |x| { x[1].push(3); x }; [f.call(a), a]',
+     [[1, [2, 3]], [1, [2]]]),
+    ('let s = "x"; let t = s; t += "y"; [s, t]',
+     ['x', 'xy']),
+    ('let m = #{a: 1}; m.a = 2; m.a += 1.5; m.b = 3; m',
+     {'a': 3.5, 'b': 3}),
+    ('let m = #{a: "s"}; m.a = 1; m.a = true; m',
+     {'a': True}),
+    ('let m = #{a: #{b: 1}}; m.a.b = 2; m.a.b *= 3; m',
+     {'a': {'b': 6}}),
+    ('let m = #{a: 1}; let n = m; n.a = 5; [m, n]',
+     [{'a': 1}, {'a': 5}]),
+    ('switch 1.0 { 1 => "int", 1.0 => "float", _ => "none" }',
+     'float'),
+    ('switch 1 { 1.0 => "float", 1 => "int", _ => "none" }',
+     'int'),
+    ('switch "a" { \'a\' => "char", "a" => "string" }',
+     'string'),
+    ('switch \'a\' { "a" => "string", \'a\' => "char" }',
+     'char'),
+    ('switch true { 1 => "int", true => "bool" }',
+     'bool'),
+    ('switch () { 0 => "zero", () => "unit" }',
+     'unit'),
+    ('switch 4.5 { 3..6 => "in", _ => "out" }',
+     'in'),
+    ('switch 6 { 3..6 => "in", 3..=6 => "incl", _ => "out" }',
+     'incl'),
+    ('switch -3 { -3..=-2 => "neg", _ => "out" }',
+     'neg'),
+    ('switch 3..6 { 3..6 => "range", _ => "out" }',
+     'range'),
+    ('switch "x" { 0..9 => "digit", _ => "other" }',
+     'other'),
+    ('let t = 0; for i in 0..20 { t += switch i % 5 { 0 => 1, 1 | 2 => 10, '
+     '3 if i > 10 => 100, 2..5 => 1000, _ => 0 }; } t',
+     6284),
+    ('let x = 2.0; switch x * 2.0 { 4 => "int", 4.0 => "float" }',
+     'float'),
+    ('let m = #{b: [1, 2.5, "x", (), true, #{z: 1, a: \'c\'}], a: Fn("foo"), '
+     'c: blob(3, 65), d: 1..3, e: 1..=2, f: -0.0, g: 1e300}; m.to_json()',
+     '{"a":"foo","b":[1,2.5,"x",null,true,{"a":"c","z":1}],"c":[65,65,65],'
+     '"d":"1..3","e":"1..=2","f":-0.0,"g":1e+300}'),
+    ('#{a: 1.0 / 0.0}.to_json()',
+     ('error', 'ErrorMismatchOutputType')),
+    ('#{a: [0.0 / 0.0]}.to_json()',
+     ('error', 'ErrorMismatchOutputType')),
+    ('#{a: -1.0 / 0.0}.to_json()',
+     ('error', 'ErrorMismatchOutputType')),
+    ('#{"é": "ü\\n\\t\\"", "\\u0001": ""}.to_json()',
+     '{"\\u0001":"","é":"ü\\n\\t\\""}'),
+    ('parse_json(`{"a": [1, 2, {"b": null}], "c": "\\u00e9"}`)',
+     {'a': [1, 2, {'b': None}], 'c': 'é'}),
+    ('parse_json(`[1]`)',
+     ('error', 'ErrorMismatchOutputType')),
+    ('parse_json(`{"a": 99999999999999999999}`).a',
+     1e+20),
+    # map entries read and stored inline
+    ('let m = #{}; for i in 0..5 { m["k" + i] = i; } m',
+     {'k0': 0, 'k1': 1, 'k2': 2, 'k3': 3, 'k4': 4}),
+    ('let m = #{}; m[\'a\'] = 1; m["b"] = \'c\'; let k = \'a\'; [m, m[k], m[\'b\'], m["zz"]]',
+     [{'a': 1, 'b': 'c'}, 1, 'c', None]),
+    ('let m = #{a: 1}; let k = "a"; m[k] += 1; m[k] = m[k] * 2.5; m',
+     {'a': 5.0}),
+    ('let a = [1, 2]; let k = "a"; a[k]',
+     ('error', 'ErrorIndexingType')),
+    ('let a = [1, 2]; let k = "a"; a[k] = 1; a',
+     ('error', 'ErrorIndexingType')),
+    ('let m = #{a: 1}; m[0] = 1; m',
+     ('error', 'ErrorIndexingType')),
+    ('let m = #{a: 1}; m[0]',
+     ('error', 'ErrorIndexingType')),
+    ('let m = #{a: #{b: [1]}}; let k = "a"; m[k].b[0] = 5; m[k]["b"]',
+     [5]),
+    ('let s = "abc"; s["x"]',
+     ('error', 'ErrorIndexingType')),
+    ("let m = #{a: 1}; m.b = (); m.c = 2.5; m.d = 'x'; m.e = true; m",
+     {'a': 1, 'b': None, 'c': 2.5, 'd': 'x', 'e': True}),
+    ('let m = #{a: 1}; m.a = [1, 2]; m.a.push(3); m.a = "s"; m',
+     {'a': 's'}),
+    ('let x = 5; x.a = 1; x',
+     ('error', 'ErrorDotExpr')),
+    ('let m = #{a: 1}; m.a.b = 1; m',
+     ('error', 'ErrorDotExpr')),
+    # ``.len`` read inline; methods that write their first argument back
+    ('let s = "abc"; let a = [1, 2]; let b = blob(3); let m = #{len: 5}; '
+     '[s.len, a.len, b.len, m.len, #{}.len]',
+     [3, 2, 3, 5, None]),
+    ("let c = 'x'; c.len",
+     ('error', 'ErrorDotExpr')),
+    ('5.len',
+     ('error', 'ErrorDotExpr')),
+    ('let x = 0; x.set_bit(3, true); x.set_bits(0, 2, 3); x',
+     11),
+    ("let c = 'a'; c.make_upper(); c",
+     'A'),
+    ('let s = "a-b-a"; s.replace("a", "xyz"); s.remove("-"); s.truncate(4); s.pad(6, "!"); s',
+     'xyzb!!'),
+    ('let s = "abc"; let p = s.pop(); [s, p]',
+     ['ab', 'c']),
+    # push onto an array variable in place; map's callbacks
+    ('let a = []; for i in 0..5 { a.push(i); } a',
+     [0, 1, 2, 3, 4]),
+    ('fn push(x) { this += x; } let a = []; a.push(3); a',
+     [3]),
+    ('fn array.push(x) { this.insert(0, x); } let a = [1]; a.push(3); a',
+     [3, 1]),
+    ('let a = [1]; let f = || { a.push(2); a.len() }; [f.call(), a]',
+     [2, [1, 2]]),
+    ('let a = [1]; let f = || { a.push(2); a.len() }; let n = f.call(); [n, a]',
+     [2, [1, 2]]),
+    ('const A = [1]; A.push(2); A',
+     [1, 2]),
+    ('let a = []; let b = [1]; a.push(b); b.push(2); [a, b]',
+     [[[1]], [1, 2]]),
+    ('let a = []; a.push(#{x: [1]}); a[0].x.push(2); a',
+     [{'x': [1, 2]}]),
+    ('let a = [1]; a = "s"; a.push(1); a',
+     ('error', 'ErrorFunctionNotFound')),
+    ('let a = [1]; a.push(1, 2); a',
+     ('error', 'ErrorFunctionNotFound')),
+    ('let a = []; a.push(()); a.push(1.5); a.push(true); a.push(\'c\'); a.push("s"); a',
+     [None, 1.5, True, 'c', 's']),
+    ('let a = [1, 2, 3]; [a.map(|x| x * 2), a.map(|x, i| x * i), a.map(|x| [x]), '
+     'a.map(Fn("to_string"))]',
+     [[2, 4, 6], [0, 2, 6], [[1], [2], [3]], ['1', '2', '3']]),
+    ('fn dbl(x) { x * 2 } [1, 2].map(Fn("dbl"))',
+     [2, 4]),
+    ('let a = [1, 2, 3]; a.filter(|x| x > 1).map(|x| x + 1).reduce(|s, x| s + x, 0)',
+     7),
+    ('let a = []; eval("a = 5"); a.push(1); a',
+     ('error', 'ErrorFunctionNotFound')),
+    ('let a = []; let f = || { a = "x"; }; f.call(); a.push(1); a',
+     ('error', 'ErrorFunctionNotFound')),
+    ('let a = []; for i in 0..3 { if i == 2 { a = 7; } else { a.push(i); } } a',
+     7),
+    ('fn g() { let a = [1]; a.push(2); a } g()',
+     [1, 2]),
+    # ``a ?? b`` stored into a map or array is a copy (the engine before aliased it;
+    # these agree with rhai-oracle v1.26.0)
+    ('let a = [1]; let m = #{}; m.x = a ?? 0; a.push(2); m.x',
+     [1]),
+    ('let a = [1]; let b = [0]; b[0] = a ?? 0; a.push(2); b',
+     [[1]]),
+]
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return Engine()
+
+
+@pytest.mark.parametrize("source,expected", CASES)
+def test_fast_paths_give_what_the_general_paths_give(engine: Engine, source: str,
+                                                      expected: object) -> None:
+    if isinstance(expected, tuple) and expected[:1] == ("error",):
+        with pytest.raises(RhaiError) as info:
+            engine.eval(source)
+        assert info.value.kind == expected[1]
+    else:
+        assert engine.eval(source) == expected
+
+
+def limit_of(engine: Engine, source: str, scope: dict | None = None) -> str:
+    """The limit the script hits (it must hit one)."""
+    with pytest.raises(LimitError) as info:
+        engine.eval(source, scope=scope or {})
+    return info.value.limit
+
+
+def test_map_stores_are_held_to_max_map_size_also_for_an_oversized_scope_map() -> None:
+    engine = Engine(max_map_size=2)
+    oversized = {"m": {"a": 1, "b": 2, "c": 3}}
+    assert limit_of(engine, "m.a = 5; m.a", oversized) == "max_map_size"
+    assert limit_of(engine, "m.a = 5.5; m.a", oversized) == "max_map_size"
+    assert limit_of(engine, "let m = #{a: 1, b: 2}; m.a = 3; m.c = 3; m") == "max_map_size"
+    assert engine.eval("let m = #{a: 1, b: 2}; m.a = 3; m.b = 4.5; m.b = true; m") == \
+        {"a": 3, "b": True}
+    assert limit_of(engine, 'let m = #{}; for i in 0..5 { m["k" + i] = i; } m') == "max_map_size"
+    assert limit_of(engine, 'let m = #{a: 1, b: 2}; let k = "c"; m[k] = 1; m') == "max_map_size"
+    assert limit_of(engine, 'm["a"] = 5; m', oversized) == "max_map_size"
+    assert limit_of(engine, 'let k = "a"; m[k] = 5; m', oversized) == "max_map_size"
+    assert engine.eval('let m = #{a: 1, b: 2}; let k = "b"; m[k] = 3; m["a"] = 0.5; m') == \
+        {"a": 0.5, "b": 3}
+
+
+def test_parsed_json_is_held_to_every_size_limit() -> None:
+    text = '`{"a": [1,2,3,4,5,6,7,8,9,10,11]}`'
+    assert limit_of(Engine(max_array_size=10), f"parse_json({text})") == "max_array_size"
+    assert Engine(max_array_size=30).eval(f"parse_json({text}).a.len()") == 11
+    four = '`{"a":1,"b":2,"c":3,"d":4}`'
+    assert limit_of(Engine(max_map_size=3), f"parse_json({four})") == "max_map_size"
+    assert Engine(max_map_size=100).eval(f"parse_json({four}).len()") == 4
+    long_text = {"t": '{"a": "' + "x" * 30 + '"}'}
+    assert limit_of(Engine(max_string_size=20), "parse_json(t)", long_text) == \
+        "max_string_size"
+
+
+def test_json_text_is_held_to_the_string_limit_and_counts_operations() -> None:
+    script = 'let m = #{a: "abcdefghijklmnop"}; m.to_json()'
+    assert limit_of(Engine(max_string_size=10), script) == "max_string_size"
+    assert Engine(max_string_size=100).eval(script) == '{"a":"abcdefghijklmnop"}'
+    many = ('let m = #{}; for i in 0..40 { m["k" + i] = i; } let t = 0; '
+            'for i in 0..100 { t += m.to_json().len; } t')
+    assert limit_of(Engine(max_operations=50), many) == "max_operations"
+
+
+def test_pushes_and_mapped_arrays_are_held_to_max_array_size() -> None:
+    engine = Engine(max_array_size=10)
+    for script in ('let a = []; for i in 0..20 { a.push(i); } a',
+                   'let a = []; for i in 0..20 { a.push([i]); } a',
+                   'let a = [[1, 2, 3, 4, 5, 6, 7, 8, 9]]; for i in 0..5 { a.push(i); } a',
+                   'let a = [1, 2, 3]; a.map(|x| [x, x, x, x])'):
+        assert limit_of(engine, script) == "max_array_size"
+    assert engine.eval('let a = []; for i in 0..10 { a.push(i); } a.len()') == 10
+
+
+def test_inline_library_methods_and_closure_methods_keep_the_limits() -> None:
+    growing = 'let s = "aaaaaaaaaa"; s.replace("a", "bbbbbbbbbb"); s'
+    assert limit_of(Engine(max_string_size=50), growing) == "max_string_size"
+    assert Engine(max_string_size=50).eval(growing.replace("bbbbbbbbbb", "bbbb") + ".len") == 40
+    counting = 'let s = "x"; let n = 0; for i in 0..2000 { n += s.len(); } n'
+    assert limit_of(Engine(max_operations=1000), counting) == "max_operations"
+    recursing = 'let m = #{f: |n| if n == 0 { 0 } else { this.f(n - 1) + 1 }}; m.f(20)'
+    assert limit_of(Engine(max_call_levels=10), recursing) == "max_call_levels"
+    assert Engine(max_call_levels=10).eval(recursing.replace("20", "5")) == 5
