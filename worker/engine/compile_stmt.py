@@ -561,7 +561,7 @@ class StatementCompiler:
     def value_case(self, subject: str, subject_int: bool, value: Any) -> str:
         """The test of a constant case: what ``_switch_value`` does (only a value of the
         case's own type matches), inline for INT, FLOAT and string constants."""
-        kind = type(value)
+        kind = value_type(value)
         if kind is int and subject_int:
             return f"{subject} == {self.lit(value)}"
         if kind is int or kind is float or kind is str:

@@ -110,10 +110,10 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         a FLOAT is told apart by its exact bits, so ``0.0`` and ``-0.0`` get two names)."""
         if is_hole(value):  # a name per hole: each gets its own script's value
             key = (Hole, value.slot, value.negated)
-        elif type(value) is float:
+        elif value_type(value) is float:
             key = (float, value.hex())
         else:
-            key = (type(value), value)
+            key = (value_type(value), value)
         name = self.consts.get(key)
         if name is None:
             name = f"K_{len(self.consts)}"
