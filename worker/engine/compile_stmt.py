@@ -723,9 +723,11 @@ class StatementCompiler:
             t = self.tmp("_n")
             if elem is None and link.kind == "index" and obj.isidentifier() and \
                     not (s.e.kind == "lit" and value_type(s.e.value) is str):
-                self.store_in_list(t, obj, key, new, link, not op and self.scalar(s.e))
+                self.store_inline(t, obj, key, new, not op and self.scalar(s.e), list,
+                                  self.in_list(obj, key, link.idx))
             elif elem is None and link.kind == "prop" and obj.isidentifier():
-                self.store_in_map(t, obj, key, new, not op and self.scalar(s.e))
+                self.store_inline(t, obj, key, new, not op and self.scalar(s.e), dict,
+                                  f"len({obj}) < {self.max_map}")
             elif elem is not None and obj.isidentifier():
                 self.emit(self.write_back(t, link, obj, key, new, elem))
             else:
@@ -752,27 +754,19 @@ class StatementCompiler:
         """Whether ``e`` is statically a value of no size (no string, no container)."""
         return (e.kind == "lit" and value_type(e.value) is not str) or self.is_int(e)
 
-    def store_in_list(self, t: str, obj: str, key: str, value: str, link: Node,
-                      scalar: bool) -> None:
-        """The store at the end of a chain: a value of no size (not a string or container,
-        which ``_set_index`` size-checks) into an array at an INT index inside it inline."""
+    def store_inline(self, t: str, obj: str, key: str, value: str, scalar: bool,
+                     container: type, room: str) -> None:
+        """The store at the end of a chain, inline when ``obj`` is a ``container`` (list or
+        dict) with ``room`` (an INT index inside the array; room for a new map entry) and the
+        value has no size: all ``_set_index``/``_set_prop`` would do. Strings and containers
+        go through them, which check their sizes."""
         if not (SIMPLE.match(value) or value in ("None", "True", "False")):
             value = self.stored(value)
         sized_check = "" if scalar else f" and type({value}) not in _SIZED"
-        self.emit(f"if type({obj}) is list{sized_check} and "
-                  f"{self.in_list(obj, key, link.idx)}: {obj}[{key}] = {value}; {t} = {obj}")
-        self.emit(f"else: {t} = _set_index({obj}, {key}, {value})")
-
-    def store_in_map(self, t: str, obj: str, key: str, value: str, scalar: bool) -> None:
-        """The store ``obj.key = value`` at the end of a chain: a value of no size (strings
-        and containers are size-checked by ``_set_prop``) into a map with room for a new
-        entry inline, which is all ``_set_prop`` would do."""
-        if not (SIMPLE.match(value) or value in ("None", "True", "False")):
-            value = self.stored(value)
-        sized_check = "" if scalar else f" and type({value}) not in _SIZED"
-        self.emit(f"if type({obj}) is dict{sized_check} and len({obj}) < {self.max_map}: "
+        setter = "_set_index" if container is list else "_set_prop"
+        self.emit(f"if type({obj}) is {container.__name__}{sized_check} and {room}: "
                   f"{obj}[{key}] = {value}; {t} = {obj}")
-        self.emit(f"else: {t} = _set_prop({obj}, {key}, {value})")
+        self.emit(f"else: {t} = {setter}({obj}, {key}, {value})")
 
     def write_back(self, t: str, link: Node, obj: str, key: str, new: str, elem: str) -> str:
         """A chain's write-back of ``new`` to ``obj[key]`` / ``obj.key``, from which ``elem``
