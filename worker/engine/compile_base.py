@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from .nodes import FIELDS, Node
 from .values import INT_MAX, INT_MIN
@@ -130,6 +130,13 @@ class Frame:
         for frame in reversed(list(self.chain())):
             out.update(frame.symbols)
         return out
+
+
+def method_names(fn_names: Iterable[str]) -> frozenset[str]:
+    """The names a method call may bind to a script function: each function's name, and a
+    typed method's (``fn int.calc()``) without its type. A call of any other name goes straight
+    to the library (the compiler's in-place ``push``, ``Runtime.method``)."""
+    return frozenset(name.rpartition(".")[2] for name in fn_names)
 
 
 def in_i64(r: str, expr: str) -> str:

@@ -681,7 +681,7 @@ class ExpressionCompiler:
             if helper == "_push" and obj.kind == "var":
                 var = self.lookup(obj.name)
                 if var is not None and not var.const and self.var_is_list(var) and \
-                        not any(n.rpartition(".")[2] == name for n in self.fn_names):
+                        name not in self.method_names:
                     # onto an array no script function can take: in place, no write-back
                     result = self.tmp()
                     saved, self.pos = self.pos, (e.line, e.col)

@@ -702,7 +702,7 @@ class StatementCompiler:
                 v = self.tmp()
                 self.emit(f"{v} = {value}")
             # strings and containers go through ``_set_index``, which checks their sizes
-            scalar = (s.e.kind == "lit" and value_type(s.e.value) is not str) or self.is_int(s.e)
+            scalar = self.is_scalar(s.e)
             if self.var_is_list(root_var) and self.is_int(last.idx) and scalar:
                 self.emit(f"try: {py}[{key}] = {v}")
                 self.emit(f"except IndexError: {py} = _set_index({py}, {key}, {v})")
@@ -723,10 +723,10 @@ class StatementCompiler:
             t = self.tmp("_n")
             if elem is None and link.kind == "index" and obj.isidentifier() and \
                     not (s.e.kind == "lit" and value_type(s.e.value) is str):
-                self.store_inline(t, obj, key, new, not op and self.scalar(s.e), list,
+                self.store_inline(t, obj, key, new, not op and self.is_scalar(s.e), list,
                                   self.in_list(obj, key, link.idx))
             elif elem is None and link.kind == "prop" and obj.isidentifier():
-                self.store_inline(t, obj, key, new, not op and self.scalar(s.e), dict,
+                self.store_inline(t, obj, key, new, not op and self.is_scalar(s.e), dict,
                                   f"len({obj}) < {self.max_map}")
             elif elem is not None and obj.isidentifier():
                 self.emit(self.write_back(t, link, obj, key, new, elem))
@@ -749,10 +749,6 @@ class StatementCompiler:
         else:
             self.emit(f"{t} = {obj}[{key}] if type({obj}) is list and "
                       f"{self.in_list(obj, key, link.idx)} else _index({obj}, {key})")
-
-    def scalar(self, e: Node) -> bool:
-        """Whether ``e`` is statically a value of no size (no string, no container)."""
-        return (e.kind == "lit" and value_type(e.value) is not str) or self.is_int(e)
 
     def store_inline(self, t: str, obj: str, key: str, value: str, scalar: bool,
                      container: type, room: str) -> None:

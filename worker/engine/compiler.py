@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any, Callable, ClassVar
 
 from .compile_base import (ENTER_CHECK, INT_OPS, MAX_PASSES, RETURN, CompilerBug, Frame,
-                           FunctionFrame, Var, uses_this)
+                           FunctionFrame, Var, method_names, uses_this)
 from .compile_expr import ExpressionCompiler
 from .compile_stmt import StatementCompiler
 from .nodes import FIELDS, Block, FnDef, Node, Script
@@ -70,6 +70,7 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         self.const_values: dict[str, Any] = {}
         self.fn_py: dict[tuple[str, int], str] = {}
         self.fn_names = {name for name, _ in script.fns} | {n for n, _ in outer_fns}
+        self.method_names = method_names(self.fn_names)
         self.frame = Frame(FunctionFrame(False, True))  # the block being compiled
         self.uses_modules = False  # whether the script imports, exports or uses ``m::``
 

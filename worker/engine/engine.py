@@ -19,6 +19,7 @@ from typing import Any, Callable, NamedTuple
 from . import ops
 from .budget import CompileBudget
 from .codecache import compile_text
+from .compile_base import method_names
 from .compiler import compile_script
 from .errors import EvalError, LimitError, ParseError, RhaiError, ScriptExit, ThrownError
 from .modules import (Module, ModuleResolver, ModuleRuntime, ModuleView, RunModules, bindings,
@@ -558,7 +559,7 @@ class Engine:
         rt.get_ops, rt.set_ops = countdown_access(functions["_main"])
         for key, pyname in compiled.fn_py.items():
             rt.fns[key] = functions[pyname]
-        rt.method_names = frozenset(name.rpartition(".")[2] for name, _ in rt.fns)
+        rt.method_names = method_names(name for name, _ in rt.fns)
         return ns, rt
 
     def _eval_hook(self, rt: Runtime, d: int, source: str, visible: dict, new: dict,

@@ -1014,15 +1014,7 @@ class Runtime:
         """Call a function by name with arguments passed by value: a plain library overload
         of a name no script function has straight away, anything else by ``call_ref``."""
         if args and name not in self.method_names:
-            if len(args) == 1:  # find_native's key, built here to save a call
-                key: tuple = (name, type(args[0]))
-            elif len(args) == 2:
-                key = (name, type(args[0]), type(args[1]))
-            else:
-                key = (name, *map(type, args))
-            call = NATIVE_CALLS.get(key, NOT_LOOKED_UP)
-            if call is NOT_LOOKED_UP:
-                call = self.find_native(name, args)
+            call = self.find_native(name, args)
             if call is not None and call.plain and not call.builtin:
                 return self.invoke_plain(call, args, None)
         return self.call_ref(d, name, None, args)
@@ -1104,29 +1096,6 @@ class Runtime:
                     return func[0](d - 1, box, *args)
                 return self.call_fn_ptr(d, fp, list(args), box)
         elif not call.builtin and not (scripted and (name, arity + 1) in self.fns):  # as call_ref
-            if call.plain and not (call.counts_work and (
-                    to is str and len(obj) >= 64 or to in CONTAINERS)):
-                # what invoke_plain does for a call with no work to count (its first argument
-                # a scalar or a short string), without the call
-                try:
-                    result = call.fn(obj, *args)
-                except (EvalError, LimitError, RecursionError, MemoryError):
-                    raise
-                except Exception as exc:  # a stdlib bug must not escape as a Python error
-                    raise EvalError(f"Error in function {call.name}: {exc}",
-                                    kind="ErrorRuntime") from None
-                if call.writes_back:
-                    new, result = result
-                    if type(new) is str and len(new) > self.quarter_string:  # shorter fit
-                        self.size.check_string(new)
-                    box[0] = new
-                tr = type(result)
-                if tr is str:
-                    if len(result) > self.quarter_string:  # shorter strings are within it
-                        self.size.check_string(result)
-                elif tr is list or tr is dict or tr is bytearray:
-                    self.size.sizes(result)
-                return result
             if call.plain:
                 return self.invoke_plain(call, (obj, *args), box)
             if call.ctx:
