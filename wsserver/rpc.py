@@ -6,13 +6,12 @@ Pure functions and constants only; which methods exist and what they do lives in
 from __future__ import annotations
 
 import json
-import json.encoder
-import json.scanner
 import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from worker.identity import excerpt
+from worker.jsontext import fast_decoder, fast_encoder
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -46,14 +45,11 @@ MAX_BATCH = 50
 NO_ID = object()
 """The ``id`` of a notification (a request without one): no request or ``Invalid`` has it
 otherwise, so ``item.id is NO_ID`` tells either apart without a call."""
-_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
-"""One encoder, built once (``json.dumps`` with options builds a new one per call): raw UTF-8
-keeps a large output's answer near its own size, and NaN/Infinity can never be sent."""
-_DECODER = json.JSONDecoder()
-"""What ``json.loads`` uses for text; ``parse_message`` calls it for what ``_SCAN`` leaves."""
-_SCAN = json.scanner.make_scanner(_DECODER)
-"""``_DECODER``'s own scanner (C): a message with no whitespace around it is decoded in one call,
-without ``decode`` and ``raw_decode`` around it and their two whitespace matches."""
+_encode = fast_encoder(json.JSONEncoder(ensure_ascii=False, allow_nan=False))
+"""Raw UTF-8 keeps a large output's answer near its own size, and NaN/Infinity can never be
+sent (``worker.jsontext``: the C encoder built once)."""
+_decode = fast_decoder(json.JSONDecoder())
+"""``json.loads``, its C scanner called directly on a message without surrounding whitespace."""
 _PLAIN_ID_TYPES = (str, int, type(None))
 """Types of ids that are valid without a closer look (not bool, a subclass of int)."""
 
@@ -129,15 +125,7 @@ def parse_message(text: str | bytes) -> tuple[bool, list[Request | Invalid]]:
     A message that is not JSON, or an empty or oversized batch, becomes a single ``Invalid``.
     """
     try:
-        if isinstance(text, str):
-            try:
-                decoded, end = _SCAN(text, 0)
-            except StopIteration:  # leading whitespace, or not JSON: decode says which
-                end = -1
-            if end != len(text):
-                decoded = _DECODER.decode(text)
-        else:
-            decoded = json.loads(text)
+        decoded = _decode(text)
     except (ValueError, RecursionError):
         return False, [Invalid(RpcError(PARSE_ERROR, "message is not valid JSON"))]
     if isinstance(decoded, list):
@@ -175,20 +163,9 @@ def bind_params(names: Sequence[str], params: list[Any] | Mapping[str, Any]) -> 
     return bound
 
 
-_ENCODE_CHUNKS = json.encoder.c_make_encoder(
-    None, _ENCODER.default,
-    (json.encoder.encode_basestring_ascii if _ENCODER.ensure_ascii
-     else json.encoder.encode_basestring),
-    _ENCODER.indent, _ENCODER.key_separator, _ENCODER.item_separator, _ENCODER.sort_keys,
-    _ENCODER.skipkeys, _ENCODER.allow_nan)
-"""``_ENCODER``'s settings (read from it, so they live in one place) in CPython's C encoder,
-built once: ``JSONEncoder.encode`` builds one per call, with a dict of visited containers that
-the acyclic responses built here never need."""
-
-
 def encode(payload: dict[str, Any] | list[dict[str, Any]]) -> str:
-    """The JSON text of one response or batch of responses, as ``_ENCODER.encode`` writes it."""
-    return "".join(_ENCODE_CHUNKS(payload, 0))
+    """The JSON text of one response or batch of responses."""
+    return _encode(payload)
 
 
 def result_response(request_id: Any, result: Any) -> dict[str, Any]:
