@@ -10,6 +10,7 @@ import sys
 import pytest
 from coincurve import PrivateKey, PublicKey
 
+from worker import native
 from worker.identity import CURVE_ORDER, FIELD_PRIME, address_of
 from wsserver import auth, ecrecover
 
@@ -137,7 +138,7 @@ def test_logins_accept_and_refuse_what_the_coincurve_rule_did() -> None:
 
 def test_without_the_shared_object_recovery_falls_back_to_coincurve(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ecrecover, "extension_path", lambda *parts: None)
+    monkeypatch.setattr(native, "extension_path", lambda *parts: None)
     ecrecover._recover_function.cache_clear()
     try:
         assert ecrecover.backend() == "coincurve"

@@ -11,14 +11,11 @@ known digest when it loads; when the file is missing, or does not load or answer
 from __future__ import annotations
 
 import functools
-import logging
 from types import ModuleType
 from typing import Callable
 
-from worker.native import extension_path
+from worker.native import bound
 from worker.optional import without
-
-log = logging.getLogger(__name__)
 
 DIGEST_SIZE = 32
 ROUNDS = 24
@@ -90,15 +87,8 @@ def _pycryptodome_keccak() -> ModuleType:
 
 @functools.cache
 def _implementation() -> tuple[str, Callable[[bytes], bytes]]:
-    path = extension_path("Crypto", "Hash", "_keccak")
-    if path is None:
-        log.warning("pycryptodome's _keccak extension not found; using pycryptodome's API")
-        return "pycryptodome", pycryptodome_keccak256
-    try:
-        return f"pycryptodome's C code via ctypes ({path})", _CKeccak(path)
-    except (OSError, AttributeError) as exc:
-        log.warning("cannot call keccak in %s (%s); using pycryptodome's API", path, exc)
-        return "pycryptodome", pycryptodome_keccak256
+    return bound("Crypto", ("Hash", "_keccak"), _CKeccak, "pycryptodome's C code via ctypes",
+                 pycryptodome_keccak256, "pycryptodome")
 
 
 def backend() -> str:

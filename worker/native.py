@@ -11,7 +11,12 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
+import logging
 import os
+from typing import Callable, TypeVar
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def extension_path(package: str, *parts: str) -> str | None:
@@ -26,3 +31,20 @@ def extension_path(package: str, *parts: str) -> str | None:
             if os.path.isfile(path):
                 return path
     return None
+
+
+def bound(package: str, parts: tuple[str, ...], bind: Callable[[str], T], label: str,
+          fallback: T, fallback_label: str) -> tuple[str, T]:
+    """(which implementation, the implementation): ``bind(path)`` on the extension
+    ``package/<parts>`` (labelled ``label (path)``), or ``fallback`` with a warning when the
+    file is missing or ``bind`` fails: it does not load, lacks a function, or gives a wrong
+    known answer (OSError, AttributeError, ValueError)."""
+    path = extension_path(package, *parts)
+    if path is None:
+        log.warning("%s's %s extension not found; using %s", package, parts[-1], fallback_label)
+        return fallback_label, fallback
+    try:
+        return f"{label} ({path})", bind(path)
+    except (OSError, AttributeError, ValueError) as exc:
+        log.warning("cannot call %s (%s); using %s", path, exc, fallback_label)
+        return fallback_label, fallback

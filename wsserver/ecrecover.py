@@ -22,13 +22,10 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import logging
 from typing import Callable
 
 from worker.identity import CURVE_ORDER
-from worker.native import extension_path
-
-log = logging.getLogger(__name__)
+from worker.native import bound
 
 EC_COMPRESSED = (1 << 1) | (1 << 8)
 """libsecp256k1's SECP256K1_EC_COMPRESSED serialization flag."""
@@ -120,17 +117,8 @@ def coincurve_recover(signature: bytes, recovery_id: int, digest: bytes) -> byte
 
 @functools.cache
 def _recover_function() -> tuple[str, Recover]:
-    path = extension_path("coincurve", "_libsecp256k1")
-    if path is None:
-        log.warning("coincurve's _libsecp256k1 extension not found; recovering login keys with "
-                    "coincurve's API")
-        return "coincurve", coincurve_recover
-    try:
-        return f"libsecp256k1 via ctypes ({path})", _Library(path).recover
-    except (OSError, AttributeError, ValueError) as exc:
-        log.warning("cannot call libsecp256k1 in %s (%s); recovering login keys with "
-                    "coincurve's API", path, exc)
-        return "coincurve", coincurve_recover
+    return bound("coincurve", ("_libsecp256k1",), lambda path: _Library(path).recover,
+                 "libsecp256k1 via ctypes", coincurve_recover, "coincurve")
 
 
 def backend() -> str:
