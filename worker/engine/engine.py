@@ -462,21 +462,27 @@ class Engine:
         ``compile``) defaults to the timeout from now. ``scope`` must be a dict (else
         ValueError); a value in it that is not plain data (or contains itself) is an
         EvalError."""
+        # a deadline just taken from now needs no check before the run; one that was given,
+        # or that compiling here used up some of, does
+        check_deadline = deadline is not None
         if deadline is None:
             deadline = self.deadline_from_now()
         if scope is not None and not isinstance(scope, dict):
             raise ValueError(f"scope must be a dict of variables, not {type(scope).__name__}")
-        compiled = script if isinstance(script, CompiledScript) else \
-            self.compile(script, deadline=deadline)
+        if isinstance(script, CompiledScript):
+            compiled = script
+        else:
+            compiled, check_deadline = self.compile(script, deadline=deadline), True
         if compiled.settings is not self.settings and compiled.settings != self.settings:
             compiled = self.compile(compiled.source, deadline=deadline)  # other limits
+            check_deadline = True
         values = scope_values(scope) if scope else {}
         try:
             ns, rt = self._take_run(compiled) or self._namespace(compiled, values, None)
         except Exception as exc:
             raise as_rhai_error(exc) from None
         try:
-            self._start(ns, rt, values, deadline)
+            self._start(ns, rt, values, deadline, check_deadline)
             result = ns["_main"](self.main_levels, None)
         except ScriptExit as stop:
             result = stop.value
@@ -511,17 +517,20 @@ class Engine:
             runs = compiled.idle.setdefault(self, collections.deque(maxlen=IDLE_RUNS))
         runs.append((ns, rt))  # when IDLE_RUNS are kept already, the oldest goes
 
-    def _start(self, ns: dict, rt: Runtime, values: dict, deadline: float) -> None:
+    def _start(self, ns: dict, rt: Runtime, values: dict, deadline: float,
+               check_deadline: bool) -> None:
         """Give a prepared run (new, or reset by ``_give_back``) this run's inputs:
-        the scope's variables, fresh ``global::`` constants, the deadline (which compiling may
-        have used up), and the engine's output callbacks as they are now."""
+        the scope's variables, fresh ``global::`` constants, the deadline (checked first when
+        ``check_deadline``: compiling may have used it up), and the engine's output callbacks
+        as they are now."""
         ns["_SCOPE"] = values
         ns["_GLOBALS"] = {}
         rt.on_print, rt.on_debug = self.on_print, self.on_debug
         if values:
             rt.values_within_limits = all(rt.size.within(v) for v in values.values())
         rt.deadline = deadline
-        rt.check_deadline()
+        if check_deadline:
+            rt.check_deadline()
 
     run = eval
 
