@@ -204,6 +204,17 @@ CASES = [
      7),
     ('fn g() { let a = [1]; a.push(2); a } g()',
      [1, 2]),
+    # ``range(a, b, step)`` of INTs ends before a value whose successor would overflow
+    # (Rhai's ``StepRange::next``; the engine before yielded it; as rhai-oracle v1.26.0)
+    ('let a = []; for x in range(9223372036854775800, 9223372036854775807, 3) { a.push(x); } '
+     'for x in range(-9223372036854775800, -9223372036854775807 - 1, -3) { a.push(x); } '
+     'for x in range(9223372036854775806, 9223372036854775807, 5) { a.push(x); } a',
+     [9223372036854775800, 9223372036854775803, -9223372036854775800, -9223372036854775803]),
+    ('let a = []; for x in range(10, 0, -4) { a.push(x); } for x in range(0, 10, 4) { a.push(x); } '
+     'for x in range(3, 1, 1) { a.push(x); } for x in range(1.0, 2.0, 0.5) { a.push(x); } a',
+     [10, 6, 2, 0, 4, 8, 1.0, 1.5]),
+    ('let t = 0; for i in 0..50 { for x in range(i, 40, i + 1) { t += x; } } t',
+     3479),
     # ``a ?? b`` stored into a map or array is a copy (the engine before aliased it;
     # these agree with rhai-oracle v1.26.0)
     ('let a = [1]; let m = #{}; m.x = a ?? 0; a.push(2); m.x',

@@ -1011,12 +1011,17 @@ class Runtime:
             self.depth = saved
 
     def call_name(self, d: int, name: str, *args: Any) -> Any:
-        """Call a function by name with arguments passed by value: a plain library overload
-        of a name no script function has straight away, anything else by ``call_ref``."""
-        if args and name not in self.method_names:
-            call = self.find_native(name, args)
-            if call is not None and call.plain and not call.builtin:
-                return self.invoke_plain(call, args, None)
+        """Call a function by name with arguments passed by value: an engine built-in or a
+        plain library overload of a name no script function has straight away (``call_ref``'s
+        order: a built-in wins over the library), anything else by ``call_ref``."""
+        if name not in self.method_names:
+            builtin = BUILTINS.get(name)
+            if builtin is not None:
+                return builtin(self, d, None, *args)
+            if args:
+                call = self.find_native(name, args)
+                if call is not None and call.plain:
+                    return self.invoke_plain(call, args, None)
         return self.call_ref(d, name, None, args)
 
     def call_ref(self, d: int, name: str, box: list | None, args: Any) -> Any:

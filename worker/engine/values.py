@@ -244,12 +244,19 @@ class StepRange:
     step: Any
 
     def iterate(self) -> Any:
+        """The numbers, as Rhai's ``StepRange::next`` gives them (src/packages/iter_basic.rs):
+        each value is yielded only once the next one has been computed, so an INT value whose
+        successor would overflow i64 ends the range without being yielded. For INTs that is
+        a Python ``range`` (iterated at C speed) ending before the first such value."""
         x, end, step = self.start, self.end, self.step
-        is_int = type(x) is int and type(end) is int and type(step) is int
-        if not is_int:
-            x, end, step = float(x), float(end), float(step)
+        if type(x) is int and type(end) is int and type(step) is int:
+            if step > 0:
+                return iter(range(x, min(end, INT_MAX - step + 1), step))
+            return iter(range(x, max(end, INT_MIN - step - 1), step))
+        return self.iterate_floats(float(x), float(end), float(step))
+
+    @staticmethod
+    def iterate_floats(x: float, end: float, step: float) -> Any:
         while (x < end) if step > 0 else (x > end):
             yield x
             x += step
-            if is_int and not INT_MIN <= x <= INT_MAX:
-                return
