@@ -204,6 +204,19 @@ CASES = [
      7),
     ('fn g() { let a = [1]; a.push(2); a } g()',
      [1, 2]),
+    # ``x += n`` with an INT ``n``: in place for a string (its text), inline for INT/FLOAT
+    ('let s = "v"; let t = s; for i in 0..3 { s += i * 2; } s += -7; [s, t]',
+     ['v024-7', 'v']),
+    ('let x = 0.5; let n = 1; for i in 0..3 { x += i; } x += n; x',
+     4.5),
+    ('let x = 9223372036854775800; x = x; x += 7; x',
+     9223372036854775807),
+    ('let x = 9223372036854775800; x = x; x += 8; x',
+     ('error', 'ErrorArithmetic')),
+    ("let c = 'a'; c += 1; c",
+     ('error', 'ErrorFunctionNotFound')),
+    ('let m = #{}; m += 3; m',
+     ('error', 'ErrorFunctionNotFound')),
     # ``range(a, b, step)`` of INTs ends before a value whose successor would overflow
     # (Rhai's ``StepRange::next``; the engine before yielded it; as rhai-oracle v1.26.0)
     ('let a = []; for x in range(9223372036854775800, 9223372036854775807, 3) { a.push(x); } '

@@ -615,9 +615,9 @@ class StatementCompiler:
                 self.demote(var)
             if (op and op != "+") or (not op and not self.is_list(s.e)):
                 self.demote_list(var)
-            if op == "+" and not self.var_is_int(var) and not self.is_int(s.e):
+            if op == "+" and not self.var_is_int(var):
                 value = self.ex(s.e) if s.e.kind == "lit" else self.value_of(s.e)
-                self.append_in_place(py, value, s.e)
+                self.append_in_place(py, value, s.e, int if self.is_int(s.e) else None)
                 return
             if op and never_int(s.e):
                 value = f"{COMPOUND_SLOW[op]}({py}, {self.ex(s.e)})"
@@ -784,13 +784,15 @@ class StatementCompiler:
             setter = "_set_index"
         return f"{t} = {obj} if {same} else {setter}({obj}, {key}, {new})"
 
-    def append_in_place(self, py: str, value: str, node: Node) -> None:
+    def append_in_place(self, py: str, value: str, node: Node, known: type | None) -> None:
         """``x += y`` on a variable of unknown type: INT and FLOAT sums inline; a string
         appends in place (CPython then reuses the buffer, so building a string in a loop is
         linear, not quadratic), a long result checked each time: its size, and the deadline
-        (the append may have copied it); anything else through ``_add_assign``. A literal
-        ``y`` keeps only the case of its own type."""
-        known = value_type(node.value) if node.kind == "lit" else None
+        (the append may have copied it); anything else through ``_add_assign``. A ``y`` of a
+        known type (a literal's, or ``known``) keeps only the cases of its type: for an INT,
+        the INT sum, the string append of its text (what ``+`` gives) and the FLOAT sum."""
+        if node.kind == "lit":
+            known = value_type(node.value)
 
         def both(kind: type) -> str:
             return f"type({py}) is {kind.__name__}" + \
@@ -800,14 +802,16 @@ class StatementCompiler:
         if known in (None, int):
             r = self.tmp("_r")
             cases.append(f"{both(int)} and {in_i64(r, f'{py} + {value}')}: {py} = {r}")
-        if known in (None, str):
-            cases.append(f"{both(str)}:")
+        if known in (None, str, int):
+            cases.append(f"type({py}) is str:" if known is int else f"{both(str)}:")
         if known in (None, float):
             cases.append(f"{both(float)}: {py} += {value}")
+        elif known is int:
+            cases.append(f"type({py}) is float: {py} += {value}")
         for i, case in enumerate(cases):
             self.emit(("if " if i == 0 else "elif ") + case)
             if case.endswith(":"):  # the string case
-                self.emit(f"    {py} += {value}")
+                self.emit(f"    {py} += {f'str({value})' if known is int else value}")
                 self.emit(f"    if len({py}) > {min(self.max_string // 4, LONG_STRING)}: "
                           f"_check_long_string({py})")
         self.emit(f"else: {py} = _add_assign({py}, {value})" if cases else
