@@ -302,9 +302,14 @@ def test_pushes_and_mapped_arrays_are_held_to_max_array_size() -> None:
     for script in ('let a = []; for i in 0..20 { a.push(i); } a',
                    'let a = []; for i in 0..20 { a.push([i]); } a',
                    'let a = [[1, 2, 3, 4, 5, 6, 7, 8, 9]]; for i in 0..5 { a.push(i); } a',
-                   'let a = [1, 2, 3]; a.map(|x| [x, x, x, x])'):
+                   'let a = [1, 2, 3]; a.map(|x| [x, x, x, x])',
+                   'let a = [0, 0, 0]; a.map(|x, i| if i == 0 { [1, 2, 3, 4, 5, 6, 7, 8] } '
+                   'else { i })',
+                   'let a = []; for i in 0..9 { a.push(i); } a[0] = [1]; a.push(1); a.push(2)'):
         assert limit_of(engine, script) == "max_array_size"
     assert engine.eval('let a = []; for i in 0..10 { a.push(i); } a.len()') == 10
+    assert engine.eval('let a = [0, 0, 0]; a.map(|x, i| if i == 0 { [1, 2, 3, 4, 5, 6] } '
+                       'else { i })') == [[1, 2, 3, 4, 5, 6], 1, 2]
 
 
 def test_inline_library_methods_and_closure_methods_keep_the_limits() -> None:

@@ -288,7 +288,7 @@ class Runtime:
         self.granted = min(GRANT, self.max_ops) if self.max_ops else GRANT  # last countdown
         self.set_ops(self.granted)
         self.deadline = deadline
-        self.known: dict[int, tuple] = {}  # id -> (array, its length, its sizes), see remember
+        self.known: dict[int, list] = {}  # id -> [array, its length, its 3 sizes], see remember
         self.collected: tuple | None = None  # sizes of a COLLECTING native's callback results
         self.work = WORK_UNITS  # see spend
         # False when a scope value is over a size limit: every value the script makes is
@@ -407,16 +407,18 @@ class Runtime:
         """``a``'s sizes as remembered when it had ``length`` elements, if they were."""
         entry = self.known.get(id(a))
         if entry is not None and entry[0] is a and entry[1] == length:
-            return entry[2]
+            return entry[2], entry[3], entry[4]
         return None
 
     def remember(self, a: list, sizes: tuple) -> None:
         """Remember the sizes of an array that push-like functions grow, so that growing it
         again costs the added value's sizes, not a walk of the whole array (a ``push`` loop
-        stays linear). A few arrays are remembered; replacing an element drops an entry."""
+        stays linear). A few arrays are remembered; replacing an element drops an entry.
+        An entry is a list, [array, length, arrays, maps, chars]: a push of a value of no size
+        updates it in place (``push_item``)."""
         if len(self.known) >= KNOWN_ARRAYS and id(a) not in self.known:
             self.known.clear()
-        self.known[id(a)] = (a, len(a), sizes)
+        self.known[id(a)] = [a, len(a), *sizes]
 
     def grown_sizes(self, a: list, length: int, added: list) -> tuple:
         """The sizes of ``a`` (``length`` elements) plus those of the elements ``added``;
@@ -442,7 +444,7 @@ class Runtime:
         entry = self.known.get(id(a))
         if entry is not None and entry[1] == old_len and entry[0] is a:
             size = self.size
-            arrays, maps, chars = entry[2]
+            arrays, maps, chars = entry[2], entry[3], entry[4]
             tv = type(value)
             if tv is str:
                 chars += len(value) if value.isascii() else string_bytes(value)
@@ -455,7 +457,7 @@ class Runtime:
                 arrays += 1 + len(value)
             arrays += 1
             if arrays <= size.max_array and maps <= size.max_map and chars <= size.max_string:
-                self.known[id(a)] = (a, old_len + 1, (arrays, maps, chars))
+                entry[1:] = old_len + 1, arrays, maps, chars
                 return
         self.check_grown(a, old_len, [value])
 
@@ -469,7 +471,7 @@ class Runtime:
         one = self.size.sizes(item)
         total = (arrays + count * (1 + one[0]), maps + count * one[1], chars + count * one[2])
         self.size.check_total(total)
-        self.known[id(a)] = (a, len(a) + count, total)  # the size pad will give a
+        self.known[id(a)] = [a, len(a) + count, *total]  # the size pad will give a
 
     def charge(self, n: int) -> None:
         """Count ``n`` operations of work done outside generated code (library calls, copies,
@@ -1123,18 +1125,17 @@ class Runtime:
         no size onto an array whose sizes are remembered is one more element; anything
         else is appended as the library's ``push`` appends it, and its sizes checked."""
         old_len = len(a)
-        ti = type(item)
-        if ti is int or ti is float or ti is bool or ti is Char or item is None:
-            # a value of no size onto an array whose sizes are remembered: one more element
-            known = self.known
-            key = id(a)
-            entry = known.get(key)
-            if entry is not None and entry[1] == old_len and entry[0] is a:
-                arrays, maps, chars = entry[2]
-                if arrays < self.size.max_array:
-                    a.append(item)
-                    known[key] = (a, old_len + 1, (arrays + 1, maps, chars))
-                    return None
+        entry = self.known.get(id(a))
+        if entry is not None and entry[1] == old_len and entry[0] is a:
+            ti = type(item)
+            if (ti is int or ti is float or ti is bool or ti is Char or item is None) and \
+                    entry[2] < self.size.max_array:
+                # a value of no size onto an array whose sizes are remembered: one more
+                # element, its entry updated in place
+                a.append(item)
+                entry[1] = old_len + 1
+                entry[2] += 1
+                return None
         a.append(ops.copy_value(item))  # what the library's push does
         self.check_pushed(a, old_len, item)
         return None
@@ -1211,9 +1212,16 @@ class Runtime:
         return self.collect(result), box[0]
 
     def collect(self, result: Any) -> Any:
-        """A callback's result: inside a COLLECTING native, add its sizes to the total."""
-        if self.collected is not None:
-            self.collected = self.size.sizes([result], self.collected)
+        """A callback's result: inside a COLLECTING native, add its sizes to the total (a
+        value of no size is one more element, what ``sizes([result], collected)`` gives)."""
+        collected = self.collected
+        if collected is not None:
+            tr = type(result)
+            if (tr is int or tr is float or tr is bool or tr is Char or result is None) and \
+                    collected[0] < self.size.max_array:
+                self.collected = (collected[0] + 1, collected[1], collected[2])
+            else:
+                self.collected = self.size.sizes([result], collected)
         return result
 
     def var_lookup(self, name: str) -> Any:
