@@ -228,6 +228,24 @@ CASES = [
      [10, 6, 2, 0, 4, 8, 1.0, 1.5]),
     ('let t = 0; for i in 0..50 { for x in range(i, 40, i + 1) { t += x; } } t',
      3479),
+    # methods of an INT or array receiver found while compiling (``bound_method``)
+    ('let i = 5; [i.to_float(), i.to_string(), (i - 9).abs(), i.max(7), i.min(2.5), '
+     '3.to_float(), i.is_odd(), i + 1]',
+     [5.0, '5', 4, 7, 2.5, 3.0, True, 6]),
+    ('let t = 0.0; for i in 0..4 { t += i.to_float() / 2.0; } t',
+     3.0),
+    ('let i = -9223372036854775807 - 1; i.abs()',
+     ('error', 'ErrorArithmetic')),
+    ('let i = 3; i.pad(1)',
+     ('error', 'ErrorFunctionNotFound')),
+    ('fn to_float() { 1 } let i = 3; i.to_float()',
+     1),
+    ('fn int.to_float() { 2 } let i = 3; i.to_float()',
+     2),
+    ('let a = [1, 2, [3]]; let b = a.get(2); b.push(9); [a.len(), a.contains(2), a, b, [4].len()]',
+     [3, True, [1, 2, [3]], [3, 9], 1]),
+    ('let a = [1, 2]; let f = || a.len(); a.push(1); [a.len(), f.call()]',
+     [3, 3]),
     # ``a ?? b`` stored into a map or array is a copy (the engine before aliased it;
     # these agree with rhai-oracle v1.26.0)
     ('let a = [1]; let m = #{}; m.x = a ?? 0; a.push(2); m.x',

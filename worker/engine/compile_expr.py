@@ -10,6 +10,7 @@ from .compile_base import (ARITH, COMPARE, ENTER_PREFIX, HOIST_NEST, INT_LIT,
                            RUNTIME_CALLS, SIMPLE, SLOW, SMALL, TEMP, in_i64)
 from .errors import ParseError
 from .natives import LIBRARY
+from .runtime import native_for
 from .nodes import (ArrayLit, Binary, Call, Closure, GlobalConst, Index, Interp, Lit, MapLit,
                     MethodCall, Node, Prop, PyCode, QualifiedCall, QualifiedVar, This, Unary,
                     Variable)
@@ -663,9 +664,41 @@ class ExpressionCompiler:
         self.pos = saved
         return t
 
+    def bound_method(self, e: Node) -> str | None:
+        """``x.name(args)`` on a receiver that is statically an INT or an array, with
+        arguments whose types are static too (INTs, literals), of a name no script function
+        has: the library overload ``Runtime.method`` would find is found now, and when it is
+        plain (no runtime context, nothing changed in place or written back, not an engine
+        built-in) it is called through ``_invoke_plain`` as ``Runtime.method`` calls it, with
+        no box to write back, so ``x`` keeps its static type. None for any other call."""
+        if e.safe or e.name in self.method_names:
+            return None
+        if self.is_int(e.obj):
+            types: list[type] = [int]
+        elif self.is_list(e.obj):
+            types = [list]
+        else:
+            return None
+        for arg in e.args:
+            if self.is_int(arg):
+                types.append(int)
+            elif arg.kind == "lit":
+                types.append(value_type(arg.value))
+            else:
+                return None
+        call = native_for((e.name, *types))
+        if call is None or not call.plain or call.writes_back or call.builtin:
+            return None
+        target, *args = self.ex_seq([e.obj, *e.args])
+        args = [self.passed_on(n, a) for n, a in zip(e.args, args)]
+        return f"_invoke_plain({self.const(call)}, ({target}, {''.join(a + ', ' for a in args)}), None)"
+
     def method(self, e: Node) -> str:
         obj = e.obj
         name = e.name
+        bound = self.bound_method(e)
+        if bound is not None:
+            return bound
         if e.safe:
             target = self.ex(obj)
             t = self.tmp()

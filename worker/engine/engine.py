@@ -272,6 +272,7 @@ def run_hooks(rt: Runtime) -> dict[str, Any]:
         "_index": rt.index, "_set_index": rt.set_index, "_prop": rt.prop,
         "_set_prop": rt.set_prop, "_call": rt.call_name, "_call_ref": rt.call_ref,
         "_method": rt.method, "_push": rt.push_method, "_push_item": rt.push_item,
+        "_invoke_plain": rt.invoke_plain,
         "_method_at": rt.method_at,
         "_call_fn_ptr": rt.call_fn_ptr,
         "_this": rt.this, "_is_def_var": rt.is_def_var, "_eval": rt.eval,

@@ -103,6 +103,25 @@ GETTERS: dict[tuple, NativeCall] = {}
 once found: like ``NATIVE_CALLS``, shared by every run."""
 
 
+def native_for(key: tuple) -> NativeCall | None:
+    """The library overload for ``key`` = (name, argument types...): the first whose
+    parameter types match exactly (``ANY`` matches every type), remembered in
+    ``NATIVE_CALLS``. The runtime asks with the types of the values a call has; the compiler
+    with the types it knows statically (``ExpressionCompiler.bound_method``)."""
+    found = NATIVE_CALLS.get(key, NOT_LOOKED_UP)
+    if found is not NOT_LOOKED_UP:
+        return found
+    found = None
+    types = key[1:]
+    for fn in LIBRARY.get(key[0], ()):
+        if len(fn.params) == len(types) and all(
+                p is ANY or t is p for p, t in zip(fn.params, types)):
+            found = NativeCall(fn)
+            break
+    NATIVE_CALLS[key] = found
+    return found
+
+
 def call_levels(max_call_levels: int) -> int:
     """The ``_d`` a script's main body starts with: generated functions get the call levels
     still allowed and fail on entry when none are left (``if not _d``)."""
@@ -890,15 +909,7 @@ class Runtime:
         try:
             return NATIVE_CALLS[key]
         except KeyError:
-            pass
-        found = None
-        for fn in LIBRARY.get(name, ()):
-            if len(fn.params) == len(args) and all(
-                    p is ANY or type(a) is p for p, a in zip(fn.params, args)):
-                found = NativeCall(fn)
-                break
-        NATIVE_CALLS[key] = found
-        return found
+            return native_for(key)
 
     def invoke_plain(self, call: NativeCall, args: list | tuple, box: list | None) -> Any:
         """``invoke_native`` for a ``call.plain`` overload with at least one argument: the same
