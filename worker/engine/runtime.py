@@ -62,6 +62,7 @@ bytes than the text has, so a result parsed from a text (within the limits) no l
 ``max_array_size`` and ``max_map_size`` fits them without a walk."""
 WORK_UNITS = 1 << 16  # units of uncounted work between two looks at the clock (see spend)
 KNOWN_ARRAYS = 16  # arrays whose sizes are remembered at a time (see Runtime.remember)
+FEW_PARTS = 8  # interpolations of up to this many parts are built by appending (Runtime.interp)
 
 
 class NativeCall:
@@ -661,9 +662,18 @@ class Runtime:
         return ops.contains(container, item)
 
     def interp(self, *parts: Any) -> str:
-        """A string interpolation: containers are size-checked before they are formatted."""
-        text = "".join([p if type(p) is str else str(p) if type(p) is int else
-                        to_display(self.check_before_formatting(p)) for p in parts])
+        """A string interpolation: containers are size-checked before they are formatted.
+        Up to ``FEW_PARTS`` parts are appended one by one, cheaper than a list comprehension
+        (a call in 3.11) and a join; more are joined (appending could copy the text once per
+        part)."""
+        if len(parts) <= FEW_PARTS:
+            text = ""
+            for p in parts:
+                text += p if type(p) is str else str(p) if type(p) is int else \
+                    to_display(self.check_before_formatting(p))
+        else:
+            text = "".join([p if type(p) is str else str(p) if type(p) is int else
+                            to_display(self.check_before_formatting(p)) for p in parts])
         if len(text) > 4096:  # a copy at memory speed: one operation per 4 KB
             self.spend(len(text) >> 10)
         if len(text) > self.quarter_string:  # shorter strings are within the limit
