@@ -27,7 +27,7 @@ SCRIPTS_PER_SEED = 150
 BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "+": ops.add, "-": ops.sub, "*": ops.mul, "/": ops.div, "%": ops.mod,
     "==": ops.equals, "!=": ops.not_equals, "<": ops.less, "<=": ops.less_eq,
-    ">": ops.greater, ">=": ops.greater_eq,
+    ">": ops.greater, ">=": ops.greater_eq, "&": ops.bit_and, "|": ops.bit_or, "^": ops.bit_xor,
 }
 ASSIGNING = ("+", "-", "*", "/", "%")
 
@@ -224,6 +224,29 @@ def test_loop_counters_crossing_an_edge_match_the_generic_operators(engine, op, 
         return [BINARY[op](base, i) for i in range(5)]
 
     assert_same(engine, script, reference)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_bitwise_operators_on_int_variables_match_the_generic_operators(engine, seed):
+    """``&``, ``|`` and ``^`` of two static INTs are inline Python operators: on operands near
+    every edge (i64's sign bit included), nested in arithmetic, and beside FLOAT and BOOL
+    operands (which take the generic operator: an error for a FLOAT, a BOOL for two BOOLs)."""
+    rng = random.Random(3000 + seed)
+    for _ in range(SCRIPTS_PER_SEED):
+        names = {f"v{i}": (edge_float(rng) if rng.random() < 0.1 else edge_int(rng))
+                 for i in range(3)}
+        names["b"] = rng.random() < 0.5
+        lets = "".join(f"let {name} = {literal(value) if name != 'b' else str(value).lower()};\n"
+                       for name, value in names.items())
+        op = rng.choice(("&", "|", "^"))
+        left, right = (Case(n, lambda n=n: names[n]) for n in rng.sample(sorted(names), 2))
+        inner = generic(op, left, right)
+        case = generic(rng.choice(("+", "-", "^", "&")), inner, generate(rng, names, 1)) \
+            if rng.random() < 0.5 else inner
+        loop = f"let t = [];\nfor i in 0..3 {{ t.push({left.text} {op} i); }}\nt"
+        assert_same(engine, f"{lets}{case.text}", case.compute)
+        assert_same(engine, f"{lets}{loop}",
+                     lambda left=left: [BINARY[op](left.compute(), i) for i in range(3)])
 
 
 def test_generated_cases_cover_overflow_and_mixed_types(engine):

@@ -392,6 +392,8 @@ class ExpressionCompiler:
             return self.division(a, b)
         if op == "%":
             return self.modulo(e, a, b)
+        if op in ("&", "|", "^") and a_int and b_int:  # of two i64s: an i64, no check needed
+            return f"({a} {op} {b})"
         if op in SLOW:
             return f"{SLOW[op]}({a}, {b})"
         if op == "in":
