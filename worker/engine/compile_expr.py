@@ -556,7 +556,7 @@ class ExpressionCompiler:
         array, map or blob (the only values ``_copy`` copies) inline when ``code`` is a
         name: a scalar or string is passed on without a call."""
         if SIMPLE.match(code):
-            return f"({code} if type({code}) not in _SIZED else _copy({code}))"
+            return f"({code} if type({code}) not in _CONTAINERS else _copy({code}))"
         return f"_copy({code})"
 
     def args(self, nodes: list[Node]) -> list[str]:

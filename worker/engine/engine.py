@@ -239,7 +239,8 @@ def static_hooks(chunk: int) -> dict[str, Any]:
         # loop chunks
         "_partial": partial_chunk, "_CHUNK_RANGE": range(chunk), "_NO_RANGE": range(0),
         # values: integers, sizes, literals
-        "_i64": i64, "_MAX": INT_MAX, "_SIZED": SIZED, "_FnPtr": FnPtr,
+        "_i64": i64, "_MAX": INT_MAX, "_SIZED": SIZED, "_CONTAINERS": ops.CONTAINERS,
+        "_FnPtr": FnPtr,
         # operators
         "_sub": ops.sub, "_mul": ops.mul, "_div": ops.div, "_mod": ops.mod, "_pow": ops.power,
         "_shl": ops.shl, "_shr": ops.shr, "_bit_and": ops.bit_and, "_bit_or": ops.bit_or,
