@@ -10,10 +10,10 @@ from .compile_base import (ARITH, COMPARE, ENTER_PREFIX, HOIST_NEST, INT_LIT,
                            RUNTIME_CALLS, SIMPLE, SLOW, SMALL, TEMP, in_i64)
 from .errors import ParseError
 from .natives import LIBRARY
-from .runtime import native_for
 from .nodes import (ArrayLit, Binary, Call, Closure, GlobalConst, Index, Interp, Lit, MapLit,
                     MethodCall, Node, Prop, PyCode, QualifiedCall, QualifiedVar, This, Unary,
                     Variable)
+from .runtime import native_for
 from .shapes import is_hole, value_type
 from .values import INT_MAX, INT_MIN
 
@@ -693,7 +693,8 @@ class ExpressionCompiler:
             return None
         target, *args = self.ex_seq([e.obj, *e.args])
         args = [self.passed_on(n, a) for n, a in zip(e.args, args)]
-        return f"_invoke_plain({self.const(call)}, ({target}, {''.join(a + ', ' for a in args)}), None)"
+        passed = "".join(a + ", " for a in args)
+        return f"_invoke_plain({self.const(call)}, ({target}, {passed}), None)"
 
     def method(self, e: Node) -> str:
         obj = e.obj

@@ -257,6 +257,7 @@ class StepRange:
 
     @staticmethod
     def iterate_floats(x: float, end: float, step: float) -> Any:
+        """A FLOAT range: ``x``, ``x + step``, ... while short of ``end`` (no overflow)."""
         while (x < end) if step > 0 else (x > end):
             yield x
             x += step
