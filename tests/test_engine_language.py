@@ -234,6 +234,35 @@ def test_operators(script, expected):
 
 
 @pytest.mark.parametrize("script, expected", [
+    # range(from, to, step): a direction only when the first step moves towards ``to``
+    ("let a = []; for x in range(5.0, 1.0, -1.5) { a.push(x); } a", [5.0, 3.5, 2.0]),
+    ("let a = []; for x in range(1.0, 2.0, 1.0 / 0.0) { a.push(x); } a", [1.0]),
+    ("let a = []; for x in range(5.0, 1.0, 0.0 / 0.0) { a.push(x); } a", []),
+    ("let a = []; for x in range(1.0, 5.0, 0.0 / 0.0) { a.push(x); } a", []),
+    ("let a = []; for x in range(1.0, 5.0, -1.0) { a.push(x); } a", []),
+    ("let a = []; for x in range(0..10, 3) { a.push(x); } a", [0, 3, 6, 9]),
+])
+def test_stepped_ranges(script, expected):
+    assert run(script) == expected
+
+
+@pytest.mark.parametrize("script, message", [
+    # Rhai's range overloads take three INTs or three FLOATs, never a mix
+    ("range(1, 3.0, 1)", "Function not found: range (i64, f64, i64)"),
+    ("range(1.0, 3.0, 1)", "Function not found: range (f64, f64, i64)"),
+    ("range(1, 3, 1.0)", "Function not found: range (i64, i64, f64)"),
+    ("range(1.0, 3.0)", "Function not found: range (f64, f64)"),
+    # a step that does not move the start (zero, or too small for a FLOAT) is an error
+    ("range(1, 5, 0)", "step value cannot be zero\nin call to function 'range'"),
+    ("range(1e10, 2e10, 1e-300)", "step value cannot be zero\nin call to function 'range'"),
+])
+def test_stepped_range_errors(script, message):
+    with pytest.raises(EvalError) as caught:
+        run(script)
+    assert caught.value.message == message
+
+
+@pytest.mark.parametrize("script, expected", [
     # a break leaves the innermost loop around it, wherever it is in that loop's body
     ("let s = 0; for i in 0..10 { for j in 0..10 { if j == 2 { break; } s += 1; } } s", 20),
     ("let s = 0; for i in 0..10 { for j in 0..3 { s += 1; } if i == 4 { break; } } s", 15),

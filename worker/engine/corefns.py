@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-from .errors import EvalError, ScriptExit
+from .errors import EvalError, ScriptExit, in_native_call
 from .values import (FnPtr, RhaiRange, StepRange, signature_name, to_debug, to_display,
                      type_name)
 
@@ -79,14 +79,19 @@ def fn_is_def_fn(rt: Runtime, d: int, box: Any, *args: Any) -> bool:
 
 
 def fn_range(rt: Runtime, d: int, box: Any, *args: Any) -> Any:
+    """Rhai's ``range`` overloads (src/packages/iter_basic.rs): ``range(from, to)`` of INTs,
+    ``range(from, to, step)`` of three INTs or three FLOATs, ``range(a..b, step)`` of INTs."""
     if len(args) == 2 and type(args[0]) is int and type(args[1]) is int:
         return RhaiRange(args[0], args[1])
     if len(args) == 2 and type(args[0]) is RhaiRange and not args[0].inclusive and \
             type(args[1]) is int:  # range(a..b, step)
         args = (args[0].start, args[0].end, args[1])
-    if len(args) == 3 and all(type(a) in (int, float) for a in args):
-        if args[2] == 0:
-            raise EvalError("Step value cannot be zero", kind="ErrorArithmetic")
+    if len(args) == 3 and (type(args[0]) is int or type(args[0]) is float) and \
+            type(args[0]) is type(args[1]) is type(args[2]):
+        start, step = args[0], args[2]
+        if start + step == start:  # StepRange::new: a step that moves nothing
+            raise in_native_call("range", EvalError("step value cannot be zero",
+                                                    kind="ErrorArithmetic"))
         return StepRange(*args)
     raise not_found("range", args)
 

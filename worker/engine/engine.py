@@ -21,7 +21,8 @@ from .budget import CompileBudget
 from .codecache import compile_text
 from .compile_base import method_names
 from .compiler import compile_script
-from .errors import EvalError, LimitError, ParseError, RhaiError, ScriptExit, ThrownError
+from .errors import (EvalError, LimitError, ParseError, RhaiError, ScriptExit, in_native_call,
+                     wrapped_error)
 from .modules import (Module, ModuleResolver, ModuleRuntime, ModuleView, RunModules, bindings,
                       exported_variables, in_module)
 from .lexer import tokenize
@@ -141,27 +142,8 @@ def in_function_call(exc: RhaiError) -> RhaiError:
         text += f"\n{label} (line {line}, position {col})"
     name, (line, col) = chain[0]
     text += f"\nin call to function '{name}'" if name else "\nin closure call"
-    wrapped = EvalError(text, line, col, kind="ErrorInFunctionCall",
-                        fields={"function": name, "source": ""})
-    if isinstance(exc, ThrownError):  # ``catch`` still gets the thrown value itself
-        wrapped = ThrownError(exc.value, text, line, col)
-        wrapped.kind = "ErrorInFunctionCall"
-    wrapped.inner = exc.inner or exc
-    return wrapped
-
-
-def in_eval(exc: RhaiError) -> RhaiError:
-    """An error out of ``eval``: Rhai's ``ErrorInFunctionCall("eval", ...)`` (src/func/call.rs);
-    a thrown value stays what ``catch`` gets."""
-    text = f"{exc}\nin call to function 'eval'"
-    if isinstance(exc, ThrownError):
-        wrapped: RhaiError = ThrownError(exc.value, text)
-        wrapped.kind = "ErrorInFunctionCall"
-    else:
-        wrapped = EvalError(text, kind="ErrorInFunctionCall",
-                            fields={"function": "eval", "source": ""})
-    wrapped.inner = exc.inner or exc
-    return wrapped
+    return wrapped_error(exc, text, "ErrorInFunctionCall", {"function": name, "source": ""},
+                         line, col)
 
 
 def countdown_access(main: Any) -> tuple[Callable[[], int], Callable[[int], None]]:
@@ -585,7 +567,7 @@ class Engine:
                                  "be inside a block or another function", 1, 1,
                                  kind="WrongFnDefinition")
         except ParseError as exc:  # Rhai: ErrorInFunctionCall("eval", ErrorParsing)
-            raise in_eval(exc) from None
+            raise in_native_call("eval", exc) from None
         ns, child = self._namespace(compiled, rt.ns["_SCOPE"], rt)
         ns["_EVALVARS"], ns["_EVALNEW"] = visible, new
         ns["_GLOBALS"] = rt.ns["_GLOBALS"] if top_level else dict(rt.ns["_GLOBALS"])
@@ -595,7 +577,7 @@ class Engine:
             raise
         except RhaiError as exc:  # every other error leaves eval wrapped, as in Rhai
             exc.at(*locate(exc))
-            raise in_eval(in_function_call(exc)) from None
+            raise in_native_call("eval", in_function_call(exc)) from None
         finally:
             rt.set_ops(child.get_ops())
             rt.total, rt.granted = child.total, child.granted

@@ -95,3 +95,23 @@ def bounds_error(what: str, index: int, length: int) -> EvalError:
         text = (f"{what} index {index} out of bounds: only {length} {unit}{plural} in "
                 f"{what.lower()}")
     return EvalError(text, kind=kind, fields={"length": length, "index": index})
+
+
+def wrapped_error(exc: RhaiError, text: str, kind: str, fields: dict, line: int = 0,
+                  position: int = 0) -> RhaiError:
+    """``exc`` inside Rhai's error ``kind`` (``ErrorInFunctionCall``, ``ErrorInModule``) whose
+    message is ``text``; a thrown value stays what ``catch`` gets (Rhai's ``unwrap_inner``)."""
+    if isinstance(exc, ThrownError):
+        wrapped: EvalError = ThrownError(exc.value, text, line, position)
+        wrapped.kind, wrapped.fields = kind, fields
+    else:
+        wrapped = EvalError(text, line, position, kind=kind, fields=fields)
+    wrapped.inner = exc.inner or exc
+    return wrapped
+
+
+def in_native_call(name: str, exc: RhaiError) -> RhaiError:
+    """Rhai's ``ErrorInFunctionCall(name, "", exc)`` for an error out of the engine's own
+    function ``name`` (``eval``, ``range``; src/func/call.rs, src/packages/iter_basic.rs)."""
+    return wrapped_error(exc, f"{exc}\nin call to function '{name}'", "ErrorInFunctionCall",
+                         {"function": name, "source": ""})

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from .budget import CompileBudget
 from .corefns import not_found
-from .errors import EvalError, RhaiError, ThrownError
+from .errors import EvalError, RhaiError, wrapped_error
 from .runtime import Runtime
 from .values import type_name
 
@@ -29,17 +29,10 @@ def module_not_found(path: str, reason: str = "") -> EvalError:
                      kind="ErrorModuleNotFound", fields={"module": path})
 
 
-def in_module(exc: RhaiError, path: str) -> EvalError:
+def in_module(exc: RhaiError, path: str) -> RhaiError:
     """Rhai's ``ErrorInModule``: an error while compiling or running a module's script; a
     thrown value stays what ``catch`` gets (Rhai's ``unwrap_inner``)."""
-    text = f"{exc}\nin module '{path}'"
-    if isinstance(exc, ThrownError):
-        wrapped: EvalError = ThrownError(exc.value, text)
-        wrapped.kind, wrapped.fields = "ErrorInModule", {"module": path}
-    else:
-        wrapped = EvalError(text, kind="ErrorInModule", fields={"module": path})
-    wrapped.inner = exc.inner or exc
-    return wrapped
+    return wrapped_error(exc, f"{exc}\nin module '{path}'", "ErrorInModule", {"module": path})
 
 
 class Module:

@@ -237,27 +237,36 @@ def to_debug(value: Any) -> str:
 
 @dataclass(frozen=True)
 class StepRange:
-    """``range(from, to, step)`` over INT or FLOAT: counts up (step > 0) or down (step < 0)."""
+    """``range(from, to, step)``, all three INTs or all three FLOATs: counts up (step > 0)
+    or down (step < 0). ``corefns.fn_range`` makes them (and refuses a step that moves
+    nothing)."""
 
     start: Any
     end: Any
     step: Any
 
     def iterate(self) -> Any:
-        """The numbers, as Rhai's ``StepRange::next`` gives them (src/packages/iter_basic.rs):
-        each value is yielded only once the next one has been computed, so an INT value whose
-        successor would overflow i64 ends the range without being yielded. For INTs that is
-        a Python ``range`` (iterated at C speed) ending before the first such value."""
+        """The numbers, as Rhai's ``StepRange`` gives them (src/packages/iter_basic.rs): a
+        direction is set when the range is made (up if ``start < end`` and ``start + step``
+        is above ``start``, down for the mirror case, else no numbers at all), and each value
+        is yielded only once the next one has been computed, so an INT value whose successor
+        would overflow i64 ends the range without being yielded. For INTs that is a Python
+        ``range`` (iterated at C speed) ending before the first such value."""
         x, end, step = self.start, self.end, self.step
-        if type(x) is int and type(end) is int and type(step) is int:
+        if type(x) is int:
             if step > 0:
                 return iter(range(x, min(end, INT_MAX - step + 1), step))
             return iter(range(x, max(end, INT_MIN - step - 1), step))
-        return self.iterate_floats(float(x), float(end), float(step))
+        return self.iterate_floats(x, end, step)
 
     @staticmethod
     def iterate_floats(x: float, end: float, step: float) -> Any:
-        """A FLOAT range: ``x``, ``x + step``, ... while short of ``end`` (no overflow)."""
-        while (x < end) if step > 0 else (x > end):
-            yield x
-            x += step
+        """A FLOAT range (no overflow; a NaN anywhere gives no direction: no numbers)."""
+        if x < end and x + step > x:
+            while x < end:
+                yield x
+                x += step
+        elif x > end and x + step < x:
+            while x > end:
+                yield x
+                x += step
