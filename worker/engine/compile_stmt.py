@@ -292,6 +292,7 @@ class StatementCompiler:
         var = self.lookup(left.name)
         if not self.var_is_int(var) or var.key in self.shared:
             return {}, {}
+        self.relied_bounds.add(var.key)  # a closure that assigns it must undo these
         k = right.value
         then_b, else_b = {"<": ((None, k - 1), (k, None)), "<=": ((None, k), (k + 1, None)),
                           ">": ((k + 1, None), (None, k)), ">=": ((k, None), (None, k - 1)),

@@ -61,6 +61,12 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         self.this_users: dict[tuple[str, int], bool] = {}
         self.shared: set = set()  # declarations assigned from a nested function
         self.changed = False  # a typing assumption failed in this pass over a function
+        # declarations whose INT type / array type / bounds the code of this pass over a
+        # function relied on: only disproving one of those needs another pass (the code made
+        # so far asked nothing else of a declaration, so a pass again would make the same)
+        self.relied_int: set = set()
+        self.relied_list: set = set()
+        self.relied_bounds: set = set()
         self.outer_fns = outer_fns
         self.n = 0
         self.lines: list[list] = []  # [indent, text, (line, col)]
@@ -213,6 +219,7 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         mark, n = len(self.lines), self.n
         for attempt in range(MAX_PASSES + 1):
             self.changed = False
+            self.relied_int, self.relied_list, self.relied_bounds = set(), set(), set()
             self.spec_calls = set()
             # a script that will not settle: no typing
             function = FunctionFrame(pyname == "_main", attempt < MAX_PASSES)
@@ -337,24 +344,35 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         return py
 
     def var_is_int(self, var: Var | None) -> bool:
-        return self.frame.function.typing and var is not None and var.key is not None and \
-            var.key not in self.not_int
+        """Whether ``var`` is statically an INT (the code made from this answer relies on
+        it: see ``demote``)."""
+        if self.frame.function.typing and var is not None and var.key is not None and \
+                var.key not in self.not_int:
+            self.relied_int.add(var.key)
+            return True
+        return False
 
     def demote(self, var: Var) -> None:
-        """``var`` may hold a non-INT after all: recompile without that assumption."""
+        """``var`` may hold a non-INT after all: recompile without that assumption if code
+        made so far relied on it."""
         if var.key is not None and var.key not in self.not_int:
             self.not_int.add(var.key)
-            self.changed = True
+            self.changed = self.changed or var.key in self.relied_int
 
     def demote_list(self, var: Var) -> None:
-        """``var`` may hold a non-array after all: recompile without that assumption."""
+        """``var`` may hold a non-array after all: recompile without that assumption if code
+        made so far relied on it."""
         if var.key is not None and var.key not in self.not_list:
             self.not_list.add(var.key)
-            self.changed = True
+            self.changed = self.changed or var.key in self.relied_list
 
     def var_is_list(self, var: Var | None) -> bool:
-        return self.frame.function.typing and var is not None and var.key is not None and \
-            var.key not in self.not_list
+        """Whether ``var`` is statically an array (relied on, as in ``var_is_int``)."""
+        if self.frame.function.typing and var is not None and var.key is not None and \
+                var.key not in self.not_list:
+            self.relied_list.add(var.key)
+            return True
+        return False
 
     def is_list(self, e: Node) -> bool:
         """Whether ``e`` is statically an array."""
@@ -425,7 +443,7 @@ class Compiler(StatementCompiler, ExpressionCompiler):
             function.nonlocals.add(var.py)
             if var.key is not None and var.key not in self.shared:
                 self.shared.add(var.key)  # a closure may change it at any call: no bounds
-                self.changed = True
+                self.changed = self.changed or var.key in self.relied_bounds
         return var.py
 
     def block_scope(self) -> "Scope":
