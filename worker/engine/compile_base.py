@@ -58,9 +58,9 @@ class FunctionFrame:
     a closure or an inlined ``f!()`` call), shared by the block frames in it."""
 
     __slots__ = ("nonlocals", "nonlocal_slot", "loops", "counters", "ret_int", "catches",
-                 "blocks", "nest", "pending", "in_main", "typing", "open_loops")
+                 "blocks", "nest", "pending", "in_main", "typing", "open_loops", "once")
 
-    def __init__(self, in_main: bool, typing: bool) -> None:
+    def __init__(self, in_main: bool, typing: bool, once: bool = False) -> None:
         self.nonlocals: set[str] = set()  # outer variables it assigns (a ``nonlocal`` line)
         self.nonlocal_slot = 0  # the line that becomes that ``nonlocal`` line
         self.loops: list[str | None] = []  # per enclosing loop: where ``break value`` goes
@@ -77,6 +77,9 @@ class FunctionFrame:
         self.pending = 0  # S_ calls generated but not yet accounted (see ``Compiler.flush``)
         self.in_main = in_main  # the script's body (or a closure in it)
         self.typing = typing  # whether the static INT/array types are used (see MAX_PASSES)
+        # the script's own body (not a function or closure): outside loops it runs once per
+        # run (see ``Compiler.hot``)
+        self.once = once
 
 
 class Frame:

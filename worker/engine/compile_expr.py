@@ -148,7 +148,7 @@ class ExpressionCompiler:
             return f"_plus({code})"
         if self.is_bool(e.e, code):
             return f"(not {code})"
-        if e.e.kind == "lit":
+        if e.e.kind == "lit" or not self.hot():
             return f"_not({code})"
         first, later = self.operand(code)
         return f"(False if {first} is True else True if {later} is False else _not({later}))"
@@ -269,6 +269,8 @@ class ExpressionCompiler:
 
         Operands statically known to be INT skip the type test; the range test stays.
         """
+        if not self.hot():
+            return f"{slow}({a}, {b})"
         a_int = a_int or bool(INT_LIT.match(a))
         b_int = b_int or bool(INT_LIT.match(b))
         r = self.tmp("_r")
@@ -329,7 +331,8 @@ class ExpressionCompiler:
         FLOAT or an INT (promoted as in ``float_fallback``; the literal needs no test) and
         the result is computed inline."""
         a_float, b_float = is_float_lit(e.l), is_float_lit(e.r)
-        if pyop == "/" and b_float and (is_hole(e.r.value) or not e.r.value):  # by a zero
+        if (pyop == "/" and b_float and (is_hole(e.r.value) or not e.r.value)) or \
+                not self.hot():  # by a zero, or code that runs once
             return f"{slow}({a}, {b})"
         checks = []
         if not a_float:
@@ -350,6 +353,8 @@ class ExpressionCompiler:
         slow = COMPARE[op]
         if a_int and b_int:
             return f"({a} {op} {b})"
+        if not self.hot():
+            return f"{slow}({a}, {b})"
         a_simple, b_simple = SIMPLE.match(a), SIMPLE.match(b)
         if a_simple and b_simple:
             checks = [f"type({x}) is int" for x, known in ((a, a_int), (b, b_int)) if not known]
@@ -388,6 +393,8 @@ class ExpressionCompiler:
             return self.arith(ARITH[op][0], a, b, ARITH[op][1], a_int, b_int)
         if op in COMPARE:
             return self.compare(op, a, b, a_int, b_int)
+        if op in ("/", "%") and not self.hot():
+            return f"{SLOW[op]}({', '.join(self.simple_pair(a, b))})"
         if op == "/":
             return self.division(a, b)
         if op == "%":
@@ -506,6 +513,9 @@ class ExpressionCompiler:
         return t
 
     def index(self, e: Node) -> str:
+        if not e.safe and not self.hot():
+            obj, idx = self.ex_seq([e.obj, e.idx])
+            return f"_index({obj}, {idx})"
         if not e.safe and self.is_list(e.obj) and self.is_int(e.idx):
             obj, idx = self.ex_seq([e.obj, e.idx])
             t = self.tmp()
@@ -550,12 +560,11 @@ class ExpressionCompiler:
         properties, ``this``): only those need a copy; other items are new values."""
         return tuple(i for i, n in enumerate(nodes) if n.kind in ("var", "index", "prop", "this"))
 
-    @staticmethod
-    def copy_of(code: str) -> str:
+    def copy_of(self, code: str) -> str:
         """``_copy(code)`` (Rhai's value semantics), with the test that the value is not an
         array, map or blob (the only values ``_copy`` copies) inline when ``code`` is a
-        name: a scalar or string is passed on without a call."""
-        if SIMPLE.match(code):
+        name in hot code: a scalar or string is passed on without a call."""
+        if SIMPLE.match(code) and self.hot():
             return f"({code} if type({code}) not in _CONTAINERS else _copy({code}))"
         return f"_copy({code})"
 
@@ -659,10 +668,13 @@ class ExpressionCompiler:
         saved, self.pos = self.pos, (e.line, e.col)
         t = self.tmp()
         # ``len`` of a string, array or blob is Python's (what its getter returns)
-        sized = (f"len({obj}) if type({obj}) is str or type({obj}) is list else "
-                 if e.name == "len" else "")
-        self.emit(f"{t} = {obj}.get({key}) if type({obj}) is dict else {sized}"
-                  f"_prop({obj}, {key})")
+        if not self.hot():
+            self.emit(f"{t} = _prop({obj}, {key})")
+        else:
+            sized = (f"len({obj}) if type({obj}) is str or type({obj}) is list else "
+                     if e.name == "len" else "")
+            self.emit(f"{t} = {obj}.get({key}) if type({obj}) is dict else {sized}"
+                      f"_prop({obj}, {key})")
         self.pos = saved
         return t
 

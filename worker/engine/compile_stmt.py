@@ -359,7 +359,7 @@ class StatementCompiler:
         code = self.ex(e)
         if self.is_bool(e, code):
             return code
-        if INT_LIT.match(code) or e.kind == "lit":
+        if INT_LIT.match(code) or e.kind == "lit" or not self.hot():
             return f"_bool({code})"
         first, later = self.operand(code)
         return f"({first} is True or ({later} is not False and _bool({later})))"
@@ -561,21 +561,22 @@ class StatementCompiler:
 
     def value_case(self, subject: str, subject_int: bool, value: Any) -> str:
         """The test of a constant case: what ``_switch_value`` does (only a value of the
-        case's own type matches), inline for INT, FLOAT and string constants."""
+        case's own type matches), inline for INT, FLOAT and string constants in hot code."""
         kind = value_type(value)
         if kind is int and subject_int:
             return f"{subject} == {self.lit(value)}"
-        if kind is int or kind is float or kind is str:
+        if (kind is int or kind is float or kind is str) and self.hot():
             return f"(type({subject}) is {kind.__name__} and {subject} == {self.lit(value)})"
         return f"_switch_value({subject}, {self.lit(value)})"
 
-    @staticmethod
-    def range_case(subject: str, subject_int: bool, p: Node) -> str:
+    def range_case(self, subject: str, subject_int: bool, p: Node) -> str:
         """The test of a range case: what ``_switch_range`` does, inline for an INT or FLOAT
-        subject."""
+        subject in hot code."""
         inside = f"{p.start} <= {subject} {'<=' if p.inclusive else '<'} {p.end}"
         if subject_int:
             return f"({inside})"
+        if not self.hot():
+            return f"_switch_range({subject}, {p.start}, {p.end}, {p.inclusive})"
         return (f"({inside} if type({subject}) is int or type({subject}) is float else "
                 f"_switch_range({subject}, {p.start}, {p.end}, {p.inclusive}))")
 
@@ -702,6 +703,9 @@ class StatementCompiler:
             if not (SIMPLE.match(value) or value in ("None", "True", "False")):
                 v = self.tmp()
                 self.emit(f"{v} = {value}")
+            if not self.hot():
+                self.emit(f"{py} = _set_index({py}, {key}, {v})")
+                return
             # strings and containers go through ``_set_index``, which checks their sizes
             scalar = self.is_scalar(s.e)
             if self.var_is_list(root_var) and self.is_int(last.idx) and scalar:
@@ -722,7 +726,9 @@ class StatementCompiler:
         for link, key, obj, elem in reversed(list(zip(chain, keys, objs, elems))):
             setter = "_set_prop" if link.kind == "prop" else "_set_index"
             t = self.tmp("_n")
-            if elem is None and link.kind == "index" and obj.isidentifier() and \
+            if not self.hot():
+                self.emit(f"{t} = {setter}({obj}, {key}, {new})")
+            elif elem is None and link.kind == "index" and obj.isidentifier() and \
                     not (s.e.kind == "lit" and value_type(s.e.value) is str):
                 self.store_inline(t, obj, key, new, not op and self.is_scalar(s.e), list,
                                   self.in_list(obj, key, link.idx))
@@ -742,7 +748,7 @@ class StatementCompiler:
     def read_link(self, t: str, link: Node, obj: str, key: str) -> None:
         """``t = obj[key]`` / ``t = obj.key`` inside a chain: an array element (INT index
         inside it) or a map's property read inline, anything else through the runtime."""
-        if not obj.isidentifier():
+        if not obj.isidentifier() or not self.hot():
             getter = "_prop" if link.kind == "prop" else "_index"
             self.emit(f"{t} = {getter}({obj}, {key})")
         elif link.kind == "prop":
@@ -792,6 +798,9 @@ class StatementCompiler:
         (the append may have copied it); anything else through ``_add_assign``. A ``y`` of a
         known type (a literal's, or ``known``) keeps only the cases of its type: for an INT,
         the INT sum, the string append of its text (what ``+`` gives) and the FLOAT sum."""
+        if not self.hot():
+            self.emit(f"{py} = _add_assign({py}, {value})")
+            return
         if node.kind == "lit":
             known = value_type(node.value)
 

@@ -89,6 +89,15 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         """Whether code here is at the script's top level (not in a block or a function)."""
         return self.frame.parent is None and self.frame.function.in_main
 
+    def hot(self) -> bool:
+        """Whether code here may run many times in a run: in a function, a closure or a loop.
+        Only there do the inline fast paths pay for their size; the script's body outside
+        loops runs once, so there the generator emits the runtime's generic operation (what
+        the fast path falls back to: the same result, error and limits) and CPython has much
+        less code to compile."""
+        function = self.frame.function
+        return not function.once or bool(function.loops)
+
     # ---- output helpers ----------------------------------------------------------------
     def emit(self, text: str) -> None:
         if self.frame.function.pending:
@@ -222,7 +231,8 @@ class Compiler(StatementCompiler, ExpressionCompiler):
             self.relied_int, self.relied_list, self.relied_bounds = set(), set(), set()
             self.spec_calls = set()
             # a script that will not settle: no typing
-            function = FunctionFrame(pyname == "_main", attempt < MAX_PASSES)
+            main = pyname == "_main"
+            function = FunctionFrame(main, attempt < MAX_PASSES, once=main)
             self.function_once(pyname, params, body, fn, Frame(function), spec)
             if not self.changed or attempt == MAX_PASSES:
                 self.spec_wanted += sorted(self.spec_calls.difference(self.spec_wanted))
