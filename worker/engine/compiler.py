@@ -52,10 +52,17 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         self.not_list: set = set()  # declarations whose variable may hold a non-array
         self.spec_py: dict[tuple[str, int], str] = {}
         self.spec_calls: set[tuple[str, int]] = set()  # S_ versions the current one calls
-        self.spec_wanted: list[tuple[str, int]] = []  # S_ versions called so far, in order
+        self.spec_calls_of: dict[str, set[tuple[str, int]]] = {}  # and each generated one
         self.ret_int: dict[tuple[str, int], bool] = {}
-        self.ret_changed = False  # a function's INT result was disproved: another pass
-        self.ret_assumed: set[tuple[str, int]] = set()  # INT results relied on in this pass
+        # INT results of S_ versions relied on by the function being generated, and, per
+        # generated function, by its code: when a result is disproved, only the functions
+        # that relied on it are generated again (see ``compile``)
+        self.ret_assumed: set[tuple[str, int]] = set()
+        self.ret_relied: dict[str, set[tuple[str, int]]] = {}
+        # the code of each generated function by Python name (in the order first made), and
+        # what made it, to make it again
+        self.code_of: dict[str, list[list]] = {}
+        self.jobs: dict[str, tuple[list[str], Node, FnDef | None, Any]] = {}
         self.tmp_int: dict[str, bool] = {}  # temporaries that hold a control flow's value
         self.inlining: set[tuple[str, int]] = set()
         self.this_users: dict[tuple[str, int], bool] = {}
@@ -162,37 +169,72 @@ class Compiler(StatementCompiler, ExpressionCompiler):
                 self.ret_int[key] = True
         self.emit("def _factory(_ops):")
         self.indent += 1
-        mark, n = len(self.lines), self.n
+        self.all_functions()
         for attempt in range(MAX_PASSES + 1):
-            self.ret_changed = False
-            self.ret_assumed = set()
+            stale = [pyname for pyname, relied in self.ret_relied.items()
+                     if not all(self.ret_int[key] for key in relied)]
+            if not stale:
+                break
             if attempt == MAX_PASSES:  # results will not settle: assume no INT results
                 self.ret_int = dict.fromkeys(self.ret_int, False)
-            self.spec_wanted = []
-            for key, fn in self.script.fns.items():
-                self.function(self.fn_py[key], fn.params, fn.body, fn)
-            self.function("_main", [], Block(1, 1, stmts=self.script.stmts), None)
-            self.specialised_versions()
-            if not self.ret_changed:
+                self.code_of.clear()
+                self.ret_relied.clear()
+                self.all_functions()
                 break
-            del self.lines[mark:]
-            self.n = n
+            for pyname in stale:  # their code took a disproved result for an INT
+                self.generate(pyname, *self.jobs[pyname])
+            self.specialised_versions()
+        for lines in self.code_of.values():
+            self.lines += lines
         names = ["_main", *self.fn_py.values()]
         self.emit("return {" + ", ".join(f"{name!r}: {name}" for name in names) + "}")
         self.indent -= 1
         src, table = self.source()
         return src, table, self.fn_py, self.const_values, self.uses_modules
 
+    def all_functions(self) -> None:
+        """Generate every function: the ``F_`` versions, ``_main`` and the ``S_`` versions
+        they reach."""
+        for key, fn in self.script.fns.items():
+            self.generate(self.fn_py[key], fn.params, fn.body, fn)
+        self.generate("_main", [], Block(1, 1, stmts=self.script.stmts), None)
+        self.specialised_versions()
+
     def specialised_versions(self) -> None:
         """Generate the ``S_`` versions that direct calls reach (from ``_main``, an ``F_`` or
-        another reached ``S_``): only generated code calls them, so the others are never
-        made (they would be dead weight for CPython's ``compile()``)."""
+        another reached ``S_``) and are not made yet, and drop those no longer reached (after
+        a function was generated again): only generated code calls them, so the others are
+        never kept (they would be dead weight for CPython's ``compile()``)."""
+        spec_names = set(self.spec_py.values())
+        reached: list[tuple[str, int]] = []
+        callers = [pyname for pyname in self.code_of if pyname not in spec_names]
         done = 0
-        while done < len(self.spec_wanted):
-            key = self.spec_wanted[done]
+        while done < len(callers):
+            calls = self.spec_calls_of[callers[done]]
             done += 1
-            fn = self.script.fns[key]
-            self.function(self.spec_py[key], fn.params, fn.body, fn, spec=key)
+            for key in sorted(calls.difference(reached)):
+                reached.append(key)
+                pyname = self.spec_py[key]
+                if pyname not in self.code_of:
+                    fn = self.script.fns[key]
+                    self.generate(pyname, fn.params, fn.body, fn, key)
+                callers.append(pyname)
+        for key in set(self.spec_py).difference(reached):
+            pyname = self.spec_py[key]
+            if pyname in self.code_of:
+                del self.code_of[pyname], self.ret_relied[pyname]
+
+    def generate(self, pyname: str, params: list[str], body: Node, fn: FnDef | None,
+                 spec: Any = None) -> None:
+        """Generate (again) the function ``pyname`` of the factory; its code is kept apart
+        (``code_of``), with the INT results of other functions it relied on."""
+        start = len(self.lines)
+        self.function(pyname, params, body, fn, spec)
+        self.code_of[pyname] = self.lines[start:]
+        del self.lines[start:]
+        self.jobs[pyname] = (params, body, fn, spec)
+        self.ret_relied[pyname] = self.ret_assumed
+        self.spec_calls_of[pyname] = self.spec_calls
 
     def fn_uses_this(self, key: tuple[str, int]) -> bool:
         """Whether a script function refers to ``this`` (its INT version then takes it)."""
@@ -229,13 +271,13 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         for attempt in range(MAX_PASSES + 1):
             self.changed = False
             self.relied_int, self.relied_list, self.relied_bounds = set(), set(), set()
+            self.ret_assumed = set()
             self.spec_calls = set()
             # a script that will not settle: no typing
             main = pyname == "_main"
             function = FunctionFrame(main, attempt < MAX_PASSES, once=main)
             self.function_once(pyname, params, body, fn, Frame(function), spec)
             if not self.changed or attempt == MAX_PASSES:
-                self.spec_wanted += sorted(self.spec_calls.difference(self.spec_wanted))
                 return
             del self.lines[mark:]
             self.n = n
@@ -303,10 +345,9 @@ class Compiler(StatementCompiler, ExpressionCompiler):
             self.emit(f"return {self.copied(body)}")
         if in_caller_scope:
             self.leave_caller_scope(unset_slot, caller_vars)
-        if spec and not function.ret_int and self.ret_int[spec]:
+        if spec and not function.ret_int:
+            # code generated so far that took the result for an INT is generated again
             self.ret_int[spec] = False
-            # code compiled so far that took the result for an INT must be compiled again
-            self.ret_changed = self.ret_changed or spec in self.ret_assumed
         if function.nonlocals:
             self.lines[function.nonlocal_slot][1] = \
                 "nonlocal " + ", ".join(sorted(function.nonlocals))
