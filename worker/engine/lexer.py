@@ -73,6 +73,8 @@ def operator_pattern(ops: list[str], prefix: str = "") -> str:
 
 
 # One match per token of the common kinds; ``other`` hands the rest to ``Lexer.special``.
+# An ``int`` is digits not followed by a letter or a ``.``, but for the ``..`` of a range
+# (``0..n``: Rhai's rule, see ``_DECIMAL``, makes that ``0`` an INT too).
 # The most frequent kinds come first (the regex engine tries the branches in order).
 # ``lines`` is the end of a line with the following empty or comment-only lines, in one match.
 # Possessive quantifiers keep a failed look-ahead from shortening a name or a number, and the
@@ -84,7 +86,7 @@ _TOKEN = re.compile(rf"""
       (?P<op>{operator_pattern(OPERATORS)})
     | (?P<ident>[A-Za-z][{WORD_CHARS}]*+|_(?![{WORD_CHARS}]))
     | (?P<lines>(?:(?://[^\n]*+)?\n[ \t\r\ufeff]*+)+)
-    | (?P<int>[0-9][0-9_]*+)(?![.A-Za-z])
+    | (?P<int>[0-9][0-9_]*+)(?![A-Za-z]|\.(?!\.))
     | (?P<float>[0-9][0-9_]*+\.(?=[^.A-Za-z_])[0-9_]*+)(?![.A-Za-z_])
     | "(?P<str>[^"\\\n]*+)"
     | '(?P<char>[^'\\\n])'
