@@ -4,7 +4,8 @@ All generated functions live inside ``_factory(_ops)`` (so the operation countdo
 fast closure cell): each Rhai function becomes ``F_n(_d, _tb, *params)`` (``_d`` = call levels
 left, ``_tb`` = a one-item list holding ``this``, or None) plus, when a direct call with INT
 arguments reaches it, a version ``S_n`` specialised for those; the script body becomes
-``_main``; closures become nested functions (Python cells give Rhai's capture-by-sharing).
+``_main``; closures become nested functions (Python cells give Rhai's capture-by-sharing). A
+script without functions and closures is ``_main`` alone, at the top level (see ``flat``).
 Variables become locals named ``v_<name>_<n>`` and strings live in a constants table
 (``K_<n>``): no user text is ever pasted into the generated code except validated identifiers.
 A small static type inference (which variables always hold an INT or an array) lets integer
@@ -62,6 +63,7 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         # the code of each generated function by Python name (in the order first made), and
         # what made it, to make it again
         self.code_of: dict[str, list[list]] = {}
+        self.inner_functions = False  # whether closures or ``f!()`` calls were generated
         self.jobs: dict[str, tuple[list[str], Node, FnDef | None, Any]] = {}
         self.tmp_int: dict[str, bool] = {}  # temporaries that hold a control flow's value
         self.inlining: set[tuple[str, int]] = set()
@@ -184,13 +186,28 @@ class Compiler(StatementCompiler, ExpressionCompiler):
             for pyname in stale:  # their code took a disproved result for an INT
                 self.generate(pyname, *self.jobs[pyname])
             self.specialised_versions()
-        for lines in self.code_of.values():
-            self.lines += lines
-        names = ["_main", *self.fn_py.values()]
-        self.emit("return {" + ", ".join(f"{name!r}: {name}" for name in names) + "}")
+        if self.flat():
+            del self.lines[0]  # no ``_factory``: ``_main`` at the top level
+            for line in self.code_of["_main"]:
+                line[0] -= 1
+            self.lines += self.code_of["_main"]
+        else:
+            for lines in self.code_of.values():
+                self.lines += lines
+            names = ["_main", *self.fn_py.values()]
+            self.emit("return {" + ", ".join(f"{name!r}: {name}" for name in names) + "}")
         self.indent -= 1
         src, table = self.source()
         return src, table, self.fn_py, self.const_values, self.uses_modules
+
+    def flat(self) -> bool:
+        """Whether the script is its body alone (no functions, no closures or ``f!()``
+        calls): then ``_main`` is generated at the top level of the module, not in
+        ``_factory``, and the countdown ``_ops`` is a global of the run's namespace (see
+        ``engine.countdown_access``). That is one nested function less for CPython's
+        ``compile()``, at no cost when running: only the body's entry and its loops, once per
+        chunk or per loop, touch the countdown."""
+        return not self.script.fns and not self.inner_functions
 
     def all_functions(self) -> None:
         """Generate every function: the ``F_`` versions, ``_main`` and the ``S_`` versions
@@ -288,6 +305,8 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         the block that creates a closure)."""
         if fn is not None:
             self.pos = (fn.line, fn.col)
+        if frame.parent is not None:  # a closure or an ``f!()`` call, in the block creating it
+            self.inner_functions = True
         pys = []
         function = frame.function
         for i, p in enumerate(params):
@@ -348,7 +367,9 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         if spec and not function.ret_int:
             # code generated so far that took the result for an INT is generated again
             self.ret_int[spec] = False
-        if function.nonlocals:
+        if pyname == "_main" and self.flat():
+            self.lines[function.nonlocal_slot][1] = "global _ops"  # see ``flat``
+        elif function.nonlocals:
             self.lines[function.nonlocal_slot][1] = \
                 "nonlocal " + ", ".join(sorted(function.nonlocals))
 

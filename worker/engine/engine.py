@@ -146,9 +146,18 @@ def in_function_call(exc: RhaiError) -> RhaiError:
                          line, col)
 
 
-def countdown_access(main: Any) -> tuple[Callable[[], int], Callable[[int], None]]:
+def countdown_access(ns: dict, main: Any) -> tuple[Callable[[], int], Callable[[int], None]]:
     """Read and write a run's operation countdown: the ``_ops`` cell its generated functions
-    share, found in the closure of its ``_main`` (see compiler.py)."""
+    share, found in the closure of its ``_main``, or, for a script that is its body alone
+    (no ``_factory``, see ``Compiler.flat``), the global ``_ops`` of its namespace ``ns``."""
+    if "_ops" not in main.__code__.co_freevars:
+        def get_global() -> int:
+            return ns["_ops"]
+
+        def set_global(value: int) -> None:
+            ns["_ops"] = value
+
+        return get_global, set_global
     cell = main.__closure__[main.__code__.co_freevars.index("_ops")]
 
     def get_ops() -> int:
@@ -547,9 +556,13 @@ class Engine:
             ns.update(bindings(rt))
             ns["_EXPORTED"] = []
         exec(compiled.code, ns)
-        functions = ns["_factory"](countdown)
-        ns.update(functions)
-        rt.get_ops, rt.set_ops = countdown_access(functions["_main"])
+        if "_factory" in ns:
+            functions = ns["_factory"](countdown)
+            ns.update(functions)
+        else:  # the script's body alone (see ``Compiler.flat``): the countdown is a global
+            ns["_ops"] = countdown
+            functions = {"_main": ns["_main"]}
+        rt.get_ops, rt.set_ops = countdown_access(ns, functions["_main"])
         for key, pyname in compiled.fn_py.items():
             rt.fns[key] = functions[pyname]
         rt.method_names = method_names(name for name, _ in rt.fns)
