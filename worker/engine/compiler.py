@@ -357,9 +357,7 @@ class Compiler(StatementCompiler, ExpressionCompiler):
             self.at(stmts[-1])
             self.control(last, RETURN)  # each branch returns its value directly
         elif body.kind == "block":
-            value, is_int = self.block_value(body.stmts)
-            function.ret_int = function.ret_int and is_int
-            self.emit(f"return {value}")
+            self.branch_body(body, RETURN)  # the last value returned directly
         else:
             self.emit(f"return {self.copied(body)}")
         if in_caller_scope:
