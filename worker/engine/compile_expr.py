@@ -42,18 +42,24 @@ class ExpressionCompiler:
             mark = len(self.lines)
             code = self.ex(node)
             if len(self.lines) > mark:
-                for i, prev in enumerate(codes):
-                    if not (INT_LIT.match(prev) or TEMP.match(prev) or
-                            prev in ("None", "True", "False") or prev.startswith("K_")):
-                        t = self.tmp()
-                        if mark < len(self.lines) and \
-                                self.lines[mark][1].startswith(ENTER_PREFIX):
-                            mark += 1  # the check for the calls in ``prev`` goes first
-                        self.lines.insert(mark, [self.indent, f"{t} = {prev}", self.pos])
-                        mark += 1
-                        codes[i] = t
+                self.save_earlier(codes, mark)
             codes.append(code)
         return codes
+
+    def save_earlier(self, codes: list[str], mark: int) -> None:
+        """Statements were emitted from line ``mark`` on: the operands in ``codes`` (compiled
+        before them, used after them) that those statements could change or that could fail
+        after them are stored in temporaries before them; literals, constants and temporaries
+        stay as they are."""
+        for i, prev in enumerate(codes):
+            if not (INT_LIT.match(prev) or TEMP.match(prev) or
+                    prev in ("None", "True", "False") or prev.startswith("K_")):
+                t = self.tmp()
+                if mark < len(self.lines) and self.lines[mark][1].startswith(ENTER_PREFIX):
+                    mark += 1  # the check for the calls in ``prev`` goes first
+                self.lines.insert(mark, [self.indent, f"{t} = {prev}", self.pos])
+                mark += 1
+                codes[i] = t
 
     def ex(self, e: Node) -> str:
         function = self.frame.function
@@ -192,16 +198,22 @@ class ExpressionCompiler:
         return f"_map_literal({{{pairs}}}, {self.copied_items([v for _, v in items])})"
 
     def expr_Interp(self, e: Interp) -> str:
-        parts = []
+        """``${...}`` parts in order: a value that is a name or literal (``${x}``) goes into
+        the ``_interp`` call as it is, unless a later part emits statements (see
+        ``save_earlier``); any other is stored first, at its own position."""
+        parts: list[str] = []
         for p in e.parts:
             if isinstance(p, str):
                 parts.append(self.const(p))
             elif p.stmts:
-                t = self.tmp()
+                mark = len(self.lines)
                 with self.block_scope():
                     value, _ = self.block_value(p.stmts)
-                self.emit(f"{t} = {value}")
-                parts.append(t)
+                if not SIMPLE.match(value) and value not in ("None", "True", "False"):
+                    value = self.stored(value)
+                if len(self.lines) > mark:
+                    self.save_earlier(parts, mark)
+                parts.append(value)
         return f"_interp({', '.join(parts)})"
 
     def expr_Closure(self, e: Closure) -> str:
