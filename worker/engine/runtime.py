@@ -1144,7 +1144,9 @@ class Runtime:
         """``a.push(item)`` onto an array when no script function is named ``push``
         (generated code calls it itself for a variable known to hold an array): a value of
         no size onto an array whose sizes are remembered is one more element; anything
-        else is appended as the library's ``push`` appends it, and its sizes checked."""
+        else is appended and its sizes checked. ``item`` is the push's own value: generated
+        code copies a stored one (a variable, element or property) when it passes it
+        (``ExpressionCompiler.args``), so it is not copied again here."""
         old_len = len(a)
         entry = self.known.get(id(a))
         if entry is not None and entry[1] == old_len and entry[0] is a:
@@ -1157,7 +1159,7 @@ class Runtime:
                 entry[1] = old_len + 1
                 entry[2] += 1
                 return None
-        a.append(ops.copy_value(item))  # what the library's push does
+        a.append(item)
         self.check_pushed(a, old_len, item)
         return None
 
