@@ -146,20 +146,38 @@ def assert_same(engine: Engine, script: str, reference: Callable[[], Any]) -> No
     assert actual == expected, f"script:\n{script}"
 
 
+# Code of the script's body outside loops runs once per run, so the compiler emits the generic
+# operators there (``Compiler.hot``); inside a loop (or a function) it emits the inline fast
+# paths. The generated cases below run in both places (``place``).
+
+def in_a_loop(script: str) -> str:
+    """``script`` (statements, then an expression) run once in a loop's body, its expression's
+    value the script's value."""
+    statements, _, last = script.rpartition(";")
+    body = f"{statements}; " if statements else ""
+    return f"let result = (); for once in 0..1 {{ {body}result = {last.strip()}; }} result"
+
+
+def at_top_level(script: str) -> str:
+    """``script`` as it is: at the top level, where the generic operators are emitted."""
+    return script
+
+
 @pytest.fixture(scope="module")
 def engine() -> Engine:
     return Engine()
 
 
+@pytest.mark.parametrize("place", [at_top_level, in_a_loop])
 @pytest.mark.parametrize("seed", range(8))
-def test_expressions_near_the_edges_match_the_generic_operators(engine, seed):
+def test_expressions_near_the_edges_match_the_generic_operators(engine, seed, place):
     rng = random.Random(seed)
     for _ in range(SCRIPTS_PER_SEED):
         names = {f"v{i}": (edge_float(rng) if rng.random() < 0.2 else edge_int(rng))
                  for i in range(3)}
         lets = "".join(f"let {name} = {literal(value)};\n" for name, value in names.items())
         case = generate(rng, names, rng.randint(1, 3))
-        assert_same(engine, f"{lets}{case.text}", case.compute)
+        assert_same(engine, place(f"{lets}{case.text}"), case.compute)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -183,8 +201,9 @@ def test_compound_assignment_in_loops_matches_the_generic_operators(engine, seed
         assert_same(engine, script, reference)
 
 
+@pytest.mark.parametrize("place", [at_top_level, in_a_loop])
 @pytest.mark.parametrize("seed", range(6))
-def test_float_expressions_match_the_generic_operators(engine, seed):
+def test_float_expressions_match_the_generic_operators(engine, seed, place):
     """FLOAT operands (inf, NaN, -0.0, the extremes, zero divisors, INT mixed in): the inline
     FLOAT paths give exactly the generic operators' value, sign of zero included."""
     rng = random.Random(2000 + seed)
@@ -192,7 +211,7 @@ def test_float_expressions_match_the_generic_operators(engine, seed):
         names = {f"f{i}": special_float(rng) for i in range(3)}
         lets = "".join(f"let {name} = {literal(value)};\n" for name, value in names.items())
         case = generate_float(rng, names, rng.randint(1, 3))
-        assert_same(engine, f"{lets}{case.text}", case.compute)
+        assert_same(engine, place(f"{lets}{case.text}"), case.compute)
 
 
 @pytest.mark.parametrize("op", ["+", "-", "*", "/"])
@@ -297,45 +316,11 @@ def test_modulo_in_every_form_matches_the_generic_operator(engine, left):
 
 
 # ---- the same cases in hot code --------------------------------------------------------------
-# Code of the script's body outside loops runs once per run, so the compiler emits the generic
-# operators there (``Compiler.hot``); the tests above that run expressions at the top level then
-# check those. Inside a loop (or a function) the inline fast paths are emitted: these run the
-# same generated cases there.
-
-def in_a_loop(script: str) -> str:
-    """``script`` (statements, then an expression) run once in a loop's body, its expression's
-    value the script's value."""
-    statements, _, last = script.rpartition(";")
-    body = f"{statements}; " if statements else ""
-    return f"let result = (); for once in 0..1 {{ {body}result = {last.strip()}; }} result"
-
-
 def test_in_a_loop_keeps_the_script_and_its_value(engine):
     assert in_a_loop("let x = 2; x * 3") == \
         "let result = (); for once in 0..1 { let x = 2; result = x * 3; } result"
     assert engine.eval(in_a_loop("let x = 2;\nlet y = 3;\nx * y")) == 6
     assert engine.eval(in_a_loop("(1 + 2)")) == 3
-
-
-@pytest.mark.parametrize("seed", range(8))
-def test_expressions_in_a_loop_match_the_generic_operators(engine, seed):
-    rng = random.Random(seed)
-    for _ in range(SCRIPTS_PER_SEED):
-        names = {f"v{i}": (edge_float(rng) if rng.random() < 0.2 else edge_int(rng))
-                 for i in range(3)}
-        lets = "".join(f"let {name} = {literal(value)};\n" for name, value in names.items())
-        case = generate(rng, names, rng.randint(1, 3))
-        assert_same(engine, in_a_loop(f"{lets}{case.text}"), case.compute)
-
-
-@pytest.mark.parametrize("seed", range(6))
-def test_float_expressions_in_a_loop_match_the_generic_operators(engine, seed):
-    rng = random.Random(2000 + seed)
-    for _ in range(SCRIPTS_PER_SEED):
-        names = {f"f{i}": special_float(rng) for i in range(3)}
-        lets = "".join(f"let {name} = {literal(value)};\n" for name, value in names.items())
-        case = generate_float(rng, names, rng.randint(1, 3))
-        assert_same(engine, in_a_loop(f"{lets}{case.text}"), case.compute)
 
 
 @pytest.mark.parametrize("left", MODULO_OPERANDS)
