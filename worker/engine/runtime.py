@@ -1150,9 +1150,7 @@ class Runtime:
         old_len = len(a)
         entry = self.known.get(id(a))
         if entry is not None and entry[1] == old_len and entry[0] is a:
-            ti = type(item)
-            if (ti is int or ti is float or ti is bool or ti is Char or item is None) and \
-                    entry[2] < self.size.max_array:
+            if type(item) not in SIZED and entry[2] < self.size.max_array:
                 # a value of no size onto an array whose sizes are remembered: one more
                 # element, its entry updated in place
                 a.append(item)
@@ -1239,9 +1237,7 @@ class Runtime:
         value of no size is one more element, what ``sizes([result], collected)`` gives)."""
         collected = self.collected
         if collected is not None:
-            tr = type(result)
-            if (tr is int or tr is float or tr is bool or tr is Char or result is None) and \
-                    collected[0] < self.size.max_array:
+            if type(result) not in SIZED and collected[0] < self.size.max_array:
                 self.collected = (collected[0] + 1, collected[1], collected[2])
             else:
                 self.collected = self.size.sizes([result], collected)
