@@ -30,6 +30,7 @@ from .circlekeys import worker_host_keys
 from .keys import KeyPair, backup_keys, ensure_keys, read_keys
 from .logs import last_lines, lines_since, log_offsets
 from .paths import StatePaths
+from .pythonpath import current_import_path
 from .readiness import StartupFailed, Target, wait_ready
 from .redis_embed import PROGRAM as REDIS_PROGRAM
 from .status import format_table, tree_view
@@ -147,7 +148,7 @@ def _prepare(config: Config, paths: StatePaths,
         python=sys.executable, redis_url=options.redis_url,
         redis_binary=None if options.redis_url else options.redis_server, debug=options.debug,
         max_memory_mb=options.max_memory_mb, max_attempts=options.max_attempts,
-        role=config.role)
+        role=config.role, import_path=current_import_path())
     url = settings.redis_url_for(paths)
     password = secrets.token_urlsafe(24)
     write_private(paths.tree_settings, dump_settings(settings))

@@ -120,10 +120,11 @@ def check_renderable(paths: StatePaths, redis_url: str | None) -> None:
         ini_environment({protocol.REDIS_URL_ENV: redis_url})
 
 
-def worker_argv(python: str, circle: Circle, pair: KeyPair, paths: StatePaths,
+def worker_argv(python: Sequence[str], circle: Circle, pair: KeyPair, paths: StatePaths,
                 debug: bool) -> list[str]:
-    """``python -m worker`` for one circle (the Redis URL travels in the environment)."""
-    argv = [python, "-m", "worker", "--name", circle.name, "--public-key", pair.public_key,
+    """``python -m worker`` for one circle (``python``: the interpreter and its options; the Redis
+    URL travels in the environment)."""
+    argv = [*python, "-m", "worker", "--name", circle.name, "--public-key", pair.public_key,
             "--data-dir", str(paths.circle_data(pair.public_key))]
     if circle.max_memory_mb is not None:
         argv += ["--max-memory-mb", str(circle.max_memory_mb)]
@@ -140,9 +141,9 @@ def worker_argv(python: str, circle: Circle, pair: KeyPair, paths: StatePaths,
     return argv + (["--debug"] if debug else [])
 
 
-def ws_argv(python: str, circle: Circle, pair: KeyPair, debug: bool) -> list[str]:
-    """``python -m wsserver`` for one circle."""
-    argv = [python, "-m", "wsserver", "--name", circle.name, "--public-key", pair.public_key,
+def ws_argv(python: Sequence[str], circle: Circle, pair: KeyPair, debug: bool) -> list[str]:
+    """``python -m wsserver`` for one circle (``python``: the interpreter and its options)."""
+    argv = [*python, "-m", "wsserver", "--name", circle.name, "--public-key", pair.public_key,
             "--host", circle.host, "--port", str(circle.port)]
     for member in circle.members:
         argv += ["--member", member]
@@ -154,14 +155,16 @@ def ws_argv(python: str, circle: Circle, pair: KeyPair, debug: bool) -> list[str
 
 
 def build_context(circles: Sequence[Circle], keys: dict[str, KeyPair], paths: StatePaths,
-                  redis_url: str, python: str, username: str, password: str,
+                  redis_url: str, python: Sequence[str], username: str, password: str,
                   redis_argv: Sequence[str] | None = None, debug: bool = False,
-                  role: str = "all") -> RenderContext:
+                  role: str = "all", python_env: dict[str, str] | None = None) -> RenderContext:
     """The template context for ``circles``; ``redis_argv`` adds the embedded Redis program.
-    With ``role`` ``workers`` only the circles' worker programs are rendered."""
+    ``python`` is the programs' interpreter with its options and ``python_env`` what it needs in
+    the environment (see pythonpath.py). With ``role`` ``workers`` only the circles' worker
+    programs are rendered."""
     root = _check_plain(str(paths.root), "state folder")
     env = ini_environment({protocol.REDIS_URL_ENV: redis_url, "PYTHONUNBUFFERED": "1",
-                           TREE_MARK: root})
+                           TREE_MARK: root, **(python_env or {})})
     programs: list[Program] = []
     groups: list[Group] = []
     if redis_argv is not None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from .config import ROLES, Config, slugify, with_worker_defaults
 from .keys import KeyPair
 from .paths import StatePaths
+from .pythonpath import python_command, python_environment
 from .redis_embed import PROGRAM as REDIS_PROGRAM
 from .redis_embed import embedded_url, redis_argv
 from .render import build_context, render
@@ -39,6 +40,8 @@ class TreeSettings:
     max_attempts: int | None = None
     role: str = "all"
     """``all``: servers and workers; ``workers``: a workers host (``start --role workers``)."""
+    import_path: tuple[str, ...] | None = None
+    """The programs' PYTHONPATH for ``python -S`` (pythonpath.py); None: they start with site."""
 
     def redis_url_for(self, paths: StatePaths) -> str:
         """What the programs connect to: the given URL, else the embedded Redis's socket."""
@@ -64,6 +67,8 @@ def load_settings(path: Path) -> TreeSettings:
         raise SettingsError(f"{path}: not a tree settings file written by circlesctl")
     if data.get("role", "all") not in ROLES:
         raise SettingsError(f"{path}: unknown role {data['role']!r}")
+    if data.get("import_path") is not None:
+        data["import_path"] = tuple(data["import_path"])
     return TreeSettings(**data)
 
 
@@ -82,10 +87,11 @@ def render_conf(config: Config, keys: dict[str, KeyPair], paths: StatePaths,
     resolved = with_worker_defaults(config, settings.max_memory_mb, settings.max_attempts)
     embedded = settings.redis_url is None
     context = build_context(
-        resolved.circles, keys, paths, settings.redis_url_for(paths), settings.python,
-        SUPERVISOR_USER, password,
+        resolved.circles, keys, paths, settings.redis_url_for(paths),
+        python_command(settings.python, settings.import_path), SUPERVISOR_USER, password,
         redis_argv=redis_argv(paths, settings.redis_binary or "redis-server") if embedded else None,
-        debug=settings.debug, role=settings.role)
+        debug=settings.debug, role=settings.role,
+        python_env=python_environment(settings.import_path))
     return render(context)
 
 

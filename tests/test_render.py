@@ -31,7 +31,7 @@ def rendered(tmp_path: Path, text: str = CONFIG, embedded: bool = True,
     keys = {c.name: KeyPair.generate() for c in config.circles}
     paths = StatePaths(tmp_path / "state")
     redis_url = url or embedded_url(paths)
-    context = build_context(config.circles, keys, paths, redis_url, sys.executable, "circles",
+    context = build_context(config.circles, keys, paths, redis_url, [sys.executable], "circles",
                             "s3cret", redis_argv=redis_argv(paths, "/bin/redis-server")
                             if embedded else None, debug=debug)
     return render(context), paths, keys

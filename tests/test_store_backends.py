@@ -177,9 +177,9 @@ def test_circles_json_store_field_reaches_the_worker_command(tmp_path: Path) -> 
     shared, local = config.circles
     assert (shared.store, local.store) == ("redis", "sqlite")
     pair, paths = KeyPair.generate(), StatePaths(tmp_path / "state")
-    argv = worker_argv(sys.executable, shared, pair, paths, False)
+    argv = worker_argv([sys.executable], shared, pair, paths, False)
     assert argv[argv.index("--store") + 1] == "redis"
-    assert "--store" not in worker_argv(sys.executable, local, pair, paths, False)
+    assert "--store" not in worker_argv([sys.executable], local, pair, paths, False)
     with pytest.raises(ConfigError, match="circle 'C': field 'store': must be \"sqlite\" or "
                                           "\"redis\", got 'mysql'"):
         parse_config(json.dumps([{"name": "C", "port": 1, "store": "mysql"}]),
