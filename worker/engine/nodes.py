@@ -1,71 +1,94 @@
 """The syntax tree the parser builds and the compiler consumes.
 
-One small class per node kind, with its fields declared (``__slots__`` dataclasses); every node
-has ``line``/``col`` (its position in the source, for error messages) and a class-level
-``kind`` tag (the short name that error messages and compact tests use). The compiler
+One small class per node kind, with its fields declared (``__slots__`` classes made by
+``NodeType``); every node has ``line``/``col`` (its position in the source, for error messages)
+and a class-level ``kind`` tag (the short name that error messages and compact tests use). The compiler
 dispatches on the node's class (see ``compiler.py``). ``FIELDS[cls]`` lists a class's child
 fields, for walks over the whole tree.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
-_node = dataclass(slots=True, eq=False)
+
+class NodeType(type):
+    """The metaclass of the nodes: each class gets ``__slots__`` for the fields its body
+    declares and an ``__init__`` taking all its fields in order (``line``, ``col`` first).
+
+    That is what ``dataclass(slots=True, eq=False)`` gave them, built once per class instead of
+    twice and with one small compiled function instead of several: 35 dataclasses cost 15 ms of
+    every worker's start (docs/BENCHMARKS.md, start-up). Nodes compare by identity.
+    """
+
+    def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any]) -> NodeType:
+        own = tuple(field for field, annotation in namespace.get("__annotations__", {}).items()
+                    if not str(annotation).startswith("ClassVar"))
+        namespace["__slots__"] = own
+        cls = super().__new__(mcs, name, bases, namespace)
+        cls.field_names = tuple(f for base in bases for f in getattr(base, "field_names", ())) + own
+        cls.__init__ = _init_for(name, cls.field_names)
+        return cls
 
 
-@_node
-class Node:
+def _init_for(name: str, field_names: tuple[str, ...]) -> Any:
+    """An ``__init__(self, *field_names)`` storing each argument in its slot."""
+    body = "".join(f"\n    self.{field} = {field}" for field in field_names) or "\n    pass"
+    namespace: dict[str, Any] = {}
+    exec(f"def __init__(self, {', '.join(field_names)}):{body}", namespace)
+    init = namespace["__init__"]
+    init.__qualname__ = f"{name}.__init__"
+    return init
+
+
+class Node(metaclass=NodeType):
     """The base of every syntax-tree node."""
 
     kind: ClassVar[str] = "node"
+    field_names: ClassVar[tuple[str, ...]]
     line: int
     col: int
 
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{field}={getattr(self, field)!r}" for field in self.field_names)
+        return f"{type(self).__name__}({fields})"
+
 
 # ---- expressions ----------------------------------------------------------------------------
-@_node
 class Lit(Node):
     """A constant: INT, FLOAT, string, character, bool or ``()`` (None)."""
     kind: ClassVar[str] = "lit"
     value: Any
 
 
-@_node
 class Variable(Node):
     """A variable read by name."""
     kind: ClassVar[str] = "var"
     name: str
 
 
-@_node
 class This(Node):
     """``this``."""
     kind: ClassVar[str] = "this"
 
 
-@_node
 class Interp(Node):
     """A string with ``${...}`` parts: texts (str) and blocks."""
     kind: ClassVar[str] = "interp"
     parts: list
 
 
-@_node
 class ArrayLit(Node):
     """``[items]``."""
     kind: ClassVar[str] = "array"
     items: list
 
 
-@_node
 class MapLit(Node):
     """``#{key: expr, ...}`` with ``items`` as (key, expr) pairs."""
     kind: ClassVar[str] = "map"
     items: list
 
 
-@_node
 class Unary(Node):
     """``-e``, ``+e`` or ``!e``."""
     kind: ClassVar[str] = "unary"
@@ -73,7 +96,6 @@ class Unary(Node):
     e: Node
 
 
-@_node
 class Binary(Node):
     """``l op r``; ``r`` is None in an open range ``a..``."""
     kind: ClassVar[str] = "binary"
@@ -82,7 +104,6 @@ class Binary(Node):
     r: Node | None
 
 
-@_node
 class Index(Node):
     """``obj[idx]`` or ``obj?[idx]`` (safe)."""
     kind: ClassVar[str] = "index"
@@ -91,7 +112,6 @@ class Index(Node):
     safe: bool
 
 
-@_node
 class Prop(Node):
     """``obj.name`` or ``obj?.name`` (safe)."""
     kind: ClassVar[str] = "prop"
@@ -100,7 +120,6 @@ class Prop(Node):
     safe: bool
 
 
-@_node
 class MethodCall(Node):
     """``obj.name(args)`` or ``obj?.name(args)`` (safe)."""
     kind: ClassVar[str] = "method"
@@ -111,7 +130,6 @@ class MethodCall(Node):
     bang: bool
 
 
-@_node
 class Call(Node):
     """``name(args)``, or ``name!(args)`` (bang: run in the caller's scope)."""
     kind: ClassVar[str] = "call"
@@ -120,7 +138,6 @@ class Call(Node):
     bang: bool
 
 
-@_node
 class Closure(Node):
     """``|params| body``."""
     kind: ClassVar[str] = "closure"
@@ -128,7 +145,6 @@ class Closure(Node):
     body: Node
 
 
-@_node
 class If(Node):
     """``if cond then else els``; ``els`` is a block, another If, or None."""
     kind: ClassVar[str] = "if"
@@ -137,7 +153,6 @@ class If(Node):
     els: Node | None
 
 
-@_node
 class Switch(Node):
     """``switch subject { cases, _ => default }``; cases are (patterns, guard, body)."""
     kind: ClassVar[str] = "switch"
@@ -146,7 +161,6 @@ class Switch(Node):
     default: Node | None
 
 
-@_node
 class RangeCase(Node):
     """A constant range pattern of a switch case, ``start..end`` or ``start..=end``."""
     kind: ClassVar[str] = "range"
@@ -155,14 +169,12 @@ class RangeCase(Node):
     inclusive: bool
 
 
-@_node
 class Block(Node):
     """``{ stmts }``."""
     kind: ClassVar[str] = "block"
     stmts: list
 
 
-@_node
 class While(Node):
     """``while``/``until`` (pre-tested) or ``do { } while/until`` (``post``)."""
     kind: ClassVar[str] = "while"
@@ -172,14 +184,12 @@ class While(Node):
     post: bool
 
 
-@_node
 class Loop(Node):
     """``loop { body }``."""
     kind: ClassVar[str] = "loop"
     body: Node
 
 
-@_node
 class For(Node):
     """``for var in iterable`` or ``for (var, idx) in iterable``; ``breaks``: whether a
     ``break`` in the body leaves this loop (not one of a nested loop)."""
@@ -188,10 +198,9 @@ class For(Node):
     idx: str | None
     iterable: Node
     body: Node
-    breaks: bool = False
+    breaks: bool
 
 
-@_node
 class QualifiedVar(Node):
     """``root::path::name``: a module variable (``name_line``/``name_col`` locate ``name``)."""
     kind: ClassVar[str] = "qvar"
@@ -202,7 +211,6 @@ class QualifiedVar(Node):
     name_col: int
 
 
-@_node
 class QualifiedCall(Node):
     """``root::path::name(args)``: a module function (``ns_line``/``ns_col`` locate root)."""
     kind: ClassVar[str] = "qcall"
@@ -214,14 +222,12 @@ class QualifiedCall(Node):
     ns_col: int
 
 
-@_node
 class GlobalConst(Node):
     """``global::name``: a constant of the script's top level."""
     kind: ClassVar[str] = "gvar"
     name: str
 
 
-@_node
 class PyCode(Node):
     """Compiler-internal: a Python expression already generated (never built by the parser)."""
     kind: ClassVar[str] = "pycode"
@@ -229,34 +235,29 @@ class PyCode(Node):
 
 
 # ---- control-flow expressions that end a block ------------------------------------------------
-@_node
 class Break(Node):
     """``break`` or ``break value``."""
     kind: ClassVar[str] = "break"
     e: Node | None
 
 
-@_node
 class Continue(Node):
     """``continue``."""
     kind: ClassVar[str] = "continue"
 
 
-@_node
 class Return(Node):
     """``return`` or ``return value``."""
     kind: ClassVar[str] = "return"
     e: Node | None
 
 
-@_node
 class Throw(Node):
     """``throw`` or ``throw value``."""
     kind: ClassVar[str] = "throw"
     e: Node | None
 
 
-@_node
 class Try(Node):
     """``try { body } catch (var) { handler }``."""
     kind: ClassVar[str] = "try"
@@ -266,7 +267,6 @@ class Try(Node):
 
 
 # ---- statements -------------------------------------------------------------------------------
-@_node
 class Let(Node):
     """``let name = e`` / ``const name = e``, maybe ``export``ed."""
     kind: ClassVar[str] = "let"
@@ -276,7 +276,6 @@ class Let(Node):
     exported: bool
 
 
-@_node
 class Assign(Node):
     """``target op e`` where op is ``=`` or a compound like ``+=``."""
     kind: ClassVar[str] = "assign"
@@ -285,14 +284,12 @@ class Assign(Node):
     e: Node
 
 
-@_node
 class ExprStmt(Node):
     """An expression used as a statement."""
     kind: ClassVar[str] = "expr"
     e: Node
 
 
-@_node
 class Import(Node):
     """``import path as alias``."""
     kind: ClassVar[str] = "import"
@@ -300,7 +297,6 @@ class Import(Node):
     alias: str | None
 
 
-@_node
 class Export(Node):
     """``export name as alias``."""
     kind: ClassVar[str] = "export"
@@ -309,7 +305,7 @@ class Export(Node):
 
 
 FIELDS: dict[type, tuple[str, ...]] = {
-    cls: tuple(f.name for f in fields(cls) if f.name not in ("line", "col"))
+    cls: tuple(f for f in cls.field_names if f not in ("line", "col"))
     for cls in (Lit, Variable, This, Interp, ArrayLit, MapLit, Unary, Binary, Index, Prop,
                 MethodCall, Call, Closure, If, Switch, RangeCase, Block, While, Loop, For,
                 QualifiedVar, QualifiedCall, GlobalConst, PyCode, Break, Continue, Return,
