@@ -20,7 +20,9 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
+
+from circlesctl.pythonpath import current_import_path, python_command, python_environment
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -414,16 +416,35 @@ def round_trip(redis_url: str, circle_pk: str, script: str = "40 + 2", timeout: 
     return result.output or ""
 
 
+PROGRAMS_NOTE = ("the worker and the server run as circlesctl starts them: `python -S` on the "
+                 "import path circlesctl resolves (circlesctl/pythonpath.py); the baselines run as "
+                 "plain Python programs, with `site`")
+"""The note every benchmark of the circle's programs prints under its table."""
+
+
+def program_python(code: Code | None) -> tuple[list[str], dict[str, Any]]:
+    """A circle program's interpreter as circlesctl starts it (``python -S`` on the import path
+    it resolves, circlesctl/pythonpath.py), on ``code`` (a ``project_copy``) when given, else on
+    the checkout: the interpreter part of its command line and ``Children.start`` keyword
+    arguments."""
+    root = code.root if code else PROJECT_ROOT
+    path = current_import_path([str(root)])
+    kwargs: dict[str, Any] = code.popen_kwargs() if code else {"env": python_env(),
+                                                                "cwd": str(PROJECT_ROOT)}
+    kwargs["env"] = {**kwargs["env"], **python_environment(path)}
+    return python_command(sys.executable, path), kwargs
+
+
 def start_worker(folder: Path, children: Children, redis_url: str, circle_pk: str,
                  code: Code | None = None, name: str = "worker") -> subprocess.Popen:
     """Start one real ``python -m worker`` for ``circle_pk`` (on ``code``, a ``project_copy``,
     when given; else on the checkout); return once it has answered a task."""
     data_dir = folder / f"worker-{circle_pk[:12]}"
     data_dir.mkdir(mode=0o700)
-    proc = children.start(name, [sys.executable, "-m", "worker", "--name", "bench",
+    python, kwargs = program_python(code)
+    proc = children.start(name, [*python, "-m", "worker", "--name", "bench",
                                  "--public-key", circle_pk, "--data-dir", str(data_dir),
-                                 "--redis-url", redis_url],
-                          **(code.popen_kwargs() if code else {}))
+                                 "--redis-url", redis_url], **kwargs)
     round_trip(redis_url, circle_pk, check=lambda: children.check_alive(proc))
     return proc
 
@@ -434,11 +455,12 @@ def start_wsserver(children: Children, redis_url: str, circle_pk: str, members: 
     """Start one real ``python -m wsserver`` on a free port (on ``code``, a ``project_copy``,
     when given; else on the checkout); return it and its ws:// URL."""
     port = free_port()
-    argv = [sys.executable, "-m", "wsserver", "--name", "bench", "--public-key", circle_pk,
+    python, kwargs = program_python(code)
+    argv = [*python, "-m", "wsserver", "--name", "bench", "--public-key", circle_pk,
             "--host", "127.0.0.1", "--port", str(port), "--redis-url", redis_url]
     for member in members:
         argv += ["--member", member]
-    proc = children.start(name, argv, **(code.popen_kwargs() if code else {}))
+    proc = children.start(name, argv, **kwargs)
     wait_until(lambda: port_open(port), 30, "the WebSocket server's port",
                lambda: children.check_alive(proc))
     return proc, f"ws://127.0.0.1:{port}/ws"

@@ -19,7 +19,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from bench.common import (MODES, Row, new_keypair, parse_modes, print_table, project_copy,
+from bench.common import (MODES, PROGRAMS_NOTE, Row, new_keypair, parse_modes, print_table, project_copy,
                           run_main, split_evenly, start_echo_server, start_redis, start_worker,
                           start_wsserver, tree_total, uss_mb, wait_until, workspace)
 
@@ -180,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
                             base_private, args, judged=circle.mode == "bytecode")
     notes = [f"plays go through the WebSocket server ({CLIENTS} authenticated clients in the "
              "benchmark's process), so both programs work; RSS = VmRSS from /proc",
+             PROGRAMS_NOTE,
              "one circle per mode, each started on its own copy of the project's packages:",
              *(f"{mode} = {MODES[mode]}" for mode in modes),
              f"the goal (circle <= {CIRCLE_GOAL_MB:g} MB) is for a regular install, so it is "

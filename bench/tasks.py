@@ -18,7 +18,7 @@ import threading
 import time
 from typing import Any, Callable, Iterator
 
-from bench.common import (Children, CpuMeter, Measured, Row, first_failure, new_keypair,
+from bench.common import (PROGRAMS_NOTE, Children, CpuMeter, Measured, Row, first_failure, new_keypair,
                           print_table, run_main, split_evenly, start_redis, start_worker,
                           stop_load_processes, workspace)
 
@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
              f"submitters are {args.mode}, each sending one task and waiting for its reply; "
              "threads by default: on 2 cores, 16 submitter processes take CPU from the worker",
              "ratio = how many times better than the relay (throughput: circle / relay; "
-             "latency: relay / circle), so 1.0 is the physical limit"]
+             "latency: relay / circle), so 1.0 is the physical limit", PROGRAMS_NOTE]
     with workspace("tasks") as (folder, children):
         redis_url = start_redis(folder, children)
         _, circle_pk = new_keypair()

@@ -13,7 +13,7 @@ import multiprocessing
 import time
 from typing import Any, Awaitable, Callable
 
-from bench.common import (CpuMeter, Measured, Row, cpu_seconds, first_failure, new_keypair,
+from bench.common import (PROGRAMS_NOTE, CpuMeter, Measured, Row, cpu_seconds, first_failure, new_keypair,
                           print_table, run_main, split_evenly, start_echo_server, start_redis,
                           start_worker, start_wsserver, stop_load_processes, workspace)
 
@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
              f"play(\"{SCRIPT}\") in a loop for {args.duration:g} s, one request in flight",
              "baseline: bare Tornado echo server (bench/echo_server.py), same client code "
              "(wsserver.client.CircleClient) sending the same JSON-RPC play request",
-             f"clients run in {args.client_procs} separate process(es) (asyncio)",
+             f"clients run in {args.client_procs} separate process(es) (asyncio)", PROGRAMS_NOTE,
              "ratio = share of the echo baseline a real play keeps (throughput: circle / echo; "
              "latency: echo / circle)", *cpu_notes]
     print_table("WebSocket plays (bench.ws)", rows, "Tornado echo WebSocket server", notes)

@@ -45,14 +45,25 @@ def resolve_import_path(search_path: Sequence[str], package_roots: Sequence[str]
     return tuple(entries)
 
 
-def current_import_path() -> tuple[str, ...] | None:
-    """``resolve_import_path`` for this interpreter: what circlesctl itself imports from."""
+def installed_package_roots() -> list[str] | None:
+    """The folders this interpreter imports the programs' packages from; None if one is
+    missing."""
     roots = []
     for package in PROGRAM_PACKAGES:
         spec = importlib.util.find_spec(package)
         if spec is None or not spec.submodule_search_locations:
             return None
         roots.append(os.path.dirname(os.path.abspath(spec.submodule_search_locations[0])))
+    return roots
+
+
+def current_import_path(package_roots: Sequence[str] | None = None) -> tuple[str, ...] | None:
+    """``resolve_import_path`` for this interpreter: what circlesctl itself imports from, with
+    the programs' packages from ``package_roots`` (by default ``installed_package_roots``; the
+    benchmarks pass their copy of the project)."""
+    roots = installed_package_roots() if package_roots is None else list(package_roots)
+    if roots is None:
+        return None
     existing = [entry for entry in sys.path if entry == sys.path[0] or os.path.isdir(entry)]
     stdlib = {sysconfig.get_path("stdlib"), sysconfig.get_path("platstdlib")}
     standard = stdlib | {os.path.join(folder, "lib-dynload") for folder in stdlib}
