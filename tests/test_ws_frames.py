@@ -48,7 +48,8 @@ def frame(opcode: int, payload: bytes, final: bool = True, rsv: int = 0,
 class RawClient:
     """A WebSocket client on a plain socket, so tests choose every byte it sends."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, first: bytes = b"") -> None:
+        """Connect and shake hands; ``first`` is sent in the same write as the handshake."""
         parts = urlparse(url)
         self.sock = socket.create_connection((parts.hostname, parts.port), timeout=GUARD)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -56,7 +57,7 @@ class RawClient:
         self.sock.sendall(
             f"GET {parts.path} HTTP/1.1\r\nHost: {parts.hostname}:{parts.port}\r\n"
             f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n".encode())
+            "Sec-WebSocket-Version: 13\r\n\r\n".encode() + first)
         self.buffer = b""
         while b"\r\n\r\n" not in self.buffer:
             self.buffer += self._recv()
@@ -122,6 +123,21 @@ def test_frames_sent_in_one_write_are_all_answered_in_order(client: RawClient) -
     answers = [client.answer() for _ in range(20)]
     assert [answer["id"] for answer in answers] == list(range(20))
     assert answers[0]["result"]["circle"] == pub(CIRCLE)
+
+
+def test_more_frames_in_one_write_than_one_turn_handles_are_all_answered_in_order(
+        client: RawClient) -> None:
+    count = 1000  # several times what the reader handles before letting others run
+    client.send(b"".join(frame(TEXT, whoami(n)) for n in range(count)))
+    assert [client.answer()["id"] for _ in range(count)] == list(range(count))
+
+
+def test_a_frame_sent_with_the_handshake_is_answered(server: Server) -> None:
+    client = RawClient(server.url, first=frame(TEXT, whoami("eager")))
+    try:
+        assert client.answer()["id"] == "eager"
+    finally:
+        client.close()
 
 
 def test_a_frame_sent_a_byte_at_a_time_is_answered(client: RawClient) -> None:
