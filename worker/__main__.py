@@ -23,6 +23,7 @@ import sys  # noqa: E402
 from typing import Sequence  # noqa: E402
 
 from worker.config import parse_args  # noqa: E402
+from worker.logformat import log_handler  # noqa: E402
 from worker.memory import cap_data_memory  # noqa: E402
 
 log = logging.getLogger("worker")
@@ -31,9 +32,8 @@ log = logging.getLogger("worker")
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, serve the circle's queue until a stop signal, return the exit status."""
     config = parse_args(sys.argv[1:] if argv is None else argv, os.environ)
-    logging.basicConfig(
-        level=logging.DEBUG if config.debug else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.DEBUG if config.debug else logging.INFO,
+                        handlers=[log_handler()])
     # That format uses no caller, thread or process fields, so no record computes them (the
     # logging HOWTO's "Optimization"): the worker logs a line per task, and finding the caller's
     # frame plus the thread and process look-ups were a third of what that line cost.
