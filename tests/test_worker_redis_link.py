@@ -5,6 +5,7 @@ to connections (refusal, closing mid-exchange, restarts), and never go out of st
 """
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import threading
@@ -152,6 +153,23 @@ def test_redis_closing_the_connection_mid_exchange_is_link_down(link: SyncLink) 
         link.exchange([("QUIT",), ("GET", "k")])
     assert link.exchange([("PING",)]) == ["PONG"]  # a fresh connection, in step
     assert link.exchange([("CLIENT", "ID")])[0] != own_id
+
+
+def test_a_redis_that_stops_answering_is_link_down_then_a_fresh_connection_is_used(
+        tmp_path: Path) -> None:
+    proc, sock = start_server(tmp_path)
+    try:
+        link = SyncLink(PlainTarget(unix_path=str(sock)), 0.3)
+        own_id, = link.exchange([("CLIENT", "ID")])
+        proc.send_signal(signal.SIGSTOP)
+        try:
+            with pytest.raises(LinkDown, match="did not answer in time"):
+                link.exchange([("PING",)])
+        finally:
+            proc.send_signal(signal.SIGCONT)
+        assert link.exchange([("CLIENT", "ID")])[0] != own_id
+    finally:
+        stop_server(proc)
 
 
 def test_a_connection_closed_while_idle_is_replaced_before_use(
