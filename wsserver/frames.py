@@ -17,7 +17,8 @@ The frames are judged exactly as Tornado's ``WebSocketProtocol13._receive_frame`
 payload is read) and each complete message goes to Tornado's own ``_handle_message`` (text
 decoding, close, ping, pong); writing is Tornado's. A connection that negotiated compression
 (this server offers none), or whose stream is not a plain socket stream (TLS), keeps Tornado's
-reader.
+reader, and so does every connection under a Tornado whose ``IOStream`` lacks the private parts
+this reader uses (``_STREAM_HOOKS``).
 """
 from __future__ import annotations
 
@@ -38,6 +39,19 @@ YIELD_AFTER = 256 * 1024
 FRAME_COST = 1024
 """Like Tornado's reader: after this much work (a frame counts FRAME_COST bytes plus its size)
 without waiting for the socket, the reader lets other connections run."""
+_STREAM_HOOKS = ("_handle_read", "_consume", "_add_io_state")
+"""The private parts of Tornado's ``IOStream`` (6.3 to 6.6) the reader uses: a Tornado without
+one of them keeps its own reader (pyproject.toml also keeps Tornado below 7)."""
+_STREAM_FITS = all(callable(getattr(IOStream, name, None)) for name in _STREAM_HOOKS)
+
+
+def _reader_fits(stream: object) -> bool:
+    """Whether ``CircleProtocol`` may read ``stream`` itself: a plain socket ``IOStream`` (not
+    TLS) of a Tornado with the private parts it uses."""
+    return (type(stream) is IOStream and _STREAM_FITS
+            and isinstance(getattr(stream, "_read_buffer_size", None), int))
+
+
 _FIN, _RSV, _OPCODE, _CONTROL = 0x80, 0x70, 0x0F, 0x08
 _MASKED, _LENGTH = 0x80, 0x7F
 _U16 = struct.Struct("!H")
@@ -60,7 +74,7 @@ class CircleProtocol(tornado.websocket.WebSocketProtocol13):
 
     async def _receive_frame_loop(self) -> None:
         stream = self.stream
-        if self._decompressor is not None or type(stream) is not IOStream:
+        if self._decompressor is not None or not _reader_fits(stream):
             await super()._receive_frame_loop()
             return
         loop = asyncio.get_running_loop()
