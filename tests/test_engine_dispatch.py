@@ -264,12 +264,59 @@ CASES = [
 ]
 
 
+STRING_RECEIVER_CASES = [
+    # a variable whose every assignment is a string has its string methods bound while
+    # compiling (``ExpressionCompiler.bound_method``); each script below makes that proof
+    # fail, or must keep a script function, a map's closure, a constant or the write-back of
+    # the general path. Expected values are native Rhai's (rhai-oracle, v1.26.0).
+    ('let t = "ab"; let r = []; for i in 0..3 { r.push(t.index_of("b")); r.push(t.len()); '
+     't = [1, "b"]; } r',
+     [1, 2, 1, 2, 1, 2]),
+    ('let t = "ab"; let r = []; for i in 0..3 { r.push(t.index_of("b")); t.trim(); '
+     't = [1, "b"]; } r',
+     ('error', 'ErrorFunctionNotFound')),
+    ('let t = "a"; for i in 0..3 { t += i; t.make_upper(); t += "x"; } t',
+     'A0X1X2x'),
+    ('let t = "a"; let r = []; for i in 0..2 { t += [1]; r.push(t.len()); } r',
+     [4, 7]),
+    ('fn trim() { this = 5; } let t = " a "; for i in 0..2 { t = " a "; t.trim(); } t',
+     5),
+    ('fn string.trim() { this = 7; } let t = " a "; let r = 0; '
+     'for i in 0..2 { t = " a "; t.trim(); r = t; } r',
+     7),
+    ('fn array.foo() { this = 5; } let r = 0; '
+     'for i in 0..2 { let a = [1, 2]; a.foo(); r = a[0]; } r',
+     True),
+    ('let t = "ab"; let f = || { t = [1, 2, 3]; }; let r = []; '
+     'for i in 0..2 { r.push(t.len()); f.call(); } r',
+     [2, 3]),
+    ('let t = "ab"; let r = []; for i in 0..2 { r.push(t.index_of("b")); '
+     'eval("t = [1, 2, 3]"); } r',
+     [1, -1]),
+    ('let t = "abc"; let r = []; for i in 0..2 { t[i] = \'x\'; r.push(t.to_upper()); } r',
+     ['XBC', 'XXC']),
+    ('let s = "l"; let t = "hello"; for i in 0..2 { t.replace(s, "L"); } '
+     '[t, t.index_of(s), t.index_of("L")]',
+     ['heLLo', -1, 2]),
+    ('let t = `x${1}y`; for i in 0..2 { t.pad(5, "-"); t.append(i); } t',
+     'x1y--01'),
+    ('let t = "hello"; let r = []; for i in 0..2 { r.push(t.sub_string(1, 2)); '
+     'r.push(t.contains(\'l\')); r.push(t.len()); t = "ab"; } r',
+     ['el', True, 5, 'b', False, 2]),
+    ('let t = " a "; let m = #{trim: || 1}; for i in 0..2 { t.trim(); } [t, m.trim()]',
+     ['a', 1]),
+    ('let t = "ab"; let r = []; for i in 0..2 { t.truncate(1); t.pop(); r.push(t); '
+     't = "xyz"; } r',
+     ['', '']),
+]
+
+
 @pytest.fixture(scope="module")
 def engine() -> Engine:
     return Engine()
 
 
-@pytest.mark.parametrize("source,expected", CASES)
+@pytest.mark.parametrize("source,expected", CASES + STRING_RECEIVER_CASES)
 def test_fast_paths_give_what_the_general_paths_give(engine: Engine, source: str,
                                                       expected: object) -> None:
     if isinstance(expected, tuple) and expected[:1] == ("error",):
@@ -345,6 +392,12 @@ def test_inline_library_methods_and_closure_methods_keep_the_limits() -> None:
     assert Engine(max_string_size=50).eval(growing.replace("bbbbbbbbbb", "bbbb") + ".len") == 40
     counting = 'let s = "x"; let n = 0; for i in 0..2000 { n += s.len(); } n'
     assert limit_of(Engine(max_operations=1000), counting) == "max_operations"
+    bound = 'let s = "aaaaaaaaaa"; for i in 0..2 { s.replace("a", "bbbbbbbbbb"); } s'
+    assert limit_of(Engine(max_string_size=50), bound) == "max_string_size"
+    long_text = ('let s = "' + "x" * 6400 + '"; let n = 0; '
+                 'for i in 0..20 { n += s.index_of("y"); } n')
+    assert limit_of(Engine(max_operations=1000), long_text) == "max_operations"
+    assert Engine(max_operations=3000).eval(long_text) == -20
     recursing = 'let m = #{f: |n| if n == 0 { 0 } else { this.f(n - 1) + 1 }}; m.f(20)'
     assert limit_of(Engine(max_call_levels=10), recursing) == "max_call_levels"
     assert Engine(max_call_levels=10).eval(recursing.replace("20", "5")) == 5

@@ -13,7 +13,7 @@ from .natives import LIBRARY
 from .nodes import (ArrayLit, Binary, Call, Closure, GlobalConst, Index, Interp, Lit, MapLit,
                     MethodCall, Node, Prop, PyCode, QualifiedCall, QualifiedVar, This, Unary,
                     Variable)
-from .runtime import native_for
+from .runtime import NativeCall, native_for
 from .shapes import is_hole, value_type
 from .values import INT_MAX, INT_MIN
 
@@ -475,6 +475,7 @@ class ExpressionCompiler:
             if not var.const:
                 self.demote(var)
                 self.demote_list(var)
+                self.demote_str(var)
                 parts.append(f"({self.assign_var(var)} := {scope}[{self.const(name)}])")
         return f"({', '.join(parts)}, {result})[-1]"
 
@@ -659,8 +660,11 @@ class ExpressionCompiler:
         if var.const:
             return f"{helper}(_d, {self.const(name)}, [{var.py}]{extra})"
         self.demote(var)
-        if name in ("call", "set") or name in self.fn_names or name.startswith("set"):
+        # a script function (``fn name()`` or a typed method ``fn array.name()``) or ``call``
+        # may give ``this`` any value
+        if name in ("call", "set") or name in self.method_names or name.startswith("set"):
             self.demote_list(var)
+            self.demote_str(var)
         py = self.assign_var(var)
         result = self.tmp()
         self.emit(f"{box} = [{py}]")
@@ -691,34 +695,60 @@ class ExpressionCompiler:
         return t
 
     def bound_method(self, e: Node) -> str | None:
-        """``x.name(args)`` on a receiver that is statically an INT or an array, with
-        arguments whose types are static too (INTs, literals), of a name no script function
-        has: the library overload ``Runtime.method`` would find is found now, and when it is
-        plain (no runtime context, nothing changed in place or written back, not an engine
-        built-in) it is called through ``_invoke_plain`` as ``Runtime.method`` calls it, with
-        no box to write back, so ``x`` keeps its static type. None for any other call."""
+        """``x.name(args)`` on a receiver that is statically an INT, an array or a string,
+        with arguments whose types are static too (INTs, strings, literals), of a name no
+        script function has: the library overload ``Runtime.method`` would find is found now,
+        and when it is plain (no runtime context, nothing changed in place, not an engine
+        built-in) it is called through ``_invoke_plain`` as ``Runtime.method`` calls it, so
+        ``x`` keeps its static type. An overload that writes a new string back (``trim``)
+        is bound only on a string variable, which gets the new string (``bound_write_back``);
+        None for any other call."""
         if e.safe or e.name in self.method_names:
             return None
-        if self.is_int(e.obj):
-            types: list[type] = [int]
-        elif self.is_list(e.obj):
-            types = [list]
-        else:
+        receiver = list if self.is_list(e.obj) else self.static_type(e.obj)
+        types = [receiver, *map(self.static_type, e.args)]  # an array argument is copied
+        if None in types:
             return None
-        for arg in e.args:
-            if self.is_int(arg):
-                types.append(int)
-            elif arg.kind == "lit":
-                types.append(value_type(arg.value))
-            else:
-                return None
         call = native_for((e.name, *types))
-        if call is None or not call.plain or call.writes_back or call.builtin:
+        if call is None or not call.plain or call.builtin:
             return None
+        if call.writes_back:
+            return self.bound_write_back(e, call)
         target, *args = self.ex_seq([e.obj, *e.args])
         args = [self.passed_on(n, a) for n, a in zip(e.args, args)]
         passed = "".join(a + ", " for a in args)
         return f"_invoke_plain({self.const(call)}, ({target}, {passed}), None)"
+
+    def static_type(self, e: Node) -> type | None:
+        """The type of ``e`` when it is statically an INT, a string or a literal (values that
+        need no copy to be passed on), else None."""
+        if self.is_int(e):
+            return int
+        if self.is_str(e):
+            return str
+        if e.kind == "lit":
+            return value_type(e.value)
+        return None
+
+    def bound_write_back(self, e: Node, call: NativeCall) -> str | None:
+        """A bound string overload that writes a new string back (``s.trim()``), on a string
+        variable: called through ``_invoke_plain`` with a box, as ``Runtime.method`` calls it,
+        and the box's string stored into the variable (on lines of their own, at the call's
+        position, as ``ref_call`` puts them). None for any other receiver (a constant keeps
+        the generic call, and its errors)."""
+        var = self.lookup(e.obj.name) if e.obj.kind == "var" else None
+        if var is None or var.const:
+            return None
+        args = [self.passed_on(n, a) for n, a in zip(e.args, self.ex_seq(e.args))]
+        passed = "".join(", " + a for a in args)
+        py = self.assign_var(var)
+        box, result = self.tmp("_b"), self.tmp()
+        saved, self.pos = self.pos, (e.line, e.col)
+        self.emit(f"{box} = [{py}]")
+        self.emit(f"{result} = _invoke_plain({self.const(call)}, ({py}{passed},), {box})")
+        self.emit(f"{py} = {box}[0]")
+        self.pos = saved
+        return result
 
     def method(self, e: Node) -> str:
         obj = e.obj
