@@ -9,7 +9,7 @@ from typing import Any
 from .compile_base import (ARITH, COMPARE, ENTER_PREFIX, HOIST_NEST, INT_LIT,
                            RUNTIME_CALLS, SIMPLE, SLOW, SMALL, TEMP, in_i64)
 from .errors import ParseError
-from .natives import LIBRARY
+from .natives import ANY, LIBRARY
 from .nodes import (ArrayLit, Binary, Call, Closure, GlobalConst, Index, Interp, Lit, MapLit,
                     MethodCall, Node, Prop, PyCode, QualifiedCall, QualifiedVar, This, Unary,
                     Variable)
@@ -778,6 +778,10 @@ class ExpressionCompiler:
                     self.emit(f"{result} = _push_item({var.py}, {args[0]})")
                     self.pos = saved
                     return result
+            if helper == "_method" and obj.kind == "var":
+                direct = self.closure_method(e, args)
+                if direct is not None:
+                    return direct
             return self.ref_call(e, obj, helper, name, args)
         if obj.kind in ("index", "prop"):
             if obj.kind == "index":
@@ -790,6 +794,53 @@ class ExpressionCompiler:
         target = self.ex(obj)
         args = self.args(e.args)
         return f"_method(_d, {self.const(name)}, [{target}]{''.join(', ' + a for a in args)})"
+
+    def closure_method(self, e: Node, args: list[str]) -> str | None:
+        """``f.call(args)`` and ``m.name(args)`` on a variable, in code that may run many
+        times: when the value is a closure (or, for ``m.name``, a map holding one under
+        ``name``) taking exactly these arguments, its code is called straight away, as
+        ``Runtime.method`` would call it (a map's closure gets the map as ``this``, in a box
+        written back); any other value takes the general path (``ref_call``). Only for a name
+        no script function has, and, for ``m.name``, one no library overload takes a map
+        with: ``Runtime.method`` tries those first. None where this does not apply."""
+        name, arity = e.name, len(args)
+        var = self.lookup(e.obj.name)
+        if not self.hot() or var is None or var.const or name in self.method_names:
+            return None
+        if self.var_is_list(var) or self.var_is_str(var) or self.var_is_int(var):
+            return None  # statically neither a closure nor a map
+        if name == "call":
+            if "call" in LIBRARY:
+                return None
+            fp, guard = var.py, f"type({var.py}) is _FnPtr"
+        elif not any(len(fn.params) == arity + 1 and fn.params[0] in (dict, ANY)
+                     for fn in LIBRARY.get(name, ())):
+            fp = self.tmp("_f")
+            guard = (f"type({var.py}) is dict and "
+                     f"type({fp} := {var.py}.get({self.const(name)})) is _FnPtr")
+        else:
+            return None
+        code, result = self.tmp("_c"), self.tmp()
+        saved, self.pos = self.pos, (e.line, e.col)  # the call's line: its errors' position
+        args = [a if SIMPLE.match(a) else self.stored(a) for a in args]  # both branches pass
+        passed = "".join(", " + a for a in args)
+        self.emit(f"if {guard} and ({code} := {fp}.func) is not None and {code}[1] == {arity} "
+                  f"and not {fp}.curry:")
+        self.indent += 1
+        if name == "call":
+            self.emit(f"{result} = {code}[0](_d - 1, None{passed})")
+        else:
+            py, box = self.assign_var(var), self.tmp("_b")
+            self.emit(f"{box} = [{py}]")
+            self.emit(f"{result} = {code}[0](_d - 1, {box}{passed})")
+            self.emit(f"{py} = {box}[0]")
+        self.indent -= 1
+        self.emit("else:")
+        self.indent += 1
+        self.emit(f"{result} = {self.ref_call(e, e.obj, '_method', name, args)}")
+        self.indent -= 1
+        self.pos = saved
+        return result
 
     def closure(self, e: Node) -> str:
         self.n += 1
