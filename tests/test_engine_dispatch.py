@@ -311,6 +311,30 @@ STRING_RECEIVER_CASES = [
 ]
 
 
+MAP_RECEIVER_CASES = [
+    # a variable whose every assignment is a map literal has the library's plain map methods
+    # bound while compiling (``m.len()``, ``m.to_json()``); each script below makes that proof
+    # fail at some call. Expected values are native Rhai's (rhai-oracle, v1.26.0)
+    ('let m = #{a: 1}; let r = []; for i in 0..2 { r.push(m.len()); m = [1, 2, 3]; } r',
+     [1, 3]),
+    ('let m = #{f: || { this = [1, 2]; }}; let r = []; '
+     'for i in 0..2 { r.push(m.len()); if i == 0 { m.f(); } } r',
+     [1, 2]),
+    ('let m = #{a: 1}; let r = []; for i in 0..2 { r.push(m.len()); m += "x"; } r',
+     [1, 10]),
+    ('let m = #{a: 1}; let r = []; for i in 0..2 { r.push(m.len()); eval("m = [1, 2, 3]"); } r',
+     [1, 3]),
+    ('let m = #{a: 1}; let f = || { m = "abc"; }; let r = []; '
+     'for i in 0..2 { r.push(m.len()); f.call(); } r',
+     [1, 3]),
+    ('let m = #{b: 1, a: [1, "x"]}; let r = []; for i in 0..2 { r.push(m.to_json()); m.c = i; } r',
+     ['{"a":[1,"x"],"b":1}', '{"a":[1,"x"],"b":1,"c":0}']),
+    ('let m = #{a: 1}; let r = []; for i in 0..2 { r.push(m.contains("a")); r.push(m.keys()); '
+     'm = #{b: 2}; } r',
+     [True, ['a'], False, ['b']]),
+]
+
+
 CLOSURE_METHOD_CASES = [
     # in loops and functions, ``f.call(args)`` and ``m.name(args)`` on a variable call the
     # closure's code straight away when the value is a closure of that arity (or a map holding
@@ -366,7 +390,8 @@ def engine() -> Engine:
 
 
 @pytest.mark.parametrize("source,expected",
-                         CASES + STRING_RECEIVER_CASES + CLOSURE_METHOD_CASES)
+                         CASES + STRING_RECEIVER_CASES + MAP_RECEIVER_CASES
+                         + CLOSURE_METHOD_CASES)
 def test_fast_paths_give_what_the_general_paths_give(engine: Engine, source: str,
                                                       expected: object) -> None:
     if isinstance(expected, tuple) and expected[:1] == ("error",):
@@ -419,6 +444,16 @@ def test_json_text_is_held_to_the_string_limit_and_counts_operations() -> None:
     many = ('let m = #{}; for i in 0..40 { m["k" + i] = i; } let t = 0; '
             'for i in 0..100 { t += m.to_json().len; } t')
     assert limit_of(Engine(max_operations=50), many) == "max_operations"
+
+
+def test_an_oversized_scope_value_is_checked_before_it_is_formatted() -> None:
+    engine = Engine(max_map_size=2)
+    oversized = {"m": {"a": 1, "b": 2, "c": 3}}
+    for script in ("m.to_json()", "m.to_string()", "to_string(m)", "m.to_debug()",
+                   "let t = 0; for i in 0..3 { t += m.to_json().len; } t"):
+        assert limit_of(engine, script, oversized) == "max_map_size"
+    within = "let m = #{a: 1, b: 2}; let t = 0; for i in 0..3 { t += m.to_json().len; } t"
+    assert engine.eval(within) == 39
 
 
 def test_pushes_and_mapped_arrays_are_held_to_max_array_size() -> None:

@@ -476,6 +476,7 @@ class ExpressionCompiler:
                 self.demote(var)
                 self.demote_list(var)
                 self.demote_str(var)
+                self.demote_map(var)
                 parts.append(f"({self.assign_var(var)} := {scope}[{self.const(name)}])")
         return f"({', '.join(parts)}, {result})[-1]"
 
@@ -660,8 +661,9 @@ class ExpressionCompiler:
         if var.const:
             return f"{helper}(_d, {self.const(name)}, [{var.py}]{extra})"
         self.demote(var)
+        self.demote_map(var)  # a closure the map holds under ``name`` may give ``this`` any value
         # a script function (``fn name()`` or a typed method ``fn array.name()``) or ``call``
-        # may give ``this`` any value
+        # may give ``this`` any value too
         if name in ("call", "set") or name in self.method_names or name.startswith("set"):
             self.demote_list(var)
             self.demote_str(var)
@@ -695,8 +697,8 @@ class ExpressionCompiler:
         return t
 
     def bound_method(self, e: Node) -> str | None:
-        """``x.name(args)`` on a receiver that is statically an INT, an array or a string,
-        with arguments whose types are static too (INTs, strings, literals), of a name no
+        """``x.name(args)`` on a receiver that is statically an INT, an array, a string or a
+        map, with arguments whose types are static too (INTs, strings, literals), of a name no
         script function has: the library overload ``Runtime.method`` would find is found now,
         and when it is plain (no runtime context, nothing changed in place, not an engine
         built-in) it is called through ``_invoke_plain`` as ``Runtime.method`` calls it, so
@@ -705,7 +707,8 @@ class ExpressionCompiler:
         None for any other call."""
         if e.safe or e.name in self.method_names:
             return None
-        receiver = list if self.is_list(e.obj) else self.static_type(e.obj)
+        receiver = list if self.is_list(e.obj) else dict if self.is_map(e.obj) else \
+            self.static_type(e.obj)
         types = [receiver, *map(self.static_type, e.args)]  # an array argument is copied
         if None in types:
             return None

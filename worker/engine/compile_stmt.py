@@ -93,7 +93,8 @@ class StatementCompiler:
         is_int = s.e is not None and self.is_int(s.e)
         is_list = s.e is not None and self.is_list(s.e)
         is_str = s.e is not None and self.is_str(s.e)
-        py = self.declare(s.name, s.const, ("let", id(s)), is_int, is_list, is_str)
+        is_map = s.e is not None and self.is_map(s.e)
+        py = self.declare(s.name, s.const, ("let", id(s)), is_int, is_list, is_str, is_map)
         self.emit(f"{py} = {code}")
         if s.const and self.at_script_top():
             self.emit(f"_GLOBALS[{self.const(s.name)}] = {py}")
@@ -620,6 +621,8 @@ class StatementCompiler:
                 self.demote_list(var)
             if not self.keeps_str(op, s.e):
                 self.demote_str(var)
+            if op or not self.is_map(s.e):
+                self.demote_map(var)
             if op == "+" and not self.var_is_int(var):
                 value = self.ex(s.e) if s.e.kind == "lit" else self.value_of(s.e)
                 self.append_in_place(py, value, s.e, int if self.is_int(s.e) else None)
