@@ -332,6 +332,9 @@ MAP_RECEIVER_CASES = [
     ('let m = #{a: 1}; let r = []; for i in 0..2 { r.push(m.contains("a")); r.push(m.keys()); '
      'm = #{b: 2}; } r',
      [True, ['a'], False, ['b']]),
+    ('let m = #{a: 1}; let s = "h\u00e9llo"; let r = []; '
+     'for i in 0..2 { r.push(m.len); r.push(m.a); r.push(s.len); s = "x"; m = #{len: 5}; } r',
+     [None, 1, 5, 5, None, 1]),
 ]
 
 

@@ -677,8 +677,10 @@ class ExpressionCompiler:
         return result
 
     def map_property(self, e: Node, obj: str) -> str:
-        """``obj.name``: read straight from an object map, other types through ``_prop``; on a
-        line of its own, as ``ex`` puts runtime calls, so an error has the node's position."""
+        """``obj.name``: read straight from an object map (with no test of its type when it is
+        statically a map), the length of a string or array inline, other types through
+        ``_prop``; on a line of its own, as ``ex`` puts runtime calls, so an error has the
+        node's position."""
         if not obj.isidentifier():
             value, obj = obj, self.tmp()
             self.emit(f"{obj} = {value}")
@@ -688,6 +690,10 @@ class ExpressionCompiler:
         # ``len`` of a string, array or blob is Python's (what its getter returns)
         if not self.hot():
             self.emit(f"{t} = _prop({obj}, {key})")
+        elif self.is_map(e.obj):  # what ``Runtime.prop`` does for a map
+            self.emit(f"{t} = {obj}.get({key})")
+        elif e.name == "len" and self.is_str(e.obj):
+            self.emit(f"{t} = len({obj})")
         else:
             sized = (f"len({obj}) if type({obj}) is str or type({obj}) is list else "
                      if e.name == "len" else "")
