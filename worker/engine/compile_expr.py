@@ -759,6 +759,51 @@ class ExpressionCompiler:
         self.pos = saved
         return result
 
+    def guarded_method(self, e: Node) -> str | None:
+        """``x.name(args)`` on a variable of no static type, with arguments of static types
+        (INTs, strings, literals), of a name no script function has, in code that may run many
+        times: for each of string, map and array that has a plain library overload for these
+        arguments, a test of ``x``'s type calls that overload as ``bound_method`` would (a
+        string written back into ``x``); any other value takes the general path
+        (``ref_call``). Receivers from parameters, loops and properties are typed only at run
+        time; this is the check ``Runtime.method`` makes, made inline. None where it does not
+        apply."""
+        var = self.lookup(e.obj.name)
+        if not self.hot() or e.safe or var is None or var.const or e.name in self.method_names:
+            return None
+        if self.static_type(e.obj) is not None or self.is_list(e.obj) or self.is_map(e.obj):
+            return None  # typed: bound_method's, or no overload for the type
+        arg_types = [self.static_type(arg) for arg in e.args]
+        if None in arg_types:
+            return None
+        found = [(receiver, call) for receiver in (str, dict, list)
+                 if (call := native_for((e.name, receiver, *arg_types))) is not None
+                 and call.plain and not call.builtin]
+        if not found:
+            return None
+        args = [self.passed_on(n, a) for n, a in zip(e.args, self.ex_seq(e.args))]
+        saved, self.pos = self.pos, (e.line, e.col)  # the call's line: its errors' position
+        args = [a if SIMPLE.match(a) else self.stored(a) for a in args]  # every branch passes
+        passed = "".join(", " + a for a in args)
+        py, result = self.assign_var(var), self.tmp()
+        for i, (receiver, call) in enumerate(found):
+            self.emit(f"{'if' if i == 0 else 'elif'} type({py}) is {receiver.__name__}:")
+            self.indent += 1
+            if call.writes_back:
+                box = self.tmp("_b")
+                self.emit(f"{box} = [{py}]")
+                self.emit(f"{result} = _invoke_plain({self.const(call)}, ({py}{passed},), {box})")
+                self.emit(f"{py} = {box}[0]")
+            else:
+                self.emit(f"{result} = _invoke_plain({self.const(call)}, ({py}{passed},), None)")
+            self.indent -= 1
+        self.emit("else:")
+        self.indent += 1
+        self.emit(f"{result} = {self.ref_call(e, e.obj, '_method', e.name, args)}")
+        self.indent -= 1
+        self.pos = saved
+        return result
+
     def method(self, e: Node) -> str:
         obj = e.obj
         name = e.name
@@ -771,6 +816,10 @@ class ExpressionCompiler:
             args = self.args(e.args)
             return (f"(None if ({t} := {target}) is None else "
                     f"_method(_d, {self.const(name)}, [{t}]{''.join(', ' + a for a in args)}))")
+        if obj.kind == "var":
+            guarded = self.guarded_method(e)
+            if guarded is not None:
+                return guarded
         if obj.kind in ("var", "this"):
             args = self.args(e.args)
             if obj.kind == "var" and self.lookup(obj.name) is None and obj.name in self.fn_names:
