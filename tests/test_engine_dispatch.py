@@ -368,6 +368,19 @@ GUARDED_RECEIVER_CASES = [
      [0, 0]),
     ('let r = []; for v in ["abc", #{len: || 5}] { r.push(v.len()); } r',
      [3, 1]),  # Rhai: [3, 5] (it calls a map's closure before the library's len)
+    # a method of a map's property (``ExpressionCompiler.guarded_property_method``)
+    ('let r = []; for m in [#{n: " a "}, #{n: [1, 2]}, #{n: #{a: 1}}] { r.push(m.n.len()); } r',
+     [3, 2, 1]),
+    ('let r = []; for m in [#{len: "x"}, "abc", [1, 2]] { r.push(m.len.to_string()); } r',
+     ['x', '3', '2']),
+    ('let m = #{n: " a "}; for i in 0..2 { m.n.trim(); } m.n',
+     'a'),
+    ('fn len() { 99 } let r = []; for m in [#{n: "ab"}] { r.push(m.n.len()); } r',
+     [99]),
+    ('let r = []; for m in [#{n: "abc"}, #{n: ()}] { r.push(m.n.len()); } r',
+     ('error', 'ErrorFunctionNotFound')),
+    ('let r = []; for m in [#{n: "a,b"}, #{x: 1}] { r.push(m.n.split(",")); } r',
+     ('error', 'ErrorFunctionNotFound')),
 ]
 
 
@@ -523,6 +536,10 @@ def test_inline_library_methods_and_closure_methods_keep_the_limits() -> None:
                'f("' + "x" * 6400 + '")')
     assert limit_of(Engine(max_operations=1000), guarded) == "max_operations"
     assert Engine(max_operations=3000).eval(guarded) == -20
+    long_property = ('let m = #{s: "' + "x" * 6400 + '"}; let n = 0; '
+                     'for i in 0..20 { n += m.s.index_of("y"); } n')
+    assert limit_of(Engine(max_operations=1000), long_property) == "max_operations"
+    assert Engine(max_operations=3000).eval(long_property) == -20
     growing_param = 'fn f(s) { for i in 0..2 { s.replace("a", "bbbbbbbbbb"); } s } f("aaaaaaaaaa")'
     assert limit_of(Engine(max_string_size=50), growing_param) == "max_string_size"
     looping = 'let f = |x| x + 1; let n = 0; for i in 0..2000 { n = f.call(n); } n'

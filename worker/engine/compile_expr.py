@@ -759,48 +759,89 @@ class ExpressionCompiler:
         self.pos = saved
         return result
 
+    def fitting_overloads(self, e: Node, writing_back: bool) -> list[tuple[type, NativeCall]]:
+        """For ``x.name(args)`` in code that may run many times, with arguments of static types
+        (INTs, strings, literals) and a name no script function has: the plain library
+        overloads (``writing_back``: also those writing a new string back) of a string, a map
+        and an array for those arguments, which a call site may test ``x``'s type against
+        (``guarded_method``, ``guarded_property_method``). Empty where that does not apply."""
+        if not self.hot() or e.safe or e.name in self.method_names:
+            return []
+        arg_types = [self.static_type(arg) for arg in e.args]
+        if None in arg_types:
+            return []
+        return [(receiver, call) for receiver in (str, dict, list)
+                if (call := native_for((e.name, receiver, *arg_types))) is not None
+                and call.plain and not call.builtin and (writing_back or not call.writes_back)]
+
+    def guarded_args(self, e: Node) -> list[str]:
+        """The arguments of a guarded call, each a name or literal (a value computed on a line
+        of its own), as every branch passes them."""
+        args = [self.passed_on(n, a) for n, a in zip(e.args, self.ex_seq(e.args))]
+        return [a if SIMPLE.match(a) else self.stored(a) for a in args]
+
+    def guarded_branches(self, target: str, found: list[tuple[type, NativeCall]],
+                         args: list[str], result: str, variable: bool) -> None:
+        """``if type(target) is T: result = <T's overload>`` for each fitting overload (one
+        writing back stores the new string into ``target``, a ``variable``); the caller emits
+        the ``else``."""
+        passed = "".join(", " + a for a in args)
+        for i, (receiver, call) in enumerate(found):
+            self.emit(f"{'if' if i == 0 else 'elif'} type({target}) is {receiver.__name__}:")
+            self.indent += 1
+            box = self.tmp("_b") if call.writes_back and variable else "None"
+            if box != "None":
+                self.emit(f"{box} = [{target}]")
+            self.emit(f"{result} = _invoke_plain({self.const(call)}, ({target}{passed},), {box})")
+            if box != "None":
+                self.emit(f"{target} = {box}[0]")
+            self.indent -= 1
+
     def guarded_method(self, e: Node) -> str | None:
-        """``x.name(args)`` on a variable of no static type, with arguments of static types
-        (INTs, strings, literals), of a name no script function has, in code that may run many
-        times: for each of string, map and array that has a plain library overload for these
-        arguments, a test of ``x``'s type calls that overload as ``bound_method`` would (a
+        """``x.name(args)`` on a variable of no static type: for each fitting overload
+        (``fitting_overloads``), a test of ``x``'s type calls it as ``bound_method`` would (a
         string written back into ``x``); any other value takes the general path
-        (``ref_call``). Receivers from parameters, loops and properties are typed only at run
-        time; this is the check ``Runtime.method`` makes, made inline. None where it does not
-        apply."""
+        (``ref_call``). Receivers from parameters and loops are typed only at run time; this
+        is the check ``Runtime.method`` makes, made inline. None where it does not apply."""
         var = self.lookup(e.obj.name)
-        if not self.hot() or e.safe or var is None or var.const or e.name in self.method_names:
+        if var is None or var.const:
             return None
         if self.static_type(e.obj) is not None or self.is_list(e.obj) or self.is_map(e.obj):
             return None  # typed: bound_method's, or no overload for the type
-        arg_types = [self.static_type(arg) for arg in e.args]
-        if None in arg_types:
-            return None
-        found = [(receiver, call) for receiver in (str, dict, list)
-                 if (call := native_for((e.name, receiver, *arg_types))) is not None
-                 and call.plain and not call.builtin]
+        found = self.fitting_overloads(e, writing_back=True)
         if not found:
             return None
-        args = [self.passed_on(n, a) for n, a in zip(e.args, self.ex_seq(e.args))]
+        args = self.guarded_args(e)
         saved, self.pos = self.pos, (e.line, e.col)  # the call's line: its errors' position
-        args = [a if SIMPLE.match(a) else self.stored(a) for a in args]  # every branch passes
-        passed = "".join(", " + a for a in args)
         py, result = self.assign_var(var), self.tmp()
-        for i, (receiver, call) in enumerate(found):
-            self.emit(f"{'if' if i == 0 else 'elif'} type({py}) is {receiver.__name__}:")
-            self.indent += 1
-            if call.writes_back:
-                box = self.tmp("_b")
-                self.emit(f"{box} = [{py}]")
-                self.emit(f"{result} = _invoke_plain({self.const(call)}, ({py}{passed},), {box})")
-                self.emit(f"{py} = {box}[0]")
-            else:
-                self.emit(f"{result} = _invoke_plain({self.const(call)}, ({py}{passed},), None)")
-            self.indent -= 1
+        self.guarded_branches(py, found, args, result, True)
         self.emit("else:")
         self.indent += 1
         self.emit(f"{result} = {self.ref_call(e, e.obj, '_method', e.name, args)}")
         self.indent -= 1
+        self.pos = saved
+        return result
+
+    def guarded_property_method(self, e: Node) -> str | None:
+        """``m.key.name(args)``: when ``m`` is a map and its ``key`` holds a value with a
+        fitting overload that writes nothing back (``fitting_overloads``), that overload is
+        called on it, as ``Runtime.method_at`` would (nothing to store back into ``m``); any
+        other value through ``_method_at``. None where this does not apply."""
+        found = self.fitting_overloads(e, writing_back=False)
+        if not found or self.has_safe(e):
+            return None
+        parent = self.ex(e.obj.obj)
+        args = self.guarded_args(e)
+        saved, self.pos = self.pos, (e.line, e.col)
+        if not SIMPLE.match(parent):
+            parent = self.stored(parent)
+        key, child, result = self.const(e.obj.name), self.tmp(), self.tmp()
+        self.emit(f"{child} = {parent}.get({key}) if type({parent}) is dict else None")
+        self.guarded_branches(child, found, args, result, False)
+        self.emit("else:")
+        passed = "".join(", " + a for a in args)
+        self.emit(f"    {result} = _method_at(_d, {self.const(e.name)}, {parent}, {key}, True"
+                  f"{passed})")
         self.pos = saved
         return result
 
@@ -841,6 +882,10 @@ class ExpressionCompiler:
                 if direct is not None:
                     return direct
             return self.ref_call(e, obj, helper, name, args)
+        if obj.kind == "prop":
+            guarded = self.guarded_property_method(e)
+            if guarded is not None:
+                return guarded
         if obj.kind in ("index", "prop"):
             if obj.kind == "index":
                 parent, key = self.ex_seq([obj.obj, obj.idx])
