@@ -264,12 +264,183 @@ CASES = [
 ]
 
 
+STRING_RECEIVER_CASES = [
+    # a variable whose every assignment is a string has its string methods bound while
+    # compiling (``ExpressionCompiler.bound_method``); each script below makes that proof
+    # fail, or must keep a script function, a map's closure, a constant or the write-back of
+    # the general path. Expected values are native Rhai's (rhai-oracle, v1.26.0).
+    ('let t = "ab"; let r = []; for i in 0..3 { r.push(t.index_of("b")); r.push(t.len()); '
+     't = [1, "b"]; } r',
+     [1, 2, 1, 2, 1, 2]),
+    ('let t = "ab"; let r = []; for i in 0..3 { r.push(t.index_of("b")); t.trim(); '
+     't = [1, "b"]; } r',
+     ('error', 'ErrorFunctionNotFound')),
+    ('let t = "a"; for i in 0..3 { t += i; t.make_upper(); t += "x"; } t',
+     'A0X1X2x'),
+    ('let t = "a"; let r = []; for i in 0..2 { t += [1]; r.push(t.len()); } r',
+     [4, 7]),
+    ('fn trim() { this = 5; } let t = " a "; for i in 0..2 { t = " a "; t.trim(); } t',
+     5),
+    ('fn string.trim() { this = 7; } let t = " a "; let r = 0; '
+     'for i in 0..2 { t = " a "; t.trim(); r = t; } r',
+     7),
+    ('fn array.foo() { this = 5; } let r = 0; '
+     'for i in 0..2 { let a = [1, 2]; a.foo(); r = a[0]; } r',
+     True),
+    ('let t = "ab"; let f = || { t = [1, 2, 3]; }; let r = []; '
+     'for i in 0..2 { r.push(t.len()); f.call(); } r',
+     [2, 3]),
+    ('let t = "ab"; let r = []; for i in 0..2 { r.push(t.index_of("b")); '
+     'eval("t = [1, 2, 3]"); } r',
+     [1, -1]),
+    ('let t = "abc"; let r = []; for i in 0..2 { t[i] = \'x\'; r.push(t.to_upper()); } r',
+     ['XBC', 'XXC']),
+    ('let s = "l"; let t = "hello"; for i in 0..2 { t.replace(s, "L"); } '
+     '[t, t.index_of(s), t.index_of("L")]',
+     ['heLLo', -1, 2]),
+    ('let t = `x${1}y`; for i in 0..2 { t.pad(5, "-"); t.append(i); } t',
+     'x1y--01'),
+    ('let t = "hello"; let r = []; for i in 0..2 { r.push(t.sub_string(1, 2)); '
+     'r.push(t.contains(\'l\')); r.push(t.len()); t = "ab"; } r',
+     ['el', True, 5, 'b', False, 2]),
+    ('let t = " a "; let m = #{trim: || 1}; for i in 0..2 { t.trim(); } [t, m.trim()]',
+     ['a', 1]),
+    ('let t = "ab"; let r = []; for i in 0..2 { t.truncate(1); t.pop(); r.push(t); '
+     't = "xyz"; } r',
+     ['', '']),
+]
+
+
+MAP_RECEIVER_CASES = [
+    # a variable whose every assignment is a map literal has the library's plain map methods
+    # bound while compiling (``m.len()``, ``m.to_json()``); each script below makes that proof
+    # fail at some call. Expected values are native Rhai's (rhai-oracle, v1.26.0)
+    ('let m = #{a: 1}; let r = []; for i in 0..2 { r.push(m.len()); m = [1, 2, 3]; } r',
+     [1, 3]),
+    ('let m = #{f: || { this = [1, 2]; }}; let r = []; '
+     'for i in 0..2 { r.push(m.len()); if i == 0 { m.f(); } } r',
+     [1, 2]),
+    ('let m = #{a: 1}; let r = []; for i in 0..2 { r.push(m.len()); m += "x"; } r',
+     [1, 10]),
+    ('let m = #{a: 1}; let r = []; for i in 0..2 { r.push(m.len()); eval("m = [1, 2, 3]"); } r',
+     [1, 3]),
+    ('let m = #{a: 1}; let f = || { m = "abc"; }; let r = []; '
+     'for i in 0..2 { r.push(m.len()); f.call(); } r',
+     [1, 3]),
+    ('let m = #{b: 1, a: [1, "x"]}; let r = []; for i in 0..2 { r.push(m.to_json()); m.c = i; } r',
+     ['{"a":[1,"x"],"b":1}', '{"a":[1,"x"],"b":1,"c":0}']),
+    ('let m = #{a: 1}; let r = []; for i in 0..2 { r.push(m.contains("a")); r.push(m.keys()); '
+     'm = #{b: 2}; } r',
+     [True, ['a'], False, ['b']]),
+    ('let m = #{a: 1}; let s = "h\u00e9llo"; let r = []; '
+     'for i in 0..2 { r.push(m.len); r.push(m.a); r.push(s.len); s = "x"; m = #{len: 5}; } r',
+     [None, 1, 5, 5, None, 1]),
+]
+
+
+GUARDED_RECEIVER_CASES = [
+    # in loops and functions, a method of a variable of no static type (a parameter, a loop
+    # variable) with arguments of static types tests the value's type inline and calls the
+    # overload of a string, map or array at once (``ExpressionCompiler.guarded_method``); the
+    # values below change type at one call site, or have no such overload. Expected values are
+    # native Rhai's (rhai-oracle, v1.26.0), but where marked
+    ('fn f(x) { x.trim(); x.to_upper() + x.len() } let r = []; '
+     'for v in [" ab ", "c"] { r.push(f(v)); } r',
+     ['AB2', 'C1']),
+    ('fn g(x) { x.len() } let r = []; for v in ["abc", [1, 2], #{a: 1}] { r.push(g(v)); } r',
+     [3, 2, 1]),
+    ('let r = []; for v in ["h\u00e9llo", [1, "l"], #{l: 1}] { r.push(v.contains("l")); } r',
+     [True, True, True]),
+    ('let r = []; for v in ["h\u00e9llo", [1, "l"]] { r.push(v.index_of("l")); } r',
+     [2, 1]),
+    ('let r = []; for v in ["h\u00e9llo", [1, "l"], #{l: 1}] { r.push(v.index_of("l")); } r',
+     ('error', 'ErrorFunctionNotFound')),
+    ('let r = []; for v in [" a ", 5, " b"] { v.trim(); r.push(v); } r',
+     ('error', 'ErrorFunctionNotFound')),
+    ('fn h(s) { s.trim(); s } let r = []; for v in [" a ", " b "] { r.push(h(v)); } r',
+     ['a', 'b']),
+    ('let m = #{x: " a "}; let r = []; for i in 0..2 { let v = m.x; v.trim(); r.push(v); '
+     'm.x = " b"; } r',
+     ['a', 'b']),
+    ('let r = []; for v in ["a,b", "c"] { r.push(v.split(",")); } r',
+     [['a', 'b'], ['c']]),
+    ('fn trim() { this = 0; } let r = []; for v in [" a ", " b "] { v.trim(); r.push(v); } r',
+     [0, 0]),
+    ('let r = []; for v in ["abc", #{len: || 5}] { r.push(v.len()); } r',
+     [3, 1]),  # Rhai: [3, 5] (it calls a map's closure before the library's len)
+    # a method of a map's property (``ExpressionCompiler.guarded_property_method``)
+    ('let r = []; for m in [#{n: " a "}, #{n: [1, 2]}, #{n: #{a: 1}}] { r.push(m.n.len()); } r',
+     [3, 2, 1]),
+    ('let r = []; for m in [#{len: "x"}, "abc", [1, 2]] { r.push(m.len.to_string()); } r',
+     ['x', '3', '2']),
+    ('let m = #{n: " a "}; for i in 0..2 { m.n.trim(); } m.n',
+     'a'),
+    ('fn len() { 99 } let r = []; for m in [#{n: "ab"}] { r.push(m.n.len()); } r',
+     [99]),
+    ('let r = []; for m in [#{n: "abc"}, #{n: ()}] { r.push(m.n.len()); } r',
+     ('error', 'ErrorFunctionNotFound')),
+    ('let r = []; for m in [#{n: "a,b"}, #{x: 1}] { r.push(m.n.split(",")); } r',
+     ('error', 'ErrorFunctionNotFound')),
+]
+
+
+CLOSURE_METHOD_CASES = [
+    # in loops and functions, ``f.call(args)`` and ``m.name(args)`` on a variable call the
+    # closure's code straight away when the value is a closure of that arity (or a map holding
+    # one under ``name``; ``ExpressionCompiler.closure_method``); each script below must take
+    # the general path at some call, or changes the value between calls at one call site.
+    # Expected values are the general path's (main at eab4e59); native Rhai gives the same
+    # but where marked: Rhai calls a map's closure before a script function or a library
+    # overload of that name
+    ('fn g(x) { x * 10 } let f = |x| x + 1; let r = []; '
+     'for i in 0..3 { r.push(f.call(i)); f = Fn("g"); } r',
+     [1, 10, 20]),
+    ('let f = |a, b| a + b; let r = []; '
+     'for i in 0..3 { r.push(f.call(i, 1)); f = f.curry(10); f = |a, b| a * b; } r',
+     [1, 1, 2]),
+    ('let f = |a, b| a + b; let r = []; for i in 0..2 { let g = f.curry(i); '
+     'r.push(g.call(5)); } r',
+     [5, 6]),
+    ('let f = |a| a; for i in 0..2 { f.call(1, 2); }',
+     ('error', 'ErrorFunctionNotFound')),
+    ('let f = || this; let r = 0; for i in 0..2 { r = f.call(); } r',
+     ('error', 'ErrorInFunctionCall')),
+    ('let x = 1; let f = |n| { x += n; x }; let r = []; for i in 0..3 { r.push(f.call(i)); } '
+     '[r, x]',
+     [[1, 2, 4], 4]),
+    ('fn h(x) { this.n -= x; } let m = #{add: |x| { this.n += x; }, n: 0}; let r = []; '
+     'for i in 0..3 { m.add(i); r.push(m.n); if i == 1 { m = #{add: Fn("h"), n: 100}; } } r',
+     [0, 1, 98]),
+    ('let m = #{f: |v| { this = #{f: this.f, v: v}; }}; for i in 0..3 { m.f(i); } m.v',
+     2),
+    ('let m = #{get: |i| this.items[i], items: [5, 6]}; let r = []; '
+     'for i in 0..2 { r.push(m.get(i)); m = [7, 8]; } r',
+     [5, 8]),
+    ('let m = #{f: |x| x * 2}; let r = []; for i in 0..2 { r.push(m.f(i)); m.f = |x| x * 3; } r',
+     [0, 3]),
+    ('let m = #{f: |x| x * 2}; let r = []; for i in 0..2 { r.push(m.f(i)); m.f = 5; } r',
+     ('error', 'ErrorFunctionNotFound')),
+    ('let m = #{keys: |x| x}; let r = []; for i in 0..2 { r.push(m.keys(i)); } r',
+     [0, 1]),
+    ('fn add(x) { this.n += 100 * x; } let m = #{add: |x| { this.n += x; }, n: 0}; '
+     'for i in 0..3 { m.add(1); } m.n',
+     300),  # Rhai: 3
+    ('let m = #{len: || 99, a: 1}; let r = []; for i in 0..2 { r.push(m.len()); } r',
+     [2, 2]),  # Rhai: [99, 99]
+    ('let m = #{contains: |x| "closure"}; let r = []; '
+     'for i in 0..2 { r.push(m.contains("contains")); } r',
+     [True, True]),  # Rhai: ["closure", "closure"]
+]
+
+
 @pytest.fixture(scope="module")
 def engine() -> Engine:
     return Engine()
 
 
-@pytest.mark.parametrize("source,expected", CASES)
+@pytest.mark.parametrize("source,expected",
+                         CASES + STRING_RECEIVER_CASES + MAP_RECEIVER_CASES
+                         + GUARDED_RECEIVER_CASES + CLOSURE_METHOD_CASES)
 def test_fast_paths_give_what_the_general_paths_give(engine: Engine, source: str,
                                                       expected: object) -> None:
     if isinstance(expected, tuple) and expected[:1] == ("error",):
@@ -324,6 +495,16 @@ def test_json_text_is_held_to_the_string_limit_and_counts_operations() -> None:
     assert limit_of(Engine(max_operations=50), many) == "max_operations"
 
 
+def test_an_oversized_scope_value_is_checked_before_it_is_formatted() -> None:
+    engine = Engine(max_map_size=2)
+    oversized = {"m": {"a": 1, "b": 2, "c": 3}}
+    for script in ("m.to_json()", "m.to_string()", "to_string(m)", "m.to_debug()",
+                   "let t = 0; for i in 0..3 { t += m.to_json().len; } t"):
+        assert limit_of(engine, script, oversized) == "max_map_size"
+    within = "let m = #{a: 1, b: 2}; let t = 0; for i in 0..3 { t += m.to_json().len; } t"
+    assert engine.eval(within) == 39
+
+
 def test_pushes_and_mapped_arrays_are_held_to_max_array_size() -> None:
     engine = Engine(max_array_size=10)
     for script in ('let a = []; for i in 0..20 { a.push(i); } a',
@@ -345,6 +526,28 @@ def test_inline_library_methods_and_closure_methods_keep_the_limits() -> None:
     assert Engine(max_string_size=50).eval(growing.replace("bbbbbbbbbb", "bbbb") + ".len") == 40
     counting = 'let s = "x"; let n = 0; for i in 0..2000 { n += s.len(); } n'
     assert limit_of(Engine(max_operations=1000), counting) == "max_operations"
+    bound = 'let s = "aaaaaaaaaa"; for i in 0..2 { s.replace("a", "bbbbbbbbbb"); } s'
+    assert limit_of(Engine(max_string_size=50), bound) == "max_string_size"
+    long_text = ('let s = "' + "x" * 6400 + '"; let n = 0; '
+                 'for i in 0..20 { n += s.index_of("y"); } n')
+    assert limit_of(Engine(max_operations=1000), long_text) == "max_operations"
+    assert Engine(max_operations=3000).eval(long_text) == -20
+    guarded = ('fn f(x) { let n = 0; for i in 0..20 { n += x.index_of("y"); } n } '
+               'f("' + "x" * 6400 + '")')
+    assert limit_of(Engine(max_operations=1000), guarded) == "max_operations"
+    assert Engine(max_operations=3000).eval(guarded) == -20
+    long_property = ('let m = #{s: "' + "x" * 6400 + '"}; let n = 0; '
+                     'for i in 0..20 { n += m.s.index_of("y"); } n')
+    assert limit_of(Engine(max_operations=1000), long_property) == "max_operations"
+    assert Engine(max_operations=3000).eval(long_property) == -20
+    growing_param = 'fn f(s) { for i in 0..2 { s.replace("a", "bbbbbbbbbb"); } s } f("aaaaaaaaaa")'
+    assert limit_of(Engine(max_string_size=50), growing_param) == "max_string_size"
+    looping = 'let f = |x| x + 1; let n = 0; for i in 0..2000 { n = f.call(n); } n'
+    assert limit_of(Engine(max_operations=1000), looping) == "max_operations"
+    assert Engine(max_operations=5000).eval(looping) == 2000
+    nested = 'let g = |x| x; let f = |x| g.call(x); let n = 0; for i in 0..3 { n = f.call(i); } n'
+    assert limit_of(Engine(max_call_levels=1), nested) == "max_call_levels"
+    assert Engine(max_call_levels=2).eval(nested) == 2
     recursing = 'let m = #{f: |n| if n == 0 { 0 } else { this.f(n - 1) + 1 }}; m.f(20)'
     assert limit_of(Engine(max_call_levels=10), recursing) == "max_call_levels"
     assert Engine(max_call_levels=10).eval(recursing.replace("20", "5")) == 5

@@ -9,11 +9,11 @@ from typing import Any
 from .compile_base import (ARITH, COMPARE, ENTER_PREFIX, HOIST_NEST, INT_LIT,
                            RUNTIME_CALLS, SIMPLE, SLOW, SMALL, TEMP, in_i64)
 from .errors import ParseError
-from .natives import LIBRARY
+from .natives import ANY, LIBRARY
 from .nodes import (ArrayLit, Binary, Call, Closure, GlobalConst, Index, Interp, Lit, MapLit,
                     MethodCall, Node, Prop, PyCode, QualifiedCall, QualifiedVar, This, Unary,
                     Variable)
-from .runtime import native_for
+from .runtime import NativeCall, native_for
 from .shapes import is_hole, value_type
 from .values import INT_MAX, INT_MIN
 
@@ -475,6 +475,8 @@ class ExpressionCompiler:
             if not var.const:
                 self.demote(var)
                 self.demote_list(var)
+                self.demote_str(var)
+                self.demote_map(var)
                 parts.append(f"({self.assign_var(var)} := {scope}[{self.const(name)}])")
         return f"({', '.join(parts)}, {result})[-1]"
 
@@ -659,8 +661,12 @@ class ExpressionCompiler:
         if var.const:
             return f"{helper}(_d, {self.const(name)}, [{var.py}]{extra})"
         self.demote(var)
-        if name in ("call", "set") or name in self.fn_names or name.startswith("set"):
+        self.demote_map(var)  # a closure the map holds under ``name`` may give ``this`` any value
+        # a script function (``fn name()`` or a typed method ``fn array.name()``) or ``call``
+        # may give ``this`` any value too
+        if name in ("call", "set") or name in self.method_names or name.startswith("set"):
             self.demote_list(var)
+            self.demote_str(var)
         py = self.assign_var(var)
         result = self.tmp()
         self.emit(f"{box} = [{py}]")
@@ -671,8 +677,10 @@ class ExpressionCompiler:
         return result
 
     def map_property(self, e: Node, obj: str) -> str:
-        """``obj.name``: read straight from an object map, other types through ``_prop``; on a
-        line of its own, as ``ex`` puts runtime calls, so an error has the node's position."""
+        """``obj.name``: read straight from an object map (with no test of its type when it is
+        statically a map), the length of a string or array inline, other types through
+        ``_prop``; on a line of its own, as ``ex`` puts runtime calls, so an error has the
+        node's position."""
         if not obj.isidentifier():
             value, obj = obj, self.tmp()
             self.emit(f"{obj} = {value}")
@@ -682,6 +690,10 @@ class ExpressionCompiler:
         # ``len`` of a string, array or blob is Python's (what its getter returns)
         if not self.hot():
             self.emit(f"{t} = _prop({obj}, {key})")
+        elif self.is_map(e.obj):  # what ``Runtime.prop`` does for a map
+            self.emit(f"{t} = {obj}.get({key})")
+        elif e.name == "len" and self.is_str(e.obj):
+            self.emit(f"{t} = len({obj})")
         else:
             sized = (f"len({obj}) if type({obj}) is str or type({obj}) is list else "
                      if e.name == "len" else "")
@@ -691,34 +703,147 @@ class ExpressionCompiler:
         return t
 
     def bound_method(self, e: Node) -> str | None:
-        """``x.name(args)`` on a receiver that is statically an INT or an array, with
-        arguments whose types are static too (INTs, literals), of a name no script function
-        has: the library overload ``Runtime.method`` would find is found now, and when it is
-        plain (no runtime context, nothing changed in place or written back, not an engine
-        built-in) it is called through ``_invoke_plain`` as ``Runtime.method`` calls it, with
-        no box to write back, so ``x`` keeps its static type. None for any other call."""
+        """``x.name(args)`` on a receiver that is statically an INT, an array, a string or a
+        map, with arguments whose types are static too (INTs, strings, literals), of a name no
+        script function has: the library overload ``Runtime.method`` would find is found now,
+        and when it is plain (no runtime context, nothing changed in place, not an engine
+        built-in) it is called through ``_invoke_plain`` as ``Runtime.method`` calls it, so
+        ``x`` keeps its static type. An overload that writes a new string back (``trim``)
+        is bound only on a string variable, which gets the new string (``bound_write_back``);
+        None for any other call."""
         if e.safe or e.name in self.method_names:
             return None
-        if self.is_int(e.obj):
-            types: list[type] = [int]
-        elif self.is_list(e.obj):
-            types = [list]
-        else:
+        receiver = list if self.is_list(e.obj) else dict if self.is_map(e.obj) else \
+            self.static_type(e.obj)
+        types = [receiver, *map(self.static_type, e.args)]  # an array argument is copied
+        if None in types:
             return None
-        for arg in e.args:
-            if self.is_int(arg):
-                types.append(int)
-            elif arg.kind == "lit":
-                types.append(value_type(arg.value))
-            else:
-                return None
         call = native_for((e.name, *types))
-        if call is None or not call.plain or call.writes_back or call.builtin:
+        if call is None or not call.plain or call.builtin:
             return None
+        if call.writes_back:
+            return self.bound_write_back(e, call)
         target, *args = self.ex_seq([e.obj, *e.args])
         args = [self.passed_on(n, a) for n, a in zip(e.args, args)]
         passed = "".join(a + ", " for a in args)
         return f"_invoke_plain({self.const(call)}, ({target}, {passed}), None)"
+
+    def static_type(self, e: Node) -> type | None:
+        """The type of ``e`` when it is statically an INT, a string or a literal (values that
+        need no copy to be passed on), else None."""
+        if self.is_int(e):
+            return int
+        if self.is_str(e):
+            return str
+        if e.kind == "lit":
+            return value_type(e.value)
+        return None
+
+    def bound_write_back(self, e: Node, call: NativeCall) -> str | None:
+        """A bound string overload that writes a new string back (``s.trim()``), on a string
+        variable: called through ``_invoke_plain`` with a box, as ``Runtime.method`` calls it,
+        and the box's string stored into the variable (on lines of their own, at the call's
+        position, as ``ref_call`` puts them). None for any other receiver (a constant keeps
+        the generic call, and its errors)."""
+        var = self.lookup(e.obj.name) if e.obj.kind == "var" else None
+        if var is None or var.const:
+            return None
+        args = [self.passed_on(n, a) for n, a in zip(e.args, self.ex_seq(e.args))]
+        passed = "".join(", " + a for a in args)
+        py = self.assign_var(var)
+        box, result = self.tmp("_b"), self.tmp()
+        saved, self.pos = self.pos, (e.line, e.col)
+        self.emit(f"{box} = [{py}]")
+        self.emit(f"{result} = _invoke_plain({self.const(call)}, ({py}{passed},), {box})")
+        self.emit(f"{py} = {box}[0]")
+        self.pos = saved
+        return result
+
+    def fitting_overloads(self, e: Node, writing_back: bool) -> list[tuple[type, NativeCall]]:
+        """For ``x.name(args)`` in code that may run many times, with arguments of static types
+        (INTs, strings, literals) and a name no script function has: the plain library
+        overloads (``writing_back``: also those writing a new string back) of a string, a map
+        and an array for those arguments, which a call site may test ``x``'s type against
+        (``guarded_method``, ``guarded_property_method``). Empty where that does not apply."""
+        if not self.hot() or e.safe or e.name in self.method_names:
+            return []
+        arg_types = [self.static_type(arg) for arg in e.args]
+        if None in arg_types:
+            return []
+        return [(receiver, call) for receiver in (str, dict, list)
+                if (call := native_for((e.name, receiver, *arg_types))) is not None
+                and call.plain and not call.builtin and (writing_back or not call.writes_back)]
+
+    def guarded_args(self, e: Node) -> list[str]:
+        """The arguments of a guarded call, each a name or literal (a value computed on a line
+        of its own), as every branch passes them."""
+        args = [self.passed_on(n, a) for n, a in zip(e.args, self.ex_seq(e.args))]
+        return [a if SIMPLE.match(a) else self.stored(a) for a in args]
+
+    def guarded_branches(self, target: str, found: list[tuple[type, NativeCall]],
+                         args: list[str], result: str, variable: bool) -> None:
+        """``if type(target) is T: result = <T's overload>`` for each fitting overload (one
+        writing back stores the new string into ``target``, a ``variable``); the caller emits
+        the ``else``."""
+        passed = "".join(", " + a for a in args)
+        for i, (receiver, call) in enumerate(found):
+            self.emit(f"{'if' if i == 0 else 'elif'} type({target}) is {receiver.__name__}:")
+            self.indent += 1
+            box = self.tmp("_b") if call.writes_back and variable else "None"
+            if box != "None":
+                self.emit(f"{box} = [{target}]")
+            self.emit(f"{result} = _invoke_plain({self.const(call)}, ({target}{passed},), {box})")
+            if box != "None":
+                self.emit(f"{target} = {box}[0]")
+            self.indent -= 1
+
+    def guarded_method(self, e: Node) -> str | None:
+        """``x.name(args)`` on a variable of no static type: for each fitting overload
+        (``fitting_overloads``), a test of ``x``'s type calls it as ``bound_method`` would (a
+        string written back into ``x``); any other value takes the general path
+        (``ref_call``). Receivers from parameters and loops are typed only at run time; this
+        is the check ``Runtime.method`` makes, made inline. None where it does not apply."""
+        var = self.lookup(e.obj.name)
+        if var is None or var.const:
+            return None
+        if self.static_type(e.obj) is not None or self.is_list(e.obj) or self.is_map(e.obj):
+            return None  # typed: bound_method's, or no overload for the type
+        found = self.fitting_overloads(e, writing_back=True)
+        if not found:
+            return None
+        args = self.guarded_args(e)
+        saved, self.pos = self.pos, (e.line, e.col)  # the call's line: its errors' position
+        py, result = self.assign_var(var), self.tmp()
+        self.guarded_branches(py, found, args, result, True)
+        self.emit("else:")
+        self.indent += 1
+        self.emit(f"{result} = {self.ref_call(e, e.obj, '_method', e.name, args)}")
+        self.indent -= 1
+        self.pos = saved
+        return result
+
+    def guarded_property_method(self, e: Node) -> str | None:
+        """``m.key.name(args)``: when ``m`` is a map and its ``key`` holds a value with a
+        fitting overload that writes nothing back (``fitting_overloads``), that overload is
+        called on it, as ``Runtime.method_at`` would (nothing to store back into ``m``); any
+        other value through ``_method_at``. None where this does not apply."""
+        found = self.fitting_overloads(e, writing_back=False)
+        if not found or self.has_safe(e):
+            return None
+        parent = self.ex(e.obj.obj)
+        args = self.guarded_args(e)
+        saved, self.pos = self.pos, (e.line, e.col)
+        if not SIMPLE.match(parent):
+            parent = self.stored(parent)
+        key, child, result = self.const(e.obj.name), self.tmp(), self.tmp()
+        self.emit(f"{child} = {parent}.get({key}) if type({parent}) is dict else None")
+        self.guarded_branches(child, found, args, result, False)
+        self.emit("else:")
+        passed = "".join(", " + a for a in args)
+        self.emit(f"    {result} = _method_at(_d, {self.const(e.name)}, {parent}, {key}, True"
+                  f"{passed})")
+        self.pos = saved
+        return result
 
     def method(self, e: Node) -> str:
         obj = e.obj
@@ -732,6 +857,10 @@ class ExpressionCompiler:
             args = self.args(e.args)
             return (f"(None if ({t} := {target}) is None else "
                     f"_method(_d, {self.const(name)}, [{t}]{''.join(', ' + a for a in args)}))")
+        if obj.kind == "var":
+            guarded = self.guarded_method(e)
+            if guarded is not None:
+                return guarded
         if obj.kind in ("var", "this"):
             args = self.args(e.args)
             if obj.kind == "var" and self.lookup(obj.name) is None and obj.name in self.fn_names:
@@ -748,7 +877,15 @@ class ExpressionCompiler:
                     self.emit(f"{result} = _push_item({var.py}, {args[0]})")
                     self.pos = saved
                     return result
+            if helper == "_method" and obj.kind == "var":
+                direct = self.closure_method(e, args)
+                if direct is not None:
+                    return direct
             return self.ref_call(e, obj, helper, name, args)
+        if obj.kind == "prop":
+            guarded = self.guarded_property_method(e)
+            if guarded is not None:
+                return guarded
         if obj.kind in ("index", "prop"):
             if obj.kind == "index":
                 parent, key = self.ex_seq([obj.obj, obj.idx])
@@ -760,6 +897,53 @@ class ExpressionCompiler:
         target = self.ex(obj)
         args = self.args(e.args)
         return f"_method(_d, {self.const(name)}, [{target}]{''.join(', ' + a for a in args)})"
+
+    def closure_method(self, e: Node, args: list[str]) -> str | None:
+        """``f.call(args)`` and ``m.name(args)`` on a variable, in code that may run many
+        times: when the value is a closure (or, for ``m.name``, a map holding one under
+        ``name``) taking exactly these arguments, its code is called straight away, as
+        ``Runtime.method`` would call it (a map's closure gets the map as ``this``, in a box
+        written back); any other value takes the general path (``ref_call``). Only for a name
+        no script function has, and, for ``m.name``, one no library overload takes a map
+        with: ``Runtime.method`` tries those first. None where this does not apply."""
+        name, arity = e.name, len(args)
+        var = self.lookup(e.obj.name)
+        if not self.hot() or var is None or var.const or name in self.method_names:
+            return None
+        if self.var_is_list(var) or self.var_is_str(var) or self.var_is_int(var):
+            return None  # statically neither a closure nor a map
+        if name == "call":
+            if "call" in LIBRARY:
+                return None
+            fp, guard = var.py, f"type({var.py}) is _FnPtr"
+        elif not any(len(fn.params) == arity + 1 and fn.params[0] in (dict, ANY)
+                     for fn in LIBRARY.get(name, ())):
+            fp = self.tmp("_f")
+            guard = (f"type({var.py}) is dict and "
+                     f"type({fp} := {var.py}.get({self.const(name)})) is _FnPtr")
+        else:
+            return None
+        code, result = self.tmp("_c"), self.tmp()
+        saved, self.pos = self.pos, (e.line, e.col)  # the call's line: its errors' position
+        args = [a if SIMPLE.match(a) else self.stored(a) for a in args]  # both branches pass
+        passed = "".join(", " + a for a in args)
+        self.emit(f"if {guard} and ({code} := {fp}.func) is not None and {code}[1] == {arity} "
+                  f"and not {fp}.curry:")
+        self.indent += 1
+        if name == "call":
+            self.emit(f"{result} = {code}[0](_d - 1, None{passed})")
+        else:
+            py, box = self.assign_var(var), self.tmp("_b")
+            self.emit(f"{box} = [{py}]")
+            self.emit(f"{result} = {code}[0](_d - 1, {box}{passed})")
+            self.emit(f"{py} = {box}[0]")
+        self.indent -= 1
+        self.emit("else:")
+        self.indent += 1
+        self.emit(f"{result} = {self.ref_call(e, e.obj, '_method', name, args)}")
+        self.indent -= 1
+        self.pos = saved
+        return result
 
     def closure(self, e: Node) -> str:
         self.n += 1

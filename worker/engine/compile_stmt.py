@@ -92,7 +92,9 @@ class StatementCompiler:
         code = self.copied(s.e) if s.e is not None else "None"
         is_int = s.e is not None and self.is_int(s.e)
         is_list = s.e is not None and self.is_list(s.e)
-        py = self.declare(s.name, s.const, ("let", id(s)), is_int, is_list)
+        is_str = s.e is not None and self.is_str(s.e)
+        is_map = s.e is not None and self.is_map(s.e)
+        py = self.declare(s.name, s.const, ("let", id(s)), is_int, is_list, is_str, is_map)
         self.emit(f"{py} = {code}")
         if s.const and self.at_script_top():
             self.emit(f"_GLOBALS[{self.const(s.name)}] = {py}")
@@ -617,6 +619,10 @@ class StatementCompiler:
                 self.demote(var)
             if (op and op != "+") or (not op and not self.is_list(s.e)):
                 self.demote_list(var)
+            if not self.keeps_str(op, s.e):
+                self.demote_str(var)
+            if op or not self.is_map(s.e):
+                self.demote_map(var)
             if op == "+" and not self.var_is_int(var):
                 value = self.ex(s.e) if s.e.kind == "lit" else self.value_of(s.e)
                 self.append_in_place(py, value, s.e, int if self.is_int(s.e) else None)
@@ -681,6 +687,14 @@ class StatementCompiler:
         if guarded:
             self.indent -= 1
 
+    def keeps_str(self, op: str, value: Node) -> bool:
+        """Whether ``x = value`` (``op`` empty) or ``x op= value`` leaves a string in a
+        string variable ``x``: a string assigned, or a string or INT appended (``+`` of a
+        string and either is a string)."""
+        if not op:
+            return self.is_str(value)
+        return op == "+" and (self.is_str(value) or self.is_int(value))
+
     def store_chain(self, s: Node, op: str, chain: list, keys: list, root: str,
                     root_var: Var | None, node: Node, value: str) -> None:
         """Emit the reads down an index/property chain, the store, and the write-backs."""
@@ -697,6 +711,7 @@ class StatementCompiler:
         simple_list = (len(chain) == 1 and last.kind == "index" and root_var is not None)
         if root_var is not None:
             self.demote(root_var)
+            self.demote_str(root_var)
         if simple_list:
             py = self.assign_var(root_var)
             v = value

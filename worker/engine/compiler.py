@@ -8,9 +8,10 @@ arguments reaches it, a version ``S_n`` specialised for those; the script body b
 script without functions and closures is ``_main`` alone, at the top level (see ``flat``).
 Variables become locals named ``v_<name>_<n>`` and strings live in a constants table
 (``K_<n>``): no user text is ever pasted into the generated code except validated identifiers.
-A small static type inference (which variables always hold an INT or an array) lets integer
-arithmetic, comparisons and indexing run as plain Python with only an i64 range check;
-everything else calls the runtime. Loop iterations and function entries count operations; the
+A small static type inference (which variables always hold an INT, an array, a string or a
+map) lets integer arithmetic, comparisons and indexing run as plain Python with only an i64 range
+check, and binds string, array and map methods to their library overloads; everything else
+calls the runtime. Loop iterations and function entries count operations; the
 runtime's ``_tick`` enforces the limits.
 
 Each node class has a method (``expr_<Class>``, ``stmt_<Class>``, ``control_<Class>``) found
@@ -51,6 +52,8 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         self.chunk = chunk
         self.not_int: set = set()  # declarations whose variable may hold a non-INT
         self.not_list: set = set()  # declarations whose variable may hold a non-array
+        self.not_str: set = set()  # declarations whose variable may hold a non-string
+        self.not_map: set = set()  # declarations whose variable may hold a non-map
         self.spec_py: dict[tuple[str, int], str] = {}
         self.spec_calls: set[tuple[str, int]] = set()  # S_ versions the current one calls
         self.spec_calls_of: dict[str, set[tuple[str, int]]] = {}  # and each generated one
@@ -75,6 +78,8 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         # so far asked nothing else of a declaration, so a pass again would make the same)
         self.relied_int: set = set()
         self.relied_list: set = set()
+        self.relied_str: set = set()
+        self.relied_map: set = set()
         self.relied_bounds: set = set()
         self.outer_fns = outer_fns
         self.n = 0
@@ -288,6 +293,7 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         for attempt in range(MAX_PASSES + 1):
             self.changed = False
             self.relied_int, self.relied_list, self.relied_bounds = set(), set(), set()
+            self.relied_str, self.relied_map = set(), set()
             self.ret_assumed = set()
             self.spec_calls = set()
             # a script that will not settle: no typing
@@ -377,6 +383,8 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         handed back (``_EVALVARS``) when it ends, however it ends."""
         self.not_int.add("caller")  # the caller's values may have any type
         self.not_list.add("caller")
+        self.not_str.add("caller")
+        self.not_map.add("caller")
         caller_vars = []
         for name, const, _ in self.eval_vars or ():
             py = self.tmp(f"v_{name}_")
@@ -403,13 +411,19 @@ class Compiler(StatementCompiler, ExpressionCompiler):
 
     # ---- scopes ---------------------------------------------------------------------------
     def declare(self, name: str, const: bool = False, key: Any = None,
-                is_int: bool = False, is_list: bool = False) -> str:
-        """A new variable; ``key`` identifies its declaration for INT/array typing."""
+                is_int: bool = False, is_list: bool = False, is_str: bool = False,
+                is_map: bool = False) -> str:
+        """A new variable; ``key`` identifies its declaration for INT/array/string/map
+        typing."""
         py = self.tmp(f"v_{name}_")
         if key is not None and not is_int:
             self.not_int.add(key)
         if key is not None and not is_list:
             self.not_list.add(key)
+        if key is not None and not is_str:
+            self.not_str.add(key)
+        if key is not None and not is_map:
+            self.not_map.add(key)
         self.frame.symbols[name] = Var(name, py, const, self.frame.function, key)
         return py
 
@@ -442,6 +456,56 @@ class Compiler(StatementCompiler, ExpressionCompiler):
                 var.key not in self.not_list:
             self.relied_list.add(var.key)
             return True
+        return False
+
+    def demote_str(self, var: Var) -> None:
+        """``var`` may hold a non-string after all: recompile without that assumption if code
+        made so far relied on it."""
+        if var.key is not None and var.key not in self.not_str:
+            self.not_str.add(var.key)
+            self.changed = self.changed or var.key in self.relied_str
+
+    def var_is_str(self, var: Var | None) -> bool:
+        """Whether ``var`` is statically a string (relied on, as in ``var_is_int``)."""
+        if self.frame.function.typing and var is not None and var.key is not None and \
+                var.key not in self.not_str:
+            self.relied_str.add(var.key)
+            return True
+        return False
+
+    def is_str(self, e: Node) -> bool:
+        """Whether ``e`` is statically a string: a string literal, an interpolation, or a
+        variable whose every assignment is one of those (or a string method's write-back)."""
+        if e.kind == "lit":
+            return value_type(e.value) is str
+        if e.kind == "interp":
+            return True
+        if e.kind == "var":
+            return self.var_is_str(self.lookup(e.name))
+        return False
+
+    def demote_map(self, var: Var) -> None:
+        """``var`` may hold a non-map after all: recompile without that assumption if code
+        made so far relied on it."""
+        if var.key is not None and var.key not in self.not_map:
+            self.not_map.add(var.key)
+            self.changed = self.changed or var.key in self.relied_map
+
+    def var_is_map(self, var: Var | None) -> bool:
+        """Whether ``var`` is statically a map (relied on, as in ``var_is_int``)."""
+        if self.frame.function.typing and var is not None and var.key is not None and \
+                var.key not in self.not_map:
+            self.relied_map.add(var.key)
+            return True
+        return False
+
+    def is_map(self, e: Node) -> bool:
+        """Whether ``e`` is statically a map: a map literal, or a variable whose every
+        assignment is one (or another such variable)."""
+        if e.kind == "map":
+            return True
+        if e.kind == "var":
+            return self.var_is_map(self.lookup(e.name))
         return False
 
     def is_list(self, e: Node) -> bool:

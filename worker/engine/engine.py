@@ -146,27 +146,33 @@ def in_function_call(exc: RhaiError) -> RhaiError:
                          line, col)
 
 
-def countdown_access(ns: dict, main: Any) -> tuple[Callable[[], int], Callable[[int], None]]:
-    """Read and write a run's operation countdown: the ``_ops`` cell its generated functions
-    share, found in the closure of its ``_main``, or, for a script that is its body alone
-    (no ``_factory``, see ``Compiler.flat``), the global ``_ops`` of its namespace ``ns``."""
+def countdown_access(ns: dict, main: Any) -> tuple[Callable[[int], int], Callable[[int], None]]:
+    """Take operations off (``take(n)`` gives what is left; ``take(0)`` reads it) and set a
+    run's operation countdown: the ``_ops`` cell its generated functions share, found in the
+    closure of its ``_main``, or, for a script that is its body alone (no ``_factory``, see
+    ``Compiler.flat``), the global ``_ops`` of its namespace ``ns``. Taking is one call, as
+    the library's counting (``Runtime.charge``) needs it."""
     if "_ops" not in main.__code__.co_freevars:
-        def get_global() -> int:
-            return ns["_ops"]
+        def take_global(n: int) -> int:
+            left = ns["_ops"] - n
+            ns["_ops"] = left
+            return left
 
         def set_global(value: int) -> None:
             ns["_ops"] = value
 
-        return get_global, set_global
+        return take_global, set_global
     cell = main.__closure__[main.__code__.co_freevars.index("_ops")]
 
-    def get_ops() -> int:
-        return cell.cell_contents
+    def take_ops(n: int) -> int:
+        left = cell.cell_contents - n
+        cell.cell_contents = left
+        return left
 
     def set_ops(value: int) -> None:
         cell.cell_contents = value
 
-    return get_ops, set_ops
+    return take_ops, set_ops
 
 
 def as_rhai_error(exc: Exception) -> RhaiError:
@@ -545,7 +551,7 @@ class Engine:
         ns["_SCOPE"] = scope
         countdown = rt.granted
         if parent is not None:
-            countdown = parent.get_ops()
+            countdown = parent.take_ops(0)
             rt.total, rt.granted = parent.total, parent.granted
         if compiled.uses_modules:
             if parent is not None:
@@ -562,7 +568,7 @@ class Engine:
         else:  # the script's body alone (see ``Compiler.flat``): the countdown is a global
             ns["_ops"] = countdown
             functions = {"_main": ns["_main"]}
-        rt.get_ops, rt.set_ops = countdown_access(ns, functions["_main"])
+        rt.take_ops, rt.set_ops = countdown_access(ns, functions["_main"])
         for key, pyname in compiled.fn_py.items():
             rt.fns[key] = functions[pyname]
         rt.method_names = method_names(name for name, _ in rt.fns)
@@ -592,7 +598,7 @@ class Engine:
             exc.at(*locate(exc))
             raise in_native_call("eval", in_function_call(exc)) from None
         finally:
-            rt.set_ops(child.get_ops())
+            rt.set_ops(child.take_ops(0))
             rt.total, rt.granted = child.total, child.granted
             # the caller's functions are the eval's too: its closures may call them
             rt.handed_out = rt.handed_out or child.handed_out

@@ -45,7 +45,9 @@ NOT_GROWING = frozenset({"reverse", "sort", "dedup", "retain", "drain", "truncat
 sizes cannot grow, so it is not walked again afterwards."""
 FORMATTING = frozenset({"to_string", "to_debug", "to_json"})
 """Conversions to text: the value's own sizes are checked before it is formatted (a value
-within the limits formats to at most a few times them; one from the host may not be)."""
+within the limits formats to at most a few times them; one from the host may not be). They
+take no runtime context and change nothing in place, so ``Runtime.invoke_plain`` runs them and
+makes that check."""
 COLLECTING = frozenset({"map"})
 """Library functions whose result collects their callbacks' results: those results' sizes are
 added up as they arrive, so an oversized result fails before it is all built."""
@@ -86,9 +88,9 @@ class NativeCall:
         self.may_grow = name not in NOT_GROWING
         self.self_checked = name in SELF_CHECKED
         self.parsing = name in PARSING
-        # neither the runtime context, nor an argument changed in place, nor formatting: the
-        # few steps of ``Runtime.invoke_plain`` are all such a call needs
-        self.plain = not (native.ctx or native.mutates or self.formatting)
+        # neither the runtime context nor an argument changed in place: the few steps of
+        # ``Runtime.invoke_plain`` are all such a call needs
+        self.plain = not (native.ctx or native.mutates)
         # and no operations to count nor a value to write back: a getter such as ``len`` is
         # called and its result checked, nothing more (see ``Runtime.prop``)
         self.direct = self.plain and not self.counts_work and not native.writes_back
@@ -288,7 +290,9 @@ class Runtime:
         self.in_function_call: Callable[[RhaiError], RhaiError] = lambda exc: exc
         self.max_ops = limits["max_operations"] or 0
         self.chunk_size = chunk_size(self.max_ops)
-        self.get_ops: Callable[[], int] = lambda: self.granted  # replaced by the script's
+        # take ``n`` operations off the script's countdown and give what is left; set it
+        # (both replaced by the script's, see ``engine.countdown_access``)
+        self.take_ops: Callable[[int], int] = lambda n: self.granted - n
         self.set_ops: Callable[[int], None] = lambda value: None
         max_string = limits["max_string_size"] or 0
         self.max_array = limits["max_array_size"] or 0
@@ -324,7 +328,7 @@ class Runtime:
     def tick(self) -> None:
         """The countdown ``_ops`` ran out: account the operations, enforce max_operations and
         the timeout, and grant the next batch (at most ``GRANT``, at least 1)."""
-        self.total += self.granted - self.get_ops()
+        self.total += self.granted - self.take_ops(0)
         if self.max_ops and self.total > self.max_ops:
             raise LimitError("max_operations",
                              f"Too many operations: more than {self.max_ops} (max_operations)")
@@ -340,16 +344,14 @@ class Runtime:
 
     def chunk(self) -> int:
         """A loop used up its local budget of ``chunk_size`` operations: account and check."""
-        left = self.get_ops() - self.chunk_size
-        self.set_ops(left)
+        left = self.take_ops(self.chunk_size)
         if left <= 0:
             self.tick()
         return self.chunk_size
 
     def chunk_done(self, n: int) -> None:
         """A ``for`` loop over a range finished a chunk of ``n`` iterations."""
-        left = self.get_ops() - n
-        self.set_ops(left)
+        left = self.take_ops(n)
         if left <= 0:
             self.tick()
 
@@ -497,8 +499,7 @@ class Runtime:
         """Count ``n`` operations of work done outside generated code (library calls, copies,
         comparisons of big values); running out of the countdown checks the limits and the
         deadline."""
-        left = self.get_ops() - n
-        self.set_ops(left)
+        left = self.take_ops(n)
         if left <= 0:
             self.tick()
 
@@ -923,8 +924,9 @@ class Runtime:
 
     def invoke_plain(self, call: NativeCall, args: list | tuple, box: list | None) -> Any:
         """``invoke_native`` for a ``call.plain`` overload with at least one argument: the same
-        operation count, write-back and size checks, without the steps such a call never
-        needs (copying a first argument changed in place, the runtime context)."""
+        operation count, checks before formatting, write-back and size checks, without the
+        steps such a call never needs (copying a first argument changed in place, the
+        runtime context)."""
         if call.counts_work:
             first = args[0]
             tf = type(first)
@@ -933,6 +935,8 @@ class Runtime:
                     self.charge(len(first) >> 6)
             elif tf is list or tf is dict or tf is bytearray:
                 self.charge_value(first, call.c_speed)
+            if call.formatting:
+                self.check_before_formatting(first)
         try:
             result = call.fn(*args)
         except (EvalError, LimitError, RecursionError, MemoryError):
@@ -974,8 +978,6 @@ class Runtime:
                     self.charge(len(first) >> 6)
             elif tf is list or tf is dict or tf is bytearray:
                 self.charge_value(first, call.c_speed)
-            if call.formatting:
-                self.check_before_formatting(first)
         mutated = call.mutates and (tf is list or tf is dict or tf is bytearray)
         if mutated:
             if box is None:
