@@ -5,8 +5,8 @@ file in it (editable-install finders, other tools' start-up hooks). On the 2-cor
 docs/BENCHMARKS.md that was more than half the CPU of a bare ``python -c pass``, and ``start``
 launches 2N programs at once. So ``start`` resolves once the path its own interpreter imports
 from (``current_import_path``), records it in tree.json, and every program starts with ``-S``
-and that path as PYTHONPATH. A path supervisord's config cannot carry (a quote, a comma, ...)
-leaves the programs on ``site``, as before.
+and that path as PYTHONPATH. A path supervisord's config cannot carry (a quote, a backslash,
+the path separator, ...) leaves the programs on ``site``, as before.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from .render import ini_environment
 
 PROGRAM_PACKAGES = ("worker", "wsserver")
 """The packages the programs run (``python -m worker``, ``python -m wsserver``)."""
+
 
 def resolve_import_path(search_path: Sequence[str], package_roots: Sequence[str],
                         interpreter_path: Collection[str]) -> tuple[str, ...] | None:
@@ -64,10 +65,10 @@ def current_import_path(package_roots: Sequence[str] | None = None) -> tuple[str
     roots = installed_package_roots() if package_roots is None else list(package_roots)
     if roots is None:
         return None
-    existing = [entry for entry in sys.path if entry == sys.path[0] or os.path.isdir(entry)]
+    search_path = sys.path[:1] + [entry for entry in sys.path[1:] if os.path.isdir(entry)]
     stdlib = {sysconfig.get_path("stdlib"), sysconfig.get_path("platstdlib")}
     standard = stdlib | {os.path.join(folder, "lib-dynload") for folder in stdlib}
-    return resolve_import_path(existing, roots, standard)
+    return resolve_import_path(search_path, roots, standard)
 
 
 def python_command(python: str, import_path: Sequence[str] | None) -> list[str]:
