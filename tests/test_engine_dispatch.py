@@ -33,7 +33,7 @@ CASES = [
     ('fn bump(n) { this += n; } let x = 40; x.bump(2); x',
      42),
     ('let m = #{len: || 7, x: 1}; m.len()',
-     2),
+     7),  # a map's closure before the library's len, as Rhai
     ('let m = #{add: |n| { this.x += n; }, x: 1}; m.add(4); m.add(0.5); m.x',
      5.5),
     ('let m = #{set: |n| { this = n; }}; m.set(5); m',
@@ -367,7 +367,7 @@ GUARDED_RECEIVER_CASES = [
     ('fn trim() { this = 0; } let r = []; for v in [" a ", " b "] { v.trim(); r.push(v); } r',
      [0, 0]),
     ('let r = []; for v in ["abc", #{len: || 5}] { r.push(v.len()); } r',
-     [3, 1]),  # Rhai: [3, 5] (it calls a map's closure before the library's len)
+     [3, 5]),  # a map's closure before the library's len
     # a method of a map's property (``ExpressionCompiler.guarded_property_method``)
     ('let r = []; for m in [#{n: " a "}, #{n: [1, 2]}, #{n: #{a: 1}}] { r.push(m.n.len()); } r',
      [3, 2, 1]),
@@ -389,9 +389,8 @@ CLOSURE_METHOD_CASES = [
     # closure's code straight away when the value is a closure of that arity (or a map holding
     # one under ``name``; ``ExpressionCompiler.closure_method``); each script below must take
     # the general path at some call, or changes the value between calls at one call site.
-    # Expected values are the general path's (main at eab4e59); native Rhai gives the same
-    # but where marked: Rhai calls a map's closure before a script function or a library
-    # overload of that name
+    # Expected values are native Rhai's: it calls a map's closure before a script function or
+    # a library overload of that name
     ('fn g(x) { x * 10 } let f = |x| x + 1; let r = []; '
      'for i in 0..3 { r.push(f.call(i)); f = Fn("g"); } r',
      [1, 10, 20]),
@@ -424,12 +423,36 @@ CLOSURE_METHOD_CASES = [
      [0, 1]),
     ('fn add(x) { this.n += 100 * x; } let m = #{add: |x| { this.n += x; }, n: 0}; '
      'for i in 0..3 { m.add(1); } m.n',
-     300),  # Rhai: 3
+     3),
     ('let m = #{len: || 99, a: 1}; let r = []; for i in 0..2 { r.push(m.len()); } r',
-     [2, 2]),  # Rhai: [99, 99]
+     [99, 99]),
     ('let m = #{contains: |x| "closure"}; let r = []; '
      'for i in 0..2 { r.push(m.contains("contains")); } r',
-     [True, True]),  # Rhai: ["closure", "closure"]
+     ['closure', 'closure']),
+]
+
+
+MAP_FUNCTION_FIRST_CASES = [
+    # Rhai's rule (src/func/call.rs, ``make_method_call``): ``m.name(args)`` on an object map
+    # holding a function pointer under ``name`` calls it, with ``m`` as ``this``, before a
+    # script function or a library overload of that name; at the top level (runtime calls),
+    # in loops (inline paths) and on a map's property. Expected values are native Rhai's.
+    ('#{len: || 99}.len()', 99),
+    ('let m = #{keys: || 1}; m.keys()', 1),
+    ('let m = #{to_json: || "j"}; let r = []; for i in 0..2 { r.push(m.to_json()); } r',
+     ['j', 'j']),
+    ('fn foo() { 1 } let m = #{foo: || 5}; m.foo()', 5),
+    ('fn foo() { this.a } let m = #{a: 3, foo: 7}; m.foo()', 3),
+    ('let m = #{k: #{len: || 9}}; m.k.len()', 9),
+    ('let r = []; for m in [#{n: #{len: || 7}}, #{n: "ab"}] { r.push(m.n.len()); } r', [7, 2]),
+    ('let m = #{a: 1}; let r = []; for i in 0..2 { r.push(m.keys()); m.keys = || 5; } r',
+     [['a'], 5]),
+    ('let m = #{f: || { this = 5; }}; for i in 0..1 { m.f(); } m', 5),
+    ('let m = #{f: || { this = 5; }}; for i in 0..2 { m.f(); } m',
+     ('error', 'ErrorFunctionNotFound')),
+    ('let m = #{len: 5}; m.len()', 1),
+    ('let m = #{"call": || 5}; m.call(|| 7)', 7),
+    ('let m = #{x: 1}; m.len = |a, b| a; m.len()', ('error', 'ErrorFunctionNotFound')),
 ]
 
 
@@ -440,7 +463,8 @@ def engine() -> Engine:
 
 @pytest.mark.parametrize("source,expected",
                          CASES + STRING_RECEIVER_CASES + MAP_RECEIVER_CASES
-                         + GUARDED_RECEIVER_CASES + CLOSURE_METHOD_CASES)
+                         + GUARDED_RECEIVER_CASES + CLOSURE_METHOD_CASES
+                         + MAP_FUNCTION_FIRST_CASES)
 def test_fast_paths_give_what_the_general_paths_give(engine: Engine, source: str,
                                                       expected: object) -> None:
     if isinstance(expected, tuple) and expected[:1] == ("error",):

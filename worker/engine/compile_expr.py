@@ -9,11 +9,11 @@ from typing import Any
 from .compile_base import (ARITH, COMPARE, ENTER_PREFIX, HOIST_NEST, INT_LIT,
                            RUNTIME_CALLS, SIMPLE, SLOW, SMALL, TEMP, in_i64)
 from .errors import ParseError
-from .natives import ANY, LIBRARY
+from .natives import LIBRARY
 from .nodes import (ArrayLit, Binary, Call, Closure, GlobalConst, Index, Interp, Lit, MapLit,
                     MethodCall, Node, Prop, PyCode, QualifiedCall, QualifiedVar, This, Unary,
                     Variable)
-from .runtime import NativeCall, native_for
+from .runtime import NativeCall, calls_map_fn, native_for
 from .shapes import is_hole, value_type
 from .values import INT_MAX, INT_MIN
 
@@ -703,9 +703,9 @@ class ExpressionCompiler:
         return t
 
     def bound_method(self, e: Node) -> str | None:
-        """``x.name(args)`` on a receiver that is statically an INT, an array, a string or a
-        map, with arguments whose types are static too (INTs, strings, literals), of a name no
-        script function has: the library overload ``Runtime.method`` would find is found now,
+        """``x.name(args)`` on a receiver that is statically an INT, an array or a string (not
+        a map: a function pointer it holds under ``name`` comes first), with arguments whose
+        types are static too (INTs, strings, literals), of a name no script function has: the library overload ``Runtime.method`` would find is found now,
         and when it is plain (no runtime context, nothing changed in place, not an engine
         built-in) it is called through ``_invoke_plain`` as ``Runtime.method`` calls it, so
         ``x`` keeps its static type. An overload that writes a new string back (``trim``)
@@ -713,8 +713,7 @@ class ExpressionCompiler:
         None for any other call."""
         if e.safe or e.name in self.method_names:
             return None
-        receiver = list if self.is_list(e.obj) else dict if self.is_map(e.obj) else \
-            self.static_type(e.obj)
+        receiver = list if self.is_list(e.obj) else self.static_type(e.obj)
         types = [receiver, *map(self.static_type, e.args)]  # an array argument is copied
         if None in types:
             return None
@@ -764,7 +763,8 @@ class ExpressionCompiler:
         (INTs, strings, literals) and a name no script function has: the plain library
         overloads (``writing_back``: also those writing a new string back) of a string, a map
         and an array for those arguments, which a call site may test ``x``'s type against
-        (``guarded_method``, ``guarded_property_method``). Empty where that does not apply."""
+        (``guarded_method``, ``guarded_property_method``; a map's only when it holds no function
+        pointer under the name, see ``guarded_branches``). Empty where that does not apply."""
         if not self.hot() or e.safe or e.name in self.method_names:
             return []
         arg_types = [self.static_type(arg) for arg in e.args]
@@ -780,14 +780,18 @@ class ExpressionCompiler:
         args = [self.passed_on(n, a) for n, a in zip(e.args, self.ex_seq(e.args))]
         return [a if SIMPLE.match(a) else self.stored(a) for a in args]
 
-    def guarded_branches(self, target: str, found: list[tuple[type, NativeCall]],
+    def guarded_branches(self, target: str, name: str, found: list[tuple[type, NativeCall]],
                          args: list[str], result: str, variable: bool) -> None:
         """``if type(target) is T: result = <T's overload>`` for each fitting overload (one
-        writing back stores the new string into ``target``, a ``variable``); the caller emits
-        the ``else``."""
+        writing back stores the new string into ``target``, a ``variable``; a map's only when
+        it holds no function pointer under ``name``, which ``Runtime.method`` calls first);
+        the caller emits the ``else``."""
         passed = "".join(", " + a for a in args)
         for i, (receiver, call) in enumerate(found):
-            self.emit(f"{'if' if i == 0 else 'elif'} type({target}) is {receiver.__name__}:")
+            test = f"type({target}) is {receiver.__name__}"
+            if receiver is dict:
+                test += f" and type({target}.get({self.const(name)})) is not _FnPtr"
+            self.emit(f"{'if' if i == 0 else 'elif'} {test}:")
             self.indent += 1
             box = self.tmp("_b") if call.writes_back and variable else "None"
             if box != "None":
@@ -807,14 +811,15 @@ class ExpressionCompiler:
         if var is None or var.const:
             return None
         if self.static_type(e.obj) is not None or self.is_list(e.obj) or self.is_map(e.obj):
-            return None  # typed: bound_method's, or no overload for the type
+            return None  # typed: bound_method's, no overload for the type, or a map (the
+            # general path, which takes its static type away: a function it holds may replace it)
         found = self.fitting_overloads(e, writing_back=True)
         if not found:
             return None
         args = self.guarded_args(e)
         saved, self.pos = self.pos, (e.line, e.col)  # the call's line: its errors' position
         py, result = self.assign_var(var), self.tmp()
-        self.guarded_branches(py, found, args, result, True)
+        self.guarded_branches(py, e.name, found, args, result, True)
         self.emit("else:")
         self.indent += 1
         self.emit(f"{result} = {self.ref_call(e, e.obj, '_method', e.name, args)}")
@@ -837,7 +842,7 @@ class ExpressionCompiler:
             parent = self.stored(parent)
         key, child, result = self.const(e.obj.name), self.tmp(), self.tmp()
         self.emit(f"{child} = {parent}.get({key}) if type({parent}) is dict else None")
-        self.guarded_branches(child, found, args, result, False)
+        self.guarded_branches(child, e.name, found, args, result, False)
         self.emit("else:")
         passed = "".join(", " + a for a in args)
         self.emit(f"    {result} = _method_at(_d, {self.const(e.name)}, {parent}, {key}, True"
@@ -904,8 +909,8 @@ class ExpressionCompiler:
         ``name``) taking exactly these arguments, its code is called straight away, as
         ``Runtime.method`` would call it (a map's closure gets the map as ``this``, in a box
         written back); any other value takes the general path (``ref_call``). Only for a name
-        no script function has, and, for ``m.name``, one no library overload takes a map
-        with: ``Runtime.method`` tries those first. None where this does not apply."""
+        no script function has (``f.call``: ``Runtime.method`` tries those first). None where
+        this does not apply."""
         name, arity = e.name, len(args)
         var = self.lookup(e.obj.name)
         if not self.hot() or var is None or var.const or name in self.method_names:
@@ -916,8 +921,7 @@ class ExpressionCompiler:
             if "call" in LIBRARY:
                 return None
             fp, guard = var.py, f"type({var.py}) is _FnPtr"
-        elif not any(len(fn.params) == arity + 1 and fn.params[0] in (dict, ANY)
-                     for fn in LIBRARY.get(name, ())):
+        elif calls_map_fn(name, arity):  # a map's function comes first (``Runtime.method``)
             fp = self.tmp("_f")
             guard = (f"type({var.py}) is dict and "
                      f"type({fp} := {var.py}.get({self.const(name)})) is _FnPtr")

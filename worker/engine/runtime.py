@@ -43,6 +43,15 @@ NOT_GROWING = frozenset({"reverse", "sort", "dedup", "retain", "drain", "truncat
                          "clear", "remove", "pop", "shift", "split"})
 """Functions that change their first argument only by reordering or removing elements: its
 sizes cannot grow, so it is not walked again afterwards."""
+MAP_FN_EXEMPT = frozenset({"call", "curry"})
+"""Method names Rhai's ``make_method_call`` handles before a map's function pointers (as does
+``is_shared`` with no arguments): ``m.call(f)`` calls ``f`` on ``m``."""
+
+
+def calls_map_fn(name: str, arity: int) -> bool:
+    """Whether ``m.name(<arity> args)`` on an object map holding a function pointer under
+    ``name`` calls that function (Rhai's ``make_method_call``: before any other function)."""
+    return name not in MAP_FN_EXEMPT and (arity > 0 or name != "is_shared")
 FORMATTING = frozenset({"to_string", "to_debug", "to_json"})
 """Conversions to text: the value's own sizes are checked before it is formatted (a value
 within the limits formats to at most a few times them; one from the host may not be). They
@@ -1089,13 +1098,17 @@ class Runtime:
         return self.check(value)
 
     def method(self, d: int, name: str, box: list, *args: Any) -> Any:
-        """``obj.name(args)`` with ``obj`` by reference in ``box``: script fns bind ``this``;
-        a method defined for the object's type (``fn int.name()``) comes first, then a script
-        function ``name``, a library overload, a closure stored under ``name`` in an object
-        map, and what ``call_ref`` finds. Most calls name no script function (``name`` not
-        in ``method_names``): those skip every script-function lookup."""
+        """``obj.name(args)`` with ``obj`` by reference in ``box``: script fns bind ``this``.
+        As Rhai's ``make_method_call`` (src/func/call.rs): a function pointer an object map
+        holds under ``name`` comes first (``call_map_fn``), then a method defined for the
+        object's type (``fn int.name()``), a script function ``name``, a library overload,
+        and what ``call_ref`` finds. Most calls name no script function (``name`` not in
+        ``method_names``): those skip every script-function lookup."""
         obj = box[0]
-        if name == "call" and type(obj) is FnPtr:  # a closure call in one step
+        to = type(obj)
+        if to is dict and type(fp := obj.get(name)) is FnPtr and calls_map_fn(name, len(args)):
+            return self.call_map_fn(d, fp, box, args)
+        if name == "call" and to is FnPtr:  # a closure call in one step
             func = obj.func  # what call_ref -> the built-in ``call`` -> call_fn_ptr does;
             # no script function can be named ``call`` (a reserved word). The test of
             # ``FnPtr.code_for``, inline: a closure call's hot path
@@ -1109,7 +1122,6 @@ class Runtime:
             f = fns.get((f"{type_name(obj)}.{name}", arity)) or fns.get((name, arity))
             if f is not None:
                 return f(d - 1, box, *[ops.copy_value(a) for a in args])
-        to = type(obj)
         if arity == 0:  # find_native's key, built here to save a call
             key: tuple = (name, to)
         elif arity == 1:
@@ -1119,19 +1131,22 @@ class Runtime:
         call = NATIVE_CALLS.get(key, NOT_LOOKED_UP)
         if call is NOT_LOOKED_UP:
             call = self.find_native(name, (obj, *args))
-        if call is None:
-            if to is dict and type(fp := obj.get(name)) is FnPtr:
-                func = fp.func  # ``FnPtr.code_for``, inline: what call_fn_ptr does, in one step
-                if func is not None and not fp.curry and arity == func[1]:
-                    return func[0](d - 1, box, *args)
-                return self.call_fn_ptr(d, fp, list(args), box)
-        elif not call.builtin and not (scripted and (name, arity + 1) in self.fns):  # as call_ref
+        if call is not None and not call.builtin and not (scripted and (name, arity + 1) in self.fns):  # as call_ref
             if call.plain:
                 return self.invoke_plain(call, (obj, *args), box)
             if call.ctx:
                 return self.invoke_at_depth(d, call, (obj, *args), box)
             return self.invoke_native(call, (obj, *args), box)
         return self.call_ref(d, name, box, args)
+
+    def call_map_fn(self, d: int, fp: FnPtr, box: list, args: tuple) -> Any:
+        """``m.name(args)`` where the object map ``m`` (in ``box``) holds the function pointer
+        ``fp`` under ``name``: ``fp`` called with ``m`` as ``this`` (written back through
+        ``box``), its curried arguments first."""
+        func = fp.func  # ``FnPtr.code_for``, inline: what call_fn_ptr does, in one step
+        if func is not None and not fp.curry and len(args) == func[1]:
+            return func[0](d - 1, box, *args)
+        return self.call_fn_ptr(d, fp, list(args), box)
 
     def push_method(self, d: int, name: str, box: list, item: Any) -> Any:
         """``a.push(item)`` on a variable, the commonest way to build an array: a push onto
@@ -1198,7 +1213,8 @@ class Runtime:
             fn, arity = fp.func
             if len(full) == arity:
                 return fn(d - 1, box, *full)
-            raise not_found(fp.name, full)
+            # as Rhai's message, with the type of ``this`` first when there is one
+            raise not_found(fp.name, full if box is None else [box[0], *full])
         f = self.fns.get((fp.name, len(full)))
         if f is not None:
             return f(d - 1, box, *full)
