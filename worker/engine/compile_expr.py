@@ -820,12 +820,17 @@ class ExpressionCompiler:
         saved, self.pos = self.pos, (e.line, e.col)  # the call's line: its errors' position
         py, result = self.assign_var(var), self.tmp()
         self.guarded_branches(py, e.name, found, args, result, True)
+        self.general_method_branch(e, args, result)
+        self.pos = saved
+        return result
+
+    def general_method_branch(self, e: Node, args: list[str], result: str) -> None:
+        """The ``else`` of a call site that tests its receiver inline: the general method call
+        (``ref_call``, with the write-back of the variable ``e.obj``)."""
         self.emit("else:")
         self.indent += 1
         self.emit(f"{result} = {self.ref_call(e, e.obj, '_method', e.name, args)}")
         self.indent -= 1
-        self.pos = saved
-        return result
 
     def guarded_property_method(self, e: Node) -> str | None:
         """``m.key.name(args)``: when ``m`` is a map and its ``key`` holds a value with a
@@ -942,10 +947,7 @@ class ExpressionCompiler:
             self.emit(f"{result} = {code}[0](_d - 1, {box}{passed})")
             self.emit(f"{py} = {box}[0]")
         self.indent -= 1
-        self.emit("else:")
-        self.indent += 1
-        self.emit(f"{result} = {self.ref_call(e, e.obj, '_method', name, args)}")
-        self.indent -= 1
+        self.general_method_branch(e, args, result)
         self.pos = saved
         return result
 

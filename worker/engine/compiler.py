@@ -31,6 +31,10 @@ from .compile_stmt import StatementCompiler
 from .nodes import FIELDS, Block, FnDef, Node, Script
 from .shapes import Hole, is_hole, value_type
 
+STATIC_KINDS = (int, list, str, dict)
+"""The static types the compiler infers for variables (INT, array, string, map): a variable is
+of one when every assignment to it is (``Compiler.var_is``)."""
+
 
 class Compiler(StatementCompiler, ExpressionCompiler):
     """Turns a ``Script`` into Python source plus a line table back to Rhai positions."""
@@ -50,10 +54,9 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         self.max_array = max_array_size or (1 << 62)  # literals of scalars up to these sizes
         self.max_map = max_map_size or (1 << 62)  # need no size check at run time
         self.chunk = chunk
-        self.not_int: set = set()  # declarations whose variable may hold a non-INT
-        self.not_list: set = set()  # declarations whose variable may hold a non-array
-        self.not_str: set = set()  # declarations whose variable may hold a non-string
-        self.not_map: set = set()  # declarations whose variable may hold a non-map
+        # per static kind (``STATIC_KINDS``), the declarations whose variable may hold a value
+        # of another type
+        self.not_of: dict[type, set] = {kind: set() for kind in STATIC_KINDS}
         self.spec_py: dict[tuple[str, int], str] = {}
         self.spec_calls: set[tuple[str, int]] = set()  # S_ versions the current one calls
         self.spec_calls_of: dict[str, set[tuple[str, int]]] = {}  # and each generated one
@@ -73,13 +76,10 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         self.this_users: dict[tuple[str, int], bool] = {}
         self.shared: set = set()  # declarations assigned from a nested function
         self.changed = False  # a typing assumption failed in this pass over a function
-        # declarations whose INT type / array type / bounds the code of this pass over a
-        # function relied on: only disproving one of those needs another pass (the code made
-        # so far asked nothing else of a declaration, so a pass again would make the same)
-        self.relied_int: set = set()
-        self.relied_list: set = set()
-        self.relied_str: set = set()
-        self.relied_map: set = set()
+        # declarations whose static kind / bounds the code of this pass over a function
+        # relied on: only disproving one of those needs another pass (the code made so far
+        # asked nothing else of a declaration, so a pass again would make the same)
+        self.relied_on: dict[type, set] = {kind: set() for kind in STATIC_KINDS}
         self.relied_bounds: set = set()
         self.outer_fns = outer_fns
         self.n = 0
@@ -266,7 +266,7 @@ class Compiler(StatementCompiler, ExpressionCompiler):
 
     def int_params(self, key: tuple[str, int]) -> list[int]:
         """Parameters of a script function that its specialised version takes as INT."""
-        return [i for i in range(key[1]) if ("param", key, i) not in self.not_int]
+        return [i for i in range(key[1]) if ("param", key, i) not in self.not_of[int]]
 
     def use_spec(self, key: tuple[str, int], args: list[Node]) -> bool:
         """Whether a call of ``key`` with ``args`` goes to its INT version (which is then
@@ -292,8 +292,8 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         mark, n = len(self.lines), self.n
         for attempt in range(MAX_PASSES + 1):
             self.changed = False
-            self.relied_int, self.relied_list, self.relied_bounds = set(), set(), set()
-            self.relied_str, self.relied_map = set(), set()
+            self.relied_on = {kind: set() for kind in STATIC_KINDS}
+            self.relied_bounds = set()
             self.ret_assumed = set()
             self.spec_calls = set()
             # a script that will not settle: no typing
@@ -381,10 +381,8 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         """An ``eval`` script runs in its caller's scope (Rhai ``src/eval/expr.rs``): the
         caller's variables become its top-level variables, and every top-level variable is
         handed back (``_EVALVARS``) when it ends, however it ends."""
-        self.not_int.add("caller")  # the caller's values may have any type
-        self.not_list.add("caller")
-        self.not_str.add("caller")
-        self.not_map.add("caller")
+        for kind in STATIC_KINDS:  # the caller's values may have any type
+            self.not_of[kind].add("caller")
         caller_vars = []
         for name, const, _ in self.eval_vars or ():
             py = self.tmp(f"v_{name}_")
@@ -416,62 +414,60 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         """A new variable; ``key`` identifies its declaration for INT/array/string/map
         typing."""
         py = self.tmp(f"v_{name}_")
-        if key is not None and not is_int:
-            self.not_int.add(key)
-        if key is not None and not is_list:
-            self.not_list.add(key)
-        if key is not None and not is_str:
-            self.not_str.add(key)
-        if key is not None and not is_map:
-            self.not_map.add(key)
+        if key is not None:
+            for kind, holds in ((int, is_int), (list, is_list), (str, is_str), (dict, is_map)):
+                if not holds:
+                    self.not_of[kind].add(key)
         self.frame.symbols[name] = Var(name, py, const, self.frame.function, key)
         return py
 
-    def var_is_int(self, var: Var | None) -> bool:
-        """Whether ``var`` is statically an INT (the code made from this answer relies on
-        it: see ``demote``)."""
+    def var_is(self, var: Var | None, kind: type) -> bool:
+        """Whether ``var`` is statically of ``kind`` (one of ``STATIC_KINDS``); the code made
+        from this answer relies on it: see ``demote_from``."""
         if self.frame.function.typing and var is not None and var.key is not None and \
-                var.key not in self.not_int:
-            self.relied_int.add(var.key)
+                var.key not in self.not_of[kind]:
+            self.relied_on[kind].add(var.key)
             return True
         return False
 
-    def demote(self, var: Var) -> None:
-        """``var`` may hold a non-INT after all: recompile without that assumption if code
-        made so far relied on it."""
-        if var.key is not None and var.key not in self.not_int:
-            self.not_int.add(var.key)
-            self.changed = self.changed or var.key in self.relied_int
+    def demote_from(self, var: Var, kind: type) -> None:
+        """``var`` may hold a value that is not of ``kind`` after all: recompile without that
+        assumption if code made so far relied on it."""
+        if var.key is not None and var.key not in self.not_of[kind]:
+            self.not_of[kind].add(var.key)
+            self.changed = self.changed or var.key in self.relied_on[kind]
 
-    def demote_list(self, var: Var) -> None:
-        """``var`` may hold a non-array after all: recompile without that assumption if code
-        made so far relied on it."""
-        if var.key is not None and var.key not in self.not_list:
-            self.not_list.add(var.key)
-            self.changed = self.changed or var.key in self.relied_list
+    def var_is_int(self, var: Var | None) -> bool:
+        """Whether ``var`` is statically an INT."""
+        return self.var_is(var, int)
 
     def var_is_list(self, var: Var | None) -> bool:
-        """Whether ``var`` is statically an array (relied on, as in ``var_is_int``)."""
-        if self.frame.function.typing and var is not None and var.key is not None and \
-                var.key not in self.not_list:
-            self.relied_list.add(var.key)
-            return True
-        return False
-
-    def demote_str(self, var: Var) -> None:
-        """``var`` may hold a non-string after all: recompile without that assumption if code
-        made so far relied on it."""
-        if var.key is not None and var.key not in self.not_str:
-            self.not_str.add(var.key)
-            self.changed = self.changed or var.key in self.relied_str
+        """Whether ``var`` is statically an array."""
+        return self.var_is(var, list)
 
     def var_is_str(self, var: Var | None) -> bool:
-        """Whether ``var`` is statically a string (relied on, as in ``var_is_int``)."""
-        if self.frame.function.typing and var is not None and var.key is not None and \
-                var.key not in self.not_str:
-            self.relied_str.add(var.key)
-            return True
-        return False
+        """Whether ``var`` is statically a string."""
+        return self.var_is(var, str)
+
+    def var_is_map(self, var: Var | None) -> bool:
+        """Whether ``var`` is statically a map."""
+        return self.var_is(var, dict)
+
+    def demote(self, var: Var) -> None:
+        """``var`` may hold a non-INT after all."""
+        self.demote_from(var, int)
+
+    def demote_list(self, var: Var) -> None:
+        """``var`` may hold a non-array after all."""
+        self.demote_from(var, list)
+
+    def demote_str(self, var: Var) -> None:
+        """``var`` may hold a non-string after all."""
+        self.demote_from(var, str)
+
+    def demote_map(self, var: Var) -> None:
+        """``var`` may hold a non-map after all."""
+        self.demote_from(var, dict)
 
     def is_str(self, e: Node) -> bool:
         """Whether ``e`` is statically a string: a string literal, an interpolation, or a
@@ -482,21 +478,6 @@ class Compiler(StatementCompiler, ExpressionCompiler):
             return True
         if e.kind == "var":
             return self.var_is_str(self.lookup(e.name))
-        return False
-
-    def demote_map(self, var: Var) -> None:
-        """``var`` may hold a non-map after all: recompile without that assumption if code
-        made so far relied on it."""
-        if var.key is not None and var.key not in self.not_map:
-            self.not_map.add(var.key)
-            self.changed = self.changed or var.key in self.relied_map
-
-    def var_is_map(self, var: Var | None) -> bool:
-        """Whether ``var`` is statically a map (relied on, as in ``var_is_int``)."""
-        if self.frame.function.typing and var is not None and var.key is not None and \
-                var.key not in self.not_map:
-            self.relied_map.add(var.key)
-            return True
         return False
 
     def is_map(self, e: Node) -> bool:
