@@ -284,7 +284,8 @@ class HealthHandler(tornado.web.RequestHandler):
     async def get(self) -> None:
         body: dict[str, Any] = {"status": "ok", "circle": self.server.config.public_key}
         try:
-            await asyncio.wait_for(self.server.redis.ping(), HEALTH_REDIS_TIMEOUT)
+            async with asyncio.timeout(HEALTH_REDIS_TIMEOUT):  # keeps a cancel (wait_for may not)
+                await self.server.redis.ping()
         except (tasks.RedisFailure, OSError, asyncio.TimeoutError) as exc:
             body.update(status="unavailable", reason=f"redis unreachable: {exc or 'timeout'}")
             self.set_status(503)

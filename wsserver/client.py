@@ -57,9 +57,11 @@ class CircleClient:
     async def connect(self) -> None:
         """Open the WebSocket; raises ``CircleClientError`` naming the URL when it cannot."""
         try:
-            self._connection = await asyncio.wait_for(
-                tornado.websocket.websocket_connect(self.url, max_message_size=MAX_REPLY_SIZE),
-                self.timeout)
+            # not wait_for: on Python 3.11 it loses a cancel that arrives as the connection
+            # completes, so a Ctrl+C (or SIGTERM turned into one) during connect went unseen
+            async with asyncio.timeout(self.timeout):
+                self._connection = await tornado.websocket.websocket_connect(
+                    self.url, max_message_size=MAX_REPLY_SIZE)
         except (OSError, asyncio.TimeoutError, tornado.httpclient.HTTPClientError) as exc:
             raise CircleClientError(f"cannot connect to {self.url}: {exc or 'timed out'}") from None
         self._reader = asyncio.ensure_future(self._read())
