@@ -52,6 +52,8 @@ def calls_map_fn(name: str, arity: int) -> bool:
     """Whether ``m.name(<arity> args)`` on an object map holding a function pointer under
     ``name`` calls that function (Rhai's ``make_method_call``: before any other function)."""
     return name not in MAP_FN_EXEMPT and (arity > 0 or name != "is_shared")
+
+
 FORMATTING = frozenset({"to_string", "to_debug", "to_json"})
 """Conversions to text: the value's own sizes are checked before it is formatted (a value
 within the limits formats to at most a few times them; one from the host may not be). They
