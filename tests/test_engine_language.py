@@ -241,9 +241,29 @@ def test_operators(script, expected):
     ("let a = []; for x in range(1.0, 5.0, 0.0 / 0.0) { a.push(x); } a", []),
     ("let a = []; for x in range(1.0, 5.0, -1.0) { a.push(x); } a", []),
     ("let a = []; for x in range(0..10, 3) { a.push(x); } a", [0, 3, 6, 9]),
+    # an INT value whose next step would overflow i64 ends the range, up or down
+    ("let a = []; for x in range(9223372036854775800, 9223372036854775807, 3) { a.push(x); } a",
+     [9223372036854775800, 9223372036854775803]),
+    ("let a = []; for x in range(-9223372036854775800, -9223372036854775808, -3) { a.push(x); } "
+     "a", [-9223372036854775800, -9223372036854775803]),
+    # a script's own ``range`` is the one a ``for`` loop calls
+    ('fn range(a, b) { ["x", a] } let a = []; for x in range(1, 2) { a.push(x); } a', ["x", 1]),
 ])
 def test_stepped_ranges(script, expected):
     assert run(script) == expected
+
+
+def test_loop_variable_of_an_int_range_keeps_i64_overflow_checks():
+    with pytest.raises(EvalError, match="Addition overflow: 9223372036854775800 \\+ 10"):
+        run("let s = 0; for i in range(9223372036854775800, 9223372036854775807, 3) "
+            "{ s = i + 10; } s")
+
+
+def test_a_range_error_in_a_for_loop_has_the_position_of_the_call():
+    """As Rhai reports it: the ``range`` call, not the ``for`` keyword."""
+    with pytest.raises(EvalError) as caught:
+        run("let s = 0; for i in range(0, 10, 0) { s += i; } s")
+    assert (caught.value.line, caught.value.position) == (1, 21)
 
 
 @pytest.mark.parametrize("script, message", [

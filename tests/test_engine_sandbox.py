@@ -332,10 +332,19 @@ def test_loops_left_by_return_or_a_caught_error_are_counted(kind):
     ("let s = 0; for i in 0..2000 { for j in 0..2000 { if j == 5 { break; } s += 1; } "
      "if i == 1500 { break; } } s", 10508),
     ("let t = 0; for i in 0..1025 { t += 1; continue; } t", 1026),
+    # ``range(...)``: INT ranges come in chunks as ``a..b`` does, stepping either way; a FLOAT
+    # range, or a script's own ``range``, one value at a time
+    ("let s = 0; for i in range(0, 3000, 3) { s += i; } s", 1001),
+    ("let s = 0; for i in range(3000, 0, -7) { if i < 1000 { break; } s += i; } s", 288),
+    ("let s = 0; for i in range(0, 3000) { if i == 2500 { break; } s += i; } s", 2502),
+    ("let s = 0; for i in range(1..3000, 2) { s += i; } s", 1501),
+    ("let s = 0.0; for x in range(0.0, 300.0, 0.5) { s += x; } s", 601),
+    ("fn range(a, b) { [a, b, a + b] } let s = 0; for i in range(1, 2) { s += i; } s", 5),
 ])
 def test_range_loops_count_every_iteration(script, operations):
     """One operation per iteration (and one for the script), whether the loop runs to its end
-    or a ``break`` leaves it part-way through a chunk of its range."""
+    or a ``break`` leaves it part-way through a chunk of its range. (The counts are the
+    engine's before ``for x in range(...)`` was chunked, when each iteration counted itself.)"""
     assert Engine(max_operations=operations).eval(script) is not None
     with pytest.raises(LimitError, match="max_operations"):
         Engine(max_operations=operations - 1).eval(script)

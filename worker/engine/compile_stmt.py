@@ -433,23 +433,42 @@ class StatementCompiler:
         self.body(e.body)
         self.chunk_close(k, running)
 
-    @staticmethod
-    def is_range_loop(e: Node) -> bool:
+    def is_range_loop(self, e: Node) -> bool:
+        """``for x in a..b``, or ``for x in range(...)`` when no function of this script
+        takes the name (``range`` then runs as ``_call`` runs it: see ``range_loop``)."""
         it = e.iterable
-        return it.kind == "binary" and it.op in ("..", "..=") and it.r is not None and not e.idx
+        if e.idx:
+            return False
+        if it.kind == "call":
+            return it.name == "range" and not it.bang and len(it.args) in (2, 3) \
+                and ("range", len(it.args)) not in self.fn_py
+        return it.kind == "binary" and it.op in ("..", "..=") and it.r is not None
 
     def range_loop(self, e: Node) -> None:
-        """``for x in a..b``: the range comes in chunks, counted by ``_ranges`` as each chunk
-        completes (or, after a ``break``, here by how far the chunk got), so iterations
-        themselves cost nothing."""
+        """``for x in a..b`` and ``for x in range(...)``: the numbers come in chunks, counted
+        by ``_ranges``/``_call_ranges`` as each chunk completes (or, after a ``break``, here
+        by how far the chunk got), so iterations themselves cost nothing. ``range(...)`` is
+        called by name at run time as any call is (``Runtime.call_name``); with INT arguments
+        and no function of the name in the calling script either (an ``eval``), that is the
+        engine's, which gives INTs or fails, so the loop variable is typed INT."""
         it = e.iterable
-        a, b = self.ex_seq([it.l, it.r])
+        if it.kind == "call":  # a line of its own: its errors get the call's position
+            args = ''.join(', ' + a for a in self.args(it.args))
+            saved, self.pos = self.pos, (it.line, it.col)
+            chunks = self.tmp()
+            self.emit(f"{chunks} = _call_ranges(_d{args})")
+            self.pos = saved
+        else:
+            a, b = self.ex_seq([it.l, it.r])
+            chunks = f"_ranges({a}, {b}, {it.op == '..='})"
         chunk = self.tmp("_g")
         with self.block_scope() as frame:
-            var = self.declare(e.var, key=("for", id(e)), is_int=True)
+            numbers = it.kind != "call" or (("range", len(it.args)) not in self.outer_fns
+                                            and all(self.is_int(arg) for arg in it.args))
+            var = self.declare(e.var, key=("for", id(e)), is_int=numbers)
             self.emit(f"{chunk}, {var} = _NO_RANGE, None")  # nothing to count before it starts
             running = self.open_loop(f"_partial({chunk}, {var})")
-            self.emit(f"for {chunk} in _ranges({a}, {b}, {it.op == '..='}):")
+            self.emit(f"for {chunk} in {chunks}:")
             self.indent += 1
             self.emit(f"for {var} in {chunk}:")
             self.indent += 1

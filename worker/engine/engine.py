@@ -256,7 +256,8 @@ def run_hooks(rt: Runtime) -> dict[str, Any]:
     return {
         # operation counting, call depth, loop chunks
         "_tick": rt.tick, "_chunk": rt.chunk, "_chunk_done": rt.chunk_done,
-        "_ranges": rt.ranges, "_enter": rt.enter,
+        "_ranges": rt.ranges, "_call_ranges": rt.call_ranges,
+        "_enter": rt.enter,
         # values: sizes, literals, copies, conversions
         "_check_long_string": rt.check_long_string, "_array_literal": rt.array_literal,
         "_map_literal": rt.map_literal, "_copy": rt.copy, "_interp": rt.interp,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import time
 from functools import partial
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from . import ops
 from .corefns import BUILTINS, not_found
@@ -259,10 +259,11 @@ def i64(r: int, op: str, a: int, b: int) -> int:
     return INT_OPERATORS[op](a, b)
 
 
-def partial_chunk(chunk: range, last: Any) -> int:
-    """Iterations a ``break`` left of a range chunk: up to and including ``last``."""
-    if type(last) is int and chunk.start <= last < chunk.stop:
-        return last - chunk.start + 1
+def partial_chunk(chunk: range | tuple, last: Any) -> int:
+    """Iterations a ``break`` left of a chunk (a range of numbers, or a tuple of one value):
+    up to and including ``last``."""
+    if type(chunk) is range and type(last) is int and last in chunk:
+        return chunk.index(last) + 1
     return len(chunk)
 
 
@@ -366,18 +367,43 @@ class Runtime:
         if left <= 0:
             self.tick()
 
-    def ranges(self, a: Any, b: Any, inclusive: bool) -> Any:
-        """``a..b`` as consecutive ranges of at most ``chunk_size`` numbers, each counted (one
-        operation per number) when its loop asks for the next one or ends; a loop left by
-        ``break`` counts its last range itself (with ``partial_chunk``)."""
+    def ranges(self, a: Any, b: Any, inclusive: bool) -> Iterator[range]:
+        """``a..b`` as consecutive ranges of at most ``chunk_size`` numbers (``number_chunks``);
+        a loop left by ``break`` counts its last range itself (with ``partial_chunk``)."""
         if type(a) is not int or type(b) is not int:
             raise ops.no_op("..=" if inclusive else "..", a, b)
-        end = b + 1 if inclusive else b
-        step = self.chunk_size
-        for lo in range(a, end, step):
-            chunk = range(lo, min(lo + step, end))
+        return self.number_chunks(range(a, b + 1 if inclusive else b))
+
+    def call_ranges(self, d: int, *args: Any) -> Iterator[range | tuple]:
+        """``for x in range(...)``: what ``range(...)``, called by name as any call is, gives,
+        chunked as ``ranges`` chunks ``a..b``. An INT range comes in ranges of numbers (see
+        ``number_chunks``); any other value (a FLOAT range, or what a script's own ``range``
+        returns) one item per chunk, counted one by one. The call is made here, at once, so
+        its errors have the position of the call."""
+        value = self.call_name(d, "range", *args)
+        t = type(value)
+        numbers = (value.int_range() if t is StepRange else value.as_range() if t is RhaiRange
+                   else None)
+        if numbers is None:
+            return self.one_by_one(self.iterate(value))
+        return self.number_chunks(numbers)
+
+    def number_chunks(self, numbers: range) -> Iterator[range]:
+        """``numbers`` in consecutive ranges of at most ``chunk_size``, each counted (one
+        operation per number) when its loop asks for the next one or ends: the iterations of
+        a loop over them cost nothing."""
+        size = self.chunk_size
+        start = 0
+        while chunk := numbers[start:start + size]:  # no len(numbers): it may exceed a C long
             yield chunk
             self.chunk_done(len(chunk))
+            start += size
+
+    def one_by_one(self, items: Iterator) -> Iterator[tuple]:
+        """``items`` as chunks of one, each counted when its loop asks for the next one."""
+        for item in items:
+            yield (item,)
+            self.chunk_done(1)
 
     def enter(self, d: int) -> None:
         """Before direct calls of INT-specialised functions: a call level must be left for

@@ -252,12 +252,19 @@ class StepRange:
         is yielded only once the next one has been computed, so an INT value whose successor
         would overflow i64 ends the range without being yielded. For INTs that is a Python
         ``range`` (iterated at C speed) ending before the first such value."""
+        numbers = self.int_range()
+        if numbers is not None:
+            return iter(numbers)
+        return self.iterate_floats(self.start, self.end, self.step)
+
+    def int_range(self) -> range | None:
+        """An INT range's numbers as a Python ``range`` (see ``iterate``); None for FLOATs."""
         x, end, step = self.start, self.end, self.step
-        if type(x) is int:
-            if step > 0:
-                return iter(range(x, min(end, INT_MAX - step + 1), step))
-            return iter(range(x, max(end, INT_MIN - step - 1), step))
-        return self.iterate_floats(x, end, step)
+        if type(x) is not int:
+            return None
+        if step > 0:
+            return range(x, min(end, INT_MAX - step + 1), step)
+        return range(x, max(end, INT_MIN - step - 1), step)
 
     @staticmethod
     def iterate_floats(x: float, end: float, step: float) -> Any:
