@@ -17,8 +17,8 @@ from .errors import EvalError, LimitError, ParseError, RhaiError, ThrownError, b
 from .natives import ANY, LIBRARY, NativeFn
 from .ops import CONTAINERS
 from .sizes import SIZED, SizeLimits, array_too_large, map_too_large, string_bytes
-from .values import (INT_MAX, INT_MIN, Char, FnPtr, Instant, RhaiRange, StepRange, to_display,
-                     type_name)
+from .values import (INT_MAX, INT_MIN, Char, FnPtr, Instant, RhaiRange, StepRange,
+                     int_step_range, to_display, type_name)
 
 COMPARED_BY_OPS = frozenset({list, dict, FnPtr, float})
 """Types ``==``/``!=`` leave to ``ops`` even when both sides have them: containers (element by
@@ -379,7 +379,14 @@ class Runtime:
         chunked as ``ranges`` chunks ``a..b``. An INT range comes in ranges of numbers (see
         ``number_chunks``); any other value (a FLOAT range, or what a script's own ``range``
         returns) one item per chunk, counted one by one. The call is made here, at once, so
-        its errors have the position of the call."""
+        its errors have the position of the call. INT arguments of the engine's ``range``
+        (no script function takes the name: ``call_name``'s rule) that make a valid range
+        need no call: their numbers are known."""
+        if "range" not in self.method_names and type(args[0]) is int and type(args[1]) is int:
+            if len(args) == 2:
+                return self.number_chunks(range(args[0], args[1]))
+            if type(args[2]) is int and args[2]:
+                return self.number_chunks(int_step_range(*args))
         value = self.call_name(d, "range", *args)
         t = type(value)
         numbers = (value.int_range() if t is StepRange else value.as_range() if t is RhaiRange

@@ -235,6 +235,14 @@ def to_debug(value: Any) -> str:
     return f"<{type_name(value)}>"
 
 
+def int_step_range(start: int, end: int, step: int) -> range:
+    """The numbers of Rhai's INT ``range(start, end, step)`` (step not 0) as a Python
+    ``range``: see ``StepRange.iterate``."""
+    if step > 0:
+        return range(start, min(end, INT_MAX - step + 1), step)
+    return range(start, max(end, INT_MIN - step - 1), step)
+
+
 @dataclass(frozen=True)
 class StepRange:
     """``range(from, to, step)``, all three INTs or all three FLOATs: counts up (step > 0)
@@ -259,12 +267,9 @@ class StepRange:
 
     def int_range(self) -> range | None:
         """An INT range's numbers as a Python ``range`` (see ``iterate``); None for FLOATs."""
-        x, end, step = self.start, self.end, self.step
-        if type(x) is not int:
+        if type(self.start) is not int:
             return None
-        if step > 0:
-            return range(x, min(end, INT_MAX - step + 1), step)
-        return range(x, max(end, INT_MIN - step - 1), step)
+        return int_step_range(self.start, self.end, self.step)
 
     @staticmethod
     def iterate_floats(x: float, end: float, step: float) -> Any:
