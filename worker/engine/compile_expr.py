@@ -13,12 +13,13 @@ from .natives import LIBRARY
 from .nodes import (ArrayLit, Binary, Call, Closure, GlobalConst, Index, Interp, Lit, MapLit,
                     MethodCall, Node, Prop, PyCode, QualifiedCall, QualifiedVar, This, Unary,
                     Variable)
-from .runtime import NativeCall, calls_map_fn, native_for
+from .runtime import SHORT_TEXT, NativeCall, calls_map_fn, native_for
 from .shapes import is_hole, value_type
 from .values import INT_MAX, INT_MIN
 
 
 FLOAT_ARITH = {"+": "_add", "-": "_sub", "*": "_mul", "/": "_div"}
+I64_CHARS = len(str(INT_MIN))  # the longest display of an INT
 THIS = "(_tb[0] if _tb is not None else _this(_tb))"  # ``this``: ``_this`` raises when unbound
 
 
@@ -200,21 +201,44 @@ class ExpressionCompiler:
     def expr_Interp(self, e: Interp) -> str:
         """``${...}`` parts in order: a value that is a name or literal (``${x}``) goes into
         the ``_interp`` call as it is, unless a later part emits statements (see
-        ``save_earlier``); any other is stored first, at its own position."""
+        ``save_earlier``); any other is stored first, at its own position. In hot code, when
+        every value is statically an INT or a string, see ``formatted``."""
         parts: list[str] = []
+        known_chars = 0  # the most characters the text can have, if no part is a string
+        formattable = True
         for p in e.parts:
             if isinstance(p, str):
                 parts.append(self.const(p))
+                known_chars += len(p)
             elif p.stmts:
                 mark = len(self.lines)
                 with self.block_scope():
-                    value, _ = self.block_value(p.stmts)
+                    value, is_int = self.block_value(p.stmts)
+                    last = p.stmts[-1]
+                    is_str = not is_int and last.kind == "expr" and self.is_str(last.e)
                 if not SIMPLE.match(value) and value not in ("None", "True", "False"):
                     value = self.stored(value)
                 if len(self.lines) > mark:
                     self.save_earlier(parts, mark)
                 parts.append(value)
+                known_chars = known_chars + I64_CHARS if is_int else math.inf
+                formattable = formattable and (is_int or is_str)
+        if formattable and self.hot():
+            return self.formatted(parts, known_chars)
         return f"_interp({', '.join(parts)})"
+
+    def formatted(self, parts: list[str], known_chars: float) -> str:
+        """An interpolation of INTs and strings as a Python f-string of the part names (the
+        display of an INT is Python's, and no text of the script enters the generated code),
+        checked by ``_check_text`` as ``_interp`` checks its result when it may be longer
+        than ``SHORT_TEXT`` or a quarter of the string limit."""
+        code = 'f"' + "".join(f"{{{part}}}" for part in parts) + '"'
+        short = min(SHORT_TEXT, self.max_string // 4)
+        if known_chars <= short:
+            return code
+        text = self.stored(code)
+        self.emit(f"if len({text}) > {short}: _check_text({text})")
+        return text
 
     def expr_Closure(self, e: Closure) -> str:
         return self.closure(e)

@@ -261,6 +261,7 @@ def run_hooks(rt: Runtime) -> dict[str, Any]:
         # values: sizes, literals, copies, conversions
         "_check_long_string": rt.check_long_string, "_array_literal": rt.array_literal,
         "_map_literal": rt.map_literal, "_copy": rt.copy, "_interp": rt.interp,
+        "_check_text": rt.check_text,
         "_closure": rt.closure,
         # operators
         "_add": rt.add, "_add_assign": rt.iadd, "_eq": rt.equals, "_ne": rt.not_equals,

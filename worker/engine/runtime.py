@@ -76,6 +76,7 @@ bytes than the text has, so a result parsed from a text (within the limits) no l
 WORK_UNITS = 1 << 16  # units of uncounted work between two looks at the clock (see spend)
 KNOWN_ARRAYS = 16  # arrays whose sizes are remembered at a time (see Runtime.remember)
 FEW_PARTS = 8  # interpolations of up to this many parts are built by appending (Runtime.interp)
+SHORT_TEXT = 4096  # interpolation results up to this long cost no work units (Runtime.check_text)
 
 
 class NativeCall:
@@ -719,11 +720,18 @@ class Runtime:
         else:
             text = "".join([p if type(p) is str else str(p) if type(p) is int else
                             to_display(self.check_before_formatting(p)) for p in parts])
-        if len(text) > 4096:  # a copy at memory speed: one operation per 4 KB
-            self.spend(len(text) >> 10)
-        if len(text) > self.quarter_string:  # shorter strings are within the limit
-            self.size.check_string(text)
+        if len(text) > SHORT_TEXT or len(text) > self.quarter_string:
+            self.check_text(text)
         return text
+
+    def check_text(self, text: str) -> None:
+        """An interpolation's text, longer than ``SHORT_TEXT`` or than a quarter of the string
+        limit (shorter ones are within it): its copy is counted (one unit per KB above
+        ``SHORT_TEXT``) and its size checked."""
+        if len(text) > SHORT_TEXT:  # a copy at memory speed
+            self.spend(len(text) >> 10)
+        if len(text) > self.quarter_string:
+            self.size.check_string(text)
 
     # ---- indexing and properties ------------------------------------------------------------
     def index(self, obj: Any, idx: Any) -> Any:
