@@ -460,7 +460,11 @@ class StatementCompiler:
             self.pos = saved
         else:
             a, b = self.ex_seq([it.l, it.r])
-            chunks = f"_ranges({a}, {b}, {it.op == '..='})"
+            if self.is_int(it.l) and self.is_int(it.r):  # no type test: a range of numbers
+                end = b if it.op == ".." else f"({b}) + 1"
+                chunks = f"_number_chunks(_range({a}, {end}))"
+            else:
+                chunks = f"_ranges({a}, {b}, {it.op == '..='})"
         chunk = self.tmp("_g")
         with self.block_scope() as frame:
             numbers = it.kind != "call" or (("range", len(it.args)) not in self.outer_fns

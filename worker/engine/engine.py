@@ -235,6 +235,7 @@ def static_hooks(chunk: int) -> dict[str, Any]:
         "__builtins__": SAFE_BUILTINS,
         # loop chunks
         "_partial": partial_chunk, "_CHUNK_RANGE": range(chunk), "_NO_RANGE": range(0),
+        "_range": range,
         # values: integers, sizes, literals
         "_i64": i64, "_MAX": INT_MAX, "_SIZED": SIZED, "_CONTAINERS": ops.CONTAINERS,
         "_FnPtr": FnPtr,
@@ -257,6 +258,7 @@ def run_hooks(rt: Runtime) -> dict[str, Any]:
         # operation counting, call depth, loop chunks
         "_tick": rt.tick, "_chunk": rt.chunk, "_chunk_done": rt.chunk_done,
         "_ranges": rt.ranges, "_call_ranges": rt.call_ranges,
+        "_number_chunks": rt.number_chunks,
         "_enter": rt.enter,
         # values: sizes, literals, copies, conversions
         "_check_long_string": rt.check_long_string, "_array_literal": rt.array_literal,
