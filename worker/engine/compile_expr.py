@@ -569,7 +569,7 @@ class ExpressionCompiler:
                 obj = self.stored(obj)
             idx = self.stored(idx)
         first, obj = self.operand(obj)
-        if e.idx.kind == "lit" and value_type(e.idx.value) is str:  # a map's entry, inline
+        if self.is_str(e.idx):  # a map's entry, inline
             return f"({obj}.get({idx}) if type({first}) is dict else _index({obj}, {idx}))"
         in_map = "" if self.is_int(e.idx) else \
             f"{obj}.get({idx}) if type({obj}) is dict and type({idx}) is str else "

@@ -750,8 +750,13 @@ class StatementCompiler:
                 self.emit(f"try: {py}[{key}] = {v}")
                 self.emit(f"except IndexError: {py} = _set_index({py}, {key}, {v})")
                 return
-            int_check = "" if self.is_int(last.idx) else f" and type({key}) is int"
             sized_check = "" if scalar else f" and type({v}) not in _SIZED"
+            if self.is_str(last.idx):  # a map's entry: a new one only while there is room
+                self.emit(f"if type({py}) is dict{sized_check} and len({py}) < {self.max_map}: "
+                          f"{py}[{key}] = {v}")
+                self.emit(f"else: {py} = _set_index({py}, {key}, {v})")
+                return
+            int_check = "" if self.is_int(last.idx) else f" and type({key}) is int"
             self.emit(f"if type({py}) is list{int_check}{sized_check} and "
                       f"0 <= {key} < len({py}): {py}[{key}] = {v}")
             if not self.is_int(last.idx):  # a map with room for a new entry, as _set_index
