@@ -340,6 +340,17 @@ def test_loops_left_by_return_or_a_caught_error_are_counted(kind):
     ("let s = 0; for i in range(1..3000, 2) { s += i; } s", 1501),
     ("let s = 0.0; for x in range(0.0, 300.0, 0.5) { s += x; } s", 601),
     ("fn range(a, b) { [a, b, a + b] } let s = 0; for i in range(1, 2) { s += i; } s", 5),
+    # ranges of INT literals of one chunk at most: one loop counted when it ends or is left
+    ("let s = 0; for i in 0..300 { for j in 0..=9 { if j == 6 { break; } s += j; } } s", 2401),
+    ("let s = 0; for i in 0..300 { for j in 0..10 { if j % 3 == 0 { continue; } s += j; } } s",
+     3301),
+    ("fn f() { for j in 0..10 { if j == 7 { return j; } } 0 } let s = 0; "
+     "for i in 0..300 { s += f(); } s", 3001),
+    ("let s = 0; for i in 0..300 { try { for j in 0..10 { if j == 4 { throw 1; } } } "
+     "catch { s += 1; } } s", 1801),
+    ("let s = 0; for i in 0..300 { for j in -5..-1 { s += j; } for k in 5..2 { s += 100; } } s",
+     1501),
+    ("let s = 0; for i in 0..300 { for j in 0..10 { j = 0; s += 1; } } s", 3301),
 ])
 def test_range_loops_count_every_iteration(script, operations):
     """One operation per iteration (and one for the script), whether the loop runs to its end
