@@ -375,7 +375,7 @@ def test_big_map_drain_and_retain_split_in_key_order():
     script = BIG_MAP + """
         let a = m; let out = a.drain(|k, v| v >= 597);
         let b = m; let dropped = b.retain(|k, v| v < 2);
-        [out.keys(), a.len(), b.keys(), dropped.len(), (m + #{a: 0}).keys()[0..2]]
+        [out.keys(), a.len(), b.keys(), dropped.len(), (m + #{a: 0}).keys().extract(0, 2)]
     """
     assert run(script) == [["k0", "k1", "k2"], 597, ["k598", "k599"], 598, ["a", "k0"]]
 

@@ -72,7 +72,7 @@ class ExpressionCompiler:
         if code.startswith(RUNTIME_CALLS) or (e.kind == "binary" and e.op in SLOW):
             # a runtime call that may fail gets a line of its own, so that the line table
             # gives its error the exact position of this node
-            saved, self.pos = self.pos, (e.line, e.col)
+            saved, self.pos = self.pos, self.spot(e, (e.line, e.col))
             t = self.tmp()
             self.emit(f"{t} = {code}")
             self.pos = saved

@@ -759,17 +759,26 @@ class StatementCompiler:
 
     def store_chain(self, s: Node, op: str, chain: list, keys: list, root: str,
                     root_var: Var | None, node: Node, value: str) -> None:
-        """Emit the reads down an index/property chain, the store, and the write-backs."""
+        """Emit the reads down an index/property chain, the store, and the write-backs. The
+        lines of each link have the assignment's position, with the link's for its own errors
+        (``Compiler.spot``); the compound operation has the assignment's."""
+        at = self.pos
         objs = [root]
         for link, key in zip(chain[:-1], keys[:-1]):
             t = self.tmp("_o")
+            self.pos = self.spot(link, at)
             self.read_link(t, link, objs[-1], key)
             objs.append(t)
         last, key = chain[-1], keys[-1]
         if op:
             cur = self.tmp()
-            self.read_link(cur, last, objs[-1], key)
+            self.pos = self.spot(last, at)
+            self.read_link(cur, last, objs[-1], key, value)
+            self.pos = at
             value = self.compound(op, cur, value, False, False)
+            if not (SIMPLE.match(value) or value in ("None", "True", "False")):
+                value = self.stored(value)
+        self.pos = self.spot(last, at)
         simple_list = (len(chain) == 1 and last.kind == "index" and root_var is not None)
         if root_var is not None:
             self.demote(root_var)
@@ -806,6 +815,7 @@ class StatementCompiler:
         new = value
         elems = objs[1:] + [None]  # what each link read (the last one is stored, not read)
         for link, key, obj, elem in reversed(list(zip(chain, keys, objs, elems))):
+            self.pos = self.spot(link, at)
             setter = "_set_prop" if link.kind == "prop" else "_set_index"
             t = self.tmp("_n")
             if not self.hot():
@@ -822,22 +832,28 @@ class StatementCompiler:
             else:
                 self.emit(f"{t} = {setter}({obj}, {key}, {new})")
             new = t
+        self.pos = at
         if root_var is not None:
             self.emit(f"{self.assign_var(root_var)} = {new}")
         elif node.kind == "this":
             self.emit(f"_tb[0] = {new}")
 
-    def read_link(self, t: str, link: Node, obj: str, key: str) -> None:
+    def read_link(self, t: str, link: Node, obj: str, key: str, update: str = "") -> None:
         """``t = obj[key]`` / ``t = obj.key`` inside a chain: an array element (INT index
-        inside it) or a map's property read inline, anything else through the runtime."""
-        if not obj.isidentifier() or not self.hot():
-            getter = "_prop" if link.kind == "prop" else "_index"
-            self.emit(f"{t} = {getter}({obj}, {key})")
-        elif link.kind == "prop":
-            self.emit(f"{t} = {obj}.get({key}) if type({obj}) is dict else _prop({obj}, {key})")
+        inside it) or a map's property read inline, anything else through the runtime. For
+        the compound assignment ``obj[key] op= update`` the read is ``_index_update``'s."""
+        index = f"_index_update({obj}, {key}, {update})" if update else f"_index({obj}, {key})"
+        if link.kind == "prop":
+            if not obj.isidentifier() or not self.hot():
+                self.emit(f"{t} = _prop({obj}, {key})")
+            else:
+                self.emit(f"{t} = {obj}.get({key}) if type({obj}) is dict else "
+                          f"_prop({obj}, {key})")
+        elif not obj.isidentifier() or not self.hot():
+            self.emit(f"{t} = {index}")
         else:
             self.emit(f"{t} = {obj}[{key}] if type({obj}) is list and "
-                      f"{self.in_list(obj, key, link.idx)} else _index({obj}, {key})")
+                      f"{self.in_list(obj, key, link.idx)} else {index}")
 
     def store_inline(self, t: str, obj: str, key: str, value: str, scalar: bool,
                      container: type, room: str) -> None:

@@ -28,6 +28,7 @@ from .compile_base import (ENTER_CHECK, INT_OPS, MAX_PASSES, RETURN, CompilerBug
                            FunctionFrame, Var, method_names, uses_this)
 from .compile_expr import ExpressionCompiler
 from .compile_stmt import StatementCompiler
+from .errors import BRACKET, INDEX, PROPERTY, Spot
 from .nodes import FIELDS, Block, FnDef, Node, Script
 from .shapes import Hole, is_hole, value_type
 
@@ -153,6 +154,17 @@ class Compiler(StatementCompiler, ExpressionCompiler):
 
     def at(self, node: Node) -> None:
         self.pos = (node.line, node.col)
+
+    @staticmethod
+    def spot(link: Node, pos: tuple[int, int]) -> tuple[int, int]:
+        """``pos`` for the lines doing ``link``, an indexing or a property access, with the
+        positions its errors take (see ``Spot``): an index's type or bounds at the index, a
+        missing indexer at the ``[``, a missing property at its name."""
+        if link.kind == "index":
+            return Spot(*pos, {INDEX: (link.line, link.col), BRACKET: link.bracket})
+        if link.kind == "prop":
+            return Spot(*pos, {PROPERTY: (link.line, link.col)})
+        return pos
 
     def source(self) -> tuple[str, list[tuple[int, int]]]:
         """The generated Python text, and the Rhai position of each of its lines (from 1)."""

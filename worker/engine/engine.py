@@ -22,7 +22,7 @@ from .codecache import compile_text
 from .compile_base import method_names
 from .compiler import compile_script
 from .errors import (EvalError, LimitError, ParseError, RhaiError, ScriptExit, in_native_call,
-                     wrapped_error)
+                     Spot, wrapped_error)
 from .modules import (Module, ModuleResolver, ModuleRuntime, ModuleView, RunModules, bindings,
                       exported_variables, in_module)
 from .lexer import tokenize
@@ -92,7 +92,8 @@ class CompiledScript:
 
 
 def locate(exc: BaseException) -> tuple[int, int]:
-    """The Rhai position of the innermost compiled-script frame in ``exc``'s traceback."""
+    """The Rhai position of the innermost compiled-script frame in ``exc``'s traceback: its
+    line's, or the one its ``Spot`` gives the error's anchor (e.g. the ``[`` of an indexing)."""
     pos = (0, 0)
     tb = exc.__traceback__
     while tb is not None:
@@ -100,7 +101,7 @@ def locate(exc: BaseException) -> tuple[int, int]:
         if script is not None and 0 < tb.tb_lineno < len(script.table):
             pos = script.table[tb.tb_lineno]
         tb = tb.tb_next
-    return pos
+    return pos.of(exc) if type(pos) is Spot else pos
 
 
 def call_chain(exc: BaseException) -> list[tuple[str, tuple[int, int]]]:
@@ -271,7 +272,8 @@ def run_hooks(rt: Runtime) -> dict[str, Any]:
         "_gt": rt.counted(ops.greater), "_ge": rt.counted(ops.greater_eq),
         "_in": rt.contains, "_iter": rt.iterate,
         # indexing, properties, calls
-        "_index": rt.index, "_set_index": rt.set_index, "_prop": rt.prop,
+        "_index": rt.index, "_index_update": rt.index_update, "_set_index": rt.set_index,
+        "_prop": rt.prop,
         "_set_prop": rt.set_prop, "_call": rt.call_name, "_call_ref": rt.call_ref,
         "_method": rt.method, "_push": rt.push_method, "_push_item": rt.push_item,
         "_invoke_plain": rt.invoke_plain,

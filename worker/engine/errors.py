@@ -12,6 +12,9 @@ class RhaiError(Exception):
 
     kind = "Error"
     inner: "RhaiError | None" = None  # for ErrorInFunctionCall: the error inside the call
+    # the part of the operation that failed whose position Rhai reports (INDEX, BRACKET,
+    # PROPERTY), when the line of generated code it failed in knows it (``Spot``)
+    anchor = ""
 
     def __init__(self, message: str, line: int = 0, position: int = 0) -> None:
         super().__init__(message)
@@ -94,7 +97,73 @@ def bounds_error(what: str, index: int, length: int) -> EvalError:
         plural = "" if length == 1 else "s"
         text = (f"{what} index {index} out of bounds: only {length} {unit}{plural} in "
                 f"{what.lower()}")
-    return EvalError(text, kind=kind, fields={"length": length, "index": index})
+    error = EvalError(text, kind=kind, fields={"length": length, "index": index})
+    error.anchor = INDEX  # Rhai reports it at the index
+    return error
+
+
+INDEX = "index"  # an indexing's index expression: its type or bounds were wrong
+BRACKET = "bracket"  # an indexing's ``[``: the value indexed has no indexer
+PROPERTY = "property"  # a property's name: the value has no such property
+
+
+class Spot(tuple):
+    """The Rhai position ``(line, col)`` of a line of generated code, and ``anchors``: for the
+    one indexing or property access on the line, the positions Rhai gives its errors by their
+    ``anchor`` (e.g. an index's type at the index, a missing indexer at the ``[``), where the
+    line's own position is another (the ``=`` of an assignment storing through a chain)."""
+
+    anchors: dict[str, tuple[int, int]]
+
+    def __new__(cls, line: int, col: int, anchors: dict[str, tuple[int, int]]) -> "Spot":
+        spot = super().__new__(cls, (line, col))
+        spot.anchors = anchors
+        return spot
+
+    def of(self, exc: BaseException) -> tuple[int, int]:
+        """The position of ``exc``, an error raised on this line."""
+        return self.anchors.get(getattr(exc, "anchor", ""), self)
+
+
+def mismatch_error(actual: str, expected: str) -> EvalError:
+    """Rhai's ``ErrorMismatchDataType``: a value of type ``actual`` where ``expected`` is
+    needed (src/api/formatting.rs ``make_type_mismatch_err``)."""
+    return EvalError(f"Data type incorrect: {actual} (expecting {expected})",
+                     kind="ErrorMismatchDataType")
+
+
+def index_mismatch_error(actual: str, expected: str) -> EvalError:
+    """An index of type ``actual`` where the value indexed takes ``expected`` ones (Rhai
+    reports it at the index)."""
+    error = mismatch_error(actual, expected)
+    error.anchor = INDEX
+    return error
+
+
+def indexer_unavailable(obj: str, idx: str, value: str | None = None) -> EvalError:
+    """Rhai's ``ErrorIndexingType``: a value of type ``obj`` that has no indexer (only arrays,
+    blobs, maps, strings and INTs have one), read with an index of type ``idx``, or written
+    (``value`` the type of the value stored) (src/func/call.rs), at the ``[``."""
+    text = f"{obj} [{idx}]" if value is None else f"{obj} [{idx}] = {value}"
+    error = EvalError(f"Indexer unavailable: {text}", kind="ErrorIndexingType")
+    error.anchor = BRACKET
+    return error
+
+
+def property_error(text: str) -> EvalError:
+    """Rhai's ``ErrorDotExpr``: a property neither the map nor a getter/setter has, at the
+    property's name."""
+    error = EvalError(text, kind="ErrorDotExpr")
+    error.anchor = PROPERTY
+    return error
+
+
+def bit_bounds_error(index: int) -> EvalError:
+    """A bit index outside an INT's 64 bits (Rhai's ``ErrorBitFieldBounds``)."""
+    error = EvalError(f"Bit-field index {index} out of bounds: only 64 bits in bit-field",
+                      kind="ErrorBitFieldBounds", fields={"length": 64, "index": index})
+    error.anchor = INDEX
+    return error
 
 
 def wrapped_error(exc: RhaiError, text: str, kind: str, fields: dict, line: int = 0,

@@ -105,11 +105,13 @@ class Binary(Node):
 
 
 class Index(Node):
-    """``obj[idx]`` or ``obj?[idx]`` (safe)."""
+    """``obj[idx]`` or ``obj?[idx]`` (safe); its position is the index's, ``bracket`` the
+    ``[``'s (Rhai reports some errors at one, some at the other)."""
     kind: ClassVar[str] = "index"
     obj: Node
     idx: Node
     safe: bool
+    bracket: tuple
 
 
 class Prop(Node):

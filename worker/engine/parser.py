@@ -359,8 +359,9 @@ class Parser:
                 idx = self.index_expr()
                 self.depth -= 1
                 self.expect_op("]", kind="MissingRightBracket")
-                check_index(node, idx, t)
-                node = Index(idx.line, idx.col, obj=node, idx=idx, safe=v == "?[")
+                check_index(node, idx)
+                node = Index(idx.line, idx.col, obj=node, idx=idx, safe=v == "?[",
+                             bracket=(t.line, t.col))
             else:
                 return node
 
@@ -763,22 +764,50 @@ def check_lhs(expr: Node, op: Token) -> None:
                          kind="AssignmentToInvalidLHS")
 
 
-def check_index(obj: Node, idx: Node, t: Token) -> None:
-    """Rhai rejects obviously wrong index types on literal arrays and maps at parse time."""
-    bad = False
-    if obj.kind == "array" or (obj.kind == "lit" and value_type(obj.value) is str):
-        if idx.kind == "lit" and value_type(idx.value) is not int:
-            bad = True
-        if idx.kind == "binary" and idx.op in ("&&", "||", "==", "!=", "<", ">", "<=", ">=",
-                                               "in", "!in"):
-            bad = True
-        if idx.kind == "map" or idx.kind == "interp" or idx.kind == "unary" and idx.op == "!":
-            bad = True
-    elif obj.kind == "map":
-        if idx.kind == "lit" and value_type(idx.value) is not str or idx.kind == "array":
-            bad = True
-    if bad:
-        raise ParseError("Invalid index type", t.line, t.col, kind="MalformedIndexExpr")
+# What Rhai's parser calls an index of each kind, by the type of a literal (``None``: ``()``).
+LITERAL_INDEX_NAMES = {int: "a number", float: "a float", str: "a string", Char: "a character",
+                       bool: "a boolean", type(None): "()"}
+
+
+def start_of(node: Node) -> Node:
+    """The node whose position is where ``node``'s text starts (Rhai's ``start_position``):
+    an operation's left operand, a chain's first object."""
+    while True:
+        if node.kind == "binary":
+            node = node.l
+        elif node.kind in ("index", "prop", "method"):
+            node = node.obj
+        else:
+            return node
+
+
+def check_index(obj: Node, idx: Node) -> None:
+    """Rhai's parse-time check of the first index of a chain on a literal
+    (``parse_index_chain``'s ``check_argument_types``, src/parser.rs): an INT, array or string
+    literal takes only INT indexes and a map literal only string ones, so a literal index of
+    another type (a ``&&``/``||`` counts as a boolean) is a ``MalformedIndexExpr`` at the
+    index's start. Indexes that are not literals are checked when the script runs."""
+    if idx.kind == "interp":
+        given: type | None = str
+    elif idx.kind == "binary" and idx.op in ("&&", "||"):
+        given = bool
+    elif idx.kind == "lit":
+        given = value_type(idx.value)
+    else:
+        return
+    if obj.kind == "map":
+        wanted, text = str, "Object map expects string index, not "
+    elif obj.kind in ("array", "interp") or (obj.kind == "lit" and
+                                              value_type(obj.value) in (int, str)):
+        wanted = int
+        text = ("Array, string or bit-field expects numeric index, not " if given is str else
+                "Array, string or bit-field expects integer index, not ")
+    else:
+        return
+    if given is not wanted:
+        at = start_of(idx)
+        raise ParseError(text + LITERAL_INDEX_NAMES[given], at.line, at.col,
+                         kind="MalformedIndexExpr")
 
 
 def parse(src: str, max_expr_depth: int = 64, budget: CompileBudget | None = None) -> Script:

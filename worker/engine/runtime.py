@@ -13,12 +13,14 @@ from typing import Any, Callable, Iterator
 
 from . import ops
 from .corefns import BUILTINS, not_found
-from .errors import EvalError, LimitError, ParseError, RhaiError, ThrownError, bounds_error
+from .errors import (EvalError, LimitError, ParseError, RhaiError, ThrownError, bit_bounds_error,
+                     bounds_error, index_mismatch_error, indexer_unavailable, mismatch_error,
+                     property_error)
 from .natives import ANY, LIBRARY, NativeFn
 from .ops import CONTAINERS
 from .sizes import SIZED, SizeLimits, array_too_large, map_too_large, string_bytes
 from .values import (INT_MAX, INT_MIN, Char, FnPtr, Instant, RhaiRange, StepRange,
-                     int_step_range, to_display, type_name)
+                     data_type_name, int_step_range, to_display, type_name)
 
 COMPARED_BY_OPS = frozenset({list, dict, FnPtr, float})
 """Types ``==``/``!=`` leave to ``ops`` even when both sides have them: containers (element by
@@ -735,6 +737,9 @@ class Runtime:
 
     # ---- indexing and properties ------------------------------------------------------------
     def index(self, obj: Any, idx: Any) -> Any:
+        """``obj[idx]`` by Rhai's rule (``get_indexed_mut``, src/eval/chaining.rs): an array or
+        a blob takes an INT index, a string or an INT an INT or a range (a substring, bits), a
+        map a string; other values have no indexer. See ``index_error``."""
         t, ti = type(obj), type(idx)
         if t is dict and ti is str:  # generated code indexes arrays by INT itself
             return obj.get(idx)
@@ -744,14 +749,6 @@ class Runtime:
                 if -n <= idx < n:
                     return obj[idx]
                 raise bounds_error("Array", idx, n)
-            if ti is RhaiRange:
-                s, e = self.slice_bounds(len(obj), idx)
-                return self.copy(obj[s:e])
-        elif t is dict:
-            if ti is str or ti is Char:
-                return obj.get(idx)
-            raise EvalError(f"Object map index must be a string, not {type_name(idx)}",
-                            kind="ErrorIndexingType")
         elif t is str:
             if ti is int:
                 n = len(obj)
@@ -769,20 +766,42 @@ class Runtime:
                 return bool((obj >> bit) & 1)
             if ti is RhaiRange:
                 s, e = self.bit_range(idx)
-                return (obj >> s) & ((1 << (e - s)) - 1) if e > s else 0
+                if e <= s:
+                    return 0
+                mask = ((1 << (e - s)) - 1) << s
+                mask = mask - (1 << 64) if mask > INT_MAX else mask  # an i64, as in Rhai
+                return (obj & mask) >> s  # the top bit, when taken, extends the sign
         elif t is bytearray:
             if ti is int:
                 n = len(obj)
                 if -n <= idx < n:
                     return obj[idx]
                 raise bounds_error("Blob", idx, n)
-            if ti is RhaiRange:
-                s, e = self.slice_bounds(len(obj), idx)
-                return bytearray(obj[s:e])
-        elif obj is None:
-            raise EvalError("Cannot index into ()", kind="ErrorIndexingType")
-        raise EvalError(f"Indexing {type_name(obj)} with {type_name(idx)} is not supported",
-                        kind="ErrorIndexingType")
+        raise self.index_error(obj, idx)
+
+    def index_update(self, obj: Any, idx: Any, value: Any) -> Any:
+        """The element ``obj[idx] op= value`` updates, as ``index`` reads it; but a value
+        without an indexer fails as the store Rhai then tries does (an indexer's get, then its
+        set, src/eval/chaining.rs): ``ErrorIndexingType`` naming ``value``'s type."""
+        t = type(obj)
+        if t is list or t is dict or t is str or t is int or t is bytearray:
+            return self.index(obj, idx)
+        raise self.index_error(obj, idx, type_name(value))
+
+    @staticmethod
+    def index_error(obj: Any, idx: Any, stored: str | None = None) -> EvalError:
+        """The error of ``obj[idx]`` (or of ``obj[idx] = value``, ``stored`` the value's type
+        name) where the index does not suit ``obj``: an array, blob, string or INT wants an
+        INT (a string or an INT also a range) and a map a string, else Rhai's
+        ``ErrorMismatchDataType`` (at the index); any other value has no indexer:
+        ``ErrorIndexingType`` (at the ``[``). Arrays and blobs take no range
+        (src/eval/chaining.rs ``get_indexed_mut``)."""
+        t = type(obj)
+        if t is list or t is bytearray or t is str or t is int:
+            return index_mismatch_error(data_type_name(idx), "i64")
+        if t is dict:
+            return index_mismatch_error(data_type_name(idx), "string")
+        return indexer_unavailable(type_name(obj), type_name(idx), stored)
 
     @staticmethod
     def slice_bounds(n: int, r: RhaiRange) -> tuple[int, int]:
@@ -801,21 +820,29 @@ class Runtime:
 
     @staticmethod
     def bit_pos(idx: int) -> int:
+        """The bit ``x[idx]`` names: 0 to 63, or -64 to -1 counting from the top."""
         if 0 <= idx < 64:
             return idx
         if -64 <= idx < 0:
             return 64 + idx
-        raise EvalError(f"Bit-field index {idx} out of bounds: 0 to 63", kind="ErrorBitFieldBounds")
+        raise bit_bounds_error(idx)
 
-    def bit_range(self, r: RhaiRange) -> tuple[int, int]:
-        s = self.bit_pos(r.start)
-        e = r.end + 1 if r.inclusive else r.end
-        if e < 0:
-            e += 64
-        if not 0 <= e <= 64:
-            raise EvalError(f"Bit-field index {r.end} out of bounds: 0 to 63",
-                            kind="ErrorBitFieldBounds")
-        return s, e
+    @staticmethod
+    def bit_range(r: RhaiRange) -> tuple[int, int]:
+        """The first bit and the bit after the last of ``x[a..b]`` / ``x[a..=b]``: Rhai's
+        bounds (src/eval/chaining.rs), no negative ones, an open end (``a..``, which the parser
+        makes ``a..INT_MAX``) the top bit; the start is checked first."""
+        if not 0 <= r.start < 64:
+            raise bit_bounds_error(r.start)
+        if r.inclusive:
+            end = 63 if r.end == INT_MAX else r.end
+            if not 0 <= end < 64:
+                raise bit_bounds_error(end)
+            return r.start, end + 1
+        end = 64 if r.end == INT_MAX else r.end
+        if not 0 <= end <= 64:
+            raise bit_bounds_error(end)
+        return r.start, end
 
     def set_index(self, obj: Any, idx: Any, value: Any) -> Any:
         """Store ``value`` at ``obj[idx]``; returns the container (new for strings and ints).
@@ -832,31 +859,27 @@ class Runtime:
                     return obj
                 raise bounds_error("Array", idx, n)
         elif t is dict:
-            if ti is str or ti is Char:
+            if ti is str:
                 if (tv is str or tv in CONTAINERS) and obj.get(idx) is not value:
                     self.check(value)
-                obj[idx if ti is str else str(idx)] = value
+                obj[idx] = value
                 if self.max_map and len(obj) > self.max_map:  # check_top, without the call
                     raise map_too_large(self.max_map)
                 return obj
-            raise EvalError(f"Object map index must be a string, not {type_name(idx)}",
-                            kind="ErrorIndexingType")
         elif t is str:
             if ti is int:
                 n = len(obj)
                 if not -n <= idx < n:
                     raise bounds_error("String", idx, n)
                 if tv is not Char:
-                    raise EvalError(f"Cannot set a string character to {type_name(value)}",
-                                    kind="ErrorMismatchDataType")
+                    raise mismatch_error(data_type_name(value), "char")
                 i = idx % n
                 if n > 4096:  # the string is copied: 1 operation per 4 KB
                     self.spend(n >> 10)
                 return obj[:i] + value + obj[i + 1:]
-            if ti is RhaiRange:
-                if tv is not str and tv is not Char:
-                    raise EvalError("Only a string can replace a substring",
-                                    kind="ErrorMismatchDataType")
+            if ti is RhaiRange:  # any value replaces a substring, as its display
+                if tv is not str:
+                    value = self.check(to_display(self.check_before_formatting(value)))
                 s, e = self.slice_bounds(len(obj), idx)
                 if len(obj) > 4096:
                     self.spend(len(obj) >> 10)
@@ -864,15 +887,13 @@ class Runtime:
         elif t is int:
             if ti is int:
                 if tv is not bool:
-                    raise EvalError("A bit can only be set to true or false",
-                                    kind="ErrorMismatchDataType")
+                    raise mismatch_error(data_type_name(value), "bool")
                 bit = self.bit_pos(idx)
                 r = (obj | (1 << bit)) if value else (obj & ~(1 << bit))
                 return r - (1 << 64) if r > INT_MAX else r
             if ti is RhaiRange:
                 if tv is not int:
-                    raise EvalError("Bits can only be set to an integer",
-                                    kind="ErrorMismatchDataType")
+                    raise mismatch_error(data_type_name(value), "integer")
                 s, e = self.bit_range(idx)
                 if e <= s:
                     return obj
@@ -880,14 +901,15 @@ class Runtime:
                 r = ((obj & ~mask) | ((value << s) & mask)) & 0xFFFF_FFFF_FFFF_FFFF
                 return r - (1 << 64) if r > INT_MAX else r
         elif t is bytearray:
-            if ti is int and tv is int:
+            if ti is int:
                 n = len(obj)
-                if -n <= idx < n:
-                    obj[idx] = value & 0xFF
-                    return obj
-                raise bounds_error("Blob", idx, n)
-        raise EvalError(f"Indexing {type_name(obj)} with {type_name(idx)} is not supported",
-                        kind="ErrorIndexingType")
+                if not -n <= idx < n:
+                    raise bounds_error("Blob", idx, n)
+                if tv is not int:
+                    raise mismatch_error(data_type_name(value), "INT")
+                obj[idx] = value & 0xFF
+                return obj
+        raise self.index_error(obj, idx, type_name(value))
 
     def prop(self, obj: Any, name: str) -> Any:
         if type(obj) is dict:
@@ -912,8 +934,8 @@ class Runtime:
             if call is not None:
                 GETTERS[(name, type(obj))] = call
                 return self.invoke_native(call, (obj,))
-        raise EvalError(f"Unknown property '{name}' - a getter is not registered for type "
-                        f"'{type_name(obj)}'", kind="ErrorDotExpr")
+        raise property_error(f"Unknown property '{name}' - a getter is not registered for type "
+                             f"'{type_name(obj)}'")
 
     def set_prop(self, obj: Any, name: str, value: Any) -> Any:
         """``obj.name = value``; a new string or container value is size-checked (not the
@@ -932,8 +954,8 @@ class Runtime:
             box = [obj]
             self.invoke_native(fn, [obj, value], box)
             return box[0]
-        raise EvalError(f"No writable property '{name}' - a setter is not registered for type "
-                        f"'{type_name(obj)}' to handle '{type_name(value)}'", kind="ErrorDotExpr")
+        raise property_error(f"No writable property '{name}' - a setter is not registered for "
+                             f"type '{type_name(obj)}' to handle '{type_name(value)}'")
 
     # ---- iteration ---------------------------------------------------------------------------
     def iterate(self, v: Any) -> Any:

@@ -94,8 +94,22 @@ def type_name(value: Any) -> str:
     if t is RhaiRange:
         return "range=" if value.inclusive else "range"
     if t is StepRange:
-        return "StepRange"
+        return "range"
     return t.__name__
+
+
+def data_type_name(value: Any) -> str:
+    """The type name Rhai's ``Dynamic::type_name`` gives, which its ``ErrorMismatchDataType``
+    shows as the actual type: ``type_of``'s name, but for ranges their Rust type name (Rhai
+    maps only the expected type to its short name, src/api/formatting.rs)."""
+    t = type(value)
+    if t is RhaiRange:
+        kind = "RangeInclusive" if value.inclusive else "Range"
+        return f"core::ops::range::{kind}<i64>"
+    if t is StepRange:
+        number = "f64" if type(value.start) is float else "i64"
+        return f"rhai::packages::iter_basic::StepRange<{number}>"
+    return type_name(value)
 
 
 # Rhai's FloatWrapper (src/types/float.rs) compares with these f32 constants widened to f64
