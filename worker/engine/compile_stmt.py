@@ -761,14 +761,34 @@ class StatementCompiler:
                     root_var: Var | None, node: Node, value: str) -> None:
         """Emit the reads down an index/property chain, the store, and the write-backs. The
         lines of each link have the assignment's position, with the link's for its own errors
-        (``Compiler.spot``); the compound operation has the assignment's."""
+        (``Compiler.spot``); the compound operation has the assignment's. A ``?[``/``?.`` link
+        after the first (``assign`` guards that one) whose object is ``()`` ends the whole
+        assignment there, changing nothing (Rhai's ``eval_dot_index_chain_raw``): what follows
+        it is emitted under ``if obj is not None:``."""
         at = self.pos
+        guards = self.indent
         objs = [root]
         for link, key in zip(chain[:-1], keys[:-1]):
+            if link.safe and len(objs) > 1:
+                self.emit(f"if {objs[-1]} is not None:")
+                self.indent += 1
             t = self.tmp("_o")
             self.pos = self.spot(link, at)
             self.read_link(t, link, objs[-1], key)
             objs.append(t)
+        last, key = chain[-1], keys[-1]
+        if last.safe and len(objs) > 1:
+            self.emit(f"if {objs[-1]} is not None:")
+            self.indent += 1
+        try:
+            self.store_last(s, op, chain, keys, objs, root_var, node, value, at)
+        finally:
+            self.indent = guards
+
+    def store_last(self, s: Node, op: str, chain: list, keys: list, objs: list,
+                   root_var: Var | None, node: Node, value: str, at: tuple) -> None:
+        """The store at the end of a chain whose objects down to the last one were read into
+        ``objs``, and the write-backs up to its root (see ``store_chain``)."""
         last, key = chain[-1], keys[-1]
         if op:
             cur = self.tmp()

@@ -159,7 +159,10 @@ class Compiler(StatementCompiler, ExpressionCompiler):
     def spot(link: Node, pos: tuple[int, int]) -> tuple[int, int]:
         """``pos`` for the lines doing ``link``, an indexing or a property access, with the
         positions its errors take (see ``Spot``): an index's type or bounds at the index, a
-        missing indexer at the ``[``, a missing property at its name."""
+        missing indexer at the ``[``, a missing property at its name. A method call on an
+        element or a property (``_method_at``) reads that link on its line."""
+        if link.kind == "method" and link.obj.kind in ("index", "prop"):
+            link = link.obj
         if link.kind == "index":
             return Spot(*pos, {INDEX: (link.line, link.col), BRACKET: link.bracket})
         if link.kind == "prop":
