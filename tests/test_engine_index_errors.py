@@ -344,10 +344,8 @@ SET = [
      ('error', 'ErrorIndexingType', 'Indexer unavailable: bool [i64] (line 1, position 19)')),
 ]
 
-# Chains, ``?[``, properties, method calls on links, and positions (src/eval/chaining.rs
-# ``eval_dot_index_chain_raw``): each link's errors at its own index, ``[`` or property name; a
-# ``?[``/``?.`` link whose object is ``()`` ends an assignment there, changing nothing. Also
-# scripts of other tests whose expectations changed (array slicing by a range is refused).
+# Chains, ``?[``, properties and positions: each link's errors at its own index, ``[`` or property
+# name.
 CHAINS = [
     ('let a=[1]; let i=range(1,5,2); a[i]',
      ('error', 'ErrorMismatchDataType', 'Data type incorrect: rhai::packages::iter_basic::StepRange<i64> (expecting i64) (line 1, position 34)')),
@@ -637,6 +635,26 @@ CHAINS = [
      ('error', 'ErrorInFunctionCall', "Data type incorrect: i64 (expecting string) (line 1, position 13)\nin call to function 'f' (line 1, position 25)")),
     ('let a=[true]; for i in 0..1 { a[0][0] += 2; } a',
      ('error', 'ErrorIndexingType', 'Indexer unavailable: bool [i64] = i64 (line 1, position 35)')),
+    ('fn f(a) { let x = a["k"]; x } f([1])',
+     ('error', 'ErrorInFunctionCall', "Data type incorrect: string (expecting i64) (line 1, position 21)\nin call to function 'f' (line 1, position 31)")),
+    ('fn f(a) { let x = 1 + a[5]; x } f([1])',
+     ('error', 'ErrorInFunctionCall', "Array index 5 out of bounds: only 1 element in array (line 1, position 25)\nin call to function 'f' (line 1, position 33)")),
+    ('fn f(a) { return a[5]; } f([1])',
+     ('error', 'ErrorInFunctionCall', "Array index 5 out of bounds: only 1 element in array (line 1, position 20)\nin call to function 'f' (line 1, position 26)")),
+    ('fn f(a) { if a[5] > 0 { 1 } else { 2 } } f([1])',
+     ('error', 'ErrorInFunctionCall', "Array index 5 out of bounds: only 1 element in array (line 1, position 16)\nin call to function 'f' (line 1, position 42)")),
+    ('fn f(a) { g(a[5]) } fn g(x) { x } f([1])',
+     ('error', 'ErrorInFunctionCall', "Array index 5 out of bounds: only 1 element in array (line 1, position 15)\nin call to function 'f' (line 1, position 35)")),
+    ('fn f(m) { m.x[5] } f(#{x: [1]})',
+     ('error', 'ErrorInFunctionCall', "Array index 5 out of bounds: only 1 element in array (line 1, position 15)\nin call to function 'f' (line 1, position 20)")),
+    ('fn f(a) { a[0][5] } f([[1]])',
+     ('error', 'ErrorInFunctionCall', "Array index 5 out of bounds: only 1 element in array (line 1, position 16)\nin call to function 'f' (line 1, position 21)")),
+    ('fn f(a) { let b = a[0] + a[5]; b } f([1])',
+     ('error', 'ErrorInFunctionCall', "Array index 5 out of bounds: only 1 element in array (line 1, position 28)\nin call to function 'f' (line 1, position 36)")),
+    ('fn f(x) { x[0] } f(true)',
+     ('error', 'ErrorInFunctionCall', "Indexer unavailable: bool [i64] (line 1, position 12)\nin call to function 'f' (line 1, position 18)")),
+    ('fn f(s) { let c = s[9]; c } f("abc")',
+     ('error', 'ErrorInFunctionCall', "String index 9 out of bounds: only 3 characters in string (line 1, position 21)\nin call to function 'f' (line 1, position 29)")),
 ]
 
 CASES = PARSE_TIME + GET + SET + CHAINS
@@ -645,10 +663,6 @@ CASES = PARSE_TIME + GET + SET + CHAINS
 KNOWN_DIFFERENCES = {
     'let a=[1]; a[!true]': "Rhai folds `!true` and reports the folded constant at the `true`",
     '[1][!true]': "Rhai folds `!true` and reports the folded constant at the `true`",
-    'let a=[1]; let x = 0; for i in 0..3 { x += a[i] } x':
-        "an index read inline in hot code (loops, functions) has its statement's position",
-    'let a=[[1,2],[3,4]]; let s = 0; for i in 0..2 { s += a[i]["x"] } s':
-        "an index read inline in hot code (loops, functions) has its statement's position",
 }
 
 

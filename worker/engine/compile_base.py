@@ -25,7 +25,7 @@ RETURN = "<return>"  # control() target: return the value from the generated fun
 HOIST_NEST = 12  # expression nesting at which sub-results go to temporaries
 # generated code starting with these calls the runtime, which may fail: ``ex`` gives it a line
 RUNTIME_CALLS = ("_call(", "_call_ref(", "_method(", "_push(", "_method_at(", "_call_fn_ptr(",
-                 "_invoke_plain(", "_index(",
+                 "_invoke_plain(",
                  "_eval(", "_lookup_scope_var(", "_prop(", "(None if", "_global_const(",
                  "_array_literal(", "_map_literal(", "_module_var(", "_module_call(")
 MAX_PASSES = 8  # recompilations allowed for the static types to settle, then none are used

@@ -63,15 +63,21 @@ class ExpressionCompiler:
                 codes[i] = t
 
     def ex(self, e: Node) -> str:
+        """The Python expression for ``e``; what may fail gets a line of its own (see below)."""
         function = self.frame.function
         function.nest += 1
+        saved = self.pos
+        if e.kind == "index":  # the lines made for it give its errors their positions
+            self.pos = self.spot(e, saved)
         try:
             code = self.ex_inner(e)
         finally:
             function.nest -= 1
-        if code.startswith(RUNTIME_CALLS) or (e.kind == "binary" and e.op in SLOW):
-            # a runtime call that may fail gets a line of its own, so that the line table
-            # gives its error the exact position of this node
+            self.pos = saved
+        if code.startswith(RUNTIME_CALLS) or (e.kind == "binary" and e.op in SLOW) or \
+                (e.kind == "index" and not SIMPLE.match(code)):
+            # a runtime call that may fail, or an indexing, gets a line of its own, so that
+            # the line table gives its error the exact position of this node
             saved, self.pos = self.pos, self.spot(e, (e.line, e.col))
             t = self.tmp()
             self.emit(f"{t} = {code}")
