@@ -29,7 +29,7 @@ from .compile_base import (ENTER_CHECK, INT_OPS, MAX_PASSES, RETURN, CompilerBug
 from .compile_expr import ExpressionCompiler
 from .compile_stmt import StatementCompiler
 from .errors import BRACKET, INDEX, PROPERTY, Spot
-from .nodes import FIELDS, Block, FnDef, Node, Script
+from .nodes import FIELDS, Block, FnDef, Node, Script, start_of
 from .shapes import Hole, is_hole, value_type
 
 STATIC_KINDS = (int, list, str, dict)
@@ -164,7 +164,8 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         if link.kind == "method" and link.obj.kind in ("index", "prop"):
             link = link.obj
         if link.kind == "index":
-            return Spot(*pos, {INDEX: (link.line, link.col), BRACKET: link.bracket})
+            first = start_of(link.idx)
+            return Spot(*pos, {INDEX: (first.line, first.col), BRACKET: link.bracket})
         if link.kind == "prop":
             return Spot(*pos, {PROPERTY: (link.line, link.col)})
         return pos

@@ -306,6 +306,19 @@ class Export(Node):
     alias: str
 
 
+def start_of(node: Node) -> Node:
+    """The node whose position Rhai's ``Expr::start_position`` gives ``node`` (src/ast/expr.rs):
+    of ``&&``, ``||`` and ``??`` their left operand's, of an indexing, property or method call
+    its object's; any other node its own (an operator's is the operator's)."""
+    while True:
+        if node.kind == "binary" and node.op in ("&&", "||", "??"):
+            node = node.l
+        elif node.kind in ("index", "prop", "method"):
+            node = node.obj
+        else:
+            return node
+
+
 FIELDS: dict[type, tuple[str, ...]] = {
     cls: tuple(f for f in cls.field_names if f not in ("line", "col"))
     for cls in (Lit, Variable, This, Interp, ArrayLit, MapLit, Unary, Binary, Index, Prop,

@@ -13,7 +13,7 @@ from .lexer import RESERVED, Token, tokenize
 from .nodes import (ArrayLit, Assign, Binary, Block, Break, Call, Closure, Continue, Export,
                     ExprStmt, FnDef, For, GlobalConst, If, Import, Index, Interp, Let, Lit, Loop,
                     MapLit, MethodCall, Node, Prop, QualifiedCall, QualifiedVar, RangeCase, Return,
-                    Script, Switch, This, Throw, Try, Unary, Variable, While)
+                    Script, Switch, This, Throw, Try, Unary, Variable, While, start_of)
 from .shapes import is_hole, value_type
 from .values import INT_MAX, INT_MIN, Char
 
@@ -769,18 +769,6 @@ LITERAL_INDEX_NAMES = {int: "a number", float: "a float", str: "a string", Char:
                        bool: "a boolean", type(None): "()"}
 
 
-def start_of(node: Node) -> Node:
-    """The node whose position is where ``node``'s text starts (Rhai's ``start_position``):
-    an operation's left operand, a chain's first object."""
-    while True:
-        if node.kind == "binary":
-            node = node.l
-        elif node.kind in ("index", "prop", "method"):
-            node = node.obj
-        else:
-            return node
-
-
 def check_index(obj: Node, idx: Node) -> None:
     """Rhai's parse-time check of the first index of a chain on a literal
     (``parse_index_chain``'s ``check_argument_types``, src/parser.rs): an INT, array or string
@@ -788,7 +776,7 @@ def check_index(obj: Node, idx: Node) -> None:
     another type (a ``&&``/``||`` counts as a boolean) is a ``MalformedIndexExpr`` at the
     index's start. Indexes that are not literals are checked when the script runs."""
     if idx.kind == "interp":
-        given: type | None = str
+        given: type = str
     elif idx.kind == "binary" and idx.op in ("&&", "||"):
         given = bool
     elif idx.kind == "lit":
@@ -804,7 +792,7 @@ def check_index(obj: Node, idx: Node) -> None:
                 "Array, string or bit-field expects integer index, not ")
     else:
         return
-    if given is not wanted:
+    if given is not wanted and given in LITERAL_INDEX_NAMES:
         at = start_of(idx)
         raise ParseError(text + LITERAL_INDEX_NAMES[given], at.line, at.col,
                          kind="MalformedIndexExpr")
