@@ -793,7 +793,10 @@ class StatementCompiler:
         if op:
             cur = self.tmp()
             self.pos = self.spot(last, at)
-            self.read_link(cur, last, objs[-1], key, value)
+            mark = len(self.lines)
+            self.read_link(cur, last, objs[-1], key)
+            if last.kind == "index":
+                self.reads_for_update(mark, objs[-1], key, value)
             self.pos = at
             value = self.compound(op, cur, value, False, False)
             if not (SIMPLE.match(value) or value in ("None", "True", "False")):
@@ -858,22 +861,27 @@ class StatementCompiler:
         elif node.kind == "this":
             self.emit(f"_tb[0] = {new}")
 
-    def read_link(self, t: str, link: Node, obj: str, key: str, update: str = "") -> None:
+    def reads_for_update(self, mark: int, obj: str, key: str, value: str) -> None:
+        """The lines from ``mark`` on read ``obj[key]`` for the compound assignment
+        ``obj[key] op= value``: their calls ``_index(obj, key)`` (the generic read, whatever
+        inline path ``read_link`` takes) become ``_index_update``'s, which fails on a value
+        without an indexer as Rhai's compound assignment does, naming ``value``'s type
+        (``Runtime.index_update``)."""
+        read = f"_index({obj}, {key})"
+        for line in self.lines[mark:]:
+            line[1] = line[1].replace(read, f"_index_update({obj}, {key}, {value})")
+
+    def read_link(self, t: str, link: Node, obj: str, key: str) -> None:
         """``t = obj[key]`` / ``t = obj.key`` inside a chain: an array element (INT index
-        inside it) or a map's property read inline, anything else through the runtime. For
-        the compound assignment ``obj[key] op= update`` the read is ``_index_update``'s."""
-        index = f"_index_update({obj}, {key}, {update})" if update else f"_index({obj}, {key})"
-        if link.kind == "prop":
-            if not obj.isidentifier() or not self.hot():
-                self.emit(f"{t} = _prop({obj}, {key})")
-            else:
-                self.emit(f"{t} = {obj}.get({key}) if type({obj}) is dict else "
-                          f"_prop({obj}, {key})")
-        elif not obj.isidentifier() or not self.hot():
-            self.emit(f"{t} = {index}")
+        inside it) or a map's property read inline, anything else through the runtime."""
+        if not obj.isidentifier() or not self.hot():
+            getter = "_prop" if link.kind == "prop" else "_index"
+            self.emit(f"{t} = {getter}({obj}, {key})")
+        elif link.kind == "prop":
+            self.emit(f"{t} = {obj}.get({key}) if type({obj}) is dict else _prop({obj}, {key})")
         else:
             self.emit(f"{t} = {obj}[{key}] if type({obj}) is list and "
-                      f"{self.in_list(obj, key, link.idx)} else {index}")
+                      f"{self.in_list(obj, key, link.idx)} else _index({obj}, {key})")
 
     def store_inline(self, t: str, obj: str, key: str, value: str, scalar: bool,
                      container: type, room: str) -> None:
