@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .compile_base import (ARITH, COMPARE, ENTER_PREFIX, HOIST_NEST, INT_LIT,
+from .compile_base import (ARITH, COMPARE, DEEP_BLOCKS, ENTER_PREFIX, HOIST_NEST, INT_LIT,
                            RUNTIME_CALLS, SIMPLE, SLOW, SMALL, TEMP, in_i64)
 from .errors import ParseError
 from .natives import LIBRARY
@@ -724,8 +724,58 @@ class ExpressionCompiler:
             return self.bound_write_back(e, call)
         target, *args = self.ex_seq([e.obj, *e.args])
         args = [self.passed_on(n, a) for n, a in zip(e.args, args)]
+        if self.inline_native_fits():
+            if not SIMPLE.match(target):
+                target = self.stored(target)
+            saved, self.pos = self.pos, (e.line, e.col)
+            result = self.inline_native(call, receiver, target, args, None)
+            self.pos = saved
+            return result
         passed = "".join(a + ", " for a in args)
         return f"_invoke_plain({self.const(call)}, ({target}, {passed}), None)"
+
+    def inline_native_fits(self) -> bool:
+        """Whether a bound library call here is generated inline (``inline_native``): in code
+        that may run many times, and with room for one more ``try`` block (Python allows 20
+        nested loop/try blocks per function)."""
+        return self.hot() and self.frame.function.blocks < DEEP_BLOCKS
+
+    def inline_native(self, call: NativeCall, receiver: type, target: str, args: list[str],
+                      write_back: str | None) -> str:
+        """The plain library overload ``call`` on ``target`` (a name or constant of the
+        Python type ``receiver``) with ``args`` (names or constants), in lines of their own:
+        what ``Runtime.invoke_plain`` does for it, decided here where the receiver's type
+        settles it: the operations counted for walking a first argument (an array, map or
+        blob: one per element, or per 64 at C speed; a string: one per 64 characters), the
+        check before formatting, the call with a library bug reported as Rhai's error, the
+        size check of a new string written back into the variable ``write_back`` and of
+        the result. Returns the temporary holding the result."""
+        if call.counts_work:
+            if receiver is str:
+                self.emit(f"if len({target}) >= 64: _charge(len({target}) >> 6)")
+            elif receiver in (list, dict, bytearray):
+                self.frame.function.nonlocals.add("_ops")
+                walked = (f"len({target}) >> 6" if call.c_speed or receiver is bytearray
+                          else f"len({target})")
+                self.emit(f"if (_ops := _ops - ({walked})) <= 0: _tick()")
+            if call.formatting:
+                self.emit(f"_before_formatting({target})")
+        result = self.tmp()
+        stored = f"{self.tmp('_n')}, {result}" if call.writes_back else result
+        passed = "".join(", " + a for a in args)
+        self.emit(f"try: {stored} = {self.const(call.fn)}({target}{passed})")
+        self.emit("except _NATIVE_ERRORS: raise")
+        self.emit(f"except _ANY_ERROR as _x: _native_failed({self.const(call)}, _x)")
+        quarter = self.max_string // 4
+        new = stored.split(",")[0]
+        if call.writes_back:
+            self.emit(f"if type({new}) is str and len({new}) > {quarter}: _check_string({new})")
+        self.emit(f"if type({result}) in _SIZED and (type({result}) is not str or "
+                  f"len({result}) > {quarter}): _native_result({self.const(call)}, {result}, "
+                  f"{target})")
+        if call.writes_back:  # as the caller of ``invoke_plain`` stores its box: last
+            self.emit(f"{write_back} = {new}")
+        return result
 
     def static_type(self, e: Node) -> type | None:
         """The type of ``e`` when it is statically an INT, a string or a literal (values that
@@ -750,8 +800,12 @@ class ExpressionCompiler:
         args = [self.passed_on(n, a) for n, a in zip(e.args, self.ex_seq(e.args))]
         passed = "".join(", " + a for a in args)
         py = self.assign_var(var)
-        box, result = self.tmp("_b"), self.tmp()
         saved, self.pos = self.pos, (e.line, e.col)
+        if self.inline_native_fits():
+            result = self.inline_native(call, str, py, args, py)
+            self.pos = saved
+            return result
+        box, result = self.tmp("_b"), self.tmp()
         self.emit(f"{box} = [{py}]")
         self.emit(f"{result} = _invoke_plain({self.const(call)}, ({py}{passed},), {box})")
         self.emit(f"{py} = {box}[0]")
@@ -793,6 +847,12 @@ class ExpressionCompiler:
                 test += f" and type({target}.get({self.const(name)})) is not _FnPtr"
             self.emit(f"{'if' if i == 0 else 'elif'} {test}:")
             self.indent += 1
+            if self.inline_native_fits() and (variable or not call.writes_back):
+                inline = self.inline_native(call, receiver, target, args,
+                                            target if call.writes_back else None)
+                self.emit(f"{result} = {inline}")
+                self.indent -= 1
+                continue
             box = self.tmp("_b") if call.writes_back and variable else "None"
             if box != "None":
                 self.emit(f"{box} = [{target}]")

@@ -245,6 +245,9 @@ def static_hooks(chunk: int) -> dict[str, Any]:
         "_bool": ops.as_bool, "_make_range": ops.make_range, "_irange": irange,
         "_switch_range": switch_range, "_switch_value": switch_value,
         "_RhaiError": RhaiError,
+        # errors a library function raises that are Rhai's own (see Runtime.invoke_plain)
+        "_NATIVE_ERRORS": (EvalError, LimitError, RecursionError, MemoryError),
+        "_ANY_ERROR": Exception,  # any other: a library bug (``Runtime.native_failed``)
         # variables outside the script
         "_const_fail": const_fail, "_UNSET": UNSET, "_eval_out": eval_out,
     }
@@ -270,7 +273,9 @@ def run_hooks(rt: Runtime) -> dict[str, Any]:
         "_index": rt.index, "_set_index": rt.set_index, "_prop": rt.prop,
         "_set_prop": rt.set_prop, "_call": rt.call_name, "_call_ref": rt.call_ref,
         "_method": rt.method, "_push": rt.push_method, "_push_item": rt.push_item,
-        "_invoke_plain": rt.invoke_plain,
+        "_invoke_plain": rt.invoke_plain, "_native_failed": rt.native_failed,
+        "_native_result": rt.native_result, "_charge": rt.charge,
+        "_before_formatting": rt.check_before_formatting, "_check_string": rt.size.check_string,
         "_method_at": rt.method_at,
         "_call_fn_ptr": rt.call_fn_ptr,
         "_this": rt.this, "_is_def_var": rt.is_def_var, "_eval": rt.eval,

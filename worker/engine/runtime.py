@@ -969,6 +969,20 @@ class Runtime:
                 self.size.sizes(result)
         return result
 
+    @staticmethod
+    def native_failed(call: NativeCall, exc: Exception) -> None:
+        """A library function called inline by generated code (``inline_native``) raised a
+        Python error that is not Rhai's: a library bug, reported as ``invoke_plain`` does."""
+        raise EvalError(f"Error in function {call.name}: {exc}", kind="ErrorRuntime") from None
+
+    def native_result(self, call: NativeCall, result: Any, first: Any) -> None:
+        """The size check ``invoke_plain`` makes of a library result that is a long string,
+        an array, a map or a blob, for a call generated inline (``inline_native``)."""
+        if type(result) is str:
+            self.size.check_string(result)
+        elif not (call.parsing and self.parsed_fits(first)):
+            self.size.sizes(result)
+
     def parsed_fits(self, text: str) -> bool:
         """Whether whatever a ``PARSING`` function makes of ``text`` is within the limits."""
         n = len(text)
