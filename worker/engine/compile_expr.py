@@ -942,9 +942,8 @@ class ExpressionCompiler:
                 if var is not None and not var.const and self.var_is_list(var) and \
                         name not in self.method_names:
                     # onto an array no script function can take: in place, no write-back
-                    result = self.tmp()
                     saved, self.pos = self.pos, (e.line, e.col)
-                    self.emit(f"{result} = _push_item({var.py}, {args[0]})")
+                    result = self.push_onto(var.py, args[0], e.args[0])
                     self.pos = saved
                     return result
             if helper == "_method" and obj.kind == "var":
@@ -967,6 +966,27 @@ class ExpressionCompiler:
         target = self.ex(obj)
         args = self.args(e.args)
         return f"_method(_d, {self.const(name)}, [{target}]{''.join(', ' + a for a in args)})"
+
+    def push_onto(self, array: str, item: str, node: Node) -> str:
+        """``array.push(item)`` onto a variable known to hold an array (``item`` is the
+        push's own value, copied if it was stored). In code that may run many times, what
+        ``Runtime.push_item`` does for a value of no size onto an array whose sizes it
+        remembers is done inline (one more element, its entry in ``_known`` updated in
+        place); anything else calls ``_push_item``."""
+        if not self.hot():
+            result = self.tmp()
+            self.emit(f"{result} = _push_item({array}, {item})")
+            return result
+        if not SIMPLE.match(item) and item not in ("None", "True", "False"):
+            item = self.stored(item)
+        entry = self.tmp("_p")
+        no_size = "" if self.is_scalar(node) else f"type({item}) not in _SIZED and "
+        self.emit(f"if {no_size}({entry} := _known.get(_id({array}))) is not None and "
+                  f"{entry}[1] == len({array}) and {entry}[0] is {array} and "
+                  f"{entry}[2] < {self.max_array}:")
+        self.emit(f"    {array}.append({item}); {entry}[1] += 1; {entry}[2] += 1")
+        self.emit(f"else: _push_item({array}, {item})")
+        return "None"
 
     def closure_method(self, e: Node, args: list[str]) -> str | None:
         """``f.call(args)`` and ``m.name(args)`` on a variable, in code that may run many

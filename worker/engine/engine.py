@@ -237,7 +237,7 @@ def static_hooks(chunk: int) -> dict[str, Any]:
         "_partial": partial_chunk, "_CHUNK_RANGE": range(chunk), "_NO_RANGE": range(0),
         # values: integers, sizes, literals
         "_i64": i64, "_MAX": INT_MAX, "_SIZED": SIZED, "_CONTAINERS": ops.CONTAINERS,
-        "_FnPtr": FnPtr,
+        "_FnPtr": FnPtr, "_id": id,
         # operators
         "_sub": ops.sub, "_mul": ops.mul, "_div": ops.div, "_mod": ops.mod, "_pow": ops.power,
         "_shl": ops.shl, "_shr": ops.shr, "_bit_and": ops.bit_and, "_bit_or": ops.bit_or,
@@ -273,6 +273,7 @@ def run_hooks(rt: Runtime) -> dict[str, Any]:
         "_index": rt.index, "_set_index": rt.set_index, "_prop": rt.prop,
         "_set_prop": rt.set_prop, "_call": rt.call_name, "_call_ref": rt.call_ref,
         "_method": rt.method, "_push": rt.push_method, "_push_item": rt.push_item,
+        "_known": rt.known,
         "_invoke_plain": rt.invoke_plain, "_native_failed": rt.native_failed,
         "_native_result": rt.native_result, "_charge": rt.charge,
         "_before_formatting": rt.check_before_formatting, "_check_string": rt.size.check_string,

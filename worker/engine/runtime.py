@@ -310,6 +310,9 @@ class Runtime:
         self.max_map = limits["max_map_size"] or 0
         self.size = SizeLimits(max_string, self.max_array, self.max_map)
         self.quarter_string = self.size.max_string // 4  # see SizeLimits.check_string
+        # one dict for the runtime's life: generated code reads it (``_known``, see
+        # ``ExpressionCompiler.push_onto``)
+        self.known: dict[int, list] = {}
         timeout = limits["timeout"]
         self.reset(time.monotonic() + timeout if timeout else 0.0)
 
@@ -323,7 +326,7 @@ class Runtime:
         self.granted = min(GRANT, self.max_ops) if self.max_ops else GRANT  # last countdown
         self.set_ops(self.granted)
         self.deadline = deadline
-        self.known: dict[int, list] = {}  # id -> [array, its length, its 3 sizes], see remember
+        self.known.clear()  # id -> [array, its length, its 3 sizes], see remember
         self.collected: tuple | None = None  # sizes of a COLLECTING native's callback results
         self.work = WORK_UNITS  # see spend
         # False when a scope value is over a size limit: every value the script makes is
