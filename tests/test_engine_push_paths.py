@@ -1,7 +1,9 @@
-"""``a.push(x)`` generated inline (``ExpressionCompiler.push_onto``) against ``Runtime.push_item``.
+"""``a.push(x)`` generated inline (``ExpressionCompiler.push_onto``) and pushes of literals
+(``push_literal``) against ``Runtime.push_item``.
 
 In hot code a push of a value of no size onto an array whose sizes the runtime remembers is done
-inline; every other push calls ``_push_item``. Each script runs with the inline push and with
+inline, and a literal's sizes, measured once, are added to the array's (``_push_sized``); every
+other push calls ``_push_item``. Each script runs with the inline push and with
 ``_push_item`` alone (the path before it): same value or error (message, kind, position) and
 the same operations needed; ``max_array_size`` counts nested arrays' elements as before."""
 from __future__ import annotations
@@ -24,10 +26,21 @@ def generic_push(self: ExpressionCompiler, array: str, item: str, node: Any) -> 
     return result
 
 
+def generic_push_literal(self: ExpressionCompiler, e: Any, array: str) -> str:
+    """A pushed literal as generated before ``push_literal``: built (and checked) by
+    ``_array_literal``/``_map_literal``, then ``_push_item``."""
+    item = self.args(e.args)[0]
+    saved, self.pos = self.pos, (e.line, e.col)
+    result = generic_push(self, array, item, e.args[0])
+    self.pos = saved
+    return result
+
+
 def outcome(script: str, generic: bool, monkeypatch: pytest.MonkeyPatch, **limits: Any) -> Any:
     with monkeypatch.context() as patch:
         if generic:
             patch.setattr(ExpressionCompiler, "push_onto", generic_push)
+            patch.setattr(ExpressionCompiler, "push_literal", generic_push_literal)
         engine = Engine(**{**LIMITS, **limits})
         try:
             return "value", engine.eval(script)
@@ -62,6 +75,24 @@ SCRIPTS = [
        let b = fill([], 40); for i in 0..50 { b.push(i); } b.len""",
     # the push's value: ()
     "let a = []; let r = 0; for i in 0..3 { r = a.push(i); } [r, a]",
+    # literals: maps with measured sizes (entries, string bytes) up to the limits and over
+    """let a = []; for i in 0..24 { a.push(#{id: i, owner: `member${i % 20}`}); } a.len""",
+    """let a = []; for i in 0..26 { a.push(#{id: i, owner: `member${i % 20}`}); } a.len""",
+    """let a = []; for i in 0..40 { a.push(#{s: `${i}xxxxxxxxxx`}); } a.len""",
+    # a literal over a limit on its own
+    """let long = "x"; long.pad(299, "y"); let a = []; for i in 0..3 { a.push(#{s: `${long}${i}`}); }
+       a""",
+    # literals with static sizes: maps and arrays
+    "let a = []; for i in 0..20 { a.push(#{x: 1, y: \"ab\"}); } a.len",
+    "let a = []; for i in 0..30 { a.push(#{x: 1, y: \"ab\"}); } a.len",
+    "let a = []; for i in 0..20 { a.push([1, 2, i]); } a.len",
+    "let a = []; for i in 0..30 { a.push([1, 2, i]); } a.len",
+    # stored values in a literal are copies
+    """let a = []; let m = [1]; let k = #{z: [2]}; for i in 0..3 { a.push([m, i, k]);
+       a.push(#{m: m, k: k}); m.push(i); k.z.push(i); } a""",
+    # onto an array whose sizes are not remembered yet, and after it changed
+    """let a = [[1, 2], "abc"]; for i in 0..10 { a.push(#{i: i}); if i == 5 { a[0] = "x"; } }
+       a.len""",
 ]
 
 
@@ -81,6 +112,8 @@ def test_the_limit_holds() -> None:
         assert info.value.kind == "ErrorDataTooLarge"
     assert engine.eval(SCRIPTS[3]) == 96
     assert "_known.get(" in engine.compile(SCRIPTS[0]).python_source
+    assert "_push_sized(" in engine.compile(SCRIPTS[9]).python_source
+    assert "_push_sized(" in engine.compile(SCRIPTS[13]).python_source
 
 
 def test_inline_push_counts_the_same_operations(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -183,19 +183,29 @@ class ExpressionCompiler:
 
     def expr_ArrayLit(self, e: ArrayLit) -> str:
         """Size-checked before its items are copied, unless known in advance."""
-        items = [self.passed_on(n, c) for n, c in zip(e.items, self.ex_seq(e.items))]
+        code, stored = self.literal_parts(e)
         if self.within_limits(self.static_sizes(e)):
-            return "[" + ", ".join(items) + "]"
-        return f"_array_literal([{', '.join(items)}], {self.copied_items(e.items)})"
+            return code
+        return f"_array_literal({code}, {stored})"
 
     def expr_MapLit(self, e: MapLit) -> str:
-        items = sorted(e.items, key=lambda kv: kv[0])
-        codes = self.ex_seq([v for _, v in items])
-        pairs = ", ".join(f"{self.const(key)}: {self.passed_on(v, c)}"
-                          for (key, v), c in zip(items, codes))
+        code, stored = self.literal_parts(e)
         if self.within_limits(self.static_sizes(e)):
-            return "{" + pairs + "}"
-        return f"_map_literal({{{pairs}}}, {self.copied_items([v for _, v in items])})"
+            return code
+        return f"_map_literal({code}, {stored})"
+
+    def literal_parts(self, e: Node) -> tuple[str, tuple]:
+        """An array or map literal as a Python list or dict display of its items (a map's in
+        key order), and the positions of the items that name stored values (copied once the
+        literal's sizes are checked, see ``copied_items``)."""
+        if e.kind == "array":
+            items = [self.passed_on(n, c) for n, c in zip(e.items, self.ex_seq(e.items))]
+            return "[" + ", ".join(items) + "]", self.copied_items(e.items)
+        pairs = sorted(e.items, key=lambda kv: kv[0])
+        codes = self.ex_seq([v for _, v in pairs])
+        text = ", ".join(f"{self.const(key)}: {self.passed_on(v, c)}"
+                         for (key, v), c in zip(pairs, codes))
+        return "{" + text + "}", self.copied_items([v for _, v in pairs])
 
     def expr_Interp(self, e: Interp) -> str:
         """``${...}`` parts in order: a value that is a name or literal (``${x}``) goes into
@@ -931,6 +941,12 @@ class ExpressionCompiler:
             guarded = self.guarded_method(e)
             if guarded is not None:
                 return guarded
+        if obj.kind == "var" and name == "push" and len(e.args) == 1 and \
+                e.args[0].kind in ("array", "map") and self.hot():
+            var = self.lookup(obj.name)
+            if var is not None and not var.const and self.var_is_list(var) and \
+                    name not in self.method_names:
+                return self.push_literal(e, var.py)
         if obj.kind in ("var", "this"):
             args = self.args(e.args)
             if obj.kind == "var" and self.lookup(obj.name) is None and obj.name in self.fn_names:
@@ -986,6 +1002,27 @@ class ExpressionCompiler:
                   f"{entry}[2] < {self.max_array}:")
         self.emit(f"    {array}.append({item}); {entry}[1] += 1; {entry}[2] += 1")
         self.emit(f"else: _push_item({array}, {item})")
+        return "None"
+
+    def push_literal(self, e: Node, array: str) -> str:
+        """``array.push(<array or map literal>)`` onto a variable known to hold an array, in
+        code that may run many times: the literal's sizes, known statically or measured by
+        its own check (``_sized_literal``, at the literal's position as ``_map_literal``),
+        are added to the array's remembered sizes by ``_push_sized`` without walking the
+        literal a second time."""
+        node = e.args[0]
+        code, stored = self.literal_parts(node)
+        sizes = self.static_sizes(node)
+        if self.within_limits(sizes):
+            item, known = self.stored(code), self.const(sizes)
+        else:
+            item, known = self.tmp(), self.tmp("_s")
+            saved, self.pos = self.pos, (node.line, node.col)
+            self.emit(f"{item}, {known} = _sized_literal({code}, {stored})")
+            self.pos = saved
+        saved, self.pos = self.pos, (e.line, e.col)
+        self.emit(f"_push_sized({array}, {item}, {known})")
+        self.pos = saved
         return "None"
 
     def closure_method(self, e: Node, args: list[str]) -> str | None:

@@ -273,7 +273,7 @@ def run_hooks(rt: Runtime) -> dict[str, Any]:
         "_index": rt.index, "_set_index": rt.set_index, "_prop": rt.prop,
         "_set_prop": rt.set_prop, "_call": rt.call_name, "_call_ref": rt.call_ref,
         "_method": rt.method, "_push": rt.push_method, "_push_item": rt.push_item,
-        "_known": rt.known,
+        "_known": rt.known, "_push_sized": rt.push_sized, "_sized_literal": rt.sized_literal,
         "_invoke_plain": rt.invoke_plain, "_native_failed": rt.native_failed,
         "_native_result": rt.native_result, "_charge": rt.charge,
         "_before_formatting": rt.check_before_formatting, "_check_string": rt.size.check_string,

@@ -589,6 +589,18 @@ class Runtime:
                     items[keys[i]] = self.copy(items[keys[i]])
         return items
 
+    def sized_literal(self, items: list | dict, stored: tuple) -> tuple[list | dict, tuple]:
+        """An array or map literal checked as ``array_literal`` / ``map_literal`` check it
+        (the same errors), and its sizes, which ``push_sized`` adds to an array's."""
+        sizes = self.size.sizes(items)
+        if stored:
+            keys = list(items) if type(items) is dict else range(len(items))
+            for i in stored:
+                key = keys[i]
+                if type(items[key]) in CONTAINERS:
+                    items[key] = self.copy(items[key])
+        return items, sizes
+
     # ---- operators that may grow values ----------------------------------------------------
     def add(self, a: Any, b: Any) -> Any:
         ta = type(a)
@@ -1192,6 +1204,26 @@ class Runtime:
                 a.append(item)
                 entry[1] = old_len + 1
                 entry[2] += 1
+                return None
+        a.append(item)
+        self.check_pushed(a, old_len, item)
+        return None
+
+    def push_sized(self, a: list, item: Any, sizes: tuple) -> None:
+        """``a.push(item)`` of a new array or map whose sizes are ``sizes`` (generated code
+        calls it for a literal pushed onto a variable known to hold an array): onto an array
+        whose sizes are remembered, when the totals with the item's stay within the limits,
+        one more element and the item's sizes added to its entry; anything else as
+        ``push_item`` (which walks the item)."""
+        old_len = len(a)
+        entry = self.known.get(id(a))
+        if entry is not None and entry[1] == old_len and entry[0] is a:
+            size = self.size
+            arrays, maps = entry[2] + 1 + sizes[0], entry[3] + sizes[1]
+            chars = entry[4] + sizes[2]
+            if arrays <= size.max_array and maps <= size.max_map and chars <= size.max_string:
+                a.append(item)
+                entry[1:] = old_len + 1, arrays, maps, chars
                 return None
         a.append(item)
         self.check_pushed(a, old_len, item)
