@@ -540,12 +540,8 @@ class ExpressionCompiler:
         if not e.safe and not self.hot():
             obj, idx = self.ex_seq([e.obj, e.idx])
             return f"_index({obj}, {idx})"
-        if not e.safe and self.is_list(e.obj) and self.is_int(e.idx):
-            obj, idx = self.ex_seq([e.obj, e.idx])
-            t = self.tmp()
-            self.emit(f"try: {t} = {obj}[{idx}]")
-            self.emit(f"except IndexError: {t} = _index({obj}, {idx})")
-            return t
+        if not e.safe and self.is_int(e.idx) and self.frame.function.blocks < DEEP_BLOCKS:
+            return self.int_index_chain(e)
         obj, idx = self.ex_seq([e.obj, e.idx])
         if e.safe:
             t = self.tmp()
@@ -561,6 +557,39 @@ class ExpressionCompiler:
             f"{obj}.get({idx}) if type({obj}) is dict and type({idx}) is str else "
         return (f"({obj}[{idx}] if type({first}) is list and {self.in_list(obj, idx, e.idx)} "
                 f"else {in_map}_index({obj}, {idx}))")
+
+    def int_index_chain(self, e: Node) -> str:
+        """``x[i][j]...`` with INT indexes (not ``?[``), in code that may run many times: read
+        with Python's own indexing of each array, inside a ``try``; an index out of bounds
+        (Python's IndexError: Rhai's negative indexes count back as Python's do) reads the
+        chain again through ``_index``, which raises Rhai's error. A link that is not an
+        array goes through ``_index`` in the first read already. The object and indexes
+        are names or literals by then (computed in order first), so reading twice reads the
+        same values."""
+        links = []
+        node = e
+        while node.kind == "index" and not node.safe and self.is_int(node.idx):
+            links.append(node)
+            node = node.obj
+        links.reverse()
+        codes = [c if SIMPLE.match(c) else self.stored(c)
+                 for c in self.ex_seq([node, *(link.idx for link in links)])]
+        root, indexes = codes[0], codes[1:]
+        fast = generic = root
+        for depth, idx in enumerate(indexes):
+            generic = f"_index({generic}, {idx})"
+            if depth == 0 and self.is_list(node):
+                fast = f"{root}[{idx}]"
+            elif depth == 0:
+                fast = f"({root}[{idx}] if type({root}) is list else _index({root}, {idx}))"
+            else:
+                held = self.tmp("_u")
+                fast = (f"({held}[{idx}] if type({held} := {fast}) is list "
+                        f"else _index({held}, {idx}))")
+        t = self.tmp()
+        self.emit(f"try: {t} = {fast}")
+        self.emit(f"except IndexError: {t} = {generic}")
+        return t
 
     def stored(self, code: str) -> str:
         """A temporary holding the value of ``code``, computed by a line of its own."""

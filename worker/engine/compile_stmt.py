@@ -729,6 +729,9 @@ class StatementCompiler:
                 return
             int_check = "" if self.is_int(last.idx) else f" and type({key}) is int"
             sized_check = "" if scalar else f" and type({v}) not in _SIZED"
+            if self.is_int(last.idx) and self.frame.function.blocks < DEEP_BLOCKS:
+                self.store_int_index(py, py, key, v, sized_check)
+                return
             self.emit(f"if type({py}) is list{int_check}{sized_check} and "
                       f"0 <= {key} < len({py}): {py}[{key}] = {v}")
             if not self.is_int(last.idx):  # a map with room for a new entry, as _set_index
@@ -743,6 +746,14 @@ class StatementCompiler:
             t = self.tmp("_n")
             if not self.hot():
                 self.emit(f"{t} = {setter}({obj}, {key}, {new})")
+            elif elem is None and link.kind == "index" and obj.isidentifier() and \
+                    not (s.e.kind == "lit" and value_type(s.e.value) is str) and \
+                    self.is_int(link.idx) and self.frame.function.blocks < DEEP_BLOCKS:
+                if not (SIMPLE.match(new) or new in ("None", "True", "False")):
+                    new = self.stored(new)
+                sized_check = "" if not op and self.is_scalar(s.e) else \
+                    f" and type({new}) not in _SIZED"
+                self.store_int_index(t, obj, key, new, sized_check)
             elif elem is None and link.kind == "index" and obj.isidentifier() and \
                     not (s.e.kind == "lit" and value_type(s.e.value) is str):
                 self.store_inline(t, obj, key, new, not op and self.is_scalar(s.e), list,
@@ -768,9 +779,26 @@ class StatementCompiler:
             self.emit(f"{t} = {getter}({obj}, {key})")
         elif link.kind == "prop":
             self.emit(f"{t} = {obj}.get({key}) if type({obj}) is dict else _prop({obj}, {key})")
+        elif self.is_int(link.idx) and self.frame.function.blocks < DEEP_BLOCKS:
+            # Python's indexing of an array (negative indexes count back, as Rhai's); out of
+            # bounds, ``_index`` raises Rhai's error (as ``int_index_chain``)
+            self.emit(f"try: {t} = {obj}[{key}] if type({obj}) is list else _index({obj}, {key})")
+            self.emit(f"except IndexError: {t} = _index({obj}, {key})")
         else:
             self.emit(f"{t} = {obj}[{key}] if type({obj}) is list and "
                       f"{self.in_list(obj, key, link.idx)} else _index({obj}, {key})")
+
+    def store_int_index(self, t: str, obj: str, key: str, value: str, sized_check: str) -> None:
+        """``t = obj`` after ``obj[key] = value`` with an INT ``key``, inline when ``obj`` is an
+        array and the value has no size (``sized_check`` tests that, or is empty when it is
+        known): Python's own store, whose IndexError (out of bounds; negative indexes count
+        back, as Rhai's) leaves it to ``_set_index``, which raises Rhai's error. Anything
+        else through ``_set_index``, which checks sizes. ``t`` may be ``obj`` itself."""
+        stored = "" if t == obj else f"; {t} = {obj}"
+        self.emit(f"if type({obj}) is list{sized_check}:")
+        self.emit(f"    try: {obj}[{key}] = {value}{stored}")
+        self.emit(f"    except IndexError: {t} = _set_index({obj}, {key}, {value})")
+        self.emit(f"else: {t} = _set_index({obj}, {key}, {value})")
 
     def store_inline(self, t: str, obj: str, key: str, value: str, scalar: bool,
                      container: type, room: str) -> None:

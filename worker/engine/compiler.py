@@ -318,7 +318,11 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         for i, p in enumerate(params):
             py = self.tmp(f"v_{p}_")
             pys.append(py)
-            frame.symbols[p] = Var(p, py, False, function, ("param", spec, i) if spec else None)
+            key = ("param", spec, i) if spec else None
+            if key is not None:  # typed as an INT at most: never statically of another kind
+                for kind in STATIC_KINDS[1:]:
+                    self.not_of[kind].add(key)
+            frame.symbols[p] = Var(p, py, False, function, key)
         tb = "" if spec and not self.fn_uses_this(spec) else "_tb, "
         self.emit(f"def {pyname}(_d, {tb}{', '.join(pys)}):")
         self.indent += 1
