@@ -32,7 +32,8 @@ SCRIPTS = [
     'fn f(a) { for i in 0..3 { a[i] = \'x\'; } a } f("abc")',
     'fn f(a) { let r = []; for i in 0..3 { r.push(a[i]); } r } f(12)',
     'fn f(a) { let r = []; for i in 0..3 { r.push(a[i][1]); } r } f(blob(3))',
-    'let x = [1, [2, [3, [4]]]]; let s = 0; for i in 0..3 { s += x[1][1][1][0]; x[1][1][1][0] = i; } s',
+    'let x = [1, [2, [3, [4]]]]; let s = 0;'
+    ' for i in 0..3 { s += x[1][1][1][0]; x[1][1][1][0] = i; } s',
     'let x = [1, [2, [3, [4]]]]; for i in 0..3 { x[1][1][1][5] = i; } x',
     'let x = [1, [2, [3, [4]]]]; for i in 0..3 { x[1][1][9][0] = i; } x',
 ]

@@ -80,8 +80,8 @@ SCRIPTS = [
     """let a = []; for i in 0..26 { a.push(#{id: i, owner: `member${i % 20}`}); } a.len""",
     """let a = []; for i in 0..40 { a.push(#{s: `${i}xxxxxxxxxx`}); } a.len""",
     # a literal over a limit on its own
-    """let long = "x"; long.pad(299, "y"); let a = []; for i in 0..3 { a.push(#{s: `${long}${i}`}); }
-       a""",
+    """let long = "x"; long.pad(299, "y"); let a = [];
+       for i in 0..3 { a.push(#{s: `${long}${i}`}); } a""",
     # literals with static sizes: maps and arrays
     "let a = []; for i in 0..20 { a.push(#{x: 1, y: \"ab\"}); } a.len",
     "let a = []; for i in 0..30 { a.push(#{x: 1, y: \"ab\"}); } a.len",

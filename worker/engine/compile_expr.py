@@ -20,6 +20,8 @@ from .values import INT_MAX, INT_MIN
 
 FLOAT_ARITH = {"+": "_add", "-": "_sub", "*": "_mul", "/": "_div"}
 THIS = "(_tb[0] if _tb is not None else _this(_tb))"  # ``this``: ``_this`` raises when unbound
+INT_TEXT = len(str(INT_MIN))  # the longest text of an INT
+SHORT_TEXT = 4096  # text up to this long is made without counting (see ``Runtime.interp``)
 
 
 def is_float_lit(e: Node) -> bool:
@@ -210,20 +212,29 @@ class ExpressionCompiler:
     def expr_Interp(self, e: Interp) -> str:
         """``${...}`` parts in order: a value that is a name or literal (``${x}``) goes into
         the ``_interp`` call as it is, unless a later part emits statements (see
-        ``save_earlier``); any other is stored first, at its own position."""
+        ``save_earlier``); any other is stored first, at its own position. Text made only of
+        the template's texts and INTs, short enough that ``_interp`` would neither count
+        its making nor check its size, is a Python f-string of those names instead (an INT's
+        text is ``str`` of it in both)."""
         parts: list[str] = []
+        longest = 0  # the most UTF-8 bytes the text can have, while every part is bounded
         for p in e.parts:
             if isinstance(p, str):
                 parts.append(self.const(p))
+                longest += len(p.encode("utf-8", "surrogatepass"))  # texts are in the shape
             elif p.stmts:
                 mark = len(self.lines)
                 with self.block_scope():
-                    value, _ = self.block_value(p.stmts)
+                    value, is_int = self.block_value(p.stmts)
                 if not SIMPLE.match(value) and value not in ("None", "True", "False"):
                     value = self.stored(value)
                 if len(self.lines) > mark:
                     self.save_earlier(parts, mark)
                 parts.append(value)
+                longest += INT_TEXT if is_int else self.max_string
+        if longest <= min(SHORT_TEXT, self.max_string // 4):
+            # texts and INTs only, short: ``_interp`` would neither count nor check it
+            return 'f"' + "".join(f"{{{part}}}" for part in parts) + '"'
         return f"_interp({', '.join(parts)})"
 
     def expr_Closure(self, e: Closure) -> str:

@@ -637,7 +637,9 @@ class StatementCompiler:
             self.emit(f"{py} = {value}")
             return
         if target.kind == "this":
-            value = self.copied(s.e)
+            # a compound operator copies what it keeps of its right operand (``+=`` onto an
+            # array or map): the value is not copied before it, as for a variable
+            value = self.ex(s.e) if op else self.copied(s.e)
             if op:
                 value = self.compound(op, "_this(_tb)", value, False, False)
             else:
@@ -652,7 +654,8 @@ class StatementCompiler:
             node = node.obj
         chain.reverse()
         value = self.value_of(s.e)
-        if self.needs_copy(s.e):  # also ``a ?? b``, which may yield a variable's array
+        if not op and self.needs_copy(s.e):  # also ``a ?? b``, which may yield a variable's
+            # array; a compound operator copies what it keeps (as for a variable, above)
             t = self.tmp()
             self.emit(f"{t} = {self.copy_of(value)}")
             value = t
