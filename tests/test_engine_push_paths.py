@@ -90,6 +90,13 @@ SCRIPTS = [
     # stored values in a literal are copies
     """let a = []; let m = [1]; let k = #{z: [2]}; for i in 0..3 { a.push([m, i, k]);
        a.push(#{m: m, k: k}); m.push(i); k.z.push(i); } a""",
+    # flat literals: strings measured at run time (ASCII or not, variables, interpolations),
+    # nested literals with static sizes
+    """let a = []; let name = "é✓"; for i in 0..15 { a.push(#{n: name, t: `${i}`, k: [1, "xy"]}); }
+       a.len""",
+    """let a = []; for i in 0..12 { a.push([`é${i}`, "😀😀", i, 1.5, true, ()]); } a.len""",
+    """let a = []; for i in 0..11 { a.push([`${i}`, #{x: [1, 2, 3, 4, 5, 6]}]); } a.len""",
+    """let a = []; for i in 0..12 { a.push([`${i}`, #{x: [1, 2, 3, 4, 5, 6]}]); } a.len""",
     # onto an array whose sizes are not remembered yet, and after it changed
     """let a = [[1, 2], "abc"]; for i in 0..10 { a.push(#{i: i}); if i == 5 { a[0] = "x"; } }
        a.len""",
@@ -114,6 +121,8 @@ def test_the_limit_holds() -> None:
     assert "_known.get(" in engine.compile(SCRIPTS[0]).python_source
     assert "_push_sized(" in engine.compile(SCRIPTS[9]).python_source
     assert "_push_sized(" in engine.compile(SCRIPTS[13]).python_source
+    flat = engine.compile(SCRIPTS[18]).python_source  # strings measured, the push inline
+    assert "_string_bytes(" in flat and ".append(" in flat
 
 
 def test_inline_push_counts_the_same_operations(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -131,3 +140,28 @@ def test_inline_push_counts_the_same_operations(monkeypatch: pytest.MonkeyPatch)
         return low
 
     assert needed(False) == needed(True)
+
+
+def test_literals_of_one_shape_with_other_strings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scripts differing only in a string literal share compiled code (``shapes.py``): the
+    string's bytes are then measured at run time; each value must count as its own."""
+    scripts = [f'let a = []; for i in 0..20 {{ a.push(#{{s: "{text}", i: i}}); }} a.len'
+               for text in ("ab", "cd", "ef", "x" * 14, "y" * 16, "é" * 8, "gh")]
+
+    def run_all(generic: bool) -> list:
+        with monkeypatch.context() as patch:
+            if generic:
+                patch.setattr(ExpressionCompiler, "push_onto", generic_push)
+                patch.setattr(ExpressionCompiler, "push_literal", generic_push_literal)
+            engine = Engine(**LIMITS)
+            results = []
+            for script in scripts:
+                try:
+                    results.append(("value", engine.eval(script)))
+                except RhaiError as error:
+                    results.append(("error", str(error), error.kind))
+            return results
+
+    inline = run_all(False)
+    assert inline == run_all(True)
+    assert [r[0] for r in inline] == ["value"] * 4 + ["error"] * 2 + ["value"]

@@ -185,29 +185,36 @@ class ExpressionCompiler:
 
     def expr_ArrayLit(self, e: ArrayLit) -> str:
         """Size-checked before its items are copied, unless known in advance."""
-        code, stored = self.literal_parts(e)
+        code, stored, _, _ = self.literal_parts(e)
         if self.within_limits(self.static_sizes(e)):
             return code
         return f"_array_literal({code}, {stored})"
 
     def expr_MapLit(self, e: MapLit) -> str:
-        code, stored = self.literal_parts(e)
+        code, stored, _, _ = self.literal_parts(e)
         if self.within_limits(self.static_sizes(e)):
             return code
         return f"_map_literal({code}, {stored})"
 
-    def literal_parts(self, e: Node) -> tuple[str, tuple]:
+    def literal_parts(self, e: Node, named: bool = False) -> tuple[str, tuple, list, list]:
         """An array or map literal as a Python list or dict display of its items (a map's in
-        key order), and the positions of the items that name stored values (copied once the
-        literal's sizes are checked, see ``copied_items``)."""
+        key order), the positions of the items that name stored values (copied once the
+        literal's sizes are checked, see ``copied_items``), and the item nodes and codes in
+        that order (``named``: each code a name or constant, computed in order first)."""
         if e.kind == "array":
-            items = [self.passed_on(n, c) for n, c in zip(e.items, self.ex_seq(e.items))]
-            return "[" + ", ".join(items) + "]", self.copied_items(e.items)
-        pairs = sorted(e.items, key=lambda kv: kv[0])
-        codes = self.ex_seq([v for _, v in pairs])
-        text = ", ".join(f"{self.const(key)}: {self.passed_on(v, c)}"
-                         for (key, v), c in zip(pairs, codes))
-        return "{" + text + "}", self.copied_items([v for _, v in pairs])
+            nodes, keys = e.items, None
+        else:
+            pairs = sorted(e.items, key=lambda kv: kv[0])
+            nodes, keys = [v for _, v in pairs], [k for k, _ in pairs]
+        codes = [self.passed_on(n, c) for n, c in zip(nodes, self.ex_seq(nodes))]
+        if named:
+            codes = [c if SIMPLE.match(c) or c in ("None", "True", "False") else self.stored(c)
+                     for c in codes]
+        if keys is None:
+            display = "[" + ", ".join(codes) + "]"
+        else:
+            display = "{" + ", ".join(f"{self.const(k)}: {c}" for k, c in zip(keys, codes)) + "}"
+        return display, self.copied_items(nodes), nodes, codes
 
     def expr_Interp(self, e: Interp) -> str:
         """``${...}`` parts in order: a value that is a name or literal (``${x}``) goes into
@@ -1046,24 +1053,74 @@ class ExpressionCompiler:
 
     def push_literal(self, e: Node, array: str) -> str:
         """``array.push(<array or map literal>)`` onto a variable known to hold an array, in
-        code that may run many times: the literal's sizes, known statically or measured by
-        its own check (``_sized_literal``, at the literal's position as ``_map_literal``),
-        are added to the array's remembered sizes by ``_push_sized`` without walking the
-        literal a second time."""
+        code that may run many times: the literal's sizes are measured once, not walked again
+        by the push. A literal of scalars and strings (nested literals of those included) has
+        sizes known statically but for its strings' bytes (``flat_literal_push``); any other
+        is measured by its own check (``_sized_literal``, at the literal's position, the
+        errors of ``_map_literal``), whose sizes ``_push_sized`` adds to the array's."""
         node = e.args[0]
-        code, stored = self.literal_parts(node)
-        sizes = self.static_sizes(node)
-        if self.within_limits(sizes):
-            item, known = self.stored(code), self.const(sizes)
-        else:
-            item, known = self.tmp(), self.tmp("_s")
-            saved, self.pos = self.pos, (node.line, node.col)
-            self.emit(f"{item}, {known} = _sized_literal({code}, {stored})")
+        measured = self.measured_sizes(node)
+        code, stored, nodes, codes = self.literal_parts(node, named=measured is not None)
+        saved, self.pos = self.pos, (node.line, node.col)
+        if measured is not None:
+            item = self.stored(code)
+            strings = [c for n, c in zip(nodes, codes) if self.static_sizes(n) is None]
             self.pos = saved
-        saved, self.pos = self.pos, (e.line, e.col)
+            self.flat_literal_push(e, array, item, measured, strings)
+            return "None"
+        item, known = self.tmp(), self.tmp("_s")
+        self.emit(f"{item}, {known} = _sized_literal({code}, {stored})")
+        self.pos = (e.line, e.col)
         self.emit(f"_push_sized({array}, {item}, {known})")
         self.pos = saved
         return "None"
+
+    def measured_sizes(self, e: Node) -> tuple[int, int, int] | None:
+        """For an array or map literal whose items are scalars, strings or literals with
+        static sizes: its sizes but for the bytes of its items that are strings of no static
+        size (measured at run time); None for a literal with any other item."""
+        values = e.items if e.kind == "array" else [v for _, v in e.items]
+        arrays, maps = (len(values), 0) if e.kind == "array" else (0, len(values))
+        chars = 0
+        for value in values:
+            sizes = self.static_sizes(value)
+            if sizes is None:
+                if not self.is_str(value):
+                    return None
+                continue
+            arrays, maps, chars = arrays + sizes[0], maps + sizes[1], chars + sizes[2]
+        return arrays, maps, chars
+
+    def flat_literal_push(self, e: Node, array: str, item: str, sizes: tuple[int, int, int],
+                          strings: list[str]) -> None:
+        """The push of ``item``, a new literal of the static ``sizes`` plus the bytes of the
+        ``strings`` in it: onto an array whose sizes ``_known`` remembers, when the totals
+        stay within the limits, appended and its entry grown in place (what ``push_sized``
+        does); else the literal's own check (``_sized_literal``, which raises its errors at
+        the literal's position) and ``_push_sized``."""
+        arrays, maps, chars = sizes
+        if strings:
+            total = self.tmp("_s")
+            measured = " + ".join(f"(len({s}) if {s}.isascii() else _string_bytes({s}))"
+                                  for s in strings)
+            self.emit(f"{total} = {chars} + {measured}" if chars else f"{total} = {measured}")
+            chars = total
+        saved, self.pos = self.pos, (e.line, e.col)
+        entry = self.tmp("_p")
+        self.emit(f"if ({entry} := _known.get(_id({array}))) is not None and "
+                  f"{entry}[1] == len({array}) and {entry}[0] is {array} and "
+                  f"{entry}[2] + {1 + arrays} <= {self.max_array} and "
+                  f"{entry}[3] + {maps} <= {self.max_map} and "
+                  f"{entry}[4] + {chars} <= {self.max_string}:")
+        grow = "".join(f"; {entry}[{i}] += {n}" for i, n in ((3, maps), (4, chars)) if n != 0)
+        self.emit(f"    {array}.append({item}); {entry}[1] += 1; {entry}[2] += {1 + arrays}{grow}")
+        self.emit("else:")
+        known = self.tmp("_s")
+        self.pos = (e.args[0].line, e.args[0].col)
+        self.emit(f"    {item}, {known} = _sized_literal({item}, ())")
+        self.pos = (e.line, e.col)
+        self.emit(f"    _push_sized({array}, {item}, {known})")
+        self.pos = saved
 
     def closure_method(self, e: Node, args: list[str]) -> str | None:
         """``f.call(args)`` and ``m.name(args)`` on a variable, in code that may run many

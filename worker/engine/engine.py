@@ -32,7 +32,7 @@ from .runtime import (Runtime, call_levels, chunk_size, const_fail, from_python,
                       switch_value, to_python)
 from .shapes import (MAX_SOURCE_CHARS, REFUSED, Seen, Shaped, ShapeCache, filled, holed,
                      shape_of)
-from .sizes import SIZED
+from .sizes import SIZED, string_bytes
 from .values import INT_MAX, FnPtr
 
 DEFAULT_LIMITS = {
@@ -237,7 +237,7 @@ def static_hooks(chunk: int) -> dict[str, Any]:
         "_partial": partial_chunk, "_CHUNK_RANGE": range(chunk), "_NO_RANGE": range(0),
         # values: integers, sizes, literals
         "_i64": i64, "_MAX": INT_MAX, "_SIZED": SIZED, "_CONTAINERS": ops.CONTAINERS,
-        "_FnPtr": FnPtr, "_id": id,
+        "_FnPtr": FnPtr, "_id": id, "_string_bytes": string_bytes,
         # operators
         "_sub": ops.sub, "_mul": ops.mul, "_div": ops.div, "_mod": ops.mod, "_pow": ops.power,
         "_shl": ops.shl, "_shr": ops.shr, "_bit_and": ops.bit_and, "_bit_or": ops.bit_or,
