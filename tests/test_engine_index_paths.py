@@ -36,6 +36,19 @@ SCRIPTS = [
     ' for i in 0..3 { s += x[1][1][1][0]; x[1][1][1][0] = i; } s',
     'let x = [1, [2, [3, [4]]]]; for i in 0..3 { x[1][1][1][5] = i; } x',
     'let x = [1, [2, [3, [4]]]]; for i in 0..3 { x[1][1][9][0] = i; } x',
+    # strings stored at INT indexes: short ones inline, long ones (over a quarter of
+    # max_string_size) and out-of-bounds ones through _set_index
+    'let a = ["x", "y"]; for i in 0..4 { a[i % 2] = `v${i}`; a[-1] = "z"; } a',
+    'let a = [[1], [2]]; for i in 0..3 { a[i][0] = "s"; } a',
+    'let a = [[1], "q"]; let s = "0123456789"; s.pad(80, "x");'
+    ' for i in 0..2 { a[0][0] = s; a[i - 1] = s; } a',
+    'let a = [[1], [2]]; for i in 0..2 { a[1][-3] = `s${i}`; } a',
+    # a remembered array (pushes) whose elements are replaced by strings: the pushes after
+    # see the new sizes (300 bytes at most)
+    'let a = []; for i in 0..10 { a.push(i); }'
+    ' for i in 0..10 { a[i] = `${i}xxxxxxxxxxxxxxxxxxxxxxxxxxxx`; a.push(1); } a.len',
+    'let a = []; for i in 0..11 { a.push(i); }'
+    ' for i in 0..11 { a[i] = `${i}xxxxxxxxxxxxxxxxxxxxxxxxxxxx`; a.push(1); } a.len',
 ]
 
 

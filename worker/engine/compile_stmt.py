@@ -733,7 +733,10 @@ class StatementCompiler:
             int_check = "" if self.is_int(last.idx) else f" and type({key}) is int"
             sized_check = "" if scalar else f" and type({v}) not in _SIZED"
             if self.is_int(last.idx) and self.frame.function.blocks < DEEP_BLOCKS:
-                self.store_int_index(py, py, key, v, sized_check)
+                if not op and self.is_str(s.e):
+                    self.store_str_index(py, py, key, v)
+                else:
+                    self.store_int_index(py, py, key, v, sized_check)
                 return
             self.emit(f"if type({py}) is list{int_check}{sized_check} and "
                       f"0 <= {key} < len({py}): {py}[{key}] = {v}")
@@ -749,6 +752,12 @@ class StatementCompiler:
             t = self.tmp("_n")
             if not self.hot():
                 self.emit(f"{t} = {setter}({obj}, {key}, {new})")
+            elif elem is None and link.kind == "index" and obj.isidentifier() and not op and \
+                    self.is_str(s.e) and self.is_int(link.idx) and \
+                    self.frame.function.blocks < DEEP_BLOCKS:
+                if not SIMPLE.match(new):
+                    new = self.stored(new)
+                self.store_str_index(t, obj, key, new)
             elif elem is None and link.kind == "index" and obj.isidentifier() and \
                     not (s.e.kind == "lit" and value_type(s.e.value) is str) and \
                     self.is_int(link.idx) and self.frame.function.blocks < DEEP_BLOCKS:
@@ -801,6 +810,19 @@ class StatementCompiler:
         self.emit(f"if type({obj}) is list{sized_check}:")
         self.emit(f"    try: {obj}[{key}] = {value}{stored}")
         self.emit(f"    except IndexError: {t} = _set_index({obj}, {key}, {value})")
+        self.emit(f"else: {t} = _set_index({obj}, {key}, {value})")
+
+    def store_str_index(self, t: str, obj: str, key: str, value: str) -> None:
+        """``t = obj`` after ``obj[key] = value`` with an INT ``key`` and a string ``value``:
+        inline when ``obj`` is an array and the string is short (no longer than a quarter of
+        max_string_size, which ``_set_index`` would not measure): Python's own store, the
+        array's remembered sizes dropped (``_set_index`` drops them when an element may have
+        grown); out of bounds, or anything else, through ``_set_index``."""
+        stored = "" if t == obj else f"; {t} = {obj}"
+        self.emit(f"if type({obj}) is list and len({value}) <= {self.max_string // 4}:")
+        self.emit(f"    try: {obj}[{key}] = {value}{stored}")
+        self.emit(f"    except IndexError: {t} = _set_index({obj}, {key}, {value})")
+        self.emit(f"    if _known: _known.pop(_id({obj}), None)")
         self.emit(f"else: {t} = _set_index({obj}, {key}, {value})")
 
     def store_inline(self, t: str, obj: str, key: str, value: str, scalar: bool,
