@@ -14,6 +14,8 @@ BOOL_KINDS = frozenset({"==", "!=", "<", "<=", ">", ">=", "&&", "||", "in", "!in
 ARITH = {"+": ("+", "_add"), "-": ("-", "_sub"), "*": ("*", "_mul")}
 COMPARE = {"==": "_eq", "!=": "_ne", "<": "_lt", "<=": "_le", ">": "_gt", ">=": "_ge"}
 INT_OPS = frozenset({"+", "-", "*", "/", "%", "**", "<<", ">>", "&", "|", "^"})
+FLOAT_OPS = frozenset({"+", "-", "*", "/"})  # a FLOAT and a FLOAT or INT give a FLOAT (Rhai
+# promotes the INT, as Python does), or raise
 SLOW = {"/": "_div", "%": "_mod", "**": "_pow", "<<": "_shl", ">>": "_shr", "&": "_bit_and",
         "|": "_bit_or", "^": "_bit_xor"}
 COMPOUND_SLOW = {"+": "_add_assign", "-": "_sub", "*": "_mul", "/": "_div", "%": "_mod",

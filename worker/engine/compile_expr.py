@@ -423,6 +423,9 @@ class ExpressionCompiler:
         else:
             a, b = self.ex_seq([e.l, e.r])
         a_int, b_int = self.is_int(e.l), self.is_int(e.r)
+        if op in FLOAT_ARITH and self.float_pair(e.l, e.r):  # not comparisons: Rhai compares
+            # FLOATs within a relative epsilon (``ops.float_compare``)
+            return self.float_binary(op, a, b)
         if op in ("+", "-") and self.cannot_overflow(e):
             return f"({a} {op} {b})"
         if op in FLOAT_ARITH and (is_float_lit(e.l) or is_float_lit(e.r)):
@@ -450,6 +453,15 @@ class ExpressionCompiler:
         if op in ("..", "..="):
             return f"_make_range({a}, {b}, {op == '..='})"
         raise ParseError(f"Unknown operator {op}", e.line, e.col)
+
+    def float_binary(self, op: str, a: str, b: str) -> str:
+        """``a op b`` (+ - * /) of a FLOAT and a FLOAT or INT (statically): Python's arithmetic
+        is Rhai's for them (see ``float_fallback``), but for a division by zero, left to
+        ``_div``."""
+        if op != "/":
+            return f"({a} {op} {b})"
+        a, b = self.simple_pair(a, b)
+        return f"({a} / {b} if {b} else _div({a}, {b}))"
 
     def simple_pair(self, a: str, b: str) -> tuple[str, str]:
         """Both operands as names or literals (others stored first, ``a`` before ``b``), so
@@ -502,6 +514,7 @@ class ExpressionCompiler:
         for name, var in variables.items():
             if not var.const:
                 self.demote(var)
+                self.demote_float(var)
                 self.demote_list(var)
                 self.demote_str(var)
                 self.demote_map(var)
@@ -718,6 +731,7 @@ class ExpressionCompiler:
         if var.const:
             return f"{helper}(_d, {self.const(name)}, [{var.py}]{extra})"
         self.demote(var)
+        self.demote_float(var)
         self.demote_map(var)  # a closure the map holds under ``name`` may give ``this`` any value
         # a script function (``fn name()`` or a typed method ``fn array.name()``) or ``call``
         # may give ``this`` any value too
@@ -768,15 +782,10 @@ class ExpressionCompiler:
         ``x`` keeps its static type. An overload that writes a new string back (``trim``)
         is bound only on a string variable, which gets the new string (``bound_write_back``);
         None for any other call."""
-        if e.safe or e.name in self.method_names:
+        call = self.bound_native(e)
+        if call is None:
             return None
         receiver = list if self.is_list(e.obj) else self.static_type(e.obj)
-        types = [receiver, *map(self.static_type, e.args)]  # an array argument is copied
-        if None in types:
-            return None
-        call = native_for((e.name, *types))
-        if call is None or not call.plain or call.builtin:
-            return None
         if call.writes_back:
             return self.bound_write_back(e, call)
         target, *args = self.ex_seq([e.obj, *e.args])
@@ -790,6 +799,20 @@ class ExpressionCompiler:
             return result
         passed = "".join(a + ", " for a in args)
         return f"_invoke_plain({self.const(call)}, ({target}, {passed}), None)"
+
+    def bound_native(self, e: Node) -> NativeCall | None:
+        """The plain library overload ``x.name(args)`` calls, when the types of the receiver
+        and arguments are static (see ``bound_method``), else None."""
+        if e.safe or e.name in self.method_names:
+            return None
+        receiver = list if self.is_list(e.obj) else self.static_type(e.obj)
+        types = [receiver, *map(self.static_type, e.args)]  # an array argument is copied
+        if None in types:
+            return None
+        call = native_for((e.name, *types))
+        if call is None or not call.plain or call.builtin:
+            return None
+        return call
 
     def inline_native_fits(self) -> bool:
         """Whether a bound library call here is generated inline (``inline_native``): in code
@@ -827,9 +850,10 @@ class ExpressionCompiler:
         new = stored.split(",")[0]
         if call.writes_back:
             self.emit(f"if type({new}) is str and len({new}) > {quarter}: _check_string({new})")
-        self.emit(f"if type({result}) in _SIZED and (type({result}) is not str or "
-                  f"len({result}) > {quarter}): _native_result({self.const(call)}, {result}, "
-                  f"{target})")
+        if call.returns not in (float, int, bool):  # a result of no size needs no check
+            self.emit(f"if type({result}) in _SIZED and (type({result}) is not str or "
+                      f"len({result}) > {quarter}): _native_result({self.const(call)}, "
+                      f"{result}, {target})")
         if call.writes_back:  # as the caller of ``invoke_plain`` stores its box: last
             self.emit(f"{write_back} = {new}")
         return result
@@ -841,6 +865,8 @@ class ExpressionCompiler:
             return int
         if self.is_str(e):
             return str
+        if self.is_float(e):
+            return float
         if e.kind == "lit":
             return value_type(e.value)
         return None

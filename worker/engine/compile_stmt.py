@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .compile_base import (ARITH, BOOL_KINDS, COMPOUND_SLOW, CONTROL, DEEP_BLOCKS, FLIP,
-                           INT_LIT, INT_OPS, LONG_STRING, RETURN, SIMPLE, TEMP, Var, assigns,
-                           in_i64)
+                           FLOAT_OPS, INT_LIT, INT_OPS, LONG_STRING, RETURN, SIMPLE, TEMP, Var,
+                           assigns, in_i64)
 from .compile_expr import THIS, never_int
 from .errors import ParseError
 from .shapes import is_hole, value_type
@@ -94,7 +94,9 @@ class StatementCompiler:
         is_list = s.e is not None and self.is_list(s.e)
         is_str = s.e is not None and self.is_str(s.e)
         is_map = s.e is not None and self.is_map(s.e)
-        py = self.declare(s.name, s.const, ("let", id(s)), is_int, is_list, is_str, is_map)
+        is_float = s.e is not None and self.is_float(s.e)
+        py = self.declare(s.name, s.const, ("let", id(s)), is_int, is_list, is_str, is_map,
+                          is_float)
         self.emit(f"{py} = {code}")
         if s.const and self.at_script_top():
             self.emit(f"_GLOBALS[{self.const(s.name)}] = {py}")
@@ -621,8 +623,14 @@ class StatementCompiler:
                 self.demote_list(var)
             if not self.keeps_str(op, s.e):
                 self.demote_str(var)
-            if op or not self.is_map(s.e):
-                self.demote_map(var)
+            keeps_float = self.is_float(s.e) if not op else \
+                op in FLOAT_OPS and self.var_is_float(var) and \
+                (self.is_float(s.e) or self.is_int(s.e))
+            if not keeps_float:
+                self.demote_float(var)
+            elif op:  # a FLOAT stays one: Python's operator is Rhai's
+                self.float_compound(py, op, self.value_of(s.e))
+                return
             if op == "+" and not self.var_is_int(var):
                 value = self.ex(s.e) if s.e.kind == "lit" else self.value_of(s.e)
                 self.append_in_place(py, value, s.e, int if self.is_int(s.e) else None)
@@ -690,6 +698,14 @@ class StatementCompiler:
         if guarded:
             self.indent -= 1
 
+    def float_compound(self, py: str, op: str, value: str) -> None:
+        """``x op= value`` on a FLOAT variable with a FLOAT or INT ``value`` (a name or
+        literal): Python's operator, but for a division by zero, left to ``_div``."""
+        if op == "/":
+            self.emit(f"{py} = {py} / {value} if {value} else _div({py}, {value})")
+        else:
+            self.emit(f"{py} {op}= {value}")
+
     def keeps_str(self, op: str, value: Node) -> bool:
         """Whether ``x = value`` (``op`` empty) or ``x op= value`` leaves a string in a
         string variable ``x``: a string assigned, or a string or INT appended (``+`` of a
@@ -715,6 +731,7 @@ class StatementCompiler:
         if root_var is not None:
             self.demote(root_var)
             self.demote_str(root_var)
+            self.demote_float(root_var)
         if simple_list:
             py = self.assign_var(root_var)
             v = value

@@ -85,7 +85,7 @@ class NativeCall:
 
     __slots__ = ("fn", "name", "ctx", "mutates", "writes_back", "counts_work", "c_speed",
                  "formatting", "collecting", "appended_at", "may_grow", "self_checked", "parsing",
-                 "plain", "direct", "builtin")
+                 "plain", "direct", "builtin", "returns")
 
     def __init__(self, native: NativeFn) -> None:
         name = native.name
@@ -106,6 +106,7 @@ class NativeCall:
         # called and its result checked, nothing more (see ``Runtime.prop``)
         self.direct = self.plain and not self.counts_work and not native.writes_back
         self.builtin = name in BUILTINS  # an engine built-in of this name is called instead
+        self.returns = native.returns  # the type of every result, when promised
 
 
 NATIVE_CALLS: dict[tuple, NativeCall | None] = {}
