@@ -476,7 +476,8 @@ class StatementCompiler:
         else:
             src = f"_iter({self.ex(it)})"
         with self.block_scope():
-            var = self.declare(e.var, key=("for", id(e)), is_int=is_range)
+            var = self.declare(e.var, key=("for", id(e)),
+                               is_int=is_range or self.int_range_call(it))
             if e.idx:
                 idx = self.declare(e.idx, key=("fori", id(e)), is_int=True)
                 self.emit(f"for {idx}, {var} in enumerate({src}):")
@@ -486,6 +487,13 @@ class StatementCompiler:
             self.tick()
             self.body(e.body)
             self.indent -= 1
+
+    def int_range_call(self, e: Node) -> bool:
+        """Whether ``e`` is ``range(from, to)`` or ``range(from, to, step)`` of INTs calling the
+        engine's built-in (no script function is named ``range``): a range of INTs, so a
+        ``for`` loop over it gives INTs (``corefns.fn_range``)."""
+        return e.kind == "call" and e.name == "range" and len(e.args) in (2, 3) and \
+            "range" not in self.method_names and all(self.is_int(arg) for arg in e.args)
 
     def try_catch(self, e: Node, target: str | None) -> None:
         """``try``/``catch`` is a statement in Rhai: its value is ``()``."""
