@@ -162,6 +162,35 @@ def uses_this(node: Any) -> bool:
     return False
 
 
+CALLING = frozenset({"call", "qcall", "method", "closure", "this", "throw", "import",
+                     "export"})
+"""Node kinds that may run code that is not the compiled expression's (functions, closures,
+methods, modules), reach ``this``, or hand a value on uncopied (``throw``)."""
+
+
+def calls_or_throws(node: Any) -> bool:
+    """Whether a node of a ``CALLING`` kind appears anywhere inside ``node``."""
+    if isinstance(node, Node):
+        if node.kind in CALLING:
+            return True
+        return any(calls_or_throws(getattr(node, field)) for field in FIELDS[type(node)])
+    if isinstance(node, (list, tuple)):
+        return any(calls_or_throws(v) for v in node)
+    return False
+
+
+def variable_names(node: Any) -> set[str]:
+    """The names of the variables read anywhere inside ``node``."""
+    if isinstance(node, Node):
+        names = {node.name} if node.kind == "var" else set()
+        for field in FIELDS[type(node)]:
+            names |= variable_names(getattr(node, field))
+        return names
+    if isinstance(node, (list, tuple)):
+        return set().union(*map(variable_names, node)) if node else set()
+    return set()
+
+
 def assigns(node: Any, name: str) -> bool:
     """Whether ``node`` may change the variable ``name``: an assignment to it (or through it),
     a method call or by-reference call on it, or a closure or ``f!()`` call that could."""

@@ -6,7 +6,7 @@ from typing import Any
 
 from .compile_base import (ARITH, BOOL_KINDS, COMPOUND_SLOW, CONTROL, DEEP_BLOCKS, FLIP,
                            FLOAT_OPS, INT_LIT, INT_OPS, LONG_STRING, RETURN, SIMPLE, TEMP, Var,
-                           assigns, in_i64)
+                           assigns, calls_or_throws, in_i64, variable_names)
 from .compile_expr import THIS, never_int
 from .errors import ParseError
 from .shapes import is_hole, value_type
@@ -473,6 +473,8 @@ class StatementCompiler:
         if is_range:
             a, b = self.ex_seq([it.l, it.r])
             src = f"_irange({a}, {b}, {it.op == '..='})"
+        elif self.reads_elements_only(e):
+            src = f"_iter_shared({self.ex(it)})"
         else:
             src = f"_iter({self.ex(it)})"
         with self.block_scope():
@@ -487,6 +489,20 @@ class StatementCompiler:
             self.tick()
             self.body(e.body)
             self.indent -= 1
+
+    @staticmethod
+    def reads_elements_only(e: Node) -> bool:
+        """Whether the loop variable of ``for x in iterable`` may be the array's element
+        itself rather than a copy (``_iter_shared``): nothing in the body can change that
+        element or keep it uncopied. The body changes neither ``x`` nor a variable the
+        iterable reads (no assignment into them, method or by-reference call on them), calls
+        nothing (no function, method, closure, module; only operators, indexing and
+        properties, which change nothing) and throws nothing (a thrown value is not
+        copied); every other place a value is stored copies it (value semantics), and no
+        other variable can hold the element (stored values are copies)."""
+        if calls_or_throws(e.body) or calls_or_throws(e.iterable):
+            return False
+        return not any(assigns(e.body, name) for name in {e.var, *variable_names(e.iterable)})
 
     def int_range_call(self, e: Node) -> bool:
         """Whether ``e`` is ``range(from, to)`` or ``range(from, to, step)`` of INTs calling the

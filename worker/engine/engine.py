@@ -269,6 +269,7 @@ def run_hooks(rt: Runtime) -> dict[str, Any]:
         "_lt": rt.counted(ops.less), "_le": rt.counted(ops.less_eq),
         "_gt": rt.counted(ops.greater), "_ge": rt.counted(ops.greater_eq),
         "_in": rt.contains, "_iter": rt.iterate,
+        "_iter_shared": rt.iterate_shared,
         # indexing, properties, calls
         "_index": rt.index, "_set_index": rt.set_index, "_prop": rt.prop,
         "_set_prop": rt.set_prop, "_call": rt.call_name, "_call_ref": rt.call_ref,
