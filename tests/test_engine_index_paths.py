@@ -81,3 +81,27 @@ def test_an_int_parameter_is_not_indexed_as_an_array() -> None:
     assert Engine().eval(script) == [False, False, True]
     with pytest.raises(RhaiError, match="Function not found: len"):
         Engine().eval("fn f(a) { let r = []; for i in 0..3 { r.push(a.len()); } r } f(12)")
+
+
+def test_string_stores_of_one_shape_with_other_strings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scripts differing only in a stored string literal share compiled code (``shapes.py``):
+    a short literal is stored without a length test, but the shared code tests each script's
+    string, so one over a quarter of max_string_size still goes through ``_set_index``."""
+    scripts = [f'let a = [[1], [2]]; for i in 0..2 {{ a[i][0] = "{text}"; }} a'
+               for text in ("ab", "cd", "ef", "x" * 80, "é" * 40, "gh")]
+
+    def run_all(generic: bool) -> list:
+        with monkeypatch.context() as patch:
+            if generic:
+                patch.setattr(compile_expr, "DEEP_BLOCKS", 1)
+                patch.setattr(compile_stmt, "DEEP_BLOCKS", 1)
+            engine = Engine(**{**LIMITS, "max_string_size": 300})
+            results = []
+            for script in scripts:
+                try:
+                    results.append(("value", engine.eval(script)))
+                except RhaiError as error:
+                    results.append(("error", str(error), error.kind))
+            return results
+
+    assert run_all(False) == run_all(True)

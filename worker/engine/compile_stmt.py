@@ -835,7 +835,9 @@ class StatementCompiler:
         elif self.is_int(link.idx) and self.frame.function.blocks < DEEP_BLOCKS:
             # Python's indexing of an array (negative indexes count back, as Rhai's); out of
             # bounds, ``_index`` raises Rhai's error (as ``int_index_chain``)
-            self.emit(f"try: {t} = {obj}[{key}] if type({obj}) is list else _index({obj}, {key})")
+            fast = f"{obj}[{key}]" if self.is_list(link.obj) else \
+                f"{obj}[{key}] if type({obj}) is list else _index({obj}, {key})"
+            self.emit(f"try: {t} = {fast}")
             self.emit(f"except IndexError: {t} = _index({obj}, {key})")
         else:
             self.emit(f"{t} = {obj}[{key}] if type({obj}) is list and "
@@ -860,7 +862,12 @@ class StatementCompiler:
         array's remembered sizes dropped (``_set_index`` drops them when an element may have
         grown); out of bounds, or anything else, through ``_set_index``."""
         stored = "" if t == obj else f"; {t} = {obj}"
-        self.emit(f"if type({obj}) is list and len({value}) <= {self.max_string // 4}:")
+        short = f" and len({value}) <= {self.max_string // 4}"
+        if value.startswith("K_") and not is_hole(self.const_values[value]) and \
+                len(self.const_values[value].encode("utf-8", "surrogatepass")) <= \
+                self.max_string // 4:
+            short = ""  # a string literal short enough
+        self.emit(f"if type({obj}) is list{short}:")
         self.emit(f"    try: {obj}[{key}] = {value}{stored}")
         self.emit(f"    except IndexError: {t} = _set_index({obj}, {key}, {value})")
         self.emit(f"    if _known: _known.pop(_id({obj}), None)")
