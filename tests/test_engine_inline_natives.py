@@ -128,3 +128,28 @@ def test_a_library_bug_is_reported_as_rhai_error(monkeypatch: pytest.MonkeyPatch
     result = both('let s = "a"; let r = ""; for i in 0..2 { r = s.to_upper(); } r', monkeypatch)
     assert result[0] == "error" and "Error in function to_upper: broken" in result[1]
     assert result[2] == "ErrorRuntime"
+
+
+@pytest.mark.parametrize("text,sep,pieces", [
+    ("a,b,c,d,e,f,g,h,i,j", ",", 10), ("a,b,c,d,e,f,g,h,i,j,k", ",", 11),
+    ("abcdefgh", "", 10), ("abcdefghi", "", 11), ("", "", 2), ("a b  c", " ", 4),
+])
+def test_split_results_are_held_to_max_array_size(text: str, sep: str, pieces: int) -> None:
+    """``split`` cuts a string into at most one piece per character and two more, so a result
+    from a string shorter than ``max_array_size`` - 2 is not walked (``SPLITTING``); any
+    other is, and a result over the limit fails as before, inline or not."""
+    for script in (f'let s = "{text}"; s.split("{sep}").len',
+                   f'let s = "{text}"; let n = 0; for i in 0..2 {{ n = s.split("{sep}").len; }} n'):
+        engine = Engine(max_array_size=10)
+        if pieces <= 10:
+            assert engine.eval(script) == pieces
+        else:
+            with pytest.raises(RhaiError, match="max_array_size"):
+                engine.eval(script)
+
+
+def test_split_of_an_oversized_scope_string_is_walked() -> None:
+    """A string from the host may be over ``max_string_size``: its pieces are measured."""
+    engine = Engine(max_string_size=10)
+    with pytest.raises(RhaiError, match="max_string_size"):
+        engine.eval("let n = 0; for i in 0..2 { n = s.split(\"\").len; } n", {"s": "x" * 30})

@@ -72,7 +72,12 @@ PARSING = frozenset({"parse_json"})
 """Functions whose result is parsed from their first argument, a string: it holds at most one
 array element per character of the text, one map entry per four (``"":0``) and no more string
 bytes than the text has, so a result parsed from a text (within the limits) no longer than
-``max_array_size`` and ``max_map_size`` fits them without a walk."""
+``max_array_size`` (less 2, see ``SPLITTING``) and ``max_map_size`` fits them without a walk."""
+SPLITTING = frozenset({"split", "split_rev"})
+"""Functions that cut their first argument, when it is a string, into pieces (Rust's ``split``,
+``splitn``, ``rsplit``, ``split_whitespace``, a cut at a position): at most one piece per
+character and two more (an empty separator gives an empty piece at each end), no more string
+bytes than the string has and no maps: they are ``PARSING`` functions too."""
 WORK_UNITS = 1 << 16  # units of uncounted work between two looks at the clock (see spend)
 KNOWN_ARRAYS = 16  # arrays whose sizes are remembered at a time (see Runtime.remember)
 FEW_PARTS = 8  # interpolations of up to this many parts are built by appending (Runtime.interp)
@@ -98,7 +103,7 @@ class NativeCall:
         self.appended_at = APPENDING.get(name)
         self.may_grow = name not in NOT_GROWING
         self.self_checked = name in SELF_CHECKED
-        self.parsing = name in PARSING
+        self.parsing = name in PARSING or (name in SPLITTING and native.params[:1] == (str,))
         # neither the runtime context nor an argument changed in place: the few steps of
         # ``Runtime.invoke_plain`` are all such a call needs
         self.plain = not (native.ctx or native.mutates)
@@ -1011,7 +1016,8 @@ class Runtime:
     def parsed_fits(self, text: str) -> bool:
         """Whether whatever a ``PARSING`` function makes of ``text`` is within the limits."""
         n = len(text)
-        return n <= self.size.max_array and n <= self.size.max_map and self.values_within_limits
+        return n + 2 <= self.size.max_array and n <= self.size.max_map and \
+            self.values_within_limits
 
     def invoke_native(self, call: NativeCall, args: list | tuple, box: list | None = None) -> Any:
         """Run a native; a by-reference first argument lives in ``box`` (written back).
