@@ -118,7 +118,7 @@ def test_the_limit_holds() -> None:
             engine.eval(script)
         assert info.value.kind == "ErrorDataTooLarge"
     assert engine.eval(SCRIPTS[3]) == 96
-    assert "_known.get(" in engine.compile(SCRIPTS[0]).python_source
+    assert "_known_entry(" in engine.compile(SCRIPTS[0]).python_source
     assert "_push_sized(" in engine.compile(SCRIPTS[9]).python_source
     assert "_push_sized(" in engine.compile(SCRIPTS[13]).python_source
     flat = engine.compile(SCRIPTS[18]).python_source  # strings measured, the push inline

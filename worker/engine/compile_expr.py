@@ -1061,7 +1061,8 @@ class ExpressionCompiler:
         push's own value, copied if it was stored). In code that may run many times, what
         ``Runtime.push_item`` does for a value of no size onto an array whose sizes it
         remembers is done inline (one more element, its entry in ``_known`` updated in
-        place); anything else calls ``_push_item``."""
+        place, found by ``_known_entry``, the table's ``get``); anything else calls
+        ``_push_item``."""
         if not self.hot():
             result = self.tmp()
             self.emit(f"{result} = _push_item({array}, {item})")
@@ -1070,7 +1071,7 @@ class ExpressionCompiler:
             item = self.stored(item)
         entry = self.tmp("_p")
         no_size = "" if self.is_scalar(node) else f"type({item}) not in _SIZED and "
-        self.emit(f"if {no_size}({entry} := _known.get(_id({array}))) is not None and "
+        self.emit(f"if {no_size}({entry} := _known_entry(_id({array}))) is not None and "
                   f"{entry}[1] == len({array}) and {entry}[0] is {array} and "
                   f"{entry}[2] < {self.max_array}:")
         self.emit(f"    {array}.append({item}); {entry}[1] += 1; {entry}[2] += 1")
@@ -1133,7 +1134,7 @@ class ExpressionCompiler:
             chars = total
         saved, self.pos = self.pos, (e.line, e.col)
         entry = self.tmp("_p")
-        self.emit(f"if ({entry} := _known.get(_id({array}))) is not None and "
+        self.emit(f"if ({entry} := _known_entry(_id({array}))) is not None and "
                   f"{entry}[1] == len({array}) and {entry}[0] is {array} and "
                   f"{entry}[2] + {1 + arrays} <= {self.max_array} and "
                   f"{entry}[3] + {maps} <= {self.max_map} and "
