@@ -36,7 +36,6 @@ STATIC_KINDS = (int, list, str, dict, float)
 variable is of one when every assignment to it is (``Compiler.var_is``)."""
 
 
-
 class Compiler(StatementCompiler, ExpressionCompiler):
     """Turns a ``Script`` into Python source plus a line table back to Rhai positions."""
 
