@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from worker.engine import Engine, RhaiError
+from engine_outcome import outcome as run_script
+from worker.engine import Engine
 from worker.engine.compiler import Compiler
 
 SCRIPTS = [
@@ -52,10 +53,7 @@ def outcome(script: str, typed: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
             patch.setattr(Compiler, "is_float", lambda self, e: False)
         engine = Engine()
         source = engine.compile(script).python_source
-        try:
-            return source, ("value", engine.eval(script))
-        except RhaiError as error:
-            return source, ("error", str(error), error.kind)
+        return source, run_script(engine, script)
 
 
 @pytest.mark.parametrize("script", SCRIPTS)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from engine_outcome import outcome as run_script
 from worker.engine import Engine, RhaiError, compile_expr, compile_stmt
 
 LIMITS = {"max_string_size": 300, "max_array_size": 100, "max_map_size": 50}
@@ -59,10 +60,7 @@ def outcome(script: str, generic: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
             patch.setattr(compile_stmt, "DEEP_BLOCKS", 1)
         engine = Engine(**LIMITS)
         source = engine.compile(script).python_source
-        try:
-            return source, ("value", engine.eval(script))
-        except RhaiError as error:
-            return source, ("error", str(error), error.kind)
+        return source, run_script(engine, script)
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
@@ -98,10 +96,7 @@ def test_string_stores_of_one_shape_with_other_strings(monkeypatch: pytest.Monke
             engine = Engine(**{**LIMITS, "max_string_size": 300})
             results = []
             for script in scripts:
-                try:
-                    results.append(("value", engine.eval(script)))
-                except RhaiError as error:
-                    results.append(("error", str(error), error.kind))
+                results.append(run_script(engine, script))
             return results
 
     assert run_all(False) == run_all(True)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from engine_outcome import outcome as run_script
 from worker.engine import Engine, RhaiError, compile_expr, compiler
 
 LIMITS = {"max_string_size": 400, "max_array_size": 100, "max_map_size": 50}
@@ -40,10 +41,7 @@ def outcome(script: str, generic: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
             patch.setattr(compile_expr, "SHORT_TEXT", 0)
             patch.setattr(compiler.Compiler, "hot", lambda self: False)
         engine = Engine(**LIMITS)
-        try:
-            return "value", engine.eval(script)
-        except RhaiError as error:
-            return "error", str(error), error.kind
+        return run_script(engine, script)
 
 
 @pytest.mark.parametrize("script", SCRIPTS)

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from worker.engine import Engine, RhaiError
+from engine_outcome import outcome as run_script
+from worker.engine import Engine
 from worker.engine.compile_stmt import StatementCompiler
 
 SCRIPTS = [
@@ -54,10 +55,7 @@ def outcome(script: str, shared: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
     with monkeypatch.context() as patch:
         if not shared:
             patch.setattr(StatementCompiler, "reads_elements_only", staticmethod(lambda e: False))
-        try:
-            return "value", Engine().eval(script)
-        except RhaiError as error:
-            return "error", str(error), error.kind
+        return run_script(Engine(), script)
 
 
 @pytest.mark.parametrize("script", SCRIPTS)

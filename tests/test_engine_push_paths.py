@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from engine_outcome import outcome as run_script
 from worker.engine import Engine, RhaiError
 from worker.engine.compile_expr import ExpressionCompiler
 
@@ -42,10 +43,7 @@ def outcome(script: str, generic: bool, monkeypatch: pytest.MonkeyPatch, **limit
             patch.setattr(ExpressionCompiler, "push_onto", generic_push)
             patch.setattr(ExpressionCompiler, "push_literal", generic_push_literal)
         engine = Engine(**{**LIMITS, **limits})
-        try:
-            return "value", engine.eval(script)
-        except RhaiError as error:
-            return "error", str(error), error.kind
+        return run_script(engine, script)
 
 
 def both(script: str, monkeypatch: pytest.MonkeyPatch) -> Any:
@@ -156,10 +154,7 @@ def test_literals_of_one_shape_with_other_strings(monkeypatch: pytest.MonkeyPatc
             engine = Engine(**LIMITS)
             results = []
             for script in scripts:
-                try:
-                    results.append(("value", engine.eval(script)))
-                except RhaiError as error:
-                    results.append(("error", str(error), error.kind))
+                results.append(run_script(engine, script))
             return results
 
     inline = run_all(False)

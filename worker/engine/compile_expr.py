@@ -1101,7 +1101,7 @@ class ExpressionCompiler:
         is measured by its own check (``_sized_literal``, at the literal's position, the
         errors of ``_map_literal``), whose sizes ``_push_sized`` adds to the array's."""
         node = e.args[0]
-        measured = self.measured_sizes(node)
+        measured = self.literal_sizes(node, True)  # strings of no static size left out
         code, stored, nodes, codes = self.literal_parts(node, named=measured is not None)
         saved, self.pos = self.pos, (node.line, node.col)
         if measured is not None:
@@ -1116,22 +1116,6 @@ class ExpressionCompiler:
         self.emit(f"_push_sized({array}, {item}, {known})")
         self.pos = saved
         return "None"
-
-    def measured_sizes(self, e: Node) -> tuple[int, int, int] | None:
-        """For an array or map literal whose items are scalars, strings or literals with
-        static sizes: its sizes but for the bytes of its items that are strings of no static
-        size (measured at run time); None for a literal with any other item."""
-        values = e.items if e.kind == "array" else [v for _, v in e.items]
-        arrays, maps = (len(values), 0) if e.kind == "array" else (0, len(values))
-        chars = 0
-        for value in values:
-            sizes = self.static_sizes(value)
-            if sizes is None:
-                if not self.is_str(value):
-                    return None
-                continue
-            arrays, maps, chars = arrays + sizes[0], maps + sizes[1], chars + sizes[2]
-        return arrays, maps, chars
 
     def flat_literal_push(self, e: Node, array: str, item: str, sizes: tuple[int, int, int],
                           strings: list[str]) -> None:

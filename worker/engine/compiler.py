@@ -525,12 +525,20 @@ class Compiler(StatementCompiler, ExpressionCompiler):
             return 0, 0, 0
         if e.kind not in ("array", "map"):
             return None
+        return self.literal_sizes(e, False)
+
+    def literal_sizes(self, e: Node, strings_measured: bool) -> tuple[int, int, int] | None:
+        """Rhai's data sizes of the array or map literal ``e`` from those of its items
+        (``static_sizes``); None when an item's are not known, but for an item that is a
+        string when ``strings_measured`` (its bytes, left out, are measured at run time)."""
         values = e.items if e.kind == "array" else [v for _, v in e.items]
         arrays, maps = (len(values), 0) if e.kind == "array" else (0, len(values))
         chars = 0
         for value in values:
             sizes = self.static_sizes(value)
             if sizes is None:
+                if strings_measured and self.is_str(value):
+                    continue
                 return None
             arrays, maps, chars = arrays + sizes[0], maps + sizes[1], chars + sizes[2]
         return arrays, maps, chars
