@@ -14,6 +14,8 @@ BOOL_KINDS = frozenset({"==", "!=", "<", "<=", ">", ">=", "&&", "||", "in", "!in
 ARITH = {"+": ("+", "_add"), "-": ("-", "_sub"), "*": ("*", "_mul")}
 COMPARE = {"==": "_eq", "!=": "_ne", "<": "_lt", "<=": "_le", ">": "_gt", ">=": "_ge"}
 INT_OPS = frozenset({"+", "-", "*", "/", "%", "**", "<<", ">>", "&", "|", "^"})
+FLOAT_OPS = frozenset({"+", "-", "*", "/"})  # a FLOAT and a FLOAT or INT give a FLOAT (Rhai
+# promotes the INT, as Python does), or raise
 SLOW = {"/": "_div", "%": "_mod", "**": "_pow", "<<": "_shl", ">>": "_shr", "&": "_bit_and",
         "|": "_bit_or", "^": "_bit_xor"}
 COMPOUND_SLOW = {"+": "_add_assign", "-": "_sub", "*": "_mul", "/": "_div", "%": "_mod",
@@ -158,6 +160,35 @@ def uses_this(node: Any) -> bool:
     if isinstance(node, (list, tuple)):
         return any(uses_this(v) for v in node)
     return False
+
+
+CALLING = frozenset({"call", "qcall", "method", "closure", "this", "throw", "import",
+                     "export"})
+"""Node kinds that may run code that is not the compiled expression's (functions, closures,
+methods, modules), reach ``this``, or hand a value on uncopied (``throw``)."""
+
+
+def calls_or_throws(node: Any) -> bool:
+    """Whether a node of a ``CALLING`` kind appears anywhere inside ``node``."""
+    if isinstance(node, Node):
+        if node.kind in CALLING:
+            return True
+        return any(calls_or_throws(getattr(node, field)) for field in FIELDS[type(node)])
+    if isinstance(node, (list, tuple)):
+        return any(calls_or_throws(v) for v in node)
+    return False
+
+
+def variable_names(node: Any) -> set[str]:
+    """The names of the variables read anywhere inside ``node``."""
+    if isinstance(node, Node):
+        names = {node.name} if node.kind == "var" else set()
+        for field in FIELDS[type(node)]:
+            names |= variable_names(getattr(node, field))
+        return names
+    if isinstance(node, (list, tuple)):
+        return set().union(*map(variable_names, node)) if node else set()
+    return set()
 
 
 def assigns(node: Any, name: str) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .compile_base import (ARITH, COMPARE, ENTER_PREFIX, HOIST_NEST, INT_LIT,
+from .compile_base import (ARITH, COMPARE, DEEP_BLOCKS, ENTER_PREFIX, HOIST_NEST, INT_LIT,
                            RUNTIME_CALLS, SIMPLE, SLOW, SMALL, TEMP, in_i64)
 from .errors import ParseError
 from .natives import LIBRARY
@@ -66,14 +66,15 @@ class ExpressionCompiler:
         """The Python expression for ``e``; what may fail gets a line of its own (see below)."""
         function = self.frame.function
         function.nest += 1
-        saved = self.pos
+        saved = spot = self.pos
         if e.kind == "index":  # the lines made for it give its errors their positions
-            self.pos = self.spot(e, saved)
+            spot = self.pos = self.spot(e, saved)
         try:
             code = self.ex_inner(e)
         finally:
             function.nest -= 1
-            self.pos = saved
+            if self.pos is spot:  # (a position the code for ``e`` set is left as it was)
+                self.pos = saved
         if code.startswith(RUNTIME_CALLS) or (e.kind == "binary" and e.op in SLOW) or \
                 (e.kind == "index" and not SIMPLE.match(code)):
             # a runtime call that may fail, or an indexing, gets a line of its own, so that
@@ -190,32 +191,50 @@ class ExpressionCompiler:
 
     def expr_ArrayLit(self, e: ArrayLit) -> str:
         """Size-checked before its items are copied, unless known in advance."""
-        items = [self.passed_on(n, c) for n, c in zip(e.items, self.ex_seq(e.items))]
+        code, stored, _, _ = self.literal_parts(e)
         if self.within_limits(self.static_sizes(e)):
-            return "[" + ", ".join(items) + "]"
-        return f"_array_literal([{', '.join(items)}], {self.copied_items(e.items)})"
+            return code
+        return f"_array_literal({code}, {stored})"
 
     def expr_MapLit(self, e: MapLit) -> str:
-        items = sorted(e.items, key=lambda kv: kv[0])
-        codes = self.ex_seq([v for _, v in items])
-        pairs = ", ".join(f"{self.const(key)}: {self.passed_on(v, c)}"
-                          for (key, v), c in zip(items, codes))
+        code, stored, _, _ = self.literal_parts(e)
         if self.within_limits(self.static_sizes(e)):
-            return "{" + pairs + "}"
-        return f"_map_literal({{{pairs}}}, {self.copied_items([v for _, v in items])})"
+            return code
+        return f"_map_literal({code}, {stored})"
+
+    def literal_parts(self, e: Node, named: bool = False) -> tuple[str, tuple, list, list]:
+        """An array or map literal as a Python list or dict display of its items (a map's in
+        key order), the positions of the items that name stored values (copied once the
+        literal's sizes are checked, see ``copied_items``), and the item nodes and codes in
+        that order (``named``: each code a name or constant, computed in order first)."""
+        if e.kind == "array":
+            nodes, keys = e.items, None
+        else:
+            pairs = sorted(e.items, key=lambda kv: kv[0])
+            nodes, keys = [v for _, v in pairs], [k for k, _ in pairs]
+        codes = [self.passed_on(n, c) for n, c in zip(nodes, self.ex_seq(nodes))]
+        if named:
+            codes = [c if SIMPLE.match(c) or c in ("None", "True", "False") else self.stored(c)
+                     for c in codes]
+        if keys is None:
+            display = "[" + ", ".join(codes) + "]"
+        else:
+            display = "{" + ", ".join(f"{self.const(k)}: {c}" for k, c in zip(keys, codes)) + "}"
+        return display, self.copied_items(nodes), nodes, codes
 
     def expr_Interp(self, e: Interp) -> str:
         """``${...}`` parts in order: a value that is a name or literal (``${x}``) goes into
         the ``_interp`` call as it is, unless a later part emits statements (see
-        ``save_earlier``); any other is stored first, at its own position. In hot code, when
-        every value is statically an INT or a string, see ``formatted``."""
+        ``save_earlier``); any other is stored first, at its own position. When every value
+        is statically an INT or a string, see ``formatted``: anywhere when the text is short
+        by its static bound (texts and INTs only), in hot code whatever its length."""
         parts: list[str] = []
         known_chars = 0  # the most characters the text can have, if no part is a string
         formattable = True
         for p in e.parts:
             if isinstance(p, str):
                 parts.append(self.const(p))
-                known_chars += len(p)
+                known_chars += len(p)  # texts are in the shape's key, never holes
             elif p.stmts:
                 mark = len(self.lines)
                 with self.block_scope():
@@ -229,17 +248,18 @@ class ExpressionCompiler:
                 parts.append(value)
                 known_chars = known_chars + I64_CHARS if is_int else math.inf
                 formattable = formattable and (is_int or is_str)
-        if formattable and self.hot():
-            return self.formatted(parts, known_chars)
+        short = min(SHORT_TEXT, self.max_string // 4)
+        if formattable and (known_chars <= short or self.hot()):
+            return self.formatted(parts, known_chars, short)
         return f"_interp({', '.join(parts)})"
 
-    def formatted(self, parts: list[str], known_chars: float) -> str:
+    def formatted(self, parts: list[str], known_chars: float, short: int) -> str:
         """An interpolation of INTs and strings as a Python f-string of the part names (the
-        display of an INT is Python's, and no text of the script enters the generated code),
-        checked by ``_check_text`` as ``_interp`` checks its result when it may be longer
-        than ``SHORT_TEXT`` or a quarter of the string limit."""
+        display of an INT is Python's, and no text of the script enters the generated code).
+        ``_interp`` neither counts nor checks a text of at most ``short`` characters
+        (``SHORT_TEXT`` and a quarter of the string limit); one that may be longer is checked
+        by ``_check_text``, as ``_interp`` checks it."""
         code = 'f"' + "".join(f"{{{part}}}" for part in parts) + '"'
-        short = min(SHORT_TEXT, self.max_string // 4)
         if known_chars <= short:
             return code
         text = self.stored(code)
@@ -425,6 +445,9 @@ class ExpressionCompiler:
         else:
             a, b = self.ex_seq([e.l, e.r])
         a_int, b_int = self.is_int(e.l), self.is_int(e.r)
+        if op in FLOAT_ARITH and self.float_pair(e.l, e.r):  # not comparisons: Rhai compares
+            # FLOATs within a relative epsilon (``ops.float_compare``)
+            return self.float_binary(op, a, b)
         if op in ("+", "-") and self.cannot_overflow(e):
             return f"({a} {op} {b})"
         if op in FLOAT_ARITH and (is_float_lit(e.l) or is_float_lit(e.r)):
@@ -452,6 +475,15 @@ class ExpressionCompiler:
         if op in ("..", "..="):
             return f"_make_range({a}, {b}, {op == '..='})"
         raise ParseError(f"Unknown operator {op}", e.line, e.col)
+
+    def float_binary(self, op: str, a: str, b: str) -> str:
+        """``a op b`` (+ - * /) of a FLOAT and a FLOAT or INT (statically): Python's arithmetic
+        is Rhai's for them (see ``float_fallback``), but for a division by zero, left to
+        ``_div``."""
+        if op != "/":
+            return f"({a} {op} {b})"
+        a, b = self.simple_pair(a, b)
+        return f"({a} / {b} if {b} else _div({a}, {b}))"
 
     def simple_pair(self, a: str, b: str) -> tuple[str, str]:
         """Both operands as names or literals (others stored first, ``a`` before ``b``), so
@@ -504,6 +536,7 @@ class ExpressionCompiler:
         for name, var in variables.items():
             if not var.const:
                 self.demote(var)
+                self.demote_float(var)
                 self.demote_list(var)
                 self.demote_str(var)
                 self.demote_map(var)
@@ -560,12 +593,8 @@ class ExpressionCompiler:
         if not e.safe and not self.hot():
             obj, idx = self.ex_seq([e.obj, e.idx])
             return f"_index({obj}, {idx})"
-        if not e.safe and self.is_list(e.obj) and self.is_int(e.idx):
-            obj, idx = self.ex_seq([e.obj, e.idx])
-            t = self.tmp()
-            self.emit(f"try: {t} = {obj}[{idx}]")
-            self.emit(f"except IndexError: {t} = _index({obj}, {idx})")
-            return t
+        if not e.safe and self.is_int(e.idx) and self.frame.function.blocks < DEEP_BLOCKS:
+            return self.int_index_chain(e)
         obj, idx = self.ex_seq([e.obj, e.idx])
         if e.safe:
             t = self.tmp()
@@ -581,6 +610,56 @@ class ExpressionCompiler:
             f"{obj}.get({idx}) if type({obj}) is dict and type({idx}) is str else "
         return (f"({obj}[{idx}] if type({first}) is list and {self.in_list(obj, idx, e.idx)} "
                 f"else {in_map}_index({obj}, {idx}))")
+
+    def int_index_chain(self, e: Node) -> str:
+        """``x[i][j]...`` with INT indexes (not ``?[``), in code that may run many times: read
+        with Python's own indexing of each array, inside a ``try``; an index out of bounds
+        (Python's IndexError: Rhai's negative indexes count back as Python's do) reads the
+        chain again through ``_index``, which raises Rhai's error. A link that is not an
+        array goes through ``_index`` in the first read already. The object and indexes
+        are names or literals by then (computed in order first), so reading twice reads the
+        same values (an INT index reads without side effects)."""
+        links = []
+        node = e
+        while node.kind == "index" and not node.safe and self.is_int(node.idx):
+            links.append(node)
+            node = node.obj
+        links.reverse()
+        codes = [c if SIMPLE.match(c) else self.stored(c)
+                 for c in self.ex_seq([node, *(link.idx for link in links)])]
+        root, indexes = codes[0], codes[1:]
+        fast = generic = root
+        for depth, idx in enumerate(indexes):
+            generic = f"_index({generic}, {idx})"
+            if depth == 0 and self.is_list(node):
+                fast = f"{root}[{idx}]"
+            elif depth == 0:
+                fast = f"({root}[{idx}] if type({root}) is list else _index({root}, {idx}))"
+            else:
+                held = self.tmp("_u")
+                fast = (f"({held}[{idx}] if type({held} := {fast}) is list "
+                        f"else _index({held}, {idx}))")
+        t = self.tmp()
+        if len(links) == 1:
+            self.emit(f"try: {t} = {fast}")
+            self.emit(f"except IndexError: {t} = {generic}")
+            return t
+        # a chain of links: an error of one (out of bounds, or a link that is not an array) is
+        # raised again by reading the chain link by link, each read on a line of its own with
+        # that link's positions (``Compiler.spot``)
+        before = self.pos
+        at = self.pos = tuple(before)
+        self.emit(f"try: {t} = {fast}")
+        self.emit("except (IndexError, _RhaiError):")
+        self.indent += 1
+        obj = root
+        for link, idx in zip(links, indexes):
+            self.pos = self.spot(link, at)
+            self.emit(f"{t} = _index({obj}, {idx})")
+            obj = t
+        self.indent -= 1
+        self.pos = before
+        return t
 
     def stored(self, code: str) -> str:
         """A temporary holding the value of ``code``, computed by a line of its own."""
@@ -691,6 +770,7 @@ class ExpressionCompiler:
         if var.const:
             return f"{helper}(_d, {self.const(name)}, [{var.py}]{extra})"
         self.demote(var)
+        self.demote_float(var)
         self.demote_map(var)  # a closure the map holds under ``name`` may give ``this`` any value
         # a script function (``fn name()`` or a typed method ``fn array.name()``) or ``call``
         # may give ``this`` any value too
@@ -741,6 +821,27 @@ class ExpressionCompiler:
         ``x`` keeps its static type. An overload that writes a new string back (``trim``)
         is bound only on a string variable, which gets the new string (``bound_write_back``);
         None for any other call."""
+        call = self.bound_native(e)
+        if call is None:
+            return None
+        receiver = list if self.is_list(e.obj) else self.static_type(e.obj)
+        if call.writes_back:
+            return self.bound_write_back(e, call)
+        target, *args = self.ex_seq([e.obj, *e.args])
+        args = [self.passed_on(n, a) for n, a in zip(e.args, args)]
+        if self.inline_native_fits():
+            if not SIMPLE.match(target):
+                target = self.stored(target)
+            saved, self.pos = self.pos, (e.line, e.col)
+            result = self.inline_native(call, receiver, target, args, None)
+            self.pos = saved
+            return result
+        passed = "".join(a + ", " for a in args)
+        return f"_invoke_plain({self.const(call)}, ({target}, {passed}), None)"
+
+    def bound_native(self, e: Node) -> NativeCall | None:
+        """The plain library overload ``x.name(args)`` calls, when the types of the receiver
+        and arguments are static (see ``bound_method``), else None."""
         if e.safe or e.name in self.method_names:
             return None
         receiver = list if self.is_list(e.obj) else self.static_type(e.obj)
@@ -750,12 +851,51 @@ class ExpressionCompiler:
         call = native_for((e.name, *types))
         if call is None or not call.plain or call.builtin:
             return None
+        return call
+
+    def inline_native_fits(self) -> bool:
+        """Whether a bound library call here is generated inline (``inline_native``): in code
+        that may run many times, and with room for one more ``try`` block (Python allows 20
+        nested loop/try blocks per function)."""
+        return self.hot() and self.frame.function.blocks < DEEP_BLOCKS
+
+    def inline_native(self, call: NativeCall, receiver: type, target: str, args: list[str],
+                      write_back: str | None) -> str:
+        """The plain library overload ``call`` on ``target`` (a name or constant of the
+        Python type ``receiver``) with ``args`` (names or constants), in lines of their own:
+        what ``Runtime.invoke_plain`` does for it, decided here where the receiver's type
+        settles it: the operations counted for walking a first argument (an array, map or
+        blob: one per element, or per 64 at C speed; a string: one per 64 characters), the
+        check before formatting, the call with a library bug reported as Rhai's error, the
+        size check of a new string written back into the variable ``write_back`` and of
+        the result. Returns the temporary holding the result."""
+        if call.counts_work:
+            if receiver is str:
+                self.emit(f"if len({target}) >= 64: _charge(len({target}) >> 6)")
+            elif receiver in (list, dict, bytearray):
+                self.frame.function.nonlocals.add("_ops")
+                walked = (f"len({target}) >> 6" if call.c_speed or receiver is bytearray
+                          else f"len({target})")
+                self.emit(f"if (_ops := _ops - ({walked})) <= 0: _tick()")
+            if call.formatting:
+                self.emit(f"_before_formatting({target})")
+        result = self.tmp()
+        stored = f"{self.tmp('_n')}, {result}" if call.writes_back else result
+        passed = "".join(", " + a for a in args)
+        self.emit(f"try: {stored} = {self.const(call.fn)}({target}{passed})")
+        self.emit("except _NATIVE_ERRORS: raise")
+        self.emit(f"except _ANY_ERROR as _x: _native_failed({self.const(call)}, _x)")
+        quarter = self.max_string // 4
+        new = stored.split(",")[0]
         if call.writes_back:
-            return self.bound_write_back(e, call)
-        target, *args = self.ex_seq([e.obj, *e.args])
-        args = [self.passed_on(n, a) for n, a in zip(e.args, args)]
-        passed = "".join(a + ", " for a in args)
-        return f"_invoke_plain({self.const(call)}, ({target}, {passed}), None)"
+            self.emit(f"if type({new}) is str and len({new}) > {quarter}: _check_string({new})")
+        if call.returns not in (float, int, bool):  # a result of no size needs no check
+            self.emit(f"if type({result}) in _SIZED and (type({result}) is not str or "
+                      f"len({result}) > {quarter}): _native_result({self.const(call)}, "
+                      f"{result}, {target})")
+        if call.writes_back:  # as the caller of ``invoke_plain`` stores its box: last
+            self.emit(f"{write_back} = {new}")
+        return result
 
     def static_type(self, e: Node) -> type | None:
         """The type of ``e`` when it is statically an INT, a string or a literal (values that
@@ -764,6 +904,8 @@ class ExpressionCompiler:
             return int
         if self.is_str(e):
             return str
+        if self.is_float(e):
+            return float
         if e.kind == "lit":
             return value_type(e.value)
         return None
@@ -780,8 +922,12 @@ class ExpressionCompiler:
         args = [self.passed_on(n, a) for n, a in zip(e.args, self.ex_seq(e.args))]
         passed = "".join(", " + a for a in args)
         py = self.assign_var(var)
-        box, result = self.tmp("_b"), self.tmp()
         saved, self.pos = self.pos, (e.line, e.col)
+        if self.inline_native_fits():
+            result = self.inline_native(call, str, py, args, py)
+            self.pos = saved
+            return result
+        box, result = self.tmp("_b"), self.tmp()
         self.emit(f"{box} = [{py}]")
         self.emit(f"{result} = _invoke_plain({self.const(call)}, ({py}{passed},), {box})")
         self.emit(f"{py} = {box}[0]")
@@ -823,6 +969,12 @@ class ExpressionCompiler:
                 test += f" and type({target}.get({self.const(name)})) is not _FnPtr"
             self.emit(f"{'if' if i == 0 else 'elif'} {test}:")
             self.indent += 1
+            if self.inline_native_fits() and (variable or not call.writes_back):
+                inline = self.inline_native(call, receiver, target, args,
+                                            target if call.writes_back else None)
+                self.emit(f"{result} = {inline}")
+                self.indent -= 1
+                continue
             box = self.tmp("_b") if call.writes_back and variable else "None"
             if box != "None":
                 self.emit(f"{box} = [{target}]")
@@ -901,6 +1053,12 @@ class ExpressionCompiler:
             guarded = self.guarded_method(e)
             if guarded is not None:
                 return guarded
+        if obj.kind == "var" and name == "push" and len(e.args) == 1 and \
+                e.args[0].kind in ("array", "map") and self.hot():
+            var = self.lookup(obj.name)
+            if var is not None and not var.const and self.var_is_list(var) and \
+                    name not in self.method_names:
+                return self.push_literal(e, var.py)
         if obj.kind in ("var", "this"):
             args = self.args(e.args)
             if obj.kind == "var" and self.lookup(obj.name) is None and obj.name in self.fn_names:
@@ -912,9 +1070,8 @@ class ExpressionCompiler:
                 if var is not None and not var.const and self.var_is_list(var) and \
                         name not in self.method_names:
                     # onto an array no script function can take: in place, no write-back
-                    result = self.tmp()
                     saved, self.pos = self.pos, (e.line, e.col)
-                    self.emit(f"{result} = _push_item({var.py}, {args[0]})")
+                    result = self.push_onto(var.py, args[0], e.args[0])
                     self.pos = saved
                     return result
             if helper == "_method" and obj.kind == "var":
@@ -937,6 +1094,83 @@ class ExpressionCompiler:
         target = self.ex(obj)
         args = self.args(e.args)
         return f"_method(_d, {self.const(name)}, [{target}]{''.join(', ' + a for a in args)})"
+
+    def push_onto(self, array: str, item: str, node: Node) -> str:
+        """``array.push(item)`` onto a variable known to hold an array (``item`` is the
+        push's own value, copied if it was stored). In code that may run many times, what
+        ``Runtime.push_item`` does for a value of no size onto an array whose sizes it
+        remembers is done inline (one more element, its entry in ``_known`` updated in
+        place, found by ``_known_entry``, the table's ``get``); anything else calls
+        ``_push_item``."""
+        if not self.hot():
+            result = self.tmp()
+            self.emit(f"{result} = _push_item({array}, {item})")
+            return result
+        if not SIMPLE.match(item) and item not in ("None", "True", "False"):
+            item = self.stored(item)
+        entry = self.tmp("_p")
+        no_size = "" if self.is_scalar(node) else f"type({item}) not in _SIZED and "
+        self.emit(f"if {no_size}({entry} := _known_entry(_id({array}))) is not None and "
+                  f"{entry}[1] == len({array}) and {entry}[0] is {array} and "
+                  f"{entry}[2] < {self.max_array}:")
+        self.emit(f"    {array}.append({item}); {entry}[1] += 1; {entry}[2] += 1")
+        self.emit(f"else: _push_item({array}, {item})")
+        return "None"
+
+    def push_literal(self, e: Node, array: str) -> str:
+        """``array.push(<array or map literal>)`` onto a variable known to hold an array, in
+        code that may run many times: the literal's sizes are measured once, not walked again
+        by the push. A literal of scalars and strings (nested literals of those included) has
+        sizes known statically but for its strings' bytes (``flat_literal_push``); any other
+        is measured by its own check (``_sized_literal``, at the literal's position, the
+        errors of ``_map_literal``), whose sizes ``_push_sized`` adds to the array's."""
+        node = e.args[0]
+        measured = self.literal_sizes(node, True)  # strings of no static size left out
+        code, stored, nodes, codes = self.literal_parts(node, named=measured is not None)
+        saved, self.pos = self.pos, (node.line, node.col)
+        if measured is not None:
+            item = self.stored(code)
+            strings = [c for n, c in zip(nodes, codes) if self.static_sizes(n) is None]
+            self.pos = saved
+            self.flat_literal_push(e, array, item, measured, strings)
+            return "None"
+        item, known = self.tmp(), self.tmp("_s")
+        self.emit(f"{item}, {known} = _sized_literal({code}, {stored})")
+        self.pos = (e.line, e.col)
+        self.emit(f"_push_sized({array}, {item}, {known})")
+        self.pos = saved
+        return "None"
+
+    def flat_literal_push(self, e: Node, array: str, item: str, sizes: tuple[int, int, int],
+                          strings: list[str]) -> None:
+        """The push of ``item``, a new literal of the static ``sizes`` plus the bytes of the
+        ``strings`` in it: onto an array whose sizes ``_known`` remembers, when the totals
+        stay within the limits, appended and its entry grown in place (what ``push_sized``
+        does); else the literal's own check (``_sized_literal``, which raises its errors at
+        the literal's position) and ``_push_sized``."""
+        arrays, maps, chars = sizes
+        if strings:
+            total = self.tmp("_s")
+            measured = " + ".join(f"(len({s}) if {s}.isascii() else _string_bytes({s}))"
+                                  for s in strings)
+            self.emit(f"{total} = {chars} + {measured}" if chars else f"{total} = {measured}")
+            chars = total
+        saved, self.pos = self.pos, (e.line, e.col)
+        entry = self.tmp("_p")
+        self.emit(f"if ({entry} := _known_entry(_id({array}))) is not None and "
+                  f"{entry}[1] == len({array}) and {entry}[0] is {array} and "
+                  f"{entry}[2] + {1 + arrays} <= {self.max_array} and "
+                  f"{entry}[3] + {maps} <= {self.max_map} and "
+                  f"{entry}[4] + {chars} <= {self.max_string}:")
+        grow = "".join(f"; {entry}[{i}] += {n}" for i, n in ((3, maps), (4, chars)) if n != 0)
+        self.emit(f"    {array}.append({item}); {entry}[1] += 1; {entry}[2] += {1 + arrays}{grow}")
+        self.emit("else:")
+        known = self.tmp("_s")
+        self.pos = (e.args[0].line, e.args[0].col)
+        self.emit(f"    {item}, {known} = _sized_literal({item}, ())")
+        self.pos = (e.line, e.col)
+        self.emit(f"    _push_sized({array}, {item}, {known})")
+        self.pos = saved
 
     def closure_method(self, e: Node, args: list[str]) -> str | None:
         """``f.call(args)`` and ``m.name(args)`` on a variable, in code that may run many

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .compile_base import (ARITH, BOOL_KINDS, COMPOUND_SLOW, CONTROL, DEEP_BLOCKS, FLIP,
-                           INT_LIT, INT_OPS, LONG_STRING, RETURN, SIMPLE, TEMP, Var, assigns,
-                           in_i64)
+                           FLOAT_OPS, INT_LIT, INT_OPS, LONG_STRING, RETURN, SIMPLE, TEMP, Var,
+                           assigns, calls_or_throws, in_i64, variable_names)
 from .compile_expr import THIS, never_int
 from .errors import ParseError
 from .shapes import is_hole, value_type
@@ -94,7 +94,9 @@ class StatementCompiler:
         is_list = s.e is not None and self.is_list(s.e)
         is_str = s.e is not None and self.is_str(s.e)
         is_map = s.e is not None and self.is_map(s.e)
-        py = self.declare(s.name, s.const, ("let", id(s)), is_int, is_list, is_str, is_map)
+        is_float = s.e is not None and self.is_float(s.e)
+        py = self.declare(s.name, s.const, ("let", id(s)), is_int, is_list, is_str, is_map,
+                          is_float)
         self.emit(f"{py} = {code}")
         if s.const and self.at_script_top():
             self.emit(f"_GLOBALS[{self.const(s.name)}] = {py}")
@@ -448,9 +450,8 @@ class StatementCompiler:
         """``for x in a..b`` and ``for x in range(...)``: the numbers come in chunks, counted
         by ``_ranges``/``_call_ranges`` as each chunk completes (or, after a ``break``, here
         by how far the chunk got), so iterations themselves cost nothing. ``range(...)`` is
-        called by name at run time as any call is (``Runtime.call_name``); with INT arguments
-        and no function of the name in the calling script either (an ``eval``), that is the
-        engine's, which gives INTs or fails, so the loop variable is typed INT."""
+        called by name at run time as any call is (``Runtime.call_name``); the loop variable
+        is typed INT when that is the engine's ``range`` of INTs (``int_range_call``)."""
         it = e.iterable
         size = self.literal_range_size(it)
         if size is not None:
@@ -471,8 +472,7 @@ class StatementCompiler:
                 chunks = f"_ranges({a}, {b}, {it.op == '..='})"
         chunk = self.tmp("_g")
         with self.block_scope() as frame:
-            numbers = it.kind != "call" or (("range", len(it.args)) not in self.outer_fns
-                                            and all(self.is_int(arg) for arg in it.args))
+            numbers = it.kind != "call" or self.int_range_call(it)
             var = self.declare(e.var, key=("for", id(e)), is_int=numbers)
             self.emit(f"{chunk}, {var} = _NO_RANGE, None")  # nothing to count before it starts
             running = self.open_loop(f"_partial({chunk}, {var})")
@@ -533,10 +533,13 @@ class StatementCompiler:
         if is_range:
             a, b = self.ex_seq([it.l, it.r])
             src = f"_irange({a}, {b}, {it.op == '..='})"
+        elif self.reads_elements_only(e):
+            src = f"_iter_shared({self.ex(it)})"
         else:
             src = f"_iter({self.ex(it)})"
         with self.block_scope():
-            var = self.declare(e.var, key=("for", id(e)), is_int=is_range)
+            var = self.declare(e.var, key=("for", id(e)),
+                               is_int=is_range or self.int_range_call(it))
             if e.idx:
                 idx = self.declare(e.idx, key=("fori", id(e)), is_int=True)
                 self.emit(f"for {idx}, {var} in enumerate({src}):")
@@ -546,6 +549,27 @@ class StatementCompiler:
             self.tick()
             self.body(e.body)
             self.indent -= 1
+
+    @staticmethod
+    def reads_elements_only(e: Node) -> bool:
+        """Whether the loop variable of ``for x in iterable`` may be the array's element
+        itself rather than a copy (``_iter_shared``): nothing in the body can change that
+        element or keep it uncopied. The body changes neither ``x`` nor a variable the
+        iterable reads (no assignment into them, method or by-reference call on them), calls
+        nothing (no function, method, closure, module; only operators, indexing and
+        properties, which change nothing) and throws nothing (a thrown value is not
+        copied); every other place a value is stored copies it (value semantics), and no
+        other variable can hold the element (stored values are copies)."""
+        if calls_or_throws(e.body) or calls_or_throws(e.iterable):
+            return False
+        return not any(assigns(e.body, name) for name in {e.var, *variable_names(e.iterable)})
+
+    def int_range_call(self, e: Node) -> bool:
+        """Whether ``e`` is ``range(from, to)`` or ``range(from, to, step)`` of INTs calling the
+        engine's built-in (no script function is named ``range``): a range of INTs, so a
+        ``for`` loop over it gives INTs (``corefns.fn_range``)."""
+        return e.kind == "call" and e.name == "range" and len(e.args) in (2, 3) and \
+            "range" not in self.method_names and all(self.is_int(arg) for arg in e.args)
 
     def try_catch(self, e: Node, target: str | None) -> None:
         """``try``/``catch`` is a statement in Rhai: its value is ``()``."""
@@ -683,8 +707,14 @@ class StatementCompiler:
                 self.demote_list(var)
             if not self.keeps_str(op, s.e):
                 self.demote_str(var)
-            if op or not self.is_map(s.e):
-                self.demote_map(var)
+            keeps_float = self.is_float(s.e) if not op else \
+                op in FLOAT_OPS and self.var_is_float(var) and \
+                (self.is_float(s.e) or self.is_int(s.e))
+            if not keeps_float:
+                self.demote_float(var)
+            elif op:  # a FLOAT stays one: Python's operator is Rhai's
+                self.float_compound(py, op, self.value_of(s.e))
+                return
             if op == "+" and not self.var_is_int(var):
                 value = self.ex(s.e) if s.e.kind == "lit" else self.value_of(s.e)
                 self.append_in_place(py, value, s.e, int if self.is_int(s.e) else None)
@@ -699,7 +729,9 @@ class StatementCompiler:
             self.emit(f"{py} = {value}")
             return
         if target.kind == "this":
-            value = self.copied(s.e)
+            # a compound operator copies what it keeps of its right operand (``+=`` onto an
+            # array or map): the value is not copied before it, as for a variable
+            value = self.ex(s.e) if op else self.copied(s.e)
             if op:
                 value = self.compound(op, "_this(_tb)", value, False, False)
             else:
@@ -714,7 +746,8 @@ class StatementCompiler:
             node = node.obj
         chain.reverse()
         value = self.value_of(s.e)
-        if self.needs_copy(s.e):  # also ``a ?? b``, which may yield a variable's array
+        if not op and self.needs_copy(s.e):  # also ``a ?? b``, which may yield a variable's
+            # array; a compound operator copies what it keeps (as for a variable, above)
             t = self.tmp()
             self.emit(f"{t} = {self.copy_of(value)}")
             value = t
@@ -748,6 +781,14 @@ class StatementCompiler:
         self.store_chain(s, op, chain, keys, root, root_var, node, value)
         if guarded:
             self.indent -= 1
+
+    def float_compound(self, py: str, op: str, value: str) -> None:
+        """``x op= value`` on a FLOAT variable with a FLOAT or INT ``value`` (a name or
+        literal): Python's operator, but for a division by zero, left to ``_div``."""
+        if op == "/":
+            self.emit(f"{py} = {py} / {value} if {value} else _div({py}, {value})")
+        else:
+            self.emit(f"{py} {op}= {value}")
 
     def keeps_str(self, op: str, value: Node) -> bool:
         """Whether ``x = value`` (``op`` empty) or ``x op= value`` leaves a string in a
@@ -806,6 +847,7 @@ class StatementCompiler:
         if root_var is not None:
             self.demote(root_var)
             self.demote_str(root_var)
+            self.demote_float(root_var)
         if simple_list:
             py = self.assign_var(root_var)
             v = value
@@ -827,6 +869,12 @@ class StatementCompiler:
                           f"{py}[{key}] = {v}")
                 self.emit(f"else: {py} = _set_index({py}, {key}, {v})")
                 return
+            if self.is_int(last.idx) and self.frame.function.blocks < DEEP_BLOCKS:
+                if not op and self.is_str(s.e):
+                    self.store_str_index(py, py, key, v)
+                else:
+                    self.store_int_index(py, py, key, v, sized_check)
+                return
             int_check = "" if self.is_int(last.idx) else f" and type({key}) is int"
             self.emit(f"if type({py}) is list{int_check}{sized_check} and "
                       f"0 <= {key} < len({py}): {py}[{key}] = {v}")
@@ -843,6 +891,20 @@ class StatementCompiler:
             t = self.tmp("_n")
             if not self.hot():
                 self.emit(f"{t} = {setter}({obj}, {key}, {new})")
+            elif elem is None and link.kind == "index" and obj.isidentifier() and not op and \
+                    self.is_str(s.e) and self.is_int(link.idx) and \
+                    self.frame.function.blocks < DEEP_BLOCKS:
+                if not SIMPLE.match(new):
+                    new = self.stored(new)
+                self.store_str_index(t, obj, key, new)
+            elif elem is None and link.kind == "index" and obj.isidentifier() and \
+                    not (s.e.kind == "lit" and value_type(s.e.value) is str) and \
+                    self.is_int(link.idx) and self.frame.function.blocks < DEEP_BLOCKS:
+                if not (SIMPLE.match(new) or new in ("None", "True", "False")):
+                    new = self.stored(new)
+                sized_check = "" if not op and self.is_scalar(s.e) else \
+                    f" and type({new}) not in _SIZED"
+                self.store_int_index(t, obj, key, new, sized_check)
             elif elem is None and link.kind == "index" and obj.isidentifier() and \
                     not (s.e.kind == "lit" and value_type(s.e.value) is str):
                 self.store_inline(t, obj, key, new, not op and self.is_scalar(s.e), list,
@@ -879,9 +941,46 @@ class StatementCompiler:
             self.emit(f"{t} = {getter}({obj}, {key})")
         elif link.kind == "prop":
             self.emit(f"{t} = {obj}.get({key}) if type({obj}) is dict else _prop({obj}, {key})")
+        elif self.is_int(link.idx) and self.frame.function.blocks < DEEP_BLOCKS:
+            # Python's indexing of an array (negative indexes count back, as Rhai's); out of
+            # bounds, ``_index`` raises Rhai's error (as ``int_index_chain``)
+            fast = f"{obj}[{key}]" if self.is_list(link.obj) else \
+                f"{obj}[{key}] if type({obj}) is list else _index({obj}, {key})"
+            self.emit(f"try: {t} = {fast}")
+            self.emit(f"except IndexError: {t} = _index({obj}, {key})")
         else:
             self.emit(f"{t} = {obj}[{key}] if type({obj}) is list and "
                       f"{self.in_list(obj, key, link.idx)} else _index({obj}, {key})")
+
+    def store_int_index(self, t: str, obj: str, key: str, value: str, sized_check: str) -> None:
+        """``t = obj`` after ``obj[key] = value`` with an INT ``key``, inline when ``obj`` is an
+        array and the value has no size (``sized_check`` tests that, or is empty when it is
+        known): Python's own store, whose IndexError (out of bounds; negative indexes count
+        back, as Rhai's) leaves it to ``_set_index``, which raises Rhai's error. Anything
+        else through ``_set_index``, which checks sizes. ``t`` may be ``obj`` itself."""
+        stored = "" if t == obj else f"; {t} = {obj}"
+        self.emit(f"if type({obj}) is list{sized_check}:")
+        self.emit(f"    try: {obj}[{key}] = {value}{stored}")
+        self.emit(f"    except IndexError: {t} = _set_index({obj}, {key}, {value})")
+        self.emit(f"else: {t} = _set_index({obj}, {key}, {value})")
+
+    def store_str_index(self, t: str, obj: str, key: str, value: str) -> None:
+        """``t = obj`` after ``obj[key] = value`` with an INT ``key`` and a string ``value``:
+        inline when ``obj`` is an array and the string is short (no longer than a quarter of
+        max_string_size, which ``_set_index`` would not measure): Python's own store, the
+        array's remembered sizes dropped (``_set_index`` drops them when an element may have
+        grown); out of bounds, or anything else, through ``_set_index``."""
+        stored = "" if t == obj else f"; {t} = {obj}"
+        short = f" and len({value}) <= {self.max_string // 4}"
+        if value.startswith("K_") and not is_hole(self.const_values[value]) and \
+                len(self.const_values[value].encode("utf-8", "surrogatepass")) <= \
+                self.max_string // 4:
+            short = ""  # a string literal short enough
+        self.emit(f"if type({obj}) is list{short}:")
+        self.emit(f"    try: {obj}[{key}] = {value}{stored}")
+        self.emit(f"    except IndexError: {t} = _set_index({obj}, {key}, {value})")
+        self.emit(f"    if _known: _known.pop(_id({obj}), None)")
+        self.emit(f"else: {t} = _set_index({obj}, {key}, {value})")
 
     def store_inline(self, t: str, obj: str, key: str, value: str, scalar: bool,
                      container: type, room: str) -> None:

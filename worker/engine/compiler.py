@@ -24,17 +24,17 @@ from __future__ import annotations
 
 from typing import Any, Callable, ClassVar
 
-from .compile_base import (ENTER_CHECK, INT_OPS, MAX_PASSES, RETURN, CompilerBug, Frame,
-                           FunctionFrame, Var, method_names, uses_this)
+from .compile_base import (ENTER_CHECK, FLOAT_OPS, INT_OPS, MAX_PASSES, RETURN, CompilerBug,
+                           Frame, FunctionFrame, Var, method_names, uses_this)
 from .compile_expr import ExpressionCompiler
 from .compile_stmt import StatementCompiler
 from .errors import BRACKET, INDEX, PROPERTY, Spot
 from .nodes import FIELDS, Block, FnDef, Node, Script, start_of
 from .shapes import Hole, is_hole, value_type
 
-STATIC_KINDS = (int, list, str, dict)
-"""The static types the compiler infers for variables (INT, array, string, map): a variable is
-of one when every assignment to it is (``Compiler.var_is``)."""
+STATIC_KINDS = (int, list, str, dict, float)
+"""The static types the compiler infers for variables (INT, array, string, map, FLOAT): a
+variable is of one when every assignment to it is (``Compiler.var_is``)."""
 
 
 class Compiler(StatementCompiler, ExpressionCompiler):
@@ -334,7 +334,11 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         for i, p in enumerate(params):
             py = self.tmp(f"v_{p}_")
             pys.append(py)
-            frame.symbols[p] = Var(p, py, False, function, ("param", spec, i) if spec else None)
+            key = ("param", spec, i) if spec else None
+            if key is not None:  # typed as an INT at most: never statically of another kind
+                for kind in STATIC_KINDS[1:]:
+                    self.not_of[kind].add(key)
+            frame.symbols[p] = Var(p, py, False, function, key)
         tb = "" if spec and not self.fn_uses_this(spec) else "_tb, "
         self.emit(f"def {pyname}(_d, {tb}{', '.join(pys)}):")
         self.indent += 1
@@ -426,12 +430,13 @@ class Compiler(StatementCompiler, ExpressionCompiler):
     # ---- scopes ---------------------------------------------------------------------------
     def declare(self, name: str, const: bool = False, key: Any = None,
                 is_int: bool = False, is_list: bool = False, is_str: bool = False,
-                is_map: bool = False) -> str:
-        """A new variable; ``key`` identifies its declaration for INT/array/string/map
+                is_map: bool = False, is_float: bool = False) -> str:
+        """A new variable; ``key`` identifies its declaration for INT/array/string/map/FLOAT
         typing."""
         py = self.tmp(f"v_{name}_")
         if key is not None:
-            for kind, holds in ((int, is_int), (list, is_list), (str, is_str), (dict, is_map)):
+            for kind, holds in ((int, is_int), (list, is_list), (str, is_str), (dict, is_map),
+                                (float, is_float)):
                 if not holds:
                     self.not_of[kind].add(key)
         self.frame.symbols[name] = Var(name, py, const, self.frame.function, key)
@@ -469,9 +474,17 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         """Whether ``var`` is statically a map."""
         return self.var_is(var, dict)
 
+    def var_is_float(self, var: Var | None) -> bool:
+        """Whether ``var`` is statically a FLOAT."""
+        return self.var_is(var, float)
+
     def demote(self, var: Var) -> None:
         """``var`` may hold a non-INT after all."""
         self.demote_from(var, int)
+
+    def demote_float(self, var: Var) -> None:
+        """``var`` may hold a non-FLOAT after all."""
+        self.demote_from(var, float)
 
     def demote_list(self, var: Var) -> None:
         """``var`` may hold a non-array after all."""
@@ -528,12 +541,20 @@ class Compiler(StatementCompiler, ExpressionCompiler):
             return 0, 0, 0
         if e.kind not in ("array", "map"):
             return None
+        return self.literal_sizes(e, False)
+
+    def literal_sizes(self, e: Node, strings_measured: bool) -> tuple[int, int, int] | None:
+        """Rhai's data sizes of the array or map literal ``e`` from those of its items
+        (``static_sizes``); None when an item's are not known, but for an item that is a
+        string when ``strings_measured`` (its bytes, left out, are measured at run time)."""
         values = e.items if e.kind == "array" else [v for _, v in e.items]
         arrays, maps = (len(values), 0) if e.kind == "array" else (0, len(values))
         chars = 0
         for value in values:
             sizes = self.static_sizes(value)
             if sizes is None:
+                if strings_measured and self.is_str(value):
+                    continue
                 return None
             arrays, maps, chars = arrays + sizes[0], maps + sizes[1], chars + sizes[2]
         return arrays, maps, chars
@@ -561,6 +582,31 @@ class Compiler(StatementCompiler, ExpressionCompiler):
                 return True
             return False
         return False
+
+    def is_float(self, e: Node) -> bool:
+        """Whether ``e`` is statically a FLOAT (or raises): a FLOAT literal or variable, ``+ - *
+        /`` of a FLOAT and a FLOAT or INT, a negated FLOAT, or a library method bound at
+        compile time (``bound_native``) that promises FLOAT results."""
+        k = e.kind
+        if k == "lit":
+            return value_type(e.value) is float
+        if k == "var":
+            return self.var_is_float(self.lookup(e.name))
+        if k == "binary":
+            return e.op in FLOAT_OPS and e.r is not None and self.float_pair(e.l, e.r)
+        if k == "unary":
+            return e.op in ("-", "+") and self.is_float(e.e)
+        if k == "method":
+            call = self.bound_native(e)
+            return call is not None and call.returns is float
+        return False
+
+    def float_pair(self, a: Node, b: Node) -> bool:
+        """Whether ``a`` and ``b`` are a FLOAT and a FLOAT or INT, in either order (their
+        ``+ - * /`` is a FLOAT; Python promotes the INT as Rhai does)."""
+        if self.is_float(a):
+            return self.is_float(b) or self.is_int(b)
+        return self.is_int(a) and self.is_float(b)
 
     def lookup(self, name: str) -> Var | None:
         return self.frame.lookup(name)

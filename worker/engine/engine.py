@@ -32,7 +32,7 @@ from .runtime import (Runtime, call_levels, chunk_size, const_fail, from_python,
                       switch_value, to_python)
 from .shapes import (MAX_SOURCE_CHARS, REFUSED, Seen, Shaped, ShapeCache, filled, holed,
                      shape_of)
-from .sizes import SIZED
+from .sizes import SIZED, string_bytes
 from .values import INT_MAX, FnPtr
 
 DEFAULT_LIMITS = {
@@ -239,7 +239,7 @@ def static_hooks(chunk: int) -> dict[str, Any]:
         "_range": range,
         # values: integers, sizes, literals
         "_i64": i64, "_MAX": INT_MAX, "_SIZED": SIZED, "_CONTAINERS": ops.CONTAINERS,
-        "_FnPtr": FnPtr,
+        "_FnPtr": FnPtr, "_id": id, "_string_bytes": string_bytes,
         # operators
         "_sub": ops.sub, "_mul": ops.mul, "_div": ops.div, "_mod": ops.mod, "_pow": ops.power,
         "_shl": ops.shl, "_shr": ops.shr, "_bit_and": ops.bit_and, "_bit_or": ops.bit_or,
@@ -247,6 +247,9 @@ def static_hooks(chunk: int) -> dict[str, Any]:
         "_bool": ops.as_bool, "_make_range": ops.make_range, "_irange": irange,
         "_switch_range": switch_range, "_switch_value": switch_value,
         "_RhaiError": RhaiError,
+        # errors a library function raises that are Rhai's own (see Runtime.invoke_plain)
+        "_NATIVE_ERRORS": (EvalError, LimitError, RecursionError, MemoryError),
+        "_ANY_ERROR": Exception,  # any other: a library bug (``Runtime.native_failed``)
         # variables outside the script
         "_const_fail": const_fail, "_UNSET": UNSET, "_eval_out": eval_out,
     }
@@ -271,12 +274,17 @@ def run_hooks(rt: Runtime) -> dict[str, Any]:
         "_lt": rt.counted(ops.less), "_le": rt.counted(ops.less_eq),
         "_gt": rt.counted(ops.greater), "_ge": rt.counted(ops.greater_eq),
         "_in": rt.contains, "_iter": rt.iterate,
+        "_iter_shared": rt.iterate_shared,
         # indexing, properties, calls
         "_index": rt.index, "_index_update": rt.index_update, "_set_index": rt.set_index,
         "_prop": rt.prop,
         "_set_prop": rt.set_prop, "_call": rt.call_name, "_call_ref": rt.call_ref,
         "_method": rt.method, "_push": rt.push_method, "_push_item": rt.push_item,
-        "_invoke_plain": rt.invoke_plain,
+        "_known": rt.known, "_known_entry": rt.known.get, "_push_sized": rt.push_sized,
+        "_sized_literal": rt.sized_literal,
+        "_invoke_plain": rt.invoke_plain, "_native_failed": rt.native_failed,
+        "_native_result": rt.native_result, "_charge": rt.charge,
+        "_before_formatting": rt.check_before_formatting, "_check_string": rt.size.check_string,
         "_method_at": rt.method_at,
         "_call_fn_ptr": rt.call_fn_ptr,
         "_this": rt.this, "_is_def_var": rt.is_def_var, "_eval": rt.eval,

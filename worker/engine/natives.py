@@ -26,6 +26,8 @@ class NativeFn:
     runtime passes the variable itself, not a copy, when called method-style or on a variable.
     ``writes_back``: for a ``str`` first argument changed "in place" (e.g. ``trim``): the function
     returns ``(new_first_value, result)`` and the runtime stores the new value back.
+    ``returns``: the Python type every result has, when the function promises one (the
+    compiler then types what it gives, see ``Compiler.is_float``), else None.
     """
 
     name: str
@@ -34,18 +36,21 @@ class NativeFn:
     ctx: bool = False
     mutates: bool = False
     writes_back: bool = False
+    returns: type | None = None
 
 
 LIBRARY: dict[str, list[NativeFn]] = {}
 
 
 def native(name: str, *params: Any, ctx: bool = False, mutates: bool = False,
-           writes_back: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+           writes_back: bool = False,
+           returns: type | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register the decorated Python function as the Rhai function ``name(params...)``."""
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         LIBRARY.setdefault(name, []).append(
-            NativeFn(name, params, fn, ctx=ctx, mutates=mutates, writes_back=writes_back))
+            NativeFn(name, params, fn, ctx=ctx, mutates=mutates, writes_back=writes_back,
+                     returns=returns))
         return fn
 
     return register

@@ -74,7 +74,12 @@ PARSING = frozenset({"parse_json"})
 """Functions whose result is parsed from their first argument, a string: it holds at most one
 array element per character of the text, one map entry per four (``"":0``) and no more string
 bytes than the text has, so a result parsed from a text (within the limits) no longer than
-``max_array_size`` and ``max_map_size`` fits them without a walk."""
+``max_array_size`` (less 2, see ``SPLITTING``) and ``max_map_size`` fits them without a walk."""
+SPLITTING = frozenset({"split", "split_rev"})
+"""Functions that cut their first argument, when it is a string, into pieces (Rust's ``split``,
+``splitn``, ``rsplit``, ``split_whitespace``, a cut at a position): at most one piece per
+character and two more (an empty separator gives an empty piece at each end), no more string
+bytes than the string has and no maps: they are ``PARSING`` functions too."""
 WORK_UNITS = 1 << 16  # units of uncounted work between two looks at the clock (see spend)
 KNOWN_ARRAYS = 16  # arrays whose sizes are remembered at a time (see Runtime.remember)
 FEW_PARTS = 8  # interpolations of up to this many parts are built by appending (Runtime.interp)
@@ -88,7 +93,7 @@ class NativeCall:
 
     __slots__ = ("fn", "name", "ctx", "mutates", "writes_back", "counts_work", "c_speed",
                  "formatting", "collecting", "appended_at", "may_grow", "self_checked", "parsing",
-                 "plain", "direct", "builtin")
+                 "plain", "direct", "builtin", "returns")
 
     def __init__(self, native: NativeFn) -> None:
         name = native.name
@@ -101,7 +106,7 @@ class NativeCall:
         self.appended_at = APPENDING.get(name)
         self.may_grow = name not in NOT_GROWING
         self.self_checked = name in SELF_CHECKED
-        self.parsing = name in PARSING
+        self.parsing = name in PARSING or (name in SPLITTING and native.params[:1] == (str,))
         # neither the runtime context nor an argument changed in place: the few steps of
         # ``Runtime.invoke_plain`` are all such a call needs
         self.plain = not (native.ctx or native.mutates)
@@ -109,6 +114,7 @@ class NativeCall:
         # called and its result checked, nothing more (see ``Runtime.prop``)
         self.direct = self.plain and not self.counts_work and not native.writes_back
         self.builtin = name in BUILTINS  # an engine built-in of this name is called instead
+        self.returns = native.returns  # the type of every result, when promised
 
 
 NATIVE_CALLS: dict[tuple, NativeCall | None] = {}
@@ -314,6 +320,9 @@ class Runtime:
         self.max_map = limits["max_map_size"] or 0
         self.size = SizeLimits(max_string, self.max_array, self.max_map)
         self.quarter_string = self.size.max_string // 4  # see SizeLimits.check_string
+        # one dict for the runtime's life: generated code reads it (``_known``, see
+        # ``ExpressionCompiler.push_onto``)
+        self.known: dict[int, list] = {}
         timeout = limits["timeout"]
         self.reset(time.monotonic() + timeout if timeout else 0.0)
 
@@ -327,7 +336,7 @@ class Runtime:
         self.granted = min(GRANT, self.max_ops) if self.max_ops else GRANT  # last countdown
         self.set_ops(self.granted)
         self.deadline = deadline
-        self.known: dict[int, list] = {}  # id -> [array, its length, its 3 sizes], see remember
+        self.known.clear()  # id -> [array, its length, its 3 sizes], see remember
         self.collected: tuple | None = None  # sizes of a COLLECTING native's callback results
         self.work = WORK_UNITS  # see spend
         # False when a scope value is over a size limit: every value the script makes is
@@ -621,6 +630,18 @@ class Runtime:
                 if type(items[keys[i]]) in CONTAINERS:
                     items[keys[i]] = self.copy(items[keys[i]])
         return items
+
+    def sized_literal(self, items: list | dict, stored: tuple) -> tuple[list | dict, tuple]:
+        """An array or map literal checked as ``array_literal`` / ``map_literal`` check it
+        (the same errors), and its sizes, which ``push_sized`` adds to an array's."""
+        sizes = self.size.sizes(items)
+        if stored:
+            keys = list(items) if type(items) is dict else range(len(items))
+            for i in stored:
+                key = keys[i]
+                if type(items[key]) in CONTAINERS:
+                    items[key] = self.copy(items[key])
+        return items, sizes
 
     # ---- operators that may grow values ----------------------------------------------------
     def add(self, a: Any, b: Any) -> Any:
@@ -981,6 +1002,15 @@ class Runtime:
             return sorted(v)
         raise EvalError("For loop expects iterable type", kind="ErrorFor")
 
+    def iterate_shared(self, v: Any) -> Any:
+        """``iterate`` for a loop whose body only reads its variable
+        (``StatementCompiler.reads_elements_only``): an array's snapshot holds its elements
+        themselves, not copies, counted as ``iterate`` counts a snapshot."""
+        if type(v) is list:
+            self.spend(1 + (len(v) >> 6))
+            return v[:]
+        return self.iterate(v)
+
     # ---- function dispatch -------------------------------------------------------------------
     def find_native(self, name: str, args: tuple | list) -> NativeCall | None:
         """The library overload of ``name`` whose parameter types match ``args`` exactly."""
@@ -1032,10 +1062,25 @@ class Runtime:
                 self.size.sizes(result)
         return result
 
+    @staticmethod
+    def native_failed(call: NativeCall, exc: Exception) -> None:
+        """A library function called inline by generated code (``inline_native``) raised a
+        Python error that is not Rhai's: a library bug, reported as ``invoke_plain`` does."""
+        raise EvalError(f"Error in function {call.name}: {exc}", kind="ErrorRuntime") from None
+
+    def native_result(self, call: NativeCall, result: Any, first: Any) -> None:
+        """The size check ``invoke_plain`` makes of a library result that is a long string,
+        an array, a map or a blob, for a call generated inline (``inline_native``)."""
+        if type(result) is str:
+            self.size.check_string(result)
+        elif not (call.parsing and self.parsed_fits(first)):
+            self.size.sizes(result)
+
     def parsed_fits(self, text: str) -> bool:
         """Whether whatever a ``PARSING`` function makes of ``text`` is within the limits."""
         n = len(text)
-        return n <= self.size.max_array and n <= self.size.max_map and self.values_within_limits
+        return n + 2 <= self.size.max_array and n <= self.size.max_map and \
+            self.values_within_limits
 
     def invoke_native(self, call: NativeCall, args: list | tuple, box: list | None = None) -> Any:
         """Run a native; a by-reference first argument lives in ``box`` (written back).
@@ -1238,6 +1283,26 @@ class Runtime:
                 a.append(item)
                 entry[1] = old_len + 1
                 entry[2] += 1
+                return None
+        a.append(item)
+        self.check_pushed(a, old_len, item)
+        return None
+
+    def push_sized(self, a: list, item: Any, sizes: tuple) -> None:
+        """``a.push(item)`` of a new array or map whose sizes are ``sizes`` (generated code
+        calls it for a literal pushed onto a variable known to hold an array): onto an array
+        whose sizes are remembered, when the totals with the item's stay within the limits,
+        one more element and the item's sizes added to its entry; anything else as
+        ``push_item`` (which walks the item)."""
+        old_len = len(a)
+        entry = self.known.get(id(a))
+        if entry is not None and entry[1] == old_len and entry[0] is a:
+            size = self.size
+            arrays, maps = entry[2] + 1 + sizes[0], entry[3] + sizes[1]
+            chars = entry[4] + sizes[2]
+            if arrays <= size.max_array and maps <= size.max_map and chars <= size.max_string:
+                a.append(item)
+                entry[1:] = old_len + 1, arrays, maps, chars
                 return None
         a.append(item)
         self.check_pushed(a, old_len, item)

@@ -84,8 +84,8 @@ def maximum(x: Any, y: Any) -> Any:
     return float(result) if type(x) is not type(y) else result
 
 
-@native("to_float", int)
-@native("to_float", float)
+@native("to_float", int, returns=float)
+@native("to_float", float, returns=float)
 def to_float(x: float) -> float:
     return float(x)
 
@@ -193,11 +193,14 @@ _MATH = {
 
 def _register_float_functions() -> None:
     """Register the one-argument FLOAT functions; rounding and tests also as properties."""
-    for name, fn in {**_ROUNDING, **_TESTS}.items():
+    for name, fn in _ROUNDING.items():  # FLOATs in, FLOATs out
+        native(name, float, returns=float)(fn)
+        native(f"get${name}", float, returns=float)(fn)
+    for name, fn in _TESTS.items():
         native(name, float)(fn)
         native(f"get${name}", float)(fn)
     for name, fn in _MATH.items():
-        native(name, float)(fn)
+        native(name, float, returns=float)(fn)
 
 
 _register_float_functions()
