@@ -59,7 +59,8 @@ class FunctionFrame:
     """Compile state of one generated Python function (a script function, the script's body,
     a closure or an inlined ``f!()`` call), shared by the block frames in it."""
 
-    __slots__ = ("nonlocals", "nonlocal_slot", "loops", "counters", "ret_int", "catches",
+    __slots__ = ("nonlocals", "nonlocal_slot", "loops", "counters", "ret_int", "ret_list",
+                 "catches",
                  "blocks", "nest", "pending", "in_main", "typing", "open_loops", "once")
 
     def __init__(self, in_main: bool, typing: bool, once: bool = False) -> None:
@@ -68,6 +69,7 @@ class FunctionFrame:
         self.loops: list[str | None] = []  # per enclosing loop: where ``break value`` goes
         self.counters: list[str] = []  # per enclosing counted loop: its iteration counter
         self.ret_int = True  # every value returned so far is an INT
+        self.ret_list = True  # every value returned so far is an array
         self.catches: list[str] = []  # per enclosing ``catch``: the exception's local
         # Python loop/try blocks open around the current line; the first is the function's
         # own ``try``/``finally`` that counts loops left early (see ``open_loop``)

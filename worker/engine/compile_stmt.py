@@ -178,7 +178,7 @@ class StatementCompiler:
             self.indent += 1
             facts = self.assume(else_facts, e.els)
             if e.els is None and target == RETURN:
-                self.frame.function.ret_int = False
+                self.returned(None)
                 self.emit("return None")
             elif e.els is None:
                 self.emit(f"{target} = None")
@@ -271,8 +271,7 @@ class StatementCompiler:
 
     def control_Return(self, e: Return, target: str | None) -> None:
         code = self.copied(e.e) if e.e is not None else "None"
-        function = self.frame.function
-        function.ret_int = function.ret_int and e.e is not None and self.is_int(e.e)
+        self.returned(e.e)
         self.emit(f"return {code}")
 
     def control_Throw(self, e: Throw, target: str | None) -> None:
@@ -281,6 +280,13 @@ class StatementCompiler:
         else:
             code = self.ex(e.e) if e.e is not None else "None"
             self.emit(f"_throw({code})")
+
+    def returned(self, e: Node | None) -> None:
+        """The function returns the value of ``e`` (None: ``()``) on some path: its result is
+        statically an INT or an array only if every returned value is."""
+        function = self.frame.function
+        function.ret_int = function.ret_int and e is not None and self.is_int(e)
+        function.ret_list = function.ret_list and e is not None and self.is_list(e)
 
     def guard_facts(self, cond: Node) -> tuple[dict, dict]:
         """Bounds that an ``if`` condition like ``n < 2`` puts on an INT variable in the then
@@ -336,10 +342,11 @@ class StatementCompiler:
                 self.stmt(st)
             self.at(last)
             self.emit(f"return {self.copied(last.e)}")
-            function.ret_int = function.ret_int and self.is_int(last.e)
+            self.returned(last.e)
         elif target == RETURN:
             value, is_int = self.block_value(block.stmts)
             function.ret_int = function.ret_int and is_int
+            function.ret_list = False  # a control flow's value or no value: not known
             self.emit(f"return {value}")
         elif target:
             value, is_int = self.block_value(block.stmts)
@@ -598,6 +605,7 @@ class StatementCompiler:
         self.indent -= 1
         self.frame.function.blocks -= 2
         if target == RETURN:
+            self.returned(None)
             self.emit("return None")
         elif target:
             self.tmp_int[target] = False

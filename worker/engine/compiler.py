@@ -67,6 +67,12 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         # that relied on it are generated again (see ``compile``)
         self.ret_assumed: set[tuple[str, int]] = set()
         self.ret_relied: dict[str, set[tuple[str, int]]] = {}
+        # per generated script function (F_ and S_, by Python name): whether every value it
+        # returns is an array; and as for INT results, the array results relied on by the
+        # function being generated and, per generated function, by its code
+        self.ret_list: dict[str, bool] = {}
+        self.list_assumed: set[str] = set()
+        self.list_relied: dict[str, set[str]] = {}
         # the code of each generated function by Python name (in the order first made), and
         # what made it, to make it again
         self.code_of: dict[str, list[list]] = {}
@@ -187,21 +193,24 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         for i, key in enumerate(self.script.fns):
             py_name = key[0].replace(".", "_")  # a typed method ``i64.calc``
             self.fn_py[key] = f"F_{i}_{py_name}"
+            self.ret_list[self.fn_py[key]] = True
             if key[1]:
                 self.spec_py[key] = f"S_{i}_{py_name}"
                 self.ret_int[key] = True
+                self.ret_list[self.spec_py[key]] = True
         self.emit("def _factory(_ops):")
         self.indent += 1
         self.all_functions()
         for attempt in range(MAX_PASSES + 1):
-            stale = [pyname for pyname, relied in self.ret_relied.items()
-                     if not all(self.ret_int[key] for key in relied)]
+            stale = self.stale_functions()
             if not stale:
                 break
-            if attempt == MAX_PASSES:  # results will not settle: assume no INT results
+            if attempt == MAX_PASSES:  # results will not settle: assume no typed results
                 self.ret_int = dict.fromkeys(self.ret_int, False)
+                self.ret_list = dict.fromkeys(self.ret_list, False)
                 self.code_of.clear()
                 self.ret_relied.clear()
+                self.list_relied.clear()
                 self.all_functions()
                 break
             for pyname in stale:  # their code took a disproved result for an INT
@@ -220,6 +229,13 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         self.indent -= 1
         src, table = self.source()
         return src, table, self.fn_py, self.const_values, self.uses_modules
+
+    def stale_functions(self) -> list[str]:
+        """The generated functions whose code took a result for an INT or an array that the
+        code of its function has since disproved: they must be generated again."""
+        return [pyname for pyname, relied in self.ret_relied.items()
+                if not all(self.ret_int[key] for key in relied)
+                or not all(self.ret_list[name] for name in self.list_relied[pyname])]
 
     def flat(self) -> bool:
         """Whether the script is its body alone (no functions, no closures or ``f!()``
@@ -260,7 +276,7 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         for key in set(self.spec_py).difference(reached):
             pyname = self.spec_py[key]
             if pyname in self.code_of:
-                del self.code_of[pyname], self.ret_relied[pyname]
+                del self.code_of[pyname], self.ret_relied[pyname], self.list_relied[pyname]
 
     def generate(self, pyname: str, params: list[str], body: Node, fn: FnDef | None,
                  spec: Any = None) -> None:
@@ -272,6 +288,7 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         del self.lines[start:]
         self.jobs[pyname] = (params, body, fn, spec)
         self.ret_relied[pyname] = self.ret_assumed
+        self.list_relied[pyname] = self.list_assumed
         self.spec_calls_of[pyname] = self.spec_calls
 
     def fn_uses_this(self, key: tuple[str, int]) -> bool:
@@ -311,6 +328,7 @@ class Compiler(StatementCompiler, ExpressionCompiler):
             self.relied_on = {kind: set() for kind in STATIC_KINDS}
             self.relied_bounds = set()
             self.ret_assumed = set()
+            self.list_assumed = set()
             self.spec_calls = set()
             # a script that will not settle: no typing
             main = pyname == "_main"
@@ -386,11 +404,14 @@ class Compiler(StatementCompiler, ExpressionCompiler):
             self.branch_body(body, RETURN)  # the last value returned directly
         else:
             self.emit(f"return {self.copied(body)}")
+            self.returned(body)
         if in_caller_scope:
             self.leave_caller_scope(unset_slot, caller_vars)
         if spec and not function.ret_int:
             # code generated so far that took the result for an INT is generated again
             self.ret_int[spec] = False
+        if pyname in self.ret_list and not function.ret_list:
+            self.ret_list[pyname] = False  # as for INT results
         if pyname == "_main" and self.flat():
             self.lines[function.nonlocal_slot][1] = "global _ops"  # see ``flat``
         elif function.nonlocals:
@@ -519,11 +540,28 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         return False
 
     def is_list(self, e: Node) -> bool:
-        """Whether ``e`` is statically an array."""
+        """Whether ``e`` is statically an array: an array literal, a variable whose every
+        assignment is one, or a direct call of a script function whose every returned value
+        is one (``returns_list``)."""
         if e.kind == "array":
             return True
         if e.kind == "var":
             return self.var_is_list(self.lookup(e.name))
+        if e.kind == "call":
+            return self.returns_list(e)
+        return False
+
+    def returns_list(self, e: Node) -> bool:
+        """Whether the call ``e`` goes straight to a generated script function (its ``S_``
+        version when ``use_spec``, else its ``F_``) whose result the last code made of it
+        proved an array; the code made from this answer relies on it (``list_relied``)."""
+        key = (e.name, len(e.args))
+        if e.bang or key not in self.fn_py or not self.frame.function.typing:
+            return False
+        pyname = self.spec_py[key] if self.use_spec(key, e.args) else self.fn_py[key]
+        if self.ret_list[pyname]:
+            self.list_assumed.add(pyname)
+            return True
         return False
 
     def is_scalar(self, e: Node) -> bool:
