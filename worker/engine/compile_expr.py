@@ -788,9 +788,9 @@ class ExpressionCompiler:
 
     def map_property(self, e: Node, obj: str) -> str:
         """``obj.name``: read straight from an object map (with no test of its type when it is
-        statically a map), the length of a string or array inline, other types through
-        ``_prop``; on a line of its own, as ``ex`` puts runtime calls, so an error has the
-        node's position."""
+        statically a map), the length of a string or array inline (with no test when it is
+        statically one), other types through ``_prop``; on a line of its own, as ``ex`` puts
+        runtime calls, so an error has the node's position."""
         if not obj.isidentifier():
             value, obj = obj, self.tmp()
             self.emit(f"{obj} = {value}")
@@ -802,7 +802,7 @@ class ExpressionCompiler:
             self.emit(f"{t} = _prop({obj}, {key})")
         elif self.is_map(e.obj):  # what ``Runtime.prop`` does for a map
             self.emit(f"{t} = {obj}.get({key})")
-        elif e.name == "len" and self.is_str(e.obj):
+        elif e.name == "len" and (self.is_str(e.obj) or self.is_list(e.obj)):
             self.emit(f"{t} = len({obj})")
         else:
             sized = (f"len({obj}) if type({obj}) is str or type({obj}) is list else "

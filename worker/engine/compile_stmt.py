@@ -147,10 +147,11 @@ class StatementCompiler:
 
     def copied(self, e: Node) -> str:
         """An expression stored or handed on as a value: an array/map/blob value is copied
-        (value semantics), a number literal is passed on (``passed_on``)."""
+        (value semantics; one statically an array with no test of its type), a number literal
+        is passed on (``passed_on``)."""
         code = self.ex(e)
         if self.needs_copy(e):
-            return self.copy_of(code)
+            return f"_copy({code})" if self.is_list(e) else self.copy_of(code)
         return self.passed_on(e, code)
 
     def control(self, e: Node, target: str | None) -> None:
@@ -1012,8 +1013,9 @@ class StatementCompiler:
         if link.kind == "prop":
             same = f"{new} is {elem} and type({obj}) is dict"
             setter = "_set_prop"
-        elif self.is_int(link.idx):
-            same = f"{new} is {elem} and type({obj}) is list"
+        elif self.is_int(link.idx):  # the test of ``obj``'s type only if not static
+            same = f"{new} is {elem}" if self.is_list(link.obj) else \
+                f"{new} is {elem} and type({obj}) is list"
             setter = "_set_index"
         elif link.idx.kind == "lit" and value_type(link.idx.value) is str:
             same = f"{new} is {elem} and type({obj}) is dict"
