@@ -40,6 +40,10 @@ SCRIPTS = [
     'let x = 1.0; let r = [];'
     ' for i in 0..3 { x += 0.5; r.push(x ** 2); r.push(x % 1.0); r.push(x.to_string()); } r',
     'fn f(a) { let s = 0.0; for i in 0..3 { s += a * i; } s } [f(1.5), f(2)]',
+    'fn g(n) { let t = 1.0 / n; let s = 0.0; for i in 0..3 { s += t * i; } s }'
+    ' [g(2), g(0), g(2.0), g(-0.0)]',
+    'fn g(n) { let t = 1.0 * n; for i in 0..3 { t = t * i - n; } t } [g(2), g(2.5)]',
+    'fn g(n) { let t = 1.0 * n; for i in 0..3 { t = t * i - n; } t } [g(2), g("a")]',
     'let t = 9007199254740993.0; for i in 0..2 { t -= 9007199254740993; } t',
     'let t = 1.0; for i in 0..3 { t += "a"; } t',
     'let t = 1.0; for i in 0..3 { t.x = 1; } t',
@@ -70,3 +74,13 @@ def test_float_code_is_plain_python(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "_add_assign" not in source and "_native_result" not in source
     assert "_div(" in source  # only for a division by zero
     assert result == ("value", pytest.approx(28.374404003747067))
+
+
+def test_declarations_are_typed_per_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``t`` is a FLOAT in ``g``'s INT version (``n`` is an INT there), not in its generic
+    one: the INT version's loop multiplies with Python's operator."""
+    script = 'fn g(n) { let t = 1.0 / n; let s = 0.0; for i in 0..3 { s += t * i; } s } g(2)'
+    source, result = outcome(script, True, monkeypatch)
+    generic, specialised = source.split("def S_")
+    assert "_mul(" in generic and "_mul(" not in specialised
+    assert result == ("value", 3.0 / 2)

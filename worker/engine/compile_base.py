@@ -61,9 +61,11 @@ class FunctionFrame:
 
     __slots__ = ("nonlocals", "nonlocal_slot", "loops", "counters", "ret_int", "ret_list",
                  "catches",
-                 "blocks", "nest", "pending", "in_main", "typing", "open_loops", "once")
+                 "blocks", "nest", "pending", "in_main", "typing", "open_loops", "once",
+                 "version")
 
-    def __init__(self, in_main: bool, typing: bool, once: bool = False) -> None:
+    def __init__(self, in_main: bool, typing: bool, once: bool = False,
+                 version: str = "") -> None:
         self.nonlocals: set[str] = set()  # outer variables it assigns (a ``nonlocal`` line)
         self.nonlocal_slot = 0  # the line that becomes that ``nonlocal`` line
         self.loops: list[str | None] = []  # per enclosing loop: where ``break value`` goes
@@ -84,6 +86,9 @@ class FunctionFrame:
         # the script's own body (not a function or closure): outside loops it runs once per
         # run (see ``Compiler.hot``)
         self.once = once
+        # the generated script function (by Python name) it is part of: an F_ and an S_
+        # version of one function type the same declarations apart (``Compiler.declare``)
+        self.version = version
 
 
 class Frame:
@@ -104,7 +109,8 @@ class Frame:
 
     def inner(self) -> "Frame":
         """The root frame of a function generated inside this block (a closure, ``f!()``)."""
-        return Frame(FunctionFrame(self.function.in_main, self.function.typing), self)
+        return Frame(FunctionFrame(self.function.in_main, self.function.typing,
+                                   version=self.function.version), self)
 
     def soft(self, facts: dict | None = None) -> "Frame":
         """A block nested in this one, in the same generated function."""

@@ -332,7 +332,7 @@ class Compiler(StatementCompiler, ExpressionCompiler):
             self.spec_calls = set()
             # a script that will not settle: no typing
             main = pyname == "_main"
-            function = FunctionFrame(main, attempt < MAX_PASSES, once=main)
+            function = FunctionFrame(main, attempt < MAX_PASSES, once=main, version=pyname)
             self.function_once(pyname, params, body, fn, Frame(function), spec)
             if not self.changed or attempt == MAX_PASSES:
                 return
@@ -453,9 +453,12 @@ class Compiler(StatementCompiler, ExpressionCompiler):
                 is_int: bool = False, is_list: bool = False, is_str: bool = False,
                 is_map: bool = False, is_float: bool = False) -> str:
         """A new variable; ``key`` identifies its declaration for INT/array/string/map/FLOAT
-        typing."""
+        typing, in the generated function being made (``FunctionFrame.version``): in an S_
+        version, where parameters are INTs, a declaration may have a type it lacks in the
+        F_ version of the same function."""
         py = self.tmp(f"v_{name}_")
         if key is not None:
+            key = (self.frame.function.version, key)
             for kind, holds in ((int, is_int), (list, is_list), (str, is_str), (dict, is_map),
                                 (float, is_float)):
                 if not holds:
