@@ -87,6 +87,8 @@ SCRIPTS = [
     'fn f(n) { return; } let x = f(1); x[0]',
     'fn f(n) { } let x = f(1); x[0]',
     'fn f(n) { loop { break [n]; } } let x = f(1); x[0]',
+    'fn c() { b() } fn b() { a() } fn a() { let r = []; r.push(1); r } let x = c(); x[0] += 1; x',
+    'fn c() { b() } fn b() { a() } fn a() { 1 } let x = c(); x[0]',
     'fn f() { let a = []; a.pad(3, 1); a } let t = 0; let x = f(); '
     'for i in 0..3 { t += x[i]; x[i] = t; } [t, x]',
 ]
@@ -162,3 +164,12 @@ def test_typed_matrices_need_no_type_test(monkeypatch: pytest.MonkeyPatch) -> No
     write-back of its rows after ``c[i][j] = v`` and the copy it returns."""
     source = outcome(SCRIPTS[0], True, monkeypatch)[0]
     assert "type(v_c_" not in source.split("def _main")[0]
+
+
+def test_results_typed_through_a_chain_of_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``c`` returns ``b()`` which returns ``a()``'s array: all three are array results, the
+    two without an array literal through ``may_return_lists``."""
+    script = ('fn c() { b() } fn b() { a() } fn a() { [1, 2] } '
+              'fn h() { let x = c(); let t = 0; for i in 0..2 { t += x[i]; } t } h()')
+    source, result = outcome(script, True, monkeypatch)
+    assert result == ("value", 3) and "type(v_x_" not in source

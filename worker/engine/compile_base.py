@@ -170,6 +170,25 @@ def uses_this(node: Any) -> bool:
     return False
 
 
+def array_sources(node: Any, calls: set[tuple[str, int]]) -> bool:
+    """Whether an array literal appears anywhere inside ``node``; adds to ``calls`` the
+    (name, arity) of the direct calls inside it. A value is statically an array only through
+    one of those (``Compiler.may_return_lists``)."""
+    if isinstance(node, Node):
+        if node.kind == "call":
+            calls.add((node.name, len(node.args)))
+        found = node.kind == "array"
+        for field in FIELDS[type(node)]:
+            found = array_sources(getattr(node, field), calls) or found
+        return found
+    if isinstance(node, (list, tuple)):
+        found = False
+        for value in node:
+            found = array_sources(value, calls) or found
+        return found
+    return False
+
+
 CALLING = frozenset({"call", "qcall", "method", "closure", "this", "throw", "import",
                      "export"})
 """Node kinds that may run code that is not the compiled expression's (functions, closures,

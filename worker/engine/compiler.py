@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Any, Callable, ClassVar
 
 from .compile_base import (ENTER_CHECK, FLOAT_OPS, INT_OPS, MAX_PASSES, RETURN, CompilerBug,
-                           Frame, FunctionFrame, Var, method_names, uses_this)
+                           Frame, FunctionFrame, Var, array_sources, method_names, uses_this)
 from .compile_expr import ExpressionCompiler
 from .compile_stmt import StatementCompiler
 from .errors import BRACKET, INDEX, PROPERTY, Spot
@@ -190,14 +190,15 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         it has parameters, a version ``S_`` specialised for INT arguments, which direct calls
         with INT arguments use (made only if such a call is reached, see
         ``specialised_versions``); its result is INT when every returned value is."""
+        may_return_lists = self.may_return_lists()
         for i, key in enumerate(self.script.fns):
             py_name = key[0].replace(".", "_")  # a typed method ``i64.calc``
             self.fn_py[key] = f"F_{i}_{py_name}"
-            self.ret_list[self.fn_py[key]] = True
+            self.ret_list[self.fn_py[key]] = key in may_return_lists
             if key[1]:
                 self.spec_py[key] = f"S_{i}_{py_name}"
                 self.ret_int[key] = True
-                self.ret_list[self.spec_py[key]] = True
+                self.ret_list[self.spec_py[key]] = key in may_return_lists
         self.emit("def _factory(_ops):")
         self.indent += 1
         self.all_functions()
@@ -229,6 +230,26 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         self.indent -= 1
         src, table = self.source()
         return src, table, self.fn_py, self.const_values, self.uses_modules
+
+    def may_return_lists(self) -> set[tuple[str, int]]:
+        """The script functions whose result typing may find an array: those with an array
+        literal in their body, or a direct call of another such. The others start as not
+        returning arrays, so that their callers, generated first, take no result of theirs
+        for an array and need no second generation when it is disproved."""
+        calls: dict[tuple[str, int], set[tuple[str, int]]] = {}
+        found = set()
+        for key, fn in self.script.fns.items():
+            calls[key] = set()
+            if array_sources(fn.body, calls[key]):
+                found.add(key)
+        grown = True
+        while grown:
+            grown = False
+            for key, called in calls.items():
+                if key not in found and not called.isdisjoint(found):
+                    found.add(key)
+                    grown = True
+        return found
 
     def stale_functions(self) -> list[str]:
         """The generated functions whose code took a result for an INT or an array that the
