@@ -60,9 +60,8 @@ class FunctionFrame:
     a closure or an inlined ``f!()`` call), shared by the block frames in it."""
 
     __slots__ = ("nonlocals", "nonlocal_slot", "loops", "counters", "ret_int", "ret_list",
-                 "catches",
-                 "blocks", "nest", "pending", "in_main", "typing", "open_loops", "once",
-                 "version")
+                 "catches", "blocks", "nest", "pending", "in_main", "typing", "open_loops",
+                 "once", "version")
 
     def __init__(self, in_main: bool, typing: bool, once: bool = False,
                  version: str = "") -> None:
