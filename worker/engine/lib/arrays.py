@@ -253,7 +253,13 @@ def _results(ctx: Any, fp: FnPtr | str, items: list) -> Iterator[Any]:
 
 @_each_callback("map", list, CALLBACK, ctx=True)
 def map_items(ctx: Any, a: list, fp: Any) -> list:
-    return list(_results(ctx, fp, list(a)))
+    """The callback's results, their sizes counted as they arrive (``map`` is COLLECTING)."""
+    items = list(a)
+    fp = fn_ptr(fp)
+    results = ctx.collect_mapped(fp, items)
+    if results is None:
+        results = [_apply(ctx, fp, item, i) for i, item in enumerate(items)]
+    return results
 
 
 @_each_callback("filter", list, CALLBACK, ctx=True)
