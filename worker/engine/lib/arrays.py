@@ -481,17 +481,28 @@ def sort_with(ctx: Any, a: list, fp: Any) -> None:
     """Sort with a comparer returning an INT (negative, zero, positive) or a bool (``true``:
     the first goes first), as Rhai's ``sort_by``; any other result orders by type."""
     fp = fn_ptr(fp)
-    compare = ctx.callback(fp, 2) or (lambda x, y: ctx.call(fp, [x, y]))
+    code = fp.code_for(2)
+    if code is None:
+        def order(x: Any, y: Any) -> int:
+            verdict = ctx.call(fp, [x, y])
+            return verdict if type(verdict) is int else _verdict_order(verdict, x, y)
+    else:  # a closure |x, y| called straight away (as ``ctx.callback`` would call it)
+        depth = ctx.depth - 1
 
-    def order(x: Any, y: Any) -> int:
-        verdict = compare(x, y)
-        if type(verdict) is int:
-            return verdict  # only its sign counts
-        if type(verdict) is bool:
-            return -1 if verdict else 1
-        return (type(x).__name__ > type(y).__name__) - (type(x).__name__ < type(y).__name__)
+        def order(x: Any, y: Any) -> int:
+            verdict = code(depth, None, x, y)
+            return verdict if type(verdict) is int else _verdict_order(verdict, x, y)
 
     a[:] = sorted(list(a), key=cmp_to_key(order))
+
+
+def _verdict_order(verdict: Any, x: Any, y: Any) -> int:
+    """The order of ``x`` and ``y`` a comparer's result that is not an INT gives (Rhai's
+    ``sort_by``): ``true`` puts ``x`` first, ``false`` ``y``; any other result orders them by
+    type."""
+    if type(verdict) is bool:
+        return -1 if verdict else 1
+    return (type(x).__name__ > type(y).__name__) - (type(x).__name__ < type(y).__name__)
 
 
 @_each_callback("order", list, CALLBACK, ctx=True)
