@@ -6,17 +6,21 @@ the element as parameter or bound to ``this``, plus the index when they take one
 """
 from __future__ import annotations
 
-from functools import cmp_to_key
+from functools import cmp_to_key, partial
+from itertools import islice
+from operator import is_
 from typing import Any, Callable, Iterator
 
 from ..errors import EvalError
 from ..natives import ANY, native
 from ..values import Char, FnPtr, RhaiRange, type_name
 from .common import (CONTAINERS, call_with_extras, copy_value, fn_ptr, index_in, is_not_found,
-                     offset_len, range_start_len, rhai_equals, truthy)
+                     offset_len, range_start_len, rhai_equals)
 
 CALLBACK = (FnPtr, str)
 """A callback parameter: a function pointer or the name of a function."""
+_IS_TRUE = partial(is_, True)
+"""Whether a predicate's verdict is ``true`` (``truthy``, at C speed)."""
 
 
 def _each_callback(name: str, *params: Any, **flags: Any) -> Callable[[Callable], Callable]:
@@ -222,8 +226,9 @@ def retain_filter(ctx: Any, a: list, fp: Any) -> list:
 
 def _partition(ctx: Any, a: list, fp: Any, keep_when: bool) -> list:
     kept, removed = [], []
-    for i, item in enumerate(list(a)):
-        (kept if truthy(_apply(ctx, fp, item, i)) == keep_when else removed).append(item)
+    items = list(a)
+    for item, verdict in zip(items, _results(ctx, fp, items)):
+        (kept if (verdict is True) == keep_when else removed).append(item)
     a[:] = kept
     return removed
 
@@ -232,23 +237,40 @@ def _partition(ctx: Any, a: list, fp: Any, keep_when: bool) -> list:
 def for_each(ctx: Any, a: list, fp: Any) -> None:
     """Call the function on every element bound to ``this`` (changes are kept)."""
     fp = fn_ptr(fp)
+    code = fp.code_for(0)
+    indexed = code is None
+    if indexed:
+        code = fp.code_for(1)
+    if code is not None:  # a closure, called straight away as ``call_with_extras`` calls it
+        depth = ctx.depth - 1
+        for i in range(len(a)):
+            if i >= len(a):
+                break
+            box = [a[i]]
+            if indexed:
+                code(depth, box, i)
+            else:
+                code(depth, box)
+            a[i] = box[0]
+        return
     for i in range(len(a)):
         if i >= len(a):
             break
         _, a[i] = call_with_extras(ctx, fp, a[i], [], [i], None)
 
 
-def _results(ctx: Any, fp: FnPtr | str, items: list) -> Iterator[Any]:
-    """The callback's result for each of ``items`` in turn, called as ``_apply`` calls it;
-    a closure taking the element (and the index) is called directly (``ctx.callback``)."""
+def _results(ctx: Any, fp: FnPtr | str, items: list, start: int = 0) -> Iterator[Any]:
+    """The callback's result for each of ``items`` from ``start`` in turn, as it is asked for
+    (a caller may stop early), called as ``_apply`` calls it; a closure taking the element
+    (and the index) is called directly (``ctx.callback``)."""
     fp = fn_ptr(fp)
     one = ctx.callback(fp, 1)
     if one is not None:
-        return map(one, items)
+        return map(one, islice(items, start, None))
     two = ctx.callback(fp, 2)
     if two is not None:
-        return map(two, items, range(len(items)))
-    return (_apply(ctx, fp, item, i) for i, item in enumerate(items))
+        return map(two, islice(items, start, None), range(start, len(items)))
+    return (_apply(ctx, fp, items[i], i) for i in range(start, len(items)))
 
 
 @_each_callback("map", list, CALLBACK, ctx=True)
@@ -281,8 +303,9 @@ def _start(length: int, start: int) -> int:
 
 def _find_index(ctx: Any, a: list, fp: Any, start: int) -> int:
     items = list(a)
-    for i in range(_start(len(items), start), len(items)):
-        if truthy(_apply(ctx, fp, items[i], i)):
+    first = _start(len(items), start)
+    for i, verdict in enumerate(_results(ctx, fp, items, first), first):
+        if verdict is True:
             return i
     return -1
 
@@ -339,8 +362,7 @@ def find_map(ctx: Any, a: list, fp: Any) -> Any:
 def find_map_from(ctx: Any, a: list, fp: Any, start: int) -> Any:
     """The first result of the mapper (from ``start``) that is not ``()``."""
     items = list(a)
-    for i in range(_start(len(items), start), len(items)):
-        result = _apply(ctx, fp, items[i], i)
+    for result in _results(ctx, fp, items, _start(len(items), start)):
         if result is not None:
             return result
     return None
@@ -348,12 +370,12 @@ def find_map_from(ctx: Any, a: list, fp: Any, start: int) -> Any:
 
 @_each_callback("some", list, CALLBACK, ctx=True)
 def some(ctx: Any, a: list, fp: Any) -> bool:
-    return any(truthy(_apply(ctx, fp, item, i)) for i, item in enumerate(list(a)))
+    return any(map(_IS_TRUE, _results(ctx, fp, list(a))))
 
 
 @_each_callback("all", list, CALLBACK, ctx=True)
 def all_items(ctx: Any, a: list, fp: Any) -> bool:
-    return all(truthy(_apply(ctx, fp, item, i)) for i, item in enumerate(list(a)))
+    return all(map(_IS_TRUE, _results(ctx, fp, list(a))))
 
 
 @native("dedup", list, mutates=True)
@@ -366,7 +388,8 @@ def dedup(a: list) -> None:
 def dedup_with(ctx: Any, a: list, fp: Any) -> None:
     """Remove each element the comparer says equals the element kept before it."""
     fp = fn_ptr(fp)
-    _dedup(a, lambda kept, item: truthy(ctx.call(fp, [kept, item])))
+    same = ctx.callback(fp, 2) or (lambda kept, item: ctx.call(fp, [kept, item]))
+    _dedup(a, lambda kept, item: same(kept, item) is True)
 
 
 def _dedup(a: list, same: Any) -> None:
@@ -408,6 +431,11 @@ def reduce_rev_from(ctx: Any, a: list, fp: Any, initial: Any) -> Any:
     fp = fn_ptr(fp)
     result = initial
     items = list(a)
+    two = ctx.callback(fp, 2)  # a closure |sum, x| called directly
+    if two is not None:
+        for item in reversed(items):
+            result = two(result, item)
+        return result
     for i in range(len(items) - 1, -1, -1):
         result = call_with_extras(ctx, fp, items[i], [result], [i], 1)[0]
     return result
@@ -518,5 +546,11 @@ def order_with(ctx: Any, a: list, fp: Any) -> list:
 def zip_with(ctx: Any, a: list, b: list, fp: Any) -> list:
     """Pairs of elements (as long as the shorter array) mapped by ``fp(x, y[, index])``."""
     fp = fn_ptr(fp)
-    return [call_with_extras(ctx, fp, x, [y], [i], 0)[0]
-            for i, (x, y) in enumerate(zip(list(a), list(b)))]
+    xs, ys = list(a), list(b)
+    two = ctx.callback(fp, 2)  # a closure |x, y| (or |x, y, i|) called directly
+    if two is not None:
+        return list(map(two, xs, ys))
+    three = ctx.callback(fp, 3)
+    if three is not None:
+        return list(map(three, xs, ys, range(min(len(xs), len(ys)))))
+    return [call_with_extras(ctx, fp, x, [y], [i], 0)[0] for i, (x, y) in enumerate(zip(xs, ys))]
