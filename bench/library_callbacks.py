@@ -11,7 +11,8 @@ import time
 
 from worker.engine import Engine
 
-BUILD = "let a = []; for i in 0..100000 { a.push(i); } "
+BUILD = ("fn keep(x) { x % 2 == 0 } fn twice(x) { x * 2 } "
+         "let a = []; for i in 0..100000 { a.push(i); } ")
 CALLS = {
     "some": "a.some(|x| x < 0)",
     "all": "a.all(|x| x >= 0)",
@@ -25,6 +26,8 @@ CALLS = {
     "dedup": "a.dedup(|p, q| p == q); a.len",
     "map": "a.map(|x| x + 1).len",
     "sort": "a.sort(|p, q| q - p); a[0]",
+    "filter by name": "a.filter(\"keep\").len",
+    "map by name": "a.map(Fn(\"twice\")).len",
 }
 
 

@@ -333,6 +333,56 @@ CASES = {
         'fn f(n) { if n == 0 { [1].map(|x| x) } else { [n].map(|x| f(n - 1))[0] } } f(20)',
         ('value', '[1]'),
         64, (1, 76)),
+    'filter name throws': (
+        'fn bad(x) { if x == 60 { throw x } true } ' + PRE + 'a.filter("bad")',
+        ('error',
+         "Runtime error: 60 (line 1, position 26)\nin call to function 'bad' (line "
+         '1, position 100)',
+         'ErrorInFunctionCall'),
+        180, (1, 100)),
+    'some Fn': (
+        'fn big(x) { x > 90 } ' + PRE + 'a.some(Fn("big"))',
+        ('value', 'True'),
+        170, (1, 79)),
+    'for_each name': (
+        'fn bump() { this += 1 } ' + PRE + 'a.for_each("bump"); a[3]',
+        ('value', '11'),
+        241, (1, 102)),
+    'zip name': (
+        'fn mul(x, y) { x * y } ' + PRE + 'a.zip(a, "mul")[5]',
+        ('value', '7056'),
+        241, (1, 95)),
+    'map overloaded name': (
+        'fn f(x) { x } fn f(x, i) { i } ' + PRE + 'a.map("f")[4]',
+        ('value', '47'),
+        241, (1, 98)),
+    'map name index': (
+        'fn g(x, i) { x * i } ' + PRE + 'a.map("g")[4]',
+        ('value', '188'),
+        241, (1, 88)),
+    'map name too large': (
+        'fn h(x) { [x, x, x, x] } let a = []; for i in 0..30 { a.push(i); } a.map("h")',
+        ('error',
+         'Size of array/BLOB too large: over 100 elements (max_array_size) (line '
+         '1, position 70)',
+         'ErrorDataTooLarge'),
+        91, (1, 70)),
+    'find name error': (
+        'fn odd(x) { x / (x - 52) == 0 } ' + PRE + 'a.find("odd")',
+        ('value', '0'),
+        162, (1, 90)),
+    'all name': (
+        'fn small(x) { x < 100 } ' + PRE + 'a.all("small")',
+        ('value', 'False'),
+        192, (1, 82)),
+    'dedup name': (
+        'fn near(p, q) { (p - q).abs() < 20 } ' + PRE + 'a.dedup("near"); a.len',
+        ('value', '80'),
+        240, (1, 112)),
+    'sort by name bool': (
+        'fn before(p, q) { p > q } ' + PRE + 'a.sort("before"); a[0]',
+        ('value', '100'),
+        574, (1, 102)),
 }
 
 

@@ -237,11 +237,11 @@ def _partition(ctx: Any, a: list, fp: Any, keep_when: bool) -> list:
 def for_each(ctx: Any, a: list, fp: Any) -> None:
     """Call the function on every element bound to ``this`` (changes are kept)."""
     fp = fn_ptr(fp)
-    code = fp.code_for(0)
+    code = ctx.callee(fp, 0)
     indexed = code is None
     if indexed:
-        code = fp.code_for(1)
-    if code is not None:  # a closure, called straight away as ``call_with_extras`` calls it
+        code = ctx.callee(fp, 1)
+    if code is not None:  # called straight away, as ``call_with_extras`` calls it
         depth = ctx.depth - 1
         for i in range(len(a)):
             if i >= len(a):
@@ -509,12 +509,12 @@ def sort_with(ctx: Any, a: list, fp: Any) -> None:
     """Sort with a comparer returning an INT (negative, zero, positive) or a bool (``true``:
     the first goes first), as Rhai's ``sort_by``; any other result orders by type."""
     fp = fn_ptr(fp)
-    code = fp.code_for(2)
+    code = ctx.callee(fp, 2)
     if code is None:
         def order(x: Any, y: Any) -> int:
             verdict = ctx.call(fp, [x, y])
             return verdict if type(verdict) is int else _verdict_order(verdict, x, y)
-    else:  # a closure |x, y| called straight away (as ``ctx.callback`` would call it)
+    else:  # a closure |x, y| (or script function) called straight away, as ``ctx.callback``
         depth = ctx.depth - 1
 
         def order(x: Any, y: Any) -> int:
