@@ -6,9 +6,8 @@ the element as parameter or bound to ``this``, plus the index when they take one
 """
 from __future__ import annotations
 
-from functools import cmp_to_key, partial
+from functools import cmp_to_key
 from itertools import islice
-from operator import is_
 from typing import Any, Callable, Iterator
 
 from ..errors import EvalError
@@ -19,8 +18,6 @@ from .common import (CONTAINERS, call_with_extras, copy_value, fn_ptr, index_in,
 
 CALLBACK = (FnPtr, str)
 """A callback parameter: a function pointer or the name of a function."""
-_IS_TRUE = partial(is_, True)
-"""Whether a predicate's verdict is ``true`` (``truthy``, at C speed)."""
 
 
 def _each_callback(name: str, *params: Any, **flags: Any) -> Callable[[Callable], Callable]:
@@ -370,12 +367,18 @@ def find_map_from(ctx: Any, a: list, fp: Any, start: int) -> Any:
 
 @_each_callback("some", list, CALLBACK, ctx=True)
 def some(ctx: Any, a: list, fp: Any) -> bool:
-    return any(map(_IS_TRUE, _results(ctx, fp, list(a))))
+    for verdict in _results(ctx, fp, list(a)):
+        if verdict is True:
+            return True
+    return False
 
 
 @_each_callback("all", list, CALLBACK, ctx=True)
 def all_items(ctx: Any, a: list, fp: Any) -> bool:
-    return all(map(_IS_TRUE, _results(ctx, fp, list(a))))
+    for verdict in _results(ctx, fp, list(a)):
+        if verdict is not True:
+            return False
+    return True
 
 
 @native("dedup", list, mutates=True)
