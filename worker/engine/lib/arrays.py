@@ -411,16 +411,8 @@ def reduce(ctx: Any, a: list, fp: Any) -> Any:
 @_each_callback("reduce", list, CALLBACK, ANY, ctx=True)
 def reduce_from(ctx: Any, a: list, fp: Any, initial: Any) -> Any:
     """Fold the array: the reducer gets (accumulated, element[, index]); starts from ``initial``."""
-    fp = fn_ptr(fp)
-    result = initial
-    two = ctx.callback(fp, 2)  # a closure |sum, x| called directly
-    if two is not None:
-        for item in list(a):
-            result = two(result, item)
-        return result
-    for i, item in enumerate(list(a)):
-        result = call_with_extras(ctx, fp, item, [result], [i], 1)[0]
-    return result
+    items = list(a)
+    return _fold(ctx, fn_ptr(fp), items, False, initial)
 
 
 @_each_callback("reduce_rev", list, CALLBACK, ctx=True)
@@ -431,16 +423,29 @@ def reduce_rev(ctx: Any, a: list, fp: Any) -> Any:
 @_each_callback("reduce_rev", list, CALLBACK, ANY, ctx=True)
 def reduce_rev_from(ctx: Any, a: list, fp: Any, initial: Any) -> Any:
     """Like ``reduce`` but from the last element to the first."""
-    fp = fn_ptr(fp)
-    result = initial
     items = list(a)
-    two = ctx.callback(fp, 2)  # a closure |sum, x| called directly
+    return _fold(ctx, fn_ptr(fp), items, True, initial)
+
+
+def _fold(ctx: Any, fp: FnPtr, items: list, backwards: bool, initial: Any) -> Any:
+    """``initial`` folded with ``items`` in turn (``backwards``: the last first), as ``reduce``
+    calls the reducer (``call_with_extras``); a closure or script function taking (sum, x)
+    or (sum, x, index) is called directly (``ctx.callback``)."""
+    result = initial
+    elements = reversed(items) if backwards else items
+    positions = range(len(items) - 1, -1, -1) if backwards else range(len(items))
+    two = ctx.callback(fp, 2)
     if two is not None:
-        for item in reversed(items):
+        for item in elements:
             result = two(result, item)
         return result
-    for i in range(len(items) - 1, -1, -1):
-        result = call_with_extras(ctx, fp, items[i], [result], [i], 1)[0]
+    three = ctx.callback(fp, 3)
+    if three is not None:
+        for i, item in zip(positions, elements):
+            result = three(result, item, i)
+        return result
+    for i, item in zip(positions, elements):
+        result = call_with_extras(ctx, fp, item, [result], [i], 1)[0]
     return result
 
 
