@@ -1365,9 +1365,9 @@ class Runtime:
     def callback(self, fp: Any, arity: int) -> Callable[..., Any] | None:
         """For a library function calling ``fp`` once per element: when ``fp`` is a closure
         (or anonymous function) taking exactly ``arity`` arguments, or names a script function
-        of that arity (see ``callee``), a caller that does what
-        ``call(fp, args)`` does, in fewer steps; else None (use ``call``). Valid during the
-        library call that asked for it (it calls at that call's depth)."""
+        of that arity (see ``callee``), a caller that does what ``call(fp, args)`` does, in
+        fewer steps; else None (use ``call``). Valid during the library call that asked for
+        it (it calls at that call's depth)."""
         code = self.callee(fp, arity)
         if code is None:
             return None
@@ -1390,10 +1390,10 @@ class Runtime:
         return code
 
     def collect_mapped(self, fp: FnPtr, items: list) -> list | None:
-        """For a COLLECTING native (``map``): when ``fp`` is a closure or script function taking
-        the element (and its index) (``callee``), its results on ``items`` in a list, their sizes added up as ``collect``
-        adds them (the same errors at the same element), without two more calls per result;
-        else None (call it as ``call`` does)."""
+        """For a COLLECTING native (``map``): when ``fp`` is a closure or script function
+        taking the element (and its index) (``callee``), its results on ``items`` in a list,
+        their sizes added up as ``collect`` adds them (the same errors at the same element),
+        without two more calls per result; else None (call it as ``call`` does)."""
         code = self.callee(fp, 1)
         indexed = code is None
         if indexed and (code := self.callee(fp, 2)) is None:
