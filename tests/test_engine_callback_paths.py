@@ -1,7 +1,8 @@
 """Library functions that take a callback (``map``, ``filter``, ``reduce``, ``sort`` with a
-comparator, ``for_each``, ``some``/``all``, ``find``, ``index_of``, ``retain``/``drain``, ...)
-call a closure straight away where they can (``Runtime.collect_mapped``, ``Runtime.callback``,
-``lib/arrays.py``). These tests pin what a script observes through every callback path
+comparator, ``for_each``, ``some``/``all``, ``find``, ``index_of``, ``retain``/``drain``, ...,
+and a map's ``filter``, ``map``, ``retain``/``drain``) call a closure straight away where they
+can (``Runtime.collect_mapped``, ``Runtime.callback``, ``lib/arrays.py``, ``lib/maps.py``).
+These tests pin what a script observes through every callback path
 (closures, closures taking the index or ``this``, functions by name, curried pointers, early
 exits, errors thrown from the callback): its result or error (message, position, kind) with
 ``max_array_size`` 100, the fewest ``max_operations`` it runs with, and the error it stops
@@ -16,6 +17,8 @@ from worker.engine import Engine, RhaiError
 
 PRE = 'let a = []; for i in 0..80 { a.push((i * 37) % 101); } '
 """An array of 80 distinct INTs (0 to 100) in a scrambled order."""
+MPRE = 'let m = #{}; for i in 0..40 { m[`k${(i * 37) % 101}`] = i; } '
+"""A map of 40 properties."""
 
 # name -> (script, outcome with max_array_size 100, fewest max_operations,
 #          (line, position) of the max_operations error with one fewer)
@@ -383,6 +386,78 @@ CASES = {
         'fn before(p, q) { p > q } ' + PRE + 'a.sort("before"); a[0]',
         ('value', '100'),
         574, (1, 102)),
+    'map filter': (
+        MPRE + 'm.filter(|k, v| v % 3 == 0).len()',
+        ('value', '14'),
+        121, (1, 90)),
+    'map filter this': (
+        MPRE + 'm.filter(|k| this > 20).len()',
+        ('value', '19'),
+        121, (1, 86)),
+    'map filter name': (
+        'fn even(k, v) { v % 2 == 0 } ' + MPRE + 'm.filter("even").keys()',
+        ('value',
+         "['k0', 'k100', 'k13', 'k19', 'k20', 'k26', 'k33', 'k40', 'k46', 'k47', "
+         "'k53', 'k6', 'k60', 'k67', 'k73', 'k74', 'k80', 'k87', 'k93', 'k94']"),
+        121, (1, 108)),
+    'map map': (
+        MPRE + 'm.map(|k, v| v * 2).values()',
+        ('value',
+         '[0, 6, 60, 28, 50, 72, 12, 34, 56, 78, 22, 18, 40, 62, 2, 24, 46, 68, 8,'
+         ' '
+         '30, 52, 74, 14, 44, 36, 58, 20, 42, 64, 4, 26, 48, 70, 10, 32, 66, 54, '
+         '76, 16, 38]'),
+        121, (1, 82)),
+    'map map strings': (
+        MPRE + 'm.map(|k, v| k + v).values()',
+        ('value',
+         "['k00', 'k103', 'k10030', 'k1314', 'k1625', 'k1936', 'k206', 'k2317', "
+         "'k2628', 'k2939', 'k311', 'k309', 'k3320', 'k3631', 'k371', 'k4012', "
+         "'k4323', 'k4634', 'k474', 'k5015', 'k5326', 'k5637', 'k577', 'k622', "
+         "'k6018', 'k6329', 'k6710', 'k7021', 'k7332', 'k742', 'k7713', 'k8024', "
+         "'k8335', 'k845', 'k8716', 'k933', 'k9027', 'k9338', 'k948', 'k9719']"),
+        121, (1, 82)),
+    'map map too large': (
+        MPRE + 'm.map(|k, v| [v, v, v])',
+        ('error',
+         'Size of array/BLOB too large: over 100 elements (max_array_size) (line '
+         '1, position 64)',
+         'ErrorDataTooLarge'),
+        121, (1, 64)),
+    'map map this': (
+        MPRE + 'm.map(|k| { this += 1; k }); m.values()',
+        ('value',
+         '[1, 4, 31, 15, 26, 37, 7, 18, 29, 40, 12, 10, 21, 32, 2, 13, 24, 35, 5, '
+         '16, 27, 38, 8, 23, 19, 30, 11, 22, 33, 3, 14, 25, 36, 6, 17, 34, 28, 39,'
+         ' '
+         '9, 20]'),
+        121, (1, 93)),
+    'map drain': (
+        MPRE + 'let r = m.drain(|k, v| v > 30); [m.len(), r.len()]',
+        ('value', '[31, 9]'),
+        121, (1, 94)),
+    'map retain': (
+        MPRE + 'let r = m.retain(|k, v| v > 30); [m.len(), r.keys()]',
+        ('value',
+         "[9, ['k0', 'k10', 'k100', 'k13', 'k16', 'k20', 'k23', 'k26', 'k3', "
+         "'k30', 'k33', 'k37', 'k40', 'k43', 'k47', 'k50', 'k53', 'k57', 'k6', "
+         "'k60', 'k63', 'k67', 'k70', 'k74', 'k77', 'k80', 'k84', 'k87', 'k90', "
+         "'k94', 'k97']]"),
+        121, (1, 95)),
+    'map retain throws': (
+        MPRE + 'm.retain(|k, v| if v == 7 { throw k } else { true })',
+        ('error',
+         'Runtime error: k57 (line 1, position 90)\nin closure call (line 1, '
+         'position 64)',
+         'ErrorInFunctionCall'),
+        104, (1, 64)),
+    'map filter error': (
+        MPRE + 'm.filter(|k, v| v / (v - 9) > 0)',
+        ('error',
+         'Division by zero: 9 / 0 (line 1, position 80)\nin closure call (line 1, '
+         'position 64)',
+         'ErrorInFunctionCall'),
+        93, (1, 64)),
 }
 
 
