@@ -7,13 +7,14 @@ the element as parameter or bound to ``this``, plus the index when they take one
 from __future__ import annotations
 
 from functools import cmp_to_key
+from itertools import islice
 from typing import Any, Callable, Iterator
 
 from ..errors import EvalError
 from ..natives import ANY, native
 from ..values import Char, FnPtr, RhaiRange, type_name
 from .common import (CONTAINERS, call_with_extras, copy_value, fn_ptr, index_in, is_not_found,
-                     offset_len, range_start_len, rhai_equals, truthy)
+                     offset_len, range_start_len, rhai_equals)
 
 CALLBACK = (FnPtr, str)
 """A callback parameter: a function pointer or the name of a function."""
@@ -222,8 +223,9 @@ def retain_filter(ctx: Any, a: list, fp: Any) -> list:
 
 def _partition(ctx: Any, a: list, fp: Any, keep_when: bool) -> list:
     kept, removed = [], []
-    for i, item in enumerate(list(a)):
-        (kept if truthy(_apply(ctx, fp, item, i)) == keep_when else removed).append(item)
+    items = list(a)
+    for item, verdict in zip(items, _results(ctx, fp, items)):
+        (kept if (verdict is True) == keep_when else removed).append(item)
     a[:] = kept
     return removed
 
@@ -232,28 +234,51 @@ def _partition(ctx: Any, a: list, fp: Any, keep_when: bool) -> list:
 def for_each(ctx: Any, a: list, fp: Any) -> None:
     """Call the function on every element bound to ``this`` (changes are kept)."""
     fp = fn_ptr(fp)
+    code = ctx.callee(fp, 0)
+    indexed = code is None
+    if indexed:
+        code = ctx.callee(fp, 1)
+    if code is not None:  # called straight away, as ``call_with_extras`` calls it
+        depth = ctx.depth - 1
+        for i in range(len(a)):
+            if i >= len(a):
+                break
+            box = [a[i]]
+            if indexed:
+                code(depth, box, i)
+            else:
+                code(depth, box)
+            a[i] = box[0]
+        return
     for i in range(len(a)):
         if i >= len(a):
             break
         _, a[i] = call_with_extras(ctx, fp, a[i], [], [i], None)
 
 
-def _results(ctx: Any, fp: FnPtr | str, items: list) -> Iterator[Any]:
-    """The callback's result for each of ``items`` in turn, called as ``_apply`` calls it;
-    a closure taking the element (and the index) is called directly (``ctx.callback``)."""
+def _results(ctx: Any, fp: FnPtr | str, items: list, start: int = 0) -> Iterator[Any]:
+    """The callback's result for each of ``items`` from ``start`` in turn, as it is asked for
+    (a caller may stop early), called as ``_apply`` calls it; a closure taking the element
+    (and the index) is called directly (``ctx.callback``)."""
     fp = fn_ptr(fp)
     one = ctx.callback(fp, 1)
     if one is not None:
-        return map(one, items)
+        return map(one, islice(items, start, None))
     two = ctx.callback(fp, 2)
     if two is not None:
-        return map(two, items, range(len(items)))
-    return (_apply(ctx, fp, item, i) for i, item in enumerate(items))
+        return map(two, islice(items, start, None), range(start, len(items)))
+    return (_apply(ctx, fp, items[i], i) for i in range(start, len(items)))
 
 
 @_each_callback("map", list, CALLBACK, ctx=True)
 def map_items(ctx: Any, a: list, fp: Any) -> list:
-    return list(_results(ctx, fp, list(a)))
+    """The callback's results, their sizes counted as they arrive (``map`` is COLLECTING)."""
+    items = list(a)
+    fp = fn_ptr(fp)
+    results = ctx.collect_mapped(fp, items)
+    if results is None:
+        results = [_apply(ctx, fp, item, i) for i, item in enumerate(items)]
+    return results
 
 
 @_each_callback("filter", list, CALLBACK, ctx=True)
@@ -275,8 +300,9 @@ def _start(length: int, start: int) -> int:
 
 def _find_index(ctx: Any, a: list, fp: Any, start: int) -> int:
     items = list(a)
-    for i in range(_start(len(items), start), len(items)):
-        if truthy(_apply(ctx, fp, items[i], i)):
+    first = _start(len(items), start)
+    for i, verdict in enumerate(_results(ctx, fp, items, first), first):
+        if verdict is True:
             return i
     return -1
 
@@ -333,8 +359,7 @@ def find_map(ctx: Any, a: list, fp: Any) -> Any:
 def find_map_from(ctx: Any, a: list, fp: Any, start: int) -> Any:
     """The first result of the mapper (from ``start``) that is not ``()``."""
     items = list(a)
-    for i in range(_start(len(items), start), len(items)):
-        result = _apply(ctx, fp, items[i], i)
+    for result in _results(ctx, fp, items, _start(len(items), start)):
         if result is not None:
             return result
     return None
@@ -342,12 +367,18 @@ def find_map_from(ctx: Any, a: list, fp: Any, start: int) -> Any:
 
 @_each_callback("some", list, CALLBACK, ctx=True)
 def some(ctx: Any, a: list, fp: Any) -> bool:
-    return any(truthy(_apply(ctx, fp, item, i)) for i, item in enumerate(list(a)))
+    for verdict in _results(ctx, fp, list(a)):
+        if verdict is True:
+            return True
+    return False
 
 
 @_each_callback("all", list, CALLBACK, ctx=True)
 def all_items(ctx: Any, a: list, fp: Any) -> bool:
-    return all(truthy(_apply(ctx, fp, item, i)) for i, item in enumerate(list(a)))
+    for verdict in _results(ctx, fp, list(a)):
+        if verdict is not True:
+            return False
+    return True
 
 
 @native("dedup", list, mutates=True)
@@ -360,7 +391,8 @@ def dedup(a: list) -> None:
 def dedup_with(ctx: Any, a: list, fp: Any) -> None:
     """Remove each element the comparer says equals the element kept before it."""
     fp = fn_ptr(fp)
-    _dedup(a, lambda kept, item: truthy(ctx.call(fp, [kept, item])))
+    same = ctx.callback(fp, 2) or (lambda kept, item: ctx.call(fp, [kept, item]))
+    _dedup(a, lambda kept, item: same(kept, item) is True)
 
 
 def _dedup(a: list, same: Any) -> None:
@@ -379,16 +411,8 @@ def reduce(ctx: Any, a: list, fp: Any) -> Any:
 @_each_callback("reduce", list, CALLBACK, ANY, ctx=True)
 def reduce_from(ctx: Any, a: list, fp: Any, initial: Any) -> Any:
     """Fold the array: the reducer gets (accumulated, element[, index]); starts from ``initial``."""
-    fp = fn_ptr(fp)
-    result = initial
-    two = ctx.callback(fp, 2)  # a closure |sum, x| called directly
-    if two is not None:
-        for item in list(a):
-            result = two(result, item)
-        return result
-    for i, item in enumerate(list(a)):
-        result = call_with_extras(ctx, fp, item, [result], [i], 1)[0]
-    return result
+    items = list(a)
+    return _fold(ctx, fn_ptr(fp), items, False, initial)
 
 
 @_each_callback("reduce_rev", list, CALLBACK, ctx=True)
@@ -399,11 +423,29 @@ def reduce_rev(ctx: Any, a: list, fp: Any) -> Any:
 @_each_callback("reduce_rev", list, CALLBACK, ANY, ctx=True)
 def reduce_rev_from(ctx: Any, a: list, fp: Any, initial: Any) -> Any:
     """Like ``reduce`` but from the last element to the first."""
-    fp = fn_ptr(fp)
-    result = initial
     items = list(a)
-    for i in range(len(items) - 1, -1, -1):
-        result = call_with_extras(ctx, fp, items[i], [result], [i], 1)[0]
+    return _fold(ctx, fn_ptr(fp), items, True, initial)
+
+
+def _fold(ctx: Any, fp: FnPtr, items: list, backwards: bool, initial: Any) -> Any:
+    """``initial`` folded with ``items`` in turn (``backwards``: the last first), as ``reduce``
+    calls the reducer (``call_with_extras``); a closure or script function taking (sum, x)
+    or (sum, x, index) is called directly (``ctx.callback``)."""
+    result = initial
+    elements = reversed(items) if backwards else items
+    positions = range(len(items) - 1, -1, -1) if backwards else range(len(items))
+    two = ctx.callback(fp, 2)
+    if two is not None:
+        for item in elements:
+            result = two(result, item)
+        return result
+    three = ctx.callback(fp, 3)
+    if three is not None:
+        for i, item in zip(positions, elements):
+            result = three(result, item, i)
+        return result
+    for i, item in zip(positions, elements):
+        result = call_with_extras(ctx, fp, item, [result], [i], 1)[0]
     return result
 
 
@@ -475,17 +517,28 @@ def sort_with(ctx: Any, a: list, fp: Any) -> None:
     """Sort with a comparer returning an INT (negative, zero, positive) or a bool (``true``:
     the first goes first), as Rhai's ``sort_by``; any other result orders by type."""
     fp = fn_ptr(fp)
-    compare = ctx.callback(fp, 2) or (lambda x, y: ctx.call(fp, [x, y]))
+    code = ctx.callee(fp, 2)
+    if code is None:
+        def order(x: Any, y: Any) -> int:
+            verdict = ctx.call(fp, [x, y])
+            return verdict if type(verdict) is int else _verdict_order(verdict, x, y)
+    else:  # a closure |x, y| (or script function) called straight away, as ``ctx.callback``
+        depth = ctx.depth - 1
 
-    def order(x: Any, y: Any) -> int:
-        verdict = compare(x, y)
-        if type(verdict) is int:
-            return verdict  # only its sign counts
-        if type(verdict) is bool:
-            return -1 if verdict else 1
-        return (type(x).__name__ > type(y).__name__) - (type(x).__name__ < type(y).__name__)
+        def order(x: Any, y: Any) -> int:
+            verdict = code(depth, None, x, y)
+            return verdict if type(verdict) is int else _verdict_order(verdict, x, y)
 
     a[:] = sorted(list(a), key=cmp_to_key(order))
+
+
+def _verdict_order(verdict: Any, x: Any, y: Any) -> int:
+    """The order of ``x`` and ``y`` a comparer's result that is not an INT gives (Rhai's
+    ``sort_by``): ``true`` puts ``x`` first, ``false`` ``y``; any other result orders them by
+    type."""
+    if type(verdict) is bool:
+        return -1 if verdict else 1
+    return (type(x).__name__ > type(y).__name__) - (type(x).__name__ < type(y).__name__)
 
 
 @_each_callback("order", list, CALLBACK, ctx=True)
@@ -501,5 +554,11 @@ def order_with(ctx: Any, a: list, fp: Any) -> list:
 def zip_with(ctx: Any, a: list, b: list, fp: Any) -> list:
     """Pairs of elements (as long as the shorter array) mapped by ``fp(x, y[, index])``."""
     fp = fn_ptr(fp)
-    return [call_with_extras(ctx, fp, x, [y], [i], 0)[0]
-            for i, (x, y) in enumerate(zip(list(a), list(b)))]
+    xs, ys = list(a), list(b)
+    two = ctx.callback(fp, 2)  # a closure |x, y| (or |x, y, i|) called directly
+    if two is not None:
+        return list(map(two, xs, ys))
+    three = ctx.callback(fp, 3)
+    if three is not None:
+        return list(map(three, xs, ys, range(min(len(xs), len(ys)))))
+    return [call_with_extras(ctx, fp, x, [y], [i], 0)[0] for i, (x, y) in enumerate(zip(xs, ys))]
