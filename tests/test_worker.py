@@ -389,7 +389,9 @@ def spawn() -> Iterator[Spawn]:
 def wait_ready(client: redis.Redis, proc: subprocess.Popen) -> None:
     """Wait for the process's own heartbeat, as circlesctl does."""
     def ready() -> bool:
-        assert proc.poll() is None, "worker exited"
+        if proc.poll() is not None:
+            said = proc.stdout.read() if proc.stdout is not None else "(its output went to a log)"
+            raise AssertionError(f"worker exited with status {proc.returncode}: {said}")
         own = protocol.worker_heartbeat_key(PK, socket.gethostname(), proc.pid)
         return protocol.decode_heartbeat(client.get(own)) is not None
 
