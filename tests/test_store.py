@@ -2,6 +2,8 @@
 values scripts may keep; what every store backend does is in test_store_backends.py."""
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.synchronize
 import os
 import sqlite3
 import stat
@@ -39,6 +41,29 @@ def test_new_folder_is_0700_and_file_0600(tmp_path: Path) -> None:
     for path in (tmp_path / "a" / "b").iterdir():  # the database and its WAL files
         assert mode(path) == 0o600, path
     store.close()
+
+
+def _open_store_at_once(folder: str, barrier: "multiprocessing.synchronize.Barrier") -> None:
+    barrier.wait()
+    Store(Path(folder)).close()
+
+
+def test_workers_of_a_pool_open_a_new_folder_together(tmp_path: Path) -> None:
+    """The workers of a pool start at once on the circle's folder, which the first start
+    creates: every one of them must open it (one used to fail with FileExistsError when
+    another created the folder between its look and its mkdir)."""
+    context = multiprocessing.get_context("fork")
+    for round_ in range(10):
+        folder = tmp_path / f"new-{round_}"
+        barrier = context.Barrier(8)
+        workers = [context.Process(target=_open_store_at_once, args=(str(folder), barrier))
+                   for _ in range(8)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(60)
+        assert [worker.exitcode for worker in workers] == [0] * 8
+        assert mode(folder) == 0o700
 
 
 def test_existing_loose_file_is_tightened(tmp_path: Path) -> None:

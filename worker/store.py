@@ -60,12 +60,16 @@ class Store:
     may each open the circle's store."""
 
     def __init__(self, data_dir: Path) -> None:
-        if not data_dir.exists():
+        # created here unless it exists, in one step: the workers of a pool start together
+        # and share the folder, so a look first and a mkdir after could race another worker
+        try:
             data_dir.mkdir(mode=0o700, parents=True)
-            os.chmod(data_dir, 0o700)
-        elif stat.S_IMODE(data_dir.stat().st_mode) & 0o077:
-            log.warning("data folder %s is accessible to other users; it should be mode 0700",
-                        data_dir)
+        except FileExistsError:
+            if stat.S_IMODE(data_dir.stat().st_mode) & 0o077:
+                log.warning("data folder %s is accessible to other users; it should be mode "
+                            "0700", data_dir)
+        else:
+            os.chmod(data_dir, 0o700)  # the mode mkdir gives is masked by the umask
         self.path = data_dir / STORE_FILENAME
         self.errors: tuple[type[Exception], ...] = (sqlite3.Error,)
         """What a failed call raises when storage itself fails."""
