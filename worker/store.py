@@ -11,6 +11,7 @@ import logging
 import os
 import sqlite3
 import stat
+import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,24 @@ def _private_file(path: Path) -> None:
         os.close(fd)
 
 
+def _write_ahead_log(db: sqlite3.Connection) -> None:
+    """Put the store's file in WAL mode (several processes read and write it). Switching a new
+    file needs its exclusive lock, which SQLite does not wait for when another connection is
+    switching it at the same moment (the workers of a pool open a new store together): then
+    look again, with short pauses, until the file is in WAL mode or BUSY_TIMEOUT has passed."""
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    pause = 0.001
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+
+
 class Store:
     """The records of one circle. One Store per thread (a worker has one); several processes
     may each open the circle's store."""
@@ -76,7 +95,7 @@ class Store:
         _private_file(self.path)
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                    timeout=BUSY_TIMEOUT)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        _write_ahead_log(self._db)
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(_SCHEMA)
 
