@@ -461,9 +461,9 @@ class StatementCompiler:
         called by name at run time as any call is (``Runtime.call_name``); the loop variable
         is typed INT when that is the engine's ``range`` of INTs (``int_range_call``)."""
         it = e.iterable
-        size = self.literal_range_size(it)
-        if size is not None:
-            self.short_range_loop(e, size)
+        numbers = self.short_literal_range(it)
+        if numbers is not None:
+            self.short_range_loop(e, numbers)
             return
         if it.kind == "call":  # a line of its own: its errors get the call's position
             args = ''.join(', ' + a for a in self.args(it.args))
@@ -500,28 +500,26 @@ class StatementCompiler:
             self.indent -= 1
             self.close_loop(running)
 
-    def literal_range_size(self, it: Node) -> int | None:
-        """How many numbers ``a..b``/``a..=b`` of INT literals holds, when that is one chunk
-        at most (None otherwise, and for a literal that is a hole: its value is unknown)."""
+    def short_literal_range(self, it: Node) -> range | None:
+        """The numbers of ``a..b``/``a..=b`` of INT literals, when they are one chunk at most
+        (None otherwise, and for a literal that is a hole: its value is unknown)."""
         if it.kind != "binary" or it.l.kind != "lit" or it.r.kind != "lit" or \
                 is_hole(it.l.value) or is_hole(it.r.value) or \
                 value_type(it.l.value) is not int or value_type(it.r.value) is not int:
             return None
-        size = len(range(it.l.value, it.r.value + (it.op == "..=")))
-        return size if size <= self.chunk else None
+        numbers = range(it.l.value, it.r.value + (it.op == "..="))
+        return numbers if len(numbers) <= self.chunk else None
 
-    def short_range_loop(self, e: Node, size: int) -> None:
-        """``for x in a..b`` of INT literals and at most a chunk of numbers: one Python loop
-        over them, counted all at once when it ends (``else``), or, when a ``break`` left it
-        (its flag still set), by how far it got."""
-        it = e.iterable
-        numbers = self.tmp("_g")
+    def short_range_loop(self, e: Node, numbers: range) -> None:
+        """``for x in a..b`` of INT literals and at most a chunk of ``numbers``: one Python
+        loop over them, counted all at once when it ends (``else``), or, when a ``break`` left
+        it (its flag still set), by how far it got."""
+        chunk = self.tmp("_g")
         with self.block_scope() as frame:
             var = self.declare(e.var, key=("for", id(e)), is_int=True)
-            end = it.r.value + (it.op == "..=")
-            self.emit(f"{numbers}, {var} = _range({it.l.value}, {end}), None")
-            running = self.open_loop(f"_partial({numbers}, {var})")
-            self.emit(f"for {var} in {numbers}:")
+            self.emit(f"{chunk}, {var} = _range({numbers.start}, {numbers.stop}), None")
+            running = self.open_loop(f"_partial({chunk}, {var})")
+            self.emit(f"for {var} in {chunk}:")
             self.indent += 1
             frame.function.blocks += 1
             self.body(e.body)
@@ -529,10 +527,10 @@ class StatementCompiler:
             self.indent -= 1
             self.emit("else:")
             self.emit(f"    {running} = False")
-            self.emit(f"    if (_ops := _ops - {size}) <= 0: _tick()")
+            self.emit(f"    if (_ops := _ops - {len(numbers)}) <= 0: _tick()")
             if e.breaks:
                 self.emit(f"if {running}:")
-                self.emit(f"    {running} = False; _ops -= _partial({numbers}, {var})")
+                self.emit(f"    {running} = False; _ops -= _partial({chunk}, {var})")
                 self.emit("    if _ops <= 0: _tick()")
 
     def for_loop(self, e: Node) -> None:
