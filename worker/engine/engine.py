@@ -31,7 +31,7 @@ from .runtime import (Runtime, call_levels, chunk_size, const_fail, from_python,
                       partial_chunk, switch_range, UNSET, eval_out,
                       switch_value, to_python)
 from .shapes import (MAX_SOURCE_CHARS, REFUSED, Seen, Shaped, ShapeCache, filled, holed,
-                     shape_of)
+                     shape_of, text_template)
 from .sizes import SIZED, string_bytes
 from .values import INT_MAX, FnPtr
 
@@ -372,10 +372,15 @@ class Engine:
                                self.limits["max_functions"], deadline, self.limits["timeout"])
         try:
             budget.check_source(source)
-            tokens = tokenize(source, self.limits["max_expr_depth"], budget)
             if outer_fns or eval_vars is not None:  # an ``eval``: compiled in its caller's place
+                tokens = tokenize(source, self.limits["max_expr_depth"], budget)
                 parts = self._generate(tokens, budget, outer_fns, eval_vars)
             else:
+                shaped = self.shapes.by_text(source) if len(source) <= MAX_SOURCE_CHARS \
+                    else None
+                if shaped is not None:  # of a compiled shape, which its text tells
+                    return self._instantiate(shaped[0].compiled, shaped[1], source)
+                tokens = tokenize(source, self.limits["max_expr_depth"], budget)
                 parts = self._generate_by_shape(tokens, source, budget)
                 if type(parts) is CompiledScript:
                     return parts
@@ -412,11 +417,13 @@ class Engine:
         one only fills the holes."""
         if len(source) > MAX_SOURCE_CHARS:
             return self._generate(tokens, budget)
-        key, values = shape_of(tokens)
+        hole_tokens: list = []
+        key, values = shape_of(tokens, hole_tokens)
         if not values:  # no literal to vary: the text is the shape
             return self._generate(tokens, budget)
         entry = self.shapes.get(key)
         if type(entry) is Shaped:
+            self._index_text(source, key, hole_tokens)
             return self._instantiate(entry.compiled, values, source)
         values_hash = hash(tuple(values))
         if type(entry) is Seen and entry.values_hash != values_hash:
@@ -427,10 +434,18 @@ class Engine:
                 self.shapes.put(key, REFUSED)
             else:
                 self.shapes.put(key, Shaped(template))
+                self._index_text(source, key, hole_tokens)
                 return self._instantiate(template, values, source)
         elif entry is None:
             self.shapes.put(key, Seen(values_hash))
         return self._generate(tokens, budget)
+
+    def _index_text(self, source: str, key: tuple, hole_tokens: list) -> None:
+        """Let the next scripts of ``source``'s compiled shape be found by their text, without
+        lexing, when its literals allow it (see ``TextTemplate``)."""
+        template = text_template(source, key, hole_tokens)
+        if template is not None:
+            self.shapes.put_text(source, template)
 
     def _instantiate(self, template: CompiledScript, values: list, source: str
                      ) -> CompiledScript:

@@ -5,7 +5,8 @@ same tokens but for the values of their number and string literals: the same *sh
 and generating code for each is most of the cost of a new small script, so from the second
 script of a shape on (with other values than the first), the engine compiles the shape once
 with every such literal replaced by a ``Hole`` and then only fills the holes (see
-``Engine.compile``).
+``Engine.compile``). Lexing is then most of what is left, so a shape's later scripts are
+found by their text when it allows (``TextTemplate``).
 
 Why this is safe by construction: a ``Hole`` knows its type (the shape's key includes every
 literal's kind and every token's position) but refuses every operation that would read its
@@ -23,6 +24,7 @@ literal in the key is always safe; only what becomes a hole needs the argument a
 """
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from typing import Any, NoReturn
@@ -92,13 +94,14 @@ def is_hole(value: Any) -> bool:
 _HOLE = ("hole",)  # a literal's place in a shape's key
 
 
-def shape_of(tokens: list[Token]) -> tuple[tuple, list]:
+def shape_of(tokens: list[Token], hole_tokens: list[Token] | None = None
+             ) -> tuple[tuple, list]:
     """A script's shape (a hashable key: every token's kind, value and position, a hole's
     value left out) and its literal values in slot order (depth first, as ``holed`` numbers
-    them)."""
+    them); ``hole_tokens``, when given, receives the tokens of those values in that order."""
     key: list = []
     values: list = []
-    _walk(tokens, key, values, None)
+    _walk(tokens, key, values, None, hole_tokens)
     return tuple(key), values
 
 
@@ -110,7 +113,8 @@ def holed(tokens: list[Token]) -> list[Token]:
     return out
 
 
-def _walk(tokens: list[Token], key: list, values: list, out: list | None) -> None:
+def _walk(tokens: list[Token], key: list, values: list, out: list | None,
+          hole_tokens: list[Token] | None = None) -> None:
     """``shape_of`` and ``holed`` in one pass (``out`` None: no copy). The rule for holes: an
     INT, FLOAT or string literal, but not a radix INT, the INT ``2^63`` or a string followed
     by ``:`` (a map's property name, checked for duplicates while parsing)."""
@@ -124,6 +128,8 @@ def _walk(tokens: list[Token], key: list, values: list, out: list | None) -> Non
             add((kind, _HOLE, t.line, t.col))
             if out is not None:
                 out.append(Token(kind, Hole(len(values), HOLE_KINDS[kind]), t.line, t.col))
+            if hole_tokens is not None:
+                hole_tokens.append(t)
             values.append(t.value)
         elif kind == "interp":
             parts: list = []
@@ -135,7 +141,7 @@ def _walk(tokens: list[Token], key: list, values: list, out: list | None) -> Non
                 else:
                     inner: list = []
                     inner_out: list | None = None if out is None else []
-                    _walk(part, inner, values, inner_out)
+                    _walk(part, inner, values, inner_out, hole_tokens)
                     parts.append(tuple(inner))
                     copies.append(inner_out)
             add(("interp", tuple(parts), t.line, t.col))
@@ -173,6 +179,102 @@ def filled(consts: dict[str, Any], values: list) -> dict[str, Any]:
             for name, value in consts.items()}
 
 
+PLAIN_INT = re.compile(r"[0-9]{1,18}")
+"""What an INT hole of a ``TextTemplate`` may hold: fewer than 19 digits, so the lexer reads
+an INT below 2^63 whatever they are."""
+PLAIN_STRING = re.compile(r'[^"\\\n]*')
+"""What a string hole of a ``TextTemplate`` may hold: the lexer's plain string (no quote,
+backslash or line break), which is its own value."""
+_LITERALS = re.compile(r'"[^"\\\n]*"|[0-9]+')
+_WORD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def text_index(source: str) -> str:
+    """Where ``TextTemplate``s are looked up: ``source`` with its quoted strings and digit
+    runs masked, the same for every script a template accepts (a hint only: the template
+    itself checks the whole text)."""
+    return _LITERALS.sub("#", source)
+
+
+class TextTemplate:
+    """The text of a script whose shape has its code, cut at the shape's holes: another text
+    is of that shape, with no need to lex it, when it is the same text but in the holes,
+    each holding a literal of the same length that the lexer reads as the same kind of token
+    (``PLAIN_INT``, ``PLAIN_STRING``) ending at the same place.
+
+    Why that is exact: the lexer reads left to right, each token from its own characters
+    and at most two after it. Outside the holes both texts are the same; a hole's literal
+    starts where a token of its kind started in the template and, by the forms allowed in it
+    and the characters kept around it (no name character or lone ``.`` after an INT), ends
+    where that token ended. So both texts give the same tokens at the same positions, but
+    for the values of the holes' literals: the same shape, and those values."""
+
+    __slots__ = ("key", "length", "checks")
+
+    def __init__(self, key: tuple, length: int, checks: tuple) -> None:
+        self.key = key
+        self.length = length
+        # (start of a fixed part, its text, end of the hole after it, is it an INT hole)...
+        self.checks = checks
+
+    def values_of(self, source: str) -> list | None:
+        """The literal values of ``source`` in slot order if it is of this template, else
+        None."""
+        if len(source) != self.length:
+            return None
+        values = []
+        start = 0
+        for fixed, hole_end, is_int in self.checks:
+            if not source.startswith(fixed, start):
+                return None
+            hole_start = start + len(fixed)
+            if is_int:
+                if PLAIN_INT.fullmatch(source, hole_start, hole_end) is None:
+                    return None
+                values.append(int(source[hole_start:hole_end]))
+            elif hole_end >= 0:
+                if PLAIN_STRING.fullmatch(source, hole_start, hole_end) is None:
+                    return None
+                values.append(source[hole_start:hole_end])
+            start = hole_end
+        return values
+
+
+def text_template(source: str, key: tuple, hole_tokens: list[Token]) -> TextTemplate | None:
+    """The ``TextTemplate`` of ``source``, whose shape is ``key`` and whose holes are
+    ``hole_tokens`` (see ``shape_of``), or None when a hole's literal is not of a form a
+    template can check: a FLOAT, an INT with ``_`` or leading zeros, a name character or a
+    single ``.`` right after an INT, a string with escapes or a raw string."""
+    line_starts = [0]
+    line_starts.extend(m.end() for m in re.finditer("\n", source))
+    checks = []
+    start = 0
+    for token in hole_tokens:
+        at = line_starts[token.line - 1] + token.col - 1  # as the lexer counts positions
+        if token.kind == "int":
+            text = str(token.value)
+            end = at + len(text)
+            next_char = source[end:end + 1]
+            if len(text) > 18 or source[at:end] != text or next_char in _WORD \
+                    or (next_char == "." and source[end:end + 2] != ".."):
+                return None
+            checks.append((source[start:at], end, True))
+        elif token.kind == "str":
+            at += 1  # after the opening quote
+            end = at + len(token.value)
+            if source[at - 1:at] != '"' or source[end:end + 1] != '"' \
+                    or source[at:end] != token.value or not PLAIN_STRING.fullmatch(token.value):
+                return None
+            checks.append((source[start:at], end, False))
+        else:
+            return None
+        if at < start:
+            return None
+        start = end
+    checks.append((source[start:], -1, False))
+    return TextTemplate(key, len(source), tuple(checks))
+
+
 REFUSED = "refused"
 """A shape whose compile needs its literals' values: each script of it is compiled alone."""
 
@@ -184,7 +286,32 @@ class ShapeCache:
     def __init__(self, size: int = MAX_SHAPES) -> None:
         self.size = size
         self._entries: OrderedDict[tuple, Any] = OrderedDict()
+        # text_index() -> the TextTemplate of a shape with code (the last script met of it)
+        self._texts: OrderedDict[str, TextTemplate] = OrderedDict()
         self._lock = threading.Lock()
+
+    def by_text(self, source: str) -> tuple[Shaped, list] | None:
+        """The compiled shape of ``source`` and its literal values, found from its text alone
+        (see ``TextTemplate``), or None: then lex it and look its shape up by key."""
+        index = text_index(source)
+        with self._lock:
+            template = self._texts.get(index)
+        if template is None:
+            return None
+        values = template.values_of(source)
+        if values is None:
+            return None
+        entry = self.get(template.key)
+        return (entry, values) if type(entry) is Shaped else None
+
+    def put_text(self, source: str, template: TextTemplate) -> None:
+        """Find scripts of ``template``'s shape by their text from now on (see ``by_text``)."""
+        index = text_index(source)
+        with self._lock:
+            self._texts[index] = template
+            self._texts.move_to_end(index)
+            if len(self._texts) > self.size:
+                self._texts.popitem(last=False)
 
     def get(self, key: tuple) -> Any:
         """The entry for ``key``, or None."""
@@ -208,3 +335,4 @@ class ShapeCache:
         """Forget every shape (benchmarks measure compiling from scratch with it)."""
         with self._lock:
             self._entries.clear()
+            self._texts.clear()
