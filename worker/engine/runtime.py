@@ -1214,7 +1214,10 @@ class Runtime:
         object's type (``fn int.name()``), a script function ``name``, a library overload,
         and what ``call_ref`` finds. Most calls name no script function (``name`` not in
         ``method_names``): those skip every script-function lookup."""
-        obj = box[0]
+        try:
+            obj = box[0]
+        except TypeError:  # ``this.name(...)`` where no ``this`` is bound: ``box`` is None
+            obj = self.this(box)
         to = type(obj)
         if to is dict and type(fp := obj.get(name)) is FnPtr and calls_map_fn(name, len(args)):
             return self.call_map_fn(d, fp, box, args)
@@ -1262,7 +1265,10 @@ class Runtime:
         """``a.push(item)`` on a variable, the commonest way to build an array: a push onto
         an array in a few steps; anything else (a blob, a script function named ``push``)
         the general way."""
-        a = box[0]
+        try:
+            a = box[0]
+        except TypeError:  # ``this.push(...)`` where no ``this`` is bound: ``box`` is None
+            a = self.this(box)
         if type(a) is not list or name in self.method_names:
             return self.method(d, name, box, item)
         return self.push_item(a, item)
