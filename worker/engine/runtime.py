@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import time
 from functools import partial
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from . import ops
 from .corefns import BUILTINS, not_found
@@ -1338,13 +1338,18 @@ class Runtime:
         return None
 
     def call_fn_ptr(self, d: int, fp: Any, args: list, box: list | None = None) -> Any:
-        """Call a function pointer; ``box`` (if any) is bound to ``this``."""
+        """Call a function pointer; ``box`` (if any) is bound to ``this``. Curried arguments
+        are passed as copies (Rhai's ``FnPtr::call_raw``: ``self.curry().iter().cloned()``),
+        so a call cannot change the pointer's own."""
         if type(fp) is str:
             fp = FnPtr(fp)
         if type(fp) is not FnPtr:
             raise EvalError(f"Function pointer expected, not {type_name(fp)}",
                             kind="ErrorMismatchDataType")
-        full = [*fp.curry, *args]
+        curry = fp.curry
+        if curry and not CONTAINERS.isdisjoint(map(type, curry)):
+            curry = [ops.copy_value(value) for value in curry]
+        full = [*curry, *args]
         if fp.func is not None:
             fn, arity = fp.func
             if len(full) == arity:
@@ -1395,22 +1400,27 @@ class Runtime:
             code = self.fns.get((fp.name, arity))
         return code
 
-    def collect_mapped(self, fp: FnPtr, items: list) -> list | None:
+    def collect_mapped(self, fp: FnPtr, items: Iterable[Any], walk: Any) -> list | None:
         """For a COLLECTING native (``map``): when ``fp`` is a closure or script function
-        taking the element (and its index) (``callee``), its results on ``items`` in a list,
-        their sizes added up as ``collect`` adds them (the same errors at the same element),
-        without two more calls per result; else None (call it as ``call`` does)."""
+        taking the element (and its index) (``callee``), its results on ``items`` (what the
+        library's ``walk`` of an array passes, one per element) in a list, their sizes added
+        up as ``collect`` adds them (the same errors at the same element), without two more
+        calls per result, the array's length checked after each (``walk.raced`` if changed);
+        else None (call it as ``call`` does)."""
         code = self.callee(fp, 1)
         indexed = code is None
         if indexed and (code := self.callee(fp, 2)) is None:
             return None
         call = partial(code, self.depth - 1, None)
-        calls = map(call, items, range(len(items))) if indexed else map(call, items)
+        array, length = walk.array, walk.length
+        calls = map(call, items, range(length)) if indexed else map(call, items)
         size = self.size
         max_array = size.max_array
         arrays, maps, chars = self.collected
         results: list = []
         for result in calls:
+            if len(array) != length:
+                walk.raced()
             if type(result) not in SIZED and arrays < max_array:
                 arrays += 1
             else:
@@ -1418,6 +1428,13 @@ class Runtime:
             results.append(result)
         self.collected = arrays, maps, chars
         return results
+
+    def check_changed(self, a: list) -> None:
+        """After a library function let callbacks change ``a``'s elements in place (bound to
+        ``this``): its remembered sizes are stale, and it is checked against the limits as
+        Rhai checks a ``&mut`` argument after a native call (src/func/call.rs)."""
+        self.known.pop(id(a), None)
+        self.size.sizes(a)
 
     def call_method(self, fp: Any, this: Any, args: list) -> tuple[Any, Any]:
         box = [this]
