@@ -103,6 +103,40 @@ THIS = {
         ("error", "Function not found: anon$", "ErrorFunctionNotFound"),
     "fn g(x, y) { x + y } [[1], [2]].zip([[3], [4]], \"g\")":
         ("error", "Function not found: zip (array, array, &str", "ErrorFunctionNotFound"),
+    "fn f(x) { this * 10 + x } [1, 2].zip([3, 4], Fn(\"f\"))":
+        ("error", "Function not found: f (i64, i64, i64)", "ErrorFunctionNotFound"),
+    # a pointer called with one argument too many does not take the first as ``this``
+    "fn f(x) { this + x } let g = Fn(\"f\"); g.call(1, 2)":
+        ("error", "Function not found: f (i64, i64)", "ErrorFunctionNotFound"),
+    "fn f(x) { this + x } call(Fn(\"f\"), 1, 2)":
+        ("error", "Function not found: f (i64, i64)", "ErrorFunctionNotFound"),
+}
+
+BY_NAME = {
+    # a function's name instead of a pointer: only where Rhai has a (deprecated) overload
+    "fn f(x) { x > 1 } [1, 2, 3].filter(\"f\")": ("value", [2, 3]),
+    "fn f(x) { x * 2 } [1, 2, 3].map(\"f\")": ("value", [2, 4, 6]),
+    "fn f(x) { x > 1 } [1, 2, 3].some(\"f\")": ("value", True),
+    "fn f(x) { x > 1 } [1, 2, 3].all(\"f\")": ("value", False),
+    "fn f(x) { x > 1 } [1, 2, 3].index_of(\"f\")": ("value", 1),
+    "fn f(s, x) { s + x } [1, 2, 3].reduce(\"f\", 0)": ("value", 6),
+    "fn f(s, x) { s + x } [1, 2, 3].reduce_rev(\"f\", 0)": ("value", 6),
+    "fn f(x, y) { y - x } let a = [1, 3, 2]; a.sort(\"f\"); a": ("value", [3, 2, 1]),
+    "fn f(x, y) { x == y } let a = [1, 1, 2]; a.dedup(\"f\"); a": ("value", [1, 2]),
+    "fn f(x) { x > 1 } let a = [1, 2, 3]; [a.drain(\"f\"), a]": ("value", [[2, 3], [1]]),
+    "fn f(x) { x > 1 } let a = [1, 2, 3]; [a.retain(\"f\"), a]": ("value", [[1], [2, 3]]),
+    "fn f(x) { x > 1 } [1, 2, 3].find(\"f\")":
+        ("error", "Function not found: find (array, &str", "ErrorFunctionNotFound"),
+    "fn f(x) { x } [1, 2, 3].find_map(\"f\")":
+        ("error", "Function not found: find_map (array, &str", "ErrorFunctionNotFound"),
+    "fn f() { this += 1 } [1, 2, 3].for_each(\"f\")":
+        ("error", "Function not found: for_each (array, &str", "ErrorFunctionNotFound"),
+    "fn f(x, y) { y - x } let a = [1, 3, 2]; a.sort_by(\"f\"); a":
+        ("error", "Function not found: sort_by (array, &str", "ErrorFunctionNotFound"),
+    "fn f(x, y) { y - x } [1, 3, 2].order(\"f\")":
+        ("error", "Function not found: order (array, &str", "ErrorFunctionNotFound"),
+    "fn f(x, y) { y - x } [1, 3, 2].order_by(\"f\")":
+        ("error", "Function not found: order_by (array, &str", "ErrorFunctionNotFound"),
 }
 
 RACES = {
@@ -173,7 +207,7 @@ COMPARERS = {
         ("error", "Runtime error: x", "ErrorInFunctionCall"),
 }
 
-ALL = {**COPIES, **THIS, **RACES, **COMPARERS}
+ALL = {**COPIES, **THIS, **BY_NAME, **RACES, **COMPARERS}
 
 
 def engine_outcome(script: str, **limits: int) -> tuple:

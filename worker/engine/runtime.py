@@ -1359,8 +1359,6 @@ class Runtime:
         f = self.fns.get((fp.name, len(full)))
         if f is not None:
             return f(d - 1, box, *full)
-        if box is None and full and (fp.name, len(full) - 1) in self.fns and not fp.curry:
-            return self.fns[(fp.name, len(full) - 1)](d - 1, [full[0]], *full[1:])
         if box is not None:
             return self.call_ref(d, fp.name, box, full)
         return self.call_ref(d, fp.name, None, full)

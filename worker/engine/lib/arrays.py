@@ -24,7 +24,11 @@ CALLBACK = (FnPtr, str)
 
 
 def _each_callback(name: str, *params: Any, **flags: Any) -> Callable[[Callable], Callable]:
-    """Register one overload per callback kind (FnPtr and function-name string) at ``CALLBACK``."""
+    """Register one overload per callback kind (FnPtr and function-name string) at ``CALLBACK``:
+    for the functions Rhai also takes a function's name for (its deprecated ``*_by_fn_name``,
+    src/api/deprecated.rs: map, filter, index_of, some, all, dedup, reduce, reduce_rev, sort,
+    drain, retain); the others (for_each, find, find_map, sort_by, order, order_by, zip) take
+    only a function pointer."""
 
     def register(fn: Callable) -> Callable:
         for kind in CALLBACK:
@@ -310,7 +314,7 @@ def _partition(ctx: Any, a: list, fp: Any, keep_when: bool) -> list:
     return removed
 
 
-@_each_callback("for_each", list, CALLBACK, ctx=True, mutates=True)
+@native("for_each", list, FnPtr, ctx=True, mutates=True)
 def for_each(ctx: Any, a: list, fp: Any) -> None:
     """Call the function on every element bound to ``this`` (changes are kept); Rhai's
     ``for_each`` moves nothing into the parameters, so one parameter is the index."""
@@ -422,24 +426,24 @@ def index_of_from(ctx: Any, a: list, target: Any, start: int) -> int:
     return _equal_index(a, target, start)
 
 
-@_each_callback("find", list, CALLBACK, ctx=True)
+@native("find", list, FnPtr, ctx=True)
 def find(ctx: Any, a: list, fp: Any) -> Any:
     return find_from(ctx, a, fp, 0)
 
 
-@_each_callback("find", list, CALLBACK, int, ctx=True)
+@native("find", list, FnPtr, int, ctx=True)
 def find_from(ctx: Any, a: list, fp: Any, start: int) -> Any:
     """The first element (from ``start``) the predicate accepts, or ``()``."""
     index = _find_index(ctx, a, fp, start)
     return None if index < 0 else copy_value(a[index])
 
 
-@_each_callback("find_map", list, CALLBACK, ctx=True)
+@native("find_map", list, FnPtr, ctx=True)
 def find_map(ctx: Any, a: list, fp: Any) -> Any:
     return find_map_from(ctx, a, fp, 0)
 
 
-@_each_callback("find_map", list, CALLBACK, int, ctx=True)
+@native("find_map", list, FnPtr, int, ctx=True)
 def find_map_from(ctx: Any, a: list, fp: Any, start: int) -> Any:
     """The first result of the mapper (from ``start``) that is not ``()``."""
     walk = _Walk(a)
@@ -637,7 +641,7 @@ def _float_order(x: float, y: float) -> int:
 
 
 @_each_callback("sort", list, CALLBACK, ctx=True, mutates=True)
-@_each_callback("sort_by", list, CALLBACK, ctx=True, mutates=True)
+@native("sort_by", list, FnPtr, ctx=True, mutates=True)
 def sort_with(ctx: Any, a: list, fp: Any) -> None:
     """Sort with a comparer, as Rhai's ``sort_by`` (src/packages/array_basic.rs): it gets copies
     of two elements; an INT result orders them by its sign, ``true`` puts the first first,
@@ -725,8 +729,8 @@ def _type_order(x: Any, y: Any) -> int:
     return (rx > ry) - (rx < ry)
 
 
-@_each_callback("order", list, CALLBACK, ctx=True)
-@_each_callback("order_by", list, CALLBACK, ctx=True)
+@native("order", list, FnPtr, ctx=True)
+@native("order_by", list, FnPtr, ctx=True)
 def order_with(ctx: Any, a: list, fp: Any) -> list:
     """A copy sorted by the comparer (see ``sort_by``)."""
     return _sorted_by(ctx, _Walk(a), copy_value(a), fn_ptr(fp))
