@@ -239,7 +239,8 @@ class _Walk:
         into its parameters: copies (Rhai's ``this_ptr.clone()``); scalars are immutable and
         passed as they are."""
         items = self.items
-        chosen: Iterable[Any] = reversed(items) if backwards else islice(items, start, None)
+        chosen: Iterable[Any] = (reversed(items) if backwards else
+                                 islice(items, start, None) if start else items)
         return chosen if CONTAINERS.isdisjoint(map(type, items)) else map(copy_value, chosen)
 
     def results(self, ctx: Any, fp: FnPtr | str, start: int = 0) -> Iterator[Any]:
@@ -486,38 +487,32 @@ def dedup(a: list) -> None:
 
 @_each_callback("dedup", list, CALLBACK, ctx=True, mutates=True)
 def dedup_with(ctx: Any, a: list, fp: Any) -> None:
-    """Remove each element the comparer says equals the element kept before it. As Rhai's
-    ``dedup_by_comparer``, the comparer gets copies (kept, element) and only a ``true`` result
-    removes: an error in it (``unwrap_or(false)``) or any other result keeps the element."""
-    compare = _comparer(ctx, fn_ptr(fp), _Walk(a))
-    _dedup(a, lambda kept, item: compare(kept, item) is True)
+    """Remove each element the comparer says equals the element kept before it."""
+    _dedup(a, _dedup_same(ctx, fn_ptr(fp), _Walk(a)))
 
 
-def _comparer(ctx: Any, fp: FnPtr, walk: _Walk) -> Callable[[Any, Any], Any]:
-    """``fp(x, y)`` called as ``_comparer_call`` calls it, with its result treated as Rhai's
-    ``dedup`` and ``sort`` treat it: an error is no result (``NOT_COMPARED``), ``exit``
-    included; so is a call that changed the array's length, which in Rhai is a data race
-    inside the call (the array is put back; a replaced element is put back by the caller).
-    Limits still stop the script (the sandbox; Rhai would only stop at the next operation)."""
+def _dedup_same(ctx: Any, fp: FnPtr, walk: _Walk) -> Callable[[Any, Any], bool]:
+    """Whether ``fp(kept, element)`` (called as ``_comparer_call`` calls it) says the two are
+    the same, as Rhai's ``dedup_by_comparer`` asks it: only a ``true`` result is; an error in
+    the comparer is ``false`` (``unwrap_or(false)``), ``exit`` included, and so is a call that
+    changed the array's length, a data race inside the call in Rhai (the array is put back;
+    ``dedup`` then replaces it anyway). Limits still stop the script (the sandbox; Rhai would
+    only stop at the next operation)."""
     call = _comparer_call(ctx, fp, walk)
 
-    def compare(x: Any, y: Any) -> Any:
+    def same(kept: Any, item: Any) -> bool:
         try:
-            result = call(x, y)
+            verdict = call(kept, item)
         except LimitError:
             raise
         except (EvalError, ScriptExit):
-            return NOT_COMPARED
+            return False
         if len(walk.array) != walk.length:
             walk.array[:] = walk.items
-            return NOT_COMPARED
-        return result
+            return False
+        return verdict is True
 
-    return compare
-
-
-NOT_COMPARED = object()
-"""What a comparer gave when its call failed (Rhai: ``call_raw(..).ok()`` is ``None``)."""
+    return same
 
 
 def _dedup(a: list, same: Any) -> None:
@@ -665,9 +660,10 @@ def _sorted_by(ctx: Any, walk: _Walk, items: list, fp: FnPtr) -> list:
 
 def _sort_order(ctx: Any, fp: FnPtr, walk: _Walk) -> Callable[[Any, Any], int]:
     """The order of two elements ``sort_by`` takes from the comparer (called as
-    ``_comparer_call`` calls it): its INT result by sign, ``true`` -1, ``false`` 1, an error or
-    any other result by type. A closure taking two on an array of scalars is called
-    straight away (a sort makes n log n calls)."""
+    ``_comparer_call`` calls it): its INT result by sign, ``true`` -1, ``false`` 1, an error
+    (``.ok()``: ``exit`` included; limits still stop the script) or any other result by type.
+    A closure taking two on an array of scalars is called straight away (a sort makes
+    n log n calls)."""
     code = ctx.callee(fp, 2)
     depth = ctx.depth - 1
     if code is None or not CONTAINERS.isdisjoint(map(type, walk.items)):
