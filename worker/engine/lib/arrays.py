@@ -226,13 +226,14 @@ class _Walk:
     length after every call inline, ``len(walk.array) == walk.length or walk.raced()``: a call
     of a method per element would cost a fifth of a cheap callback's time."""
 
-    __slots__ = ("array", "items", "length", "bound")
+    __slots__ = ("array", "items", "length", "bound", "flat")
 
     def __init__(self, array: list) -> None:
         self.array = array
         self.items = list(array)
         self.length = len(array)
-        self.bound = False
+        self.bound = False  # an element was (or may have been) bound to ``this``
+        self.flat = False  # no element is an array, map or blob (known once ``arguments`` ran)
 
     def arguments(self, start: int = 0, backwards: bool = False) -> Iterable[Any]:
         """The elements from ``start`` (or all, the last first) as a callback gets them moved
@@ -241,7 +242,8 @@ class _Walk:
         items = self.items
         chosen: Iterable[Any] = (reversed(items) if backwards else
                                  islice(items, start, None) if start else items)
-        return chosen if CONTAINERS.isdisjoint(map(type, items)) else map(copy_value, chosen)
+        self.flat = CONTAINERS.isdisjoint(map(type, items))
+        return chosen if self.flat else map(copy_value, chosen)
 
     def results(self, ctx: Any, fp: FnPtr | str, start: int = 0) -> Iterator[Any]:
         """The callback's result for each element from ``start`` (``fp(element[, index])`` or
@@ -369,6 +371,8 @@ def filter_items(ctx: Any, a: list, fp: Any) -> list:
     chosen = [item for verdict, item in zip(walk.results(ctx, fp), walk.items)
               if (len(a) == length or walk.raced()) and verdict is True]
     walk.done(ctx)
+    if walk.flat:
+        return chosen
     return [copy_value(item) if type(item) in CONTAINERS else item for item in chosen]
 
 
