@@ -78,7 +78,7 @@ THIS = {
     "let a = [1, 2, 3]; a.reduce(|s| { this += 1; s + this }, 0); a": ("value", [2, 3, 4]),
     "let a = [1, 2, 3]; a.reduce_rev(|s| { this *= 2; s }, 0); a": ("value", [2, 4, 6]),
     "let a = [1, 2, 3]; a.reduce_rev(|s, x| { this *= 2; s }, 0); a":
-        ("error", "'this' is not bound here", "ErrorInFunctionCall"),
+        ("error", "'this' not bound", "ErrorInFunctionCall"),
     "let a = [1, 2, 3]; a.some(|| { this *= 10; false }); a": ("value", [10, 20, 30]),
     "let a = [1, 2, 3]; a.some(|| { this *= 10; this > 10 }); a": ("value", [10, 20, 3]),
     "let a = [1, 2, 3]; a.all(|| { this *= 10; true }); a": ("value", [10, 20, 30]),
@@ -93,9 +93,9 @@ THIS = {
     "let a = [[1], [2]]; a.for_each(Fn(\"clear\")); a": ("value", [[], []]),
     # a parameter taken means no ``this``: using it is Rhai's unbound-this error
     "let a = [1, 2, 3]; a.filter(|i| { this *= 10; true }); a":
-        ("error", "'this' is not bound here", "ErrorInFunctionCall"),
+        ("error", "'this' not bound", "ErrorInFunctionCall"),
     "fn f(i) { this.push(i); true } let a = [[1], [3]]; a.filter(Fn(\"f\")); a":
-        ("error", "'this' is not bound here", "ErrorInFunctionCall"),
+        ("error", "'this' not bound", "ErrorInFunctionCall"),
     "let a = [[3], [1], [2]]; a.sort(|x, y| { this.push(1); x[0] - y[0] }); a":
         ("value", [[3], [1], [2]]),
     # zip binds nothing to ``this`` and takes only a function pointer
@@ -334,4 +334,4 @@ def test_methods_on_an_unbound_this_are_rhai_errors():
     for script in ["fn g() { this.len() } g()", "fn g(x) { this.push(x) } g(1)",
                    "[[1]].map(|x| this.len())", "let f = |x, y| { this.push(1); 1 }; f.call(1, 2)"]:
         got = engine_outcome(script)
-        assert got[0] == "error" and "'this' is not bound here" in got[1], (script, got)
+        assert got[0] == "error" and "'this' not bound" in got[1], (script, got)

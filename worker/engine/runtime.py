@@ -1467,7 +1467,7 @@ class Runtime:
 
     def this(self, tb: list | None) -> Any:
         if tb is None:
-            raise EvalError("'this' is not bound here", kind="ErrorUnboundThis")
+            raise EvalError("'this' not bound", kind="ErrorUnboundThis")
         return tb[0]
 
     def closure(self, name: str, func: tuple[Callable[..., Any], int]) -> FnPtr:
