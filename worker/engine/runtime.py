@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import time
 from functools import partial
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from . import ops
 from .corefns import BUILTINS, not_found
@@ -1214,7 +1214,10 @@ class Runtime:
         object's type (``fn int.name()``), a script function ``name``, a library overload,
         and what ``call_ref`` finds. Most calls name no script function (``name`` not in
         ``method_names``): those skip every script-function lookup."""
-        obj = box[0]
+        try:
+            obj = box[0]
+        except TypeError:  # ``this.name(...)`` where no ``this`` is bound: ``box`` is None
+            obj = self.this(box)
         to = type(obj)
         if to is dict and type(fp := obj.get(name)) is FnPtr and calls_map_fn(name, len(args)):
             return self.call_map_fn(d, fp, box, args)
@@ -1262,7 +1265,10 @@ class Runtime:
         """``a.push(item)`` on a variable, the commonest way to build an array: a push onto
         an array in a few steps; anything else (a blob, a script function named ``push``)
         the general way."""
-        a = box[0]
+        try:
+            a = box[0]
+        except TypeError:  # ``this.push(...)`` where no ``this`` is bound: ``box`` is None
+            a = self.this(box)
         if type(a) is not list or name in self.method_names:
             return self.method(d, name, box, item)
         return self.push_item(a, item)
@@ -1332,13 +1338,18 @@ class Runtime:
         return None
 
     def call_fn_ptr(self, d: int, fp: Any, args: list, box: list | None = None) -> Any:
-        """Call a function pointer; ``box`` (if any) is bound to ``this``."""
+        """Call a function pointer; ``box`` (if any) is bound to ``this``. Curried arguments
+        are passed as copies (Rhai's ``FnPtr::call_raw``: ``self.curry().iter().cloned()``),
+        so a call cannot change the pointer's own."""
         if type(fp) is str:
             fp = FnPtr(fp)
         if type(fp) is not FnPtr:
             raise EvalError(f"Function pointer expected, not {type_name(fp)}",
                             kind="ErrorMismatchDataType")
-        full = [*fp.curry, *args]
+        curry = fp.curry
+        if curry and not CONTAINERS.isdisjoint(map(type, curry)):
+            curry = [ops.copy_value(value) for value in curry]
+        full = [*curry, *args]
         if fp.func is not None:
             fn, arity = fp.func
             if len(full) == arity:
@@ -1348,8 +1359,6 @@ class Runtime:
         f = self.fns.get((fp.name, len(full)))
         if f is not None:
             return f(d - 1, box, *full)
-        if box is None and full and (fp.name, len(full) - 1) in self.fns and not fp.curry:
-            return self.fns[(fp.name, len(full) - 1)](d - 1, [full[0]], *full[1:])
         if box is not None:
             return self.call_ref(d, fp.name, box, full)
         return self.call_ref(d, fp.name, None, full)
@@ -1389,22 +1398,27 @@ class Runtime:
             code = self.fns.get((fp.name, arity))
         return code
 
-    def collect_mapped(self, fp: FnPtr, items: list) -> list | None:
+    def collect_mapped(self, fp: FnPtr, items: Iterable[Any], walk: Any) -> list | None:
         """For a COLLECTING native (``map``): when ``fp`` is a closure or script function
-        taking the element (and its index) (``callee``), its results on ``items`` in a list,
-        their sizes added up as ``collect`` adds them (the same errors at the same element),
-        without two more calls per result; else None (call it as ``call`` does)."""
+        taking the element (and its index) (``callee``), its results on ``items`` (what the
+        library's ``walk`` of an array passes, one per element) in a list, their sizes added
+        up as ``collect`` adds them (the same errors at the same element), without two more
+        calls per result, the array's length checked after each (``walk.raced`` if changed);
+        else None (call it as ``call`` does)."""
         code = self.callee(fp, 1)
         indexed = code is None
         if indexed and (code := self.callee(fp, 2)) is None:
             return None
         call = partial(code, self.depth - 1, None)
-        calls = map(call, items, range(len(items))) if indexed else map(call, items)
+        array, length = walk.array, walk.length
+        calls = map(call, items, range(length)) if indexed else map(call, items)
         size = self.size
         max_array = size.max_array
         arrays, maps, chars = self.collected
         results: list = []
         for result in calls:
+            if len(array) != length:
+                walk.raced()
             if type(result) not in SIZED and arrays < max_array:
                 arrays += 1
             else:
@@ -1412,6 +1426,13 @@ class Runtime:
             results.append(result)
         self.collected = arrays, maps, chars
         return results
+
+    def check_changed(self, a: list) -> None:
+        """After a library function let callbacks change ``a``'s elements in place (bound to
+        ``this``): its remembered sizes are stale, and it is checked against the limits as
+        Rhai checks a ``&mut`` argument after a native call (src/func/call.rs)."""
+        self.known.pop(id(a), None)
+        self.size.sizes(a)
 
     def call_method(self, fp: Any, this: Any, args: list) -> tuple[Any, Any]:
         box = [this]
@@ -1446,7 +1467,7 @@ class Runtime:
 
     def this(self, tb: list | None) -> Any:
         if tb is None:
-            raise EvalError("'this' is not bound here", kind="ErrorUnboundThis")
+            raise EvalError("'this' not bound", kind="ErrorUnboundThis")
         return tb[0]
 
     def closure(self, name: str, func: tuple[Callable[..., Any], int]) -> FnPtr:

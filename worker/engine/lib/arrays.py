@@ -3,16 +3,19 @@
 Functions that change the array take it by reference (``mutates=True``) and edit it in place.
 Callbacks may be function pointers or function names; they are called the way Rhai does, with
 the element as parameter or bound to ``this``, plus the index when they take one more parameter.
+An element passed as a parameter is a copy (Rhai clones it); one bound to ``this`` is the array's
+own, so what the callback does to it stays (``_Walk``). A callback that changes the array the
+function is walking (through a variable it captured) is Rhai's ``ErrorDataRace``.
 """
 from __future__ import annotations
 
-from functools import cmp_to_key
+from functools import cmp_to_key, partial
 from itertools import islice
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator, NoReturn
 
-from ..errors import EvalError
+from ..errors import EvalError, LimitError, ScriptExit
 from ..natives import ANY, native
-from ..values import Char, FnPtr, RhaiRange, type_name
+from ..values import Char, FnPtr, Instant, RhaiRange, type_name
 from .common import (CONTAINERS, call_with_extras, copy_value, fn_ptr, index_in, is_not_found,
                      offset_len, range_start_len, rhai_equals)
 
@@ -21,7 +24,11 @@ CALLBACK = (FnPtr, str)
 
 
 def _each_callback(name: str, *params: Any, **flags: Any) -> Callable[[Callable], Callable]:
-    """Register one overload per callback kind (FnPtr and function-name string) at ``CALLBACK``."""
+    """Register one overload per callback kind (FnPtr and function-name string) at ``CALLBACK``:
+    for the functions Rhai also takes a function's name for (its deprecated ``*_by_fn_name``,
+    src/api/deprecated.rs: map, filter, index_of, some, all, dedup, reduce, reduce_rev, sort,
+    drain, retain); the others (for_each, find, find_map, sort_by, order, order_by, zip) take
+    only a function pointer."""
 
     def register(fn: Callable) -> Callable:
         for kind in CALLBACK:
@@ -29,11 +36,6 @@ def _each_callback(name: str, *params: Any, **flags: Any) -> Callable[[Callable]
         return fn
 
     return register
-
-
-def _apply(ctx: Any, fp: FnPtr | str, item: Any, index: int) -> Any:
-    """Call a predicate/mapper with the element (or ``this``) and optionally its index."""
-    return call_with_extras(ctx, fn_ptr(fp), item, [], [index], 0)[0]
 
 
 @native("len", list)
@@ -209,6 +211,88 @@ def retain_range(a: list, rng: RhaiRange) -> list:
     return retain(a, *range_start_len(rng))
 
 
+class _Walk:
+    """One pass of a library function over an array, calling a callback on its elements as
+    Rhai's ``call_raw_with_extra_args`` does (src/packages/array_basic.rs: ``array.iter_mut()``,
+    each element ``Some(item)``): a copy of the element when it is moved into the parameters,
+    the element itself when it is bound to ``this`` (changes written back, as through Rhai's
+    ``&mut``).
+
+    In Rhai the array a method is called on is locked while the method runs, so a callback
+    that reaches it through a captured variable fails with ``ErrorDataRace`` (src/eval/target.rs,
+    ``Target::try_from`` of a locked shared value). Here a callback can reach it only that way,
+    so a change to the array (its length after a call, its elements by the end) is that error;
+    the array is put back as it was before the racing access (``raced``). Callers test the
+    length after every call inline, ``len(walk.array) == walk.length or walk.raced()``: a call
+    of a method per element would cost a fifth of a cheap callback's time."""
+
+    __slots__ = ("array", "items", "length", "bound", "flat")
+
+    def __init__(self, array: list) -> None:
+        self.array = array
+        self.items = list(array)
+        self.length = len(array)
+        self.bound = False  # an element was (or may have been) bound to ``this``
+        self.flat = False  # no element is an array, map or blob (known once ``arguments`` ran)
+
+    def arguments(self, start: int = 0, backwards: bool = False) -> Iterable[Any]:
+        """The elements from ``start`` (or all, the last first) as a callback gets them moved
+        into its parameters: copies (Rhai's ``this_ptr.clone()``); scalars are immutable and
+        passed as they are."""
+        items = self.items
+        chosen: Iterable[Any] = (reversed(items) if backwards else
+                                 islice(items, start, None) if start else items)
+        self.flat = CONTAINERS.isdisjoint(map(type, items))
+        return chosen if self.flat else map(copy_value, chosen)
+
+    def results(self, ctx: Any, fp: FnPtr | str, start: int = 0) -> Iterator[Any]:
+        """The callback's result for each element from ``start`` (``fp(element[, index])`` or
+        ``this``-bound), as they are asked for (a caller may stop early, then ``done``; it
+        checks the length after each); a closure or script function of one arity is called
+        directly (``ctx.callback``)."""
+        fp = fn_ptr(fp)
+        one = ctx.callback(fp, 1)
+        if one is not None:
+            return map(one, self.arguments(start))
+        two = ctx.callback(fp, 2)
+        if two is not None:
+            return map(two, self.arguments(start), range(start, self.length))
+        return (self.call(ctx, fp, i, [], 0) for i in range(start, self.length))
+
+    def call(self, ctx: Any, fp: FnPtr, i: int, args: list, move_to: int | None) -> Any:
+        """Call ``fp`` on element ``i`` the general way (``call_with_extras``, index last);
+        an element bound to ``this`` and changed is written back into the array."""
+        item = self.items[i]
+        self.bound = True
+        result, after = call_with_extras(ctx, fp, item, args, [i], move_to)
+        self.items[i] = after  # kept even when the call raced: it changed ``this`` first
+        if len(self.array) != self.length or self.array[i] is not item:
+            self.raced()
+        if after is not item:
+            self.array[i] = after
+        return result
+
+    def done(self, ctx: Any) -> None:
+        """After the last call: the array must be as the walk left it; if an element was
+        bound to ``this`` its growth is checked against the size limits (Rhai checks a
+        ``&mut`` argument after every native call, src/func/call.rs)."""
+        array = self.array
+        if array != self.items:  # C speed: an element is first compared by identity
+            self.raced()
+        if self.bound:
+            ctx.check_changed(array)
+
+    def raced(self) -> NoReturn:
+        """A callback changed the array being walked: restore it, fail as Rhai does."""
+        self.array[:] = self.items
+        raise data_race()
+
+
+def data_race() -> EvalError:
+    """Rhai's ``ErrorDataRace`` for a locked shared value (src/eval/target.rs)."""
+    return EvalError("Data race detected", kind="ErrorDataRace")
+
+
 @_each_callback("drain", list, CALLBACK, ctx=True, mutates=True)
 def drain_filter(ctx: Any, a: list, fp: Any) -> list:
     """Remove the elements the predicate accepts and return them."""
@@ -222,70 +306,74 @@ def retain_filter(ctx: Any, a: list, fp: Any) -> list:
 
 
 def _partition(ctx: Any, a: list, fp: Any, keep_when: bool) -> list:
+    walk = _Walk(a)
+    verdicts = [verdict is True for verdict in walk.results(ctx, fp)
+                if len(a) == walk.length or walk.raced()]
+    walk.done(ctx)
     kept, removed = [], []
-    items = list(a)
-    for item, verdict in zip(items, _results(ctx, fp, items)):
-        (kept if (verdict is True) == keep_when else removed).append(item)
+    for item, verdict in zip(walk.items, verdicts):
+        (kept if verdict == keep_when else removed).append(item)
     a[:] = kept
     return removed
 
 
-@_each_callback("for_each", list, CALLBACK, ctx=True, mutates=True)
+@native("for_each", list, FnPtr, ctx=True, mutates=True)
 def for_each(ctx: Any, a: list, fp: Any) -> None:
-    """Call the function on every element bound to ``this`` (changes are kept)."""
+    """Call the function on every element bound to ``this`` (changes are kept); Rhai's
+    ``for_each`` moves nothing into the parameters, so one parameter is the index."""
     fp = fn_ptr(fp)
+    walk = _Walk(a)
     code = ctx.callee(fp, 0)
     indexed = code is None
     if indexed:
         code = ctx.callee(fp, 1)
-    if code is not None:  # called straight away, as ``call_with_extras`` calls it
-        depth = ctx.depth - 1
-        for i in range(len(a)):
-            if i >= len(a):
-                break
-            box = [a[i]]
-            if indexed:
-                code(depth, box, i)
-            else:
-                code(depth, box)
-            a[i] = box[0]
+    if code is None:
+        for i in range(walk.length):
+            walk.call(ctx, fp, i, [], None)
+        walk.done(ctx)
         return
-    for i in range(len(a)):
-        if i >= len(a):
-            break
-        _, a[i] = call_with_extras(ctx, fp, a[i], [], [i], None)
-
-
-def _results(ctx: Any, fp: FnPtr | str, items: list, start: int = 0) -> Iterator[Any]:
-    """The callback's result for each of ``items`` from ``start`` in turn, as it is asked for
-    (a caller may stop early), called as ``_apply`` calls it; a closure taking the element
-    (and the index) is called directly (``ctx.callback``)."""
-    fp = fn_ptr(fp)
-    one = ctx.callback(fp, 1)
-    if one is not None:
-        return map(one, islice(items, start, None))
-    two = ctx.callback(fp, 2)
-    if two is not None:
-        return map(two, islice(items, start, None), range(start, len(items)))
-    return (_apply(ctx, fp, items[i], i) for i in range(start, len(items)))
+    depth = ctx.depth - 1  # called straight away, as ``call_with_extras`` calls it
+    items, length = walk.items, walk.length
+    for i in range(length):
+        item = items[i]
+        box = [item]
+        if indexed:
+            code(depth, box, i)
+        else:
+            code(depth, box)
+        items[i] = box[0]
+        if len(a) != length or a[i] is not item:
+            walk.raced()
+        a[i] = box[0]
+    walk.bound = True
+    walk.done(ctx)
 
 
 @_each_callback("map", list, CALLBACK, ctx=True)
 def map_items(ctx: Any, a: list, fp: Any) -> list:
     """The callback's results, their sizes counted as they arrive (``map`` is COLLECTING)."""
-    items = list(a)
+    walk = _Walk(a)
     fp = fn_ptr(fp)
-    results = ctx.collect_mapped(fp, items)
+    results = ctx.collect_mapped(fp, walk.arguments(), walk)
     if results is None:
-        results = [_apply(ctx, fp, item, i) for i, item in enumerate(items)]
+        results = [result for result in walk.results(ctx, fp)
+                   if len(a) == walk.length or walk.raced()]
+    walk.done(ctx)
     return results
 
 
 @_each_callback("filter", list, CALLBACK, ctx=True)
 def filter_items(ctx: Any, a: list, fp: Any) -> list:
-    items = list(a)
-    return [copy_value(item) if type(item) in CONTAINERS else item
-            for item, verdict in zip(items, _results(ctx, fp, items)) if verdict is True]
+    """The elements the predicate accepts, as they are after the call (``this`` may change
+    them), copied."""
+    walk = _Walk(a)
+    length = walk.length
+    chosen = [item for verdict, item in zip(walk.results(ctx, fp), walk.items)
+              if (len(a) == length or walk.raced()) and verdict is True]
+    walk.done(ctx)
+    if walk.flat:
+        return chosen
+    return [copy_value(item) if type(item) in CONTAINERS else item for item in chosen]
 
 
 @native("contains", list, ANY)
@@ -299,12 +387,18 @@ def _start(length: int, start: int) -> int:
 
 
 def _find_index(ctx: Any, a: list, fp: Any, start: int) -> int:
-    items = list(a)
-    first = _start(len(items), start)
-    for i, verdict in enumerate(_results(ctx, fp, items, first), first):
+    """The index of the first element from ``start`` the predicate accepts, or -1."""
+    walk = _Walk(a)
+    first = _start(walk.length, start)
+    found = -1
+    for i, verdict in enumerate(walk.results(ctx, fp, first), first):
+        if len(a) != walk.length:
+            walk.raced()
         if verdict is True:
-            return i
-    return -1
+            found = i
+            break
+    walk.done(ctx)
+    return found
 
 
 def _equal_index(a: list, value: Any, start: int) -> int:
@@ -337,48 +431,56 @@ def index_of_from(ctx: Any, a: list, target: Any, start: int) -> int:
     return _equal_index(a, target, start)
 
 
-@_each_callback("find", list, CALLBACK, ctx=True)
+@native("find", list, FnPtr, ctx=True)
 def find(ctx: Any, a: list, fp: Any) -> Any:
     return find_from(ctx, a, fp, 0)
 
 
-@_each_callback("find", list, CALLBACK, int, ctx=True)
+@native("find", list, FnPtr, int, ctx=True)
 def find_from(ctx: Any, a: list, fp: Any, start: int) -> Any:
     """The first element (from ``start``) the predicate accepts, or ``()``."""
-    items = list(a)
-    index = _find_index(ctx, items, fp, start)
-    return None if index < 0 else copy_value(items[index])
+    index = _find_index(ctx, a, fp, start)
+    return None if index < 0 else copy_value(a[index])
 
 
-@_each_callback("find_map", list, CALLBACK, ctx=True)
+@native("find_map", list, FnPtr, ctx=True)
 def find_map(ctx: Any, a: list, fp: Any) -> Any:
     return find_map_from(ctx, a, fp, 0)
 
 
-@_each_callback("find_map", list, CALLBACK, int, ctx=True)
+@native("find_map", list, FnPtr, int, ctx=True)
 def find_map_from(ctx: Any, a: list, fp: Any, start: int) -> Any:
     """The first result of the mapper (from ``start``) that is not ``()``."""
-    items = list(a)
-    for result in _results(ctx, fp, items, _start(len(items), start)):
+    walk = _Walk(a)
+    found = None
+    for result in walk.results(ctx, fp, _start(walk.length, start)):
+        if len(a) != walk.length:
+            walk.raced()
         if result is not None:
-            return result
-    return None
+            found = result
+            break
+    walk.done(ctx)
+    return found
 
 
 @_each_callback("some", list, CALLBACK, ctx=True)
 def some(ctx: Any, a: list, fp: Any) -> bool:
-    for verdict in _results(ctx, fp, list(a)):
-        if verdict is True:
-            return True
-    return False
+    """Whether the predicate accepts an element (it is not called after the first)."""
+    walk = _Walk(a)
+    found = any(verdict is True for verdict in walk.results(ctx, fp)
+                if len(a) == walk.length or walk.raced())
+    walk.done(ctx)
+    return found
 
 
 @_each_callback("all", list, CALLBACK, ctx=True)
 def all_items(ctx: Any, a: list, fp: Any) -> bool:
-    for verdict in _results(ctx, fp, list(a)):
-        if verdict is not True:
-            return False
-    return True
+    """Whether the predicate accepts every element (it is not called after a refusal)."""
+    walk = _Walk(a)
+    every = all(verdict is True for verdict in walk.results(ctx, fp)
+                if len(a) == walk.length or walk.raced())
+    walk.done(ctx)
+    return every
 
 
 @native("dedup", list, mutates=True)
@@ -390,9 +492,31 @@ def dedup(a: list) -> None:
 @_each_callback("dedup", list, CALLBACK, ctx=True, mutates=True)
 def dedup_with(ctx: Any, a: list, fp: Any) -> None:
     """Remove each element the comparer says equals the element kept before it."""
-    fp = fn_ptr(fp)
-    same = ctx.callback(fp, 2) or (lambda kept, item: ctx.call(fp, [kept, item]))
-    _dedup(a, lambda kept, item: same(kept, item) is True)
+    _dedup(a, _dedup_same(ctx, fn_ptr(fp), _Walk(a)))
+
+
+def _dedup_same(ctx: Any, fp: FnPtr, walk: _Walk) -> Callable[[Any, Any], bool]:
+    """Whether ``fp(kept, element)`` (called as ``_comparer_call`` calls it) says the two are
+    the same, as Rhai's ``dedup_by_comparer`` asks it: only a ``true`` result is; an error in
+    the comparer is ``false`` (``unwrap_or(false)``), ``exit`` included, and so is a call that
+    changed the array's length, a data race inside the call in Rhai (the array is put back;
+    ``dedup`` then replaces it anyway). Limits still stop the script (the sandbox; Rhai would
+    only stop at the next operation)."""
+    call = _comparer_call(ctx, fp, walk)
+
+    def same(kept: Any, item: Any) -> bool:
+        try:
+            verdict = call(kept, item)
+        except LimitError:
+            raise
+        except (EvalError, ScriptExit):
+            return False
+        if len(walk.array) != walk.length:
+            walk.array[:] = walk.items
+            return False
+        return verdict is True
+
+    return same
 
 
 def _dedup(a: list, same: Any) -> None:
@@ -411,8 +535,7 @@ def reduce(ctx: Any, a: list, fp: Any) -> Any:
 @_each_callback("reduce", list, CALLBACK, ANY, ctx=True)
 def reduce_from(ctx: Any, a: list, fp: Any, initial: Any) -> Any:
     """Fold the array: the reducer gets (accumulated, element[, index]); starts from ``initial``."""
-    items = list(a)
-    return _fold(ctx, fn_ptr(fp), items, False, initial)
+    return _fold(ctx, fn_ptr(fp), a, False, initial)
 
 
 @_each_callback("reduce_rev", list, CALLBACK, ctx=True)
@@ -423,29 +546,34 @@ def reduce_rev(ctx: Any, a: list, fp: Any) -> Any:
 @_each_callback("reduce_rev", list, CALLBACK, ANY, ctx=True)
 def reduce_rev_from(ctx: Any, a: list, fp: Any, initial: Any) -> Any:
     """Like ``reduce`` but from the last element to the first."""
-    items = list(a)
-    return _fold(ctx, fn_ptr(fp), items, True, initial)
+    return _fold(ctx, fn_ptr(fp), a, True, initial)
 
 
-def _fold(ctx: Any, fp: FnPtr, items: list, backwards: bool, initial: Any) -> Any:
-    """``initial`` folded with ``items`` in turn (``backwards``: the last first), as ``reduce``
-    calls the reducer (``call_with_extras``); a closure or script function taking (sum, x)
+def _fold(ctx: Any, fp: FnPtr, a: list, backwards: bool, initial: Any) -> Any:
+    """``initial`` folded with the elements of ``a`` in turn (``backwards``: the last first),
+    as ``reduce`` calls the reducer (``call_with_extras``: (sum, copy of the element[,
+    index]) or the element bound to ``this``); a closure or script function taking (sum, x)
     or (sum, x, index) is called directly (``ctx.callback``)."""
+    walk = _Walk(a)
     result = initial
-    elements = reversed(items) if backwards else items
-    positions = range(len(items) - 1, -1, -1) if backwards else range(len(items))
+    positions = range(walk.length - 1, -1, -1) if backwards else range(walk.length)
     two = ctx.callback(fp, 2)
+    three = None if two is not None else ctx.callback(fp, 3)
+    length = walk.length
     if two is not None:
-        for item in elements:
+        for item in walk.arguments(backwards=backwards):
             result = two(result, item)
-        return result
-    three = ctx.callback(fp, 3)
-    if three is not None:
-        for i, item in zip(positions, elements):
+            if len(a) != length:
+                walk.raced()
+    elif three is not None:
+        for i, item in zip(positions, walk.arguments(backwards=backwards)):
             result = three(result, item, i)
-        return result
-    for i, item in zip(positions, elements):
-        result = call_with_extras(ctx, fp, item, [result], [i], 1)[0]
+            if len(a) != length:
+                walk.raced()
+    else:
+        for i in positions:
+            result = walk.call(ctx, fp, i, [result], 1)
+    walk.done(ctx)
     return result
 
 
@@ -512,53 +640,133 @@ def _float_order(x: float, y: float) -> int:
 
 
 @_each_callback("sort", list, CALLBACK, ctx=True, mutates=True)
-@_each_callback("sort_by", list, CALLBACK, ctx=True, mutates=True)
+@native("sort_by", list, FnPtr, ctx=True, mutates=True)
 def sort_with(ctx: Any, a: list, fp: Any) -> None:
-    """Sort with a comparer returning an INT (negative, zero, positive) or a bool (``true``:
-    the first goes first), as Rhai's ``sort_by``; any other result orders by type."""
-    fp = fn_ptr(fp)
+    """Sort with a comparer, as Rhai's ``sort_by`` (src/packages/array_basic.rs): it gets copies
+    of two elements; an INT result orders them by its sign, ``true`` puts the first first,
+    ``false`` the second; an error in the comparer (``.ok()``) or any other result orders the
+    two by type (``_type_order``), so elements of one type stay as they are."""
+    walk = _Walk(a)
+    a[:] = _sorted_by(ctx, walk, list(a), fn_ptr(fp))
+
+
+def _sorted_by(ctx: Any, walk: _Walk, items: list, fp: FnPtr) -> list:
+    """``items`` sorted by the comparer ``fp`` (see ``sort_with``). ``walk`` watches the array
+    the method was called on: a comparer changing it is a data race in Rhai, an error the sort
+    ignores, so the array is put back as it was. (Here the racing comparer's result still
+    counts: a test of the array after each of the n log n comparisons would cost a sixth of
+    a sort's time.)"""
+    ordered = sorted(items, key=cmp_to_key(_sort_order(ctx, fp, walk)))
+    if walk.array != walk.items:
+        walk.array[:] = walk.items
+    return ordered
+
+
+def _sort_order(ctx: Any, fp: FnPtr, walk: _Walk) -> Callable[[Any, Any], int]:
+    """The order of two elements ``sort_by`` takes from the comparer (called as
+    ``_comparer_call`` calls it): its INT result by sign, ``true`` -1, ``false`` 1, an error
+    (``.ok()``: ``exit`` included; limits still stop the script) or any other result by type.
+    A closure taking two on an array of scalars is called straight away (a sort makes
+    n log n calls)."""
     code = ctx.callee(fp, 2)
-    if code is None:
-        def order(x: Any, y: Any) -> int:
-            verdict = ctx.call(fp, [x, y])
-            return verdict if type(verdict) is int else _verdict_order(verdict, x, y)
-    else:  # a closure |x, y| (or script function) called straight away, as ``ctx.callback``
-        depth = ctx.depth - 1
+    depth = ctx.depth - 1
+    if code is None or not CONTAINERS.isdisjoint(map(type, walk.items)):
+        code = _as_code(_comparer_call(ctx, fp, walk))
 
-        def order(x: Any, y: Any) -> int:
+    def order(x: Any, y: Any) -> int:
+        try:
             verdict = code(depth, None, x, y)
-            return verdict if type(verdict) is int else _verdict_order(verdict, x, y)
+        except LimitError:
+            raise
+        except (EvalError, ScriptExit):
+            return _type_order(x, y)
+        if type(verdict) is int:
+            return verdict
+        if type(verdict) is bool:
+            return -1 if verdict else 1
+        return _type_order(x, y)
 
-    a[:] = sorted(list(a), key=cmp_to_key(order))
+    return order
 
 
-def _verdict_order(verdict: Any, x: Any, y: Any) -> int:
-    """The order of ``x`` and ``y`` a comparer's result that is not an INT gives (Rhai's
-    ``sort_by``): ``true`` puts ``x`` first, ``false`` ``y``; any other result orders them by
-    type."""
-    if type(verdict) is bool:
-        return -1 if verdict else 1
-    return (type(x).__name__ > type(y).__name__) - (type(x).__name__ < type(y).__name__)
+def _as_code(call: Callable[[Any, Any], Any]) -> Callable[..., Any]:
+    """``call`` in the form of a closure's compiled code, ``code(levels, this, x, y)``."""
+    return lambda _levels, _this, x, y: call(x, y)
 
 
-@_each_callback("order", list, CALLBACK, ctx=True)
-@_each_callback("order_by", list, CALLBACK, ctx=True)
+def _comparer_call(ctx: Any, fp: FnPtr, walk: _Walk) -> Callable[[Any, Any], Any]:
+    """``fp(x, y)`` as Rhai's ``sort`` and ``dedup`` call a comparer: copies of two elements of
+    the array ``walk`` watches, no ``this`` (``call_raw(&ctx, None, [x.clone(), y.clone()])``);
+    a closure or script function taking two is called directly."""
+    code = ctx.callee(fp, 2)
+    if code is not None:
+        call: Callable[[Any, Any], Any] = partial(code, ctx.depth - 1, None)
+    else:
+        def call(x: Any, y: Any) -> Any:
+            return ctx.call(fp, [x, y])
+    if CONTAINERS.isdisjoint(map(type, walk.items)):
+        return call
+    return lambda x, y: call(copy_value(x), copy_value(y))
+
+
+_TYPE_RANKS = {int: 0, float: 1, list: 3, str: 4, dict: 5, Char: 7, type(None): 8, bool: 9,
+               bytearray: 10, Instant: 11, FnPtr: 12}
+"""The order of Rust's ``TypeId``s of Rhai's types in the oracle's build (v1.26.0, x86-64
+Linux), which ``sort_by`` falls back on: INT, FLOAT, exclusive range (2), array, string, map,
+inclusive range (6), char, (), bool, blob, timestamp, Fn (sorting one element of each with a
+comparer returning ``()``). ``TypeId`` is a hash of the type: another Rust build may differ."""
+
+
+def _type_rank(value: Any) -> int:
+    if type(value) is RhaiRange:
+        return 6 if value.inclusive else 2
+    return _TYPE_RANKS.get(type(value), len(_TYPE_RANKS) + 2)
+
+
+def _type_order(x: Any, y: Any) -> int:
+    """``x.type_id().cmp(&y.type_id())``: equal for values of one type."""
+    rx, ry = _type_rank(x), _type_rank(y)
+    return (rx > ry) - (rx < ry)
+
+
+@native("order", list, FnPtr, ctx=True)
+@native("order_by", list, FnPtr, ctx=True)
 def order_with(ctx: Any, a: list, fp: Any) -> list:
     """A copy sorted by the comparer (see ``sort_by``)."""
-    result = copy_value(a)
-    sort_with(ctx, result, fp)
-    return result
+    return _sorted_by(ctx, _Walk(a), copy_value(a), fn_ptr(fp))
 
 
-@_each_callback("zip", list, list, CALLBACK, ctx=True)
-def zip_with(ctx: Any, a: list, b: list, fp: Any) -> list:
-    """Pairs of elements (as long as the shorter array) mapped by ``fp(x, y[, index])``."""
-    fp = fn_ptr(fp)
-    xs, ys = list(a), list(b)
+@native("zip", list, list, FnPtr, ctx=True)
+def zip_with(ctx: Any, a: list, b: list, fp: FnPtr) -> list:
+    """Pairs of elements (as long as the shorter array) mapped by ``fp(x, y[, index])``: as
+    Rhai's ``zip``, a copy of the element of the first and the element of the second (an
+    argument: a copy already), no ``this``, and only a function pointer (no function name)."""
+    walk = _Walk(a)
+    ys = list(b)
+    positions = range(min(walk.length, len(ys)))
+    xs = walk.arguments()
     two = ctx.callback(fp, 2)  # a closure |x, y| (or |x, y, i|) called directly
     if two is not None:
-        return list(map(two, xs, ys))
-    three = ctx.callback(fp, 3)
-    if three is not None:
-        return list(map(three, xs, ys, range(min(len(xs), len(ys)))))
-    return [call_with_extras(ctx, fp, x, [y], [i], 0)[0] for i, (x, y) in enumerate(zip(xs, ys))]
+        calls: Iterable[Any] = map(two, xs, ys)
+    elif (three := ctx.callback(fp, 3)) is not None:
+        calls = map(three, xs, ys, positions)
+    else:
+        calls = (_zip_call(ctx, fp, x, y, i) for i, x, y in zip(positions, xs, ys))
+    results = [result for result in calls if len(a) == walk.length or walk.raced()]
+    walk.done(ctx)
+    return results
+
+
+def _zip_call(ctx: Any, fp: FnPtr, x: Any, y: Any, index: int) -> Any:
+    """``fp(x, y)``, or ``fp(x, y, index)`` when it takes three parameters or has no
+    two-parameter form (then its error is that call's), as ``call_raw_with_extra_args`` with
+    no ``this``."""
+    arity = ctx.arity(fp)
+    if arity == 3:
+        return ctx.call(fp, [x, y, index])
+    try:
+        return ctx.call(fp, [x, y])
+    except EvalError as err:
+        if arity == 2 or not is_not_found(err, fp.name):
+            raise
+    return ctx.call(fp, [x, y, index])

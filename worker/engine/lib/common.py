@@ -92,40 +92,51 @@ def is_not_found(err: EvalError, name: str) -> bool:
 
 def call_with_extras(ctx: Any, fp: FnPtr, this: Any, args: Sequence[Any], extras: Sequence[Any],
                      move_this_to: int | None) -> tuple[Any, Any]:
-    """Call a callback on an element the way Rhai's ``call_raw_with_extra_args`` does.
+    """Call a callback on an element the way Rhai's ``call_raw_with_extra_args`` does
+    (src/types/fn_ptr.rs ``_call_with_extra_args``).
 
-    The callback's arity decides: ``args`` alone (element bound to ``this``), the element moved
-    into ``args`` at ``move_this_to``, or either form followed by ``extras`` (the index).
-    Returns ``(result, this_after)`` so a callback that changes ``this`` can be written back.
+    The callback's arity decides: ``args`` alone (element bound to ``this``, by reference: what
+    the callback does to it stays), a copy of the element moved into ``args`` at
+    ``move_this_to`` (Rhai passes ``this_ptr.clone()``), or either form followed by ``extras``
+    (the index). Returns ``(result, this_after)`` so a callback that changes ``this`` can be
+    written back.
     """
     args = list(args)
-    moved = None
-    if move_this_to is not None:
-        moved = args[:move_this_to] + [this] + args[move_this_to:]
     arity = ctx.arity(fp)
     if arity is not None:
         if arity == len(args):
             return ctx.call_method(fp, this, args)
-        if moved is not None and arity == len(moved):
-            return ctx.call(fp, moved), this
-        if moved is not None and arity == len(moved) + len(extras):
-            return ctx.call(fp, moved + list(extras)), this
+        if move_this_to is not None and arity == len(args) + 1:
+            return ctx.call(fp, _moved(this, args, move_this_to)), this
+        if move_this_to is not None and arity == len(args) + 1 + len(extras):
+            return ctx.call(fp, _moved(this, args, move_this_to) + list(extras)), this
         if arity == len(args) + len(extras):
             return ctx.call_method(fp, this, args + list(extras))
-        return ctx.call(fp, moved if moved is not None else args), this
-    attempts = [(True, args)]
-    if moved is not None:
-        attempts += [(False, moved), (False, moved + list(extras))]
+        if move_this_to is None:
+            return ctx.call(fp, args), this
+        return ctx.call(fp, _moved(this, args, move_this_to)), this
+    attempts: list[tuple[bool, Callable[[], list]]] = [(True, lambda: args)]
+    if move_this_to is not None:
+        attempts += [(False, lambda: _moved(this, args, move_this_to)),
+                     (False, lambda: _moved(this, args, move_this_to) + list(extras))]
     else:
-        attempts.append((True, args + list(extras)))
+        attempts.append((True, lambda: args + list(extras)))
     for bind, call_args in attempts[:-1]:
         try:
-            return _call(ctx, fp, this, bind, call_args)
+            return _call(ctx, fp, this, bind, call_args())
         except EvalError as err:
             if not is_not_found(err, fp.name):
                 raise
     bind, call_args = attempts[-1]
-    return _call(ctx, fp, this, bind, call_args)
+    return _call(ctx, fp, this, bind, call_args())
+
+
+def _moved(this: Any, args: list, at: int) -> list:
+    """``args`` with a copy of ``this`` inserted at ``at``: an element moved into a callback's
+    arguments is a clone in Rhai, so what the callback does to it leaves the element as it is
+    (scalars are immutable and need no copy)."""
+    value = copy_value(this) if type(this) in CONTAINERS else this
+    return args[:at] + [value] + args[at:]
 
 
 def _call(ctx: Any, fp: FnPtr, this: Any, bind: bool, args: list) -> tuple[Any, Any]:
