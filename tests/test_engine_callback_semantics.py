@@ -1,5 +1,5 @@
-"""How the array library calls a script's callbacks, as Rhai calls them
-(src/packages/array_basic.rs, src/types/fn_ptr.rs ``_call_with_extra_args``):
+"""How the array and map libraries call a script's callbacks, as Rhai calls them
+(src/packages/array_basic.rs, map_basic.rs, src/types/fn_ptr.rs ``_call_with_extra_args``):
 
 * an element moved into the callback's parameters is a copy (``this_ptr.clone()``): changing
   it leaves the array as it is; an element bound to ``this`` is the array's own (``&mut``):
@@ -207,7 +207,43 @@ COMPARERS = {
         ("error", "Runtime error: x", "ErrorInFunctionCall"),
 }
 
-ALL = {**COPIES, **THIS, **BY_NAME, **RACES, **COMPARERS}
+AFTER_ERRORS = {
+    # a change made through ``this`` before the callback fails stays (Rhai's ``&mut``)
+    "let a = [1, 2, 3]; try { a.map(|| { this += 5; if this == 7 { throw 1 } this }); }"
+    " catch { } a": ("value", [6, 7, 3]),
+    "let a = [1, 2, 3]; try { a.filter(|| { this += 5; if this == 7 { throw 1 } true }); }"
+    " catch { } a": ("value", [6, 7, 3]),
+    "let m = #{a: 1, b: 2, c: 3}; try { m.map(|k| { this += 5; if k == \"b\" { throw 1 }"
+    " this }); } catch { } m": ("value", {"a": 6, "b": 7, "c": 3}),
+}
+
+MAPS = {
+    # map callbacks: a parameter is a copy, ``this`` the value itself
+    "let m = #{a: [1], b: [2]}; let r = m.filter(|k, v| { v.push(9); true }); [r, m]":
+        ("value", [{"a": [1], "b": [2]}, {"a": [1], "b": [2]}]),
+    "let m = #{a: [1], b: [2]}; let r = m.filter(|k| { this.push(9); true }); [r, m]":
+        ("value", [{"a": [1, 9], "b": [2, 9]}, {"a": [1, 9], "b": [2, 9]}]),
+    "let m = #{a: 1, b: 2}; m.map(|k| { this = this * 10; 0 }); m": ("value", {"a": 10, "b": 20}),
+    "let m = #{a: 1, b: 2, c: 3}; let r = m.drain(|k, v| v >= 2); [m, r]":
+        ("value", [{"a": 1}, {"b": 2, "c": 3}]),
+    # changing the walked map is a data race; it is left as the racing access found it
+    "let m = #{a: 1, b: 2}; m.map(|k, v| { m.remove(\"b\"); v })": RACE,
+    "let m = #{a: 1, b: 2}; m.retain(|k, v| { m.clear(); true })": RACE,
+    "let m = #{a: 1, b: 2}; m.filter(|k| { m.z = 1; true })": RACE,
+    "let m = #{x: 1}; let f = |k, v| { m.x = 2; v }; m.drain(f)": RACE,
+    "let m = #{a: 1, b: 2}; try { m.filter(|k, v| { m.z = 1; true }); } catch { } m":
+        ("value", {"a": 1, "b": 2}),
+    # drain/retain take the map apart for the walk (``mem::take``): an error loses the
+    # properties taken out so far and the one whose callback failed
+    "let m = #{a: 1, b: 2, c: 3, d: 4}; try { m.drain(|k, v| { if k == \"c\" { throw 9 }"
+    " v < 3 }); } catch { } m": ("value", {"d": 4}),
+    "let m = #{a: 1, b: 2, c: 3, d: 4}; try { m.retain(|k, v| { if k == \"c\" { throw 9 }"
+    " v < 2 }); } catch { } m": ("value", {"a": 1, "d": 4}),
+    "let m = #{a: 1, b: 2, c: 3}; try { m.retain(|k, v| { if k == \"b\" { m.d = 4 } true });"
+    " } catch { } m": ("value", {"a": 1, "c": 3}),
+}
+
+ALL = {**COPIES, **THIS, **BY_NAME, **RACES, **COMPARERS, **AFTER_ERRORS, **MAPS}
 
 
 def engine_outcome(script: str, **limits: int) -> tuple:
@@ -318,6 +354,18 @@ def test_elements_grown_through_this_stay_within_the_size_limits(caller):
     though each element is within it (Rhai checks the array after the call)."""
     grow = "{ this.push(1); this.push(2); true }"
     script = f"fn grow() {grow} let a = [[], [], [], []]; a.{caller.replace('{M}', grow)}; a"
+    got = engine_outcome(script, max_array_size=10)
+    assert got[0] == "error" and got[2] == "ErrorDataTooLarge", got
+    assert engine_outcome(script, max_array_size=12)[0] == "value"
+
+
+@pytest.mark.parametrize("caller", ["filter(|k| {M})", "map(|k| {M})", "drain(|k| {M})",
+                                    "retain(|k| {M})"])
+def test_map_values_grown_through_this_stay_within_the_size_limits(caller):
+    """Six arrays each grown by 2: 12 array elements in the map, over ``max_array_size`` 10."""
+    grow = "{ this.push(1); this.push(2); true }"
+    script = (f"let m = #{{a: [], b: [], c: [], d: [], e: [], f: []}}; "
+              f"m.{caller.replace('{M}', grow)}; m")
     got = engine_outcome(script, max_array_size=10)
     assert got[0] == "error" and got[2] == "ErrorDataTooLarge", got
     assert engine_outcome(script, max_array_size=12)[0] == "value"

@@ -1434,10 +1434,10 @@ class Runtime:
         self.known.pop(id(a), None)
         self.size.sizes(a)
 
-    def call_method(self, fp: Any, this: Any, args: list) -> tuple[Any, Any]:
-        box = [this]
-        result = self.call_fn_ptr(self.depth, fp, list(args), box)
-        return self.collect(result), box[0]
+    def call_method(self, fp: Any, box: list, args: list) -> Any:
+        """Call a function pointer with ``box[0]`` bound to ``this``: the stdlib's callback
+        API for an element the callback may change (``box`` then holds it changed)."""
+        return self.collect(self.call_fn_ptr(self.depth, fp, list(args), box))
 
     def collect(self, result: Any) -> Any:
         """A callback's result: inside a COLLECTING native, add its sizes to the total (a

@@ -16,8 +16,8 @@ from typing import Any, Callable, Iterable, Iterator, NoReturn
 from ..errors import EvalError, LimitError, ScriptExit
 from ..natives import ANY, native
 from ..values import Char, FnPtr, Instant, RhaiRange, type_name
-from .common import (CONTAINERS, call_with_extras, copy_value, fn_ptr, index_in, is_not_found,
-                     offset_len, range_start_len, rhai_equals)
+from .common import (CONTAINERS, call_with_extras, copy_value, data_race, fn_ptr, index_in,
+                     is_not_found, offset_len, range_start_len, rhai_equals)
 
 CALLBACK = (FnPtr, str)
 """A callback parameter: a function pointer or the name of a function."""
@@ -264,13 +264,15 @@ class _Walk:
         an element bound to ``this`` and changed is written back into the array."""
         item = self.items[i]
         self.bound = True
-        result, after = call_with_extras(ctx, fp, item, args, [i], move_to)
-        self.items[i] = after  # kept even when the call raced: it changed ``this`` first
-        if len(self.array) != self.length or self.array[i] is not item:
-            self.raced()
-        if after is not item:
-            self.array[i] = after
-        return result
+        box = [item]
+        try:
+            return call_with_extras(ctx, fp, box, args, [i], move_to)
+        finally:  # also after an error: a change to ``this`` made before it stays, as in Rhai
+            after = self.items[i] = box[0]  # kept even when the call raced: it came first
+            if len(self.array) != self.length or self.array[i] is not item:
+                self.raced()
+            if after is not item:
+                self.array[i] = after
 
     def done(self, ctx: Any) -> None:
         """After the last call: the array must be as the walk left it; if an element was
@@ -286,11 +288,6 @@ class _Walk:
         """A callback changed the array being walked: restore it, fail as Rhai does."""
         self.array[:] = self.items
         raise data_race()
-
-
-def data_race() -> EvalError:
-    """Rhai's ``ErrorDataRace`` for a locked shared value (src/eval/target.rs)."""
-    return EvalError("Data race detected", kind="ErrorDataRace")
 
 
 @_each_callback("drain", list, CALLBACK, ctx=True, mutates=True)

@@ -90,45 +90,45 @@ def is_not_found(err: EvalError, name: str) -> bool:
     return err.kind == "ErrorFunctionNotFound" and name in err.message
 
 
-def call_with_extras(ctx: Any, fp: FnPtr, this: Any, args: Sequence[Any], extras: Sequence[Any],
-                     move_this_to: int | None) -> tuple[Any, Any]:
-    """Call a callback on an element the way Rhai's ``call_raw_with_extra_args`` does
-    (src/types/fn_ptr.rs ``_call_with_extra_args``).
+def call_with_extras(ctx: Any, fp: FnPtr, box: list, args: Sequence[Any], extras: Sequence[Any],
+                     move_this_to: int | None) -> Any:
+    """Call a callback on the element in ``box`` (a one-item list) the way Rhai's
+    ``call_raw_with_extra_args`` does (src/types/fn_ptr.rs ``_call_with_extra_args``).
 
     The callback's arity decides: ``args`` alone (element bound to ``this``, by reference: what
     the callback does to it stays), a copy of the element moved into ``args`` at
     ``move_this_to`` (Rhai passes ``this_ptr.clone()``), or either form followed by ``extras``
-    (the index). Returns ``(result, this_after)`` so a callback that changes ``this`` can be
-    written back.
+    (the index). ``box`` holds ``this`` as the callback left it, also when the call fails
+    (Rhai's ``&mut`` keeps a change made before an error), for the caller to write back.
     """
     args = list(args)
     arity = ctx.arity(fp)
     if arity is not None:
         if arity == len(args):
-            return ctx.call_method(fp, this, args)
+            return ctx.call_method(fp, box, args)
         if move_this_to is not None and arity == len(args) + 1:
-            return ctx.call(fp, _moved(this, args, move_this_to)), this
+            return ctx.call(fp, _moved(box[0], args, move_this_to))
         if move_this_to is not None and arity == len(args) + 1 + len(extras):
-            return ctx.call(fp, _moved(this, args, move_this_to) + list(extras)), this
+            return ctx.call(fp, _moved(box[0], args, move_this_to) + list(extras))
         if arity == len(args) + len(extras):
-            return ctx.call_method(fp, this, args + list(extras))
+            return ctx.call_method(fp, box, args + list(extras))
         if move_this_to is None:
-            return ctx.call(fp, args), this
-        return ctx.call(fp, _moved(this, args, move_this_to)), this
+            return ctx.call(fp, args)
+        return ctx.call(fp, _moved(box[0], args, move_this_to))
     attempts: list[tuple[bool, Callable[[], list]]] = [(True, lambda: args)]
     if move_this_to is not None:
-        attempts += [(False, lambda: _moved(this, args, move_this_to)),
-                     (False, lambda: _moved(this, args, move_this_to) + list(extras))]
+        attempts += [(False, lambda: _moved(box[0], args, move_this_to)),
+                     (False, lambda: _moved(box[0], args, move_this_to) + list(extras))]
     else:
         attempts.append((True, lambda: args + list(extras)))
     for bind, call_args in attempts[:-1]:
         try:
-            return _call(ctx, fp, this, bind, call_args())
+            return _call(ctx, fp, box, bind, call_args())
         except EvalError as err:
             if not is_not_found(err, fp.name):
                 raise
     bind, call_args = attempts[-1]
-    return _call(ctx, fp, this, bind, call_args())
+    return _call(ctx, fp, box, bind, call_args())
 
 
 def _moved(this: Any, args: list, at: int) -> list:
@@ -139,8 +139,14 @@ def _moved(this: Any, args: list, at: int) -> list:
     return args[:at] + [value] + args[at:]
 
 
-def _call(ctx: Any, fp: FnPtr, this: Any, bind: bool, args: list) -> tuple[Any, Any]:
-    """Call ``fp`` with ``args``, binding ``this`` when ``bind``; returns (result, this_after)."""
+def _call(ctx: Any, fp: FnPtr, box: list, bind: bool, args: list) -> Any:
+    """Call ``fp`` with ``args``, binding the element in ``box`` to ``this`` when ``bind``."""
     if bind:
-        return ctx.call_method(fp, this, args)
-    return ctx.call(fp, args), this
+        return ctx.call_method(fp, box, args)
+    return ctx.call(fp, args)
+
+
+def data_race() -> EvalError:
+    """Rhai's ``ErrorDataRace`` for a locked shared value (src/eval/target.rs): a callback
+    reached the array or map a library function is walking, through a captured variable."""
+    return EvalError("Data race detected", kind="ErrorDataRace")

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, NoReturn
 
 from ..errors import EvalError
 from ..natives import ANY, native
 from ..values import Char, FnPtr, Instant, RhaiRange, format_float, to_display
-from .common import call_with_extras, copy_value, fn_ptr, truthy
+from .common import call_with_extras, copy_value, data_race, fn_ptr, truthy
 
 
 @native("len", dict)
@@ -82,50 +82,114 @@ def values(m: dict) -> list:
     return [copy_value(m[k]) for k in sorted(m)]
 
 
-def _visit(ctx: Any, m: dict, key: str, fp: FnPtr) -> Any:
-    """Call a map callback as Rhai's ``call_raw_with_extra_args`` does: ``fp(key, value)``, or
-    ``fp(key)`` with the value bound to ``this`` (a change to ``this`` is kept)."""
-    result, value = call_with_extras(ctx, fp, m[key], [key], [], 1)
-    m[key] = value
-    return result
+class _MapWalk:
+    """One pass of a library function over a map's properties in key order, calling a callback
+    as Rhai's ``call_raw_with_extra_args`` does: ``fp(key, value)`` with a copy of the value,
+    or ``fp(key)`` with the value itself bound to ``this`` (a change to it is kept).
+
+    As for arrays (``arrays._Walk``), the map is locked in Rhai while the method runs: a
+    callback reaching it through a captured variable fails with ``ErrorDataRace``. Here a
+    change to the map (its size or the value being visited after a call, any property by the
+    end) is that error, and the map is put back as it was before the racing access."""
+
+    __slots__ = ("map", "items", "fp", "bound")
+
+    def __init__(self, m: dict, fp: Any) -> None:
+        self.map = m
+        self.items = dict(m)
+        self.fp = fn_ptr(fp)
+        self.bound = False  # a value was (or may have been) bound to ``this``
+
+    def keys(self) -> list[str]:
+        """The keys to visit, in Rhai's order."""
+        return sorted(self.items)
+
+    def visit(self, ctx: Any, key: str) -> Any:
+        """The callback's result for property ``key``."""
+        value = self.items[key]
+        self.bound = True
+        box = [value]
+        try:
+            return call_with_extras(ctx, self.fp, box, [key], [], 1)
+        finally:  # also after an error: a change to ``this`` made before it stays, as in Rhai
+            m = self.map
+            after = self.items[key] = box[0]
+            if len(m) != len(self.items) or m.get(key, _GONE) is not value:
+                self.raced()
+            if after is not value:
+                m[key] = after
+
+    def done(self, ctx: Any) -> None:
+        """After the last call: the map must be as the walk left it, and within the size
+        limits (a value bound to ``this`` may have grown; Rhai checks a ``&mut`` argument
+        after every native call, src/func/call.rs)."""
+        if self.map != self.items:
+            self.raced()
+        if self.bound:
+            ctx.check_changed(self.map)
+
+    def raced(self) -> NoReturn:
+        """A callback changed the map being walked: restore it, fail as Rhai does."""
+        self.map.clear()
+        self.map.update(self.items)
+        raise data_race()
+
+
+_GONE = object()
+"""What ``_MapWalk.visit`` finds for a property a callback removed."""
 
 
 @native("filter", dict, FnPtr, ctx=True, mutates=True)
 @native("filter", dict, str, ctx=True, mutates=True)
 def filter_map(ctx: Any, m: dict, fp: Any) -> dict:
     """A new map with the properties for which ``fp(key, value)`` is true."""
-    fp = fn_ptr(fp)
-    return {k: copy_value(m[k]) for k in sorted(m) if truthy(_visit(ctx, m, k, fp))}
+    walk = _MapWalk(m, fp)
+    chosen = [k for k in walk.keys() if truthy(walk.visit(ctx, k))]
+    walk.done(ctx)
+    return {k: copy_value(m[k]) for k in chosen}
 
 
 @native("map", dict, FnPtr, ctx=True, mutates=True)
 @native("map", dict, str, ctx=True, mutates=True)
 def map_values(ctx: Any, m: dict, fp: Any) -> dict:
     """A new map with every value replaced by ``fp(key, value)``."""
-    fp = fn_ptr(fp)
-    return {k: _visit(ctx, m, k, fp) for k in sorted(m)}
+    walk = _MapWalk(m, fp)
+    mapped = {k: walk.visit(ctx, k) for k in walk.keys()}
+    walk.done(ctx)
+    return mapped
 
 
 @native("drain", dict, FnPtr, ctx=True, mutates=True)
 @native("drain", dict, str, ctx=True, mutates=True)
 def drain(ctx: Any, m: dict, fp: Any) -> dict:
     """Remove the properties for which ``fp(key, value)`` is true and return them."""
-    return _split(ctx, m, fn_ptr(fp), remove_when=True)
+    return _split(ctx, m, fp, remove_when=True)
 
 
 @native("retain", dict, FnPtr, ctx=True, mutates=True)
 @native("retain", dict, str, ctx=True, mutates=True)
 def retain(ctx: Any, m: dict, fp: Any) -> dict:
     """Keep the properties for which ``fp(key, value)`` is true; remove and return the others."""
-    return _split(ctx, m, fn_ptr(fp), remove_when=False)
+    return _split(ctx, m, fp, remove_when=False)
 
 
-def _split(ctx: Any, m: dict, fp: FnPtr, remove_when: bool) -> dict:
-    removed = {}
-    for key in sorted(m):
-        if truthy(_visit(ctx, m, key, fp)) == remove_when:
-            removed[key] = m.pop(key)
-    return removed
+def _split(ctx: Any, m: dict, fp: Any, remove_when: bool) -> dict:
+    """The properties whose callback result is ``remove_when``, taken out of ``m`` once the
+    callbacks ran. As in Rhai (``mem::take`` of the map, src/packages/map_basic.rs), an error
+    in a callback leaves the map with the properties kept and those not yet visited: the ones
+    taken out so far, and the one whose callback failed, are lost with the error."""
+    walk = _MapWalk(m, fp)
+    leaving: list[str] = []
+    for key in walk.keys():
+        try:
+            if truthy(walk.visit(ctx, key)) == remove_when:
+                leaving.append(key)
+        except BaseException:  # Rhai had moved the property out for the call: it is lost
+            for gone in [*leaving, key]:
+                m.pop(gone, None)
+            raise
+    walk.done(ctx)
+    return {key: m.pop(key) for key in leaving}
 
 
 @native("parse_json", str)
