@@ -242,10 +242,13 @@ class StatementCompiler:
         """The loop marked by ``flag`` ended and counted all its iterations."""
         self.emit(f"{flag} = False")
 
-    def count_loops_left(self, loops: list[tuple[str, str]]) -> None:
-        """Count the iterations of those of ``loops`` still marked running (left early)."""
+    def count_loops_left(self, loops: list[tuple[str, str]], reset: bool = True) -> None:
+        """Count the iterations of those of ``loops`` still marked running (left early),
+        marking them ended (``reset``) unless the function is being left (a ``catch`` may
+        run them again, or a handler further out count them too)."""
         for flag, uncounted in loops:
-            self.emit(f"if {flag}: {flag} = False; _ops -= {uncounted}")
+            ended = f"{flag} = False; " if reset else ""
+            self.emit(f"if {flag}: {ended}_ops -= {uncounted}")
         self.emit("if _ops <= 0: _tick()")
 
     def loop_start(self, target: str | None) -> None:
@@ -271,6 +274,8 @@ class StatementCompiler:
         self.emit("continue")
 
     def control_Return(self, e: Return, target: str | None) -> None:
+        if self.frame.function.loops:
+            self.frame.function.returns_in_loop = True
         code = self.copied(e.e) if e.e is not None else "None"
         self.returned(e.e)
         self.emit(f"return {code}")
