@@ -4,12 +4,15 @@ Some code generation has a smaller form used where it is known to behave exactly
 one (for example a bare ``except:`` instead of a ``finally`` counting the loops that a function
 left early, when no ``return`` can leave a loop). These tests generate scripts whose loops are
 left every way (end, ``break``, ``return``, ``throw``, overflow, caught or not, at the top level
-and in functions) and compare, with the general form forced, the values, the errors and the
-exact number of operations each script takes (the smallest max_operations under which it runs).
+and in functions) and compare the values, the errors and the exact number of operations each script takes (the
+smallest max_operations under which it runs) with the general form forced, and with what the
+engine gave before the smaller forms (``engine_loop_behaviours.json``).
 """
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -19,6 +22,9 @@ from worker.engine import compile_base
 
 SCRIPTS = 30
 OPS_CEILING = 1 << 16
+PINNED = Path(__file__).with_name("engine_loop_behaviours.json")
+"""The behaviours (outcome, operations) of the scripts of seeds 0 and 1, as the engine of
+3b86b70 (before the smaller forms) gave them."""
 
 
 class LoopScripts:
@@ -121,6 +127,15 @@ def test_loops_left_early_count_as_with_finally(seed, monkeypatch):
     assert not any("except:" in Engine().compile(s).python_source for s in scripts)
     for script, got in zip(scripts, compact):
         assert got == behaviour(script), script
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_loops_left_early_behave_as_before_the_smaller_forms(seed):
+    rng = random.Random(seed)
+    pinned = json.loads(PINNED.read_text())[str(seed)]
+    for expected in pinned:
+        script = LoopScripts(rng).script()
+        assert json.loads(json.dumps(behaviour(script))) == expected, script
 
 
 def test_an_error_leaving_a_loop_still_counts_its_iterations():

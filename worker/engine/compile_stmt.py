@@ -226,15 +226,18 @@ class StatementCompiler:
             self.close_loop(running)
         self.frame.function.loops.pop()
 
-    def open_loop(self, uncounted: str) -> str:
+    def open_loop(self, uncounted: str, flag: str = "") -> str:
         """Mark a loop as running. A loop counts its iterations in chunks, so one left other
         than at its end (by ``return``, or by an error, caught or not) still has iterations
         to count, which ``uncounted`` (Python) gives: the ``catch`` around it or the
-        function's ``finally`` (see ``count_loops_left``) counts them. Otherwise a script
+        function's handler (see ``count_loops_left``) counts them. Otherwise a script
         repeating such an exit (a throw caught in a ``loop``, an early ``return`` in a called
-        function) would run iterations that no operation limit ever sees."""
-        flag = self.tmp("_a")
-        self.emit(f"{flag} = True")
+        function) would run iterations that no operation limit ever sees. A loop over ranges
+        passes its range's local as ``flag``: it is true from the line before this one (an
+        empty range is false, and has nothing to count) until ``close_loop``."""
+        if not flag:
+            flag = self.tmp("_a")
+            self.emit(f"{flag} = True")
         self.frame.function.open_loops.append((flag, uncounted))
         return flag
 
@@ -247,8 +250,8 @@ class StatementCompiler:
         marking them ended (``reset``) unless the function is being left (a ``catch`` may
         run them again, or a handler further out count them too)."""
         for flag, uncounted in loops:
-            ended = f"{flag} = False; " if reset else ""
-            self.emit(f"if {flag}: {ended}_ops -= {uncounted}")
+            ended = f"; {flag} = False" if reset else ""  # after ``uncounted``, which may read it
+            self.emit(f"if {flag}: _ops -= {uncounted}{ended}")
         self.emit("if _ops <= 0: _tick()")
 
     def loop_start(self, target: str | None) -> None:
@@ -488,7 +491,7 @@ class StatementCompiler:
             numbers = it.kind != "call" or self.int_range_call(it)
             var = self.declare(e.var, key=("for", id(e)), is_int=numbers)
             self.emit(f"{chunk}, {var} = _NO_RANGE, None")  # nothing to count before it starts
-            running = self.open_loop(f"_partial({chunk}, {var})")
+            running = self.open_loop(f"_partial({chunk}, {var})", chunk)
             self.emit(f"for {chunk} in {chunks}:")
             self.indent += 1
             self.emit(f"for {var} in {chunk}:")
@@ -523,19 +526,21 @@ class StatementCompiler:
         with self.block_scope() as frame:
             var = self.declare(e.var, key=("for", id(e)), is_int=True)
             self.emit(f"{chunk}, {var} = _range({numbers.start}, {numbers.stop}), None")
-            running = self.open_loop(f"_partial({chunk}, {var})")
+            running = self.open_loop(f"_partial({chunk}, {var})", chunk)
             self.emit(f"for {var} in {chunk}:")
             self.indent += 1
             frame.function.blocks += 1
             self.body(e.body)
             frame.function.blocks -= 1
             self.indent -= 1
-            self.emit("else:")
-            self.emit(f"    {running} = False")
-            self.emit(f"    if (_ops := _ops - {len(numbers)}) <= 0: _tick()")
+            ran = "    " if e.breaks else ""  # without a ``break``, the ``else`` always runs
+            if e.breaks:
+                self.emit("else:")
+            self.emit(f"{ran}{running} = False")
+            self.emit(f"{ran}if (_ops := _ops - {len(numbers)}) <= 0: _tick()")
             if e.breaks:
                 self.emit(f"if {running}:")
-                self.emit(f"    {running} = False; _ops -= _partial({chunk}, {var})")
+                self.emit(f"    _ops -= _partial({chunk}, {var}); {running} = False")
                 self.emit("    if _ops <= 0: _tick()")
 
     def for_loop(self, e: Node) -> None:
