@@ -13,12 +13,15 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from types import CodeType
 from typing import Any, Callable
 
 import pytest
 
+from bench.engine_programs import PROGRAMS
 from worker.engine import Engine, LimitError, RhaiError
 from worker.engine import compile_base
+from worker.engine.compile_expr import ExpressionCompiler
 
 SCRIPTS = 30
 OPS_CEILING = 1 << 16
@@ -146,3 +149,31 @@ def test_an_error_leaving_a_loop_still_counts_its_iterations():
         with pytest.raises(LimitError, match="max_operations"):
             Engine(max_operations=500).eval(script)
         assert outcome(script, 5000)[0] == ("value" if leave.startswith("return") else "error")
+
+
+def bytecode(code: CodeType) -> tuple:
+    """What CPython runs of ``code`` and the code nested in it: instructions, names, constants
+    and line numbers (not the columns, which parentheses shift)."""
+    consts = tuple(bytecode(c) if isinstance(c, CodeType) else c for c in code.co_consts)
+    lines = tuple(line for _, _, line in code.co_lines())
+    return code.co_code, code.co_names, code.co_varnames, consts, lines
+
+
+def corpus() -> list[str]:
+    """Scripts of every kind: the benchmark programs and generated loop scripts."""
+    rng = random.Random(7)
+    programs = [p.rhai.format(n=p.quick) for p in PROGRAMS]
+    return programs + [LoopScripts(rng).script() for _ in range(SCRIPTS)]
+
+
+def test_statement_expressions_without_parentheses_compile_to_the_same_bytecode(monkeypatch):
+    """A statement's whole expression (an assignment's value, a ``return``, an ``if``
+    condition, a call's argument) loses the outer parentheses of its ``group``: the text is
+    shorter and the bytecode the same as with them."""
+    scripts = corpus()
+    bare = [Engine().compile(s) for s in scripts]
+    monkeypatch.setattr(ExpressionCompiler, "bare", lambda self, code: code)
+    grouped = [Engine().compile(s) for s in scripts]
+    assert sum(len(b.python_source) for b in bare) < sum(len(g.python_source) for g in grouped)
+    for script, without, grouped_one in zip(scripts, bare, grouped):
+        assert bytecode(without.code) == bytecode(grouped_one.code), script

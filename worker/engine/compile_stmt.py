@@ -42,7 +42,7 @@ class StatementCompiler:
         if SIMPLE.match(code) or code in ("None", "True", "False"):
             return code
         t = self.tmp()
-        self.emit(f"{t} = {code}")
+        self.emit(f"{t} = {self.bare(code)}")
         return t
 
     def body(self, block: Node) -> None:
@@ -73,7 +73,7 @@ class StatementCompiler:
         mark = len(self.lines)
         code = self.ex(e)
         if not (SIMPLE.match(code) or code in ("None", "True", "False")):
-            self.emit(code)
+            self.emit(self.bare(code))
         elif TEMP.match(code):
             self.drop_unused(code, mark)
 
@@ -97,7 +97,7 @@ class StatementCompiler:
         is_float = s.e is not None and self.is_float(s.e)
         py = self.declare(s.name, s.const, ("let", id(s)), is_int, is_list, is_str, is_map,
                           is_float)
-        self.emit(f"{py} = {code}")
+        self.emit(f"{py} = {self.bare(code)}")
         if s.const and self.at_script_top():
             self.emit(f"_GLOBALS[{self.const(s.name)}] = {py}")
         if s.exported:
@@ -170,7 +170,7 @@ class StatementCompiler:
     def control_If(self, e: If, target: str | None) -> None:
         cond = self.cond(e.cond)
         then_facts, else_facts = self.guard_facts(e.cond)
-        self.emit(f"if {cond}:")
+        self.emit(f"if {self.bare(cond)}:")
         self.indent += 1
         self.branch(e.then, target, self.assume(then_facts, e.then))
         self.indent -= 1
@@ -281,7 +281,7 @@ class StatementCompiler:
             self.frame.function.returns_in_loop = True
         code = self.copied(e.e) if e.e is not None else "None"
         self.returned(e.e)
-        self.emit(f"return {code}")
+        self.emit(f"return {self.bare(code)}")
 
     def control_Throw(self, e: Throw, target: str | None) -> None:
         if e.e is None and self.frame.function.catches:
@@ -350,7 +350,7 @@ class StatementCompiler:
             for st in block.stmts[:-1]:
                 self.stmt(st)
             self.at(last)
-            self.emit(f"return {self.copied(last.e)}")
+            self.emit(f"return {self.bare(self.copied(last.e))}")
             self.returned(last.e)
         elif target == RETURN:
             value, is_int = self.block_value(block.stmts)
@@ -382,7 +382,7 @@ class StatementCompiler:
         if INT_LIT.match(code) or e.kind == "lit" or not self.hot():
             return f"_bool({code})"
         first, later = self.operand(code)
-        return f"({first} is True or ({later} is not False and _bool({later})))"
+        return self.group(f"{first} is True or ({later} is not False and _bool({later}))")
 
     def is_bool(self, e: Node, code: str) -> bool:
         return (e.kind == "binary" and e.op in BOOL_KINDS) or \
@@ -743,7 +743,7 @@ class StatementCompiler:
                 value = self.compound(op, py, value, self.var_is_int(var), self.is_int(s.e))
             else:
                 value = self.copied(s.e)
-            self.emit(f"{py} = {value}")
+            self.emit(f"{py} = {self.bare(value)}")
             return
         if target.kind == "this":
             # a compound operator copies what it keeps of its right operand (``+=`` onto an

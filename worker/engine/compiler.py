@@ -100,6 +100,7 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         self.method_names = method_names(self.fn_names)
         self.frame = Frame(FunctionFrame(False, True))  # the block being compiled
         self.uses_modules = False  # whether the script imports, exports or uses ``m::``
+        self.groups: set[str] = set()  # parenthesised expressions (``group``)
 
     # ---- frames -------------------------------------------------------------------------
     def scope(self, frame: Frame) -> "Scope":
