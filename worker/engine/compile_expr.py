@@ -64,6 +64,10 @@ class ExpressionCompiler:
 
     def ex(self, e: Node) -> str:
         """The Python expression for ``e``; what may fail gets a line of its own (see below)."""
+        if e.kind == "var":  # the commonest node: a local is its name, which needs nothing below
+            var = self.frame.lookup(e.name)
+            if var is not None:
+                return var.py
         function = self.frame.function
         function.nest += 1
         saved = spot = self.pos
