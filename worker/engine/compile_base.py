@@ -61,7 +61,7 @@ class FunctionFrame:
 
     __slots__ = ("nonlocals", "nonlocal_slot", "loops", "counters", "ret_int", "ret_list",
                  "catches", "blocks", "nest", "pending", "in_main", "typing", "open_loops",
-                 "once", "version")
+                 "once", "version", "returns_in_loop")
 
     def __init__(self, in_main: bool, typing: bool, once: bool = False,
                  version: str = "") -> None:
@@ -78,6 +78,9 @@ class FunctionFrame:
         # per loop of the function, in order: (its "still running" flag, the Python expression
         # for the iterations it has not counted yet), see ``Compiler.open_loop``
         self.open_loops: list[tuple[str, str]] = []
+        # a ``return`` inside a loop: a loop may then be left other than by its end or an
+        # error, and only a ``finally`` counts it (see ``Compiler.count_loops_on_exit``)
+        self.returns_in_loop = False
         self.nest = 0  # expression nesting in the current statement (see HOIST_NEST)
         self.pending = 0  # S_ calls generated but not yet accounted (see ``Compiler.flush``)
         self.in_main = in_main  # the script's body (or a closure in it)

@@ -64,6 +64,10 @@ class ExpressionCompiler:
 
     def ex(self, e: Node) -> str:
         """The Python expression for ``e``; what may fail gets a line of its own (see below)."""
+        if e.kind == "var":  # the commonest node: a local is its name, which needs nothing below
+            var = self.frame.lookup(e.name)
+            if var is not None:
+                return var.py
         function = self.frame.function
         function.nest += 1
         saved = spot = self.pos
@@ -81,15 +85,29 @@ class ExpressionCompiler:
             # the line table gives its error the exact position of this node
             saved, self.pos = self.pos, self.spot(e, (e.line, e.col))
             t = self.tmp()
-            self.emit(f"{t} = {code}")
+            self.emit(f"{t} = {self.bare(code)}")
             self.pos = saved
             return t
         if function.nest >= HOIST_NEST and not SIMPLE.match(code) and \
                 code not in ("None", "True", "False"):
             t = self.tmp()
-            self.emit(f"{t} = {code}")
+            self.emit(f"{t} = {self.bare(code)}")
             return t
         return code
+
+    def group(self, inner: str) -> str:
+        """``(inner)``, an expression that other code may embed; where a statement's whole
+        expression is one (``bare``) its parentheses are left out. Only for an ``inner``
+        without a walrus outside parentheses (Python requires them there)."""
+        code = f"({inner})"
+        self.groups.add(code)
+        return code
+
+    def bare(self, code: str) -> str:
+        """``code`` without the parentheses of a ``group``: a statement's whole expression
+        needs none, and each pair costs CPython's ``compile()`` about a microsecond (the same
+        bytecode either way)."""
+        return code[1:-1] if code in self.groups else code
 
     def lit(self, v: Any) -> str:
         if is_hole(v):
@@ -161,11 +179,12 @@ class ExpressionCompiler:
         if e.op == "+":
             return f"_plus({code})"
         if self.is_bool(e.e, code):
-            return f"(not {code})"
+            return self.group(f"not {code}")
         if e.e.kind == "lit" or not self.hot():
             return f"_not({code})"
         first, later = self.operand(code)
-        return f"(False if {first} is True else True if {later} is False else _not({later}))"
+        return self.group(f"False if {first} is True else True if {later} is False else "
+                          f"_not({later})")
 
     def expr_Index(self, e: Index) -> str:
         if self.has_safe(e):
@@ -178,7 +197,8 @@ class ExpressionCompiler:
         obj = self.ex(e.obj)
         if e.safe:
             t = self.tmp()
-            return f"(None if ({t} := {obj}) is None else _prop({t}, {self.const(e.name)}))"
+            return self.group(f"None if ({t} := {obj}) is None else "
+                              f"_prop({t}, {self.const(e.name)})")
         return self.map_property(e, obj)
 
     def expr_Call(self, e: Call) -> str:
@@ -373,20 +393,20 @@ class ExpressionCompiler:
         else:
             ra, rb = self.tmp(), self.tmp()
             cond = f"(type({ra} := {a}) is int) & (type({rb} := {b}) is int)"
-        fallback = self.float_fallback(pyop, ra, rb, slow) if not (a_int or b_int) \
-            else f"{slow}({ra}, {rb})"
-        return f"({r} if {cond} and {in_i64(r, f'{ra} {pyop} {rb}')} else {fallback})"
+        # in the ``else`` of the conditional expression, another needs no parentheses
+        fallback = self.bare(self.float_fallback(pyop, ra, rb, slow)) \
+            if not (a_int or b_int) else f"{slow}({ra}, {rb})"
+        return self.group(f"{r} if {cond} and {in_i64(r, f'{ra} {pyop} {rb}')} else {fallback}")
 
-    @staticmethod
-    def float_fallback(pyop: str, a: str, b: str, slow: str) -> str:
+    def float_fallback(self, pyop: str, a: str, b: str, slow: str) -> str:
         """``a pyop b`` on two FLOATs inline, else the runtime ``slow``; ``a`` and ``b`` are
         names or literals. For + - * / on two f64 Python's result is Rust's (IEEE 754: overflow
         gives inf, no error); only division by zero differs (Python raises) and goes slow. An
         INT ``b`` is promoted by Python exactly as ``ops`` does (``float(b)``, correctly
         rounded: both are ``PyLong_AsDouble``)."""
         nonzero = f" and {b}" if pyop == "/" else ""
-        return f"({a} {pyop} {b} if type({a}) is float and type({b}) in (float, int)" \
-               f"{nonzero} else {slow}({a}, {b}))"
+        return self.group(f"{a} {pyop} {b} if type({a}) is float and type({b}) in (float, int)"
+                          f"{nonzero} else {slow}({a}, {b})")
 
     def float_arith(self, pyop: str, e: Node, a: str, b: str, slow: str) -> str:
         """``a pyop b`` where one operand is a FLOAT literal: the other is tested to be a
@@ -406,32 +426,32 @@ class ExpressionCompiler:
         if pyop == "/" and not b_float:
             checks.append(b)
         if not checks:
-            return f"({a} {pyop} {b})"
-        return f"({a} {pyop} {b} if {' and '.join(checks)} else {slow}({a}, {b}))"
+            return self.group(f"{a} {pyop} {b}")
+        return self.group(f"{a} {pyop} {b} if {' and '.join(checks)} else {slow}({a}, {b})")
 
     def compare(self, op: str, a: str, b: str, a_int: bool = False, b_int: bool = False) -> str:
         a_int = a_int or bool(INT_LIT.match(a))
         b_int = b_int or bool(INT_LIT.match(b))
         slow = COMPARE[op]
         if a_int and b_int:
-            return f"({a} {op} {b})"
+            return self.group(f"{a} {op} {b}")
         if not self.hot():
             return f"{slow}({a}, {b})"
         a_simple, b_simple = SIMPLE.match(a), SIMPLE.match(b)
         if a_simple and b_simple:
             checks = [f"type({x}) is int" for x, known in ((a, a_int), (b, b_int)) if not known]
-            return f"({a} {op} {b} if {' and '.join(checks)} else {slow}({a}, {b}))"
+            return self.group(f"{a} {op} {b} if {' and '.join(checks)} else {slow}({a}, {b})")
         if b_simple:
             t = self.tmp()
             checks = [f"type({t} := {a}) is int"] + ([] if b_int else [f"type({b}) is int"])
-            return f"({t} {op} {b} if {' and '.join(checks)} else {slow}({t}, {b}))"
+            return self.group(f"{t} {op} {b} if {' and '.join(checks)} else {slow}({t}, {b})")
         if a_simple:
             t = self.tmp()
             checks = [f"type({t} := {b}) is int"] + ([] if a_int else [f"type({a}) is int"])
-            return f"({a} {op} {t} if {' and '.join(checks)} else {slow}({a}, {t}))"
+            return self.group(f"{a} {op} {t} if {' and '.join(checks)} else {slow}({a}, {t})")
         t1, t2 = self.tmp(), self.tmp()
-        return (f"({t1} {op} {t2} if (type({t1} := {a}) is int) & (type({t2} := {b}) is int) "
-                f"else {slow}({t1}, {t2}))")
+        return self.group(f"{t1} {op} {t2} if (type({t1} := {a}) is int) & "
+                          f"(type({t2} := {b}) is int) else {slow}({t1}, {t2})")
 
     def binary(self, e: Node) -> str:
         op = e.op
@@ -449,7 +469,7 @@ class ExpressionCompiler:
             # FLOATs within a relative epsilon (``ops.float_compare``)
             return self.float_binary(op, a, b)
         if op in ("+", "-") and self.cannot_overflow(e):
-            return f"({a} {op} {b})"
+            return self.group(f"{a} {op} {b}")
         if op in FLOAT_ARITH and (is_float_lit(e.l) or is_float_lit(e.r)):
             return self.float_arith(op, e, a, b, FLOAT_ARITH[op])
         if (op in ARITH or op in COMPARE) and (never_int(e.l) or never_int(e.r)):
@@ -465,13 +485,13 @@ class ExpressionCompiler:
         if op == "%":
             return self.modulo(e, a, b)
         if op in ("&", "|", "^") and a_int and b_int:  # of two i64s: an i64, no check needed
-            return f"({a} {op} {b})"
+            return self.group(f"{a} {op} {b}")
         if op in SLOW:
             return f"{SLOW[op]}({a}, {b})"
         if op == "in":
             return f"_in({b}, {a})"
         if op == "!in":
-            return f"(not _in({b}, {a}))"
+            return self.group(f"not _in({b}, {a})")
         if op in ("..", "..="):
             return f"_make_range({a}, {b}, {op == '..='})"
         raise ParseError(f"Unknown operator {op}", e.line, e.col)
@@ -481,9 +501,9 @@ class ExpressionCompiler:
         is Rhai's for them (see ``float_fallback``), but for a division by zero, left to
         ``_div``."""
         if op != "/":
-            return f"({a} {op} {b})"
+            return self.group(f"{a} {op} {b}")
         a, b = self.simple_pair(a, b)
-        return f"({a} / {b} if {b} else _div({a}, {b}))"
+        return self.group(f"{a} / {b} if {b} else _div({a}, {b})")
 
     def simple_pair(self, a: str, b: str) -> tuple[str, str]:
         """Both operands as names or literals (others stored first, ``a`` before ``b``), so
@@ -518,8 +538,8 @@ class ExpressionCompiler:
                 checks.insert(0, f"type({b}) is int")
             checks.append(f"{b} > 0")
         if not checks:
-            return f"({a} % {b})"
-        return f"({a} % {b} if {' and '.join(checks)} else _mod({a}, {b}))"
+            return self.group(f"{a} % {b}")
+        return self.group(f"{a} % {b} if {' and '.join(checks)} else _mod({a}, {b})")
 
     def eval_call(self, e: Node) -> str:
         """``eval(source)`` runs in the caller's scope: it gets the visible variables in a
@@ -570,11 +590,11 @@ class ExpressionCompiler:
             b = f"_bool({b})"
         if len(self.lines) == mark:
             if e.op == "&&":
-                return f"({a} and {b})"
+                return self.group(f"{a} and {b}")
             if e.op == "||":
-                return f"({a} or {b})"
+                return self.group(f"{a} or {b}")
             t = self.tmp()
-            return f"({t} if ({t} := {a}) is not None else {b})"
+            return self.group(f"{t} if ({t} := {a}) is not None else {b}")
         hoisted = self.lines[mark:]
         del self.lines[mark:]
         t = self.tmp()
@@ -598,14 +618,15 @@ class ExpressionCompiler:
         obj, idx = self.ex_seq([e.obj, e.idx])
         if e.safe:
             t = self.tmp()
-            return f"(None if ({t} := {obj}) is None else _index({t}, {idx}))"
+            return self.group(f"None if ({t} := {obj}) is None else _index({t}, {idx})")
         if not SIMPLE.match(idx):  # evaluated first, in a line of its own (after ``obj``)
             if not SIMPLE.match(obj):
                 obj = self.stored(obj)
             idx = self.stored(idx)
         first, obj = self.operand(obj)
         if self.is_str(e.idx):  # a map's entry, inline
-            return f"({obj}.get({idx}) if type({first}) is dict else _index({obj}, {idx}))"
+            return self.group(f"{obj}.get({idx}) if type({first}) is dict else "
+                              f"_index({obj}, {idx})")
         in_map = "" if self.is_int(e.idx) else \
             f"{obj}.get({idx}) if type({obj}) is dict and type({idx}) is str else "
         return (f"({obj}[{idx}] if type({first}) is list and {self.in_list(obj, idx, e.idx)} "
@@ -664,7 +685,7 @@ class ExpressionCompiler:
     def stored(self, code: str) -> str:
         """A temporary holding the value of ``code``, computed by a line of its own."""
         t = self.tmp()
-        self.emit(f"{t} = {code}")
+        self.emit(f"{t} = {self.bare(code)}")
         return t
 
     def in_list(self, obj: str, idx: str, node: Node) -> str:
@@ -688,7 +709,7 @@ class ExpressionCompiler:
         array, map or blob (the only values ``_copy`` copies) inline when ``code`` is a
         name in hot code: a scalar or string is passed on without a call."""
         if SIMPLE.match(code) and self.hot():
-            return f"({code} if type({code}) not in _CONTAINERS else _copy({code}))"
+            return self.group(f"{code} if type({code}) not in _CONTAINERS else _copy({code})")
         return f"_copy({code})"
 
     def args(self, nodes: list[Node]) -> list[str]:
@@ -702,7 +723,7 @@ class ExpressionCompiler:
         if e.bang and key in self.script.fns and key not in self.inlining:
             return self.bang_call(e, key)
         if key in self.fn_py:
-            args = self.args(e.args)
+            args = [self.bare(a) for a in self.args(e.args)]  # each a whole argument
             if self.use_spec(key, e.args):
                 self.frame.function.pending += 1
                 tb = ", None" if self.fn_uses_this(key) else ""
@@ -720,7 +741,7 @@ class ExpressionCompiler:
             first = e.args[0]
             rest = self.args(e.args[1:])
             return self.ref_call(e, first, "_call_ref", name, rest)
-        args = self.args(e.args)
+        args = [self.bare(a) for a in self.args(e.args)]
         return f"_call(_d, {self.const(name)}{''.join(', ' + a for a in args)})"
 
     def qualified_call(self, e: Node) -> str:

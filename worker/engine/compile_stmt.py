@@ -42,7 +42,7 @@ class StatementCompiler:
         if SIMPLE.match(code) or code in ("None", "True", "False"):
             return code
         t = self.tmp()
-        self.emit(f"{t} = {code}")
+        self.emit(f"{t} = {self.bare(code)}")
         return t
 
     def body(self, block: Node) -> None:
@@ -73,7 +73,7 @@ class StatementCompiler:
         mark = len(self.lines)
         code = self.ex(e)
         if not (SIMPLE.match(code) or code in ("None", "True", "False")):
-            self.emit(code)
+            self.emit(self.bare(code))
         elif TEMP.match(code):
             self.drop_unused(code, mark)
 
@@ -97,7 +97,7 @@ class StatementCompiler:
         is_float = s.e is not None and self.is_float(s.e)
         py = self.declare(s.name, s.const, ("let", id(s)), is_int, is_list, is_str, is_map,
                           is_float)
-        self.emit(f"{py} = {code}")
+        self.emit(f"{py} = {self.bare(code)}")
         if s.const and self.at_script_top():
             self.emit(f"_GLOBALS[{self.const(s.name)}] = {py}")
         if s.exported:
@@ -170,7 +170,7 @@ class StatementCompiler:
     def control_If(self, e: If, target: str | None) -> None:
         cond = self.cond(e.cond)
         then_facts, else_facts = self.guard_facts(e.cond)
-        self.emit(f"if {cond}:")
+        self.emit(f"if {self.bare(cond)}:")
         self.indent += 1
         self.branch(e.then, target, self.assume(then_facts, e.then))
         self.indent -= 1
@@ -226,15 +226,18 @@ class StatementCompiler:
             self.close_loop(running)
         self.frame.function.loops.pop()
 
-    def open_loop(self, uncounted: str) -> str:
+    def open_loop(self, uncounted: str, flag: str = "") -> str:
         """Mark a loop as running. A loop counts its iterations in chunks, so one left other
         than at its end (by ``return``, or by an error, caught or not) still has iterations
         to count, which ``uncounted`` (Python) gives: the ``catch`` around it or the
-        function's ``finally`` (see ``count_loops_left``) counts them. Otherwise a script
+        function's handler (see ``count_loops_left``) counts them. Otherwise a script
         repeating such an exit (a throw caught in a ``loop``, an early ``return`` in a called
-        function) would run iterations that no operation limit ever sees."""
-        flag = self.tmp("_a")
-        self.emit(f"{flag} = True")
+        function) would run iterations that no operation limit ever sees. A loop over ranges
+        passes its range's local as ``flag``: it is true from the line before this one (an
+        empty range is false, and has nothing to count) until ``close_loop``."""
+        if not flag:
+            flag = self.tmp("_a")
+            self.emit(f"{flag} = True")
         self.frame.function.open_loops.append((flag, uncounted))
         return flag
 
@@ -242,10 +245,13 @@ class StatementCompiler:
         """The loop marked by ``flag`` ended and counted all its iterations."""
         self.emit(f"{flag} = False")
 
-    def count_loops_left(self, loops: list[tuple[str, str]]) -> None:
-        """Count the iterations of those of ``loops`` still marked running (left early)."""
+    def count_loops_left(self, loops: list[tuple[str, str]], reset: bool = True) -> None:
+        """Count the iterations of those of ``loops`` still marked running (left early),
+        marking them ended (``reset``) unless the function is being left (a ``catch`` may
+        run them again, or a handler further out count them too)."""
         for flag, uncounted in loops:
-            self.emit(f"if {flag}: {flag} = False; _ops -= {uncounted}")
+            ended = f"; {flag} = False" if reset else ""  # after ``uncounted``, which may read it
+            self.emit(f"if {flag}: _ops -= {uncounted}{ended}")
         self.emit("if _ops <= 0: _tick()")
 
     def loop_start(self, target: str | None) -> None:
@@ -271,9 +277,11 @@ class StatementCompiler:
         self.emit("continue")
 
     def control_Return(self, e: Return, target: str | None) -> None:
+        if self.frame.function.loops:
+            self.frame.function.returns_in_loop = True
         code = self.copied(e.e) if e.e is not None else "None"
         self.returned(e.e)
-        self.emit(f"return {code}")
+        self.emit(f"return {self.bare(code)}")
 
     def control_Throw(self, e: Throw, target: str | None) -> None:
         if e.e is None and self.frame.function.catches:
@@ -342,7 +350,7 @@ class StatementCompiler:
             for st in block.stmts[:-1]:
                 self.stmt(st)
             self.at(last)
-            self.emit(f"return {self.copied(last.e)}")
+            self.emit(f"return {self.bare(self.copied(last.e))}")
             self.returned(last.e)
         elif target == RETURN:
             value, is_int = self.block_value(block.stmts)
@@ -374,7 +382,7 @@ class StatementCompiler:
         if INT_LIT.match(code) or e.kind == "lit" or not self.hot():
             return f"_bool({code})"
         first, later = self.operand(code)
-        return f"({first} is True or ({later} is not False and _bool({later})))"
+        return self.group(f"{first} is True or ({later} is not False and _bool({later}))")
 
     def is_bool(self, e: Node, code: str) -> bool:
         return (e.kind == "binary" and e.op in BOOL_KINDS) or \
@@ -483,7 +491,7 @@ class StatementCompiler:
             numbers = it.kind != "call" or self.int_range_call(it)
             var = self.declare(e.var, key=("for", id(e)), is_int=numbers)
             self.emit(f"{chunk}, {var} = _NO_RANGE, None")  # nothing to count before it starts
-            running = self.open_loop(f"_partial({chunk}, {var})")
+            running = self.open_loop(f"_partial({chunk}, {var})", chunk)
             self.emit(f"for {chunk} in {chunks}:")
             self.indent += 1
             self.emit(f"for {var} in {chunk}:")
@@ -518,19 +526,21 @@ class StatementCompiler:
         with self.block_scope() as frame:
             var = self.declare(e.var, key=("for", id(e)), is_int=True)
             self.emit(f"{chunk}, {var} = _range({numbers.start}, {numbers.stop}), None")
-            running = self.open_loop(f"_partial({chunk}, {var})")
+            running = self.open_loop(f"_partial({chunk}, {var})", chunk)
             self.emit(f"for {var} in {chunk}:")
             self.indent += 1
             frame.function.blocks += 1
             self.body(e.body)
             frame.function.blocks -= 1
             self.indent -= 1
-            self.emit("else:")
-            self.emit(f"    {running} = False")
-            self.emit(f"    if (_ops := _ops - {len(numbers)}) <= 0: _tick()")
+            ran = "    " if e.breaks else ""  # without a ``break``, the ``else`` always runs
+            if e.breaks:
+                self.emit("else:")
+            self.emit(f"{ran}{running} = False")
+            self.emit(f"{ran}if (_ops := _ops - {len(numbers)}) <= 0: _tick()")
             if e.breaks:
                 self.emit(f"if {running}:")
-                self.emit(f"    {running} = False; _ops -= _partial({chunk}, {var})")
+                self.emit(f"    _ops -= _partial({chunk}, {var}); {running} = False")
                 self.emit("    if _ops <= 0: _tick()")
 
     def for_loop(self, e: Node) -> None:
@@ -733,7 +743,7 @@ class StatementCompiler:
                 value = self.compound(op, py, value, self.var_is_int(var), self.is_int(s.e))
             else:
                 value = self.copied(s.e)
-            self.emit(f"{py} = {value}")
+            self.emit(f"{py} = {self.bare(value)}")
             return
         if target.kind == "this":
             # a compound operator copies what it keeps of its right operand (``+=`` onto an

@@ -100,6 +100,7 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         self.method_names = method_names(self.fn_names)
         self.frame = Frame(FunctionFrame(False, True))  # the block being compiled
         self.uses_modules = False  # whether the script imports, exports or uses ``m::``
+        self.groups: set[str] = set()  # parenthesised expressions (``group``)
 
     # ---- frames -------------------------------------------------------------------------
     def scope(self, frame: Frame) -> "Scope":
@@ -390,10 +391,15 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         self.indent -= 1
 
     def count_loops_on_exit(self, function: FunctionFrame) -> None:
-        """Put the function's body (after its ``nonlocal`` line) in a ``try`` whose
-        ``finally`` counts the iterations of loops that ``return`` or an error left (see
-        ``open_loop``); their flags start False. CPython 3.11 makes entering the ``try``
-        free."""
+        """Put the function's body (after its ``nonlocal`` line) in a ``try`` whose handler
+        counts the iterations of loops that an error (or ``return``) left (see
+        ``open_loop``); their flags start False. Without a ``return`` inside a loop only an
+        error can leave one early, and a bare ``except:`` (re-raising; any exception, as
+        ``finally``, with the traceback unchanged) does: CPython
+        compiles a ``finally`` twice (for the normal and the exceptional exit), so it costs
+        ``compile()`` twice as much; on the normal exit the flags are all False and the
+        countdown was checked wherever it went down, so the handler would do nothing there.
+        CPython 3.11 makes entering the ``try`` free."""
         start = function.nonlocal_slot + 1
         for line in self.lines[start:]:
             line[0] += 1
@@ -401,9 +407,11 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         flags = " = ".join(flag for flag, _ in function.open_loops)
         self.lines[start:start] = [[self.indent, f"{flags} = False", pos],
                                    [self.indent, "try:", pos]]
-        self.emit("finally:")
+        self.emit("finally:" if function.returns_in_loop else "except:")
         self.indent += 1
-        self.count_loops_left(function.open_loops)
+        self.count_loops_left(function.open_loops, reset=False)
+        if not function.returns_in_loop:
+            self.emit("raise")
         self.indent -= 1
 
     def function_body(self, pyname: str, body: Node, spec: Any) -> None:
