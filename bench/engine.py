@@ -135,6 +135,47 @@ def fixed_cost(engine: Engine, repeat: int) -> tuple[float, float]:
     return t_eval / FIXED_COST_CALLS * 1e6, t_call / FIXED_COST_CALLS * 1e6
 
 
+TASK_SCRIPTS_PER_ROUND = 1000
+
+
+def task_script_costs(repeat: int, per_round: int = TASK_SCRIPTS_PER_ROUND) -> dict[str, float]:
+    """CPU microseconds per script of ``bench.tasks``' workloads in a fresh engine, best of
+    ``repeat`` rounds: a compiled script run again (*repeated*), a new text of one shape
+    compiled and run (*distinct*: found by its text, see worker/engine/shapes.py), a new shape
+    compiled and run (*novel*), and, as the baseline, CPython's ``compile()`` of the novel
+    script's Python twin and a call of it."""
+    from bench.tasks import NOVEL_TEMPLATE, SCRIPT_TEMPLATE
+
+    engine = Engine()
+    seeds = iter(range(10**11, 10**12, 7919))
+    compiled = engine.compile(SCRIPT_TEMPLATE.format(seed=7))
+    for _ in range(3):  # the shape is compiled with holes from its second script on
+        engine.eval(SCRIPT_TEMPLATE.format(seed=next(seeds)))
+
+    def per_script(run: Callable[[], object]) -> float:
+        def rounds() -> None:
+            for _ in range(per_round):
+                run()
+        seconds, _ = best_of(repeat, rounds, time.process_time)
+        return seconds / per_round * 1e6
+
+    def python_twin() -> object:
+        seed = next(seeds)
+        namespace: dict = {}
+        exec(compile(f"def task():\n    seed = {seed}\n    total_{seed} = 0\n"
+                     f"    for i in range(10):\n        total_{seed} += i * seed % 7\n"
+                     f"    return f'task {{seed}}: {{total_{seed}}}'\n", "<twin>", "exec"),
+             namespace)
+        return namespace["task"]()
+
+    return {
+        "repeated": per_script(lambda: engine.eval(compiled)),
+        "distinct": per_script(lambda: engine.eval(SCRIPT_TEMPLATE.format(seed=next(seeds)))),
+        "novel": per_script(lambda: engine.eval(NOVEL_TEMPLATE.format(seed=next(seeds)))),
+        "python": per_script(python_twin),
+    }
+
+
 def geometric_mean(values: list[float]) -> float:
     return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
 
@@ -287,6 +328,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"compile geometric mean engine/python: {geometric_mean(compile_ratios):.2f} from "
           f"scratch; {geometric_mean(kept_ratios):.2f} when scripts of its shape were compiled "
           f"before (only the values of literals differ)")
+
+    per_round = 100 if args.quick else TASK_SCRIPTS_PER_ROUND
+    costs = task_script_costs(max(args.repeat, 5), per_round)
+    print()
+    print(f"task scripts (bench.tasks' workloads), CPU per script, best of "
+          f"{max(args.repeat, 5)} rounds of {per_round:,}: repeated (run again) "
+          f"{costs['repeated']:.1f} us; distinct (new text of one shape, compiled and run) "
+          f"{costs['distinct']:.1f} us; novel (new shape, compiled and run) "
+          f"{costs['novel']:.1f} us; baseline: CPython compile() and call of the novel "
+          f"script's Python twin {costs['python']:.1f} us (novel/baseline "
+          f"{costs['novel'] / costs['python']:.1f}x)")
     return 1 if failures else 0
 
 

@@ -89,6 +89,9 @@ def test_engine_quick_prints_times_against_plain_python() -> None:
     assert re.search(r"compile geometric mean engine/python: \d+\.\d+", done.stdout), done.stdout
     assert re.search(r"eval fixed cost: \d+\.\d+ us per eval of a compiled `40 \+ 2`, vs "
                      r"\d+\.\d+ us for a Python function call", done.stdout), done.stdout
+    assert re.search(r"task scripts .*: repeated \(run again\) \d+\.\d+ us; distinct .* "
+                     r"\d+\.\d+ us; novel .* \d+\.\d+ us; baseline: .* \d+\.\d+ us",
+                     done.stdout), done.stdout
 
 
 def test_run_all_quick_runs_one_chosen_benchmark_under_the_machine_line() -> None:
