@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, NoReturn
+from typing import Any, Callable, NoReturn
 
 from ..errors import EvalError
 from ..natives import ANY, native
 from ..values import Char, FnPtr, Instant, RhaiRange, format_float, to_display
-from .common import call_with_extras, copy_value, data_race, fn_ptr, truthy
+from .common import CONTAINERS, call_with_extras, copy_value, data_race, fn_ptr, truthy
 
 
 @native("len", dict)
@@ -104,6 +104,24 @@ class _MapWalk:
         """The keys to visit, in Rhai's order."""
         return sorted(self.items)
 
+    def caller(self, ctx: Any) -> Callable[[str], Any]:
+        """What gives the callback's result for a key: ``visit``, or, for a closure or script
+        function taking (key, value) (``ctx.callback``), a direct call with a copy of the
+        value, as ``visit`` would make it, and the same check for a race."""
+        direct = ctx.callback(self.fp, 2)
+        if direct is None:
+            return lambda key: self.visit(ctx, key)
+        items, m, size = self.items, self.map, len(self.items)
+
+        def call(key: str) -> Any:
+            value = items[key]
+            result = direct(key, copy_value(value) if type(value) in CONTAINERS else value)
+            if len(m) != size or m.get(key, _GONE) is not value:
+                self.raced()
+            return result
+
+        return call
+
     def visit(self, ctx: Any, key: str) -> Any:
         """The callback's result for property ``key``."""
         value = self.items[key]
@@ -144,7 +162,8 @@ _GONE = object()
 def filter_map(ctx: Any, m: dict, fp: Any) -> dict:
     """A new map with the properties for which ``fp(key, value)`` is true."""
     walk = _MapWalk(m, fp)
-    chosen = [k for k in walk.keys() if truthy(walk.visit(ctx, k))]
+    call = walk.caller(ctx)
+    chosen = [k for k in walk.keys() if truthy(call(k))]
     walk.done(ctx)
     return {k: copy_value(m[k]) for k in chosen}
 
@@ -154,7 +173,8 @@ def filter_map(ctx: Any, m: dict, fp: Any) -> dict:
 def map_values(ctx: Any, m: dict, fp: Any) -> dict:
     """A new map with every value replaced by ``fp(key, value)``."""
     walk = _MapWalk(m, fp)
-    mapped = {k: walk.visit(ctx, k) for k in walk.keys()}
+    call = walk.caller(ctx)
+    mapped = {k: call(k) for k in walk.keys()}
     walk.done(ctx)
     return mapped
 
@@ -179,10 +199,11 @@ def _split(ctx: Any, m: dict, fp: Any, remove_when: bool) -> dict:
     in a callback leaves the map with the properties kept and those not yet visited: the ones
     taken out so far, and the one whose callback failed, are lost with the error."""
     walk = _MapWalk(m, fp)
+    call = walk.caller(ctx)
     leaving: list[str] = []
     for key in walk.keys():
         try:
-            if truthy(walk.visit(ctx, key)) == remove_when:
+            if truthy(call(key)) == remove_when:
                 leaving.append(key)
         except BaseException:  # Rhai had moved the property out for the call: it is lost
             for gone in [*leaving, key]:
