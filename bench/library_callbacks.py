@@ -1,8 +1,9 @@
-"""CPU time of the library's callback functions on a 100 000-element array (issue #11 item 1).
+"""CPU time of the library's callback functions on a 100 000-element array and a 20 000-property
+map (issue #11 item 1).
 
 ``python -m bench.library_callbacks`` prints, as JSON, the best of 5 CPU seconds each call
-takes (the time of building the array taken off); run it in two checkouts, alternately, to
-compare them (``PYTHONPATH`` set to each checkout).
+takes (the time of building the array or map taken off); run it in two checkouts, alternately,
+to compare them (``PYTHONPATH`` set to each checkout).
 """
 from __future__ import annotations
 
@@ -29,6 +30,13 @@ CALLS = {
     "filter by name": "a.filter(\"keep\").len",
     "map by name": "a.map(Fn(\"twice\")).len",
 }
+MAP_BUILD = "let m = #{}; for i in 0..20000 { m[`k${i}`] = i; } "
+MAP_CALLS = {
+    "map filter": "m.filter(|k, v| v % 2 == 0).len()",
+    "map map": "m.map(|k, v| v + 1).len()",
+    "map retain": "m.retain(|k, v| v % 2 == 0).len()",
+    "map filter, this": "m.filter(|k| this % 2 == 0).len()",
+}
 
 
 def best_cpu(engine: Engine, source: str, repeat: int = 5) -> float:
@@ -45,8 +53,12 @@ def best_cpu(engine: Engine, source: str, repeat: int = 5) -> float:
 def main() -> int:
     engine = Engine(max_operations=500_000_000, max_array_size=5_000_000, timeout=600)
     building = best_cpu(engine, BUILD + "a.len")
-    print(json.dumps({name: round(best_cpu(engine, BUILD + call) - building, 4)
-                      for name, call in CALLS.items()}))
+    times = {name: round(best_cpu(engine, BUILD + call) - building, 4)
+             for name, call in CALLS.items()}
+    building = best_cpu(engine, MAP_BUILD + "m.len()")
+    times.update({name: round(best_cpu(engine, MAP_BUILD + call) - building, 4)
+                  for name, call in MAP_CALLS.items()})
+    print(json.dumps(times))
     return 0
 
 
