@@ -38,6 +38,14 @@ LONG_STRING = 1 << 18  # ``s += t`` results longer than this are checked (size a
 # before direct S_ calls: ``_e`` is the callee's ``_d`` (call levels left, at least 1)
 ENTER_CHECK = "if not (_e := _d - 1) or (_ops := _ops - {}) <= 0: _enter(_d)"
 ENTER_PREFIX = ENTER_CHECK.split("{")[0]
+KEPT_BY_METHODS = (list, str, dict)
+"""The static kinds a by-reference call on a variable keeps when nothing it may run can give
+the variable a value of another type (``Compiler.call_keeps``); an INT or FLOAT variable is
+typed again as for any other assignment."""
+THIS_BINDING_BUILTINS = frozenset({"call"})
+"""Engine built-ins that run a function pointer with the call's receiver bound to ``this``
+(``x.call(fp)``, Rhai's ``make_method_call``, src/func/call.rs: "Handle obj.call(fn_ptr, ...)",
+``corefns.fn_call``)."""
 FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "=="}  # ``K op x`` as ``x op' K``
 
 
@@ -242,3 +250,47 @@ def assigns(node: Any, name: str) -> bool:
     if isinstance(node, (list, tuple)):
         return any(assigns(v, name) for v in node)
     return False
+
+
+def walk(node: Any) -> Iterator[Node]:
+    """Every node inside ``node`` (a node or a list of them), ``node`` included, parents
+    before their children (a stack, not nested generators: one step per node)."""
+    stack = [node]
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    while stack:
+        item = pop()
+        if isinstance(item, Node):
+            yield item
+            for field in FIELDS[type(item)]:
+                push(getattr(item, field))
+        elif isinstance(item, (list, tuple)):
+            extend(item)
+
+
+CALL_KINDS = frozenset({"call", "method"})
+FOREIGN_KINDS = frozenset({"import", "export", "qcall", "qvar"})
+"""Node kinds that bring values of code this compilation does not see (modules)."""
+DECLARING_KINDS = frozenset({"let", "for", "try", "closure"})
+BLOCK_KINDS = frozenset({"block", "for", "while", "loop"})
+
+
+def declared_by(node: Node) -> tuple[str, ...]:
+    """The names a ``let``, loop, ``catch`` or closure declares."""
+    if node.kind == "let":
+        return (node.name,)
+    if node.kind == "for":
+        return (node.var, node.idx) if node.idx else (node.var,)
+    if node.kind == "try":
+        return (node.var,) if node.var else ()
+    return tuple(node.params)
+
+
+def unused_values(node: Node) -> Iterator[int]:
+    """The ids of the expressions whose value nothing uses in a block (a statement's
+    followed by another statement) or a loop (the one ending its body)."""
+    if node.kind == "block":
+        return (id(s.e) for s in node.stmts[:-1] if s.kind == "expr")
+    body = node.body
+    if body.kind == "block" and body.stmts and body.stmts[-1].kind == "expr":
+        return iter((id(body.stmts[-1].e),))
+    return iter(())

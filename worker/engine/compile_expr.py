@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from .compile_base import (ARITH, COMPARE, DEEP_BLOCKS, ENTER_PREFIX, HOIST_NEST, INT_LIT,
-                           RUNTIME_CALLS, SIMPLE, SLOW, SMALL, TEMP, in_i64)
+                           KEPT_BY_METHODS, RUNTIME_CALLS, SIMPLE, SLOW, SMALL, TEMP, in_i64)
 from .errors import ParseError
 from .natives import LIBRARY
 from .nodes import (ArrayLit, Binary, Call, Closure, GlobalConst, Index, Interp, Lit, MapLit,
@@ -164,7 +164,13 @@ class ExpressionCompiler:
             return var.py
         if e.name in self.fn_names:
             return f"_FnPtr({self.const(e.name)})"
-        return f"_lookup_scope_var({self.const(e.name)})"
+        return self.scope_var(e.name)
+
+    def scope_var(self, name: str) -> str:
+        """The value of the host's scope variable ``name`` (or one an ``eval`` defined): a
+        value of the host's, which ``this_kept`` must not have taken for absent."""
+        self.reads_scope = True
+        return f"_lookup_scope_var({self.const(name)})"
 
     def expr_This(self, e: This) -> str:
         return THIS
@@ -623,6 +629,13 @@ class ExpressionCompiler:
             if not SIMPLE.match(obj):
                 obj = self.stored(obj)
             idx = self.stored(idx)
+        if self.is_map(e.obj):  # a map's entry, inline, with no test of the map's type
+            if self.is_str(e.idx):
+                return f"{self.operand(obj)[0]}.get({idx})"
+            if not SIMPLE.match(obj):  # read by either branch: evaluated first
+                obj = self.stored(obj)
+            return self.group(f"{obj}.get({idx}) if type({idx}) is str else "
+                              f"_index({obj}, {idx})")
         first, obj = self.operand(obj)
         if self.is_str(e.idx):  # a map's entry, inline
             return self.group(f"{obj}.get({idx}) if type({first}) is dict else "
@@ -785,19 +798,16 @@ class ExpressionCompiler:
         var = self.lookup(target.name)
         if var is None:
             fn_name = self.const(name)
-            return (f"{helper}(_d, {fn_name}, [_lookup_scope_var({self.const(target.name)})]"
-                    f"{extra})")
+            return f"{helper}(_d, {fn_name}, [{self.scope_var(target.name)}]{extra})"
         box = self.tmp("_b")
         if var.const:
             return f"{helper}(_d, {self.const(name)}, [{var.py}]{extra})"
         self.demote(var)
         self.demote_float(var)
-        self.demote_map(var)  # a closure the map holds under ``name`` may give ``this`` any value
-        # a script function (``fn name()`` or a typed method ``fn array.name()``) or ``call``
-        # may give ``this`` any value too
-        if name in ("call", "set") or name in self.method_names or name.startswith("set"):
-            self.demote_list(var)
-            self.demote_str(var)
+        for kind in KEPT_BY_METHODS:  # asked only of the kinds the variable still has
+            if self.still_of(var, kind) and \
+                    not self.call_keeps(kind, name, len(rest), helper != "_call_ref"):
+                self.demote_from(var, kind)
         py = self.assign_var(var)
         result = self.tmp()
         self.emit(f"{box} = [{py}]")
@@ -863,8 +873,8 @@ class ExpressionCompiler:
     def bound_native(self, e: Node) -> NativeCall | None:
         """The plain library overload ``x.name(args)`` calls, when the types of the receiver
         and arguments are static (see ``bound_method``), else None."""
-        if e.safe or e.name in self.method_names:
-            return None
+        if e.safe or e.name in self.method_names or e.name in self.retyping:
+            return None  # a library function that may retype ``x`` takes the general path
         receiver = list if self.is_list(e.obj) else self.static_type(e.obj)
         types = [receiver, *map(self.static_type, e.args)]  # an array argument is copied
         if None in types:
@@ -962,8 +972,8 @@ class ExpressionCompiler:
         and an array for those arguments, which a call site may test ``x``'s type against
         (``guarded_method``, ``guarded_property_method``; a map's only when it holds no function
         pointer under the name, see ``guarded_branches``). Empty where that does not apply."""
-        if not self.hot() or e.safe or e.name in self.method_names:
-            return []
+        if not self.hot() or e.safe or e.name in self.method_names or e.name in self.retyping:
+            return []  # (``take``, which may retype ``x``, takes the general path)
         arg_types = [self.static_type(arg) for arg in e.args]
         if None in arg_types:
             return []
@@ -978,16 +988,19 @@ class ExpressionCompiler:
         return [a if SIMPLE.match(a) else self.stored(a) for a in args]
 
     def guarded_branches(self, target: str, name: str, found: list[tuple[type, NativeCall]],
-                         args: list[str], result: str, variable: bool) -> None:
+                         args: list[str], result: str, variable: bool,
+                         typed_map: bool = False) -> None:
         """``if type(target) is T: result = <T's overload>`` for each fitting overload (one
         writing back stores the new string into ``target``, a ``variable``; a map's only when
-        it holds no function pointer under ``name``, which ``Runtime.method`` calls first);
-        the caller emits the ``else``."""
+        it holds no function pointer under ``name``, which ``Runtime.method`` calls first,
+        with no test of its type when it is statically a map, ``typed_map``); the caller
+        emits the ``else``."""
         passed = "".join(", " + a for a in args)
         for i, (receiver, call) in enumerate(found):
             test = f"type({target}) is {receiver.__name__}"
             if receiver is dict:
-                test += f" and type({target}.get({self.const(name)})) is not _FnPtr"
+                held = f"type({target}.get({self.const(name)})) is not _FnPtr"
+                test = held if typed_map else f"{test} and {held}"
             self.emit(f"{'if' if i == 0 else 'elif'} {test}:")
             self.indent += 1
             if self.inline_native_fits() and (variable or not call.writes_back):
@@ -1013,16 +1026,17 @@ class ExpressionCompiler:
         var = self.lookup(e.obj.name)
         if var is None or var.const:
             return None
-        if self.static_type(e.obj) is not None or self.is_list(e.obj) or self.is_map(e.obj):
-            return None  # typed: bound_method's, no overload for the type, or a map (the
-            # general path, which takes its static type away: a function it holds may replace it)
-        found = self.fitting_overloads(e, writing_back=True)
+        if self.static_type(e.obj) is not None or self.is_list(e.obj):
+            return None  # typed: bound_method's, or no overload for the type
+        typed_map = self.is_map(e.obj)  # only a map's overload, and no test of its type
+        found = [(receiver, call) for receiver, call in self.fitting_overloads(e, True)
+                 if receiver is dict or not typed_map]
         if not found:
             return None
         args = self.guarded_args(e)
         saved, self.pos = self.pos, (e.line, e.col)  # the call's line: its errors' position
         py, result = self.assign_var(var), self.tmp()
-        self.guarded_branches(py, e.name, found, args, result, True)
+        self.guarded_branches(py, e.name, found, args, result, True, typed_map)
         self.general_method_branch(e, args, result)
         self.pos = saved
         return result
@@ -1213,8 +1227,9 @@ class ExpressionCompiler:
             fp, guard = var.py, f"type({var.py}) is _FnPtr"
         elif calls_map_fn(name, arity):  # a map's function comes first (``Runtime.method``)
             fp = self.tmp("_f")
-            guard = (f"type({var.py}) is dict and "
-                     f"type({fp} := {var.py}.get({self.const(name)})) is _FnPtr")
+            guard = f"type({fp} := {var.py}.get({self.const(name)})) is _FnPtr"
+            if not self.var_is_map(var):
+                guard = f"type({var.py}) is dict and {guard}"
         else:
             return None
         code, result = self.tmp("_c"), self.tmp()

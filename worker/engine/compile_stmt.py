@@ -112,7 +112,7 @@ class StatementCompiler:
     def stmt_Export(self, s: Export) -> None:
         var = self.lookup(s.name)
         if var is None:  # Rhai: the variable must exist
-            self.emit(f"_lookup_scope_var({self.const(s.name)})")
+            self.emit(self.scope_var(s.name))
         else:
             self.export(s.alias, var)
 
@@ -708,7 +708,7 @@ class StatementCompiler:
             if var is None:  # a scope variable (the host's, or defined by an ``eval``)
                 name = self.const(target.name)
                 if op:
-                    value = self.compound(op, f"_lookup_scope_var({name})", self.ex(s.e),
+                    value = self.compound(op, self.scope_var(target.name), self.ex(s.e),
                                           False, False)
                 else:
                     value = self.copied(s.e)
@@ -724,6 +724,8 @@ class StatementCompiler:
                 self.demote_list(var)
             if not self.keeps_str(op, s.e):
                 self.demote_str(var)
+            if op or not self.is_map(s.e):
+                self.demote_map(var)
             keeps_float = self.is_float(s.e) if not op else \
                 op in FLOAT_OPS and self.var_is_float(var) and \
                 (self.is_float(s.e) or self.is_int(s.e))
@@ -778,7 +780,7 @@ class StatementCompiler:
         if node.kind == "var":
             root_var = self.lookup(node.name)
             if root_var is None:
-                root = f"_lookup_scope_var({self.const(node.name)})"
+                root = self.scope_var(node.name)
             else:
                 root = root_var.py
                 if root_var.const:
@@ -882,7 +884,8 @@ class StatementCompiler:
                 return
             sized_check = "" if scalar else f" and type({v}) not in _SIZED"
             if self.is_str(last.idx):  # a map's entry: a new one only while there is room
-                self.emit(f"if type({py}) is dict{sized_check} and len({py}) < {self.max_map}: "
+                is_map = "" if self.var_is_map(root_var) else f"type({py}) is dict and "
+                self.emit(f"if {is_map}len({py}) < {self.max_map}{sized_check}: "
                           f"{py}[{key}] = {v}")
                 self.emit(f"else: {py} = _set_index({py}, {key}, {v})")
                 return

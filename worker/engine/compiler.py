@@ -22,19 +22,43 @@ constants, counters, typing facts).
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, ClassVar
 
-from .compile_base import (ENTER_CHECK, FLOAT_OPS, INT_OPS, MAX_PASSES, RETURN, CompilerBug,
-                           Frame, FunctionFrame, Var, array_sources, method_names, uses_this)
+from .compile_base import (BLOCK_KINDS, CALL_KINDS, DECLARING_KINDS, ENTER_CHECK, FLOAT_OPS,
+                           FOREIGN_KINDS, INT_OPS, MAX_PASSES, RETURN,
+                           THIS_BINDING_BUILTINS, CompilerBug, Frame, FunctionFrame, Var,
+                           array_sources, declared_by, method_names, unused_values,
+                           uses_this, walk)
 from .compile_expr import ExpressionCompiler
 from .compile_stmt import StatementCompiler
+from .corefns import BUILTINS
 from .errors import BRACKET, INDEX, PROPERTY, Spot
+from .natives import ANY, LIBRARY
 from .nodes import FIELDS, Block, FnDef, Node, Script, start_of
+from .runtime import calls_map_fn
 from .shapes import Hole, is_hole, value_type
 
 STATIC_KINDS = (int, list, str, dict, float)
 """The static types the compiler infers for variables (INT, array, string, map, FLOAT): a
 variable is of one when every assignment to it is (``Compiler.var_is``)."""
+
+
+def retyping_names() -> frozenset[str]:
+    """``library_retyping`` for the library as registered now (found once per size of it)."""
+    return library_retyping(len(LIBRARY))
+
+
+@functools.lru_cache(maxsize=1)
+def library_retyping(registered: int) -> frozenset[str]:
+    """The library functions that may give their by-reference first argument a value of
+    another type: those with an overload for any type (``ANY``) that writes a value back
+    (``take`` leaves ``()``, Rhai's ``take(value: &mut Dynamic)`` in
+    src/packages/lang_core.rs). An overload for one type writes back a value of that type (a
+    string, an INT, a char), and one that ``mutates`` changes an array, map or blob in place."""
+    return frozenset(name for name, overloads in LIBRARY.items()
+                     if any(f.writes_back and f.params and f.params[0] is ANY
+                            for f in overloads))
 
 
 class Compiler(StatementCompiler, ExpressionCompiler):
@@ -48,7 +72,8 @@ class Compiler(StatementCompiler, ExpressionCompiler):
     def __init__(self, script: Script, outer_fns: frozenset = frozenset(),
                  chunk: int = 1024, max_string_size: int = 0, max_array_size: int = 0,
                  max_map_size: int = 0,
-                 eval_vars: tuple[tuple[str, bool, bool], ...] | None = None) -> None:
+                 eval_vars: tuple[tuple[str, bool, bool], ...] | None = None,
+                 trust_scope: bool = True) -> None:
         self.script = script
         self.eval_vars = eval_vars  # the caller's variables, for eval (see ``eval_call``)
         self.max_string = max_string_size or (1 << 62)
@@ -98,6 +123,12 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         self.fn_py: dict[tuple[str, int], str] = {}
         self.fn_names = {name for name, _ in script.fns} | {n for n, _ in outer_fns}
         self.method_names = method_names(self.fn_names)
+        self.retyping = retyping_names()
+        # whether no code a method call may run with its receiver as ``this`` can give it a
+        # value of another type (``this_kept``, asked once, when a call needs it: None until
+        # then); ``reads_scope``: the code made reads a variable of the host's scope
+        self.kept_this: bool | None = None if trust_scope else False
+        self.reads_scope = False
         self.frame = Frame(FunctionFrame(False, True))  # the block being compiled
         self.uses_modules = False  # whether the script imports, exports or uses ``m::``
         self.groups: set[str] = set()  # parenthesised expressions (``group``)
@@ -313,6 +344,93 @@ class Compiler(StatementCompiler, ExpressionCompiler):
         self.list_relied[pyname] = self.list_assumed
         self.spec_calls_of[pyname] = self.spec_calls
 
+    def this_kept(self) -> bool:
+        """Whether no code that a method call may run with its receiver bound to ``this`` can
+        give ``this`` a value of another type. Such code is a script function (a method of
+        its name), a function pointer's (a map's property of the method's name comes first,
+        Rhai's ``make_method_call``, src/func/call.rs: "Check if it is a map method call in
+        OOP style"; ``x.call(fp)``): a closure or script function of this script, or a
+        library function named by ``Fn``. That holds when this script's code replaces no
+        ``this`` (assigns none, passes none to ``take``) and every function pointer it can
+        meet is its own: it
+        names no function with ``Fn`` but its own by a literal, has no ``eval``, no modules,
+        reads no variable it does not declare (the host's scope may hold function pointers),
+        and uses the result of no call that may reach a host function (a name that is no
+        script function, engine built-in or library function)."""
+        if self.eval_vars is not None or self.outer_fns:
+            return False  # the caller's code and values are not this compilation's
+        fns = self.script.fns.values()
+        declared = {param for fn in fns for param in fn.params}
+        read: set[str] = set()
+        unused: set[int] = set()  # expressions whose value nothing uses
+        calls = []
+        for node in walk([self.script.stmts, [fn.body for fn in fns]]):
+            kind = node.kind
+            if kind in CALL_KINDS:
+                calls.append(node)
+                if self.passes_this_to_retyping(node):
+                    return False
+            elif kind == "var":
+                read.add(node.name)
+            elif kind == "assign":
+                if node.target.kind == "this":  # src/eval/stmt.rs: an ``Expr::ThisPtr`` target
+                    return False
+            elif kind in FOREIGN_KINDS:
+                return False
+            elif kind in DECLARING_KINDS:
+                declared.update(declared_by(node))
+            if kind in BLOCK_KINDS:
+                unused.update(unused_values(node))
+        unused.update(id(s.e) for s in self.script.stmts[:-1] if s.kind == "expr")
+        if not read <= declared | self.fn_names:
+            return False  # a variable of the host's scope, or one an ``eval`` made
+        if not read.isdisjoint(self.unsafe_pointer_names()):
+            return False  # a function pointer (``f.call()`` of ``fn f``) that may reach one
+        known = self.fn_names | self.method_names | BUILTINS.keys() | LIBRARY.keys()
+        return all(node.name != "eval" and (node.name != "Fn" or self.names_own_fn(node))
+                   and (node.name in known or id(node) in unused) for node in calls)
+
+    def passes_this_to_retyping(self, node: Node) -> bool:
+        """Whether the call ``node`` passes ``this`` by reference, as a method's receiver or
+        a call's first argument, to a function that may give it another type (``take``)."""
+        if node.name not in self.retyping:
+            return False
+        first = node.obj if node.kind == "method" else (node.args[0] if node.args else None)
+        return first is not None and first.kind == "this"
+
+    def names_own_fn(self, node: Node) -> bool:
+        """Whether ``node`` is ``Fn("name")`` naming a script function of this script (whose
+        name no library function or engine built-in that a call of another arity reaches
+        could make unsafe, ``unsafe_pointer_names``)."""
+        return node.kind == "call" and len(node.args) == 1 and node.args[0].kind == "lit" \
+            and node.args[0].value in self.fn_names \
+            and node.args[0].value not in self.unsafe_pointer_names()
+
+    def unsafe_pointer_names(self) -> frozenset[str]:
+        """Names a function pointer may not have for ``this_kept``: a pointer whose script
+        function does not take its arguments calls the library or built-in of its name
+        (``Runtime.call_fn_ptr``), and these may retype ``this`` (``take``), make a pointer of
+        any name (``Fn``) or run code of any text (``eval``)."""
+        return self.retyping | {"Fn", "eval"}
+
+    def call_keeps(self, kind: type, name: str, arity: int, method: bool) -> bool:
+        """Whether a by-reference call ``name`` with ``arity`` other arguments (``method``:
+        ``x.name(...)``, else ``name(x, ...)``) keeps the static ``kind`` (one of
+        ``KEPT_BY_METHODS``) of its receiver ``x``: no library function of that name gives a
+        value of another type (``retyping_names``), and any script code it may run with ``x``
+        as ``this`` (a script function of that name, ``call``, a function pointer that a map
+        holds under that name) can replace no ``this`` (``this_kept``). A call in function
+        style binds no ``this`` (script functions get copies, Rhai's ``make_function_call``)."""
+        if name in self.retyping:
+            return False
+        runs_script = name in THIS_BINDING_BUILTINS or method and (
+            name in self.method_names or (kind is dict and calls_map_fn(name, arity)))
+        if not runs_script:
+            return True
+        if self.kept_this is None:
+            self.kept_this = self.this_kept()
+        return self.kept_this
+
     def fn_uses_this(self, key: tuple[str, int]) -> bool:
         """Whether a script function refers to ``this`` (its INT version then takes it)."""
         if key not in self.this_users:
@@ -503,6 +621,10 @@ class Compiler(StatementCompiler, ExpressionCompiler):
             self.relied_on[kind].add(var.key)
             return True
         return False
+
+    def still_of(self, var: Var, kind: type) -> bool:
+        """Whether ``var`` may still be statically of ``kind`` (nothing disproved it yet)."""
+        return var.key is not None and var.key not in self.not_of[kind]
 
     def demote_from(self, var: Var, kind: type) -> None:
         """``var`` may hold a value that is not of ``kind`` after all: recompile without that
@@ -739,5 +861,11 @@ def compile_script(script: Script, outer_fns: frozenset = frozenset(),
     """Python source, line table, {(name, arity): python name}, constants and whether it uses
     modules, for a script; ``eval_vars`` compiles the body of an ``eval`` that runs in its
     caller's scope."""
-    return Compiler(script, outer_fns, chunk, max_string_size, max_array_size, max_map_size,
-                    eval_vars).compile()
+    compiler = Compiler(script, outer_fns, chunk, max_string_size, max_array_size,
+                        max_map_size, eval_vars)
+    made = compiler.compile()
+    if compiler.kept_this and compiler.reads_scope:  # a name read out of its declaration's
+        # block: this_kept took it for declared
+        made = Compiler(script, outer_fns, chunk, max_string_size, max_array_size,
+                        max_map_size, eval_vars, trust_scope=False).compile()
+    return made
