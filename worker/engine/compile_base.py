@@ -1,6 +1,7 @@
 """Shared pieces of the compiler: generated-code conventions, variables and function state."""
 from __future__ import annotations
 
+import operator
 import re
 from typing import Any, Iterable, Iterator
 
@@ -253,18 +254,28 @@ def assigns(node: Any, name: str) -> bool:
 
 
 def walk(node: Any) -> Iterator[Node]:
-    """Every node inside ``node`` (a node or a list of them), ``node`` included, parents
-    before their children (a stack, not nested generators: one step per node)."""
+    """Every node inside ``node`` (a node or a list or tuple of them), ``node`` included,
+    parents before their children (a stack, not nested generators: one step per item)."""
     stack = [node]
-    pop, push, extend = stack.pop, stack.append, stack.extend
+    pop, extend, append = stack.pop, stack.extend, stack.append
+    children_of = CHILDREN.get
     while stack:
         item = pop()
-        if isinstance(item, Node):
+        children = children_of(type(item))
+        if children is not None:
             yield item
-            for field in FIELDS[type(item)]:
-                push(getattr(item, field))
-        elif isinstance(item, (list, tuple)):
+            if children[0]:
+                extend(children[1](item))
+            else:
+                append(children[1](item))
+        elif type(item) is list or type(item) is tuple:
             extend(item)
+
+
+CHILDREN = {cls: (len(fields) > 1, operator.attrgetter(*fields) if fields else lambda _: None)
+            for cls, fields in FIELDS.items()}
+"""Per node class: (whether it has several child fields, the getter of its child field
+values: a tuple of them when several), for ``walk``."""
 
 
 CALL_KINDS = frozenset({"call", "method"})
