@@ -23,7 +23,6 @@ from worker.engine.values import FnPtr
 ORACLE = Path(__file__).resolve().parent.parent.parent / "shared" / "rhai-native" / "rhai-oracle"
 
 
-
 class Fails(str):
     """The start of the error message a script ends with."""
 
@@ -48,6 +47,10 @@ RETYPING = [
     ("fn grow() { this = `${this}!` } let m = #{a: 1}; for i in 0..1 { m.grow(); } m.len()",
      10),
     ("let m = #{a: 1}; for i in 0..2 { m = 5; m.a }", Fails("Unknown property 'a'")),
+    # a closure assigning the captured variable itself
+    ("let m = #{a: 1}; let g = || { m = 5 }; for i in 0..1 { m.keys(); g.call(); } m", 5),
+    ("let m = #{a: 1}; for i in 0..2 { m.keys(); m.a; let g = || { m = 5 }; g.call(); } m",
+     Fails("Function not found: keys (i64)")),
     # a pointer to a script function of another arity calls the library function of its name
     ("fn take(a, b) { a } let m = #{a: 1}; m.f = Fn(\"take\"); for i in 0..1 { m.f(); }"
      " type_of(m)", "()"),
@@ -147,3 +150,10 @@ def test_a_scope_variable_read_where_its_name_is_declared_elsewhere_keeps_the_ge
     script = ("fn g() { f } let f = 1; let m = #{a: 1}; m.keys = g();"
               " for i in 0..1 { m.keys(); } type_of(m)")
     assert Engine().eval(script, scope={"f": FnPtr("take")}) == "()"
+
+
+def test_a_host_function_giving_a_function_pointer_keeps_the_generic_path():
+    engine = Engine()
+    engine.register_fn("make", lambda: FnPtr("take"))
+    script = "let m = #{a: 1}; m.keys = make(); for i in 0..1 { m.keys(); } type_of(m)"
+    assert engine.eval(script) == "()"
