@@ -4,6 +4,7 @@ literals, so it gets the shape's code with exactly the values the lexer would ha
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
@@ -28,6 +29,8 @@ TEXTS = [
     'let a = [1, 22, 333]; a[1] = 9; a[-1] += 1000; a',
     'switch 3 { 1 => "a", 2 | 3 => "b", _ => "c" }',
     'let total_5 = 5; let t6 = "6"; total_5 + t6 + 7',
+    'let price = 12.50; let qty = 3; let f = -0.25; [price * qty, f, 1.5..3, `${2.75 + f}`]',
+    'let r = 0.5; for i in 0..4 { r = r * 1.125 + 2.0; } [r, 10.0 / 4.0, floor(1.75)]',
 ]
 MUTATION_CHARS = list("019axobeE_.\"'\\\n `${}#/*-+:é;\r")
 
@@ -52,16 +55,19 @@ def mutants(source: str, rng: random.Random, count: int) -> list[str]:
 
 
 def same_length_values(source: str, rng: random.Random) -> str:
-    """``source`` with every INT and plain string literal replaced by a random one of the
-    same length, without leading zeros (what a client filling a template sends)."""
+    """``source`` with every INT, FLOAT (digits, point, digits) and plain string literal
+    replaced by a random one of the same length, without leading zeros (what a client
+    filling a template sends)."""
     _, _, holes = hole_tokens_of(source)
     line_starts = [0] + [i + 1 for i, c in enumerate(source) if c == "\n"]
     chars = list(source)
     for token in holes:
         at = line_starts[token.line - 1] + token.col - 1
-        if token.kind == "int":
-            for i in range(at, at + len(str(token.value))):
-                chars[i] = rng.choice("0123456789" if i > at else "123456789")
+        if token.kind in ("int", "float"):
+            end = at + len(re.match(r"[0-9.]*", source[at:]).group())
+            for i in range(at, end):
+                if chars[i] != ".":
+                    chars[i] = rng.choice("0123456789" if i > at else "123456789")
         else:
             for i in range(at + 1, at + 1 + len(token.value)):
                 chars[i] = rng.choice("abcXYZ 019$.,é")
@@ -100,7 +106,7 @@ def test_an_accepted_text_lexes_to_the_templates_shape_with_the_values_read(sour
 
 def test_generated_scripts_accepted_by_their_template_lex_to_its_shape():
     """Random scripts over every kind of literal and statement: those with a template
-    (INT and plain string literals only) accept mutants of the same shape only."""
+    (plain INT, FLOAT and string literals only) accept mutants of the same shape only."""
     generator = Generator(random.Random(20261204))
     rng = random.Random(7)
     templates = accepted = 0
@@ -126,7 +132,10 @@ def test_generated_scripts_accepted_by_their_template_lex_to_its_shape():
 
 
 @pytest.mark.parametrize("source", [
-    "let x = 1.5; x",            # a FLOAT
+    "let x = 1.5e3; x",          # a FLOAT with an exponent
+    "let x = 1.5_0; x",          # a FLOAT with a separator
+    "let x = 15.0.abs(); x",     # a FLOAT before a lone ``.``
+    "let x = 1e5; x",            # a FLOAT with no point
     "let x = 1_000; x",          # an INT with a separator
     "let x = 007; x",            # leading zeros
     "let x = 0x1F + 2; x",       # a radix INT is no hole, the 2 is: fine, but...

@@ -182,6 +182,9 @@ def filled(consts: dict[str, Any], values: list) -> dict[str, Any]:
 PLAIN_INT = re.compile(r"[0-9]{1,18}")
 """What an INT hole of a ``TextTemplate`` may hold: fewer than 19 digits, so the lexer reads
 an INT below 2^63 whatever they are."""
+PLAIN_FLOAT = re.compile(r"[0-9]+\.[0-9]+")
+"""What a FLOAT hole of a ``TextTemplate`` may hold: digits, a point and digits (no ``_``,
+no exponent), which the lexer reads as one FLOAT token."""
 PLAIN_STRING = re.compile(r'[^"\\\n]*')
 """What a string hole of a ``TextTemplate`` may hold: the lexer's plain string (no quote,
 backslash or line break), which is its own value."""
@@ -200,12 +203,12 @@ class TextTemplate:
     """The text of a script whose shape has its code, cut at the shape's holes: another text
     is of that shape, with no need to lex it, when it is the same text but in the holes,
     each holding a literal of the same length that the lexer reads as the same kind of token
-    (``PLAIN_INT``, ``PLAIN_STRING``) ending at the same place.
+    (``PLAIN_INT``, ``PLAIN_FLOAT``, ``PLAIN_STRING``) ending at the same place.
 
     Why that is exact: the lexer reads left to right, each token from its own characters
     and at most two after it. Outside the holes both texts are the same; a hole's literal
     starts where a token of its kind started in the template and, by the forms allowed in it
-    and the characters kept around it (no name character or lone ``.`` after an INT), ends
+    and the characters kept around it (no name character or lone ``.`` after a number), ends
     where that token ended. So both texts give the same tokens at the same positions, but
     for the values of the holes' literals: the same shape, and those values."""
 
@@ -214,7 +217,8 @@ class TextTemplate:
     def __init__(self, key: tuple, length: int, checks: tuple) -> None:
         self.key = key
         self.length = length
-        # (start of a fixed part, its text, end of the hole after it, is it an INT hole)...
+        # per hole: (the fixed text before it, where it ends, its form, its value's type);
+        # last, the fixed text after the last hole, with no form
         self.checks = checks
 
     def values_of(self, source: str) -> list | None:
@@ -224,18 +228,15 @@ class TextTemplate:
             return None
         values = []
         start = 0
-        for fixed, hole_end, is_int in self.checks:
+        for fixed, hole_end, form, value_type in self.checks:
             if not source.startswith(fixed, start):
                 return None
+            if form is None:
+                break
             hole_start = start + len(fixed)
-            if is_int:
-                if PLAIN_INT.fullmatch(source, hole_start, hole_end) is None:
-                    return None
-                values.append(int(source[hole_start:hole_end]))
-            elif hole_end >= 0:
-                if PLAIN_STRING.fullmatch(source, hole_start, hole_end) is None:
-                    return None
-                values.append(source[hole_start:hole_end])
+            if form.fullmatch(source, hole_start, hole_end) is None:
+                return None
+            values.append(value_type(source[hole_start:hole_end]))
             start = hole_end
         return values
 
@@ -243,8 +244,9 @@ class TextTemplate:
 def text_template(source: str, key: tuple, hole_tokens: list[Token]) -> TextTemplate | None:
     """The ``TextTemplate`` of ``source``, whose shape is ``key`` and whose holes are
     ``hole_tokens`` (see ``shape_of``), or None when a hole's literal is not of a form a
-    template can check: a FLOAT, an INT with ``_`` or leading zeros, a name character or a
-    single ``.`` right after an INT, a string with escapes or a raw string."""
+    template can check: an INT with ``_`` or leading zeros, a FLOAT with ``_``, an exponent
+    or no digit after its point, a name character or a single ``.`` right after a number, a
+    string with escapes or a raw string."""
     line_starts = [0]
     line_starts.extend(m.end() for m in re.finditer("\n", source))
     checks = []
@@ -254,25 +256,37 @@ def text_template(source: str, key: tuple, hole_tokens: list[Token]) -> TextTemp
         if token.kind == "int":
             text = str(token.value)
             end = at + len(text)
-            next_char = source[end:end + 1]
-            if len(text) > 18 or source[at:end] != text or next_char in _WORD \
-                    or (next_char == "." and source[end:end + 2] != ".."):
+            if len(text) > 18 or source[at:end] != text or not _number_ends(source, end):
                 return None
-            checks.append((source[start:at], end, True))
+            checks.append((source[start:at], end, PLAIN_INT, int))
+        elif token.kind == "float":
+            number = PLAIN_FLOAT.match(source, at)
+            if number is None or float(number.group()) != token.value \
+                    or not _number_ends(source, number.end()):
+                return None
+            end = number.end()
+            checks.append((source[start:at], end, PLAIN_FLOAT, float))
         elif token.kind == "str":
             at += 1  # after the opening quote
             end = at + len(token.value)
             if source[at - 1:at] != '"' or source[end:end + 1] != '"' \
                     or source[at:end] != token.value or not PLAIN_STRING.fullmatch(token.value):
                 return None
-            checks.append((source[start:at], end, False))
+            checks.append((source[start:at], end, PLAIN_STRING, str))
         else:
             return None
         if at < start:
             return None
         start = end
-    checks.append((source[start:], -1, False))
+    checks.append((source[start:], -1, None, None))
     return TextTemplate(key, len(source), tuple(checks))
+
+
+def _number_ends(source: str, end: int) -> bool:
+    """Whether a number literal ending at ``end`` ends there whatever its digits: no name
+    character follows (a radix letter, an exponent, a name) and no ``.`` but that of ``..``."""
+    next_char = source[end:end + 1]
+    return next_char not in _WORD and (next_char != "." or source[end:end + 2] == "..")
 
 
 REFUSED = "refused"
