@@ -1410,7 +1410,7 @@ class Runtime:
         if indexed and (code := self.callee(fp, 2)) is None:
             return None
         call = partial(code, self.depth - 1, None)
-        array, length = walk.array, walk.length
+        array, length = walk.container, walk.length
         calls = map(call, items, range(length)) if indexed else map(call, items)
         size = self.size
         max_array = size.max_array

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from functools import cmp_to_key, partial
 from itertools import islice
-from typing import Any, Callable, Iterable, Iterator, NoReturn
+from typing import Any, Callable, Iterable, Iterator
 
 from ..errors import EvalError, LimitError, ScriptExit
 from ..natives import ANY, native
 from ..values import Char, FnPtr, Instant, RhaiRange, type_name
-from .common import (CONTAINERS, call_with_extras, copy_value, data_race, fn_ptr, index_in,
-                     is_not_found, offset_len, range_start_len, rhai_equals)
+from .common import (CONTAINERS, Walk, copy_value, fn_ptr, index_in, is_not_found, offset_len,
+                     range_start_len, rhai_equals)
 
 CALLBACK = (FnPtr, str)
 """A callback parameter: a function pointer or the name of a function."""
@@ -211,28 +211,24 @@ def retain_range(a: list, rng: RhaiRange) -> list:
     return retain(a, *range_start_len(rng))
 
 
-class _Walk:
+class _Walk(Walk):
     """One pass of a library function over an array, calling a callback on its elements as
     Rhai's ``call_raw_with_extra_args`` does (src/packages/array_basic.rs: ``array.iter_mut()``,
     each element ``Some(item)``): a copy of the element when it is moved into the parameters,
     the element itself when it is bound to ``this`` (changes written back, as through Rhai's
     ``&mut``).
 
-    In Rhai the array a method is called on is locked while the method runs, so a callback
-    that reaches it through a captured variable fails with ``ErrorDataRace`` (src/eval/target.rs,
-    ``Target::try_from`` of a locked shared value). Here a callback can reach it only that way,
-    so a change to the array (its length after a call, its elements by the end) is that error;
-    the array is put back as it was before the racing access (``raced``). Callers test the
-    length after every call inline, ``len(walk.array) == walk.length or walk.raced()``: a call
-    of a method per element would cost a fifth of a cheap callback's time."""
+    A callback can reach the array only through a captured variable, so a change to it (its
+    length after a call, its elements by the end) is Rhai's ``ErrorDataRace`` (see ``Walk``).
+    Callers test the length after every call inline, ``len(a) == walk.length or
+    walk.raced()``: a call of a method per element would cost a fifth of a cheap callback's
+    time."""
 
-    __slots__ = ("array", "items", "length", "bound", "flat")
+    __slots__ = ("length", "flat")
 
     def __init__(self, array: list) -> None:
-        self.array = array
-        self.items = list(array)
+        super().__init__(array)
         self.length = len(array)
-        self.bound = False  # an element was (or may have been) bound to ``this``
         self.flat = False  # no element is an array, map or blob (known once ``arguments`` ran)
 
     def arguments(self, start: int = 0, backwards: bool = False) -> Iterable[Any]:
@@ -260,34 +256,8 @@ class _Walk:
         return (self.call(ctx, fp, i, [], 0) for i in range(start, self.length))
 
     def call(self, ctx: Any, fp: FnPtr, i: int, args: list, move_to: int | None) -> Any:
-        """Call ``fp`` on element ``i`` the general way (``call_with_extras``, index last);
-        an element bound to ``this`` and changed is written back into the array."""
-        item = self.items[i]
-        self.bound = True
-        box = [item]
-        try:
-            return call_with_extras(ctx, fp, box, args, [i], move_to)
-        finally:  # also after an error: a change to ``this`` made before it stays, as in Rhai
-            after = self.items[i] = box[0]  # kept even when the call raced: it came first
-            if len(self.array) != self.length or self.array[i] is not item:
-                self.raced()
-            if after is not item:
-                self.array[i] = after
-
-    def done(self, ctx: Any) -> None:
-        """After the last call: the array must be as the walk left it; if an element was
-        bound to ``this`` its growth is checked against the size limits (Rhai checks a
-        ``&mut`` argument after every native call, src/func/call.rs)."""
-        array = self.array
-        if array != self.items:  # C speed: an element is first compared by identity
-            self.raced()
-        if self.bound:
-            ctx.check_changed(array)
-
-    def raced(self) -> NoReturn:
-        """A callback changed the array being walked: restore it, fail as Rhai does."""
-        self.array[:] = self.items
-        raise data_race()
+        """Call ``fp`` on element ``i`` the general way (``call_with_extras``, index last)."""
+        return self.call_at(ctx, fp, i, args, [i], move_to)
 
 
 @_each_callback("drain", list, CALLBACK, ctx=True, mutates=True)
@@ -508,8 +478,8 @@ def _dedup_same(ctx: Any, fp: FnPtr, walk: _Walk) -> Callable[[Any, Any], bool]:
             raise
         except (EvalError, ScriptExit):
             return False
-        if len(walk.array) != walk.length:
-            walk.array[:] = walk.items
+        if len(walk.container) != walk.length:
+            walk.restore()
             return False
         return verdict is True
 
@@ -654,8 +624,8 @@ def _sorted_by(ctx: Any, walk: _Walk, items: list, fp: FnPtr) -> list:
     counts: a test of the array after each of the n log n comparisons would cost a sixth of
     a sort's time.)"""
     ordered = sorted(items, key=cmp_to_key(_sort_order(ctx, fp, walk)))
-    if walk.array != walk.items:
-        walk.array[:] = walk.items
+    if walk.container != walk.items:
+        walk.restore()
     return ordered
 
 

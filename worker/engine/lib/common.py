@@ -6,7 +6,7 @@ out-of-range position or length instead of failing.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NoReturn, Sequence
 
 from ..errors import EvalError
 from ..ops import CONTAINERS, copy_value  # noqa: F401  (the library's one deep copy, re-exported)
@@ -144,6 +144,72 @@ def _call(ctx: Any, fp: FnPtr, box: list, bind: bool, args: list) -> Any:
     if bind:
         return ctx.call_method(fp, box, args)
     return ctx.call(fp, args)
+
+
+class Walk:
+    """What one pass of a library function over an array or a map owes Rhai's locking of it
+    (src/eval/target.rs, ``Target::try_from`` of a locked shared value): the container as it
+    was (``items``), so that a callback that changed it through a captured variable is an
+    ``ErrorDataRace`` with the container put back, and the general call of a callback on one
+    element (``call_at``), bound to ``this`` by reference (``&mut``: a change stays, also one
+    made before the callback fails)."""
+
+    __slots__ = ("container", "items", "bound")
+
+    def __init__(self, container: list | dict) -> None:
+        self.container = container
+        self.items = container.copy()
+        self.bound = False  # an element was (or may have been) bound to ``this``
+
+    def call_at(self, ctx: Any, fp: FnPtr, place: Any, args: list, extras: list,
+                move_this_to: int | None) -> Any:
+        """Call ``fp`` on the element at ``place`` (an index or a key) as ``call_with_extras``
+        does; the element bound to ``this`` and changed is written back."""
+        item = self.items[place]
+        self.bound = True
+        box = [item]
+        try:
+            return call_with_extras(ctx, fp, box, args, extras, move_this_to)
+        finally:  # also after an error: a change to ``this`` made before it stays, as in Rhai
+            after = self.items[place] = box[0]  # kept even when the call raced: it came first
+            if self.changed_at(place, item):
+                self.raced()
+            if after is not item:
+                self.container[place] = after
+
+    def changed_at(self, place: Any, item: Any) -> bool:
+        """Whether a callback changed the container's size, or the element at ``place``
+        (which held ``item``)."""
+        container = self.container
+        if len(container) != len(self.items):
+            return True
+        try:
+            return container[place] is not item
+        except KeyError:  # a map's property removed, another added
+            return True
+
+    def done(self, ctx: Any) -> None:
+        """After the last call: the container must be as the walk left it; if an element was
+        bound to ``this`` its growth is checked against the size limits (Rhai checks a
+        ``&mut`` argument after every native call, src/func/call.rs)."""
+        if self.container != self.items:  # C speed: an element is first compared by identity
+            self.raced()
+        if self.bound:
+            ctx.check_changed(self.container)
+
+    def restore(self) -> None:
+        """Put the container back as the walk found it (with what ``this`` changed)."""
+        container = self.container
+        container.clear()
+        if type(container) is list:
+            container.extend(self.items)
+        else:
+            container.update(self.items)
+
+    def raced(self) -> NoReturn:
+        """A callback changed the container being walked: restore it, fail as Rhai does."""
+        self.restore()
+        raise data_race()
 
 
 def data_race() -> EvalError:

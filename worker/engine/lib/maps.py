@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Callable, NoReturn
+from typing import Any, Callable
 
 from ..errors import EvalError
 from ..natives import ANY, native
 from ..values import Char, FnPtr, Instant, RhaiRange, format_float, to_display
-from .common import CONTAINERS, call_with_extras, copy_value, data_race, fn_ptr, truthy
+from .common import CONTAINERS, Walk, copy_value, fn_ptr, truthy
 
 
 @native("len", dict)
@@ -82,23 +82,18 @@ def values(m: dict) -> list:
     return [copy_value(m[k]) for k in sorted(m)]
 
 
-class _MapWalk:
+class _MapWalk(Walk):
     """One pass of a library function over a map's properties in key order, calling a callback
     as Rhai's ``call_raw_with_extra_args`` does: ``fp(key, value)`` with a copy of the value,
-    or ``fp(key)`` with the value itself bound to ``this`` (a change to it is kept).
+    or ``fp(key)`` with the value itself bound to ``this`` (a change to it is kept). A change
+    to the map (its size or the value being visited after a call, any property by the end)
+    is Rhai's ``ErrorDataRace`` (see ``Walk``)."""
 
-    As for arrays (``arrays._Walk``), the map is locked in Rhai while the method runs: a
-    callback reaching it through a captured variable fails with ``ErrorDataRace``. Here a
-    change to the map (its size or the value being visited after a call, any property by the
-    end) is that error, and the map is put back as it was before the racing access."""
-
-    __slots__ = ("map", "items", "fp", "bound")
+    __slots__ = ("fp",)
 
     def __init__(self, m: dict, fp: Any) -> None:
-        self.map = m
-        self.items = dict(m)
+        super().__init__(m)
         self.fp = fn_ptr(fp)
-        self.bound = False  # a value was (or may have been) bound to ``this``
 
     def keys(self) -> list[str]:
         """The keys to visit, in Rhai's order."""
@@ -111,50 +106,20 @@ class _MapWalk:
         direct = ctx.callback(self.fp, 2)
         if direct is None:
             return lambda key: self.visit(ctx, key)
-        items, m, size = self.items, self.map, len(self.items)
+        items = self.items
 
         def call(key: str) -> Any:
             value = items[key]
             result = direct(key, copy_value(value) if type(value) in CONTAINERS else value)
-            if len(m) != size or m.get(key, _GONE) is not value:
+            if self.changed_at(key, value):
                 self.raced()
             return result
 
         return call
 
     def visit(self, ctx: Any, key: str) -> Any:
-        """The callback's result for property ``key``."""
-        value = self.items[key]
-        self.bound = True
-        box = [value]
-        try:
-            return call_with_extras(ctx, self.fp, box, [key], [], 1)
-        finally:  # also after an error: a change to ``this`` made before it stays, as in Rhai
-            m = self.map
-            after = self.items[key] = box[0]
-            if len(m) != len(self.items) or m.get(key, _GONE) is not value:
-                self.raced()
-            if after is not value:
-                m[key] = after
-
-    def done(self, ctx: Any) -> None:
-        """After the last call: the map must be as the walk left it, and within the size
-        limits (a value bound to ``this`` may have grown; Rhai checks a ``&mut`` argument
-        after every native call, src/func/call.rs)."""
-        if self.map != self.items:
-            self.raced()
-        if self.bound:
-            ctx.check_changed(self.map)
-
-    def raced(self) -> NoReturn:
-        """A callback changed the map being walked: restore it, fail as Rhai does."""
-        self.map.clear()
-        self.map.update(self.items)
-        raise data_race()
-
-
-_GONE = object()
-"""What ``_MapWalk.visit`` finds for a property a callback removed."""
+        """The callback's result for property ``key`` (the general way)."""
+        return self.call_at(ctx, self.fp, key, [key], [], 1)
 
 
 @native("filter", dict, FnPtr, ctx=True, mutates=True)
