@@ -115,24 +115,23 @@ def forty_two() -> int:
     return 40 + 2
 
 
+def cpu_us_per_call(run: Callable[[], object], calls: int, repeat: int) -> float:
+    """CPU microseconds per call of ``run``: the best of ``repeat`` rounds of ``calls``."""
+    def rounds() -> None:
+        for _ in range(calls):
+            run()
+    seconds, _ = best_of(repeat, rounds, time.process_time)
+    return seconds / calls * 1e6
+
+
 def fixed_cost(engine: Engine, repeat: int) -> tuple[float, float]:
     """CPU microseconds per ``engine.eval`` of an already compiled ``40 + 2`` (a script that
     does almost nothing, so: what every run costs) and per call of ``forty_two``, best of
     ``repeat`` rounds."""
     compiled = engine.compile(FIXED_COST_SOURCE)
-
-    def evals() -> None:
-        for _ in range(FIXED_COST_CALLS):
-            engine.eval(compiled)
-
-    def calls() -> None:
-        for _ in range(FIXED_COST_CALLS):
-            forty_two()
-
-    evals()  # the first run prepares what later runs reuse
-    t_eval, _ = best_of(repeat, evals, time.process_time)
-    t_call, _ = best_of(repeat, calls, time.process_time)
-    return t_eval / FIXED_COST_CALLS * 1e6, t_call / FIXED_COST_CALLS * 1e6
+    engine.eval(compiled)  # the first run prepares what later runs reuse
+    return (cpu_us_per_call(lambda: engine.eval(compiled), FIXED_COST_CALLS, repeat),
+            cpu_us_per_call(forty_two, FIXED_COST_CALLS, repeat))
 
 
 TASK_SCRIPTS_PER_ROUND = 1000
@@ -152,13 +151,6 @@ def task_script_costs(repeat: int, per_round: int = TASK_SCRIPTS_PER_ROUND) -> d
     for _ in range(3):  # the shape is compiled with holes from its second script on
         engine.eval(SCRIPT_TEMPLATE.format(seed=next(seeds)))
 
-    def per_script(run: Callable[[], object]) -> float:
-        def rounds() -> None:
-            for _ in range(per_round):
-                run()
-        seconds, _ = best_of(repeat, rounds, time.process_time)
-        return seconds / per_round * 1e6
-
     def python_twin() -> object:
         seed = next(seeds)
         namespace: dict = {}
@@ -169,10 +161,12 @@ def task_script_costs(repeat: int, per_round: int = TASK_SCRIPTS_PER_ROUND) -> d
         return namespace["task"]()
 
     return {
-        "repeated": per_script(lambda: engine.eval(compiled)),
-        "distinct": per_script(lambda: engine.eval(SCRIPT_TEMPLATE.format(seed=next(seeds)))),
-        "novel": per_script(lambda: engine.eval(NOVEL_TEMPLATE.format(seed=next(seeds)))),
-        "python": per_script(python_twin),
+        "repeated": cpu_us_per_call(lambda: engine.eval(compiled), per_round, repeat),
+        "distinct": cpu_us_per_call(lambda: engine.eval(SCRIPT_TEMPLATE.format(seed=next(seeds))),
+                                    per_round, repeat),
+        "novel": cpu_us_per_call(lambda: engine.eval(NOVEL_TEMPLATE.format(seed=next(seeds))),
+                                 per_round, repeat),
+        "python": cpu_us_per_call(python_twin, per_round, repeat),
     }
 
 
